@@ -1,0 +1,26 @@
+"""Use cases the window drives: plain Python over the store, no widgets, no sessions leaked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chatdesk.services.events import ChangeBus
+from chatdesk.services.messages import MessageService
+from chatdesk.services.threads import ThreadService
+from chatdesk.services.unit_of_work import UnitOfWork
+from chatdesk.services.users import UserService
+from chatdesk.store.migrate import Store
+
+
+@dataclass
+class Services:
+    """Every service over one store, sharing one change bus."""
+
+    store: Store
+    bus: ChangeBus = field(default_factory=ChangeBus)
+
+    def __post_init__(self) -> None:
+        uow = UnitOfWork(self.store.session_factory, self.bus)
+        self.users = UserService(uow)
+        self.threads = ThreadService(uow)
+        self.messages = MessageService(uow)

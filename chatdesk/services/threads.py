@@ -1,0 +1,150 @@
+"""Use cases on threads: create, rename, change settings, list, delete."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from sqlalchemy import select
+
+from chatdesk.services.errors import ValidationError
+from chatdesk.services.events import Change, ChangeKind, Entity
+from chatdesk.services.records import ThreadRecord
+from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
+from chatdesk.store.models import Thread
+
+MAX_TITLE_CHARS = 200
+MAX_SYSTEM_PROMPT_CHARS = 20_000
+DEFAULT_TITLE = "New chat"
+
+
+class _Unset(Enum):
+    """Marks "leave this field as it is" where None means "clear it"."""
+
+    TOKEN = 0
+
+
+_UNSET = _Unset.TOKEN
+
+
+def clean_title(title: str) -> str:
+    """A single-line, non-empty title of at most ``MAX_TITLE_CHARS`` characters."""
+    cleaned = " ".join(title.split())
+    if not cleaned:
+        raise ValidationError("A thread title cannot be empty.")
+    if len(cleaned) > MAX_TITLE_CHARS:
+        raise ValidationError(f"A thread title can have at most {MAX_TITLE_CHARS} characters.")
+    return cleaned
+
+
+class ThreadService:
+    """Threads of one user at a time; every call names the acting user."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def create(
+        self,
+        user_id: int,
+        title: str = DEFAULT_TITLE,
+        *,
+        crew: str = "assistant",
+        model: str | None = None,
+        system_prompt: str | None = None,
+    ) -> ThreadRecord:
+        with self._uow.write() as (session, changes):
+            thread = Thread(
+                user_id=user_id,
+                title=clean_title(title),
+                crew=crew,
+                model=model,
+                system_prompt=_clean_system_prompt(system_prompt),
+            )
+            session.add(thread)
+            session.flush()
+            record = ThreadRecord.of(thread)
+            changes.append(_change(ChangeKind.CREATED, record, {}))
+        return record
+
+    def get(self, user_id: int, thread_id: int) -> ThreadRecord:
+        with self._uow.read() as session:
+            return ThreadRecord.of(owned_thread(session, user_id, thread_id))
+
+    def list(
+        self, user_id: int, *, limit: int | None = None, offset: int = 0
+    ) -> list[ThreadRecord]:
+        """The user's threads: pinned first, then most recently active first."""
+        query = (
+            select(Thread)
+            .where(Thread.user_id == user_id)
+            .order_by(Thread.pinned.desc(), Thread.updated_at.desc(), Thread.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        with self._uow.read() as session:
+            return [ThreadRecord.of(row) for row in session.scalars(query)]
+
+    def rename(self, user_id: int, thread_id: int, title: str) -> ThreadRecord:
+        return self.update(user_id, thread_id, title=title)
+
+    def update(
+        self,
+        user_id: int,
+        thread_id: int,
+        *,
+        title: str | None = None,
+        crew: str | None = None,
+        model: str | _Unset | None = _UNSET,
+        system_prompt: str | _Unset | None = _UNSET,
+        pinned: bool | None = None,
+        draft: str | None = None,
+    ) -> ThreadRecord:
+        """Change the given fields; an unchanged thread publishes nothing."""
+        with self._uow.write() as (session, changes):
+            thread = owned_thread(session, user_id, thread_id)
+            fields: dict[str, object] = {}
+            if title is not None:
+                fields["title"] = clean_title(title)
+            if crew is not None:
+                if not crew.strip():
+                    raise ValidationError("A thread needs a crew.")
+                fields["crew"] = crew.strip()
+            if not isinstance(model, _Unset):
+                fields["model"] = (model or "").strip() or None
+            if not isinstance(system_prompt, _Unset):
+                fields["system_prompt"] = _clean_system_prompt(system_prompt)
+            if pinned is not None:
+                fields["pinned"] = pinned
+            if draft is not None:
+                fields["draft"] = draft
+            fields = {k: v for k, v in fields.items() if getattr(thread, k) != v}
+            for key, value in fields.items():
+                setattr(thread, key, value)
+            session.flush()
+            record = ThreadRecord.of(thread)
+            if fields:
+                changes.append(_change(ChangeKind.UPDATED, record, fields))
+        return record
+
+    def delete(self, user_id: int, thread_id: int) -> None:
+        """Delete the thread; the database cascades to its messages, executions and logs."""
+        with self._uow.write() as (session, changes):
+            thread = owned_thread(session, user_id, thread_id)
+            record = ThreadRecord.of(thread)
+            session.delete(thread)
+            changes.append(
+                Change(ChangeKind.DELETED, Entity.THREAD, record.id, record.id, record.user_id)
+            )
+
+
+def _clean_system_prompt(prompt: str | None) -> str | None:
+    if prompt is None or not prompt.strip():
+        return None
+    if len(prompt) > MAX_SYSTEM_PROMPT_CHARS:
+        raise ValidationError(
+            f"A system prompt can have at most {MAX_SYSTEM_PROMPT_CHARS} characters."
+        )
+    return prompt.strip()
+
+
+def _change(kind: ChangeKind, record: ThreadRecord, fields: dict[str, object]) -> Change:
+    return Change(kind, Entity.THREAD, record.id, record.id, record.user_id, fields, record)

@@ -1,0 +1,1 @@
+"""chatdesk.store package."""

@@ -1,0 +1,49 @@
+"""Consistent, private copies of a SQLite database, and pruning of old ones.
+
+Copies use SQLite's online backup API (never a file copy, which could catch a
+transaction half written) into a file created 0600 beforehand.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chatdesk.store.connection import create_private_file
+
+BACKUP_GLOB = "chatdesk-*.db"
+KEEP_BACKUPS = 5
+
+
+def backup_sqlite(source: Path, backup_dir: Path, label: str, keep: int = KEEP_BACKUPS) -> Path:
+    """Copy ``source`` into ``backup_dir`` as ``chatdesk-<utc time>-<label>.db``.
+
+    Opens the source read-only, so a copy never changes the database it protects, then
+    keeps only the ``keep`` newest backups.
+    """
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = backup_dir / f"chatdesk-{stamp}-{label}.db"
+    create_private_file(target)
+    src = sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    prune_backups(backup_dir, keep)
+    return target
+
+
+def list_backups(backup_dir: Path) -> list[Path]:
+    """Backups newest first (their names sort by time)."""
+    return sorted(backup_dir.glob(BACKUP_GLOB), reverse=True)
+
+
+def prune_backups(backup_dir: Path, keep: int = KEEP_BACKUPS) -> None:
+    """Delete all but the ``keep`` newest backups."""
+    for old in list_backups(backup_dir)[keep:]:
+        old.unlink(missing_ok=True)

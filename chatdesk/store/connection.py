@@ -1,0 +1,87 @@
+"""Engines and sessions with the settings every chatdesk connection needs.
+
+SQLite: foreign keys on (SQLite ships them off), WAL so readers never block the single
+writer, ``synchronous=FULL`` so a committed word survives power loss, a busy timeout,
+and ``BEGIN IMMEDIATE`` so a transaction that reads then writes cannot fail with
+SQLITE_BUSY half way. pysqlite's own transaction handling is switched off (SQLAlchemy's
+"transactional DDL" recipe), which also makes migrations atomic. The file is created
+0600 before SQLite touches it; ``-wal``/``-shm`` inherit that mode.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatdesk.config import PRIVATE_FILE_MODE, ensure_private_dir
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory ones."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    return Path(database).expanduser().absolute()
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (then tighten its mode)."""
+    if not path.parent.exists():
+        ensure_private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        if path.stat().st_mode & 0o777 != PRIVATE_FILE_MODE:
+            path.chmod(PRIVATE_FILE_MODE)
+        return
+    os.close(fd)
+
+
+def _configure_sqlite(engine: Engine, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+
+def create_store_engine(url: str | URL, *, writer: bool = True, echo: bool = False) -> Engine:
+    """An engine for the chatdesk database at ``url``.
+
+    ``writer`` makes every transaction take the write lock at its start; read-only
+    tools (benchmarks, a second process reading) pass False.
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        create_private_file(path)
+    engine = create_engine(
+        url, echo=echo, pool_pre_ping=make_url(url).get_backend_name() != "sqlite"
+    )
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine, immediate=writer)
+    return engine
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (services return plain records)."""
+    return sessionmaker(engine, expire_on_commit=False)

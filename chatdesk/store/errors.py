@@ -1,0 +1,19 @@
+"""Errors the store raises when a database cannot be used as it is."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """A database chatdesk cannot open; the message is meant for the person."""
+
+
+class DatabaseTooNewError(StoreError):
+    """The database was written by a newer chatdesk (its schema revision is unknown here)."""
+
+
+class NotAChatdeskDatabaseError(StoreError):
+    """The file holds tables but no chatdesk schema revision."""
+
+
+class MigrationFailedError(StoreError):
+    """An upgrade failed; the original database was left as it was."""

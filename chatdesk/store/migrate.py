@@ -1,0 +1,184 @@
+"""Bring a database to the schema this chatdesk writes, safely.
+
+- a new database is created at head;
+- an older one is first backed up (SQLite backup API, 0600) and then upgraded in one
+  transaction, so a failed step leaves it as it was;
+- one written by a newer chatdesk (a revision this build does not know) is refused
+  before anything writes to it: its bytes stay unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatdesk.store.backup import backup_sqlite
+from chatdesk.store.connection import create_session_factory, create_store_engine, sqlite_path
+from chatdesk.store.errors import (
+    DatabaseTooNewError,
+    MigrationFailedError,
+    NotAChatdeskDatabaseError,
+)
+from chatdesk.store.schema import HEAD_REVISION
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+VERSION_TABLE = "alembic_version"
+
+
+@dataclass(frozen=True)
+class DatabaseState:
+    """What is in a database before chatdesk touches it."""
+
+    revision: str | None
+    has_tables: bool
+
+
+@dataclass
+class Store:
+    """An open, up-to-date database: the engine and its session factory."""
+
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    url: str
+    backup: Path | None = None
+
+    def close(self) -> None:
+        """Close every pooled connection (SQLite then checkpoints and removes its WAL)."""
+        self.engine.dispose()
+
+
+def migrations_dir() -> Path:
+    """The Alembic environment, wherever the package is installed."""
+    # Imported by name: the repository's top-level migrations/ is installed under this name.
+    package = importlib.import_module("chatdesk.migrations")
+    assert package.__file__ is not None
+    return Path(package.__file__).parent
+
+
+def alembic_config() -> Config:
+    """An Alembic config pointing at chatdesk's migrations, independent of the cwd."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    return config
+
+
+def known_revisions() -> set[str]:
+    """Every revision this build ships."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return {script.revision for script in scripts.walk_revisions()}
+
+
+def inspect_sqlite_file(path: Path) -> DatabaseState:
+    """Read the revision of a SQLite file without writing a byte to it."""
+    if not path.exists() or path.stat().st_size == 0:
+        return DatabaseState(revision=None, has_tables=False)
+    wal = path.with_name(path.name + "-wal")
+    has_wal = wal.exists() and wal.stat().st_size > 0
+    # Without a WAL there is nothing beyond the main file to read, and ``immutable``
+    # makes SQLite create no -wal/-shm siblings; with one, a plain read-only open sees it.
+    options = "mode=ro" if has_wal else "mode=ro&immutable=1"
+    connection = sqlite3.connect(f"{path.as_uri()}?{options}", uri=True)
+    try:
+        tables = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        revision = None
+        if VERSION_TABLE in tables:
+            row = connection.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
+            revision = row[0] if row else None
+        return DatabaseState(revision=revision, has_tables=bool(tables - {VERSION_TABLE}))
+    except sqlite3.DatabaseError as error:
+        raise NotAChatdeskDatabaseError(
+            f"{path} cannot be read as a database ({error}). It may be damaged."
+        ) from error
+    finally:
+        connection.close()
+
+
+def inspect_engine(engine: Engine) -> DatabaseState:
+    """Read the revision through an engine (servers such as PostgreSQL)."""
+    with engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        revision = None
+        if VERSION_TABLE in tables:
+            revision = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+        connection.rollback()
+    return DatabaseState(revision=revision, has_tables=bool(tables - {VERSION_TABLE}))
+
+
+def _check_state(state: DatabaseState, where: str) -> bool:
+    """Raise for databases chatdesk must not touch; True when an upgrade is needed."""
+    if state.revision == HEAD_REVISION:
+        return False
+    if state.revision is None:
+        if state.has_tables:
+            raise NotAChatdeskDatabaseError(
+                f"{where} holds tables but no chatdesk schema version; it was left untouched."
+            )
+        return True
+    if state.revision not in known_revisions():
+        raise DatabaseTooNewError(
+            f"{where} was written by a newer version of chatdesk (schema {state.revision}). "
+            "Use that newer version; this one left the database untouched."
+        )
+    return True
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the pending migrations on ``engine`` in one transaction."""
+    from alembic import command
+
+    config = alembic_config()
+    try:
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            connection.commit()
+    finally:
+        # Migration connections had their pragmas toggled: never hand them out again.
+        engine.dispose()
+
+
+def open_store(url: str, backup_dir: Path | None = None) -> Store:
+    """Open the database at ``url``, creating or upgrading it as needed."""
+    path = sqlite_path(url)
+    backup: Path | None = None
+    if path is not None:
+        state = inspect_sqlite_file(path)
+        needs_upgrade = _check_state(state, str(path))
+        if needs_upgrade and state.revision is not None and backup_dir is not None:
+            backup = backup_sqlite(path, backup_dir, label=f"before-{HEAD_REVISION}")
+        engine = create_store_engine(url)
+    else:
+        engine = create_store_engine(url)
+        state = inspect_engine(engine)
+        try:
+            needs_upgrade = _check_state(state, "The database")
+        except Exception:
+            engine.dispose()
+            raise
+    if needs_upgrade:
+        try:
+            upgrade(engine)
+        except Exception as error:
+            engine.dispose()
+            raise MigrationFailedError(
+                f"Upgrading the database failed and was rolled back: {error}"
+                + (f" A backup was kept at {backup}." if backup else "")
+            ) from error
+    return Store(
+        engine=engine, session_factory=create_session_factory(engine), url=url, backup=backup
+    )

@@ -1,0 +1,182 @@
+"""The tables of the local store: users, threads, messages, executions, execution logs.
+
+Integrity lives in the database, not only in Python: enumerations are CHECK-constrained,
+a message points at its thread through the composite key (thread id, user id) so it can
+neither be orphaned nor carry another user's id, and deleting a thread cascades to its
+messages, executions and their logs.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from chatdesk.store.base import Base, UTCDateTime, utcnow
+from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
+
+CURRENT_TIMESTAMP = text("CURRENT_TIMESTAMP")
+"""Server-side fallback, so rows written by raw SQL get timestamps too."""
+
+
+def _enum_column_type(enum_cls: type[enum.Enum], name: str) -> Enum:
+    """A portable VARCHAR + CHECK constraint holding the enum's values (not its names)."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime(), default=utcnow, server_default=CURRENT_TIMESTAMP)
+
+
+def _updated_at() -> Mapped[datetime]:
+    return mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=CURRENT_TIMESTAMP
+    )
+
+
+class User(Base):
+    """A local person; every thread belongs to exactly one."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Thread(Base):
+    """A conversation. ``updated_at`` moves whenever a message is added to it."""
+
+    __tablename__ = "threads"
+    __table_args__ = (
+        UniqueConstraint("id", "user_id"),
+        Index("ix_threads_user_id_updated_at", "user_id", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(500))
+    crew: Mapped[str] = mapped_column(String(100), default="assistant", server_default="assistant")
+    model: Mapped[str | None] = mapped_column(String(200))
+    system_prompt: Mapped[str | None] = mapped_column(Text)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    draft: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=CURRENT_TIMESTAMP
+    )
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="thread",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Message.id",
+        overlaps="messages",
+    )
+    executions: Mapped[list[Execution]] = relationship(
+        back_populates="thread", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Execution(Base):
+    """One crew run answering a user message; kept for offline browsing."""
+
+    __tablename__ = "executions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    crew: Mapped[str] = mapped_column(String(100))
+    status: Mapped[ExecutionStatus] = mapped_column(
+        _enum_column_type(ExecutionStatus, "status"), default=ExecutionStatus.PENDING
+    )
+    model: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    total_tokens: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created_at()
+
+    thread: Mapped[Thread] = relationship(back_populates="executions")
+    logs: Mapped[list[ExecutionLog]] = relationship(
+        back_populates="execution",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ExecutionLog.seq",
+    )
+
+
+class Message(Base):
+    """One bubble of a thread."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["thread_id", "user_id"], ["threads.id", "threads.user_id"], ondelete="CASCADE"
+        ),
+        Index("ix_messages_thread_id_id", "thread_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(Integer)
+    role: Mapped[Role] = mapped_column(_enum_column_type(Role, "role"))
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[MessageStatus] = mapped_column(
+        _enum_column_type(MessageStatus, "status"), default=MessageStatus.PENDING
+    )
+    triggers_execution: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    execution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("executions.id", ondelete="SET NULL"), index=True
+    )
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    thread: Mapped[Thread] = relationship(back_populates="messages", overlaps="messages")
+    execution: Mapped[Execution | None] = relationship()
+
+
+class ExecutionLog(Base):
+    """One CrewAI step of a run, in order (``seq``)."""
+
+    __tablename__ = "execution_logs"
+    __table_args__ = (UniqueConstraint("execution_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created_at()
+    event: Mapped[str] = mapped_column(String(100))
+    agent_role: Mapped[str | None] = mapped_column(String(200))
+    task_name: Mapped[str | None] = mapped_column(String(500))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    execution: Mapped[Execution] = relationship(back_populates="logs")

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions; installed as ``chatdesk.migrations``."""

@@ -1,0 +1,84 @@
+"""Alembic environment for chatdesk.
+
+The connection comes from, in order: one handed over by the app
+(``config.attributes["connection"]``), ``CHATDESK_DATABASE_URL``, the app's default
+database. On SQLite, foreign keys are switched off around the migration (batch mode
+rebuilds tables, which enforced keys would trip over) and ``PRAGMA foreign_key_check``
+must come back empty before the single migration transaction commits.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from chatdesk.config import database_url
+from chatdesk.store.connection import create_store_engine
+from chatdesk.store.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _configure(connection: Connection | None = None, url: str | None = None) -> None:
+    dialect = connection.dialect.name if connection is not None else (url or "").split(":")[0]
+    context.configure(
+        connection=connection,
+        url=url,
+        target_metadata=target_metadata,
+        render_as_batch=dialect.startswith("sqlite"),
+        compare_type=True,
+        literal_binds=connection is None,
+    )
+
+
+def _set_sqlite_foreign_keys(connection: Connection, enabled: bool) -> None:
+    """Issue the PRAGMA on the raw connection: inside a transaction SQLite ignores it."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")
+
+
+def _run_on(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        _set_sqlite_foreign_keys(connection, False)
+    try:
+        _configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"foreign key check failed after migrating: {broken[:5]}")
+        if connection.in_transaction():  # Alembic leaves a handed-over transaction open
+            connection.commit()
+    finally:
+        if sqlite:
+            _set_sqlite_foreign_keys(connection, True)
+
+
+def run_migrations_offline() -> None:
+    _configure(url=config.get_main_option("sqlalchemy.url") or database_url())
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    handed_over = config.attributes.get("connection")
+    if handed_over is not None:
+        _run_on(handed_over)
+        return
+    engine = create_store_engine(database_url())
+    try:
+        with engine.connect() as connection:
+            _run_on(connection)
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,1 @@
+"""Schema revisions, oldest first by file name (date-prefixed)."""

@@ -1,0 +1,79 @@
+"""Shared fixtures: real databases (a SQLite file, and PostgreSQL when it can be started)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chatdesk.services import Services
+from chatdesk.store.migrate import Store, open_store
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test ever touches the real user's data, settings or model configuration."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("CHATDESK_DATA_DIR", str(data))
+    for name in (
+        "CHATDESK_DATABASE_URL",
+        "CHATDESK_LLM_MODEL",
+        "CHATDESK_LLM_BASE_URL",
+        "CHATDESK_LLM_API_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return data
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object | None]:
+    """A throwaway PostgreSQL for the session, or None where none can be started.
+
+    On CI (``CI`` set) a missing PostgreSQL is an error, never a silent skip.
+    """
+    from tests.support.postgres import start_postgres_or_none
+
+    server = start_postgres_or_none()
+    if server is None and os.environ.get("CI"):
+        pytest.fail("PostgreSQL binaries are required on CI (apt-get install postgresql)")
+    yield server
+    if server is not None:
+        server.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database URL: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'chatdesk.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    if server is None:
+        pytest.skip("PostgreSQL is not installed here")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url: str = server.create_database(name)  # type: ignore[attr-defined]
+    yield url
+    server.drop_database(name)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def store(db_url: str, tmp_path: Path) -> Iterator[Store]:
+    """An open store at head on each database kind."""
+    opened = open_store(db_url, backup_dir=tmp_path / "backups")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def services(store: Store) -> Services:
+    return Services(store)
+
+
+@pytest.fixture
+def user_id(services: Services) -> int:
+    return services.users.ensure()
