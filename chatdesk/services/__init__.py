@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chatdesk.services.events import ChangeBus
+from chatdesk.services.executions import ExecutionService
 from chatdesk.services.messages import MessageService
 from chatdesk.services.threads import ThreadService
 from chatdesk.services.unit_of_work import UnitOfWork
@@ -24,3 +25,4 @@ class Services:
         self.users = UserService(uow)
         self.threads = ThreadService(uow)
         self.messages = MessageService(uow)
+        self.executions = ExecutionService(uow)

@@ -1,0 +1,380 @@
+"""Use cases on executions: start a run, keep its steps, save its text, end it, recover.
+
+Each step is one short transaction, so the database always holds what the person saw:
+the coordinator saves partial text about once a second, and whatever the end of a run
+(completed, failed, cancelled, or a crash found at the next start), the text the
+reply had is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from chatdesk.services.errors import NotFoundError, PermissionDeniedError, ValidationError
+from chatdesk.services.events import Change, ChangeKind, Entity
+from chatdesk.services.messages import clean_content, execution_change
+from chatdesk.services.records import ExecutionLogRecord, ExecutionRecord, MessageRecord
+from chatdesk.services.transitions import (
+    EXECUTION_TRANSITIONS,
+    MESSAGE_TRANSITIONS,
+    check_transition,
+)
+from chatdesk.services.unit_of_work import UnitOfWork
+from chatdesk.store.base import utcnow
+from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
+from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
+
+INTERRUPTED_ERROR = "Interrupted: chatdesk stopped before this reply finished."
+_MESSAGE_END = {
+    ExecutionStatus.COMPLETED: MessageStatus.COMPLETED,
+    ExecutionStatus.FAILED: MessageStatus.FAILED,
+    ExecutionStatus.CANCELLED: MessageStatus.CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One step to append to a run's trace."""
+
+    event: str
+    agent_role: str | None = None
+    task_name: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What ``start`` returns: the running execution, its trigger and its reply bubble."""
+
+    execution: ExecutionRecord
+    trigger: MessageRecord
+    reply: MessageRecord
+    history: list[MessageRecord]
+    system_prompt: str | None
+
+
+@dataclass(frozen=True)
+class Tokens:
+    prompt: int | None = None
+    completion: int | None = None
+    total: int | None = None
+
+
+class ExecutionService:
+    """Runs of threads the acting user owns."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def get(self, user_id: int, execution_id: int) -> ExecutionRecord:
+        with self._uow.read() as session:
+            return ExecutionRecord.of(_owned_execution(session, user_id, execution_id)[0])
+
+    def pending(self, user_id: int) -> list[ExecutionRecord]:
+        """Runs waiting to start, oldest first (what a coordinator picks up)."""
+        query = (
+            select(Execution)
+            .join(Thread, Thread.id == Execution.thread_id)
+            .where(Thread.user_id == user_id, Execution.status == ExecutionStatus.PENDING)
+            .order_by(Execution.id)
+        )
+        with self._uow.read() as session:
+            return [ExecutionRecord.of(row) for row in session.scalars(query)]
+
+    def logs(
+        self, user_id: int, execution_id: int, after_seq: int = -1
+    ) -> list[ExecutionLogRecord]:
+        """The run's steps in order, optionally only those after ``after_seq``."""
+        query = (
+            select(ExecutionLog)
+            .where(ExecutionLog.execution_id == execution_id, ExecutionLog.seq > after_seq)
+            .order_by(ExecutionLog.seq)
+        )
+        with self._uow.read() as session:
+            _owned_execution(session, user_id, execution_id)
+            return [ExecutionLogRecord.of(row) for row in session.scalars(query)]
+
+    def start(self, user_id: int, execution_id: int, *, history_limit: int = 200) -> RunStart:
+        """pending -> running; the trigger becomes processing; an empty reply appears."""
+        with self._uow.write() as (session, changes):
+            execution, thread = _owned_execution(session, user_id, execution_id)
+            _move_execution(execution, ExecutionStatus.RUNNING)
+            execution.started_at = utcnow()
+            trigger = _required_trigger(session, execution.id)
+            old_status = MessageStatus(trigger.status)
+            _move_message(trigger, MessageStatus.PROCESSING)
+            reply = Message(
+                thread_id=thread.id,
+                user_id=thread.user_id,
+                role=Role.ASSISTANT,
+                content="",
+                status=MessageStatus.PROCESSING,
+                execution_id=execution.id,
+                meta={},
+            )
+            session.add(reply)
+            thread.updated_at = utcnow()
+            session.flush()
+            history_rows = session.scalars(
+                select(Message)
+                .where(
+                    Message.thread_id == thread.id,
+                    Message.id < trigger.id,
+                    Message.status == MessageStatus.COMPLETED,
+                )
+                .order_by(Message.id.desc())
+                .limit(history_limit)
+            ).all()
+            result = RunStart(
+                execution=ExecutionRecord.of(execution),
+                trigger=MessageRecord.of(trigger),
+                reply=MessageRecord.of(reply),
+                history=[MessageRecord.of(row) for row in reversed(history_rows)],
+                system_prompt=thread.system_prompt,
+            )
+            changes.append(
+                execution_change(
+                    ChangeKind.STATUS_CHANGED,
+                    result.execution,
+                    user_id,
+                    {"status": ExecutionStatus.RUNNING, "old_status": ExecutionStatus.PENDING},
+                )
+            )
+            changes.append(_status_change(result.trigger, old_status))
+            changes.append(_message_change(ChangeKind.CREATED, result.reply))
+        return result
+
+    def append_logs(
+        self, user_id: int, execution_id: int, entries: Sequence[LogEntry]
+    ) -> list[ExecutionLogRecord]:
+        """Append steps after the last one kept, numbering them on (``seq``)."""
+        if not entries:
+            return []
+        with self._uow.write() as (session, changes):
+            execution, _thread = _owned_execution(session, user_id, execution_id)
+            last = session.scalar(
+                select(func.max(ExecutionLog.seq)).where(ExecutionLog.execution_id == execution.id)
+            )
+            next_seq = -1 if last is None else last
+            rows = []
+            for entry in entries:
+                next_seq += 1
+                rows.append(
+                    ExecutionLog(
+                        execution_id=execution.id,
+                        seq=next_seq,
+                        event=entry.event[:100],
+                        agent_role=entry.agent_role[:200] if entry.agent_role else None,
+                        task_name=entry.task_name[:500] if entry.task_name else None,
+                        detail=dict(entry.detail),
+                    )
+                )
+            session.add_all(rows)
+            session.flush()
+            records = [ExecutionLogRecord.of(row) for row in rows]
+            changes.extend(
+                Change(
+                    ChangeKind.CREATED,
+                    Entity.EXECUTION_LOG,
+                    record.id,
+                    execution.thread_id,
+                    user_id,
+                    {"execution_id": execution.id, "seq": record.seq},
+                    record,
+                )
+                for record in records
+            )
+        return records
+
+    def save_text(self, user_id: int, reply_id: int, text: str) -> None:
+        """Save a streaming reply's text so far (no event: the UI already shows it)."""
+        content = clean_content(text, Role.ASSISTANT)
+        with self._uow.write() as (session, _changes):
+            reply = session.get(Message, reply_id)
+            if reply is None:
+                raise NotFoundError(f"Message {reply_id} does not exist.")
+            if reply.user_id != user_id:
+                raise PermissionDeniedError(f"Message {reply_id} belongs to another user.")
+            reply.content = content
+
+    def finish(
+        self,
+        user_id: int,
+        execution_id: int,
+        status: ExecutionStatus,
+        *,
+        text: str | None = None,
+        error: str | None = None,
+        model: str | None = None,
+        tokens: Tokens | None = None,
+    ) -> ExecutionRecord:
+        """End a run: the execution, its trigger and its reply move together.
+
+        ``text`` is the reply's final (or, on failure and cancel, partial) text; when
+        None the text saved so far is kept.
+        """
+        status = ExecutionStatus(status)
+        if status not in _MESSAGE_END:
+            raise ValidationError(f"A run cannot finish as {status}.")
+        with self._uow.write() as (session, changes):
+            execution, _thread = _owned_execution(session, user_id, execution_id)
+            old = ExecutionStatus(execution.status)
+            _move_execution(execution, status)
+            execution.finished_at = utcnow()
+            execution.error = error
+            if model:
+                execution.model = model
+            if tokens is not None:
+                execution.prompt_tokens = tokens.prompt
+                execution.completion_tokens = tokens.completion
+                execution.total_tokens = tokens.total
+            reply = _reply_of(session, execution.id)
+            if status is ExecutionStatus.COMPLETED:
+                execution.result = text if text is not None else (reply.content if reply else "")
+            changes.extend(self._end_messages(session, execution, status, text, error, reply))
+            session.flush()
+            record = ExecutionRecord.of(execution)
+            changes.insert(
+                0,
+                execution_change(
+                    ChangeKind.STATUS_CHANGED,
+                    record,
+                    user_id,
+                    {"status": status, "old_status": old, "error": error},
+                ),
+            )
+        return record
+
+    def recover_interrupted(self) -> int:
+        """Fail every run a crash left pending or running, keeping its partial text.
+
+        Called once at start-up, before any run starts; returns how many were recovered.
+        """
+        with self._uow.write() as (session, changes):
+            stuck = session.scalars(
+                select(Execution).where(
+                    Execution.status.in_([ExecutionStatus.PENDING, ExecutionStatus.RUNNING])
+                )
+            ).all()
+            for execution in stuck:
+                execution.status = ExecutionStatus.FAILED
+                execution.error = INTERRUPTED_ERROR
+                execution.finished_at = utcnow()
+                reply = _reply_of(session, execution.id)
+                changes.extend(
+                    self._end_messages(
+                        session,
+                        execution,
+                        ExecutionStatus.FAILED,
+                        None,
+                        INTERRUPTED_ERROR,
+                        reply,
+                        interrupted=True,
+                    )
+                )
+            return len(stuck)
+
+    @staticmethod
+    def _end_messages(
+        session: Session,
+        execution: Execution,
+        status: ExecutionStatus,
+        text: str | None,
+        error: str | None,
+        reply: Message | None,
+        *,
+        interrupted: bool = False,
+    ) -> list[Change]:
+        changes: list[Change] = []
+        end = _MESSAGE_END[status]
+        trigger = _trigger_of(session, execution.id)
+        if trigger is not None and trigger.status in (
+            MessageStatus.PENDING,
+            MessageStatus.PROCESSING,
+        ):
+            old = MessageStatus(trigger.status)
+            _move_message(trigger, end)
+            session.flush()
+            changes.append(_status_change(MessageRecord.of(trigger), old))
+        if reply is not None and reply.status == MessageStatus.PROCESSING:
+            if text is not None:
+                reply.content = clean_content(text, Role.ASSISTANT)
+            meta = dict(reply.meta or {})
+            if error:
+                meta["error"] = error
+            if interrupted:
+                meta["interrupted"] = True
+            reply.meta = meta
+            _move_message(reply, end)
+            session.flush()
+            changes.append(_status_change(MessageRecord.of(reply), MessageStatus.PROCESSING))
+        return changes
+
+
+def _owned_execution(session: Session, user_id: int, execution_id: int) -> tuple[Execution, Thread]:
+    row = session.execute(
+        select(Execution, Thread)
+        .join(Thread, Thread.id == Execution.thread_id)
+        .where(Execution.id == execution_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"Execution {execution_id} does not exist.")
+    execution, thread = row
+    if thread.user_id != user_id:
+        raise PermissionDeniedError(f"Execution {execution_id} belongs to another user.")
+    return execution, thread
+
+
+def _trigger_of(session: Session, execution_id: int) -> Message | None:
+    return session.scalar(
+        select(Message).where(Message.execution_id == execution_id, Message.role == Role.USER)
+    )
+
+
+def _required_trigger(session: Session, execution_id: int) -> Message:
+    trigger = _trigger_of(session, execution_id)
+    if trigger is None:
+        raise NotFoundError(f"Execution {execution_id} has no message that asked for it.")
+    return trigger
+
+
+def _reply_of(session: Session, execution_id: int) -> Message | None:
+    return session.scalar(
+        select(Message)
+        .where(Message.execution_id == execution_id, Message.role == Role.ASSISTANT)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+def _move_execution(execution: Execution, status: ExecutionStatus) -> None:
+    check_transition(
+        EXECUTION_TRANSITIONS, ExecutionStatus(execution.status), status, "run (execution)"
+    )
+    execution.status = status
+
+
+def _move_message(message: Message, status: MessageStatus) -> None:
+    check_transition(MESSAGE_TRANSITIONS, MessageStatus(message.status), status, "message")
+    message.status = status
+
+
+def _message_change(kind: ChangeKind, record: MessageRecord) -> Change:
+    return Change(kind, Entity.MESSAGE, record.id, record.thread_id, record.user_id, {}, record)
+
+
+def _status_change(record: MessageRecord, old: MessageStatus) -> Change:
+    return Change(
+        ChangeKind.STATUS_CHANGED,
+        Entity.MESSAGE,
+        record.id,
+        record.thread_id,
+        record.user_id,
+        {"status": record.status, "old_status": old},
+        record,
+    )
