@@ -1,0 +1,82 @@
+"""API keys: in the OS keyring, or in ``CHATDESK_LLM_API_KEY``, never anywhere else.
+
+Peers keep keys in plaintext config files; chatdesk refuses to. When the machine has no
+keyring backend (a bare server, a container), saving a key fails with a message that
+says so and points at the environment variable, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "chatdesk"
+API_KEY_ENV = "CHATDESK_LLM_API_KEY"
+NO_BACKEND_MESSAGE = (
+    "This system has no keyring (secret store) chatdesk can use, so API keys cannot be "
+    "saved. Set the CHATDESK_LLM_API_KEY environment variable instead."
+)
+
+
+class SecretStoreUnavailableError(RuntimeError):
+    """No usable keyring backend."""
+
+
+@dataclass(frozen=True)
+class KeyringStatus:
+    available: bool
+    backend: str
+    message: str
+
+
+def keyring_status() -> KeyringStatus:
+    """Whether keys can be kept in a keyring here, and which backend would keep them."""
+    import keyring
+    from keyring.backends import fail, null
+
+    backend = keyring.get_keyring()
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    usable = not isinstance(backend, fail.Keyring | null.Keyring)
+    if usable and hasattr(backend, "backends"):  # a chainer: usable only if it chains any
+        usable = bool(backend.backends)
+    return KeyringStatus(usable, name, "" if usable else NO_BACKEND_MESSAGE)
+
+
+def _account(provider: str) -> str:
+    return f"api-key:{provider.strip().lower() or 'default'}"
+
+
+def get_api_key(provider: str) -> str | None:
+    """The key for ``provider``: the environment variable wins, then the keyring."""
+    from_env = os.environ.get(API_KEY_ENV)
+    if from_env:
+        return from_env
+    if not keyring_status().available:
+        return None
+    import keyring
+
+    try:
+        return keyring.get_password(SERVICE_NAME, _account(provider))
+    except Exception as error:  # a locked or broken keyring must not stop a chat
+        log.warning("could not read the API key from the keyring: %s", type(error).__name__)
+        return None
+
+
+def set_api_key(provider: str, key: str | None) -> None:
+    """Keep ``key`` for ``provider`` in the keyring (None or empty removes it)."""
+    status = keyring_status()
+    if not status.available:
+        raise SecretStoreUnavailableError(status.message)
+    import keyring
+    from keyring.errors import PasswordDeleteError
+
+    account = _account(provider)
+    if key:
+        keyring.set_password(SERVICE_NAME, account, key)
+        return
+    with contextlib.suppress(PasswordDeleteError):
+        keyring.delete_password(SERVICE_NAME, account)
