@@ -19,6 +19,14 @@ from chatdesk.store.models import Base
 config = context.config
 target_metadata = Base.metadata
 
+# Search structures are made by raw DDL in the migrations (FTS5 tables and their shadow
+# tables, a PostgreSQL expression index): they are not in the models on purpose.
+SEARCH_OBJECTS_PREFIXES = ("messages_fts", "ix_messages_content_search")
+
+
+def _include_name(name: str | None, type_: str, _parent_names: object) -> bool:
+    return not (name and name.startswith(SEARCH_OBJECTS_PREFIXES))
+
 
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     dialect = connection.dialect.name if connection is not None else (url or "").split(":")[0]
@@ -28,6 +36,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         target_metadata=target_metadata,
         render_as_batch=dialect.startswith("sqlite"),
         compare_type=True,
+        include_name=_include_name,
         literal_binds=connection is None,
     )
 

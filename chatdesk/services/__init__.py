@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from chatdesk.services.events import ChangeBus
 from chatdesk.services.executions import ExecutionService
 from chatdesk.services.messages import MessageService
+from chatdesk.services.search import SearchService
 from chatdesk.services.threads import ThreadService
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.services.users import UserService
@@ -26,3 +27,4 @@ class Services:
         self.threads = ThreadService(uow)
         self.messages = MessageService(uow)
         self.executions = ExecutionService(uow)
+        self.search = SearchService(uow)

@@ -17,9 +17,9 @@ from sqlalchemy import func, select, text
 
 from chatdesk.services import Services
 from chatdesk.store.backup import backup_sqlite, list_backups
-from chatdesk.store.connection import create_store_engine
+from chatdesk.store.connection import create_session_factory, create_store_engine
 from chatdesk.store.errors import DatabaseTooNewError, NotAChatdeskDatabaseError
-from chatdesk.store.migrate import alembic_config, open_store, upgrade
+from chatdesk.store.migrate import Store, alembic_config, open_store, upgrade
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
 from chatdesk.store.schema import HEAD_REVISION
 
@@ -208,4 +208,40 @@ def test_sqlite_connections_enforce_foreign_keys_after_migrating(tmp_path: Path)
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    store.close()
+
+
+def _store_at(url: str, revision: str) -> Store:
+    engine = create_store_engine(url)
+    upgrade(engine, revision)
+    return Store(engine=engine, session_factory=create_session_factory(engine), url=url)
+
+
+def test_an_older_database_is_backed_up_then_upgraded_with_its_data(
+    db_url: str, tmp_path: Path
+) -> None:
+    old = _store_at(db_url, "0001")
+    counts = _populate(Services(old))
+    old.close()
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    store = open_store(db_url, backup_dir=backups)
+    services = Services(store)
+    assert _counts(services) == counts
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
+            HEAD_REVISION
+        )
+        if connection.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+            assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    user = services.users.ensure()
+    assert len(services.search.search(user, "message")) == 12  # old rows are indexed
+    if store.engine.dialect.name == "sqlite":
+        assert store.backup is not None and store.backup.parent == backups
+        assert store.backup.stat().st_mode & 0o777 == 0o600
+        with sqlite3.connect(store.backup) as copy:
+            assert copy.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+            assert copy.execute("SELECT count(*) FROM messages").fetchone() == (counts["messages"],)
+        copy.close()
     store.close()
