@@ -1,0 +1,77 @@
+"""Turns the services' change bus into Qt signals.
+
+Services publish each committed ``Change`` synchronously on the thread that wrote it,
+which in chatdesk is the GUI thread. Models connect to these signals and update
+incrementally (insert, move, dataChanged) instead of re-reading the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import shiboken6
+from PySide6.QtCore import QObject, Signal
+
+from chatdesk.services.events import Change, ChangeBus, Entity
+
+
+class _Relay:
+    """The bus's listener; forwards to the QObject only while its C++ side exists."""
+
+    def __init__(self, bus: ChangeBus, target: ChangeSignals) -> None:
+        self.target: ChangeSignals | None = target
+        self._unsubscribe: Callable[[], None] | None = bus.subscribe(self)
+
+    def on_change(self, change: Change) -> None:
+        target = self.target
+        if target is not None and shiboken6.isValid(target):
+            target.on_change(change)
+
+    def close(self) -> None:
+        self.target = None
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            unsubscribe()
+
+
+class ChangeSignals(QObject):
+    """One Qt signal per kind of entity, for the changes of one user.
+
+    Signals:
+        changed: every change (Change).
+        thread_changed: a thread was created, updated or deleted (Change).
+        message_changed: a message was created, edited, changed status or deleted (Change).
+        execution_changed: an execution was created or changed (Change).
+        execution_log_changed: an execution log row was added (Change).
+    """
+
+    changed = Signal(object)
+    thread_changed = Signal(object)
+    message_changed = Signal(object)
+    execution_changed = Signal(object)
+    execution_log_changed = Signal(object)
+
+    def __init__(self, bus: ChangeBus, user_id: int | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self._user_id = user_id
+        relay = _Relay(bus, self)
+        self._relay = relay
+        self.destroyed.connect(lambda *_: relay.close())
+
+    def on_change(self, change: Change) -> None:
+        """Called by the bus after a commit; re-emits the change as Qt signals."""
+        if self._user_id is not None and change.user_id != self._user_id:
+            return
+        self.changed.emit(change)
+        if change.entity is Entity.THREAD:
+            self.thread_changed.emit(change)
+        elif change.entity is Entity.MESSAGE:
+            self.message_changed.emit(change)
+        elif change.entity is Entity.EXECUTION:
+            self.execution_changed.emit(change)
+        elif change.entity is Entity.EXECUTION_LOG:
+            self.execution_log_changed.emit(change)
+
+    def close(self) -> None:
+        """Stop listening to the bus (safe to call twice)."""
+        self._relay.close()

@@ -1,0 +1,205 @@
+"""Where a person writes: Enter sends, Shift+Enter breaks the line.
+
+The composer knows nothing about threads or services. It reports ``send_requested``
+with the text, ``stop_requested``, and ``draft_changed`` at most every 400 ms while
+typing (the window saves the draft of the open thread). Errors from sending are shown
+inline under the text, which is kept so nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QFocusEvent, QKeyEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+DRAFT_DEBOUNCE_MS = 400
+MAX_LINES = 10
+
+
+class ComposerEdit(QPlainTextEdit):
+    """The text field: Enter and Ctrl+Enter submit, Shift+Enter inserts a newline.
+
+    Signals:
+        submit: the person asked to send.
+    """
+
+    submit = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("composer")
+        self.setAccessibleName("Message")
+        self.setPlaceholderText("Message chatdesk…  (Enter to send, Shift+Enter for a new line)")
+        self.setTabChangesFocus(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.document().setDocumentMargin(6)
+        self.document().contentsChanged.connect(self.updateGeometry)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            mods = event.modifiers()
+            if mods & Qt.KeyboardModifier.ShiftModifier:
+                self.textCursor().insertText("\n")
+                self.ensureCursorVisible()
+                event.accept()
+                return
+            if not mods & (Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier):
+                event.accept()
+                self.submit.emit()
+                return
+        super().keyPressEvent(event)
+
+    def _height_for_lines(self, lines: int) -> int:
+        fm = self.fontMetrics()
+        margins = self.contentsMargins()
+        return int(
+            lines * fm.lineSpacing()
+            + 2 * self.document().documentMargin()
+            + margins.top()
+            + margins.bottom()
+            + 2
+        )
+
+    def sizeHint(self) -> QSize:
+        lines = int(self.document().size().height()) or 1  # plain layout: height in lines
+        lines = max(1, min(lines, MAX_LINES))
+        return QSize(super().sizeHint().width(), self._height_for_lines(lines))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(80, self._height_for_lines(1))
+
+
+class Composer(QWidget):
+    """The field, the Send and Stop buttons and an inline error line.
+
+    Signals:
+        send_requested: Send or Enter with non-empty text (str).
+        stop_requested: Stop was clicked.
+        draft_changed: the text, debounced while typing (str).
+    """
+
+    send_requested = Signal(str)
+    stop_requested = Signal()
+    draft_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("composerArea")
+        self.frame = QFrame(self)
+        self.frame.setObjectName("composerFrame")
+        self.edit = ComposerEdit(self.frame)
+        self.send_button = QPushButton("Send", self.frame)
+        self.send_button.setObjectName("sendButton")
+        self.send_button.setAccessibleName("Send message")
+        self.send_button.setToolTip("Send (Enter)")
+        self.send_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.stop_button = QPushButton("Stop", self.frame)
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setAccessibleName("Stop the reply")
+        self.stop_button.setToolTip("Stop the reply (Esc)")
+        self.stop_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.stop_button.setVisible(False)
+        self.error_label = QLabel(self)
+        self.error_label.setObjectName("composerError")
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.error_label.setWordWrap(True)
+        self.error_label.setVisible(False)
+        self._draft_timer = QTimer(self)
+        self._draft_timer.setSingleShot(True)
+        self._draft_timer.setInterval(DRAFT_DEBOUNCE_MS)
+        self._quiet = False
+
+        row = QHBoxLayout(self.frame)
+        row.setContentsMargins(8, 6, 8, 7)
+        row.setSpacing(8)
+        row.addWidget(self.edit, 1)
+        bottom = Qt.AlignmentFlag.AlignBottom
+        row.addWidget(self.stop_button, 0, bottom)
+        row.addWidget(self.send_button, 0, bottom)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(4)
+        outer.addWidget(self.frame)
+        outer.addWidget(self.error_label)
+        self.setFocusProxy(self.edit)
+        self._connect_signals()
+        self.on_text_changed()
+
+    def _connect_signals(self) -> None:
+        self.edit.textChanged.connect(self.on_text_changed)
+        self.edit.submit.connect(self.on_submit)
+        self.send_button.clicked.connect(self.on_submit)
+        self.stop_button.clicked.connect(self.stop_requested)
+        self._draft_timer.timeout.connect(self.on_draft_timeout)
+
+    # -- state -----------------------------------------------------------------------
+
+    def text(self) -> str:
+        return self.edit.toPlainText()
+
+    def set_text(self, text: str) -> None:
+        """Replace the text without reporting it as a draft change (e.g. on thread switch)."""
+        self._draft_timer.stop()
+        self._quiet = True
+        try:
+            self.edit.setPlainText(text)
+            cursor = self.edit.textCursor()
+            cursor.movePosition(cursor.MoveOperation.End)
+            self.edit.setTextCursor(cursor)
+        finally:
+            self._quiet = False
+        self.clear_error()
+
+    def set_busy(self, busy: bool) -> None:
+        """Show Stop while the open thread has a reply pending or streaming."""
+        self.stop_button.setVisible(busy)
+        self.stop_button.setEnabled(busy)
+
+    def show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.setVisible(True)
+
+    def clear_error(self) -> None:
+        self.error_label.clear()
+        self.error_label.setVisible(False)
+
+    def flush_draft(self) -> None:
+        """Report a pending draft change now (before switching thread or closing)."""
+        if self._draft_timer.isActive():
+            self._draft_timer.stop()
+            self.draft_changed.emit(self.text())
+
+    def has_pending_draft(self) -> bool:
+        return self._draft_timer.isActive()
+
+    # -- slots -----------------------------------------------------------------------
+
+    def on_text_changed(self) -> None:
+        self.send_button.setEnabled(bool(self.text().strip()))
+        if not self._quiet:
+            if self.error_label.isVisible():
+                self.clear_error()
+            self._draft_timer.start()
+
+    def on_submit(self) -> None:
+        text = self.text()
+        if text.strip():
+            self.send_requested.emit(text)
+
+    def on_draft_timeout(self) -> None:
+        self.draft_changed.emit(self.text())
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        self.edit.setFocus(event.reason())

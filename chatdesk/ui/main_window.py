@@ -1,0 +1,538 @@
+"""The chatdesk main window: threads on the left, the open chat on the right.
+
+It wires the parts together and performs the person's commands through the services
+(send, retry, rename, pin, delete with Undo, drafts). It does not run replies: Stop is
+handed to whoever runs executions through ``stop_requested``, retries are announced
+through ``retry_requested`` after the service has queued them, and streamed text comes
+in through ``on_reply_text_changed`` (the coordinator's per-frame signal). Everything
+else it shows follows the change bus through ``ChangeSignals``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chatdesk.services import Services
+from chatdesk.services.errors import ServiceError, ValidationError
+from chatdesk.services.events import Change, ChangeKind
+from chatdesk.services.messages import clean_content
+from chatdesk.services.threads import DEFAULT_TITLE, MAX_TITLE_CHARS
+from chatdesk.store.enums import Role
+from chatdesk.ui.bridge import ChangeSignals
+from chatdesk.ui.composer import Composer
+from chatdesk.ui.markdown_render import is_openable_url
+from chatdesk.ui.message_delegate import COLUMN_MAX
+from chatdesk.ui.message_model import MessageListModel
+from chatdesk.ui.message_view import MessageListView
+from chatdesk.ui.pending_deletes import PendingDeletes
+from chatdesk.ui.settings import UiSettings
+from chatdesk.ui.theme import ThemeManager, ThemeMode
+from chatdesk.ui.thread_list import ThreadListPanel
+from chatdesk.ui.thread_model import ThreadListModel
+from chatdesk.ui.toast import Toast
+from chatdesk.ui.trace_panel import ExecutionPanel
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "chatdesk"
+AUTO_TITLE_CHARS = 60
+NO_THREAD_HINT = "Start a conversation — press Ctrl+N or just type below"
+EMPTY_THREAD_HINT = "No messages yet — type below to start"
+
+
+def title_from_text(text: str, limit: int = AUTO_TITLE_CHARS) -> str:
+    """A thread title from the first non-empty line of a message, at most ``limit`` chars."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    first = " ".join(first.split())
+    if not first:
+        return DEFAULT_TITLE
+    limit = min(limit, MAX_TITLE_CHARS)
+    if len(first) <= limit:
+        return first
+    cut = first[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,.;:") + "…"
+
+
+class MainWindow(QMainWindow):
+    """The window; construct it with the services and the acting user.
+
+    Signals:
+        stop_requested: Stop was asked for this execution (int execution id).
+        retry_requested: this user message was queued again (int message id).
+        thread_opened: the open thread changed (int id, 0 for none).
+    """
+
+    stop_requested = Signal(int)
+    retry_requested = Signal(int)
+    thread_opened = Signal(int)
+
+    def __init__(self, services: Services, user_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.services = services
+        self.user_id = user_id
+        self.settings = UiSettings()
+        self.theme = ThemeManager(self.settings.theme, self)
+        self.theme.apply()
+        self.bridge = ChangeSignals(services.bus, user_id, self)
+        self.thread_model = ThreadListModel(services, user_id, self)
+        self.thread_model.reload()
+        self.message_model = MessageListModel(services, user_id, self)
+        self.pending_deletes = PendingDeletes(services, user_id, parent=self)
+        self._thread_id: int | None = None
+        self._closed = False
+
+        self._build_ui()
+        self._build_actions()
+        self._build_menus()
+        self._connect_signals()
+        self._restore_settings()
+        self._update_title()
+        self._update_empty_state()
+        self.composer.setFocus()
+
+    # -- construction ----------------------------------------------------------------
+
+    def _build_ui(self) -> None:
+        self.sidebar = ThreadListPanel(self.thread_model, self.theme, self)
+
+        self.chat_pane = QWidget(self)
+        self.chat_pane.setObjectName("chatPane")
+        self.chat_pane.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.message_view = MessageListView(self.message_model, self.theme, self.chat_pane)
+        self.empty_hint = QLabel(NO_THREAD_HINT, self.chat_pane)
+        self.empty_hint.setObjectName("emptyHint")
+        self.empty_hint.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setWordWrap(True)
+        hint_font = self.empty_hint.font()
+        if hint_font.pointSizeF() > 0:
+            hint_font.setPointSizeF(hint_font.pointSizeF() + 2)
+        self.empty_hint.setFont(hint_font)
+        self.message_stack = QStackedWidget(self.chat_pane)
+        self.message_stack.addWidget(self.message_view)
+        self.message_stack.addWidget(self.empty_hint)
+        self.toast = Toast(self.message_stack)
+
+        self.composer = Composer(self.chat_pane)
+        self.composer.setMaximumWidth(COLUMN_MAX)
+        composer_row = QHBoxLayout()
+        composer_row.setContentsMargins(20, 6, 20, 14)
+        composer_row.addStretch(0)
+        composer_row.addWidget(self.composer, 1)
+        composer_row.addStretch(0)
+        pane_layout = QVBoxLayout(self.chat_pane)
+        pane_layout.setContentsMargins(0, 0, 0, 0)
+        pane_layout.setSpacing(0)
+        pane_layout.addWidget(self.message_stack, 1)
+        pane_layout.addLayout(composer_row)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(self.chat_pane)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(1)
+        self.setCentralWidget(self.splitter)
+
+        self.execution_panel = ExecutionPanel(self.services, self.user_id, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.execution_panel)
+        self.execution_panel.hide()
+
+        QWidget.setTabOrder(self.sidebar.new_button, self.sidebar.search)
+        QWidget.setTabOrder(self.sidebar.search, self.sidebar.view)
+        QWidget.setTabOrder(self.sidebar.view, self.message_view)
+        QWidget.setTabOrder(self.message_view, self.composer.edit)
+        QWidget.setTabOrder(self.composer.edit, self.composer.stop_button)
+        QWidget.setTabOrder(self.composer.stop_button, self.composer.send_button)
+
+    def _action(
+        self,
+        text: str,
+        slot: object,
+        *shortcuts: QKeySequence | QKeySequence.StandardKey | str,
+        scope: QWidget | None = None,
+    ) -> QAction:
+        """An action whose shortcuts work in the window, or only inside ``scope``."""
+        action = QAction(text, self)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.triggered.connect(slot)
+        if scope is None:
+            self.addAction(action)
+        else:
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            scope.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.new_thread_action = self._action("&New chat", self.on_new_thread, "Ctrl+N")
+        self.search_action = self._action(
+            "&Search chats", self.sidebar.focus_search, "Ctrl+K", "Ctrl+F"
+        )
+        self.send_action = self._action("&Send", self.on_send_action, "Ctrl+Return", "Ctrl+Enter")
+        # Esc stops a reply only from the chat side: elsewhere it closes editors, clears search.
+        self.stop_action = self._action("S&top reply", self.on_stop, "Esc", scope=self.chat_pane)
+        self.stop_action.setEnabled(False)
+        self.rename_action = self._action("&Rename chat", self.on_rename, "F2")
+        self.pin_action = self._action("&Pin / unpin chat", self.on_toggle_pin, "Ctrl+Shift+P")
+        self.delete_action = self._action(
+            "&Delete chat",
+            self.on_delete_current,
+            QKeySequence.StandardKey.Delete,
+            scope=self.sidebar.view,
+        )
+        self.undo_action = self._action("&Undo delete", self.on_undo, QKeySequence.StandardKey.Undo)
+        self.undo_action.setEnabled(False)
+        self.quit_action = self._action("&Quit", self.close, "Ctrl+Q")
+        self.details_action = self.execution_panel.toggleViewAction()
+        self.details_action.setText("Run &details")
+        self.details_action.setShortcut(QKeySequence("Ctrl+I"))
+        self.theme_group = QActionGroup(self)
+        self.theme_actions: dict[ThemeMode, QAction] = {}
+        for mode, label in (
+            (ThemeMode.SYSTEM, "Follow &system"),
+            (ThemeMode.LIGHT, "&Light"),
+            (ThemeMode.DARK, "&Dark"),
+        ):
+            action = QAction(label, self, checkable=True)
+            action.setChecked(mode is self.theme.mode)
+            action.triggered.connect(lambda _checked=False, m=mode: self.on_theme_selected(m))
+            self.theme_group.addAction(action)
+            self.theme_actions[mode] = action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.new_thread_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.rename_action)
+        edit_menu.addAction(self.pin_action)
+        edit_menu.addAction(self.delete_action)
+        chat_menu = bar.addMenu("&Chat")
+        chat_menu.addAction(self.send_action)
+        chat_menu.addAction(self.stop_action)
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.search_action)
+        view_menu.addAction(self.details_action)
+        theme_menu = view_menu.addMenu("&Theme")
+        for action in self.theme_actions.values():
+            theme_menu.addAction(action)
+
+    def _connect_signals(self) -> None:
+        # change bus -> models and panels
+        self.bridge.thread_changed.connect(self.thread_model.on_thread_changed)
+        self.bridge.message_changed.connect(self.thread_model.on_message_changed)
+        self.bridge.message_changed.connect(self.message_model.on_message_changed)
+        self.bridge.execution_changed.connect(self.message_model.on_execution_changed)
+        self.bridge.message_changed.connect(self.execution_panel.on_message_changed)
+        self.bridge.execution_changed.connect(self.execution_panel.on_execution_changed)
+        self.bridge.thread_changed.connect(self.on_thread_changed)
+        # sidebar
+        self.sidebar.current_thread_changed.connect(self.on_thread_selected)
+        self.sidebar.new_thread_requested.connect(self.on_new_thread)
+        self.sidebar.rename_requested.connect(self.sidebar.start_rename)
+        self.sidebar.pin_toggle_requested.connect(self.on_toggle_pin)
+        self.sidebar.delete_requested.connect(self.on_delete)
+        self.sidebar.search.returnPressed.connect(self.on_search_return)
+        self.thread_model.rename_failed.connect(self.on_rename_failed)
+        # chat
+        self.message_model.activity_changed.connect(self.on_activity_changed)
+        self.message_model.rowsInserted.connect(self._update_empty_state)
+        self.message_model.rowsRemoved.connect(self._update_empty_state)
+        self.message_model.modelReset.connect(self._update_empty_state)
+        self.message_view.link_activated.connect(self.on_link_activated)
+        self.message_view.retry_requested.connect(self.on_retry)
+        self.message_view.current_message_changed.connect(self.on_message_selected)
+        # composer
+        self.composer.send_requested.connect(self.on_send)
+        self.composer.stop_requested.connect(self.on_stop)
+        self.composer.draft_changed.connect(self.on_draft_changed)
+        # deletes with undo
+        self.toast.action_clicked.connect(self.on_undo)
+        self.pending_deletes.committed.connect(self.on_delete_settled)
+        self.pending_deletes.restored.connect(self.on_delete_settled)
+        self.pending_deletes.failed.connect(self.on_delete_failed)
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.geometry
+        if geometry is None or not self.restoreGeometry(geometry):
+            self._default_geometry()
+        state = s.window_state
+        if state is not None:
+            self.restoreState(state)
+        splitter = s.splitter_state
+        if splitter is None or not self.splitter.restoreState(splitter):
+            self.splitter.setSizes([290, 890])
+        last = s.last_thread_id
+        if last is None or not self.sidebar.select_thread(last):
+            ids = self.thread_model.thread_ids()
+            if ids:
+                self.sidebar.select_thread(ids[0])
+
+    def _default_geometry(self) -> None:
+        """1180x760, or 90% of a smaller screen, centred."""
+        screen = self.screen().availableGeometry()
+        width = min(1180, int(screen.width() * 0.9))
+        height = min(760, int(screen.height() * 0.9))
+        self.resize(width, height)
+        self.move(screen.center() - self.rect().center())
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def current_thread_id(self) -> int | None:
+        return self._thread_id
+
+    def _update_title(self) -> None:
+        record = self.thread_model.record(self._thread_id) if self._thread_id else None
+        self.setWindowTitle(f"{record.title} — {APP_TITLE}" if record else APP_TITLE)
+
+    def _update_empty_state(self, *_args: object) -> None:
+        if self._thread_id is not None and self.message_model.rowCount() > 0:
+            self.message_stack.setCurrentWidget(self.message_view)
+            return
+        self.empty_hint.setText(NO_THREAD_HINT if self._thread_id is None else EMPTY_THREAD_HINT)
+        self.message_stack.setCurrentWidget(self.empty_hint)
+
+    def _notify(self, text: str) -> None:
+        self.toast.show_message(text)
+
+    # -- threads ---------------------------------------------------------------------
+
+    def on_thread_selected(self, thread_id: int) -> None:
+        new = thread_id or None
+        if new == self._thread_id:
+            return
+        self.composer.flush_draft()
+        self._thread_id = new
+        self.message_model.load_thread(new)
+        record = self.thread_model.record(new) if new else None
+        self.composer.set_text(record.draft if record else "")
+        self.composer.clear_error()
+        self.execution_panel.set_message(None)
+        self.settings.last_thread_id = new
+        self._update_title()
+        self._update_empty_state()
+        self.on_activity_changed()
+        self.thread_opened.emit(new or 0)
+
+    def on_thread_changed(self, change: Change) -> None:
+        if change.id == self._thread_id and change.kind is not ChangeKind.DELETED:
+            self._update_title()
+
+    def on_new_thread(self) -> None:
+        """Open a fresh chat; an already empty "New chat" is reused rather than piled up."""
+        current = self.thread_model.record(self._thread_id) if self._thread_id else None
+        if (
+            current is not None
+            and current.title == DEFAULT_TITLE
+            and not self.message_model.rowCount()
+        ):
+            self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            return
+        try:
+            record = self.services.threads.create(self.user_id)
+        except ServiceError as error:
+            self._notify(str(error))
+            return
+        self.sidebar.select_thread(record.id)
+        self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def on_search_return(self) -> None:
+        index = self.sidebar.proxy.index(0, 0)
+        if index.isValid():
+            self.sidebar.view.setCurrentIndex(index)
+            self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def on_rename(self) -> None:
+        if self._thread_id is not None:
+            self.sidebar.start_rename(self._thread_id)
+
+    def on_rename_failed(self, _thread_id: int, reason: str) -> None:
+        self._notify(reason)
+
+    def on_toggle_pin(self, thread_id: int | None = None) -> None:
+        target = thread_id or self._thread_id
+        record = self.thread_model.record(target) if target else None
+        if record is None:
+            return
+        try:
+            self.services.threads.update(self.user_id, record.id, pinned=not record.pinned)
+        except ServiceError as error:
+            self._notify(str(error))
+
+    def on_delete_current(self) -> None:
+        if self._thread_id is not None:
+            self.on_delete(self._thread_id)
+
+    def on_delete(self, thread_id: int) -> None:
+        """Hide the thread now; the database delete happens when Undo expires."""
+        if thread_id == self._thread_id:
+            self.composer.flush_draft()
+        if not self.thread_model.hide(thread_id):
+            return
+        self.pending_deletes.schedule(thread_id)
+        self.undo_action.setEnabled(True)
+        self.toast.show_message("Chat deleted", "Undo", self.pending_deletes.timeout_ms)
+
+    def on_undo(self) -> None:
+        thread_id = self.pending_deletes.undo_last()
+        if thread_id is None:
+            return
+        self.thread_model.unhide(thread_id)
+        self.sidebar.select_thread(thread_id)
+        self.toast.hide()
+
+    def on_delete_settled(self, _thread_id: int) -> None:
+        remaining = bool(self.pending_deletes.pending())
+        self.undo_action.setEnabled(remaining)
+        if not remaining:
+            self.toast.hide()
+
+    def on_delete_failed(self, thread_id: int, reason: str) -> None:
+        self.thread_model.unhide(thread_id)
+        self.on_delete_settled(thread_id)
+        self._notify(f"Could not delete the chat: {reason}")
+
+    # -- sending and runs ------------------------------------------------------------
+
+    def on_send_action(self) -> None:
+        self.composer.on_submit()
+
+    def on_send(self, text: str) -> None:
+        """Send the composer's text to the open thread (creating one if none is open)."""
+        try:
+            clean_content(text, Role.USER)
+        except ValidationError as error:
+            self.composer.show_error(str(error))
+            return
+        thread_id = self._thread_id
+        try:
+            if thread_id is None:
+                thread_id = self.services.threads.create(self.user_id, title_from_text(text)).id
+                self.composer.flush_draft()
+                self._open_without_touching_composer(thread_id)
+            elif self._is_fresh_thread(thread_id):
+                self.services.threads.rename(self.user_id, thread_id, title_from_text(text))
+            self.services.messages.send(self.user_id, thread_id, text)
+        except ServiceError as error:
+            self.composer.show_error(str(error))
+            return
+        self.composer.set_text("")
+        self._save_draft(thread_id, "")
+        self.message_view.scroll_to_end()
+
+    def _is_fresh_thread(self, thread_id: int) -> bool:
+        record = self.thread_model.record(thread_id)
+        return (
+            record is not None
+            and record.title == DEFAULT_TITLE
+            and self.message_model.thread_id == thread_id
+            and self.message_model.rowCount() == 0
+            and not self.message_model.has_older
+        )
+
+    def _open_without_touching_composer(self, thread_id: int) -> None:
+        text = self.composer.text()
+        self.sidebar.select_thread(thread_id)
+        self.composer.set_text(text)
+
+    def on_reply_text_changed(self, message_id: int, text: str) -> None:
+        """Slot for the coordinator's per-frame streamed text of a reply."""
+        self.message_model.set_live_text(message_id, text)
+
+    def on_stop(self) -> None:
+        execution_id = self.message_model.active_execution_id()
+        if execution_id is not None:
+            self.stop_requested.emit(execution_id)
+
+    def on_retry(self, message_id: int) -> None:
+        try:
+            self.services.messages.retry(self.user_id, message_id)
+        except ServiceError as error:
+            self._notify(str(error))
+            return
+        self.retry_requested.emit(message_id)
+
+    def on_activity_changed(self) -> None:
+        busy = self.message_model.is_active()
+        self.composer.set_busy(busy)
+        self.stop_action.setEnabled(busy)
+
+    def on_message_selected(self, message_id: int) -> None:
+        row = self.message_model.row_of(message_id) if message_id else None
+        self.execution_panel.set_message(
+            self.message_model.record(row) if row is not None else None
+        )
+
+    def on_link_activated(self, url: str) -> None:
+        """Open a clicked link only if it is a web link; never anything else."""
+        if is_openable_url(url):
+            QDesktopServices.openUrl(QUrl(url))
+        else:
+            self._notify("Only web links (http, https) open from a chat.")
+
+    # -- drafts ----------------------------------------------------------------------
+
+    def on_draft_changed(self, text: str) -> None:
+        if self._thread_id is not None:
+            self._save_draft(self._thread_id, text)
+
+    def _save_draft(self, thread_id: int, text: str) -> None:
+        if self.thread_model.is_hidden(thread_id):
+            return
+        try:
+            self.services.threads.update(self.user_id, thread_id, draft=text)
+        except ServiceError as error:
+            log.warning("could not save the draft of thread %s: %s", thread_id, error)
+
+    # -- appearance ------------------------------------------------------------------
+
+    def on_theme_selected(self, mode: ThemeMode) -> None:
+        self.theme.apply(mode)
+        self.settings.theme = mode
+        self.theme_actions[mode].setChecked(True)
+        self.sidebar.view.viewport().update()
+
+    # -- closing ---------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Save the draft and settings and finish pending deletes (safe to call twice)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.composer.flush_draft()
+        self.pending_deletes.commit_all()
+        s = self.settings
+        s.geometry = self.saveGeometry()
+        s.window_state = self.saveState()
+        s.splitter_state = self.splitter.saveState()
+        s.last_thread_id = self._thread_id
+        s.sync()
+        self.bridge.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,239 @@
+"""Model output to Qt rich text, safely.
+
+Replies come from a language model and are untrusted. Qt's rich text engine will load
+``file:``, ``data:`` and ``qrc:`` resources (images, style sheets) on its own, and a
+QLabel guesses rich text. So:
+
+- Markdown is parsed by markdown-it with ``html=False``: raw HTML in a reply becomes
+  visible text, never markup.
+- Images are never emitted as ``<img>``: they become a muted "[image: alt]" text.
+- Links are emitted only for http, https and mailto targets; anything else (``file:``,
+  ``javascript:``...) is left as plain text. Links never open by themselves: the view
+  reports a click and the window opens http/https only (``is_openable_url``).
+- Every document is a ``SafeTextDocument`` whose ``loadResource`` refuses everything,
+  in case some markup ever slips through.
+
+Code blocks are highlighted with Pygments using inline styles (Qt rich text has no
+style sheet classes to speak of), inside a one-cell table that gives them a background
+and padding.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QFont, QTextBlockFormat, QTextCursor, QTextDocument, QTextOption
+
+from chatdesk.ui.theme import Colors
+
+OPENABLE_SCHEMES = frozenset({"http", "https"})
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+MONO_FAMILIES = "'DejaVu Sans Mono', 'Menlo', 'Consolas', monospace"
+
+
+def is_openable_url(url: QUrl | str) -> bool:
+    """True only for http(s) URLs with a host: the only links chatdesk opens."""
+    qurl = url if isinstance(url, QUrl) else QUrl(url)
+    return qurl.isValid() and qurl.scheme().lower() in OPENABLE_SCHEMES and bool(qurl.host())
+
+
+def _link_allowed(href: str) -> bool:
+    qurl = QUrl(href)
+    return qurl.isValid() and qurl.scheme().lower() in LINK_SCHEMES
+
+
+class SafeTextDocument(QTextDocument):
+    """A QTextDocument that never loads a resource (image, style sheet, anything).
+
+    Attributes:
+        refused: the URLs it was asked for and refused, for tests and diagnostics.
+    """
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.refused: list[str] = []
+
+    def loadResource(self, type: int, name: QUrl | str) -> Any:
+        self.refused.append(name.toString() if isinstance(name, QUrl) else str(name))
+        return None
+
+
+def _fence(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    colors: Colors = env["colors"]
+    language = token.info.strip().split()[0] if token.info.strip() else ""
+    return code_block_html(token.content, language, colors)
+
+
+def _code_inline(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    colors: Colors = env["colors"]
+    return (
+        f'<code style="background-color:{colors.inline_code_bg}; font-family:{MONO_FAMILIES};">'
+        f"{html.escape(tokens[idx].content)}</code>"
+    )
+
+
+def _image(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    colors: Colors = env["colors"]
+    token = tokens[idx]
+    alt = renderer.renderInlineAsText(token.children or [], options, env) or "image"
+    return f'<span style="color:{colors.muted};">[image: {html.escape(alt)}]</span>'
+
+
+def _link_open(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    href = str(tokens[idx].attrGet("href") or "")
+    allowed = _link_allowed(href)
+    env.setdefault("links", []).append(allowed)
+    if not allowed:
+        return ""
+    return f'<a href="{html.escape(href, quote=True)}">'
+
+
+def _link_close(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    stack: list[bool] = env.get("links", [])
+    return "</a>" if stack and stack.pop() else ""
+
+
+def _table_open(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    colors: Colors = env["colors"]
+    return (
+        f'<table border="1" cellspacing="0" cellpadding="5" '
+        f'style="border-color:{colors.border}; border-style:solid; border-collapse:collapse;">'
+    )
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    md.add_render_rule("fence", _fence)
+    md.add_render_rule("code_block", _fence)
+    md.add_render_rule("code_inline", _code_inline)
+    md.add_render_rule("image", _image)
+    md.add_render_rule("link_open", _link_open)
+    md.add_render_rule("link_close", _link_close)
+    md.add_render_rule("table_open", _table_open)
+    return md
+
+
+@lru_cache(maxsize=4)
+def _formatter(style: str) -> HtmlFormatter[str]:
+    return HtmlFormatter(style=style, noclasses=True, nowrap=True)
+
+
+def code_block_html(code: str, language: str, colors: Colors) -> str:
+    """A highlighted code block as a padded one-cell table (what Qt can draw)."""
+    code = code.rstrip("\n")
+    try:
+        lexer = get_lexer_by_name(language) if language else None
+    except ClassNotFound:
+        lexer = None
+    body = (
+        highlight(code, lexer, _formatter(colors.pygments_style)).rstrip("\n")
+        if lexer is not None
+        else html.escape(code)
+    )
+    label = (
+        f'<p style="color:{colors.muted}; font-size:small; margin-bottom:4px;">'
+        f"{html.escape(language)}</p>"
+        if language
+        else ""
+    )
+    return (
+        f'<table width="100%" cellspacing="0" cellpadding="10" '
+        f'style="background-color:{colors.code_bg}; border-color:{colors.border}; '
+        f'border-style:solid; border-collapse:collapse; margin-top:2px; margin-bottom:8px;" '
+        f'border="1">'
+        f"<tr><td>{label}"
+        f'<pre style="font-family:{MONO_FAMILIES}; white-space:pre-wrap; margin:0;">'
+        f"{body}</pre></td></tr></table>\n"
+    )
+
+
+def render_markdown(text: str, colors: Colors) -> str:
+    """Markdown from a model to Qt rich text, with no raw HTML, images or unsafe links."""
+    return str(_parser().render(text, {"colors": colors})).strip()
+
+
+def render_plain(text: str) -> str:
+    """Text a person typed: shown as written (escaped, line breaks and spaces kept)."""
+    return f'<p style="white-space:pre-wrap;">{html.escape(text)}</p>'
+
+
+def document_style_sheet(link_color: str) -> str:
+    return (
+        "p, ul, ol, pre, blockquote, table { margin-top: 0px; margin-bottom: 8px; }"
+        "li { margin-bottom: 2px; }"
+        "h1 { font-size: x-large; margin-top: 4px; margin-bottom: 6px; }"
+        "h2 { font-size: large; margin-top: 4px; margin-bottom: 6px; }"
+        "h3, h4, h5, h6 { font-size: medium; margin-top: 4px; margin-bottom: 4px; }"
+        f"a {{ color: {link_color}; }}"
+    )
+
+
+def build_document(
+    html_text: str, font: QFont, width: float, link_color: str, parent: Any = None
+) -> SafeTextDocument:
+    """A laid-out, resource-proof document for one message at ``width`` pixels."""
+    doc = SafeTextDocument(parent)
+    doc.setUndoRedoEnabled(False)
+    doc.setDocumentMargin(0)
+    doc.setDefaultFont(font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    doc.setDefaultTextOption(option)
+    doc.setDefaultStyleSheet(document_style_sheet(link_color))
+    doc.setHtml(html_text)
+    _trim_outer_margins(doc)
+    doc.setTextWidth(width)
+    return doc
+
+
+def _trim_outer_margins(doc: QTextDocument) -> None:
+    """No space above the first block or below the last: the bubble pads itself."""
+    first, last = doc.firstBlock(), doc.lastBlock()
+    if not first.isValid():
+        return
+    cursor = QTextCursor(first)
+    fmt = QTextBlockFormat()
+    fmt.setTopMargin(0)
+    cursor.mergeBlockFormat(fmt)
+    # The last block can be an empty one markdown-it's trailing newline left behind.
+    while (
+        last.isValid() and last != first and not last.text().strip() and last.previous().isValid()
+    ):
+        if last.textList() is not None or last.blockFormat().nonBreakableLines():
+            break
+        prev = last.previous()
+        cursor = QTextCursor(last)
+        cursor.select(QTextCursor.SelectionType.BlockUnderCursor)
+        cursor.removeSelectedText()
+        last = prev
+    cursor = QTextCursor(doc.lastBlock())
+    fmt = QTextBlockFormat()
+    fmt.setBottomMargin(0)
+    cursor.mergeBlockFormat(fmt)

@@ -1,0 +1,353 @@
+"""Paints chat bubbles; no widget per message.
+
+Each message's text is laid out once into a ``SafeTextDocument`` and cached (keyed by
+message id, with the content hash, role, theme and font checked on use; a new width
+only re-wraps the cached document). Painting and size hints reuse that layout, so
+scrolling never re-parses Markdown. The status line (Waiting..., animated dots while
+a reply streams, the time, an error with Retry, Stopped) is drawn under the text.
+
+Clicks are turned into signals: a link reports its URL (the window decides whether
+to open it), Retry reports the user message to send again.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPointF,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QMouseEvent,
+    QPainter,
+    QPalette,
+    QPen,
+)
+from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from chatdesk.services.records import MessageRecord
+from chatdesk.store.enums import MessageStatus, Role
+from chatdesk.ui.markdown_render import (
+    SafeTextDocument,
+    build_document,
+    render_markdown,
+    render_plain,
+)
+from chatdesk.ui.message_model import MessageRoles
+from chatdesk.ui.theme import Colors, ThemeManager
+from chatdesk.ui.time_format import message_time
+
+_Index = QModelIndex | QPersistentModelIndex
+
+SIDE_MARGIN = 20
+COLUMN_MAX = 920
+USER_FRACTION = 0.78
+PAD_X = 14
+PAD_Y = 10
+GAP = 5
+ROW_SPACING = 7
+RADIUS = 14.0
+CACHE_SIZE = 600
+RETRY_TEXT = "Retry"
+RETRY_GAP = "   "
+RETRYABLE = frozenset({MessageStatus.FAILED, MessageStatus.CANCELLED})
+DOTS = ("•  ", "•• ", "•••")
+
+
+@dataclass
+class _Layout:
+    key: tuple[object, ...]
+    doc: SafeTextDocument | None
+    width: float
+
+
+@dataclass(frozen=True)
+class BubbleGeometry:
+    """Where the parts of one bubble go, in viewport coordinates."""
+
+    bubble: QRectF
+    text: QRectF
+    status: QRectF
+    retry: QRectF | None
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    text: str
+    color: str
+    retry: bool
+    widest: str  # the text whose width the bubble reserves (stable while dots animate)
+
+
+class MessageDelegate(QStyledItemDelegate):
+    """Bubbles for ``MessageListModel`` rows in a ``QListView``.
+
+    Signals:
+        link_activated: a link in a message was clicked (str URL, not yet vetted).
+        retry_clicked: Retry was clicked; the user message id to send again (int).
+    """
+
+    link_activated = Signal(str)
+    retry_clicked = Signal(int)
+
+    def __init__(self, view: QAbstractItemView, theme: ThemeManager) -> None:
+        super().__init__(view)
+        self._view = view
+        self._theme = theme
+        self._cache: OrderedDict[int, _Layout] = OrderedDict()
+        self._pressed_anchor: str | None = None
+        self.frame = 0
+        theme.changed.connect(self.on_theme_changed)
+
+    # -- layout ----------------------------------------------------------------------
+
+    @property
+    def colors(self) -> Colors:
+        return self._theme.colors
+
+    def on_theme_changed(self, _colors: object) -> None:
+        self.clear_cache()
+        self._view.scheduleDelayedItemsLayout()  # fonts and code blocks may change size
+        self._view.viewport().update()
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def cached_document(self, message_id: int) -> SafeTextDocument | None:
+        """The cached layout of a message, if it has been laid out (tests look here)."""
+        entry = self._cache.get(message_id)
+        return entry.doc if entry else None
+
+    def _status_font(self, font: QFont) -> QFont:
+        small = QFont(font)
+        size = font.pointSizeF()
+        if size > 0:
+            small.setPointSizeF(max(size - 1.5, 7.0))
+        return small
+
+    def _retry_font(self, font: QFont) -> QFont:
+        link_font = self._status_font(font)
+        link_font.setUnderline(True)
+        link_font.setBold(True)
+        return link_font
+
+    def _column(self, width: int) -> tuple[int, int]:
+        """Left x and width of the centred chat column."""
+        avail = max(width - 2 * SIDE_MARGIN, 120)
+        col = min(avail, COLUMN_MAX)
+        return SIDE_MARGIN + (avail - col) // 2, col
+
+    def _max_bubble(self, m: MessageRecord, col: int) -> int:
+        return int(col * USER_FRACTION) if m.role is Role.USER else col
+
+    def _document(
+        self, m: MessageRecord, text_width: float, font: QFont
+    ) -> SafeTextDocument | None:
+        if not m.content.strip():
+            return None
+        c = self.colors
+        key = (hash(m.content), m.role, c.dark, font.key())
+        entry = self._cache.get(m.id)
+        if entry is not None and entry.key == key:
+            self._cache.move_to_end(m.id)
+            if entry.doc is not None and entry.width != text_width:
+                entry.doc.setTextWidth(text_width)
+                entry.width = text_width
+            return entry.doc
+        if m.role is Role.USER:
+            html_text, link = render_plain(m.content), c.user_link
+        else:
+            html_text, link = render_markdown(m.content, c), c.link
+        doc = build_document(html_text, font, text_width, link)
+        self._cache[m.id] = _Layout(key, doc, text_width)
+        self._cache.move_to_end(m.id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return doc
+
+    def status_line(self, index: _Index) -> StatusLine:
+        m: MessageRecord = index.data(MessageRoles.Record)
+        c = self.colors
+        muted = c.user_muted if m.role is Role.USER else c.muted
+        dots = DOTS[self.frame % len(DOTS)]
+        if m.status is MessageStatus.PENDING:
+            return StatusLine("Waiting…", muted, False, "Waiting…")
+        if m.status is MessageStatus.PROCESSING:
+            if m.role is Role.USER:
+                t = message_time(m.created_at)
+                return StatusLine(t, muted, False, t)
+            word = "Writing " if m.content.strip() else "Thinking "
+            return StatusLine(word + dots, muted, False, word + DOTS[-1])
+        retry = bool(index.data(MessageRoles.CanRetry))
+        if m.role is Role.USER and m.status in RETRYABLE and not retry:
+            t = message_time(m.created_at)  # its reply bubble tells what happened
+            return StatusLine(t, muted, False, t)
+        if m.status is MessageStatus.FAILED:
+            error = str(index.data(MessageRoles.Error) or "Failed")
+            error = " ".join(error.split())
+            color = c.user_muted if m.role is Role.USER else c.error
+            return StatusLine(error, color, retry, error)
+        if m.status is MessageStatus.CANCELLED:
+            return StatusLine("Stopped", muted, retry, "Stopped")
+        t = message_time(m.created_at)
+        return StatusLine(t, muted, False, t)
+
+    def geometry(self, option_rect: QRect, index: _Index, font: QFont) -> BubbleGeometry:
+        """The bubble, text, status and Retry rectangles of ``index`` in ``option_rect``."""
+        m: MessageRecord = index.data(MessageRoles.Record)
+        width = self._view.viewport().width()
+        col_x, col = self._column(width)
+        max_bubble = self._max_bubble(m, col)
+        text_width = max(max_bubble - 2 * PAD_X, 40)
+        doc = self._document(m, text_width, font)
+        sfm = QFontMetrics(self._status_font(font))
+        status = self.status_line(index)
+        rfm = QFontMetrics(self._retry_font(font))
+        retry_w = sfm.horizontalAdvance(RETRY_GAP) + rfm.horizontalAdvance(RETRY_TEXT) + 2
+        retry_w = retry_w if status.retry else 0
+        status_w = min(sfm.horizontalAdvance(status.widest) + retry_w + 2, text_width)
+        if doc is not None:
+            doc_w = min(doc.idealWidth(), text_width)
+            doc_h = doc.size().height()
+        else:
+            doc_w, doc_h = 0.0, 0.0
+        inner_w = max(doc_w, status_w, 24)
+        bubble_w = inner_w + 2 * PAD_X
+        status_h = sfm.height()
+        inner_h = (doc_h + GAP if doc is not None else 0) + status_h
+        bubble_h = inner_h + 2 * PAD_Y
+        top = option_rect.top() + ROW_SPACING
+        left = col_x + col - bubble_w if m.role is Role.USER else col_x
+        bubble = QRectF(left, top, bubble_w, bubble_h)
+        text = QRectF(left + PAD_X, top + PAD_Y, inner_w, doc_h)
+        status_rect = QRectF(left + PAD_X, top + PAD_Y + inner_h - status_h, inner_w, status_h)
+        retry = None
+        if status.retry:
+            rw = rfm.horizontalAdvance(RETRY_TEXT) + 2
+            retry = QRectF(status_rect.right() - rw, status_rect.top(), rw, status_h)
+        return BubbleGeometry(bubble, text, status_rect, retry)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        if index.data(MessageRoles.Record) is None:
+            return QSize(0, 0)
+        geo = self.geometry(QRect(0, 0, self._view.viewport().width(), 0), index, option.font)
+        return QSize(self._view.viewport().width(), int(geo.bubble.height()) + 2 * ROW_SPACING)
+
+    # -- painting --------------------------------------------------------------------
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        m: MessageRecord | None = index.data(MessageRoles.Record)
+        if m is None:
+            return
+        c = self.colors
+        geo = self.geometry(option.rect, index, option.font)
+        user = m.role is Role.USER
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if user:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(c.user_bubble))
+        else:
+            painter.setPen(QPen(QColor(c.assistant_border), 1.0))
+            painter.setBrush(QColor(c.assistant_bubble))
+        if selected:
+            painter.setPen(QPen(QColor(c.accent if not user else c.user_muted), 2.0))
+        painter.drawRoundedRect(geo.bubble.adjusted(0.5, 0.5, -0.5, -0.5), RADIUS, RADIUS)
+
+        doc = self.cached_document(m.id) if m.content.strip() else None
+        if doc is not None:
+            painter.save()
+            painter.translate(geo.text.topLeft())
+            ctx = QAbstractTextDocumentLayout.PaintContext()
+            ctx.palette.setColor(QPalette.ColorRole.Text, QColor(c.user_text if user else c.text))
+            ctx.palette.setColor(QPalette.ColorRole.Link, QColor(c.user_link if user else c.link))
+            ctx.clip = QRectF(0, 0, geo.text.width() + 1, geo.text.height() + 1)
+            doc.documentLayout().draw(painter, ctx)
+            painter.restore()
+
+        status = self.status_line(index)
+        small = self._status_font(option.font)
+        painter.setFont(small)
+        sfm = QFontMetrics(small)
+        room = geo.status.width() - (
+            geo.retry.width() + sfm.horizontalAdvance(RETRY_GAP) if geo.retry else 0
+        )
+        painter.setPen(QColor(status.color))
+        shown = sfm.elidedText(status.text, Qt.TextElideMode.ElideRight, int(room))
+        align = Qt.AlignmentFlag.AlignVCenter | (
+            Qt.AlignmentFlag.AlignRight
+            if user and geo.retry is None
+            else Qt.AlignmentFlag.AlignLeft
+        )
+        painter.drawText(geo.status, int(align), shown)
+        if geo.retry is not None:
+            painter.setFont(self._retry_font(option.font))
+            painter.setPen(QColor(c.user_text if user else c.accent))
+            painter.drawText(geo.retry, int(Qt.AlignmentFlag.AlignVCenter), RETRY_TEXT)
+        painter.restore()
+
+    # -- interaction -----------------------------------------------------------------
+
+    def _anchor_at(self, geo: BubbleGeometry, m: MessageRecord, pos: QPointF) -> str | None:
+        doc = self.cached_document(m.id)
+        if doc is None or not geo.text.contains(pos):
+            return None
+        anchor = doc.documentLayout().anchorAt(pos - geo.text.topLeft())
+        return anchor or None
+
+    def editorEvent(
+        self,
+        event: QEvent,
+        model: QAbstractItemModel,
+        option: QStyleOptionViewItem,
+        index: _Index,
+    ) -> bool:
+        if not isinstance(event, QMouseEvent):
+            return False
+        m: MessageRecord | None = index.data(MessageRoles.Record)
+        if m is None:
+            return False
+        geo = self.geometry(option.rect, index, option.font)
+        pos = event.position()
+        anchor = self._anchor_at(geo, m, pos)
+        on_retry = geo.retry is not None and geo.retry.adjusted(-4, -4, 4, 4).contains(pos)
+        kind = event.type()
+        if kind == QEvent.Type.MouseMove:
+            cursor = (
+                Qt.CursorShape.PointingHandCursor
+                if anchor or on_retry
+                else Qt.CursorShape.ArrowCursor
+            )
+            self._view.viewport().setCursor(cursor)
+            return False
+        if event.button() != Qt.MouseButton.LeftButton:
+            return False
+        if kind == QEvent.Type.MouseButtonPress:
+            self._pressed_anchor = anchor or ("\0retry" if on_retry else None)
+            return False
+        if kind == QEvent.Type.MouseButtonRelease:
+            pressed, self._pressed_anchor = self._pressed_anchor, None
+            if on_retry and pressed == "\0retry":
+                target = index.data(MessageRoles.RetryTarget)
+                if isinstance(target, int):
+                    self.retry_clicked.emit(target)
+                    return True
+            if anchor and pressed == anchor:
+                self.link_activated.emit(anchor)
+                return True
+        return False

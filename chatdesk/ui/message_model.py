@@ -1,0 +1,369 @@
+"""The messages of the open thread as a Qt list model, newest page first.
+
+The model holds plain ``MessageRecord``s in ascending id order. It loads the newest
+page (50) when a thread opens and older pages on request (keyset pagination on
+``before_id``), and it follows the change bus: a new message is one
+``beginInsertRows``, an edit or status change is one ``dataChanged`` naming only the
+roles that changed. Execution changes seen on the bus are kept so that bubbles can show
+their run's error.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+
+from chatdesk.services import Services
+from chatdesk.services.errors import ServiceError
+from chatdesk.services.events import Change, ChangeKind
+from chatdesk.services.records import ExecutionRecord, MessageRecord
+from chatdesk.store.enums import MessageStatus, Role
+
+PAGE_SIZE = 50
+ACTIVE_STATUSES = frozenset({MessageStatus.PENDING, MessageStatus.PROCESSING})
+RETRYABLE_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.CANCELLED})
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class MessageRoles(IntEnum):
+    """Data roles of ``MessageListModel`` (names in ``roleNames()``)."""
+
+    MessageId = Qt.ItemDataRole.UserRole + 1
+    Role = Qt.ItemDataRole.UserRole + 2
+    Content = Qt.ItemDataRole.UserRole + 3
+    Status = Qt.ItemDataRole.UserRole + 4
+    CreatedAt = Qt.ItemDataRole.UserRole + 5
+    ExecutionId = Qt.ItemDataRole.UserRole + 6
+    Error = Qt.ItemDataRole.UserRole + 7
+    CanRetry = Qt.ItemDataRole.UserRole + 8
+    RetryTarget = Qt.ItemDataRole.UserRole + 9
+    ExecutionStatus = Qt.ItemDataRole.UserRole + 10
+    Record = Qt.ItemDataRole.UserRole + 11
+
+
+ROLE_NAMES: dict[int, QByteArray] = {
+    MessageRoles.MessageId: QByteArray(b"messageId"),
+    MessageRoles.Role: QByteArray(b"role"),
+    MessageRoles.Content: QByteArray(b"content"),
+    MessageRoles.Status: QByteArray(b"status"),
+    MessageRoles.CreatedAt: QByteArray(b"createdAt"),
+    MessageRoles.ExecutionId: QByteArray(b"executionId"),
+    MessageRoles.Error: QByteArray(b"error"),
+    MessageRoles.CanRetry: QByteArray(b"canRetry"),
+    MessageRoles.RetryTarget: QByteArray(b"retryTarget"),
+    MessageRoles.ExecutionStatus: QByteArray(b"executionStatus"),
+    MessageRoles.Record: QByteArray(b"record"),
+}
+
+_FIELD_ROLES: dict[str, tuple[int, ...]] = {
+    "content": (MessageRoles.Content, Qt.ItemDataRole.DisplayRole),
+    "status": (MessageRoles.Status, MessageRoles.CanRetry, MessageRoles.RetryTarget),
+    "execution_id": (MessageRoles.ExecutionId, MessageRoles.CanRetry, MessageRoles.RetryTarget),
+    "metadata": (MessageRoles.Error,),
+}
+
+
+class MessageListModel(QAbstractListModel):
+    """Messages of one thread, for one user.
+
+    Signals:
+        thread_loaded: a thread (or none) was opened (int, 0 for none).
+        older_loaded: this many older messages were inserted at the top (int).
+        activity_changed: whether the thread has a pending/processing message changed.
+    """
+
+    thread_loaded = Signal(int)
+    older_loaded = Signal(int)
+    activity_changed = Signal()
+
+    def __init__(self, services: Services, user_id: int, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._services = services
+        self._user_id = user_id
+        self._thread_id: int | None = None
+        self._rows: list[MessageRecord] = []
+        self._ids: list[int] = []
+        self._has_older = False
+        self._executions: dict[int, ExecutionRecord] = {}
+        self._active_execution: int | None = None
+        self._live: dict[int, str] = {}
+        self.page_size = PAGE_SIZE
+
+    # -- reading ---------------------------------------------------------------------
+
+    @property
+    def thread_id(self) -> int | None:
+        return self._thread_id
+
+    @property
+    def has_older(self) -> bool:
+        return self._has_older
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt default)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def roleNames(self) -> dict[int, QByteArray]:
+        return dict(ROLE_NAMES)
+
+    def record(self, row: int) -> MessageRecord:
+        return self._rows[row]
+
+    def row_of(self, message_id: int) -> int | None:
+        pos = bisect.bisect_left(self._ids, message_id)
+        return pos if pos < len(self._ids) and self._ids[pos] == message_id else None
+
+    def execution(self, execution_id: int | None) -> ExecutionRecord | None:
+        return self._executions.get(execution_id) if execution_id is not None else None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        m = self._rows[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, MessageRoles.Content):
+            return m.content
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{m.role.value}: {m.content}"
+        if role == MessageRoles.MessageId:
+            return m.id
+        if role == MessageRoles.Role:
+            return m.role.value
+        if role == MessageRoles.Status:
+            return m.status.value
+        if role == MessageRoles.CreatedAt:
+            return m.created_at
+        if role == MessageRoles.ExecutionId:
+            return m.execution_id
+        if role == MessageRoles.Error:
+            return self.error_of(m)
+        if role == MessageRoles.RetryTarget:
+            return self.retry_target(m)
+        if role == MessageRoles.CanRetry:
+            return self.retry_target(m) is not None
+        if role == MessageRoles.ExecutionStatus:
+            execution = self.execution(m.execution_id)
+            return execution.status.value if execution else None
+        if role == MessageRoles.Record:
+            return m
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def error_of(self, m: MessageRecord) -> str | None:
+        """The reason a message failed: its own metadata, else its execution's error."""
+        if m.status is not MessageStatus.FAILED:
+            return None
+        error = m.metadata.get("error")
+        if isinstance(error, str) and error.strip():
+            return error.strip()
+        execution = self.execution(m.execution_id)
+        if execution is None and m.execution_id is not None:
+            execution = self._read_execution(m.execution_id)
+        if execution is not None and execution.error:
+            return execution.error
+        return "The reply could not be completed."
+
+    def _read_execution(self, execution_id: int) -> ExecutionRecord | None:
+        """An execution the bus has not told us about (a failure from an earlier session)."""
+        try:
+            record = self._services.executions.get(self._user_id, execution_id)
+        except ServiceError:
+            return None
+        self._executions[execution_id] = record
+        return record
+
+    def retry_target(self, m: MessageRecord) -> int | None:
+        """The user message to send again from this bubble's Retry, if it offers one.
+
+        A failed run shows Retry once: on its reply when one exists, else on the
+        user's message itself.
+        """
+        if m.status not in RETRYABLE_STATUSES or m.execution_id is None:
+            return None
+        siblings = [r for r in self._rows if r.execution_id == m.execution_id and r.id != m.id]
+        if m.role is Role.USER:
+            if not m.triggers_execution:
+                return None
+            has_reply = any(r.role is Role.ASSISTANT for r in siblings)
+            return None if has_reply else m.id
+        if m.role is Role.ASSISTANT:
+            for r in siblings:
+                if r.role is Role.USER and r.status in RETRYABLE_STATUSES:
+                    return r.id
+        return None
+
+    def active_execution_id(self) -> int | None:
+        """The newest execution still pending or processing in this thread, if any."""
+        for m in reversed(self._rows):
+            if m.status in ACTIVE_STATUSES and m.execution_id is not None:
+                return m.execution_id
+        return None
+
+    def is_active(self) -> bool:
+        return self.active_execution_id() is not None
+
+    # -- loading ---------------------------------------------------------------------
+
+    def load_thread(self, thread_id: int | None) -> None:
+        """Open ``thread_id`` (None: nothing) with its newest page of messages."""
+        self.beginResetModel()
+        self._thread_id = thread_id
+        self._rows, self._ids, self._has_older = [], [], False
+        self._live.clear()
+        if thread_id is not None:
+            page = self._services.messages.list(self._user_id, thread_id, limit=self.page_size)
+            self._rows = list(page.messages)
+            self._ids = [m.id for m in self._rows]
+            self._has_older = page.has_older
+        self.endResetModel()
+        self._update_activity()
+        self.thread_loaded.emit(thread_id or 0)
+
+    def load_older(self) -> int:
+        """Insert the page before the oldest loaded message; returns how many came."""
+        if self._thread_id is None or not self._has_older or not self._ids:
+            return 0
+        page = self._services.messages.list(
+            self._user_id, self._thread_id, limit=self.page_size, before_id=self._ids[0]
+        )
+        older = [m for m in page.messages if m.id < self._ids[0]]
+        self._has_older = page.has_older
+        if older:
+            self.beginInsertRows(QModelIndex(), 0, len(older) - 1)
+            self._rows[:0] = older
+            self._ids[:0] = [m.id for m in older]
+            self.endInsertRows()
+        self.older_loaded.emit(len(older))
+        return len(older)
+
+    # -- live changes ----------------------------------------------------------------
+
+    def on_message_changed(self, change: Change) -> None:
+        if self._thread_id is None or change.thread_id != self._thread_id:
+            return
+        if change.kind is ChangeKind.DELETED:
+            self._remove(change.id)
+        elif isinstance(change.record, MessageRecord):
+            if change.kind is ChangeKind.CREATED:
+                self._insert(change.record)
+            else:
+                self._replace(change.record, change.fields)
+        self._update_activity()
+
+    def set_live_text(self, message_id: int, text: str) -> None:
+        """Show a streaming reply's newest text before it reaches the database.
+
+        The coordinator saves streamed text about once a second but reports it every
+        frame; until the reply ends, a saved copy shorter than what is shown never
+        makes the bubble go back.
+        """
+        row = self.row_of(message_id)
+        if row is None:
+            return
+        record = self._rows[row]
+        if record.status not in ACTIVE_STATUSES or record.content == text:
+            return
+        self._live[message_id] = text
+        self._rows[row] = dataclasses.replace(record, content=text)
+        idx = self.index(row)
+        self.dataChanged.emit(
+            idx, idx, [Qt.ItemDataRole.DisplayRole, MessageRoles.Content, MessageRoles.Record]
+        )
+
+    def on_execution_changed(self, change: Change) -> None:
+        if not isinstance(change.record, ExecutionRecord):
+            return
+        self._executions[change.id] = change.record
+        if self._thread_id is None or change.thread_id != self._thread_id:
+            return
+        self._emit_for_execution(
+            change.id, (MessageRoles.ExecutionStatus, MessageRoles.Error, MessageRoles.CanRetry)
+        )
+
+    def _insert(self, record: MessageRecord) -> None:
+        if self.row_of(record.id) is not None:
+            self._replace(record, {"content": None, "status": None, "execution_id": None})
+            return
+        if self._ids and record.id < self._ids[0] and self._has_older:
+            return  # belongs to history not loaded yet; paging will bring it
+        pos = bisect.bisect_left(self._ids, record.id)
+        self.beginInsertRows(QModelIndex(), pos, pos)
+        self._rows.insert(pos, record)
+        self._ids.insert(pos, record.id)
+        self.endInsertRows()
+        if record.execution_id is not None:
+            self._emit_for_execution(
+                record.execution_id, (MessageRoles.CanRetry, MessageRoles.RetryTarget), skip=pos
+            )
+
+    def _replace(self, record: MessageRecord, fields: Any) -> None:
+        row = self.row_of(record.id)
+        if row is None:
+            return
+        live = self._live.get(record.id)
+        if live is not None:
+            if record.status not in ACTIVE_STATUSES:
+                del self._live[record.id]  # the run ended: the stored text is final
+            elif len(record.content) < len(live) and live.startswith(record.content):
+                record = dataclasses.replace(record, content=live)
+        old = self._rows[row]
+        self._rows[row] = record
+        roles: set[int] = set()
+        for name in fields or {}:
+            roles.update(_FIELD_ROLES.get(str(name), ()))
+        if not roles:  # unknown fields: compare what can be seen
+            if old.content != record.content:
+                roles.update(_FIELD_ROLES["content"])
+            if old.status != record.status:
+                roles.update(_FIELD_ROLES["status"])
+        if old.execution_id != record.execution_id:
+            roles.update(_FIELD_ROLES["execution_id"])
+        if old.metadata != record.metadata or old.status != record.status:
+            roles.add(MessageRoles.Error)
+        roles.add(MessageRoles.Record)
+        idx = self.index(row)
+        self.dataChanged.emit(idx, idx, sorted(roles))
+        if old.status != record.status or old.execution_id != record.execution_id:
+            for execution_id in {old.execution_id, record.execution_id} - {None}:
+                assert execution_id is not None
+                self._emit_for_execution(
+                    execution_id, (MessageRoles.CanRetry, MessageRoles.RetryTarget), skip=row
+                )
+
+    def _remove(self, message_id: int) -> None:
+        row = self.row_of(message_id)
+        if row is None:
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._rows[row]
+        del self._ids[row]
+        self.endRemoveRows()
+
+    def _emit_for_execution(
+        self, execution_id: int, roles: tuple[int, ...], skip: int | None = None
+    ) -> None:
+        for row, m in enumerate(self._rows):
+            if m.execution_id == execution_id and row != skip:
+                idx = self.index(row)
+                self.dataChanged.emit(idx, idx, list(roles))
+
+    def _update_activity(self) -> None:
+        active = self.active_execution_id()
+        if active != self._active_execution:
+            self._active_execution = active
+            self.activity_changed.emit()

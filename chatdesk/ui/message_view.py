@@ -1,0 +1,204 @@
+"""The chat timeline view: sticks to the bottom, pages history in at the top.
+
+Scrolling is per pixel. The view follows the newest message only while the person is
+already at the bottom (so reading older text is never interrupted by a streaming
+reply). Coming within one screen of the top asks the model for the previous page;
+the rows are laid out at once and the scroll bar moved by the height they added, so
+the text under the reader's eyes does not jump.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
+
+from chatdesk.store.enums import MessageStatus
+from chatdesk.ui.message_delegate import MessageDelegate
+from chatdesk.ui.message_model import ACTIVE_STATUSES, MessageListModel, MessageRoles
+from chatdesk.ui.theme import ThemeManager
+
+ANIMATION_MS = 400
+BOTTOM_SLACK = 4
+
+
+class MessageListView(QListView):
+    """A ``QListView`` over ``MessageListModel`` painted by ``MessageDelegate``.
+
+    Signals:
+        link_activated: a link was clicked (str URL, not yet vetted).
+        retry_requested: Retry was clicked; the user message to send again (int).
+        current_message_changed: the selected message (int id, 0 for none).
+    """
+
+    link_activated = Signal(str)
+    retry_requested = Signal(int)
+    current_message_changed = Signal(int)
+
+    def __init__(
+        self, model: MessageListModel, theme: ThemeManager, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageList")
+        self.setAccessibleName("Messages")
+        self._model = model
+        self._delegate = MessageDelegate(self, theme)
+        self.setModel(model)
+        self.setItemDelegate(self._delegate)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setWordWrap(True)  # makes QListView re-lay out on width changes too
+        self.setUniformItemSizes(False)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setMouseTracking(True)
+        self.setFrameShape(QListView.Shape.NoFrame)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self._stick_to_bottom = True
+        self._loading_older = False
+        self._animation = QTimer(self)
+        self._animation.setInterval(ANIMATION_MS)
+        self._connect_signals()
+
+    @property
+    def delegate(self) -> MessageDelegate:
+        return self._delegate
+
+    def _connect_signals(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self.on_scroll_value_changed)
+        bar.rangeChanged.connect(self.on_scroll_range_changed)
+        # model
+        self._model.modelReset.connect(self.on_model_reset)
+        self._model.activity_changed.connect(self.on_activity_changed)
+        self._model.dataChanged.connect(self.on_model_data_changed)
+        # delegate
+        self._delegate.link_activated.connect(self.link_activated)
+        self._delegate.retry_clicked.connect(self.retry_requested)
+        self._animation.timeout.connect(self.on_animation_tick)
+        self.customContextMenuRequested.connect(self.on_context_menu)
+        self.selectionModel().currentChanged.connect(self.on_current_changed)
+
+    # -- scrolling -------------------------------------------------------------------
+
+    def is_at_bottom(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum() - BOTTOM_SLACK
+
+    def scroll_to_end(self) -> None:
+        self._stick_to_bottom = True
+        self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+
+    def on_scroll_value_changed(self, value: int) -> None:
+        self._stick_to_bottom = value >= self.verticalScrollBar().maximum() - BOTTOM_SLACK
+        if value <= self.viewport().height() and self._model.has_older:
+            QTimer.singleShot(0, self.load_older)
+
+    def on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._stick_to_bottom:
+            self.verticalScrollBar().setValue(maximum)
+        if maximum <= self.viewport().height() and self._model.has_older:
+            QTimer.singleShot(0, self.load_older)
+
+    def load_older(self) -> int:
+        """Bring in the previous page, keeping the visible text where it is."""
+        if self._loading_older or not self._model.has_older:
+            return 0
+        bar = self.verticalScrollBar()
+        if bar.value() > self.viewport().height() and bar.maximum() > self.viewport().height():
+            return 0  # scrolled away again before the timer fired
+        self._loading_older = True
+        try:
+            old_max, old_value = bar.maximum(), bar.value()
+            stick = self._stick_to_bottom
+            self._stick_to_bottom = False
+            count = self._model.load_older()
+            if count:
+                self.doItemsLayout()
+                if stick and old_max == 0:
+                    self.scroll_to_end()
+                else:
+                    bar.setValue(old_value + bar.maximum() - old_max)
+            else:
+                self._stick_to_bottom = stick
+            return count
+        finally:
+            self._loading_older = False
+
+    def on_model_reset(self) -> None:
+        self._stick_to_bottom = True
+        self._delegate.clear_cache()
+        QTimer.singleShot(0, self.scroll_to_end)
+
+    def on_model_data_changed(
+        self, top_left: QModelIndex, bottom_right: QModelIndex, roles: list[int]
+    ) -> None:
+        # A longer reply or a new status line changes a bubble's height: re-layout.
+        if not roles or {MessageRoles.Content, MessageRoles.Status, MessageRoles.Error} & set(
+            roles
+        ):
+            self.scheduleDelayedItemsLayout()
+
+    # -- animation -------------------------------------------------------------------
+
+    def on_activity_changed(self) -> None:
+        if self._model.is_active():
+            if not self._animation.isActive():
+                self._animation.start()
+        else:
+            self._animation.stop()
+            self.viewport().update()
+
+    def on_animation_tick(self) -> None:
+        self._delegate.frame += 1
+        rows = self._model.rowCount()
+        for row in range(max(0, rows - 12), rows):
+            index = self._model.index(row)
+            status = MessageStatus(index.data(MessageRoles.Status))
+            if status in ACTIVE_STATUSES:
+                self.viewport().update(self.visualRect(index))
+
+    # -- selection and copy ----------------------------------------------------------
+
+    def on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        message_id = current.data(MessageRoles.MessageId) if current.isValid() else None
+        self.current_message_changed.emit(int(message_id or 0))
+
+    def selected_text(self) -> str:
+        index = self.currentIndex()
+        return str(index.data(MessageRoles.Content) or "") if index.isValid() else ""
+
+    def copy_selected(self) -> None:
+        text = self.selected_text()
+        if text:
+            QGuiApplication.clipboard().setText(text)
+
+    def select_message(self, message_id: int) -> None:
+        row = self._model.row_of(message_id)
+        if row is not None:
+            self.selectionModel().setCurrentIndex(
+                self._model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
+            )
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.matches(QKeySequence.StandardKey.Copy):
+            self.copy_selected()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def on_context_menu(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        if not index.isValid():
+            return
+        self.setCurrentIndex(index)
+        menu = QMenu(self)
+        copy = menu.addAction("Copy text")
+        copy.triggered.connect(self.copy_selected)
+        target = index.data(MessageRoles.RetryTarget)
+        if isinstance(target, int):
+            retry = menu.addAction("Retry")
+            retry.triggered.connect(lambda: self.retry_requested.emit(target))
+        menu.popup(self.viewport().mapToGlobal(pos))

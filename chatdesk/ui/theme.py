@@ -1,0 +1,240 @@
+"""Light and dark looks: one palette, one small style sheet, one set of bubble colours.
+
+Everything that paints (delegates, the Markdown renderer) takes its colours from the
+``Colors`` of the current theme instead of hard-coding them, so switching theme is a
+repaint, not a rebuild of widgets. "System" follows the platform's colour scheme and
+tracks it when it changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+
+class ThemeMode(StrEnum):
+    """What the person chose."""
+
+    SYSTEM = "system"
+    LIGHT = "light"
+    DARK = "dark"
+
+
+@dataclass(frozen=True)
+class Colors:
+    """The colours of one theme (CSS hex strings, so they also serve rich text)."""
+
+    dark: bool
+    window: str
+    sidebar: str
+    chat: str
+    text: str
+    muted: str
+    border: str
+    accent: str
+    accent_text: str
+    user_bubble: str
+    user_text: str
+    user_muted: str
+    user_link: str
+    assistant_bubble: str
+    assistant_border: str
+    code_bg: str
+    inline_code_bg: str
+    link: str
+    error: str
+    selection: str
+    hover: str
+    pygments_style: str
+
+    def q(self, name: str) -> QColor:
+        """A colour as a QColor by attribute name, e.g. ``colors.q("accent")``."""
+        return QColor(str(getattr(self, name)))
+
+
+LIGHT = Colors(
+    dark=False,
+    window="#f7f7f8",
+    sidebar="#f0f1f3",
+    chat="#ffffff",
+    text="#1f2328",
+    muted="#6b7280",
+    border="#dfe1e5",
+    accent="#2563eb",
+    accent_text="#ffffff",
+    user_bubble="#2563eb",
+    user_text="#ffffff",
+    user_muted="#dbe6ff",
+    user_link="#ffffff",
+    assistant_bubble="#f3f4f6",
+    assistant_border="#e5e7eb",
+    code_bg="#fbfbfc",
+    inline_code_bg="#e6e8eb",
+    link="#1d4ed8",
+    error="#b42318",
+    selection="#dbe6ff",
+    hover="#e6e8ec",
+    pygments_style="default",
+)
+
+DARK = Colors(
+    dark=True,
+    window="#1e1f22",
+    sidebar="#191a1d",
+    chat="#232428",
+    text="#e3e5e8",
+    muted="#9aa0a8",
+    border="#34363c",
+    accent="#4c8bf5",
+    accent_text="#ffffff",
+    user_bubble="#2f5fc4",
+    user_text="#f5f8ff",
+    user_muted="#c4d3f5",
+    user_link="#ffffff",
+    assistant_bubble="#2d2f34",
+    assistant_border="#383a40",
+    code_bg="#1b1c1f",
+    inline_code_bg="#3a3d44",
+    link="#8ab4f8",
+    error="#f97066",
+    selection="#2c3a55",
+    hover="#2a2c31",
+    pygments_style="github-dark",
+)
+
+
+def system_prefers_dark() -> bool:
+    """True when the platform asks for a dark colour scheme."""
+    hints = QGuiApplication.styleHints()
+    return hints.colorScheme() == Qt.ColorScheme.Dark
+
+
+def build_palette(c: Colors) -> QPalette:
+    """A complete palette for Fusion, so native widgets match the painted ones."""
+    p = QPalette()
+    role = QPalette.ColorRole
+    p.setColor(role.Window, QColor(c.window))
+    p.setColor(role.WindowText, QColor(c.text))
+    p.setColor(role.Base, QColor(c.chat))
+    p.setColor(role.AlternateBase, QColor(c.sidebar))
+    p.setColor(role.Text, QColor(c.text))
+    p.setColor(role.PlaceholderText, QColor(c.muted))
+    p.setColor(role.Button, QColor(c.window if not c.dark else "#2b2d31"))
+    p.setColor(role.ButtonText, QColor(c.text))
+    p.setColor(role.BrightText, QColor(c.error))
+    p.setColor(role.Highlight, QColor(c.accent))
+    p.setColor(role.HighlightedText, QColor(c.accent_text))
+    p.setColor(role.Link, QColor(c.link))
+    p.setColor(role.LinkVisited, QColor(c.link))
+    p.setColor(role.ToolTipBase, QColor(c.chat))
+    p.setColor(role.ToolTipText, QColor(c.text))
+    p.setColor(role.Mid, QColor(c.border))
+    p.setColor(role.Midlight, QColor(c.hover))
+    p.setColor(role.Light, QColor(c.chat))
+    p.setColor(role.Dark, QColor(c.border))
+    p.setColor(role.Shadow, QColor("#000000"))
+    disabled = QPalette.ColorGroup.Disabled
+    for r in (role.Text, role.WindowText, role.ButtonText):
+        p.setColor(disabled, r, QColor(c.muted))
+    p.setColor(disabled, role.Button, QColor(c.hover))
+    return p
+
+
+def style_sheet(c: Colors) -> str:
+    """A few rules for the composer, search field and buttons; the rest is palette."""
+    return f"""
+    #sidebar {{ background: {c.sidebar}; }}
+    #chatPane, #messageList, #emptyHint {{ background: {c.chat}; }}
+    #messageList {{ border: none; }}
+    #threadList {{ background: {c.sidebar}; border: none; }}
+    #threadSearch {{
+        border: 1px solid {c.border}; border-radius: 8px; padding: 5px 8px;
+        background: {c.chat}; color: {c.text};
+    }}
+    #threadSearch:focus {{ border-color: {c.accent}; }}
+    #newThreadButton {{
+        border: 1px solid {c.border}; border-radius: 8px; padding: 5px 10px;
+        background: {c.chat}; color: {c.text};
+    }}
+    #newThreadButton:hover {{ background: {c.hover}; }}
+    #composerFrame {{
+        border: 1px solid {c.border}; border-radius: 12px; background: {c.chat};
+    }}
+    #composer {{ border: none; background: transparent; color: {c.text}; }}
+    #sendButton {{
+        border: none; border-radius: 8px; padding: 6px 14px;
+        background: {c.accent}; color: {c.accent_text}; font-weight: 600;
+    }}
+    #sendButton:disabled {{ background: {c.hover}; color: {c.muted}; }}
+    #stopButton {{
+        border: 1px solid {c.border}; border-radius: 8px; padding: 6px 12px;
+        background: {c.chat}; color: {c.text};
+    }}
+    #stopButton:hover {{ background: {c.hover}; }}
+    #composerError {{ color: {c.error}; }}
+    #emptyHint, #threadListEmpty {{ color: {c.muted}; }}
+    #toast {{
+        background: {"#3a3d44" if c.dark else "#1f2328"}; border-radius: 10px;
+    }}
+    #toast QLabel {{ color: #f5f5f5; }}
+    #toast QPushButton {{
+        border: none; color: {"#8ab4f8" if c.dark else "#93b4ff"}; font-weight: 600;
+        padding: 4px 8px; background: transparent;
+    }}
+    QSplitter::handle {{ background: {c.border}; }}
+    """
+
+
+class ThemeManager(QObject):
+    """Owns the current theme and applies it to the application.
+
+    Signals:
+        changed: the colours changed (Colors); painters should drop cached layouts.
+    """
+
+    changed = Signal(object)
+
+    def __init__(self, mode: ThemeMode = ThemeMode.SYSTEM, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._mode = mode
+        self._colors = DARK if self._wants_dark(mode) else LIGHT
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self.on_system_scheme_changed)
+
+    @property
+    def mode(self) -> ThemeMode:
+        return self._mode
+
+    @property
+    def colors(self) -> Colors:
+        return self._colors
+
+    @staticmethod
+    def _wants_dark(mode: ThemeMode) -> bool:
+        if mode is ThemeMode.SYSTEM:
+            return system_prefers_dark()
+        return mode is ThemeMode.DARK
+
+    def apply(self, mode: ThemeMode | None = None) -> Colors:
+        """Switch to ``mode`` (or re-apply the current one) on the running application."""
+        if mode is not None:
+            self._mode = ThemeMode(mode)
+        colors = DARK if self._wants_dark(self._mode) else LIGHT
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            if app.style().name().lower() != "fusion":
+                app.setStyle("Fusion")
+            app.setPalette(build_palette(colors))
+            app.setStyleSheet(style_sheet(colors))
+        changed = colors != self._colors
+        self._colors = colors
+        if changed:
+            self.changed.emit(colors)
+        return colors
+
+    def on_system_scheme_changed(self, _scheme: Qt.ColorScheme) -> None:
+        if self._mode is ThemeMode.SYSTEM:
+            self.apply()

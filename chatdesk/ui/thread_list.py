@@ -1,0 +1,360 @@
+"""The sidebar: New chat, search, and the thread list with date group headers.
+
+Rows are painted by ``ThreadDelegate`` (title, time, one-line preview); a group header
+(Pinned, Today, Yesterday, Previous 7 days, Older) is painted above the first row of
+each group, computed from the ``group`` role of the row above, so grouping follows
+filtering and moves without extra model rows. Titles are renamed in place (F2 or
+double-click) through the model's ``setData``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QPushButton,
+    QStackedWidget,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chatdesk.ui.theme import ThemeManager
+from chatdesk.ui.thread_model import ThreadListModel, ThreadRoles
+
+_Index = QModelIndex | QPersistentModelIndex
+
+ROW_HEIGHT = 54
+HEADER_HEIGHT = 30
+INSET = 8
+PAD = 10
+
+
+class ThreadFilterProxy(QSortFilterProxyModel):
+    """Filters threads by title as the person types (order comes from the source)."""
+
+    def __init__(self, source: ThreadListModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSourceModel(source)
+        self.setFilterRole(ThreadRoles.Title)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setDynamicSortFilter(True)
+
+    def set_query(self, text: str) -> None:
+        self.setFilterFixedString(" ".join(text.split()))
+
+
+def _group_starts(index: _Index) -> bool:
+    if index.row() == 0:
+        return True
+    model = index.model()
+    above = model.index(index.row() - 1, 0, index.parent())
+    return bool(above.data(ThreadRoles.Group) != index.data(ThreadRoles.Group))
+
+
+class ThreadDelegate(QStyledItemDelegate):
+    """Paints one thread row, with its group header when it starts a group."""
+
+    def __init__(self, theme: ThemeManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._theme = theme
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        height = ROW_HEIGHT + (HEADER_HEIGHT if _group_starts(index) else 0)
+        return QSize(0, height)  # the view gives every row its full width
+
+    def _row_rect(self, rect: QRect, index: _Index) -> QRect:
+        top = rect.top() + (HEADER_HEIGHT if _group_starts(index) else 0)
+        return QRect(rect.left() + INSET, top + 1, rect.width() - 2 * INSET, ROW_HEIGHT - 2)
+
+    def _title_rect(self, row: QRect, option: QStyleOptionViewItem) -> QRect:
+        fm = QFontMetrics(option.font)
+        return QRect(row.left() + PAD, row.top() + 8, row.width() - 2 * PAD - 50, fm.height() + 2)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        c = self._theme.colors
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        rect = option.rect
+        if _group_starts(index):
+            header_font = QFont(option.font)
+            header_font.setPointSizeF(max(option.font.pointSizeF() - 1.5, 7.0))
+            header_font.setBold(True)
+            painter.setFont(header_font)
+            painter.setPen(QColor(c.muted))
+            header = QRect(
+                rect.left() + INSET + PAD, rect.top() + 8, rect.width(), HEADER_HEIGHT - 8
+            )
+            painter.drawText(
+                header,
+                int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                str(index.data(ThreadRoles.Group) or ""),
+            )
+        row = self._row_rect(rect, index)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        if selected or hovered:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(c.selection if selected else c.hover))
+            painter.drawRoundedRect(row, 8, 8)
+
+        title_font = QFont(option.font)
+        title_font.setWeight(QFont.Weight.DemiBold if selected else QFont.Weight.Medium)
+        small = QFont(option.font)
+        small.setPointSizeF(max(option.font.pointSizeF() - 1.0, 7.0))
+        sfm = QFontMetrics(small)
+
+        time_text = str(index.data(ThreadRoles.TimeText) or "")
+        time_w = sfm.horizontalAdvance(time_text)
+        title = self._title_rect(row, option)
+        title.setRight(row.right() - PAD - time_w - 8)
+        painter.setFont(title_font)
+        painter.setPen(QColor(c.text))
+        tfm = QFontMetrics(title_font)
+        painter.drawText(
+            title,
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            tfm.elidedText(
+                str(index.data(ThreadRoles.Title) or ""), Qt.TextElideMode.ElideRight, title.width()
+            ),
+        )
+        painter.setFont(small)
+        painter.setPen(QColor(c.muted))
+        time_rect = QRect(row.right() - PAD - time_w, title.top(), time_w, title.height())
+        painter.drawText(
+            time_rect, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), time_text
+        )
+
+        preview = str(index.data(ThreadRoles.Preview) or "")
+        preview_rect = QRect(
+            row.left() + PAD, title.bottom() + 3, row.width() - 2 * PAD, sfm.height() + 2
+        )
+        draft = preview.startswith("Draft: ")
+        if draft:
+            painter.setPen(QColor(c.accent))
+            label = "Draft: "
+            painter.drawText(
+                preview_rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), label
+            )
+            preview_rect.setLeft(preview_rect.left() + sfm.horizontalAdvance(label))
+            preview = preview[len(label) :]
+            painter.setPen(QColor(c.muted))
+        painter.drawText(
+            preview_rect,
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            sfm.elidedText(preview, Qt.TextElideMode.ElideRight, preview_rect.width()),
+        )
+        painter.restore()
+
+    def updateEditorGeometry(
+        self, editor: QWidget, option: QStyleOptionViewItem, index: _Index
+    ) -> None:
+        row = self._row_rect(option.rect, index)
+        title = self._title_rect(row, option)
+        editor.setGeometry(title.adjusted(-4, -3, 4, 3))
+
+    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: _Index) -> None:
+        if isinstance(editor, QLineEdit) and editor.text().strip():
+            model.setData(index, editor.text(), Qt.ItemDataRole.EditRole)
+
+
+class ThreadListView(QListView):
+    """The list itself; re-lays out rows when groups can have changed."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("threadList")
+        self.setAccessibleName("Chats")
+        self.setUniformItemSizes(False)
+        self.setMouseTracking(True)
+        self.setFrameShape(QListView.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        super().setModel(model)
+        if model is not None:
+            model.rowsMoved.connect(self.on_layout_may_change)
+            model.rowsInserted.connect(self.on_layout_may_change)
+            model.rowsRemoved.connect(self.on_layout_may_change)
+            model.dataChanged.connect(self.on_layout_may_change)
+            model.layoutChanged.connect(self.on_layout_may_change)
+
+    def on_layout_may_change(self, *_args: object) -> None:
+        self.scheduleDelayedItemsLayout()
+
+
+class ThreadListPanel(QWidget):
+    """New chat button, search field, thread list and its empty state.
+
+    Signals:
+        current_thread_changed: the selected thread (int id, 0 for none).
+        new_thread_requested: New chat was clicked.
+        rename_requested / pin_toggle_requested / delete_requested: from the
+            context menu (int thread id).
+    """
+
+    current_thread_changed = Signal(int)
+    new_thread_requested = Signal()
+    rename_requested = Signal(int)
+    pin_toggle_requested = Signal(int)
+    delete_requested = Signal(int)
+
+    def __init__(
+        self, model: ThreadListModel, theme: ThemeManager, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("sidebar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.model = model
+        self.proxy = ThreadFilterProxy(model, self)
+
+        self.new_button = QPushButton("+  New chat", self)
+        self.new_button.setObjectName("newThreadButton")
+        self.new_button.setAccessibleName("New chat")
+        self.new_button.setToolTip("Start a new chat (Ctrl+N)")
+        self.new_button.setCursor(Qt.CursorShape.PointingHandCursor)
+
+        self.search = QLineEdit(self)
+        self.search.setObjectName("threadSearch")
+        self.search.setAccessibleName("Search chats")
+        self.search.setPlaceholderText("Search chats  (Ctrl+K)")
+        self.search.setClearButtonEnabled(True)
+
+        self.view = ThreadListView(self)
+        self.view.setModel(self.proxy)
+        self.view.setItemDelegate(ThreadDelegate(theme, self.view))
+
+        self.empty = QLabel(self)
+        self.empty.setObjectName("threadListEmpty")
+        self.empty.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.empty.setWordWrap(True)
+        self.empty.setContentsMargins(16, 24, 16, 0)
+
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.view)
+        self.stack.addWidget(self.empty)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 12, 10, 6)
+        layout.setSpacing(8)
+        layout.addWidget(self.new_button)
+        layout.addWidget(self.search)
+        layout.addWidget(self.stack, 1)
+        self.setMinimumWidth(200)
+        self._connect_signals()
+        self.on_rows_changed()
+
+    def _connect_signals(self) -> None:
+        self.new_button.clicked.connect(self.new_thread_requested)
+        self.search.textChanged.connect(self.on_search_text_changed)
+        self.view.selectionModel().currentChanged.connect(self.on_current_changed)
+        self.view.customContextMenuRequested.connect(self.on_context_menu)
+        for signal in (
+            self.proxy.rowsInserted,
+            self.proxy.rowsRemoved,
+            self.proxy.modelReset,
+            self.proxy.layoutChanged,
+        ):
+            signal.connect(self.on_rows_changed)
+
+    # -- queries ---------------------------------------------------------------------
+
+    def current_thread_id(self) -> int | None:
+        index = self.view.currentIndex()
+        value = index.data(ThreadRoles.ThreadId) if index.isValid() else None
+        return int(value) if value else None
+
+    def proxy_index_of(self, thread_id: int) -> QModelIndex:
+        row = self.model.row_of(thread_id)
+        if row is None:
+            return QModelIndex()
+        return self.proxy.mapFromSource(self.model.index(row))
+
+    # -- commands --------------------------------------------------------------------
+
+    def select_thread(self, thread_id: int | None) -> bool:
+        """Make ``thread_id`` current (clearing the search if it hides it)."""
+        if thread_id is None:
+            self.view.selectionModel().clearCurrentIndex()
+            self.view.clearSelection()
+            return True
+        index = self.proxy_index_of(thread_id)
+        if not index.isValid() and self.model.row_of(thread_id) is not None:
+            self.search.clear()
+            index = self.proxy_index_of(thread_id)
+        if not index.isValid():
+            return False
+        self.view.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+        )
+        self.view.scrollTo(index)
+        return True
+
+    def start_rename(self, thread_id: int) -> None:
+        index = self.proxy_index_of(thread_id)
+        if index.isValid():
+            self.view.setCurrentIndex(index)
+            self.view.edit(index)
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    # -- slots -----------------------------------------------------------------------
+
+    def on_search_text_changed(self, text: str) -> None:
+        self.proxy.set_query(text)
+        self.on_rows_changed()
+
+    def on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        value = current.data(ThreadRoles.ThreadId) if current.isValid() else None
+        self.current_thread_changed.emit(int(value or 0))
+
+    def on_rows_changed(self, *_args: object) -> None:
+        if self.proxy.rowCount() > 0:
+            self.stack.setCurrentWidget(self.view)
+            return
+        query = self.search.text().strip()
+        self.empty.setText(f"No chats match “{query}”." if query else "No chats yet.")
+        self.stack.setCurrentWidget(self.empty)
+
+    def on_context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return
+        thread_id = int(index.data(ThreadRoles.ThreadId))
+        pinned = bool(index.data(ThreadRoles.Pinned))
+        menu = QMenu(self)
+        menu.addAction("Rename", lambda: self.rename_requested.emit(thread_id))
+        menu.addAction(
+            "Unpin" if pinned else "Pin", lambda: self.pin_toggle_requested.emit(thread_id)
+        )
+        menu.addSeparator()
+        menu.addAction("Delete", lambda: self.delete_requested.emit(thread_id))
+        menu.popup(self.view.viewport().mapToGlobal(pos))

@@ -1,0 +1,310 @@
+"""The person's threads as a Qt list model: pinned first, then most recent first.
+
+Loaded once; after that it follows the change bus row by row: a new thread is one
+``beginInsertRows`` at its sorted place, activity that moves a thread up is one
+``beginMoveRows`` (plus ``dataChanged`` for what changed), a deletion one
+``beginRemoveRows``. A thread can be *hidden* while its deletion waits for Undo: it
+leaves the list but its record is kept to put it back.
+
+The last-message preview is read lazily on first ``data()`` for a row (one small
+query for visible rows only) and then kept current from message changes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import html
+import re
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+
+from chatdesk.services import Services
+from chatdesk.services.errors import ServiceError
+from chatdesk.services.events import Change, ChangeKind
+from chatdesk.services.records import MessageRecord, ThreadRecord
+from chatdesk.ui.time_format import PINNED, date_group, short_time
+
+_Index = QModelIndex | QPersistentModelIndex
+PREVIEW_CHARS = 140
+
+
+class ThreadRoles(IntEnum):
+    """Data roles of ``ThreadListModel`` (names in ``roleNames()``)."""
+
+    ThreadId = Qt.ItemDataRole.UserRole + 1
+    Title = Qt.ItemDataRole.UserRole + 2
+    UpdatedAt = Qt.ItemDataRole.UserRole + 3
+    Preview = Qt.ItemDataRole.UserRole + 4
+    Pinned = Qt.ItemDataRole.UserRole + 5
+    Group = Qt.ItemDataRole.UserRole + 6
+    Draft = Qt.ItemDataRole.UserRole + 7
+    TimeText = Qt.ItemDataRole.UserRole + 8
+
+
+ROLE_NAMES: dict[int, QByteArray] = {
+    ThreadRoles.ThreadId: QByteArray(b"threadId"),
+    ThreadRoles.Title: QByteArray(b"title"),
+    ThreadRoles.UpdatedAt: QByteArray(b"updatedAt"),
+    ThreadRoles.Preview: QByteArray(b"preview"),
+    ThreadRoles.Pinned: QByteArray(b"pinned"),
+    ThreadRoles.Group: QByteArray(b"group"),
+    ThreadRoles.Draft: QByteArray(b"draft"),
+    ThreadRoles.TimeText: QByteArray(b"timeText"),
+}
+
+_FIELD_ROLES: dict[str, tuple[int, ...]] = {
+    "title": (ThreadRoles.Title, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole),
+    "pinned": (ThreadRoles.Pinned, ThreadRoles.Group),
+    "updated_at": (ThreadRoles.UpdatedAt, ThreadRoles.Group, ThreadRoles.TimeText),
+    "draft": (ThreadRoles.Draft, ThreadRoles.Preview),
+}
+
+
+def sort_key(t: ThreadRecord) -> tuple[bool, float, int]:
+    """Pinned first, then newest activity, then newest id (the services' own order)."""
+    return (not t.pinned, -t.updated_at.timestamp(), -t.id)
+
+
+_MARKUP = re.compile(r"```[\w+-]*|`+|\*{1,3}|~~|__|^#{1,6}\s+|^>\s?", re.MULTILINE)
+
+
+def one_line(text: str, limit: int = PREVIEW_CHARS) -> str:
+    """A message as one plain line for previews (Markdown marks dropped, whitespace folded)."""
+    flat = " ".join(_MARKUP.sub("", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+class ThreadListModel(QAbstractListModel):
+    """Threads of one user.
+
+    Signals:
+        rename_failed: a rename was refused (int thread id, str reason).
+    """
+
+    rename_failed = Signal(int, str)
+
+    def __init__(self, services: Services, user_id: int, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._services = services
+        self._user_id = user_id
+        self._rows: list[ThreadRecord] = []
+        self._keys: list[tuple[bool, float, int]] = []
+        self._hidden: dict[int, ThreadRecord] = {}
+        self._previews: dict[int, tuple[int, str]] = {}
+
+    # -- reading ---------------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt default)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def roleNames(self) -> dict[int, QByteArray]:
+        return dict(ROLE_NAMES)
+
+    def reload(self) -> None:
+        """Read every thread again (start-up; not used for live changes)."""
+        self.beginResetModel()
+        rows = [t for t in self._services.threads.list(self._user_id) if t.id not in self._hidden]
+        rows.sort(key=sort_key)
+        self._rows = rows
+        self._keys = [sort_key(t) for t in rows]
+        self._previews.clear()
+        self.endResetModel()
+
+    def row_of(self, thread_id: int) -> int | None:
+        for row, t in enumerate(self._rows):
+            if t.id == thread_id:
+                return row
+        return None
+
+    def record(self, thread_id: int) -> ThreadRecord | None:
+        row = self.row_of(thread_id)
+        if row is not None:
+            return self._rows[row]
+        return self._hidden.get(thread_id)
+
+    def thread_ids(self) -> list[int]:
+        return [t.id for t in self._rows]
+
+    def preview(self, thread_id: int) -> str:
+        """The last message in one line, read from the store the first time it is asked."""
+        cached = self._previews.get(thread_id)
+        if cached is None:
+            try:
+                page = self._services.messages.list(self._user_id, thread_id, limit=1)
+            except ServiceError:
+                return ""
+            last = page.messages[-1] if page.messages else None
+            cached = (last.id, one_line(last.content)) if last else (0, "")
+            self._previews[thread_id] = cached
+        return cached[1]
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        t = self._rows[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole, ThreadRoles.Title):
+            return t.title
+        if role == Qt.ItemDataRole.ToolTipRole:
+            # Tooltips guess rich text: escape, and wrap so the escape is honoured.
+            return f"<p>{html.escape(t.title)}</p>"
+        if role == ThreadRoles.ThreadId:
+            return t.id
+        if role == ThreadRoles.UpdatedAt:
+            return t.updated_at
+        if role == ThreadRoles.Pinned:
+            return t.pinned
+        if role == ThreadRoles.Draft:
+            return t.draft
+        if role == ThreadRoles.Preview:
+            if t.draft.strip():
+                return "Draft: " + one_line(t.draft)
+            return self.preview(t.id)
+        if role == ThreadRoles.Group:
+            return PINNED if t.pinned else date_group(t.updated_at)
+        if role == ThreadRoles.TimeText:
+            return short_time(t.updated_at)
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """Inline rename: the title is written through the thread service."""
+        if role != Qt.ItemDataRole.EditRole or not index.isValid():
+            return False
+        t = self._rows[index.row()]
+        title = str(value)
+        if " ".join(title.split()) == t.title:
+            return False
+        try:
+            self._services.threads.rename(self._user_id, t.id, title)
+        except ServiceError as error:
+            self.rename_failed.emit(t.id, str(error))
+            return False
+        return True  # the bus already told us (dataChanged emitted by on_thread_changed)
+
+    # -- hiding while a delete waits for Undo ---------------------------------------
+
+    def hide(self, thread_id: int) -> bool:
+        row = self.row_of(thread_id)
+        if row is None:
+            return False
+        self._hidden[thread_id] = self._rows[row]
+        self._remove_row(row)
+        return True
+
+    def unhide(self, thread_id: int) -> int | None:
+        """Put a hidden thread back; returns its row."""
+        record = self._hidden.pop(thread_id, None)
+        if record is None:
+            return None
+        return self._insert(record)
+
+    def is_hidden(self, thread_id: int) -> bool:
+        return thread_id in self._hidden
+
+    # -- live changes ----------------------------------------------------------------
+
+    def on_thread_changed(self, change: Change) -> None:
+        if change.kind is ChangeKind.DELETED:
+            self._hidden.pop(change.id, None)
+            self._previews.pop(change.id, None)
+            row = self.row_of(change.id)
+            if row is not None:
+                self._remove_row(row)
+            return
+        record = change.record
+        if not isinstance(record, ThreadRecord):
+            return
+        if change.id in self._hidden:
+            self._hidden[change.id] = record
+            return
+        row = self.row_of(change.id)
+        if row is None:
+            self._insert(record)
+        else:
+            self._update(row, record, change.fields)
+
+    def on_message_changed(self, change: Change) -> None:
+        """Keep the preview of the thread's last message current."""
+        if change.kind is ChangeKind.DELETED:
+            known = self._previews.get(change.thread_id)
+            if known is not None and known[0] == change.id:
+                self._previews.pop(change.thread_id, None)
+                self._emit_preview(change.thread_id)
+            return
+        record = change.record
+        if not isinstance(record, MessageRecord):
+            return
+        known = self._previews.get(record.thread_id)
+        if known is not None and record.id < known[0]:
+            return
+        if known is None and change.kind is not ChangeKind.CREATED:
+            return  # never shown yet; it will be read when needed
+        self._previews[record.thread_id] = (record.id, one_line(record.content))
+        self._emit_preview(record.thread_id)
+
+    def _emit_preview(self, thread_id: int) -> None:
+        row = self.row_of(thread_id)
+        if row is not None:
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [ThreadRoles.Preview])
+
+    def _insert(self, record: ThreadRecord) -> int:
+        key = sort_key(record)
+        pos = bisect.bisect_left(self._keys, key)
+        self.beginInsertRows(QModelIndex(), pos, pos)
+        self._rows.insert(pos, record)
+        self._keys.insert(pos, key)
+        self.endInsertRows()
+        return pos
+
+    def _remove_row(self, row: int) -> None:
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._rows[row]
+        del self._keys[row]
+        self.endRemoveRows()
+
+    def _update(self, row: int, record: ThreadRecord, fields: Any) -> None:
+        old = self._rows[row]
+        key = sort_key(record)
+        # Where it belongs among the others (computed without itself).
+        others = self._keys[:row] + self._keys[row + 1 :]
+        new_row = bisect.bisect_left(others, key)
+        if new_row != row:
+            dest = new_row if new_row < row else new_row + 1
+            self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), dest)
+            del self._rows[row]
+            del self._keys[row]
+            self._rows.insert(new_row, record)
+            self._keys.insert(new_row, key)
+            self.endMoveRows()
+        else:
+            self._rows[row] = record
+            self._keys[row] = key
+        roles: set[int] = set()
+        for name in fields or {}:
+            roles.update(_FIELD_ROLES.get(str(name), ()))
+        if old.title != record.title:
+            roles.update(_FIELD_ROLES["title"])
+        if old.pinned != record.pinned:
+            roles.update(_FIELD_ROLES["pinned"])
+        if old.updated_at != record.updated_at:
+            roles.update(_FIELD_ROLES["updated_at"])
+        if old.draft != record.draft:
+            roles.update(_FIELD_ROLES["draft"])
+        if roles:
+            idx = self.index(new_row)
+            self.dataChanged.emit(idx, idx, sorted(roles))

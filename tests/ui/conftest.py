@@ -1,0 +1,86 @@
+"""Fixtures for the window's tests: a SQLite store of their own and real windows.
+
+UI tests run on SQLite only (the services are tested on both databases elsewhere).
+The offscreen platform warns that it cannot propagate size hints; that one message is
+not about chatdesk, so it is ignored here while every other Qt warning fails a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from chatdesk.services import Services
+from chatdesk.store.enums import MessageStatus, Role
+from chatdesk.store.migrate import Store, open_store
+from chatdesk.store.models import Message
+from chatdesk.ui.main_window import MainWindow
+
+OFFSCREEN_NOISE = r"This plugin does not support propagateSizeHints\(\)"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.qt_log_ignore(OFFSCREEN_NOISE))
+
+
+@pytest.fixture
+def ui_store(tmp_path: Path) -> Iterator[Store]:
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def ui_services(ui_store: Store) -> Services:
+    return Services(ui_store)
+
+
+@pytest.fixture
+def me(ui_services: Services) -> int:
+    return ui_services.users.ensure()
+
+
+@pytest.fixture
+def make_window(qtbot: QtBot, ui_services: Services, me: int) -> Iterator[Callable[[], MainWindow]]:
+    """Opens real, shown main windows; closes whatever is still open at the end."""
+    windows: list[MainWindow] = []
+
+    def make() -> MainWindow:
+        window = MainWindow(ui_services, me)
+        with qtbot.waitActive(window):
+            window.show()
+            window.activateWindow()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        window.deleteLater()
+
+
+def add_messages(store: Store, thread_id: int, user_id: int, count: int) -> None:
+    """Write ``count`` completed messages in one transaction (fast fixture data)."""
+    start = datetime.now(UTC) - timedelta(minutes=count)
+    with store.session_factory.begin() as session:
+        session.add_all(
+            Message(
+                thread_id=thread_id,
+                user_id=user_id,
+                role=Role.USER if i % 2 == 0 else Role.ASSISTANT,
+                content=f"message number {i}\n\nsome text to make the bubble a little taller",
+                status=MessageStatus.COMPLETED,
+                triggers_execution=False,
+                meta={},
+                created_at=start + timedelta(minutes=i),
+                updated_at=start + timedelta(minutes=i),
+            )
+            for i in range(count)
+        )

@@ -1,0 +1,211 @@
+"""The thread and message models: contracts, order, and incremental updates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from chatdesk.services import Services
+from chatdesk.store.enums import MessageStatus
+from chatdesk.store.migrate import Store
+from chatdesk.ui.bridge import ChangeSignals
+from chatdesk.ui.message_model import MessageListModel, MessageRoles
+from chatdesk.ui.thread_list import ThreadFilterProxy
+from chatdesk.ui.thread_model import ThreadListModel, ThreadRoles, one_line
+from tests.ui.conftest import add_messages
+
+
+class Spy:
+    """Records a model's structural signals, to prove updates are incremental."""
+
+    def __init__(self, model: Any) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        model.modelReset.connect(lambda: self.events.append(("reset",)))
+        model.rowsInserted.connect(lambda _p, a, b: self.events.append(("insert", a, b)))
+        model.rowsRemoved.connect(lambda _p, a, b: self.events.append(("remove", a, b)))
+        model.rowsMoved.connect(lambda _p, a, b, _d, r: self.events.append(("move", a, b, r)))
+        model.dataChanged.connect(
+            lambda tl, br, roles: self.events.append(("data", tl.row(), tuple(roles)))
+        )
+
+    def kinds(self) -> list[Any]:
+        return [e[0] for e in self.events]
+
+
+def _thread_model(services: Services, me: int) -> tuple[ThreadListModel, ChangeSignals]:
+    bridge = ChangeSignals(services.bus, me)
+    model = ThreadListModel(services, me)
+    bridge.thread_changed.connect(model.on_thread_changed)
+    bridge.message_changed.connect(model.on_message_changed)
+    model.reload()
+    return model, bridge
+
+
+def test_thread_model_contract_and_order(
+    qtmodeltester: ModelTester, ui_services: Services, me: int
+) -> None:
+    a = ui_services.threads.create(me, "Alpha")
+    b = ui_services.threads.create(me, "Beta")
+    c = ui_services.threads.create(me, "Gamma")
+    ui_services.messages.send(me, a.id, "hello a", triggers_execution=False)
+    ui_services.threads.update(me, c.id, pinned=True)
+    model, _bridge = _thread_model(ui_services, me)
+    qtmodeltester.check(model)
+    qtmodeltester.check(ThreadFilterProxy(model))
+    names = {bytes(v.data()).decode() for v in model.roleNames().values()}
+    assert {"threadId", "title", "updatedAt", "preview", "pinned"} <= names
+    assert model.thread_ids() == [c.id, a.id, b.id]  # pinned, then newest activity
+    assert model.index(0).data(ThreadRoles.Group) == "Pinned"
+    assert model.index(1).data(ThreadRoles.Group) == "Today"
+    assert model.index(1).data(ThreadRoles.Preview) == "hello a"
+    ui_services.threads.rename(me, b.id, '<img src="file:///etc/passwd">')
+    tip = model.index(model.row_of(b.id) or 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip == "<p>&lt;img src=&quot;file:///etc/passwd&quot;&gt;</p>"
+
+
+def test_thread_model_follows_changes_incrementally(
+    qtmodeltester: ModelTester, ui_services: Services, me: int
+) -> None:
+    a = ui_services.threads.create(me, "Alpha")
+    b = ui_services.threads.create(me, "Beta")
+    model, _bridge = _thread_model(ui_services, me)
+    qtmodeltester.check(model)
+    spy = Spy(model)
+
+    new = ui_services.threads.create(me, "New one")
+    assert model.thread_ids() == [new.id, b.id, a.id]
+    ui_services.messages.send(me, a.id, "bump", triggers_execution=False)
+    assert model.thread_ids()[0] == a.id
+    ui_services.threads.rename(me, b.id, "Beta renamed")
+    assert model.index(model.row_of(b.id) or 0).data(ThreadRoles.Title) == "Beta renamed"
+    ui_services.threads.delete(me, new.id)
+    assert new.id not in model.thread_ids()
+    assert "reset" not in spy.kinds()
+    assert {"insert", "move", "data", "remove"} <= set(spy.kinds())
+
+
+def test_thread_model_rename_and_hide(ui_services: Services, me: int) -> None:
+    a = ui_services.threads.create(me, "Alpha")
+    model, _bridge = _thread_model(ui_services, me)
+    failures: list[str] = []
+    model.rename_failed.connect(lambda _id, reason: failures.append(reason))
+    assert model.setData(model.index(0), "  Renamed   title ")
+    assert ui_services.threads.get(me, a.id).title == "Renamed title"
+    assert not model.setData(model.index(0), "   ")
+    assert failures and "empty" in failures[0]
+    assert model.hide(a.id) and model.rowCount() == 0
+    ui_services.threads.rename(me, a.id, "Changed while hidden")
+    assert model.rowCount() == 0
+    assert model.unhide(a.id) == 0
+    assert model.index(0).data(ThreadRoles.Title) == "Changed while hidden"
+
+
+def test_preview_is_one_plain_line() -> None:
+    assert one_line("# Title\n\nUse `read_csv` **now**") == "Title Use read_csv now"
+    assert one_line("x" * 500).endswith("…")
+
+
+def test_message_model_contract_paging_and_live_updates(
+    qtmodeltester: ModelTester, ui_store: Store, ui_services: Services, me: int
+) -> None:
+    thread = ui_services.threads.create(me, "Long")
+    add_messages(ui_store, thread.id, me, 120)
+    bridge = ChangeSignals(ui_services.bus, me)
+    model = MessageListModel(ui_services, me)
+    bridge.message_changed.connect(model.on_message_changed)
+    bridge.execution_changed.connect(model.on_execution_changed)
+    model.load_thread(thread.id)
+    qtmodeltester.check(model)
+    names = {bytes(v.data()).decode() for v in model.roleNames().values()}
+    assert {"messageId", "role", "content", "status", "createdAt", "executionId"} <= names
+    assert model.rowCount() == 50 and model.has_older
+    first_id = model.index(0).data(MessageRoles.MessageId)
+    assert model.load_older() == 50
+    assert model.index(50).data(MessageRoles.MessageId) == first_id
+    assert model.load_older() == 20 and not model.has_older
+    assert model.load_older() == 0
+
+    spy = Spy(model)
+    sent = ui_services.messages.send(me, thread.id, "a question")
+    assert spy.events[0] == ("insert", 120, 120)
+    assert model.index(120).data(MessageRoles.ExecutionStatus) == "pending"
+    assert model.active_execution_id() == sent.execution.id  # type: ignore[union-attr]
+    ui_services.messages.set_status(me, sent.message.id, MessageStatus.PROCESSING)
+    reply = ui_services.messages.add_reply(me, thread.id, sent.execution.id)  # type: ignore[union-attr]
+    spy.events.clear()
+    ui_services.messages.edit(me, reply.id, "partial **text**")
+    ((kind, row, roles),) = spy.events
+    assert (kind, row) == ("data", 121)
+    assert MessageRoles.Content in roles and MessageRoles.Status not in roles
+    ui_services.messages.set_status(me, reply.id, MessageStatus.FAILED)
+    ui_services.messages.set_status(me, sent.message.id, MessageStatus.FAILED)
+    reply_index = model.index(121)
+    assert reply_index.data(MessageRoles.Status) == "failed"
+    assert reply_index.data(MessageRoles.Error)
+    assert reply_index.data(MessageRoles.RetryTarget) == sent.message.id
+    assert model.index(120).data(MessageRoles.CanRetry) is False  # Retry shows once
+    assert model.active_execution_id() is None
+    assert "reset" not in spy.kinds()
+    qtmodeltester.check(model)
+
+
+def test_message_model_ignores_other_threads(qtbot: QtBot, ui_services: Services, me: int) -> None:
+    one = ui_services.threads.create(me, "One")
+    two = ui_services.threads.create(me, "Two")
+    bridge = ChangeSignals(ui_services.bus, me)
+    model = MessageListModel(ui_services, me)
+    bridge.message_changed.connect(model.on_message_changed)
+    model.load_thread(one.id)
+    ui_services.messages.send(me, two.id, "elsewhere")
+    assert model.rowCount() == 0
+    bridge.close()
+    bridge.close()  # idempotent
+    ui_services.messages.send(me, one.id, "after close")
+    assert model.rowCount() == 0
+
+
+def test_live_streamed_text_never_goes_back(ui_services: Services, me: int) -> None:
+    thread = ui_services.threads.create(me, "Streaming")
+    sent = ui_services.messages.send(me, thread.id, "go")
+    assert sent.execution is not None
+    bridge = ChangeSignals(ui_services.bus, me)
+    model = MessageListModel(ui_services, me)
+    bridge.message_changed.connect(model.on_message_changed)
+    model.load_thread(thread.id)
+    ui_services.messages.set_status(me, sent.message.id, MessageStatus.PROCESSING)
+    reply = ui_services.messages.add_reply(me, thread.id, sent.execution.id)
+    row = model.row_of(reply.id)
+    assert row is not None
+    spy = Spy(model)
+    model.set_live_text(reply.id, "Hello wor")
+    assert model.index(row).data(MessageRoles.Content) == "Hello wor"
+    assert spy.events[-1][0] == "data" and MessageRoles.Content in spy.events[-1][2]
+    ui_services.messages.edit(me, reply.id, "Hello")  # the once-a-second save lags behind
+    assert model.index(row).data(MessageRoles.Content) == "Hello wor"
+    ui_services.messages.edit(me, reply.id, "Hello world, done.")
+    ui_services.messages.set_status(me, reply.id, MessageStatus.COMPLETED)
+    assert model.index(row).data(MessageRoles.Content) == "Hello world, done."
+    model.set_live_text(reply.id, "late frame")  # ignored once the reply is final
+    assert model.index(row).data(MessageRoles.Content) == "Hello world, done."
+
+
+def test_error_of_an_earlier_failed_run_is_read_from_its_execution(
+    ui_store: Store, ui_services: Services, me: int
+) -> None:
+    from chatdesk.store.models import Execution
+
+    thread = ui_services.threads.create(me, "Old failure")
+    sent = ui_services.messages.send(me, thread.id, "go")
+    assert sent.execution is not None
+    ui_services.messages.set_status(me, sent.message.id, MessageStatus.FAILED)
+    with ui_store.session_factory.begin() as session:
+        execution = session.get(Execution, sent.execution.id)
+        assert execution is not None
+        execution.error = "The model server did not answer."
+    model = MessageListModel(ui_services, me)  # a fresh session: the bus said nothing
+    model.load_thread(thread.id)
+    assert model.index(0).data(MessageRoles.Error) == "The model server did not answer."
+    assert model.index(0).data(MessageRoles.CanRetry) is True
