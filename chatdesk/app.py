@@ -1,7 +1,9 @@
-"""Start-up: data directory, database at head, the window, then the background parts.
+"""Start-up and the composition root: every long-lived part, built and wired in one place.
 
-The window is shown before anything slow starts. CrewAI never loads in this process:
-crews run in a worker process started after the window is up.
+Order matters for how fast the window appears: the database is opened (at head, a
+millisecond when nothing needs migrating), the window is shown, and only then the
+crew worker process starts in the background. CrewAI never loads in this process.
+``ChatdeskApp`` is also what the pytest plugin builds, so tests drive the real wiring.
 """
 
 from __future__ import annotations
@@ -10,11 +12,113 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from chatdesk import __version__
 
+if TYPE_CHECKING:
+    from chatdesk.engine.client import WorkerClient
+    from chatdesk.model_choice import ModelResolver
+    from chatdesk.services import Services
+    from chatdesk.services.coordinator import Coordinator
+    from chatdesk.store.migrate import Store
+    from chatdesk.ui.main_window import MainWindow
+
 log = logging.getLogger(__name__)
+
+QUIT_WORKER_WAIT_MS = 1000
+
+
+class ChatdeskApp:
+    """The running app: store, services, window, worker client and coordinator.
+
+    Attributes:
+        store: the open database.
+        services: the use cases over it.
+        user_id: the local user the window acts as.
+        window: the main window (shown by ``show``).
+        worker: the client of the crew worker process (started by ``start_worker``;
+            one handed in, as tests share one per session, is left running on close).
+        coordinator: turns executions into worker runs and store writes.
+        recovered: runs a previous crash left unfinished, marked failed at start-up.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        data_dir: Path,
+        *,
+        resolve_model: ModelResolver | None = None,
+        worker: WorkerClient | None = None,
+        max_concurrent: int = 2,
+    ) -> None:
+        from chatdesk.engine.client import WorkerClient
+        from chatdesk.services import Services
+        from chatdesk.services.coordinator import Coordinator
+        from chatdesk.ui.main_window import MainWindow
+
+        self.store = store
+        self.services: Services = Services(store)
+        self.recovered = self.services.executions.recover_interrupted()
+        self.user_id = self.services.users.ensure()
+        self.window: MainWindow = MainWindow(self.services, self.user_id)
+        self._owns_worker = worker is None
+        self.worker: WorkerClient = worker or WorkerClient(data_dir=data_dir)
+        self.coordinator: Coordinator = Coordinator(
+            self.services,
+            self.worker,
+            resolve_model or _settings_resolver(),
+            max_concurrent=max_concurrent,
+        )
+        self._closed = False
+        self._connect_signals()
+
+    def _connect_signals(self) -> None:
+        # worker -> coordinator -> window
+        self.worker.event_received.connect(self.coordinator.on_worker_event)
+        self.coordinator.reply_text_changed.connect(self.window.on_reply_text_changed)
+        # window -> coordinator
+        self.window.stop_requested.connect(self.coordinator.cancel)
+
+    def show(self) -> None:
+        self.window.show()
+
+    def bring_to_front(self) -> None:
+        """Another launch asked for the window: show it above the others."""
+        if self.window.isMinimized():
+            self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def start_worker(self) -> None:
+        """Start the crew worker in the background (the window never waits for it)."""
+        self.worker.start()
+
+    def close(self) -> None:
+        """Stop runs (their text is kept, marked cancelled), the worker, the database."""
+        if self._closed:
+            return
+        self._closed = True
+        self.coordinator.shutdown()
+        self.window.shutdown()
+        self.worker.event_received.disconnect(self.coordinator.on_worker_event)
+        if self._owns_worker:
+            self.worker.shutdown(wait_ms=QUIT_WORKER_WAIT_MS)
+        self.store.close()
+
+
+def _settings_resolver() -> ModelResolver:
+    from chatdesk.model_choice import make_model_resolver
+
+    def read_settings() -> Mapping[str, Any]:
+        from chatdesk.ui import settings
+
+        reader = getattr(settings, "model_settings", None)
+        return reader() if callable(reader) else {}
+
+    return make_model_resolver(read_settings)
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -32,42 +136,55 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from chatdesk.config import backups_dir, data_dir, database_url
     from chatdesk.logs import configure_logging
-    from chatdesk.services import Services
+    from chatdesk.single_instance import SingleInstance
     from chatdesk.store.errors import StoreError
     from chatdesk.store.migrate import open_store
 
     directory = data_dir()
     configure_logging(directory, logging.DEBUG if args.debug else logging.INFO)
-    app = QApplication.instance() or QApplication(sys.argv)
-    assert isinstance(app, QApplication)
-    app.setApplicationName("chatdesk")
-    app.setOrganizationName("chatdesk")
-    app.setApplicationVersion(__version__)
+    qt_app = QApplication.instance() or QApplication(sys.argv)
+    assert isinstance(qt_app, QApplication)
+    qt_app.setApplicationName("chatdesk")
+    qt_app.setOrganizationName("chatdesk")
+    qt_app.setApplicationVersion(__version__)
+
+    instance = SingleInstance(directory)
+    if not instance.acquire():
+        if instance.notify_running_instance():
+            print("chatdesk is already running; its window was brought to the front.")
+            return 0
+        QMessageBox.critical(
+            None,
+            "chatdesk is already running",
+            f"Another chatdesk holds {directory} but does not answer. Close it and try again.",
+        )
+        return 3
 
     try:
         store = open_store(database_url(directory), backup_dir=backups_dir(directory))
     except StoreError as error:
         log.error("cannot open the database: %s", error)
         QMessageBox.critical(None, "chatdesk cannot open its database", str(error))
+        instance.release()
         return 2
     if store.backup is not None:
         log.info("backed up the database to %s before upgrading it", store.backup)
 
-    from chatdesk.ui.main_window import MainWindow
-
-    services = Services(store)
-    window = MainWindow(services, services.users.ensure())
-    window.show()
-
     import qasync
 
-    loop = qasync.QEventLoop(app)
+    loop = qasync.QEventLoop(qt_app)
     asyncio.set_event_loop(loop)
-    closed = asyncio.Event()
-    app.aboutToQuit.connect(closed.set)
+    app = ChatdeskApp(store, directory)
+    if app.recovered:
+        log.info("marked %d interrupted run(s) as failed", app.recovered)
+    instance.activation_requested.connect(app.bring_to_front)
+    qt_app.aboutToQuit.connect(app.close)
+    app.show()
+    app.start_worker()
     try:
         with loop:
-            loop.run_until_complete(closed.wait())
+            loop.run_forever()
     finally:
-        store.close()
+        app.close()
+        instance.release()
     return 0

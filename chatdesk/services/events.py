@@ -70,9 +70,14 @@ class ChangeBus:
         self._listeners: list[ChangeListener] = []
 
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
-        """Add a listener; returns a function that removes it again."""
+        """Add a listener; returns a function that removes it again (once or more)."""
         self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
 
     def publish(self, changes: Iterable[Change]) -> None:
         """Tell every listener; one failing listener does not silence the others."""

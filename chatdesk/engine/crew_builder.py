@@ -1,0 +1,206 @@
+"""Build the CrewAI objects of one run: its LLM, agents, tasks and crew (worker only).
+
+Why a builder per run: CrewAI objects carry state (token counters, executors,
+retry counts), so concurrent runs must never share a Crew, Agent or LLM. Everything
+here is built fresh for each run, with the settings that keep a failing run short:
+a request timeout on the LLM, bounded HTTP retries, no task-level retries
+(``max_retry_limit=0``), no memory, no planning, no delegation.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+from crewai import LLM, Agent, Crew, Process, Task
+from crewai.llms.hooks.base import BaseInterceptor
+
+from chatdesk.engine.crews import CrewSpec
+from chatdesk.engine.history import format_history
+from chatdesk.engine.protocol import ModelConfig, RunRequest
+from chatdesk.engine.scripted_llm import ScriptedLLM
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful, knowledgeable assistant."
+# An agent loops (think → act → observe) at most this often unless its YAML says otherwise.
+DEFAULT_MAX_ITER = 5
+
+
+class ModelConfigError(ValueError):
+    """The model settings cannot make an LLM (unknown provider, missing package, ...)."""
+
+
+class StreamCancelled(Exception):
+    """Raised inside a model's HTTP stream when its run was cancelled."""
+
+
+class _CancellableStream(httpx.SyncByteStream):
+    """Passes a response body through, failing as soon as the run is cancelled."""
+
+    def __init__(self, inner: httpx.SyncByteStream, cancel_event: threading.Event):
+        self._inner = inner
+        self._cancel = cancel_event
+
+    def __iter__(self) -> Iterator[bytes]:
+        for part in self._inner:
+            if self._cancel.is_set():
+                self.close()
+                raise StreamCancelled("The run was cancelled")
+            yield part
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _CancellableAsyncStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, cancel_event: threading.Event):
+        self._inner = inner
+        self._cancel = cancel_event
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for part in self._inner:
+            if self._cancel.is_set():
+                await self.aclose()
+                raise StreamCancelled("The run was cancelled")
+            yield part
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class CancelInterceptor(BaseInterceptor[httpx.Request, httpx.Response]):
+    """Stops a model's HTTP stream (and closes its connection) once the run is cancelled.
+
+    CrewAI swallows exceptions raised by event handlers, so a chunk handler cannot
+    stop a stream; this interceptor, CrewAI's own hook into the provider's HTTP
+    transport, can: the next body chunk raises :class:`StreamCancelled`.
+    """
+
+    def __init__(self, cancel_event: threading.Event):
+        self._cancel = cancel_event
+
+    def on_outbound(self, message: httpx.Request) -> httpx.Request:
+        if self._cancel.is_set():
+            raise StreamCancelled("The run was cancelled")
+        return message
+
+    def on_inbound(self, message: httpx.Response) -> httpx.Response:
+        if isinstance(message.stream, httpx.SyncByteStream):
+            message.stream = _CancellableStream(message.stream, self._cancel)
+        return message
+
+    async def aon_outbound(self, message: httpx.Request) -> httpx.Request:
+        return self.on_outbound(message)
+
+    async def aon_inbound(self, message: httpx.Response) -> httpx.Response:
+        if isinstance(message.stream, httpx.AsyncByteStream):
+            message.stream = _CancellableAsyncStream(message.stream, self._cancel)
+        return message
+
+
+def _proxies_configured() -> bool:
+    """An interceptor gives the SDK its own transport, which ignores proxy variables."""
+    return bool(urllib.request.getproxies())
+
+
+def build_llm(model: ModelConfig, cancel_event: threading.Event) -> Any:
+    """The LLM for one run: scripted, or a real provider with timeout and bounded retries."""
+    if model.is_scripted:
+        try:
+            return ScriptedLLM.from_config(
+                model.model,
+                list(model.script or ()),
+                cancel_event=cancel_event,
+                temperature=model.temperature,
+                max_tokens=model.max_tokens,
+            )
+        except ValueError as exc:
+            raise ModelConfigError(f"Invalid script for the scripted model: {exc}") from exc
+    kwargs: dict[str, Any] = {
+        "model": model.model,
+        "timeout": model.timeout_s,
+        "stream": True,
+    }
+    if model.base_url:
+        kwargs["base_url"] = model.base_url
+    if model.api_key:
+        kwargs["api_key"] = model.api_key
+    if model.max_tokens is not None:
+        kwargs["max_tokens"] = model.max_tokens
+    if model.temperature is not None:
+        kwargs["temperature"] = model.temperature
+    if model.base_url and "api_key" not in kwargs and model.model.startswith("openai/"):
+        kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers want *some* key
+    try:
+        probe = LLM(**kwargs)
+    except Exception as exc:
+        raise ModelConfigError(f"Cannot use the model {model.model!r}: {exc}") from exc
+    fields = getattr(type(probe), "model_fields", {})
+    extra: dict[str, Any] = {}
+    if "max_retries" in fields:
+        extra["max_retries"] = model.max_retries
+    if "interceptor" in fields and _is_openai_based(probe) and not _proxies_configured():
+        extra["interceptor"] = CancelInterceptor(cancel_event)
+    if not extra:
+        return probe
+    try:
+        return LLM(**kwargs, **extra)
+    except Exception as exc:
+        raise ModelConfigError(f"Cannot use the model {model.model!r}: {exc}") from exc
+
+
+def _is_openai_based(llm: Any) -> bool:
+    try:
+        from crewai.llms.providers.openai.completion import OpenAICompletion
+    except ImportError:
+        return False
+    return isinstance(llm, OpenAICompletion)
+
+
+def crew_inputs(request: RunRequest) -> dict[str, str]:
+    """The values for the placeholders of :data:`chatdesk.engine.crews.CREW_INPUTS`."""
+    return {
+        "message": request.message,
+        "history": format_history(request.history, request.history_budget_chars),
+        "system_prompt": request.system_prompt.strip() or DEFAULT_SYSTEM_PROMPT,
+        "date": _dt.date.today().isoformat(),
+    }
+
+
+def build_crew(spec: CrewSpec, llm: Any) -> Crew:
+    """A fresh sequential crew for ``spec`` whose agents all use ``llm``."""
+    agents: dict[str, Agent] = {}
+    for agent_spec in spec.agents:
+        agents[agent_spec.key] = Agent(
+            role=agent_spec.role,
+            goal=agent_spec.goal,
+            backstory=agent_spec.backstory,
+            llm=llm,
+            max_iter=agent_spec.max_iter or DEFAULT_MAX_ITER,
+            max_retry_limit=0,
+            allow_delegation=False,
+            verbose=False,
+        )
+    tasks = [
+        Task(
+            name=task_spec.key,
+            description=task_spec.description,
+            expected_output=task_spec.expected_output,
+            agent=agents[task_spec.agent],
+        )
+        for task_spec in spec.tasks
+    ]
+    return Crew(
+        name=spec.name,
+        agents=list(agents.values()),
+        tasks=tasks,
+        process=Process.sequential,
+        verbose=False,
+        memory=False,
+        cache=False,
+        planning=False,
+        tracing=False,
+    )

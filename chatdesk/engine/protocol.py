@@ -1,0 +1,566 @@
+"""The JSON-lines protocol between the GUI and the execution worker process.
+
+Why a protocol module of its own: both sides (the GUI's :mod:`chatdesk.engine.client`
+and the worker) must agree on every message, and the GUI must be able to import
+it without pulling in CrewAI. So this module is pure standard library.
+
+Framing: one JSON object per line, UTF-8, ``\\n``-terminated. Requests go GUI → worker
+on the worker's stdin; events go worker → GUI on its stdout; the worker's stderr is
+for human-readable logs only. Every message has a ``type``. Events about a run carry
+its ``run_id`` and a per-run ``seq`` that increases by one with each event of that run
+(the client continues the sequence for events it synthesises).
+
+``decode_request`` / ``decode_event`` validate and raise :class:`ProtocolError` on
+anything malformed; ``encode`` turns any message into one line (bytes, with ``\\n``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any, ClassVar, Literal, TypeAlias
+
+PROTOCOL_VERSION = 1
+
+
+class ProtocolError(ValueError):
+    """A line that is not a valid protocol message."""
+
+
+class ErrorKind(StrEnum):
+    """Why a run failed: a stable code the GUI can branch on (Retry, settings, ...)."""
+
+    UNREACHABLE = "unreachable"  # no connection to the model server
+    AUTH = "auth"  # 401/403: API key rejected
+    RATE_LIMITED = "rate_limited"  # 429
+    SERVER_ERROR = "server_error"  # 5xx
+    BAD_REQUEST = "bad_request"  # other 4xx (unknown model, bad parameters)
+    TIMEOUT = "timeout"  # the server stopped answering (read timeout)
+    STREAM_BROKEN = "stream_broken"  # the connection dropped mid-reply
+    EMPTY_REPLY = "empty_reply"  # the model returned nothing
+    CONTEXT_LENGTH = "context_length"  # prompt too long for the model
+    CREW_ERROR = "crew_error"  # anything else raised inside CrewAI
+    CREW_CONFIG = "crew_config"  # unknown crew, broken YAML, bad placeholders
+    MODEL_CONFIG = "model_config"  # the model settings cannot build an LLM
+    DEADLINE = "deadline"  # the run's total time budget ran out
+    WORKER_DIED = "worker_died"  # synthesised by the client: the process ended
+
+
+class StepName(StrEnum):
+    """The CrewAI events reported as ``step`` events (``event`` field)."""
+
+    CREW_STARTED = "crew_started"
+    CREW_COMPLETED = "crew_completed"
+    CREW_FAILED = "crew_failed"
+    TASK_STARTED = "task_started"
+    TASK_COMPLETED = "task_completed"
+    TASK_FAILED = "task_failed"
+    AGENT_STARTED = "agent_started"
+    AGENT_COMPLETED = "agent_completed"
+    AGENT_ERROR = "agent_error"
+    TOOL_STARTED = "tool_started"
+    TOOL_FINISHED = "tool_finished"
+    TOOL_ERROR = "tool_error"
+    LLM_STARTED = "llm_started"
+    LLM_COMPLETED = "llm_completed"
+    LLM_FAILED = "llm_failed"
+
+
+# ---------------------------------------------------------------------------
+# Shared value types
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One prior message of the thread, as the crew sees it."""
+
+    role: Literal["user", "assistant", "system"]
+    content: str
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything the worker needs to build the LLM for one run.
+
+    ``model`` is a CrewAI model string (``openai/gpt-4o-mini``, ``ollama/llama3.2``) or
+    ``scripted`` / ``scripted/<label>`` for :mod:`chatdesk.engine.scripted_llm`, whose
+    replies come from ``script`` (a list of strings or reply objects, see that module).
+    ``max_retries`` bounds the HTTP client's own retries; CrewAI's task-level and
+    rate-limit retries are switched off by the worker so a failure costs at most
+    ``max_retries + 1`` requests.
+    """
+
+    model: str
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never logged
+    timeout_s: float = 60.0
+    max_tokens: int | None = None
+    temperature: float | None = None
+    max_retries: int = 1
+    script: tuple[Any, ...] | None = None
+
+    @property
+    def is_scripted(self) -> bool:
+        return self.model == "scripted" or self.model.startswith("scripted/")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["script"] = list(self.script) if self.script is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelConfig:
+        d = _expect_mapping(data, "model config")
+        model = _req_str(d, "model", "model config")
+        if not model.strip():
+            raise ProtocolError("model config: 'model' must not be empty")
+        timeout_s = _opt_number(d, "timeout_s", "model config")
+        max_retries = _opt_int(d, "max_retries", "model config")
+        script = d.get("script")
+        if script is not None and not isinstance(script, list | tuple):
+            raise ProtocolError("model config: 'script' must be a list")
+        cfg = cls(
+            model=model,
+            base_url=_opt_str(d, "base_url", "model config"),
+            api_key=_opt_str(d, "api_key", "model config"),
+            timeout_s=60.0 if timeout_s is None else timeout_s,
+            max_tokens=_opt_int(d, "max_tokens", "model config"),
+            temperature=_opt_number(d, "temperature", "model config"),
+            max_retries=1 if max_retries is None else max_retries,
+            script=tuple(script) if script is not None else None,
+        )
+        if cfg.timeout_s <= 0:
+            raise ProtocolError("model config: 'timeout_s' must be positive")
+        if cfg.max_retries < 0:
+            raise ProtocolError("model config: 'max_retries' must not be negative")
+        return cfg
+
+
+# ---------------------------------------------------------------------------
+# Requests (GUI -> worker)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Start a crew run. ``history`` is the thread before ``message`` (oldest first)."""
+
+    TYPE: ClassVar[str] = "run"
+    run_id: str
+    crew: str
+    message: str
+    model: ModelConfig
+    history: tuple[ChatMessage, ...] = ()
+    system_prompt: str = ""
+    deadline_s: float = 300.0
+    history_budget_chars: int = 12_000
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    """Stop a run: the worker answers ``cancelled`` and stops using the model."""
+
+    TYPE: ClassVar[str] = "cancel"
+    run_id: str
+
+
+@dataclass(frozen=True)
+class PingRequest:
+    """Liveness probe; answered with ``pong`` carrying the same ``nonce``."""
+
+    TYPE: ClassVar[str] = "ping"
+    nonce: int = 0
+
+
+@dataclass(frozen=True)
+class ShutdownRequest:
+    """Cancel everything and exit."""
+
+    TYPE: ClassVar[str] = "shutdown"
+
+
+Request: TypeAlias = RunRequest | CancelRequest | PingRequest | ShutdownRequest
+
+
+# ---------------------------------------------------------------------------
+# Events (worker -> GUI)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadyEvent:
+    """The worker imported CrewAI and accepts runs."""
+
+    TYPE: ClassVar[str] = "ready"
+    crewai_version: str
+    pid: int
+    startup_s: float
+    protocol: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class PongEvent:
+    TYPE: ClassVar[str] = "pong"
+    nonce: int = 0
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """The run started (``status`` is ``running``)."""
+
+    TYPE: ClassVar[str] = "status"
+    run_id: str
+    seq: int
+    status: Literal["running"] = "running"
+    crew: str = ""
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class ChunkEvent:
+    """A text delta of the visible answer (the ReAct wrapper is already removed)."""
+
+    TYPE: ClassVar[str] = "chunk"
+    run_id: str
+    seq: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ResetEvent:
+    """Discard the live text: a new LLM call (e.g. a retry) streams from the start."""
+
+    TYPE: ClassVar[str] = "reset"
+    run_id: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """One CrewAI event of interest, for the execution log.
+
+    ``timestamp`` is CrewAI's (ISO 8601, UTC); ``emission_seq`` is CrewAI's own per-run
+    emission order (its handlers may run slightly out of order, ``seq`` is the order
+    the worker wrote them). ``detail`` is small JSON (texts are truncated).
+    """
+
+    TYPE: ClassVar[str] = "step"
+    run_id: str
+    seq: int
+    event: str
+    timestamp: str
+    agent_role: str | None = None
+    task_name: str | None = None
+    tokens: dict[str, int] | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    emission_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class CompletedEvent:
+    TYPE: ClassVar[str] = "completed"
+    run_id: str
+    seq: int
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class FailedEvent:
+    """The run failed; ``error`` is for people, ``kind`` (an :class:`ErrorKind`) for code."""
+
+    TYPE: ClassVar[str] = "failed"
+    run_id: str
+    seq: int
+    error: str
+    kind: str = ErrorKind.CREW_ERROR.value
+    detail: str = ""  # the technical message (exception type and text), for logs
+
+
+@dataclass(frozen=True)
+class CancelledEvent:
+    TYPE: ClassVar[str] = "cancelled"
+    run_id: str
+    seq: int
+
+
+Event: TypeAlias = (
+    ReadyEvent
+    | PongEvent
+    | StatusEvent
+    | ChunkEvent
+    | ResetEvent
+    | StepEvent
+    | CompletedEvent
+    | FailedEvent
+    | CancelledEvent
+)
+RunEvent: TypeAlias = (
+    StatusEvent
+    | ChunkEvent
+    | ResetEvent
+    | StepEvent
+    | CompletedEvent
+    | FailedEvent
+    | CancelledEvent
+)
+TerminalEvent: TypeAlias = CompletedEvent | FailedEvent | CancelledEvent
+TERMINAL_TYPES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+_REQUEST_TYPES: dict[str, type[Any]] = {
+    c.TYPE: c for c in (RunRequest, CancelRequest, PingRequest, ShutdownRequest)
+}
+_EVENT_TYPES: dict[str, type[Any]] = {
+    c.TYPE: c
+    for c in (
+        ReadyEvent,
+        PongEvent,
+        StatusEvent,
+        ChunkEvent,
+        ResetEvent,
+        StepEvent,
+        CompletedEvent,
+        FailedEvent,
+        CancelledEvent,
+    )
+}
+
+
+def is_terminal(event: Event) -> bool:
+    """Whether ``event`` ends its run (completed, failed or cancelled)."""
+    return isinstance(event, CompletedEvent | FailedEvent | CancelledEvent)
+
+
+# ---------------------------------------------------------------------------
+# Encoding
+# ---------------------------------------------------------------------------
+
+
+def to_dict(message: Request | Event) -> dict[str, Any]:
+    """The JSON object for a message (``type`` first)."""
+    data: dict[str, Any] = {"type": message.TYPE}
+    for f in fields(message):
+        value = getattr(message, f.name)
+        if isinstance(value, ModelConfig):
+            value = value.to_dict()
+        elif f.name == "history":
+            value = [{"role": m.role, "content": m.content} for m in value]
+        data[f.name] = value
+    return data
+
+
+def encode(message: Request | Event) -> bytes:
+    """One protocol line: compact JSON, UTF-8, terminated by ``\\n``.
+
+    ``ensure_ascii`` keeps the line free of raw U+2028 and friends, so nothing between
+    the processes can split it.
+    """
+    return (json.dumps(to_dict(message), ensure_ascii=True, separators=(",", ":")) + "\n").encode(
+        "ascii"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Decoding with validation
+# ---------------------------------------------------------------------------
+
+
+def _loads(line: bytes | str) -> dict[str, Any]:
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(f"not UTF-8: {exc}") from exc
+    line = line.strip()
+    if not line:
+        raise ProtocolError("empty line")
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        raise ProtocolError(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProtocolError("a message must be a JSON object")
+    if not isinstance(data.get("type"), str):
+        raise ProtocolError("a message needs a string 'type'")
+    return data
+
+
+def decode_request(line: bytes | str) -> Request:
+    """Parse and validate one request line."""
+    data = _loads(line)
+    kind = data["type"]
+    if kind not in _REQUEST_TYPES:
+        raise ProtocolError(f"unknown request type {kind!r}")
+    where = f"{kind} request"
+    if kind == "run":
+        history_raw = data.get("history", [])
+        if not isinstance(history_raw, list):
+            raise ProtocolError(f"{where}: 'history' must be a list")
+        history = tuple(_chat_message(m, where) for m in history_raw)
+        deadline = _opt_number(data, "deadline_s", where)
+        budget = _opt_int(data, "history_budget_chars", where)
+        request = RunRequest(
+            run_id=_run_id(data, where),
+            crew=_req_str(data, "crew", where),
+            message=_req_str(data, "message", where),
+            model=ModelConfig.from_dict(data.get("model")),
+            history=history,
+            system_prompt=_opt_str(data, "system_prompt", where) or "",
+            deadline_s=300.0 if deadline is None else deadline,
+            history_budget_chars=12_000 if budget is None else budget,
+        )
+        if request.deadline_s <= 0:
+            raise ProtocolError(f"{where}: 'deadline_s' must be positive")
+        if request.history_budget_chars < 0:
+            raise ProtocolError(f"{where}: 'history_budget_chars' must not be negative")
+        return request
+    if kind == "cancel":
+        return CancelRequest(run_id=_run_id(data, where))
+    if kind == "ping":
+        return PingRequest(nonce=_opt_int(data, "nonce", where) or 0)
+    return ShutdownRequest()
+
+
+def decode_event(line: bytes | str) -> Event:
+    """Parse and validate one event line."""
+    data = _loads(line)
+    kind = data["type"]
+    cls = _EVENT_TYPES.get(kind)
+    if cls is None:
+        raise ProtocolError(f"unknown event type {kind!r}")
+    where = f"{kind} event"
+    if kind == "ready":
+        return ReadyEvent(
+            crewai_version=_req_str(data, "crewai_version", where),
+            pid=_opt_int(data, "pid", where) or 0,
+            startup_s=_opt_number(data, "startup_s", where) or 0.0,
+            protocol=_opt_int(data, "protocol", where) or PROTOCOL_VERSION,
+        )
+    if kind == "pong":
+        return PongEvent(nonce=_opt_int(data, "nonce", where) or 0)
+    run_id = _run_id(data, where)
+    seq = _opt_int(data, "seq", where)
+    if seq is None or seq < 0:
+        raise ProtocolError(f"{where}: 'seq' must be a non-negative integer")
+    if kind == "status":
+        status = data.get("status", "running")
+        if status != "running":
+            raise ProtocolError(f"{where}: unknown status {status!r}")
+        return StatusEvent(
+            run_id=run_id,
+            seq=seq,
+            crew=_opt_str(data, "crew", where) or "",
+            model=_opt_str(data, "model", where) or "",
+        )
+    if kind == "chunk":
+        return ChunkEvent(run_id=run_id, seq=seq, text=_req_str(data, "text", where))
+    if kind == "reset":
+        return ResetEvent(run_id=run_id, seq=seq)
+    if kind == "step":
+        tokens = data.get("tokens")
+        if tokens is not None and not (
+            isinstance(tokens, dict)
+            and all(isinstance(k, str) and _is_int(v) for k, v in tokens.items())
+        ):
+            raise ProtocolError(f"{where}: 'tokens' must map names to integers")
+        detail = data.get("detail", {})
+        if not isinstance(detail, dict):
+            raise ProtocolError(f"{where}: 'detail' must be an object")
+        return StepEvent(
+            run_id=run_id,
+            seq=seq,
+            event=_req_str(data, "event", where),
+            timestamp=_req_str(data, "timestamp", where),
+            agent_role=_opt_str(data, "agent_role", where),
+            task_name=_opt_str(data, "task_name", where),
+            tokens=tokens,
+            detail=detail,
+            emission_seq=_opt_int(data, "emission_seq", where),
+        )
+    if kind == "completed":
+        return CompletedEvent(
+            run_id=run_id,
+            seq=seq,
+            text=_req_str(data, "text", where),
+            model=_opt_str(data, "model", where) or "",
+            prompt_tokens=_opt_int(data, "prompt_tokens", where) or 0,
+            completion_tokens=_opt_int(data, "completion_tokens", where) or 0,
+            total_tokens=_opt_int(data, "total_tokens", where) or 0,
+        )
+    if kind == "failed":
+        kind_code = _opt_str(data, "kind", where) or ErrorKind.CREW_ERROR.value
+        if kind_code not in ErrorKind._value2member_map_:
+            raise ProtocolError(f"{where}: unknown error kind {kind_code!r}")
+        return FailedEvent(
+            run_id=run_id,
+            seq=seq,
+            error=_req_str(data, "error", where),
+            kind=kind_code,
+            detail=_opt_str(data, "detail", where) or "",
+        )
+    return CancelledEvent(run_id=run_id, seq=seq)
+
+
+# -- field helpers ----------------------------------------------------------
+
+
+def _expect_mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ProtocolError(f"{where}: expected an object")
+    return value
+
+
+def _req_str(d: Mapping[str, Any], key: str, where: str) -> str:
+    value = d.get(key)
+    if not isinstance(value, str):
+        raise ProtocolError(f"{where}: {key!r} must be a string")
+    return value
+
+
+def _opt_str(d: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = d.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ProtocolError(f"{where}: {key!r} must be a string or null")
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _opt_int(d: Mapping[str, Any], key: str, where: str) -> int | None:
+    value = d.get(key)
+    if value is not None and not _is_int(value):
+        raise ProtocolError(f"{where}: {key!r} must be an integer or null")
+    return value
+
+
+def _opt_number(d: Mapping[str, Any], key: str, where: str) -> float | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ProtocolError(f"{where}: {key!r} must be a finite number or null")
+    return float(value)
+
+
+def _run_id(d: Mapping[str, Any], where: str) -> str:
+    value = _req_str(d, "run_id", where)
+    if not value:
+        raise ProtocolError(f"{where}: 'run_id' must not be empty")
+    return value
+
+
+def _chat_message(value: Any, where: str) -> ChatMessage:
+    d = _expect_mapping(value, f"{where} history item")
+    role = d.get("role")
+    if role not in ("user", "assistant", "system"):
+        raise ProtocolError(f"{where}: history role must be user, assistant or system")
+    return ChatMessage(role=role, content=_req_str(d, "content", f"{where} history item"))

@@ -1,0 +1,315 @@
+"""Run crews concurrently inside the worker, each isolated, cancellable and time-boxed.
+
+Why threads: a crew's ``kickoff`` is blocking and CrewAI has no stop API, so each run
+gets its own daemon thread, its own freshly built Crew/Agents/LLM, and CrewAI's
+execution uuid set to the run id (``set_execution_uuid``), which CrewAI copies into
+every context its events are handled in. One set of process-wide handlers then
+routes every event to its run.
+
+Stopping a run (cancel, or its deadline) is immediate for the GUI: the terminal event
+is written at once and the :class:`~chatdesk.engine.outbox.Outbox` drops anything the
+run emits afterwards. The run itself stops consuming the model as soon as it can: its
+HTTP stream fails at the next chunk (``CancelInterceptor``), the scripted model
+wakes from its pauses, and a ``before_llm_call`` hook refuses any further model call
+with ``HookAborted`` (which CrewAI does not retry).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from crewai.events import LLMCallStartedEvent, LLMStreamChunkEvent, crewai_event_bus
+from crewai.events.base_events import reset_emission_counter
+from crewai.execution import clear_execution_uuid, get_execution_uuid, set_execution_uuid
+from crewai.hooks.dispatch import HookAborted, InterceptionPoint, register
+
+from chatdesk.engine import bridge
+from chatdesk.engine.answer_filter import AnswerStreamFilter
+from chatdesk.engine.crew_builder import ModelConfigError, build_crew, build_llm, crew_inputs
+from chatdesk.engine.crews import CrewDefinitionError, crew_search_path, load_catalog
+from chatdesk.engine.errors import Failure, deadline_failure, describe_failure
+from chatdesk.engine.outbox import Outbox
+from chatdesk.engine.protocol import (
+    CancelledEvent,
+    ChunkEvent,
+    CompletedEvent,
+    ErrorKind,
+    FailedEvent,
+    ResetEvent,
+    RunRequest,
+    StatusEvent,
+    StepEvent,
+)
+
+log = logging.getLogger("chatdesk.engine.runner")
+
+# How long to wait for CrewAI's handler pool to deliver a run's last steps before
+# its terminal event is written.
+FLUSH_TIMEOUT_S = 2.0
+# How long the first chunk of an LLM call may wait for that call's 'started' step.
+CHUNK_FLUSH_TIMEOUT_S = 0.5
+
+
+def _disable_crewai_rate_limit_retries() -> None:
+    """Skip CrewAI's own 429 retry loop in this context (up to 3 tries, sleeping
+    whatever Retry-After says). The HTTP client's bounded retries still apply.
+    Uses a private contextvar of ``crewai.llms.retry``; if it moved, nothing breaks,
+    runs are just bounded by their deadline instead."""
+    try:
+        from crewai.llms import retry
+
+        retry._active_llm_rate_limit_retry.set(True)
+    except (ImportError, AttributeError):  # pragma: no cover - depends on crewai
+        log.warning("cannot disable CrewAI's rate-limit retries; relying on the deadline")
+
+
+class RunState:
+    """One run: its request, cancel flag and the live-text bookkeeping."""
+
+    def __init__(self, request: RunRequest, outbox: Outbox):
+        self.request = request
+        self.run_id = request.run_id
+        self.outbox = outbox
+        self.cancel_event = threading.Event()
+        self.final_task_id: str | None = None
+        self._lock = threading.Lock()
+        self._seen_calls: set[str] = set()
+        self._last_text_emission = 0
+        self._filters: dict[str, AnswerStreamFilter] = {}
+        self.deadline_timer: threading.Timer | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.outbox.is_closed(self.run_id)
+
+    # -- live text ---------------------------------------------------------
+    # CrewAI handles LLMCallStartedEvent on a thread pool but stream chunks on the
+    # calling thread, so a call's 'started' can arrive after its first chunks. The
+    # chunk handler first waits (briefly) for the pool to catch up; should that time
+    # out, a reset is still written once per LLM call, by whichever arrives first, and
+    # a late 'started' older than text already shown is ignored (emission order).
+
+    def is_new_call(self, call_id: str) -> bool:
+        with self._lock:
+            return call_id not in self._seen_calls
+
+    def on_llm_started(self, call_id: str, emission_seq: int | None) -> None:
+        with self._lock:
+            if call_id in self._seen_calls:
+                return
+            self._seen_calls.add(call_id)
+            if emission_seq is not None and emission_seq < self._last_text_emission:
+                return
+            self._emit_reset()
+
+    def on_chunk(
+        self, call_id: str, task_id: str | None, chunk: str, emission_seq: int | None
+    ) -> None:
+        with self._lock:
+            if call_id not in self._seen_calls:
+                self._seen_calls.add(call_id)
+                self._emit_reset()
+            if emission_seq is not None:
+                self._last_text_emission = max(self._last_text_emission, emission_seq)
+            if self.final_task_id is not None and task_id != self.final_task_id:
+                return  # only the last task's text is the visible answer
+            text = self._filters.setdefault(call_id, AnswerStreamFilter()).feed(chunk)
+            if text:
+                self.outbox.run_event(
+                    self.run_id, lambda seq: ChunkEvent(run_id=self.run_id, seq=seq, text=text)
+                )
+
+    def _emit_reset(self) -> None:
+        self.outbox.run_event(self.run_id, lambda seq: ResetEvent(run_id=self.run_id, seq=seq))
+
+    # -- outcome -----------------------------------------------------------
+
+    def step(self, event: Any) -> None:
+        entry = bridge.STEP_TABLE.get(type(event))
+        if entry is None:
+            return
+        name, detail_of = entry
+        try:
+            detail = detail_of(event)
+        except Exception as exc:  # a CrewAI field changed shape: keep the step anyway
+            detail = {"detail_error": bridge.short(repr(exc), 200)}
+        role, task, tokens = bridge.agent_role(event), bridge.task_name(event), bridge.tokens(event)
+        stamp, emission = bridge.timestamp(event), getattr(event, "emission_sequence", None)
+        self.outbox.run_event(
+            self.run_id,
+            lambda seq: StepEvent(
+                run_id=self.run_id,
+                seq=seq,
+                event=name.value,
+                timestamp=stamp,
+                agent_role=role,
+                task_name=task,
+                tokens=tokens,
+                detail=detail,
+                emission_seq=emission,
+            ),
+        )
+
+    def fail(self, failure: Failure) -> bool:
+        return self.outbox.run_event(
+            self.run_id,
+            lambda seq: FailedEvent(
+                run_id=self.run_id,
+                seq=seq,
+                error=failure.message,
+                kind=failure.kind.value,
+                detail=failure.detail,
+            ),
+        )
+
+    def stop(self) -> None:
+        """Make the run stop using the model (idempotent)."""
+        self.cancel_event.set()
+
+
+class Engine:
+    """Starts, cancels and tracks runs; owns the CrewAI event handlers."""
+
+    def __init__(self, outbox: Outbox, data_dir: Any | None = None):
+        self.outbox = outbox
+        self.data_dir = data_dir
+        self._runs: dict[str, RunState] = {}
+        self._lock = threading.Lock()
+        self._install_handlers()
+
+    # -- requests ----------------------------------------------------------
+
+    def start(self, request: RunRequest) -> None:
+        with self._lock:
+            if request.run_id in self._runs or self.outbox.is_closed(request.run_id):
+                log.warning("ignoring a second run request for %s", request.run_id)
+                return
+            state = RunState(request, self.outbox)
+            self._runs[request.run_id] = state
+        self.outbox.run_event(
+            request.run_id,
+            lambda seq: StatusEvent(
+                run_id=request.run_id, seq=seq, crew=request.crew, model=request.model.model
+            ),
+        )
+        timer = threading.Timer(request.deadline_s, self._deadline, args=(state,))
+        timer.daemon = True
+        state.deadline_timer = timer
+        timer.start()
+        thread = threading.Thread(
+            target=self._run, args=(state,), name=f"run-{request.run_id[:12]}", daemon=True
+        )
+        thread.start()
+
+    def cancel(self, run_id: str) -> None:
+        with self._lock:
+            state = self._runs.get(run_id)
+        if state is not None:
+            state.stop()
+        # Written even for a run we do not know (it may have raced its own end):
+        # the outbox drops it if the run already ended.
+        self.outbox.run_event(run_id, lambda seq: CancelledEvent(run_id=run_id, seq=seq))
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            run_ids = list(self._runs)
+        for run_id in run_ids:
+            self.cancel(run_id)
+
+    def active_runs(self) -> list[str]:
+        with self._lock:
+            return list(self._runs)
+
+    # -- the run thread ----------------------------------------------------
+
+    def _run(self, state: RunState) -> None:
+        request = state.request
+        token = set_execution_uuid(request.run_id)
+        reset_emission_counter()
+        _disable_crewai_rate_limit_retries()
+        try:
+            spec = load_catalog(crew_search_path(self.data_dir)).get(request.crew)
+            llm = build_llm(request.model, state.cancel_event)
+            crew = build_crew(spec, llm)
+            state.final_task_id = str(crew.tasks[-1].id)
+            if state.cancel_event.is_set():
+                return
+            output = crew.kickoff(inputs=crew_inputs(request))
+            crewai_event_bus.flush(timeout=FLUSH_TIMEOUT_S)
+            usage = getattr(output, "token_usage", None)
+            text = str(getattr(output, "raw", output) or "")
+            self.outbox.run_event(
+                request.run_id,
+                lambda seq: CompletedEvent(
+                    run_id=request.run_id,
+                    seq=seq,
+                    text=text,
+                    model=request.model.model,
+                    prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                    completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                    total_tokens=int(getattr(usage, "total_tokens", 0) or 0),
+                ),
+            )
+        except CrewDefinitionError as exc:
+            state.fail(Failure(ErrorKind.CREW_CONFIG, f"The crew cannot run: {exc}", repr(exc)))
+        except ModelConfigError as exc:
+            state.fail(Failure(ErrorKind.MODEL_CONFIG, str(exc), repr(exc.__cause__ or exc)))
+        except BaseException as exc:  # everything a crew can raise ends up on the bubble
+            crewai_event_bus.flush(timeout=FLUSH_TIMEOUT_S)
+            if not state.finished:
+                failure = describe_failure(exc, request.model)
+                log.info("run %s failed: %s (%s)", request.run_id, failure.kind, failure.detail)
+                state.fail(failure)
+        finally:
+            state.stop()
+            if state.deadline_timer is not None:
+                state.deadline_timer.cancel()
+            with self._lock:
+                self._runs.pop(request.run_id, None)
+            clear_execution_uuid(token)
+
+    def _deadline(self, state: RunState) -> None:
+        if state.fail(deadline_failure(state.request.deadline_s)):
+            log.info("run %s hit its deadline", state.run_id)
+        state.stop()
+
+    # -- CrewAI event handlers -------------------------------------------------
+
+    def current_run(self) -> RunState | None:
+        run_id = get_execution_uuid()
+        if run_id is None:
+            return None
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def _install_handlers(self) -> None:
+        def on_step(source: Any, event: Any) -> None:
+            state = self.current_run()
+            if state is not None and not state.finished:
+                if isinstance(event, LLMCallStartedEvent):
+                    state.on_llm_started(event.call_id, event.emission_sequence)
+                state.step(event)
+
+        def on_chunk(source: Any, event: Any) -> None:
+            state = self.current_run()
+            if state is None or state.finished:
+                return
+            if state.cancel_event.is_set():
+                return
+            if state.is_new_call(event.call_id):
+                # Let the pool write this call's 'llm_started' step (and reset) first.
+                crewai_event_bus.flush(timeout=CHUNK_FLUSH_TIMEOUT_S)
+            state.on_chunk(event.call_id, event.task_id, event.chunk, event.emission_sequence)
+
+        for event_class in bridge.STEP_TABLE:
+            crewai_event_bus.on(event_class)(on_step)
+        crewai_event_bus.on(LLMStreamChunkEvent)(on_chunk)
+
+        def refuse_when_stopped(context: Any) -> None:
+            state = self.current_run()
+            if state is not None and state.cancel_event.is_set():
+                raise HookAborted("the run was stopped", source="chatdesk")
+
+        register(InterceptionPoint.PRE_MODEL_CALL, refuse_when_stopped)

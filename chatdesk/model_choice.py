@@ -1,0 +1,61 @@
+"""Which model a thread's next run uses, decided in the GUI without loading CrewAI.
+
+Order: ``CHATDESK_LLM_MODEL`` (and its ``_BASE_URL``/``_API_KEY`` companions) beats the
+thread's own model, which beats the model in settings. The API key comes from the
+environment or the OS keyring (``chatdesk.secrets``), never from a file. With nothing
+configured there is no model: the run fails at once with a message saying how to set
+one up, and the window offers the local servers it found.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from chatdesk.engine.protocol import ModelConfig
+from chatdesk.engine.providers import ENV_MODEL, resolve_model_config
+from chatdesk.secrets import get_api_key
+from chatdesk.services.records import ThreadRecord
+
+DEFAULT_TIMEOUT_S = 60.0
+
+ModelResolver = Callable[[ThreadRecord], ModelConfig | None]
+SettingsReader = Callable[[], Mapping[str, Any]]
+
+
+def provider_of(model: str, settings: Mapping[str, Any]) -> str:
+    """The provider a model string belongs to (``openai/gpt-4o`` -> ``openai``)."""
+    if "/" in model:
+        return model.split("/", 1)[0]
+    return str(settings.get("provider") or "openai")
+
+
+def make_model_resolver(read_settings: SettingsReader) -> ModelResolver:
+    """A resolver reading the current settings at every run (they may have changed)."""
+
+    def resolve(thread: ThreadRecord) -> ModelConfig | None:
+        settings = read_settings()
+        settings_model = str(settings.get("model") or "").strip()
+        model = os.environ.get(ENV_MODEL, "").strip() or (thread.model or "").strip()
+        model = model or settings_model
+        if not model:
+            return None
+        same_as_settings = model == settings_model
+        timeout = settings.get("timeout_s")
+        max_tokens = settings.get("max_tokens")
+        config = ModelConfig(
+            model=model,
+            base_url=(settings.get("base_url") or None) if same_as_settings else None,
+            timeout_s=float(timeout) if timeout else DEFAULT_TIMEOUT_S,
+            max_tokens=int(max_tokens) if max_tokens else None,
+        )
+        config = resolve_model_config(config)
+        if config.api_key is None and not config.is_scripted:
+            key = get_api_key(provider_of(config.model, settings))
+            if key:
+                config = replace(config, api_key=key)
+        return config
+
+    return resolve

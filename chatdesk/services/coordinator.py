@@ -1,0 +1,371 @@
+"""Drives executions: one asyncio task per run on the (qasync) event loop.
+
+The coordinator picks up every execution the services create, starts it in the worker
+process (through a small ``RunTransport``), and turns the worker's events into store
+writes and Qt signals:
+
+- status: the services publish every status change on the change bus (the UI's
+  signals come from there);
+- streamed text: coalesced to one ``reply_text_changed`` signal per frame at most, and
+  saved to the database about once a second, so a crash loses at most a second of text;
+- steps: appended to ``execution_logs`` in arrival order, in small batches.
+
+Runs in different threads go on concurrently (``max_concurrent``, default 2); runs in
+one thread queue in the order they were asked for. Stop is immediate: the run is ended
+as cancelled with the text it had, and anything the worker still sends for it is
+ignored. A total deadline bounds every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from PySide6.QtCore import QObject, Signal
+
+from chatdesk.engine.protocol import (
+    CancelledEvent,
+    ChatMessage,
+    ChunkEvent,
+    CompletedEvent,
+    Event,
+    FailedEvent,
+    ModelConfig,
+    ResetEvent,
+    RunRequest,
+    StatusEvent,
+    StepEvent,
+)
+from chatdesk.services import Services
+from chatdesk.services.events import Change, ChangeKind, Entity
+from chatdesk.services.executions import LogEntry, Tokens
+from chatdesk.services.records import ThreadRecord
+from chatdesk.store.enums import ExecutionStatus, Role
+
+log = logging.getLogger(__name__)
+
+FRAME_S = 1 / 60
+SAVE_EVERY_S = 1.0
+LOG_FLUSH_EVERY_S = 0.25
+DEFAULT_DEADLINE_S = 300.0
+NO_MODEL_ERROR = (
+    "No model is configured. Open Settings to choose a provider and model, "
+    "or set CHATDESK_LLM_MODEL."
+)
+
+
+class RunTransport(Protocol):
+    """What the coordinator needs from the worker client."""
+
+    def submit(self, request: RunRequest) -> None: ...
+
+    def cancel(self, run_id: str) -> None: ...
+
+
+ModelResolver = Callable[[ThreadRecord], ModelConfig | None]
+
+
+@dataclass
+class _Run:
+    """The live state of one execution while the coordinator holds it."""
+
+    execution_id: int
+    user_id: int
+    thread_id: int
+    run_id: str = ""
+    reply_id: int | None = None
+    events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    text: str = ""
+    saved_text: str = ""
+    last_save: float = 0.0
+    pending_logs: list[LogEntry] = field(default_factory=list)
+    last_log_flush: float = 0.0
+    finished: bool = False
+    task: asyncio.Task[None] | None = None
+
+
+class Coordinator(QObject):
+    """Runs executions and reports their progress.
+
+    Signals:
+        reply_text_changed(int, str): a streaming reply's text (message id, text so far).
+        run_started(int): an execution began running (execution id).
+        run_finished(int, str): an execution ended (execution id, final status).
+    """
+
+    reply_text_changed = Signal(int, str)
+    run_started = Signal(int)
+    run_finished = Signal(int, str)
+
+    def __init__(
+        self,
+        services: Services,
+        transport: RunTransport,
+        resolve_model: ModelResolver,
+        *,
+        max_concurrent: int = 2,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._services = services
+        self._transport = transport
+        self._resolve_model = resolve_model
+        self._deadline_s = deadline_s
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._thread_locks: dict[int, asyncio.Lock] = {}
+        self._runs: dict[int, _Run] = {}
+        self._by_run_id: dict[str, _Run] = {}
+        self._dirty: set[int] = set()
+        self._frame_scheduled = False
+        self.grace_s = 5.0
+        """Extra wait past the worker's own deadline before the run is failed here."""
+        self._unsubscribe = services.bus.subscribe(self)
+
+    # -- public API -------------------------------------------------------------------
+
+    def is_active(self, execution_id: int) -> bool:
+        """True while the execution is queued or running here."""
+        return execution_id in self._runs
+
+    def active_executions(self) -> list[int]:
+        return list(self._runs)
+
+    def live_text(self, message_id: int) -> str | None:
+        """The latest streamed text of a reply (possibly newer than the database)."""
+        for run in self._runs.values():
+            if run.reply_id == message_id:
+                return run.text
+        return None
+
+    def live_text_for(self, execution_id: int) -> str | None:
+        """The streamed text of an execution's reply, while it runs."""
+        run = self._runs.get(execution_id)
+        return run.text if run is not None else None
+
+    def cancel(self, execution_id: int) -> None:
+        """Stop a run now: it ends cancelled with the text it has; the worker is told."""
+        run = self._runs.get(execution_id)
+        if run is None or run.finished:
+            return
+        if run.run_id:
+            self._transport.cancel(run.run_id)
+        self._finish(run, ExecutionStatus.CANCELLED)
+        if run.task is not None:
+            run.task.cancel()
+
+    def cancel_thread(self, thread_id: int) -> None:
+        """Stop every run of a thread (Stop button, thread deleted)."""
+        for run in list(self._runs.values()):
+            if run.thread_id == thread_id:
+                self.cancel(run.execution_id)
+
+    def shutdown(self) -> None:
+        """Stop everything (the app is closing): runs end cancelled, text kept."""
+        self._unsubscribe()
+        for execution_id in list(self._runs):
+            self.cancel(execution_id)
+
+    # -- inputs -----------------------------------------------------------------------
+
+    def on_change(self, change: Change) -> None:
+        """Change-bus listener: a new pending execution is a run to start."""
+        if change.entity is Entity.EXECUTION and change.kind is ChangeKind.CREATED:
+            self._schedule(change.id, change.user_id, change.thread_id)
+        elif change.entity is Entity.THREAD and change.kind is ChangeKind.DELETED:
+            for run in list(self._runs.values()):
+                if run.thread_id == change.id:
+                    run.finished = True  # its rows are gone: write nothing more
+                    self._forget(run)
+                    if run.run_id:
+                        self._transport.cancel(run.run_id)
+                    if run.task is not None:
+                        run.task.cancel()
+
+    def on_worker_event(self, event: Event) -> None:
+        """Slot for the worker client's events; routes each to its run."""
+        run_id = getattr(event, "run_id", None)
+        run = self._by_run_id.get(run_id) if run_id else None
+        if run is not None and not run.finished:
+            run.events.put_nowait(event)
+
+    # -- the run task -----------------------------------------------------------------
+
+    def _schedule(self, execution_id: int, user_id: int, thread_id: int) -> None:
+        if execution_id in self._runs:
+            return
+        run = _Run(execution_id=execution_id, user_id=user_id, thread_id=thread_id)
+        self._runs[execution_id] = run
+        run.task = asyncio.get_event_loop().create_task(self._drive(run))
+
+    async def _drive(self, run: _Run) -> None:
+        lock = self._thread_locks.setdefault(run.thread_id, asyncio.Lock())
+        try:
+            async with lock, self._slots:
+                if not run.finished:
+                    await self._execute(run)
+        except asyncio.CancelledError:
+            pass
+        except Exception as error:  # a bug here must not leave the run hanging
+            log.exception("run %s broke", run.execution_id)
+            self._finish(run, ExecutionStatus.FAILED, error=f"chatdesk failed: {error}")
+        finally:
+            self._forget(run)
+
+    async def _execute(self, run: _Run) -> None:
+        services = self._services
+        thread = services.threads.get(run.user_id, run.thread_id)
+        model = self._resolve_model(thread)
+        start = services.executions.start(run.user_id, run.execution_id)
+        run.reply_id = start.reply.id
+        run.last_save = run.last_log_flush = time.monotonic()
+        self.run_started.emit(run.execution_id)
+        if model is None:
+            self._finish(run, ExecutionStatus.FAILED, error=NO_MODEL_ERROR)
+            return
+        run.run_id = f"{run.execution_id}-{uuid.uuid4().hex[:8]}"
+        self._by_run_id[run.run_id] = run
+        history = tuple(
+            ChatMessage(role=m.role.value, content=m.content)  # type: ignore[arg-type]
+            for m in start.history
+            if m.role in (Role.USER, Role.ASSISTANT) and m.content
+        )
+        self._transport.submit(
+            RunRequest(
+                run_id=run.run_id,
+                crew=start.execution.crew,
+                message=start.trigger.content,
+                model=model,
+                history=history,
+                system_prompt=start.system_prompt or "",
+                deadline_s=self._deadline_s,
+            )
+        )
+        deadline = time.monotonic() + self._deadline_s + self.grace_s
+        while not run.finished:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._transport.cancel(run.run_id)
+                self._finish(
+                    run,
+                    ExecutionStatus.FAILED,
+                    error=f"No answer within {self._deadline_s:.0f} s; the run was stopped.",
+                )
+                return
+            try:
+                event = await asyncio.wait_for(run.events.get(), timeout=min(remaining, 0.5))
+            except TimeoutError:
+                self._maybe_flush(run)
+                continue
+            self._apply(run, event)
+
+    def _apply(self, run: _Run, event: Event) -> None:
+        if isinstance(event, ChunkEvent):
+            run.text += event.text
+            self._mark_dirty(run)
+        elif isinstance(event, ResetEvent):
+            run.text = ""
+            self._mark_dirty(run)
+        elif isinstance(event, StepEvent):
+            detail = dict(event.detail)
+            if event.tokens:
+                detail["tokens"] = dict(event.tokens)
+            detail["at"] = event.timestamp
+            run.pending_logs.append(
+                LogEntry(event.event, event.agent_role, event.task_name, detail)
+            )
+        elif isinstance(event, StatusEvent):
+            pass  # running: already recorded when the run started
+        elif isinstance(event, CompletedEvent):
+            run.text = event.text
+            self._finish(
+                run,
+                ExecutionStatus.COMPLETED,
+                model=event.model,
+                tokens=Tokens(event.prompt_tokens, event.completion_tokens, event.total_tokens),
+            )
+            return
+        elif isinstance(event, FailedEvent):
+            self._finish(run, ExecutionStatus.FAILED, error=event.error)
+            return
+        elif isinstance(event, CancelledEvent):
+            self._finish(run, ExecutionStatus.CANCELLED)
+            return
+        self._maybe_flush(run)
+
+    # -- writes -----------------------------------------------------------------------
+
+    def _maybe_flush(self, run: _Run) -> None:
+        now = time.monotonic()
+        if run.pending_logs and now - run.last_log_flush >= LOG_FLUSH_EVERY_S:
+            self._flush_logs(run)
+        due = now - run.last_save >= SAVE_EVERY_S
+        if run.reply_id is not None and run.text != run.saved_text and due:
+            self._services.executions.save_text(run.user_id, run.reply_id, run.text)
+            run.saved_text = run.text
+            run.last_save = now
+
+    def _flush_logs(self, run: _Run) -> None:
+        entries, run.pending_logs = run.pending_logs, []
+        run.last_log_flush = time.monotonic()
+        if entries:
+            self._services.executions.append_logs(run.user_id, run.execution_id, entries)
+
+    def _finish(
+        self,
+        run: _Run,
+        status: ExecutionStatus,
+        *,
+        error: str | None = None,
+        model: str | None = None,
+        tokens: Tokens | None = None,
+    ) -> None:
+        if run.finished:
+            return
+        run.finished = True
+        try:
+            self._flush_logs(run)
+            self._services.executions.finish(
+                run.user_id,
+                run.execution_id,
+                status,
+                text=run.text if run.reply_id is not None else None,
+                error=error,
+                model=model,
+                tokens=tokens,
+            )
+        except Exception:
+            log.exception("could not record the end of run %s", run.execution_id)
+        if run.reply_id is not None:
+            self._dirty.discard(run.reply_id)
+            self.reply_text_changed.emit(run.reply_id, run.text)
+        self.run_finished.emit(run.execution_id, status.value)
+        self._forget(run)
+
+    def _forget(self, run: _Run) -> None:
+        self._runs.pop(run.execution_id, None)
+        if run.run_id:
+            self._by_run_id.pop(run.run_id, None)
+
+    # -- per-frame UI updates -----------------------------------------------------------
+
+    def _mark_dirty(self, run: _Run) -> None:
+        if run.reply_id is None:
+            return
+        self._dirty.add(run.reply_id)
+        if not self._frame_scheduled:
+            self._frame_scheduled = True
+            asyncio.get_event_loop().call_later(FRAME_S, self._emit_frame)
+
+    def _emit_frame(self) -> None:
+        self._frame_scheduled = False
+        dirty, self._dirty = self._dirty, set()
+        for message_id in dirty:
+            text = self.live_text(message_id)
+            if text is not None:
+                self.reply_text_changed.emit(message_id, text)

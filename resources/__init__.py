@@ -1,0 +1,1 @@
+"""Shipped resources (default crews); installed as ``chatdesk.resources``."""

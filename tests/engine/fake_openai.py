@@ -1,0 +1,330 @@
+"""A small, real OpenAI-compatible HTTP server for tests (threaded ``http.server``).
+
+Why: the engine must turn real network failures (500, 429, 401, a stalled or
+dropped stream, an unreachable host) into clear errors. Mocking the openai
+client would test nothing of that, so tests talk real HTTP on 127.0.0.1 to this
+server, whose behaviour per request is scripted.
+
+Each request to ``/v1/chat/completions`` takes the next :class:`Behaviour` from
+the script (the last one repeats once the script is used up). Streaming replies
+are Server-Sent Events over chunked transfer encoding, like the real API, so a
+dropped connection is a genuinely incomplete body.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+Mode = Literal["reply", "status", "stall", "drop"]
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What the server does with one chat-completions request.
+
+    ``reply``: stream (or return) ``text`` in ``chunk_size`` pieces, ``delay_s`` apart.
+    ``status``: answer ``status`` with an OpenAI-style error body and ``headers``.
+    ``stall``: send headers and the first ``stall_after_chunks`` chunks, then go quiet.
+    ``drop``: send the first ``drop_after_chunks`` chunks, then close the socket.
+    """
+
+    mode: Mode = "reply"
+    text: str = "Hello from the fake server."
+    chunk_size: int = 4
+    delay_s: float = 0.0
+    status: int = 200
+    message: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    stall_after_chunks: int = 0
+    drop_after_chunks: int = 2
+
+
+def reply(text: str, *, chunk_size: int = 4, delay_s: float = 0.0) -> Behaviour:
+    """A normal reply, streamed when the client asks for a stream."""
+    return Behaviour(mode="reply", text=text, chunk_size=chunk_size, delay_s=delay_s)
+
+
+def status(code: int, message: str = "", headers: dict[str, str] | None = None) -> Behaviour:
+    """An HTTP error answer (500, 429, 401, ...)."""
+    return Behaviour(mode="status", status=code, message=message, headers=headers or {})
+
+
+def stall(text: str = "Thought: thinking hard", after_chunks: int = 1) -> Behaviour:
+    """Headers and a few chunks, then silence until the client gives up."""
+    return Behaviour(mode="stall", text=text, stall_after_chunks=after_chunks)
+
+
+def drop(
+    text: str = "Thought: I will answer\nFinal Answer: Half", after_chunks: int = 2
+) -> Behaviour:
+    """A few chunks, then the connection closes mid-stream."""
+    return Behaviour(mode="drop", text=text, drop_after_chunks=after_chunks)
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any] | None
+    behaviour: Behaviour | None = None
+    client_disconnected: bool = False
+    finished: threading.Event = field(default_factory=threading.Event)
+
+
+class FakeOpenAIServer:
+    """The server plus its script and request log; use :func:`running_server`."""
+
+    def __init__(self, script: list[Behaviour] | None = None, models: list[str] | None = None):
+        self._lock = threading.Lock()
+        self._script: list[Behaviour] = list(script or [reply("Hello from the fake server.")])
+        self.models = models or ["fake-model"]
+        self.requests: list[RecordedRequest] = []
+        self.release = threading.Event()  # set at shutdown: ends every stall
+        self.request_arrived = threading.Condition(self._lock)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    # -- control ---------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def set_script(self, script: list[Behaviour]) -> None:
+        with self._lock:
+            self._script = list(script)
+
+    def chat_requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def wait_for_requests(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until ``count`` chat requests arrived (for tests)."""
+        deadline = time.monotonic() + timeout
+        with self.request_arrived:
+            while len([r for r in self.requests if r.path.endswith("/chat/completions")]) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.request_arrived.wait(remaining)
+        return True
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.release.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def _next_behaviour(self) -> Behaviour:
+        with self._lock:
+            if len(self._script) > 1:
+                return self._script.pop(0)
+            return self._script[0]
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self.request_arrived:
+            self.requests.append(request)
+            self.request_arrived.notify_all()
+
+    # -- HTTP ------------------------------------------------------------
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def do_GET(self) -> None:
+                record = RecordedRequest("GET", self.path, dict(self.headers), None)
+                server._record(record)
+                if self.path.rstrip("/") in ("/v1/models", "/models"):
+                    data = {
+                        "object": "list",
+                        "data": [{"id": m, "object": "model"} for m in server.models],
+                    }
+                    self._send_json(200, data)
+                elif self.path.rstrip("/") == "/api/tags":
+                    self._send_json(200, {"models": [{"name": m} for m in server.models]})
+                else:
+                    self._send_json(404, {"error": {"message": "not found"}})
+                record.finished.set()
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = None
+                record = RecordedRequest("POST", self.path, dict(self.headers), body)
+                behaviour = server._next_behaviour()
+                record.behaviour = behaviour
+                server._record(record)
+                try:
+                    self._serve_chat(behaviour, body or {})
+                except (BrokenPipeError, ConnectionResetError):
+                    record.client_disconnected = True
+                finally:
+                    record.finished.set()
+
+            # -- helpers --------------------------------------------------
+            def _send_json(
+                self, code: int, data: Any, headers: dict[str, str] | None = None
+            ) -> None:
+                payload = json.dumps(data).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload)
+                self.wfile.flush()
+
+            def _write_chunk(self, data: bytes) -> None:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
+            def _sse(self, obj: Any) -> None:
+                text = obj if isinstance(obj, str) else json.dumps(obj)
+                self._write_chunk(f"data: {text}\n\n".encode())
+
+            def _serve_chat(self, b: Behaviour, body: dict[str, Any]) -> None:
+                model = str(body.get("model", "fake-model"))
+                if b.mode == "status":
+                    kind = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(
+                        b.status, "server_error"
+                    )
+                    err = {
+                        "error": {
+                            "message": b.message or f"fake error {b.status}",
+                            "type": kind,
+                            "code": kind,
+                        }
+                    }
+                    self._send_json(b.status, err, b.headers)
+                    return
+                pieces = [b.text[i : i + b.chunk_size] for i in range(0, len(b.text), b.chunk_size)]
+                if not body.get("stream"):
+                    self._send_json(200, _completion(model, b.text))
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for index, piece in enumerate(pieces):
+                    if b.mode == "stall" and index >= b.stall_after_chunks:
+                        self._stall()
+                        return
+                    if b.mode == "drop" and index >= b.drop_after_chunks:
+                        self._drop()
+                        return
+                    if b.delay_s and index and server.release.wait(b.delay_s):
+                        return
+                    self._sse(_chunk(model, piece))
+                if b.mode == "stall":
+                    self._stall()
+                    return
+                if b.mode == "drop":
+                    self._drop()
+                    return
+                self._sse(_chunk(model, None, finish="stop"))
+                self._sse(_usage_chunk(model, b.text, body))
+                self._sse("[DONE]")
+                self._write_chunk(b"")  # end of chunked body
+
+            def _stall(self) -> None:
+                # Go quiet, but notice a client that gave up (it closes the socket).
+                while not server.release.wait(0.05):
+                    try:
+                        self.wfile.write(b"")
+                        self.connection.settimeout(0.0)
+                        try:
+                            if self.connection.recv(1) == b"":
+                                raise ConnectionResetError
+                        except BlockingIOError:
+                            pass
+                        finally:
+                            self.connection.settimeout(None)
+                    except OSError as exc:
+                        raise ConnectionResetError from exc
+
+            def _drop(self) -> None:
+                self.close_connection = True
+                self.connection.shutdown(2)  # socket.SHUT_RDWR
+
+        return Handler
+
+
+def _chunk(model: str, text: str | None, finish: str | None = None) -> dict[str, Any]:
+    delta: dict[str, Any] = {} if text is None else {"role": "assistant", "content": text}
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def _usage_chunk(model: str, text: str, body: dict[str, Any]) -> dict[str, Any]:
+    prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
+    completion = max(1, len(text) // 4)
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
+
+
+def _completion(model: str, text: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
+
+
+@contextmanager
+def running_server(
+    script: list[Behaviour] | None = None, models: list[str] | None = None
+) -> Iterator[FakeOpenAIServer]:
+    """Start a fake server on a free 127.0.0.1 port for the duration of a block."""
+    server = FakeOpenAIServer(script, models)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
