@@ -82,7 +82,7 @@ class SingleInstance(QObject):
 
     def _on_ready_read(self) -> None:
         connection = self.sender()
-        if isinstance(connection, QLocalSocket) and bytes(
-            connection.readAll().data()
-        ).startswith(ACTIVATE.strip()):
+        if isinstance(connection, QLocalSocket) and bytes(connection.readAll().data()).startswith(
+            ACTIVATE.strip()
+        ):
             self.activation_requested.emit()

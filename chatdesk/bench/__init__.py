@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m chatdesk.bench`` builds a large history and prints metrics."""

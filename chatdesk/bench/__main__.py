@@ -1,0 +1,118 @@
+"""``python -m chatdesk.bench``: build a large history and print what a person would feel.
+
+Prints one JSON object per line, ``{"metric": ..., "value": ..., "unit": ...}``:
+``build_s``, ``db_mb``, ``startup_s`` (median of fresh processes until the thread list
+is painted), ``open_thread_ms``, ``scroll_frame_ms_p99``, ``search_ms_p95``,
+``stream_lag_ms_p99``/``_max``, ``crew_overhead_ms``, ``rss_mb`` and ``worker_rss_mb``.
+The defaults are the issue's: 10,000 threads, 1,000,000 messages, one of 100,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from chatdesk.bench.history import HistorySize, build_history
+from chatdesk.bench.probe import emit
+
+SEARCH_WORDS = (
+    "python lisbon regex error train hotel cache stream token agent garden budget "
+    "review coffee castle window query index model river"
+).split()
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m chatdesk.bench", description=__doc__)
+    parser.add_argument("--threads", type=int, default=10_000)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--big-thread", type=int, default=100_000)
+    parser.add_argument("--data-dir", type=Path, help="reuse or keep the history here")
+    parser.add_argument("--startup-runs", type=int, default=5)
+    return parser.parse_args(argv)
+
+
+def _child_env(directory: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"CHATDESK_DATA_DIR": str(directory), "QT_QPA_PLATFORM": "offscreen"})
+    env.pop("CHATDESK_DATABASE_URL", None)
+    return env
+
+
+def _startup_s(directory: Path) -> float:
+    command = [sys.executable, "-m", "chatdesk.bench.probe", "startup"]
+    started = time.perf_counter()
+    with subprocess.Popen(
+        command, env=_child_env(directory), stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.strip() == "painted":
+                elapsed = time.perf_counter() - started
+                break
+        else:
+            raise RuntimeError("the app never painted its thread list")
+        child.wait(timeout=30)
+    return elapsed
+
+
+def _search_ms_p95(url: str, user_id: int) -> float:
+    from chatdesk.services import Services
+    from chatdesk.store.migrate import open_store
+
+    services = Services(open_store(url))
+    rng = random.Random(3)
+    times = []
+    for index in range(20):
+        words = rng.sample(SEARCH_WORDS, 1 + index % 2)
+        started = time.perf_counter()
+        services.search.search(user_id, " ".join(words))
+        times.append((time.perf_counter() - started) * 1000)
+    services.store.close()
+    times.sort()
+    return times[18]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(argv)
+    own_dir = args.data_dir is None
+    directory = args.data_dir or Path(tempfile.mkdtemp(prefix="chatdesk-bench-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    database = directory / "chatdesk.db"
+    url = f"sqlite:///{database}"
+    size = HistorySize(args.threads, args.messages, args.big_thread)
+    if not database.exists():
+        built = build_history(url, size)
+        emit("build_s", built.seconds, "s", messages=size.messages, threads=size.threads)
+    emit("db_mb", database.stat().st_size / 1e6, "MB")
+    startups = [_startup_s(directory) for _ in range(args.startup_runs)]
+    emit("startup_s", statistics.median(startups), "s", runs=len(startups), max=max(startups))
+    emit("search_ms_p95", _search_ms_p95(url, user_id=1), "ms", queries=20)
+    session = subprocess.run(
+        [sys.executable, "-m", "chatdesk.bench.probe", "session", "1"],
+        env=_child_env(directory),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    for line in session.stdout.splitlines():
+        if line.startswith("{"):
+            print(json.dumps(json.loads(line)))
+    if session.returncode != 0:
+        print(session.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(session.returncode)
+    if own_dir:
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Measurements taken inside a chatdesk GUI process (run by ``chatdesk.bench``).
+
+``python -m chatdesk.bench.probe startup`` starts the real app (``chatdesk.app.main``)
+and prints one line when the thread list has first been painted; the parent process
+times that from its own spawn, so interpreter start-up and imports count, as a person
+would feel them. ``python -m chatdesk.bench.probe session`` builds the real
+``ChatdeskApp`` and measures opening and scrolling the big thread, event-loop lag
+while a reply streams, crew overhead per reply, and memory. Both print JSON lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
+
+STREAM_SECONDS = 10.0
+STREAM_CHUNKS_PER_S = 1000
+OVERHEAD_RUNS = 21
+SCROLL_ROWS = 2000
+LAG_TICK_MS = 5
+
+
+def emit(metric: str, value: float, unit: str, **extra: Any) -> None:
+    print(json.dumps({"metric": metric, "value": round(value, 3), "unit": unit, **extra}))
+    sys.stdout.flush()
+
+
+class PaintWatcher(QObject):
+    """Records when a widget is next painted."""
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__(widget)
+        self.painted_at: float | None = None
+        widget.installEventFilter(self)
+
+    def reset(self) -> None:
+        self.painted_at = None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and self.painted_at is None:
+            self.painted_at = time.perf_counter()
+        return False
+
+
+def wait_until(app: QApplication, condition: Any, timeout_s: float = 60.0) -> bool:
+    deadline = time.perf_counter() + timeout_s
+    while not condition():
+        if time.perf_counter() > deadline:
+            return False
+        app.processEvents()
+        time.sleep(0.0005)
+    return True
+
+
+# -- startup ------------------------------------------------------------------------
+
+
+def probe_startup() -> None:
+    """Run the real app; print "painted" once the thread list shows, then quit."""
+    app = QApplication(sys.argv[:1])
+
+    class FirstPaint(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            parent = watched.parent() if isinstance(watched, QWidget) else None
+            if (
+                event.type() == QEvent.Type.Paint
+                and parent is not None
+                and parent.objectName() == "threadList"
+            ):
+                print("painted", flush=True)
+                app.removeEventFilter(self)
+                QTimer.singleShot(0, app.quit)
+            return False
+
+    watcher = FirstPaint()
+    app.installEventFilter(watcher)
+    from chatdesk.app import main
+
+    main([])
+
+
+# -- session ------------------------------------------------------------------------
+
+
+def probe_session(big_thread_id: int) -> None:
+    import asyncio
+
+    import qasync
+
+    from chatdesk.app import ChatdeskApp
+    from chatdesk.config import data_dir, database_url
+    from chatdesk.engine.protocol import ModelConfig
+    from chatdesk.store.migrate import open_store
+
+    app = QApplication(sys.argv[:1])
+    loop = qasync.QEventLoop(app, already_running=True)
+    asyncio.set_event_loop(loop)
+    script: list[Any] = []
+
+    def resolve(_thread: Any) -> ModelConfig:
+        return ModelConfig(model="scripted", script=tuple(script), timeout_s=60)
+
+    directory = data_dir()
+    chat = ChatdeskApp(open_store(database_url(directory)), directory, resolve_model=resolve)
+    chat.show()
+    chat.start_worker()
+    window = chat.window
+    view = window.findChild(QAbstractItemView, "messageList")
+    assert view is not None
+    watcher = PaintWatcher(view.viewport())
+    wait_until(app, lambda: window.isVisible())
+    app.processEvents()
+
+    # Open the 100,000-message thread until its newest messages are painted.
+    watcher.reset()
+    started = time.perf_counter()
+    window.on_thread_selected(big_thread_id)
+    wait_until(app, lambda: watcher.painted_at is not None)
+    assert watcher.painted_at is not None
+    emit("open_thread_ms", (watcher.painted_at - started) * 1000, "ms")
+
+    # Scroll 2,000 rows up, a wheel step per frame, painting each frame.
+    model = view.model()
+    names = {bytes(n.data()).decode(): r for r, n in model.roleNames().items()}
+
+    def top_message_id() -> int:
+        index = view.indexAt(view.viewport().rect().topLeft())
+        return int(model.data(index, names["messageId"]) or 0)
+
+    wait_until(app, lambda: chat.worker.is_ready, timeout_s=120)
+    first_top = top_message_id()
+    frames: list[float] = []
+    bar = view.verticalScrollBar()
+    while top_message_id() > first_top - SCROLL_ROWS and len(frames) < 50_000:
+        frame_start = time.perf_counter()
+        bar.setValue(bar.value() - 3 * bar.singleStep())
+        app.processEvents()
+        view.viewport().repaint()
+        frames.append((time.perf_counter() - frame_start) * 1000)
+    frames.sort()
+    emit(
+        "scroll_frame_ms_p99",
+        frames[int(len(frames) * 0.99) - 1],
+        "ms",
+        frames=len(frames),
+        median=round(statistics.median(frames), 3),
+    )
+
+    # Crew overhead: scripted replies with no model time, warm worker.
+    thread = chat.services.threads.create(chat.user_id, "bench")
+    window.on_thread_selected(thread.id)
+    durations: list[float] = []
+    finished: list[int] = []
+    chat.coordinator.run_finished.connect(lambda eid, _status: finished.append(eid))
+    for index in range(OVERHEAD_RUNS):
+        script[:] = [f"Reply number {index}."]
+        start = time.perf_counter()
+        sent = chat.services.messages.send(chat.user_id, thread.id, f"Question {index}")
+        assert sent.execution is not None
+        wait_until(app, lambda eid=sent.execution.id: eid in finished)
+        durations.append((time.perf_counter() - start) * 1000)
+    emit("crew_overhead_ms", statistics.median(durations[1:]), "ms", runs=len(durations) - 1)
+
+    # Event-loop lag while one reply streams 1,000 chunks a second for 10 s.
+    total = int(STREAM_SECONDS * STREAM_CHUNKS_PER_S)
+    script[:] = [{"text": "x" * total, "chunk_size": 1, "delay_s": 1 / STREAM_CHUNKS_PER_S}]
+    lags: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        lags.append(max(0.0, (now - last[0]) * 1000 - LAG_TICK_MS))
+        last[0] = now
+
+    chunks: list[int] = []
+    chat.worker.event_received.connect(lambda _event: chunks.append(1))
+    timer = QTimer()
+    timer.setInterval(LAG_TICK_MS)
+    timer.timeout.connect(tick)
+    sent = chat.services.messages.send(chat.user_id, thread.id, "Stream a lot")
+    assert sent.execution is not None
+    stream_start = time.perf_counter()
+    last[0] = stream_start
+    timer.start()
+    wait_until(app, lambda: sent.execution.id in finished, timeout_s=120)
+    timer.stop()
+    elapsed = time.perf_counter() - stream_start
+    lags.sort()
+    emit(
+        "stream_lag_ms_p99",
+        lags[int(len(lags) * 0.99) - 1],
+        "ms",
+        events_per_s=round(len(chunks) / elapsed),
+        seconds=round(elapsed, 1),
+    )
+    emit("stream_lag_ms_max", lags[-1], "ms")
+
+    window.on_thread_selected(big_thread_id)
+    wait_until(app, lambda: True)
+    emit("rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")
+    pid = chat.worker.pid
+    if pid:
+        emit("worker_rss_mb", _peak_rss_mb(pid), "MB")
+    chat.close()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "startup":
+        probe_startup()
+    elif mode == "session":
+        probe_session(int(sys.argv[2]))
+    else:
+        raise SystemExit("usage: python -m chatdesk.bench.probe startup|session BIG_THREAD_ID")
+
+
+if __name__ == "__main__":
+    main()
