@@ -87,9 +87,7 @@ def scripted_llm() -> ScriptedLLM:
 
 
 @pytest.fixture(scope="session")
-def chatdesk_worker(
-    qapp: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerClient]:
+def chatdesk_worker(qapp: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerClient]:
     """One crew worker process for the session (see the module docstring)."""
     from chatdesk.engine.client import WorkerClient
 
