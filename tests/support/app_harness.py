@@ -1,0 +1,61 @@
+"""The real app as a separate process that chats on its own, for crash tests.
+
+``python -m tests.support.app_harness DATA_DIR`` builds ``chatdesk.app.ChatdeskApp``
+(the same composition root ``chatdesk`` uses: store, migrations, crash recovery,
+window, worker process, coordinator; the model from the ``CHATDESK_LLM_*``
+environment) and sends messages one after another, as a person would, printing:
+
+- ``recovered N`` at start-up (runs a previous crash left behind),
+- ``committed <message id>`` once a sent message's transaction has committed,
+- ``worker <pid>`` when the crew worker is ready,
+- ``finished <execution id> <status>`` when a reply ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["CHATDESK_DATA_DIR"] = sys.argv[1]
+    import qasync
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from chatdesk.app import ChatdeskApp
+    from chatdesk.config import data_dir, database_url
+    from chatdesk.store.migrate import open_store
+
+    qt_app = QApplication(sys.argv[:1])
+    loop = qasync.QEventLoop(qt_app, already_running=True)
+    asyncio.set_event_loop(loop)
+    directory: Path = data_dir()
+    app = ChatdeskApp(open_store(database_url(directory)), directory)
+    print(f"recovered {app.recovered}", flush=True)
+    app.show()
+    app.start_worker()
+    thread = app.services.threads.create(app.user_id, "crash test")
+    app.window.on_thread_selected(thread.id)
+    count = [0]
+
+    def send() -> None:
+        count[0] += 1
+        sent = app.services.messages.send(app.user_id, thread.id, f"Question {count[0]}")
+        print(f"committed {sent.message.id}", flush=True)
+
+    def finished(execution_id: int, status: str) -> None:
+        print(f"finished {execution_id} {status}", flush=True)
+        QTimer.singleShot(0, send)
+
+    app.worker.worker_ready.connect(lambda event: print(f"worker {event.pid}", flush=True))
+    app.coordinator.run_finished.connect(finished)
+    send()
+    qt_app.exec()
+
+
+if __name__ == "__main__":
+    main()

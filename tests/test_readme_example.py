@@ -1,0 +1,31 @@
+"""The README's pytest-qt example runs as written (extracted from the README itself)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_pytest_qt_example_passes(tmp_path: Path) -> None:
+    text = README.read_text()
+    section = text.split("## Testing chatdesk with pytest-qt", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "the README lost its example test"
+    (tmp_path / "test_example_from_readme.py").write_text(match.group(1))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("CHATDESK_LLM_MODEL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
