@@ -65,7 +65,9 @@ class ChatdeskApp:
         self.user_id = self.services.users.ensure()
         self.window: MainWindow = MainWindow(self.services, self.user_id)
         self._owns_worker = worker is None
-        self.worker: WorkerClient = worker or WorkerClient(data_dir=data_dir)
+        self.worker: WorkerClient = worker or WorkerClient(
+            data_dir=data_dir, extra_env=_worker_log_env()
+        )
         self.coordinator: Coordinator = Coordinator(
             self.services,
             self.worker,
@@ -107,6 +109,13 @@ class ChatdeskApp:
         if self._owns_worker:
             self.worker.shutdown(wait_ms=QUIT_WORKER_WAIT_MS)
         self.store.close()
+
+
+def _worker_log_env() -> dict[str, str]:
+    """The worker logs at DEBUG when the app does (its lines land in the app's log)."""
+    if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+        return {"CHATDESK_WORKER_LOG_LEVEL": "DEBUG"}
+    return {}
 
 
 def _settings_resolver() -> ModelResolver:

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from chatdesk.config import PRIVATE_FILE_MODE, ensure_private_dir
+from chatdesk.redact import RedactingFilter, register_secret
 
 LOG_FILE_NAME = "chatdesk.log"
 MAX_LOG_BYTES = 2_000_000
@@ -31,10 +32,13 @@ def configure_logging(data_dir: Path, level: int = logging.INFO) -> Path:
         path, maxBytes=MAX_LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8", delay=True
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.setLevel(level)
     root.addHandler(handler)
     console = logging.StreamHandler()
     console.setLevel(logging.WARNING)
+    console.addFilter(RedactingFilter())
     root.addHandler(console)
+    register_secret(os.environ.get("CHATDESK_LLM_API_KEY"))
     return path

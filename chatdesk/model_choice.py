@@ -16,6 +16,7 @@ from typing import Any
 
 from chatdesk.engine.protocol import ModelConfig
 from chatdesk.engine.providers import ENV_MODEL, resolve_model_config
+from chatdesk.redact import register_secret
 from chatdesk.secrets import get_api_key
 from chatdesk.services.records import ThreadRecord
 
@@ -56,6 +57,7 @@ def make_model_resolver(read_settings: SettingsReader) -> ModelResolver:
             key = get_api_key(provider_of(config.model, settings))
             if key:
                 config = replace(config, api_key=key)
+        register_secret(config.api_key)
         return config
 
     return resolve

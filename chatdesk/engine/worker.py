@@ -41,6 +41,7 @@ from chatdesk.engine.protocol import (
     ShutdownRequest,
     decode_request,
 )
+from chatdesk.redact import RedactingFilter, register_secret
 
 log = logging.getLogger("chatdesk.engine.worker")
 
@@ -161,6 +162,8 @@ def main() -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())  # the openai SDK logs headers at DEBUG
     data_dir = data_dir_from_env()
     prepare_environment(data_dir)
     proto_in, proto_out = take_over_stdio()
@@ -197,6 +200,7 @@ def main() -> int:
             engine.cancel_all()
             break
         if isinstance(request, RunRequest):
+            register_secret(request.model.api_key)
             engine.start(request)
         elif isinstance(request, CancelRequest):
             engine.cancel(request.run_id)

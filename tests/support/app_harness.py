@@ -9,6 +9,9 @@ environment) and sends messages one after another, as a person would, printing:
 - ``committed <message id>`` once a sent message's transaction has committed,
 - ``worker <pid>`` when the crew worker is ready,
 - ``finished <execution id> <status>`` when a reply ends.
+
+With ``HARNESS_DEBUG=1`` it logs at DEBUG to the data directory, as ``chatdesk --debug``
+does; with ``HARNESS_REPLIES=N`` it quits after N replies.
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ def main() -> None:
     from chatdesk.config import data_dir, database_url
     from chatdesk.store.migrate import open_store
 
+    if os.environ.get("HARNESS_DEBUG"):
+        import logging
+
+        from chatdesk.logs import configure_logging
+
+        configure_logging(data_dir(), logging.DEBUG)
+    replies_left = int(os.environ.get("HARNESS_REPLIES", "0")) or None
     qt_app = QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(qt_app, already_running=True)
     asyncio.set_event_loop(loop)
@@ -48,7 +58,14 @@ def main() -> None:
         print(f"committed {sent.message.id}", flush=True)
 
     def finished(execution_id: int, status: str) -> None:
+        nonlocal replies_left
         print(f"finished {execution_id} {status}", flush=True)
+        if replies_left is not None:
+            replies_left -= 1
+            if replies_left <= 0:
+                app.close()
+                qt_app.quit()
+                return
         QTimer.singleShot(0, send)
 
     app.worker.worker_ready.connect(lambda event: print(f"worker {event.pid}", flush=True))
