@@ -130,6 +130,39 @@ def _settings_resolver() -> ModelResolver:
     return make_model_resolver(read_settings)
 
 
+def _open_store_or_explain(url: str, backups: Path) -> Store | None:
+    """Open the database; on failure say why, and offer a backup when it is damaged."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from chatdesk.store.backup import list_backups, restore_backup
+    from chatdesk.store.errors import DamagedDatabaseError, StoreError
+    from chatdesk.store.migrate import open_store
+
+    try:
+        return open_store(url, backup_dir=backups)
+    except DamagedDatabaseError as error:
+        log.error("damaged database: %s", error)
+        available = list_backups(backups)
+        if not available:
+            QMessageBox.critical(None, "chatdesk cannot open its database", str(error))
+            return None
+        answer = QMessageBox.question(
+            None,
+            "chatdesk's database is damaged",
+            f"{error}\n\nRestore the latest backup ({available[0].name})? The damaged "
+            "file is kept beside it, renamed; nothing is deleted.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+        aside = restore_backup(Path(error.path), available[0])
+        log.warning("restored %s; the damaged file was kept as %s", available[0], aside)
+        return _open_store_or_explain(url, backups)
+    except StoreError as error:
+        log.error("cannot open the database: %s", error)
+        QMessageBox.critical(None, "chatdesk cannot open its database", str(error))
+        return None
+
+
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="chatdesk", description="A desktop chat client.")
     parser.add_argument("--version", action="version", version=f"chatdesk {__version__}")
@@ -146,8 +179,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatdesk.config import backups_dir, data_dir, database_url
     from chatdesk.logs import configure_logging
     from chatdesk.single_instance import SingleInstance
-    from chatdesk.store.errors import StoreError
-    from chatdesk.store.migrate import open_store
 
     directory = data_dir()
     configure_logging(directory, logging.DEBUG if args.debug else logging.INFO)
@@ -169,11 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 3
 
-    try:
-        store = open_store(database_url(directory), backup_dir=backups_dir(directory))
-    except StoreError as error:
-        log.error("cannot open the database: %s", error)
-        QMessageBox.critical(None, "chatdesk cannot open its database", str(error))
+    store = _open_store_or_explain(database_url(directory), backups_dir(directory))
+    if store is None:
         instance.release()
         return 2
     if store.backup is not None:

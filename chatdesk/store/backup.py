@@ -47,3 +47,30 @@ def prune_backups(backup_dir: Path, keep: int = KEEP_BACKUPS) -> None:
     """Delete all but the ``keep`` newest backups."""
     for old in list_backups(backup_dir)[keep:]:
         old.unlink(missing_ok=True)
+
+
+def restore_backup(database: Path, backup: Path) -> Path:
+    """Put ``backup`` in place of ``database``; the old file is kept, never deleted.
+
+    The damaged file (with its ``-wal``/``-shm``) is renamed to
+    ``<name>.damaged-<utc time>`` beside it; returns that path.
+    """
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = database.with_name(f"{database.name}.damaged-{stamp}")
+    for suffix in ("-wal", "-shm"):
+        companion = database.with_name(database.name + suffix)
+        if companion.exists():
+            companion.rename(aside.with_name(aside.name + suffix))
+    if database.exists():
+        database.rename(aside)
+    create_private_file(database)
+    src = sqlite3.connect(f"{backup.as_uri()}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(database)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return aside

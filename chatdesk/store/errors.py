@@ -17,3 +17,11 @@ class NotAChatdeskDatabaseError(StoreError):
 
 class MigrationFailedError(StoreError):
     """An upgrade failed; the original database was left as it was."""
+
+
+class DamagedDatabaseError(StoreError):
+    """The file cannot be read as a SQLite database; ``path`` names it."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatdesk.store.backup import backup_sqlite
 from chatdesk.store.connection import create_session_factory, create_store_engine, sqlite_path
 from chatdesk.store.errors import (
+    DamagedDatabaseError,
     DatabaseTooNewError,
     MigrationFailedError,
     NotAChatdeskDatabaseError,
@@ -101,8 +102,8 @@ def inspect_sqlite_file(path: Path) -> DatabaseState:
             revision = row[0] if row else None
         return DatabaseState(revision=revision, has_tables=bool(tables - {VERSION_TABLE}))
     except sqlite3.DatabaseError as error:
-        raise NotAChatdeskDatabaseError(
-            f"{path} cannot be read as a database ({error}). It may be damaged."
+        raise DamagedDatabaseError(
+            f"{path} cannot be read as a database ({error}). It may be damaged.", str(path)
         ) from error
     finally:
         connection.close()

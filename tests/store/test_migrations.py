@@ -16,9 +16,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
 from chatdesk.services import Services
-from chatdesk.store.backup import backup_sqlite, list_backups
+from chatdesk.store.backup import backup_sqlite, list_backups, restore_backup
 from chatdesk.store.connection import create_session_factory, create_store_engine
-from chatdesk.store.errors import DatabaseTooNewError, NotAChatdeskDatabaseError
+from chatdesk.store.errors import (
+    DamagedDatabaseError,
+    DatabaseTooNewError,
+    NotAChatdeskDatabaseError,
+)
 from chatdesk.store.migrate import Store, alembic_config, open_store, upgrade
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
 from chatdesk.store.schema import HEAD_REVISION
@@ -150,7 +154,7 @@ def test_a_garbage_file_is_refused_untouched(tmp_path: Path) -> None:
     db = tmp_path / "garbage.db"
     db.write_bytes(b"this is not a database at all" * 100)
     before = _digest(db)
-    with pytest.raises(NotAChatdeskDatabaseError, match="damaged"):
+    with pytest.raises(DamagedDatabaseError, match="damaged"):
         open_store(f"sqlite:///{db}")
     assert _digest(db) == before
 
@@ -245,3 +249,27 @@ def test_an_older_database_is_backed_up_then_upgraded_with_its_data(
             assert copy.execute("SELECT count(*) FROM messages").fetchone() == (counts["messages"],)
         copy.close()
     store.close()
+
+
+def test_a_damaged_database_can_be_restored_from_its_backup(tmp_path: Path) -> None:
+    db = tmp_path / "chatdesk.db"
+    url = f"sqlite:///{db}"
+    services = Services(open_store(url))
+    counts = _populate(services)
+    services.store.close()
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    backup = backup_sqlite(db, backups, label="daily")
+    with db.open("r+b") as broken:  # overwrite the header: no longer a SQLite file
+        broken.write(b"\x00garbage\x00" * 20)
+    damaged_bytes = db.read_bytes()
+    with pytest.raises(DamagedDatabaseError) as raised:
+        open_store(url, backup_dir=backups)
+    assert raised.value.path == str(db)
+    assert db.read_bytes() == damaged_bytes  # nothing overwritten silently
+    aside = restore_backup(db, backup)
+    assert aside.read_bytes() == damaged_bytes  # kept for the person to inspect
+    assert db.stat().st_mode & 0o777 == 0o600
+    restored = Services(open_store(url))
+    assert _counts(restored) == counts
+    restored.store.close()
