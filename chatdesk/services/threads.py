@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
@@ -70,18 +70,43 @@ class ThreadService:
             return ThreadRecord.of(owned_thread(session, user_id, thread_id))
 
     def list(
-        self, user_id: int, *, limit: int | None = None, offset: int = 0
+        self,
+        user_id: int,
+        *,
+        limit: int | None = None,
+        after: ThreadRecord | None = None,
     ) -> list[ThreadRecord]:
-        """The user's threads: pinned first, then most recently active first."""
-        query = (
-            select(Thread)
-            .where(Thread.user_id == user_id)
-            .order_by(Thread.pinned.desc(), Thread.updated_at.desc(), Thread.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
+        """The user's threads: pinned first, then most recently active first.
+
+        Pages by keyset: pass the last thread of a page as ``after`` to get the next,
+        read straight off the ``(user_id, pinned, updated_at, id)`` index.
+        """
+        query = select(Thread).where(Thread.user_id == user_id)
+        if after is not None:
+            # pinned sorts first: past a pinned thread come unpinned ones too.
+            later_group = [Thread.pinned.is_(False)] if after.pinned else []
+            query = query.where(
+                or_(
+                    *later_group,
+                    and_(Thread.pinned == after.pinned, Thread.updated_at < after.updated_at),
+                    and_(
+                        Thread.pinned == after.pinned,
+                        Thread.updated_at == after.updated_at,
+                        Thread.id < after.id,
+                    ),
+                )
+            )
+        query = query.order_by(
+            Thread.pinned.desc(), Thread.updated_at.desc(), Thread.id.desc()
+        ).limit(limit)
         with self._uow.read() as session:
             return [ThreadRecord.of(row) for row in session.scalars(query)]
+
+    def count(self, user_id: int) -> int:
+        """How many threads the user has (cheap: read off an index)."""
+        query = select(func.count()).select_from(Thread).where(Thread.user_id == user_id)
+        with self._uow.read() as session:
+            return session.scalar(query) or 0
 
     def rename(self, user_id: int, thread_id: int, title: str) -> ThreadRecord:
         return self.update(user_id, thread_id, title=title)

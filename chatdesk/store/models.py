@@ -74,6 +74,7 @@ class Thread(Base):
     __table_args__ = (
         UniqueConstraint("id", "user_id"),
         Index("ix_threads_user_id_updated_at", "user_id", "updated_at"),
+        Index("ix_threads_user_id_pinned_updated_at_id", "user_id", "pinned", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -251,3 +251,20 @@ def test_a_failing_listener_does_not_break_the_others(services: Services, user_i
     services.bus.subscribe(recorder)
     services.threads.create(user_id)
     assert len(recorder.changes) == 1
+
+
+def test_threads_page_by_keyset_in_list_order(services: Services, user_id: int) -> None:
+    made = [services.threads.create(user_id, f"t{i}") for i in range(7)]
+    services.threads.update(user_id, made[2].id, pinned=True)
+    expected = [t.id for t in services.threads.list(user_id)]
+    assert expected[0] == made[2].id
+    pages: list[int] = []
+    after = None
+    while True:
+        page = services.threads.list(user_id, limit=3, after=after)
+        if not page:
+            break
+        pages += [t.id for t in page]
+        after = page[-1]
+    assert pages == expected
+    assert services.threads.count(user_id) == 7
