@@ -6,10 +6,11 @@ recreate them on SQLite (batch mode) and PostgreSQL alike.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData
+from sqlalchemy import DateTime, Dialect, MetaData, Text
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -53,6 +54,43 @@ class UTCDateTime(TypeDecorator[datetime]):
         if stamp.tzinfo is None:
             return stamp.replace(tzinfo=UTC)
         return stamp.astimezone(UTC)
+
+
+ESCAPED_PREFIX = "\ue000chatdesk-escaped:"
+"""Marks a value stored JSON-escaped (a private-use character starts it)."""
+
+
+class ExactText(TypeDecorator[str]):
+    """Text stored exactly as Python holds it, whatever a model sent.
+
+    Lone surrogates (valid in JSON, invalid in UTF-8) cannot be encoded, and PostgreSQL
+    refuses NUL characters; such rare values, and any that happen to start with the
+    marker, are stored JSON-escaped behind ``ESCAPED_PREFIX`` and decoded on the way
+    back. Everything else is stored as plain text, so search and SQL see it as is.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        needs_escape = value.startswith(ESCAPED_PREFIX) or (
+            dialect.name == "postgresql" and "\x00" in value
+        )
+        if not needs_escape:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                needs_escape = True
+        return ESCAPED_PREFIX + json.dumps(value) if needs_escape else value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is not None and value.startswith(ESCAPED_PREFIX):
+            decoded = json.loads(value[len(ESCAPED_PREFIX) :])
+            assert isinstance(decoded, str)
+            return decoded
+        return value
 
 
 class Base(DeclarativeBase):

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from chatdesk.store.base import Base, UTCDateTime, utcnow
+from chatdesk.store.base import Base, ExactText, UTCDateTime, utcnow
 from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 
 CURRENT_TIMESTAMP = text("CURRENT_TIMESTAMP")
@@ -116,8 +116,8 @@ class Execution(Base):
     model: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    result: Mapped[str | None] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(ExactText())
+    error: Mapped[str | None] = mapped_column(ExactText())
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     total_tokens: Mapped[int | None] = mapped_column(Integer)
@@ -147,7 +147,7 @@ class Message(Base):
     thread_id: Mapped[int] = mapped_column(Integer)
     user_id: Mapped[int] = mapped_column(Integer)
     role: Mapped[Role] = mapped_column(_enum_column_type(Role, "role"))
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(ExactText())
     status: Mapped[MessageStatus] = mapped_column(
         _enum_column_type(MessageStatus, "status"), default=MessageStatus.PENDING
     )
