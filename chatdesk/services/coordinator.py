@@ -339,8 +339,18 @@ class Coordinator(QObject):
                 model=model,
                 tokens=tokens,
             )
-        except Exception:
+        except Exception as error:
             log.exception("could not record the end of run %s", run.execution_id)
+            status = ExecutionStatus.FAILED
+            try:  # never leave the bubble "processing": end it, keeping the saved text
+                self._services.executions.finish(
+                    run.user_id,
+                    run.execution_id,
+                    status,
+                    error=f"chatdesk could not save this reply: {error}",
+                )
+            except Exception:
+                log.exception("could not mark run %s failed either", run.execution_id)
         if run.reply_id is not None:
             self._dirty.discard(run.reply_id)
             self.reply_text_changed.emit(run.reply_id, run.text)

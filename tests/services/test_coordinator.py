@@ -231,3 +231,32 @@ def test_deadline_ends_a_silent_run(
     assert "No answer within" in (services.executions.get(user, sent.execution.id).error or "")
     assert transport.cancelled == [transport.requests[0].run_id]
     coordinator.shutdown()
+
+
+def test_a_reply_that_cannot_be_saved_still_ends_the_run(
+    qtbot: QtBot,
+    sqlite_services: Services,
+    transport: FakeTransport,
+    coordinator: Coordinator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = sqlite_services
+    user = services.users.ensure()
+    thread = services.threads.create(user)
+    sent = services.messages.send(user, thread.id, "hi")
+    assert sent.execution is not None
+    qtbot.waitUntil(lambda: len(transport.requests) == 1, timeout=3000)
+    original = services.executions.finish
+
+    def finish_refusing_text(*args: object, **kwargs: object) -> object:
+        if kwargs.get("text") is not None:
+            raise OSError("disk full")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services.executions, "finish", finish_refusing_text)
+    with qtbot.waitSignal(coordinator.run_finished, timeout=2000) as finished:
+        coordinator.on_worker_event(CompletedEvent(transport.requests[0].run_id, 1, "x", "m"))
+    assert finished.args == [sent.execution.id, "failed"]
+    execution = services.executions.get(user, sent.execution.id)
+    assert execution.status is ExecutionStatus.FAILED
+    assert "could not save this reply: disk full" in (execution.error or "")
