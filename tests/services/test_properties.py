@@ -1,0 +1,159 @@
+"""Random sequences of service operations keep every invariant (hypothesis).
+
+A model of what should exist is kept beside a real SQLite store; after each step the
+store must match it, and the rules the database and the services promise must hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    invariant,
+    rule,
+)
+from sqlalchemy import func, select, text
+
+from chatdesk.services import Services
+from chatdesk.services.errors import IllegalTransitionError, ValidationError
+from chatdesk.services.transitions import MESSAGE_TRANSITIONS
+from chatdesk.store.enums import MessageStatus, Role
+from chatdesk.store.migrate import open_store
+from chatdesk.store.models import Execution, Message
+
+texts = st.text(min_size=0, max_size=40)
+
+
+class ServiceMachine(RuleBasedStateMachine):
+    threads = Bundle("threads")
+    messages = Bundle("messages")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dir = tempfile.TemporaryDirectory()
+        self.store = open_store(f"sqlite:///{Path(self._dir.name) / 'p.db'}")
+        self.services = Services(self.store)
+        self.users = [self.services.users.ensure("ada"), self.services.users.ensure("bob")]
+        self.expected: dict[int, set[int]] = {}  # thread id -> message ids
+        self.owner: dict[int, int] = {}
+
+    def teardown(self) -> None:
+        self.store.close()
+        self._dir.cleanup()
+
+    @rule(target=threads, user=st.sampled_from([0, 1]), title=texts)
+    def create_thread(self, user: int, title: str) -> int:
+        try:
+            thread = self.services.threads.create(self.users[user], title or "x")
+        except ValidationError:
+            thread = self.services.threads.create(self.users[user])
+        self.expected[thread.id] = set()
+        self.owner[thread.id] = self.users[user]
+        return thread.id
+
+    @rule(target=messages, thread=threads, content=texts, trigger=st.booleans())
+    def send(self, thread: int, content: str, trigger: bool) -> int:
+        if thread not in self.expected:
+            return -1
+        try:
+            sent = self.services.messages.send(
+                self.owner[thread], thread, content, triggers_execution=trigger
+            )
+        except ValidationError:
+            assert not content.strip()
+            return -1
+        self.expected[thread].add(sent.message.id)
+        assert (sent.execution is not None) == trigger
+        return sent.message.id
+
+    @rule(message=messages, status=st.sampled_from(list(MessageStatus)))
+    def set_status(self, message: int, status: MessageStatus) -> None:
+        thread = self._thread_of(message)
+        if thread is None:
+            return
+        before = self.services.messages.get(self.owner[thread], message).status
+        try:
+            self.services.messages.set_status(self.owner[thread], message, status)
+            assert status in MESSAGE_TRANSITIONS[before]
+        except IllegalTransitionError:
+            assert status not in MESSAGE_TRANSITIONS[before]
+
+    @rule(message=messages)
+    def retry(self, message: int) -> None:
+        thread = self._thread_of(message)
+        if thread is None:
+            return
+        with contextlib.suppress(IllegalTransitionError, ValidationError):
+            self.services.messages.retry(self.owner[thread], message)
+
+    @rule(thread=threads, pinned=st.booleans())
+    def pin(self, thread: int, pinned: bool) -> None:
+        if thread in self.expected:
+            self.services.threads.update(self.owner[thread], thread, pinned=pinned)
+
+    @rule(message=consumes(messages))
+    def delete_message(self, message: int) -> None:
+        thread = self._thread_of(message)
+        if thread is not None:
+            self.services.messages.delete(self.owner[thread], message)
+            self.expected[thread].discard(message)
+
+    @rule(thread=consumes(threads))
+    def delete_thread(self, thread: int) -> None:
+        if thread in self.expected:
+            self.services.threads.delete(self.owner[thread], thread)
+            del self.expected[thread]
+
+    def _thread_of(self, message: int) -> int | None:
+        for thread, ids in self.expected.items():
+            if message in ids:
+                return thread
+        return None
+
+    @invariant()
+    def store_matches_the_model(self) -> None:
+        with self.store.session_factory() as session:
+            rows = session.execute(select(Message.id, Message.thread_id)).all()
+        actual: dict[int, set[int]] = {thread: set() for thread in self.expected}
+        for message_id, thread_id in rows:
+            assert thread_id in actual, "a message outlived its thread"
+            actual[thread_id].add(message_id)
+        assert actual == self.expected
+
+    @invariant()
+    def database_rules_hold(self) -> None:
+        with self.store.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA foreign_key_check")).all() == []
+        with self.store.session_factory() as session:
+            for message in session.scalars(select(Message)):
+                assert message.user_id == self.owner[message.thread_id]
+                if message.role == Role.USER and message.triggers_execution:
+                    execution = session.get(Execution, message.execution_id)
+                    assert execution is not None and execution.thread_id == message.thread_id
+            orphans = session.scalar(
+                select(func.count())
+                .select_from(Execution)
+                .where(Execution.thread_id.not_in(list(self.expected) or [-1]))
+            )
+            assert orphans == 0
+
+    @invariant()
+    def lists_are_ordered_and_private(self) -> None:
+        for user in self.users:
+            listed = self.services.threads.list(user)
+            assert {t.id for t in listed} == {
+                t for t, owner in self.owner.items() if owner == user and t in self.expected
+            }
+            keys = [(t.pinned, t.updated_at, t.id) for t in listed]
+            assert keys == sorted(keys, reverse=True)
+
+
+ServiceMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+test_service_operations_keep_invariants = ServiceMachine.TestCase
