@@ -35,6 +35,10 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         url=url,
         target_metadata=target_metadata,
         render_as_batch=dialect.startswith("sqlite"),
+        # chatdesk's SQLite connections leave transactions to SQLite itself (pysqlite's
+        # implicit commits are off), so all pending revisions run in ONE transaction
+        # there too; Alembic would otherwise commit after each revision on SQLite.
+        transactional_ddl=True,
         compare_type=True,
         include_name=_include_name,
         literal_binds=connection is None,

@@ -21,6 +21,7 @@ from chatdesk.store.connection import create_session_factory, create_store_engin
 from chatdesk.store.errors import (
     DamagedDatabaseError,
     DatabaseTooNewError,
+    MigrationFailedError,
     NotAChatdeskDatabaseError,
 )
 from chatdesk.store.migrate import Store, alembic_config, open_store, upgrade
@@ -221,10 +222,16 @@ def _store_at(url: str, revision: str) -> Store:
     return Store(engine=engine, session_factory=create_session_factory(engine), url=url)
 
 
+def _older_revisions() -> list[str]:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return sorted(s.revision for s in scripts.walk_revisions() if s.revision != HEAD_REVISION)
+
+
+@pytest.mark.parametrize("revision", _older_revisions())
 def test_an_older_database_is_backed_up_then_upgraded_with_its_data(
-    db_url: str, tmp_path: Path
+    db_url: str, tmp_path: Path, revision: str
 ) -> None:
-    old = _store_at(db_url, "0001")
+    old = _store_at(db_url, revision)
     counts = _populate(Services(old))
     old.close()
     backups = tmp_path / "backups"
@@ -245,7 +252,7 @@ def test_an_older_database_is_backed_up_then_upgraded_with_its_data(
         assert store.backup is not None and store.backup.parent == backups
         assert store.backup.stat().st_mode & 0o777 == 0o600
         with sqlite3.connect(store.backup) as copy:
-            assert copy.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+            assert copy.execute("SELECT version_num FROM alembic_version").fetchone() == (revision,)
             assert copy.execute("SELECT count(*) FROM messages").fetchone() == (counts["messages"],)
         copy.close()
     store.close()
@@ -273,3 +280,37 @@ def test_a_damaged_database_can_be_restored_from_its_backup(tmp_path: Path) -> N
     restored = Services(open_store(url))
     assert _counts(restored) == counts
     restored.store.close()
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "chatdesk.db"
+    url = f"sqlite:///{db}"
+    old = _store_at(url, "0001")
+    counts = _populate(Services(old))
+    old.close()
+    import alembic.op
+
+    real_create_index = alembic.op.create_index
+
+    def create_index_then_fail(*args: object, **kwargs: object) -> None:
+        real_create_index(*args, **kwargs)  # type: ignore[arg-type]
+        raise RuntimeError("simulated failure half way through a migration")
+
+    monkeypatch.setattr(alembic.op, "create_index", create_index_then_fail)
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    with pytest.raises(MigrationFailedError, match="rolled back"):
+        open_store(url, backup_dir=backups)
+    monkeypatch.undo()
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
+        assert "messages_fts" not in tables  # 0002's work was rolled back too
+    connection.close()
+    assert len(list_backups(backups)) == 1
+    store = open_store(url, backup_dir=backups)  # and it upgrades fine afterwards
+    assert _counts(Services(store)) == counts
+    store.close()
