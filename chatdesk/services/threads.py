@@ -75,13 +75,19 @@ class ThreadService:
         *,
         limit: int | None = None,
         after: ThreadRecord | None = None,
+        title_contains: str = "",
     ) -> list[ThreadRecord]:
         """The user's threads: pinned first, then most recently active first.
 
         Pages by keyset: pass the last thread of a page as ``after`` to get the next,
         read straight off the ``(user_id, pinned, updated_at, id)`` index.
+        ``title_contains`` keeps titles containing that text, ignoring ASCII case
+        (the rule ``title_matches`` applies to threads already in hand).
         """
         query = select(Thread).where(Thread.user_id == user_id)
+        needle = " ".join(title_contains.split())
+        if needle:
+            query = query.where(Thread.title.icontains(needle, autoescape=True))
         if after is not None:
             # pinned sorts first: past a pinned thread come unpinned ones too.
             later_group = [Thread.pinned.is_(False)] if after.pinned else []
@@ -159,6 +165,19 @@ class ThreadService:
             changes.append(
                 Change(ChangeKind.DELETED, Entity.THREAD, record.id, record.id, record.user_id)
             )
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def title_matches(title: str, query: str) -> bool:
+    """Whether ``list(title_contains=query)`` keeps a thread titled ``title``.
+
+    Case is ignored for ASCII letters only, as SQLite's ``lower()`` does, so a thread
+    renamed on screen and one read back from the store agree.
+    """
+    needle = " ".join(query.split())
+    return needle.translate(_ASCII_LOWER) in title.translate(_ASCII_LOWER)
 
 
 def _clean_system_prompt(prompt: str | None) -> str | None:

@@ -361,7 +361,7 @@ class MainWindow(QMainWindow):
         self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def on_search_return(self) -> None:
-        index = self.sidebar.proxy.index(0, 0)
+        index = self.sidebar.model.index(0, 0)
         if index.isValid():
             self.sidebar.view.setCurrentIndex(index)
             self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -3,8 +3,10 @@
 Rows are painted by ``ThreadDelegate`` (title, time, one-line preview); a group header
 (Pinned, Today, Yesterday, Previous 7 days, Older) is painted above the first row of
 each group, computed from the ``group`` role of the row above, so grouping follows
-filtering and moves without extra model rows. Titles are renamed in place (F2 or
-double-click) through the model's ``setData``.
+filtering and moves without extra model rows. Typing in the search field filters
+titles in the store (the model holds only the pages read so far, so there is no proxy
+over it). The open chat stays open while the list is filtered. Titles are renamed in
+place (F2 or double-click) through the model's ``setData``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from PySide6.QtCore import (
     QPoint,
     QRect,
     QSize,
-    QSortFilterProxyModel,
     Qt,
     Signal,
 )
@@ -46,20 +47,6 @@ ROW_HEIGHT = 54
 HEADER_HEIGHT = 30
 INSET = 8
 PAD = 10
-
-
-class ThreadFilterProxy(QSortFilterProxyModel):
-    """Filters threads by title as the person types (order comes from the source)."""
-
-    def __init__(self, source: ThreadListModel, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setSourceModel(source)
-        self.setFilterRole(ThreadRoles.Title)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.setDynamicSortFilter(True)
-
-    def set_query(self, text: str) -> None:
-        self.setFilterFixedString(" ".join(text.split()))
 
 
 def _group_starts(index: _Index) -> bool:
@@ -201,11 +188,16 @@ class ThreadListView(QListView):
             model.rowsMoved.connect(self.on_layout_may_change)
             model.rowsInserted.connect(self.on_layout_may_change)
             model.rowsRemoved.connect(self.on_layout_may_change)
-            model.dataChanged.connect(self.on_layout_may_change)
+            model.dataChanged.connect(self.on_data_changed)
             model.layoutChanged.connect(self.on_layout_may_change)
 
     def on_layout_may_change(self, *_args: object) -> None:
+        """Rows moved: the group headers (and so row heights) around them may change."""
         self.scheduleDelayedItemsLayout()
+
+    def on_data_changed(self, _first: QModelIndex, _last: QModelIndex, roles: list[int]) -> None:
+        if not roles or ThreadRoles.Group in roles:
+            self.scheduleDelayedItemsLayout()
 
 
 class ThreadListPanel(QWidget):
@@ -231,7 +223,8 @@ class ThreadListPanel(QWidget):
         self.setObjectName("sidebar")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.model = model
-        self.proxy = ThreadFilterProxy(model, self)
+        self._filtering = False
+        self._selected_id: int | None = None  # kept while filtering hides its row
 
         self.new_button = QPushButton("+  New chat", self)
         self.new_button.setObjectName("newThreadButton")
@@ -246,7 +239,7 @@ class ThreadListPanel(QWidget):
         self.search.setClearButtonEnabled(True)
 
         self.view = ThreadListView(self)
-        self.view.setModel(self.proxy)
+        self.view.setModel(model)
         self.view.setItemDelegate(ThreadDelegate(theme, self.view))
 
         self.empty = QLabel(self)
@@ -276,10 +269,10 @@ class ThreadListPanel(QWidget):
         self.view.selectionModel().currentChanged.connect(self.on_current_changed)
         self.view.customContextMenuRequested.connect(self.on_context_menu)
         for signal in (
-            self.proxy.rowsInserted,
-            self.proxy.rowsRemoved,
-            self.proxy.modelReset,
-            self.proxy.layoutChanged,
+            self.model.rowsInserted,
+            self.model.rowsRemoved,
+            self.model.modelReset,
+            self.model.layoutChanged,
         ):
             signal.connect(self.on_rows_changed)
 
@@ -290,11 +283,10 @@ class ThreadListPanel(QWidget):
         value = index.data(ThreadRoles.ThreadId) if index.isValid() else None
         return int(value) if value else None
 
-    def proxy_index_of(self, thread_id: int) -> QModelIndex:
-        row = self.model.row_of(thread_id)
-        if row is None:
-            return QModelIndex()
-        return self.proxy.mapFromSource(self.model.index(row))
+    def index_of(self, thread_id: int) -> QModelIndex:
+        """The thread's index, paging the list on until it is read; invalid if not listed."""
+        row = self.model.ensure_loaded(thread_id)
+        return QModelIndex() if row is None else self.model.index(row)
 
     # -- commands --------------------------------------------------------------------
 
@@ -304,10 +296,10 @@ class ThreadListPanel(QWidget):
             self.view.selectionModel().clearCurrentIndex()
             self.view.clearSelection()
             return True
-        index = self.proxy_index_of(thread_id)
-        if not index.isValid() and self.model.row_of(thread_id) is not None:
+        index = self.index_of(thread_id)
+        if not index.isValid() and self.model.title_filter:
             self.search.clear()
-            index = self.proxy_index_of(thread_id)
+            index = self.index_of(thread_id)
         if not index.isValid():
             return False
         self.view.selectionModel().setCurrentIndex(
@@ -317,7 +309,7 @@ class ThreadListPanel(QWidget):
         return True
 
     def start_rename(self, thread_id: int) -> None:
-        index = self.proxy_index_of(thread_id)
+        index = self.index_of(thread_id)
         if index.isValid():
             self.view.setCurrentIndex(index)
             self.view.edit(index)
@@ -329,15 +321,29 @@ class ThreadListPanel(QWidget):
     # -- slots -----------------------------------------------------------------------
 
     def on_search_text_changed(self, text: str) -> None:
-        self.proxy.set_query(text)
+        """Filter titles; the open chat stays open (and selected while it matches)."""
+        self._filtering = True
+        try:
+            self.model.set_title_filter(text)
+            current = self._selected_id
+            row = self.model.row_of(current) if current is not None else None
+            if row is not None:
+                self.view.selectionModel().setCurrentIndex(
+                    self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
+                )
+        finally:
+            self._filtering = False
         self.on_rows_changed()
 
     def on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self._filtering:
+            return
         value = current.data(ThreadRoles.ThreadId) if current.isValid() else None
+        self._selected_id = int(value) if value else None
         self.current_thread_changed.emit(int(value or 0))
 
     def on_rows_changed(self, *_args: object) -> None:
-        if self.proxy.rowCount() > 0:
+        if self.model.rowCount() > 0:
             self.stack.setCurrentWidget(self.view)
             return
         query = self.search.text().strip()

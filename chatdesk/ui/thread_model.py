@@ -1,10 +1,15 @@
 """The person's threads as a Qt list model: pinned first, then most recent first.
 
-Loaded once; after that it follows the change bus row by row: a new thread is one
-``beginInsertRows`` at its sorted place, activity that moves a thread up is one
-``beginMoveRows`` (plus ``dataChanged`` for what changed), a deletion one
-``beginRemoveRows``. A thread can be *hidden* while its deletion waits for Undo: it
-leaves the list but its record is kept to put it back.
+Nothing here scales with the history: the model holds the threads read so far, a page
+at a time by keyset (``canFetchMore``/``fetchMore``, which views call as they scroll),
+and a title filter is a query, not a scan of loaded rows. The last thread read is the
+*boundary*: every thread sorting before it is held (or hidden), none after it is.
+Live changes keep that true row by row: a new thread is one ``beginInsertRows`` at its
+sorted place, activity that moves a thread up is one ``beginMoveRows`` (plus
+``dataChanged`` for what changed), a deletion one ``beginRemoveRows``; a thread that
+moves past the boundary leaves until paging reaches it again. A thread can be *hidden*
+while its deletion waits for Undo: it leaves the list but its record is kept to put it
+back.
 
 The last-message preview is read lazily on first ``data()`` for a row (one small
 query for visible rows only) and then kept current from message changes.
@@ -32,10 +37,12 @@ from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import MessageRecord, ThreadRecord
+from chatdesk.services.threads import title_matches
 from chatdesk.ui.time_format import PINNED, date_group, short_time
 
 _Index = QModelIndex | QPersistentModelIndex
 PREVIEW_CHARS = 140
+PAGE_SIZE = 200  # rows per read: several screens, a few milliseconds
 
 
 class ThreadRoles(IntEnum):
@@ -101,6 +108,9 @@ class ThreadListModel(QAbstractListModel):
         self._keys: list[tuple[bool, float, int]] = []
         self._hidden: dict[int, ThreadRecord] = {}
         self._previews: dict[int, tuple[int, str]] = {}
+        self._filter = ""
+        self._boundary: ThreadRecord | None = None  # the last thread read
+        self._exhausted = False  # every thread (matching the filter) has been read
 
     # -- reading ---------------------------------------------------------------------
 
@@ -110,15 +120,75 @@ class ThreadListModel(QAbstractListModel):
     def roleNames(self) -> dict[int, QByteArray]:
         return dict(ROLE_NAMES)
 
+    @property
+    def title_filter(self) -> str:
+        return self._filter
+
+    def set_title_filter(self, text: str) -> None:
+        """Show only threads whose title contains ``text`` (read afresh from the store)."""
+        text = " ".join(text.split())
+        if text != self._filter:
+            self._filter = text
+            self.reload()
+
     def reload(self) -> None:
-        """Read every thread again (start-up; not used for live changes)."""
+        """Start again from the first page (start-up, filter changes)."""
         self.beginResetModel()
-        rows = [t for t in self._services.threads.list(self._user_id) if t.id not in self._hidden]
-        rows.sort(key=sort_key)
-        self._rows = rows
-        self._keys = [sort_key(t) for t in rows]
-        self._previews.clear()
+        self._rows = []
+        self._keys = []
+        self._boundary = None
+        self._exhausted = False
+        self._append(self._read_page(PAGE_SIZE))
         self.endResetModel()
+
+    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and not self._exhausted
+
+    def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008
+        if parent.isValid() or self._exhausted:
+            return
+        page = self._read_page(PAGE_SIZE)
+        if page:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
+            self._append(page)
+            self.endInsertRows()
+
+    def ensure_loaded(self, thread_id: int) -> int | None:
+        """Page on until ``thread_id`` is held; its row, or None if it is not listed."""
+        row = self.row_of(thread_id)
+        if row is not None or thread_id in self._hidden:
+            return row
+        try:
+            record = self._services.threads.get(self._user_id, thread_id)
+        except ServiceError:
+            return None
+        if not title_matches(record.title, self._filter):
+            return None
+        while not self._exhausted and not self._within_boundary(sort_key(record)):
+            self.fetchMore()
+        return self.row_of(thread_id)
+
+    def _read_page(self, limit: int) -> list[ThreadRecord]:
+        try:
+            page = self._services.threads.list(
+                self._user_id, limit=limit, after=self._boundary, title_contains=self._filter
+            )
+        except ServiceError:
+            page = []
+        if len(page) < limit:
+            self._exhausted = True
+        if page:
+            self._boundary = page[-1]
+        return [t for t in page if t.id not in self._hidden and self.row_of(t.id) is None]
+
+    def _append(self, page: list[ThreadRecord]) -> None:
+        self._rows.extend(page)
+        self._keys.extend(sort_key(t) for t in page)
+
+    def _within_boundary(self, key: tuple[bool, float, int]) -> bool:
+        """Whether a thread with this sort key belongs among the rows read so far."""
+        return self._exhausted or (self._boundary is not None and key <= sort_key(self._boundary))
 
     def row_of(self, thread_id: int) -> int | None:
         for row, t in enumerate(self._rows):
@@ -208,8 +278,10 @@ class ThreadListModel(QAbstractListModel):
     def unhide(self, thread_id: int) -> int | None:
         """Put a hidden thread back; returns its row."""
         record = self._hidden.pop(thread_id, None)
-        if record is None:
+        if record is None or not title_matches(record.title, self._filter):
             return None
+        if not self._within_boundary(sort_key(record)):
+            return None  # paging will bring it back in its place
         return self._insert(record)
 
     def is_hidden(self, thread_id: int) -> bool:
@@ -232,7 +304,13 @@ class ThreadListModel(QAbstractListModel):
             self._hidden[change.id] = record
             return
         row = self.row_of(change.id)
-        if row is None:
+        listed = title_matches(record.title, self._filter) and self._within_boundary(
+            sort_key(record)
+        )
+        if not listed:
+            if row is not None:
+                self._remove_row(row)
+        elif row is None:
             self._insert(record)
         else:
             self._update(row, record, change.fields)

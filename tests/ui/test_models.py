@@ -13,7 +13,7 @@ from chatdesk.store.enums import MessageStatus
 from chatdesk.store.migrate import Store
 from chatdesk.ui.bridge import ChangeSignals
 from chatdesk.ui.message_model import MessageListModel, MessageRoles
-from chatdesk.ui.thread_list import ThreadFilterProxy
+from chatdesk.ui import thread_model
 from chatdesk.ui.thread_model import ThreadListModel, ThreadRoles, one_line
 from tests.ui.conftest import add_messages
 
@@ -54,7 +54,6 @@ def test_thread_model_contract_and_order(
     ui_services.threads.update(me, c.id, pinned=True)
     model, _bridge = _thread_model(ui_services, me)
     qtmodeltester.check(model)
-    qtmodeltester.check(ThreadFilterProxy(model))
     names = {bytes(v.data()).decode() for v in model.roleNames().values()}
     assert {"threadId", "title", "updatedAt", "preview", "pinned"} <= names
     assert model.thread_ids() == [c.id, a.id, b.id]  # pinned, then newest activity
@@ -101,6 +100,54 @@ def test_thread_model_rename_and_hide(ui_services: Services, me: int) -> None:
     assert model.rowCount() == 0
     assert model.unhide(a.id) == 0
     assert model.index(0).data(ThreadRoles.Title) == "Changed while hidden"
+
+
+def test_thread_model_reads_pages_and_keeps_the_boundary(
+    qtmodeltester: ModelTester, ui_services: Services, me: int, monkeypatch: Any
+) -> None:
+    """Only a page is read up front; live changes respect what has not been read yet."""
+    monkeypatch.setattr(thread_model, "PAGE_SIZE", 5)
+    threads = [ui_services.threads.create(me, f"Thread {n:02}") for n in range(12)]
+    newest_first = [t.id for t in reversed(threads)]
+    model, _bridge = _thread_model(ui_services, me)
+    assert model.thread_ids() == newest_first[:5] and model.canFetchMore()
+    model.fetchMore()
+    assert model.thread_ids() == newest_first[:10]
+
+    # The oldest thread, not read yet, becomes the newest: it appears at the top, once.
+    ui_services.messages.send(me, threads[0].id, "bump", triggers_execution=False)
+    assert model.thread_ids()[0] == threads[0].id
+    # A read thread pushed past the boundary leaves until paging reaches it again.
+    ui_services.threads.update(me, threads[11].id, pinned=True)
+    ui_services.threads.update(me, threads[11].id, pinned=False)
+    model.fetchMore()
+    assert not model.canFetchMore()
+    assert model.thread_ids() == [t.id for t in ui_services.threads.list(me)]
+
+    model.set_title_filter("thread 0")  # ASCII case is ignored, as in the store
+    assert model.rowCount() == 5
+    model.fetchMore()
+    matching = [t.id for t in ui_services.threads.list(me) if "Thread 0" in t.title]
+    assert model.thread_ids() == matching and len(matching) == 10
+    ui_services.threads.rename(me, threads[3].id, "Renamed away")
+    assert threads[3].id not in model.thread_ids()
+    ui_services.threads.rename(me, threads[11].id, "THREAD 0 again")
+    expected = [t.id for t in ui_services.threads.list(me, title_contains="thread 0")]
+    assert threads[11].id in expected and model.thread_ids() == expected
+    qtmodeltester.check(model)  # (it pages with fetchMore too)
+
+
+def test_thread_model_ensure_loaded_pages_to_an_old_thread(
+    ui_services: Services, me: int, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(thread_model, "PAGE_SIZE", 3)
+    threads = [ui_services.threads.create(me, f"T{n}") for n in range(10)]
+    model, _bridge = _thread_model(ui_services, me)
+    assert model.rowCount() == 3
+    assert model.ensure_loaded(threads[0].id) == 9
+    assert model.ensure_loaded(10_000) is None
+    model.set_title_filter("T1")
+    assert model.ensure_loaded(threads[2].id) is None
 
 
 def test_preview_is_one_plain_line() -> None:

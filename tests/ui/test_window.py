@@ -176,18 +176,20 @@ def test_rename_pin_and_search(
 
     window.pin_action.trigger()  # pin the open thread: it moves to the top
     assert sidebar.model.thread_ids()[0] == groceries
-    assert sidebar.proxy.index(0, 0).data(ThreadRoles.Group) == "Pinned"
+    assert sidebar.model.index(0, 0).data(ThreadRoles.Group) == "Pinned"
     assert sidebar.current_thread_id() == groceries
 
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
     assert sidebar.search.hasFocus()
     qtbot.keyClicks(sidebar.search, "lis")
-    assert sidebar.proxy.rowCount() == 1
-    assert sidebar.proxy.index(0, 0).data(ThreadRoles.ThreadId) == lisbon
+    assert sidebar.model.rowCount() == 1
+    assert sidebar.model.index(0, 0).data(ThreadRoles.ThreadId) == lisbon
+    assert window.current_thread_id == groceries  # the open chat stays open while filtering
     qtbot.keyClicks(sidebar.search, "zzz")
-    assert sidebar.proxy.rowCount() == 0 and sidebar.empty.isVisible()
+    assert sidebar.model.rowCount() == 0 and sidebar.empty.isVisible()
     sidebar.search.clear()
-    assert sidebar.proxy.rowCount() == 3
+    assert sidebar.model.rowCount() == 3
+    assert sidebar.current_thread_id() == groceries  # and selected again
     assert regex in sidebar.model.thread_ids()
 
 
