@@ -11,9 +11,9 @@ from pytestqt.qtbot import QtBot
 from chatdesk.services import Services
 from chatdesk.store.enums import MessageStatus
 from chatdesk.store.migrate import Store
+from chatdesk.ui import thread_model
 from chatdesk.ui.bridge import ChangeSignals
 from chatdesk.ui.message_model import MessageListModel, MessageRoles
-from chatdesk.ui import thread_model
 from chatdesk.ui.thread_model import ThreadListModel, ThreadRoles, one_line
 from tests.ui.conftest import add_messages
 
