@@ -262,7 +262,11 @@ class Coordinator(QObject):
             except TimeoutError:
                 self._maybe_flush(run)
                 continue
+            # Whatever else has arrived is applied in the same turn: a fast stream costs
+            # one wake-up per batch of events, not one (with a timer) per chunk.
             self._apply(run, event)
+            while not run.finished and not run.events.empty():
+                self._apply(run, run.events.get_nowait())
 
     def _apply(self, run: _Run, event: Event) -> None:
         if isinstance(event, ChunkEvent):
@@ -305,7 +309,7 @@ class Coordinator(QObject):
         if run.pending_logs and now - run.last_log_flush >= LOG_FLUSH_EVERY_S:
             self._flush_logs(run)
         due = now - run.last_save >= SAVE_EVERY_S
-        if run.reply_id is not None and run.text != run.saved_text and due:
+        if due and run.reply_id is not None and run.text != run.saved_text:
             self._services.executions.save_text(run.user_id, run.reply_id, run.text)
             run.saved_text = run.text
             run.last_save = now
