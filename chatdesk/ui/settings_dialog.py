@@ -61,9 +61,10 @@ THEME_LABELS = (
 FONT_DEFAULT_TEXT = "Default"
 
 
-def _section(text: str, parent: QWidget) -> QLabel:
+def _section(text: str, parent: QWidget, *, first: bool = False) -> QLabel:
     label = QLabel(text, parent)
     label.setObjectName("settingsSection")
+    label.setContentsMargins(0, 0 if first else 10, 0, 2)
     font = label.font()
     font.setBold(True)
     label.setFont(font)
@@ -132,6 +133,7 @@ class SettingsDialog(QDialog):
         assert line is not None
         line.setPlaceholderText("e.g. gpt-4o-mini")
         self.model_preview = _note(self, "modelPreview")
+        self.model_preview.setWordWrap(False)
 
         self.base_url_edit = QLineEdit(self)
         self.base_url_edit.setObjectName("baseUrlEdit")
@@ -153,7 +155,6 @@ class SettingsDialog(QDialog):
         self.local_servers_label = QLabel(self)
         self.local_servers_label.setObjectName("localServersLabel")
         self.local_servers_label.setProperty("muted", True)
-        self.local_servers_label.setWordWrap(True)
         self.local_servers_label.setTextFormat(Qt.TextFormat.RichText)
         self.local_servers_label.setTextInteractionFlags(
             Qt.TextInteractionFlag.LinksAccessibleByMouse
@@ -204,13 +205,15 @@ class SettingsDialog(QDialog):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         form.setHorizontalSpacing(14)
         form.setVerticalSpacing(8)
-        form.addRow(_section("Model", self))
+        form.addRow(_section("Model", self, first=True))
         form.addRow("&Provider", self.provider_combo)
         form.addRow("&Model", self.model_combo)
         form.addRow("", self.model_preview)
         form.addRow("", self.local_servers_label)
         form.addRow("&Base URL", self.base_url_edit)
-        form.addRow("API &key", key_row)
+        key_label = QLabel("API &key", self)
+        key_label.setBuddy(self.api_key_edit)
+        form.addRow(key_label, key_row)
         form.addRow("", self.api_key_message)
         form.addRow(_section("Chats", self))
         form.addRow("Default &crew", self.crew_combo)
@@ -397,10 +400,10 @@ class SettingsDialog(QDialog):
             return
         links = []
         for server in servers:
-            models = ", ".join(server.models[:3]) + ("…" if len(server.models) > 3 else "")
+            count = len(server.models)
             links.append(
                 f'<a href="use:{html.escape(server.kind)}">{html.escape(server.label)}</a>'
-                + (f" ({html.escape(models)})" if models else "")
+                f" ({count} model{'' if count == 1 else 's'})"
             )
         self.local_servers_label.setText("Found on this computer: " + " · ".join(links))
         self.local_servers_label.setVisible(True)
