@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -304,3 +306,14 @@ def test_without_a_model_a_reply_fails_with_a_clear_message_then_settings_fix_it
         qtbot.waitUntil(lambda: reply()[0] is MessageStatus.COMPLETED, timeout=30_000)
     finally:
         app.close()
+
+
+def test_the_settings_ui_never_loads_crewai() -> None:
+    """Settings, header and probe live in the GUI process, which must stay CrewAI-free."""
+    code = (
+        "import chatdesk.app, chatdesk.ui.main_window, chatdesk.ui.settings_dialog, sys; "
+        "import chatdesk.ui.thread_header, chatdesk.ui.provider_setup; "
+        "bad = sorted(m for m in sys.modules if m.startswith('crewai')); "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
