@@ -100,7 +100,8 @@ class SettingsDialog(QDialog):
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings — chatdesk")
         self.setModal(True)
-        self.setMinimumWidth(560)
+        # A fixed width lets the wrapped notes take exactly the height they need.
+        self.setFixedWidth(580)
         self.settings = settings
         self._crews = [c for c in crews if c.usable]
         self._probe = probe
@@ -323,7 +324,7 @@ class SettingsDialog(QDialog):
         if not self._key_status.available:
             self.api_key_edit.setEnabled(False)
             self.api_key_edit.setPlaceholderText("No keyring on this system")
-            self.forget_key_button.setEnabled(False)
+            self.forget_key_button.setVisible(False)
             self.api_key_message.setText(self._key_status.message)
             return
         stored = bool(stored_api_key(choice.id))
@@ -334,7 +335,7 @@ class SettingsDialog(QDialog):
             self.api_key_message.setText("")
         else:
             self.api_key_edit.setPlaceholderText(
-                "Saved in the system keyring — type to replace it"
+                "Saved in the keyring — type a new key to replace it"
                 if stored
                 else "Paste your API key (kept in the system keyring)"
             )

@@ -37,7 +37,7 @@ from chatdesk.ui.settings import UiSettings, configured_model
 log = logging.getLogger(__name__)
 
 OTHER_MODEL = "\0other"
-COMBO_MAX_WIDTH = 260
+COMBO_MAX_WIDTH = 230
 
 
 class ElidedLabel(QLabel):
