@@ -131,6 +131,10 @@ def test_the_apps_resolver_uses_the_saved_settings_and_key(
     other = ui_services.threads.update(me, thread.id, model="anthropic/claude-3-5-sonnet-latest")
     config = resolve(other)
     assert config is not None and config.api_key == SECRET
+    # Another provider's model gets neither.
+    foreign = ui_services.threads.update(me, thread.id, model="ollama/llama3.2")
+    config = resolve(foreign)
+    assert config is not None and config.api_key is None and config.base_url is None
 
 
 def test_a_local_server_never_gets_a_cloud_key(
