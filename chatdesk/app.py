@@ -12,9 +12,9 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chatdesk import __version__
 
@@ -119,15 +119,11 @@ def _worker_log_env() -> dict[str, str]:
 
 
 def _settings_resolver() -> ModelResolver:
+    """The model of each run, from the settings as they are when it starts."""
     from chatdesk.model_choice import make_model_resolver
+    from chatdesk.ui.settings import model_settings
 
-    def read_settings() -> Mapping[str, Any]:
-        from chatdesk.ui import settings
-
-        reader = getattr(settings, "model_settings", None)
-        return reader() if callable(reader) else {}
-
-    return make_model_resolver(read_settings)
+    return make_model_resolver(model_settings)
 
 
 def _open_store_or_explain(url: str, backups: Path) -> Store | None:

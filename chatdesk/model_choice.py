@@ -33,6 +33,23 @@ def provider_of(model: str, settings: Mapping[str, Any]) -> str:
     return str(settings.get("provider") or "openai")
 
 
+def _prefix(model: str) -> str:
+    return model.split("/", 1)[0] if "/" in model else ""
+
+
+def _same_endpoint(model: str, settings_model: str) -> bool:
+    """Whether ``model`` is served where the settings' model is (same provider prefix).
+
+    A thread that picks another model of the configured provider (another Ollama
+    model, another model on the same LM Studio) keeps its base URL and API key.
+    """
+    if not settings_model:
+        return False
+    return model == settings_model or (
+        bool(_prefix(model)) and _prefix(model) == _prefix(settings_model)
+    )
+
+
 def make_model_resolver(read_settings: SettingsReader) -> ModelResolver:
     """A resolver reading the current settings at every run (they may have changed)."""
 
@@ -43,18 +60,21 @@ def make_model_resolver(read_settings: SettingsReader) -> ModelResolver:
         model = model or settings_model
         if not model:
             return None
-        same_as_settings = model == settings_model
+        same_endpoint = _same_endpoint(model, settings_model)
         timeout = settings.get("timeout_s")
         max_tokens = settings.get("max_tokens")
         config = ModelConfig(
             model=model,
-            base_url=(settings.get("base_url") or None) if same_as_settings else None,
+            base_url=(settings.get("base_url") or None) if same_endpoint else None,
             timeout_s=float(timeout) if timeout else DEFAULT_TIMEOUT_S,
             max_tokens=int(max_tokens) if max_tokens else None,
         )
         config = resolve_model_config(config)
         if config.api_key is None and not config.is_scripted:
-            key = get_api_key(provider_of(config.model, settings))
+            # The key is kept under the settings' provider (``lmstudio``, not ``openai``),
+            # so a local server never receives a cloud provider's key.
+            provider = str(settings.get("provider") or "") if same_endpoint else ""
+            key = get_api_key(provider or provider_of(config.model, settings))
             if key:
                 config = replace(config, api_key=key)
         register_secret(config.api_key)

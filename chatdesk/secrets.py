@@ -55,6 +55,11 @@ def get_api_key(provider: str) -> str | None:
     from_env = os.environ.get(API_KEY_ENV)
     if from_env:
         return from_env
+    return stored_api_key(provider)
+
+
+def stored_api_key(provider: str) -> str | None:
+    """The key the keyring holds for ``provider`` (the environment is not consulted)."""
     if not keyring_status().available:
         return None
     import keyring

@@ -53,10 +53,7 @@ FRAME_S = 1 / 60
 SAVE_EVERY_S = 1.0
 LOG_FLUSH_EVERY_S = 0.25
 DEFAULT_DEADLINE_S = 300.0
-NO_MODEL_ERROR = (
-    "No model is configured. Open Settings to choose a provider and model, "
-    "or set CHATDESK_LLM_MODEL."
-)
+NO_MODEL_ERROR = "No model is set up yet — open Settings (Ctrl+,) to choose one, then Retry."
 
 
 class RunTransport(Protocol):

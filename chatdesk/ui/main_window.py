@@ -13,8 +13,16 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDesktopServices,
+    QFont,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -24,6 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatdesk.config import data_dir
+from chatdesk.engine.crews import list_crews
+from chatdesk.engine.providers import LocalServer
 from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError, ValidationError
 from chatdesk.services.events import Change, ChangeKind
@@ -32,13 +43,17 @@ from chatdesk.services.threads import DEFAULT_TITLE, MAX_TITLE_CHARS
 from chatdesk.store.enums import Role
 from chatdesk.ui.bridge import ChangeSignals
 from chatdesk.ui.composer import Composer
+from chatdesk.ui.local_probe import LocalServerProbe
 from chatdesk.ui.markdown_render import is_openable_url
 from chatdesk.ui.message_delegate import COLUMN_MAX
 from chatdesk.ui.message_model import MessageListModel
 from chatdesk.ui.message_view import MessageListView
 from chatdesk.ui.pending_deletes import PendingDeletes
-from chatdesk.ui.settings import UiSettings
+from chatdesk.ui.provider_setup import ProviderSetupCard
+from chatdesk.ui.settings import UiSettings, configured_model
+from chatdesk.ui.settings_dialog import SettingsDialog
 from chatdesk.ui.theme import ThemeManager, ThemeMode
+from chatdesk.ui.thread_header import ThreadHeader
 from chatdesk.ui.thread_list import ThreadListPanel
 from chatdesk.ui.thread_model import ThreadListModel
 from chatdesk.ui.toast import Toast
@@ -93,6 +108,7 @@ class MainWindow(QMainWindow):
         self.thread_model.reload()
         self.message_model = MessageListModel(services, user_id, self)
         self.pending_deletes = PendingDeletes(services, user_id, parent=self)
+        self.probe = LocalServerProbe(self)
         self._thread_id: int | None = None
         self._closed = False
 
@@ -123,9 +139,27 @@ class MainWindow(QMainWindow):
         if hint_font.pointSizeF() > 0:
             hint_font.setPointSizeF(hint_font.pointSizeF() + 2)
         self.empty_hint.setFont(hint_font)
+        self.setup_card = ProviderSetupCard(self.probe, self.chat_pane)
+        self.setup_card.setMaximumWidth(560)
+        self.empty_page = QWidget(self.chat_pane)
+        self.empty_page.setObjectName("emptyPage")
+        self.empty_page.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        empty_layout = QVBoxLayout(self.empty_page)
+        empty_layout.setContentsMargins(24, 24, 24, 24)
+        empty_layout.setSpacing(22)
+        empty_layout.addStretch(1)
+        empty_layout.addWidget(self.empty_hint)
+        card_row = QHBoxLayout()
+        card_row.addStretch(0)
+        card_row.addWidget(self.setup_card, 1)
+        card_row.addStretch(0)
+        empty_layout.addLayout(card_row)
+        empty_layout.addStretch(1)
         self.message_stack = QStackedWidget(self.chat_pane)
         self.message_stack.addWidget(self.message_view)
-        self.message_stack.addWidget(self.empty_hint)
+        self.message_stack.addWidget(self.empty_page)
+        self.header = ThreadHeader(self.services, self.user_id, self.settings, self.chat_pane)
+        self.header.set_crews(list_crews(data_dir()))
         self.toast = Toast(self.message_stack)
 
         self.composer = Composer(self.chat_pane)
@@ -138,6 +172,7 @@ class MainWindow(QMainWindow):
         pane_layout = QVBoxLayout(self.chat_pane)
         pane_layout.setContentsMargins(0, 0, 0, 0)
         pane_layout.setSpacing(0)
+        pane_layout.addWidget(self.header)
         pane_layout.addWidget(self.message_stack, 1)
         pane_layout.addLayout(composer_row)
 
@@ -157,7 +192,10 @@ class MainWindow(QMainWindow):
 
         QWidget.setTabOrder(self.sidebar.new_button, self.sidebar.search)
         QWidget.setTabOrder(self.sidebar.search, self.sidebar.view)
-        QWidget.setTabOrder(self.sidebar.view, self.message_view)
+        QWidget.setTabOrder(self.sidebar.view, self.header.crew_combo)
+        QWidget.setTabOrder(self.header.crew_combo, self.header.model_combo)
+        QWidget.setTabOrder(self.header.model_combo, self.header.prompt_button)
+        QWidget.setTabOrder(self.header.prompt_button, self.message_view)
         QWidget.setTabOrder(self.message_view, self.composer.edit)
         QWidget.setTabOrder(self.composer.edit, self.composer.stop_button)
         QWidget.setTabOrder(self.composer.stop_button, self.composer.send_button)
@@ -201,6 +239,8 @@ class MainWindow(QMainWindow):
         self.undo_action = self._action("&Undo delete", self.on_undo, QKeySequence.StandardKey.Undo)
         self.undo_action.setEnabled(False)
         self.quit_action = self._action("&Quit", self.close, "Ctrl+Q")
+        self.settings_action = self._action("Se&ttings…", self.on_open_settings, "Ctrl+,")
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.details_action = self.execution_panel.toggleViewAction()
         self.details_action.setText("Run &details")
         self.details_action.setShortcut(QKeySequence("Ctrl+I"))
@@ -221,6 +261,8 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.new_thread_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
@@ -248,6 +290,13 @@ class MainWindow(QMainWindow):
         self.bridge.message_changed.connect(self.execution_panel.on_message_changed)
         self.bridge.execution_changed.connect(self.execution_panel.on_execution_changed)
         self.bridge.thread_changed.connect(self.on_thread_changed)
+        self.bridge.thread_changed.connect(self.header.on_thread_changed)
+        # thread header, model setup and local servers
+        self.header.rename_requested.connect(self.on_rename)
+        self.header.error.connect(self._notify)
+        self.setup_card.settings_requested.connect(self.on_open_settings)
+        self.setup_card.use_server_requested.connect(self.on_use_local_server)
+        self.probe.finished.connect(self.header.set_local_servers)
         # sidebar
         self.sidebar.current_thread_changed.connect(self.on_thread_selected)
         self.sidebar.new_thread_requested.connect(self.on_new_thread)
@@ -276,6 +325,7 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         s = self.settings
+        self.apply_font_size(s.font_size)
         geometry = s.geometry
         if geometry is None or not self.restoreGeometry(geometry):
             self._default_geometry()
@@ -314,7 +364,11 @@ class MainWindow(QMainWindow):
             self.message_stack.setCurrentWidget(self.message_view)
             return
         self.empty_hint.setText(NO_THREAD_HINT if self._thread_id is None else EMPTY_THREAD_HINT)
-        self.message_stack.setCurrentWidget(self.empty_hint)
+        needs_setup = not configured_model(self.settings)
+        self.setup_card.setVisible(needs_setup)
+        if needs_setup and self.probe.servers is None:
+            self.probe.start()  # in the background; the card fills in when it answers
+        self.message_stack.setCurrentWidget(self.empty_page)
 
     def _notify(self, text: str) -> None:
         self.toast.show_message(text)
@@ -329,6 +383,7 @@ class MainWindow(QMainWindow):
         self._thread_id = new
         self.message_model.load_thread(new)
         record = self.thread_model.record(new) if new else None
+        self.header.set_thread(record)
         self.composer.set_text(record.draft if record else "")
         self.composer.clear_error()
         self.execution_panel.set_message(None)
@@ -353,7 +408,7 @@ class MainWindow(QMainWindow):
             self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
             return
         try:
-            record = self.services.threads.create(self.user_id)
+            record = self.services.threads.create(self.user_id, crew=self.settings.default_crew)
         except ServiceError as error:
             self._notify(str(error))
             return
@@ -431,7 +486,9 @@ class MainWindow(QMainWindow):
         thread_id = self._thread_id
         try:
             if thread_id is None:
-                thread_id = self.services.threads.create(self.user_id, title_from_text(text)).id
+                thread_id = self.services.threads.create(
+                    self.user_id, title_from_text(text), crew=self.settings.default_crew
+                ).id
                 self.composer.flush_draft()
                 self._open_without_touching_composer(thread_id)
             elif self._is_fresh_thread(thread_id):
@@ -515,6 +572,43 @@ class MainWindow(QMainWindow):
         self.settings.theme = mode
         self.theme_actions[mode].setChecked(True)
         self.sidebar.view.viewport().update()
+
+    def apply_font_size(self, points: int) -> None:
+        """The chat text size (messages and composer) in points, 0 for the default."""
+        font = QFont(QApplication.font())
+        if points > 0:
+            font.setPointSize(points)
+        self.message_view.setFont(font)
+        self.composer.edit.setFont(font)
+        self.message_view.delegate.clear_cache()
+        self.message_view.scheduleDelayedItemsLayout()
+        self.composer.edit.updateGeometry()
+
+    # -- settings --------------------------------------------------------------------
+
+    def on_open_settings(self) -> SettingsDialog:
+        """Open the Settings dialog (window-modal; returns it for tests and scripts)."""
+        dialog = SettingsDialog(self.settings, list_crews(data_dir()), self.probe, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.saved.connect(self.on_settings_saved)
+        dialog.open()
+        return dialog
+
+    def on_settings_saved(self) -> None:
+        """Apply what the Settings dialog changed, at once."""
+        mode = self.settings.theme
+        if mode is not self.theme.mode:
+            self.on_theme_selected(mode)
+        self.apply_font_size(self.settings.font_size)
+        self.header.set_crews(list_crews(data_dir()))
+        self.header.refresh()
+        self._update_empty_state()
+
+    def on_use_local_server(self, server: LocalServer) -> None:
+        """Make a model server found on this computer the default (one click)."""
+        self.settings.use_local_server(server)
+        self.on_settings_saved()
+        self._notify(f"Replies now come from {server.label} ({self.settings.model}).")
 
     # -- closing ---------------------------------------------------------------------
 

@@ -1,18 +1,27 @@
-"""The window's own preferences: geometry, splitter, last thread, theme.
+"""The app's preferences: the window's geometry and theme, and the model settings.
 
 They live in an INI file beside the database (``<data dir>/ui.ini``), not in the
 platform registry, so that a test's ``CHATDESK_DATA_DIR`` isolates them and a person
-can back up or delete one folder.
+can back up or delete one folder. API keys are never kept here: they go to the OS
+keyring through :mod:`chatdesk.secrets`.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from chatdesk.config import data_dir
+from chatdesk.engine.providers import ENV_MODEL, LocalServer
+from chatdesk.ui.provider_choices import local_provider
 from chatdesk.ui.theme import ThemeMode
+
+DEFAULT_CREW = "assistant"
+FONT_SIZE_RANGE = (8, 24)  # points; 0 means the platform's default size
 
 ORGANIZATION = "chatdesk"
 APPLICATION = "chatdesk"
@@ -83,5 +92,114 @@ class UiSettings:
     def theme(self, value: ThemeMode) -> None:
         self._qs.setValue("appearance/theme", ThemeMode(value).value)
 
+    @property
+    def font_size(self) -> int:
+        """The chat text size in points, 0 for the platform's default."""
+        size = self._int("appearance/fontSize")
+        low, high = FONT_SIZE_RANGE
+        return size if size is not None and low <= size <= high else 0
+
+    @font_size.setter
+    def font_size(self, value: int) -> None:
+        self._qs.setValue("appearance/fontSize", int(value))
+
+    # -- model -----------------------------------------------------------------------
+
+    def _text(self, key: str, default: str = "") -> str:
+        value = self._qs.value(key, default)
+        return value.strip() if isinstance(value, str) else default
+
+    def _int(self, key: str) -> int | None:
+        try:
+            return int(str(self._qs.value(key)))
+        except (TypeError, ValueError):
+            return None
+
+    def _set_text(self, key: str, value: str | None) -> None:
+        if value and value.strip():
+            self._qs.setValue(key, value.strip())
+        else:
+            self._qs.remove(key)
+
+    @property
+    def provider(self) -> str:
+        """The picked provider's id (see ``chatdesk.ui.provider_choices``)."""
+        return self._text("model/provider")
+
+    @provider.setter
+    def provider(self, value: str | None) -> None:
+        self._set_text("model/provider", value)
+
+    @property
+    def model(self) -> str:
+        """A CrewAI model string such as ``ollama/llama3.2``; empty when none is set."""
+        return self._text("model/model")
+
+    @model.setter
+    def model(self, value: str | None) -> None:
+        self._set_text("model/model", value)
+
+    @property
+    def base_url(self) -> str:
+        return self._text("model/baseUrl")
+
+    @base_url.setter
+    def base_url(self, value: str | None) -> None:
+        self._set_text("model/baseUrl", value)
+
+    @property
+    def timeout_s(self) -> float | None:
+        try:
+            value = float(str(self._qs.value("model/timeoutS")))
+        except (TypeError, ValueError):
+            return None
+        return value if value > 0 else None
+
+    @property
+    def max_tokens(self) -> int | None:
+        value = self._int("model/maxTokens")
+        return value if value is not None and value > 0 else None
+
+    @property
+    def default_crew(self) -> str:
+        """The crew new chats start with."""
+        return self._text("chat/defaultCrew") or DEFAULT_CREW
+
+    @default_crew.setter
+    def default_crew(self, value: str | None) -> None:
+        self._set_text("chat/defaultCrew", value)
+
+    def use_local_server(self, server: LocalServer, model: str | None = None) -> None:
+        """Make a server found on this computer (and one of its models) the default."""
+        choice = local_provider(server.kind)
+        config = server.model_config(model)
+        self.provider = choice.id if choice is not None else server.kind
+        self.model = config.model
+        self.base_url = config.base_url
+        self.sync()
+
+    def model_settings(self) -> dict[str, Any]:
+        """What ``chatdesk.model_choice.make_model_resolver`` reads."""
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "base_url": self.base_url,
+            "timeout_s": self.timeout_s,
+            "max_tokens": self.max_tokens,
+        }
+
     def sync(self) -> None:
         self._qs.sync()
+
+
+def model_settings() -> Mapping[str, Any]:
+    """The model settings as saved now (read afresh: the dialog may have changed them)."""
+    return UiSettings().model_settings()
+
+
+def configured_model(settings: UiSettings | None = None) -> str:
+    """The model replies would use by default: ``CHATDESK_LLM_MODEL``, else the settings'."""
+    from_env = os.environ.get(ENV_MODEL, "").strip()
+    if from_env:
+        return from_env
+    return (settings or UiSettings()).model

@@ -186,6 +186,34 @@ def style_sheet(c: Colors) -> str:
         padding: 4px 8px; background: transparent;
     }}
     QSplitter::handle {{ background: {c.border}; }}
+    #emptyPage {{ background: {c.chat}; }}
+    #threadHeader {{ background: {c.chat}; border: none; border-bottom: 1px solid {c.border}; }}
+    #threadTitle {{ color: {c.text}; }}
+    #systemPromptButton {{
+        border: 1px solid {c.border}; border-radius: 6px; padding: 3px 8px;
+        background: {c.chat}; color: {c.text};
+    }}
+    #systemPromptButton:hover {{ background: {c.hover}; }}
+    #systemPromptButton[active="true"] {{ border-color: {c.accent}; color: {c.accent}; }}
+    #providerSetup {{
+        border: 1px solid {c.border}; border-radius: 12px; background: {c.window};
+    }}
+    #providerSetup QLabel {{ background: transparent; }}
+    #providerSetupTitle {{ color: {c.text}; }}
+    #providerSetupBody {{ color: {c.text}; }}
+    #openSettingsButton {{
+        border: none; border-radius: 8px; padding: 6px 14px;
+        background: {c.accent}; color: {c.accent_text}; font-weight: 600;
+    }}
+    #useServerButton {{
+        border: 1px solid {c.accent}; border-radius: 6px; padding: 3px 12px;
+        background: transparent; color: {c.accent}; font-weight: 600;
+    }}
+    #useServerButton:hover {{ background: {c.selection}; }}
+    #rescanButton {{ border: none; color: {c.link}; padding: 2px 4px; background: transparent; }}
+    #rescanButton:disabled {{ color: {c.muted}; }}
+    QLabel[muted="true"] {{ color: {c.muted}; }}
+    #settingsError {{ color: {c.error}; }}
     """
 
 
