@@ -127,7 +127,9 @@ class Composer(QWidget):
         self.error_label.setVisible(False)
         self.edit_bar = QFrame(self)
         self.edit_bar.setObjectName("composerEditBar")
-        self.edit_label = QLabel("Editing your message — sent as a new message", self.edit_bar)
+        self.edit_label = QLabel(
+            "✎  Editing — sends a new message; the original stays above", self.edit_bar
+        )
         self.edit_label.setObjectName("composerEditLabel")
         self.edit_label.setTextFormat(Qt.TextFormat.PlainText)
         self.cancel_edit_button = QPushButton("Cancel", self.edit_bar)

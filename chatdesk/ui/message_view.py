@@ -213,15 +213,16 @@ class MessageListView(QListView):
             menu.addSeparator()
             edit = menu.addAction("Edit and resend")
             edit.triggered.connect(lambda: self.edit_requested.emit(record.id))
+        target = index.data(MessageRoles.RetryTarget)
         regenerate_target = self._model.regenerate_target(record)
-        if record.role is Role.ASSISTANT and regenerate_target is not None:
+        if isinstance(target, int):  # a failed or stopped run: Retry says it best
+            menu.addSeparator()
+            retry = menu.addAction("Retry")
+            retry.triggered.connect(lambda: self.retry_requested.emit(target))
+        elif record.role is Role.ASSISTANT and regenerate_target is not None:
             menu.addSeparator()
             regenerate = menu.addAction("Regenerate reply")
             regenerate.triggered.connect(lambda: self.regenerate_requested.emit(regenerate_target))
-        target = index.data(MessageRoles.RetryTarget)
-        if isinstance(target, int) and target != regenerate_target:
-            retry = menu.addAction("Retry")
-            retry.triggered.connect(lambda: self.retry_requested.emit(target))
         return menu
 
     def on_context_menu(self, pos: QPoint) -> None:

@@ -339,3 +339,5 @@ def test_failed_bubbles_show_their_error_exactly(
         assert window.message_view.delegate.status_line(index).text == error
         ink.append(_lowest_ink(qtbot, window, reply_id))
     assert ink[0] > ink[1]  # the underscores reach below the letters, and they are drawn
+    texts = [a.text() for a in _bubble_menu(window, with_spaces[1]).actions()]
+    assert "Retry" in texts and "Regenerate reply" not in texts  # one way to ask again
