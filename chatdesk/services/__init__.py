@@ -9,6 +9,7 @@ from chatdesk.services.executions import ExecutionService
 from chatdesk.services.messages import MessageService
 from chatdesk.services.search import SearchService
 from chatdesk.services.threads import ThreadService
+from chatdesk.services.transfer import TransferService
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.services.users import UserService
 from chatdesk.store.migrate import Store
@@ -28,3 +29,4 @@ class Services:
         self.messages = MessageService(uow)
         self.executions = ExecutionService(uow)
         self.search = SearchService(uow)
+        self.transfer = TransferService(uow)

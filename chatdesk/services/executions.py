@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from chatdesk.services.errors import NotFoundError, PermissionDeniedError, ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
-from chatdesk.services.messages import clean_content, execution_change
+from chatdesk.services.messages import SUPERSEDED, clean_content, execution_change
 from chatdesk.services.records import ExecutionLogRecord, ExecutionRecord, MessageRecord
 from chatdesk.services.transitions import (
     EXECUTION_TRANSITIONS,
@@ -134,7 +134,11 @@ class ExecutionService:
                 execution=ExecutionRecord.of(execution),
                 trigger=MessageRecord.of(trigger),
                 reply=MessageRecord.of(reply),
-                history=[MessageRecord.of(row) for row in reversed(history_rows)],
+                history=[
+                    MessageRecord.of(row)
+                    for row in reversed(history_rows)
+                    if not (row.meta or {}).get(SUPERSEDED)  # replaced: not told to the model
+                ],
                 system_prompt=thread.system_prompt,
             )
             changes.append(

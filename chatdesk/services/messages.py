@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from chatdesk.services.errors import ValidationError
+from chatdesk.services.errors import IllegalTransitionError, ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.records import ExecutionRecord, MessageRecord
-from chatdesk.services.transitions import MESSAGE_TRANSITIONS, check_transition
+from chatdesk.services.transitions import MESSAGE_TRANSITIONS, RERUN_FROM, check_transition
 from chatdesk.services.unit_of_work import UnitOfWork, owned_message, owned_thread
 from chatdesk.store.base import utcnow
 from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
@@ -25,6 +26,9 @@ MAX_USER_CONTENT_CHARS = 100_000
 MAX_CONTENT_CHARS = 4_000_000
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1_000
+SUPERSEDED = "superseded"
+"""Metadata flag of a message replaced by Regenerate or Edit and resend: kept and shown,
+but no longer part of what the model is told."""
 
 
 @dataclass(frozen=True)
@@ -93,38 +97,9 @@ class MessageService:
         role = parse_role(role)
         text = clean_content(content, role)
         with self._uow.write() as (session, changes):
-            thread = owned_thread(session, user_id, thread_id)
-            execution = None
-            if triggers_execution:
-                execution = Execution(
-                    thread_id=thread.id,
-                    crew=thread.crew,
-                    model=thread.model,
-                    status=ExecutionStatus.PENDING,
-                )
-                session.add(execution)
-                session.flush()
-            message = Message(
-                thread_id=thread.id,
-                user_id=user_id,
-                role=role,
-                content=text,
-                status=MessageStatus.PENDING if triggers_execution else MessageStatus.COMPLETED,
-                triggers_execution=triggers_execution,
-                execution_id=execution.id if execution else None,
-                meta=dict(metadata or {}),
+            return _write_message(
+                session, changes, user_id, thread_id, text, role, triggers_execution, metadata
             )
-            session.add(message)
-            _touch(thread)
-            session.flush()
-            result = SendResult(
-                MessageRecord.of(message), ExecutionRecord.of(execution) if execution else None
-            )
-            changes.append(_message_change(ChangeKind.CREATED, result.message))
-            if result.execution is not None:
-                changes.append(execution_change(ChangeKind.CREATED, result.execution, user_id))
-            changes.append(_thread_touched(thread))
-        return result
 
     def add_reply(
         self,
@@ -220,13 +195,81 @@ class MessageService:
 
     def retry(self, user_id: int, message_id: int) -> SendResult:
         """Send a failed or cancelled message again: a new execution, the old one kept."""
+        return self._rerun(user_id, message_id, regenerate=False)
+
+    def regenerate(self, user_id: int, message_id: int) -> SendResult:
+        """Ask again for the reply to the thread's last user message, whatever its end.
+
+        A new execution answers it; the earlier run stays in the trace and its reply
+        stays in the thread, marked superseded, so the model is not shown both answers.
+        """
+        return self._rerun(user_id, message_id, regenerate=True)
+
+    def last_user_message(self, user_id: int, thread_id: int) -> MessageRecord | None:
+        """The newest message the person wrote in the thread (what Regenerate answers)."""
+        query = (
+            select(Message)
+            .where(Message.thread_id == thread_id, Message.role == Role.USER)
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+        with self._uow.read() as session:
+            owned_thread(session, user_id, thread_id)
+            row = session.scalar(query)
+            return MessageRecord.of(row) if row is not None else None
+
+    def resend_edited(self, user_id: int, message_id: int, content: str) -> SendResult:
+        """Send an edited copy of a message as a new message at the end of its thread.
+
+        The original stays as it was. When it is the thread's last user message and its
+        run has ended, it and its replies are marked superseded, so the model answers
+        the edited question as if it replaced the old one (nothing is deleted).
+        """
+        with self._uow.read() as session:
+            source = owned_message(session, user_id, message_id)
+            if source.role != Role.USER:
+                raise ValidationError("Only a message you wrote can be edited and sent again.")
+            thread_id = source.thread_id
+        last = self.last_user_message(user_id, thread_id)
+        supersede = last is not None and last.id == message_id and last.status in RERUN_FROM
+        text = clean_content(content, Role.USER)
+        with self._uow.write() as (session, changes):
+            source = owned_message(session, user_id, message_id)
+            if supersede and MessageStatus(source.status) in RERUN_FROM:
+                changes.extend(_supersede(session, source, include_self=True))
+            return _write_message(
+                session,
+                changes,
+                user_id,
+                thread_id,
+                text,
+                Role.USER,
+                True,
+                {"edited_from": source.id},
+            )
+
+    def _rerun(self, user_id: int, message_id: int, *, regenerate: bool) -> SendResult:
         with self._uow.write() as (session, changes):
             message = owned_message(session, user_id, message_id)
             if message.role != Role.USER or not message.triggers_execution:
                 raise ValidationError("Only a message that asked for a reply can be retried.")
             old = MessageStatus(message.status)
-            check_transition(MESSAGE_TRANSITIONS, old, MessageStatus.PENDING, "message")
+            if not regenerate:
+                check_transition(MESSAGE_TRANSITIONS, old, MessageStatus.PENDING, "message")
+            elif old not in RERUN_FROM:
+                raise IllegalTransitionError(
+                    "This reply is still being written; stop it before regenerating."
+                )
             thread = owned_thread(session, user_id, message.thread_id)
+            if regenerate:
+                newest = session.scalar(
+                    select(func.max(Message.id)).where(
+                        Message.thread_id == thread.id, Message.role == Role.USER
+                    )
+                )
+                if newest != message.id:
+                    raise ValidationError("Only the reply to your last message can be regenerated.")
+                changes.extend(_supersede(session, message, include_self=False))
             execution = Execution(
                 thread_id=thread.id,
                 crew=thread.crew,
@@ -251,6 +294,71 @@ class MessageService:
             changes.append(execution_change(ChangeKind.CREATED, result.execution, user_id))
             changes.append(_thread_touched(thread))
         return result
+
+
+def _write_message(
+    session: Session,
+    changes: list[Change],
+    user_id: int,
+    thread_id: int,
+    text: str,
+    role: Role,
+    triggers_execution: bool,
+    metadata: dict[str, Any] | None,
+) -> SendResult:
+    """The body of ``send``, inside a caller's transaction."""
+    thread = owned_thread(session, user_id, thread_id)
+    execution = None
+    if triggers_execution:
+        execution = Execution(
+            thread_id=thread.id,
+            crew=thread.crew,
+            model=thread.model,
+            status=ExecutionStatus.PENDING,
+        )
+        session.add(execution)
+        session.flush()
+    message = Message(
+        thread_id=thread.id,
+        user_id=user_id,
+        role=role,
+        content=text,
+        status=MessageStatus.PENDING if triggers_execution else MessageStatus.COMPLETED,
+        triggers_execution=triggers_execution,
+        execution_id=execution.id if execution else None,
+        meta=dict(metadata or {}),
+    )
+    session.add(message)
+    _touch(thread)
+    session.flush()
+    result = SendResult(
+        MessageRecord.of(message), ExecutionRecord.of(execution) if execution else None
+    )
+    changes.append(_message_change(ChangeKind.CREATED, result.message))
+    if result.execution is not None:
+        changes.append(execution_change(ChangeKind.CREATED, result.execution, user_id))
+    changes.append(_thread_touched(thread))
+    return result
+
+
+def _supersede(session: Session, trigger: Message, *, include_self: bool) -> list[Change]:
+    """Mark the replies of ``trigger``'s current run (and it, if asked) superseded."""
+    rows: list[Message] = [trigger] if include_self else []
+    if trigger.execution_id is not None:
+        rows += session.scalars(
+            select(Message).where(
+                Message.execution_id == trigger.execution_id, Message.role == Role.ASSISTANT
+            )
+        ).all()
+    changes = []
+    for row in rows:
+        if (row.meta or {}).get(SUPERSEDED):
+            continue
+        row.meta = {**(row.meta or {}), SUPERSEDED: True}
+        session.flush()
+        record = MessageRecord.of(row)
+        changes.append(_message_change(ChangeKind.UPDATED, record, {"metadata": record.metadata}))
+    return changes
 
 
 def _touch(thread: Thread) -> None:

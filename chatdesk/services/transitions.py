@@ -18,6 +18,10 @@ from chatdesk.store.enums import ExecutionStatus, MessageStatus
 M = MessageStatus
 E = ExecutionStatus
 
+RERUN_FROM: frozenset[MessageStatus] = frozenset({M.COMPLETED, M.FAILED, M.CANCELLED})
+"""A user message whose run ended may be run again by Regenerate (a new execution, the
+old one and its reply kept); ``set_status`` still treats completed as final."""
+
 MESSAGE_TRANSITIONS: Mapping[MessageStatus, frozenset[MessageStatus]] = {
     M.PENDING: frozenset({M.PROCESSING, M.FAILED, M.CANCELLED}),
     M.PROCESSING: frozenset({M.COMPLETED, M.FAILED, M.CANCELLED}),

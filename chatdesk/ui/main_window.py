@@ -42,6 +42,7 @@ from chatdesk.services.messages import clean_content
 from chatdesk.services.threads import DEFAULT_TITLE, MAX_TITLE_CHARS
 from chatdesk.store.enums import Role
 from chatdesk.ui.bridge import ChangeSignals
+from chatdesk.ui.chat_actions import ChatActions
 from chatdesk.ui.composer import Composer
 from chatdesk.ui.local_probe import LocalServerProbe
 from chatdesk.ui.markdown_render import is_openable_url
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._connect_signals()
+        self.chat_actions = ChatActions(self)
         self._restore_settings()
         self._update_title()
         self._update_empty_state()
@@ -493,7 +495,11 @@ class MainWindow(QMainWindow):
                 self._open_without_touching_composer(thread_id)
             elif self._is_fresh_thread(thread_id):
                 self.services.threads.rename(self.user_id, thread_id, title_from_text(text))
-            self.services.messages.send(self.user_id, thread_id, text)
+            edited = self.composer.editing_id
+            if edited is not None:  # Edit and resend: a new message, the old one kept
+                self.services.messages.resend_edited(self.user_id, edited, text)
+            else:
+                self.services.messages.send(self.user_id, thread_id, text)
         except ServiceError as error:
             self.composer.show_error(str(error))
             return

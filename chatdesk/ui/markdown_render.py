@@ -179,6 +179,15 @@ def render_markdown(text: str, colors: Colors) -> str:
     return str(_parser().render(text, {"colors": colors})).strip()
 
 
+def code_blocks(text: str) -> list[str]:
+    """The code of each code block of a reply, in document order (for "Copy code")."""
+    return [
+        token.content.rstrip("\n")
+        for token in _parser().parse(text)
+        if token.type in ("fence", "code_block")
+    ]
+
+
 def render_plain(text: str) -> str:
     """Text a person typed: shown as written (escaped, line breaks and spaces kept)."""
     return f'<p style="white-space:pre-wrap;">{html.escape(text)}</p>'

@@ -36,14 +36,19 @@ from PySide6.QtGui import (
     QPainter,
     QPalette,
     QPen,
+    QTextCursor,
+    QTextFrame,
+    QTextTable,
 )
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from chatdesk.services.messages import SUPERSEDED
 from chatdesk.services.records import MessageRecord
 from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.ui.markdown_render import (
     SafeTextDocument,
     build_document,
+    code_blocks,
     render_markdown,
     render_plain,
 )
@@ -66,6 +71,8 @@ RETRY_TEXT = "Retry"
 RETRY_GAP = "   "
 RETRYABLE = frozenset({MessageStatus.FAILED, MessageStatus.CANCELLED})
 DOTS = ("•  ", "•• ", "•••")
+SUPERSEDED_OPACITY = 0.55
+SUPERSEDED_LABEL = "Replaced"
 
 
 @dataclass
@@ -204,6 +211,8 @@ class MessageDelegate(QStyledItemDelegate):
         if m.status is MessageStatus.CANCELLED:
             return StatusLine("Stopped", muted, retry, "Stopped")
         t = message_time(m.created_at)
+        if m.metadata.get(SUPERSEDED):
+            t = f"{SUPERSEDED_LABEL} · {t}"  # kept, but no longer told to the model
         return StatusLine(t, muted, False, t)
 
     def geometry(self, option_rect: QRect, index: _Index, font: QFont) -> BubbleGeometry:
@@ -259,6 +268,8 @@ class MessageDelegate(QStyledItemDelegate):
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if m.metadata.get(SUPERSEDED) and not selected:
+            painter.setOpacity(SUPERSEDED_OPACITY)
         if user:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(c.user_bubble))
@@ -294,14 +305,49 @@ class MessageDelegate(QStyledItemDelegate):
             if user and geo.retry is None
             else Qt.AlignmentFlag.AlignLeft
         )
-        painter.drawText(geo.status, int(align), shown)
+        # Never clip: a clipped line loses the underscores below its baseline (A_B -> A B).
+        painter.drawText(geo.status, int(align | Qt.TextFlag.TextDontClip), shown)
         if geo.retry is not None:
             painter.setFont(self._retry_font(option.font))
             painter.setPen(QColor(c.user_text if user else c.accent))
-            painter.drawText(geo.retry, int(Qt.AlignmentFlag.AlignVCenter), RETRY_TEXT)
+            painter.drawText(
+                geo.retry,
+                int(Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextDontClip),
+                RETRY_TEXT,
+            )
         painter.restore()
 
     # -- interaction -----------------------------------------------------------------
+
+    def code_at(self, option_rect: QRect, index: _Index, pos: QPointF, font: QFont) -> str | None:
+        """The code of the reply's code block under ``pos`` (viewport coordinates), if any.
+
+        Code blocks are the document's one-cell tables, in the order of the reply's
+        fences; the code itself comes from the Markdown source, exactly as written.
+        """
+        m: MessageRecord | None = index.data(MessageRoles.Record)
+        if m is None or m.role is not Role.ASSISTANT:
+            return None
+        geo = self.geometry(option_rect, index, font)
+        doc = self.cached_document(m.id)
+        if doc is None or not geo.text.contains(pos):
+            return None
+        layout = doc.documentLayout()
+        local = pos - geo.text.topLeft()
+        hit = layout.hitTest(local, Qt.HitTestAccuracy.FuzzyHit)
+        if hit < 0:
+            return None
+        cursor = QTextCursor(doc)
+        cursor.setPosition(hit)
+        table = cursor.currentTable()
+        if table is None or not layout.frameBoundingRect(table).contains(local):
+            return None
+        tables = [t for t in _tables(doc.rootFrame()) if t.rows() == 1 and t.columns() == 1]
+        codes = code_blocks(m.content)
+        for n, candidate in enumerate(tables):
+            if candidate == table and len(tables) == len(codes):
+                return codes[n]
+        return None
 
     def _anchor_at(self, geo: BubbleGeometry, m: MessageRecord, pos: QPointF) -> str | None:
         doc = self.cached_document(m.id)
@@ -351,3 +397,13 @@ class MessageDelegate(QStyledItemDelegate):
                 self.link_activated.emit(anchor)
                 return True
         return False
+
+
+def _tables(frame: QTextFrame) -> list[QTextTable]:
+    """Every table in ``frame``, nested ones too, in document order."""
+    found: list[QTextTable] = []
+    for child in frame.childFrames():
+        if isinstance(child, QTextTable):
+            found.append(child)
+        found.extend(_tables(child))
+    return found

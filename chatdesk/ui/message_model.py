@@ -29,6 +29,7 @@ from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import ExecutionRecord, MessageRecord
+from chatdesk.services.transitions import RERUN_FROM
 from chatdesk.store.enums import MessageStatus, Role
 
 PAGE_SIZE = 50
@@ -206,6 +207,32 @@ class MessageListModel(QAbstractListModel):
                 if r.role is Role.USER and r.status in RETRYABLE_STATUSES:
                     return r.id
         return None
+
+    def last_user_message(self) -> MessageRecord | None:
+        """The newest loaded message the person wrote (the newest page is always loaded)."""
+        return next((m for m in reversed(self._rows) if m.role is Role.USER), None)
+
+    def regenerate_target(self, m: MessageRecord | None = None) -> int | None:
+        """The user message whose reply Regenerate asks for again, if it can now.
+
+        Only the reply to the last user message can be regenerated, once its run has
+        ended; from a bubble, only from that message or its current reply.
+        """
+        last = self.last_user_message()
+        if last is None or not last.triggers_execution or last.status not in RERUN_FROM:
+            return None
+        if m is None or m.id == last.id:
+            return last.id
+        if m.role is not Role.ASSISTANT or m.execution_id != last.execution_id:
+            return None
+        return last.id
+
+    def last_reply(self) -> MessageRecord | None:
+        """The newest assistant message with text."""
+        return next(
+            (m for m in reversed(self._rows) if m.role is Role.ASSISTANT and m.content.strip()),
+            None,
+        )
 
     def active_execution_id(self) -> int | None:
         """The newest execution still pending or processing in this thread, if any."""

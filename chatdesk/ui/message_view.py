@@ -9,11 +9,12 @@ the text under the reader's eyes does not jump.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
-from chatdesk.store.enums import MessageStatus
+from chatdesk.services.records import MessageRecord
+from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.ui.message_delegate import MessageDelegate
 from chatdesk.ui.message_model import ACTIVE_STATUSES, MessageListModel, MessageRoles
 from chatdesk.ui.theme import ThemeManager
@@ -29,11 +30,15 @@ class MessageListView(QListView):
         link_activated: a link was clicked (str URL, not yet vetted).
         retry_requested: Retry was clicked; the user message to send again (int).
         current_message_changed: the selected message (int id, 0 for none).
+        regenerate_requested: Regenerate was chosen; the user message to answer again (int).
+        edit_requested: Edit and resend was chosen on this user message (int).
     """
 
     link_activated = Signal(str)
     retry_requested = Signal(int)
     current_message_changed = Signal(int)
+    regenerate_requested = Signal(int)
+    edit_requested = Signal(int)
 
     def __init__(
         self, model: MessageListModel, theme: ThemeManager, parent: QWidget | None = None
@@ -189,16 +194,39 @@ class MessageListView(QListView):
             return
         super().keyPressEvent(event)
 
-    def on_context_menu(self, pos: QPoint) -> None:
+    def context_menu_for(self, pos: QPoint) -> QMenu | None:
+        """The bubble menu at ``pos`` (viewport coordinates), built but not shown."""
         index = self.indexAt(pos)
         if not index.isValid():
-            return
+            return None
         self.setCurrentIndex(index)
+        record: MessageRecord = index.data(MessageRoles.Record)
         menu = QMenu(self)
+        menu.setObjectName("messageMenu")
+        code = self._delegate.code_at(self.visualRect(index), index, QPointF(pos), self.font())
+        if code is not None:
+            copy_code = menu.addAction("Copy code")
+            copy_code.triggered.connect(lambda: QGuiApplication.clipboard().setText(code))
         copy = menu.addAction("Copy text")
         copy.triggered.connect(self.copy_selected)
+        if record.role is Role.USER:
+            menu.addSeparator()
+            edit = menu.addAction("Edit and resend")
+            edit.triggered.connect(lambda: self.edit_requested.emit(record.id))
         target = index.data(MessageRoles.RetryTarget)
-        if isinstance(target, int):
+        regenerate_target = self._model.regenerate_target(record)
+        if isinstance(target, int):  # a failed or stopped run: Retry says it best
+            menu.addSeparator()
             retry = menu.addAction("Retry")
             retry.triggered.connect(lambda: self.retry_requested.emit(target))
-        menu.popup(self.viewport().mapToGlobal(pos))
+        elif record.role is Role.ASSISTANT and regenerate_target is not None:
+            menu.addSeparator()
+            regenerate = menu.addAction("Regenerate reply")
+            regenerate.triggered.connect(lambda: self.regenerate_requested.emit(regenerate_target))
+        return menu
+
+    def on_context_menu(self, pos: QPoint) -> None:
+        menu = self.context_menu_for(pos)
+        if menu is not None:
+            menu.aboutToHide.connect(menu.deleteLater)
+            menu.popup(self.viewport().mapToGlobal(pos))

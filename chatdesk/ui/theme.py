@@ -176,6 +176,12 @@ def style_sheet(c: Colors) -> str:
     }}
     #stopButton:hover {{ background: {c.hover}; }}
     #composerError {{ color: {c.error}; }}
+    #composerEditLabel {{ color: {c.muted}; }}
+    #cancelEditButton {{
+        border: none; background: transparent; color: {c.accent}; font-weight: 600;
+        padding: 2px 6px;
+    }}
+    #cancelEditButton:hover {{ text-decoration: underline; }}
     #emptyHint, #threadListEmpty {{ color: {c.muted}; }}
     #toast {{
         background: {"#3a3d44" if c.dark else "#1f2328"}; border-radius: 10px;

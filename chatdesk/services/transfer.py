@@ -1,0 +1,567 @@
+"""A thread to a file and back: JSON (exact, versioned, importable) and Markdown (to read).
+
+JSON format ``{"format": "chatdesk-thread", "version": 1}``: the thread's settings,
+its executions (with a count of their logged steps) and its messages in order. Text is
+kept exactly (lone surrogates and NUL travel as JSON escapes). Export streams rows
+from one read transaction, a page at a time, so a 100,000-message thread is never held
+as ORM objects; files are written beside their target and renamed into place, so a
+failed export leaves no half file.
+
+Import checks the whole file before writing anything (format, version, every field,
+the services' size limits) and names the first problem it finds with its place in the
+file. It then writes the new thread of the acting user in ONE transaction with bulk
+inserts; the thread is announced on the change bus only after that commits. A run that
+was still going when the file was written comes back ended (failed, *interrupted*),
+since nothing is running it any more.
+
+Markdown puts each message in a code fence longer than any backtick run in it, so a
+reply cannot close the fence early or fake a heading of the export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from chatdesk.services.errors import ValidationError
+from chatdesk.services.events import Change, ChangeKind, Entity
+from chatdesk.services.messages import MAX_CONTENT_CHARS, MAX_USER_CONTENT_CHARS
+from chatdesk.services.records import ThreadRecord
+from chatdesk.services.threads import MAX_SYSTEM_PROMPT_CHARS, clean_title
+from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
+from chatdesk.store.base import utcnow
+from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
+from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
+
+FORMAT = "chatdesk-thread"
+VERSION = 1
+PAGE = 1_000
+MAX_IMPORT_BYTES = 1 << 30
+"""A file larger than 1 GiB is refused before it is read."""
+MAX_CREW_CHARS = 100
+MAX_MODEL_CHARS = 200
+INTERRUPTED_IMPORT = "Interrupted: this reply was still running when the chat was exported."
+
+_MESSAGE_COLUMNS = (
+    Message.id,
+    Message.role,
+    Message.content,
+    Message.status,
+    Message.triggers_execution,
+    Message.execution_id,
+    Message.meta,
+    Message.created_at,
+    Message.updated_at,
+)
+_EXECUTION_COLUMNS = (
+    Execution.id,
+    Execution.crew,
+    Execution.status,
+    Execution.model,
+    Execution.started_at,
+    Execution.finished_at,
+    Execution.result,
+    Execution.error,
+    Execution.prompt_tokens,
+    Execution.completion_tokens,
+    Execution.total_tokens,
+    Execution.created_at,
+)
+_ACTIVE_MESSAGE = frozenset({MessageStatus.PENDING, MessageStatus.PROCESSING})
+_ACTIVE_EXECUTION = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING})
+
+
+class TransferError(ValidationError):
+    """A file that cannot be imported; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    thread: ThreadRecord
+    messages: int
+    executions: int
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def _json_line(value: Any) -> str:
+    """Compact JSON, readable where the text allows it, exact always.
+
+    Non-ASCII text is written as is unless it holds a lone surrogate (which UTF-8
+    cannot carry); then the value is written with ``\\u`` escapes instead.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(value, ensure_ascii=True)
+    return text
+
+
+class TransferService:
+    """Exports the acting user's threads and imports files as new threads of theirs."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    # -- export ------------------------------------------------------------------------
+
+    def write_json(self, user_id: int, thread_id: int, out: TextIO) -> None:
+        """Write the thread to ``out`` as chatdesk JSON, streaming its rows."""
+        with self._uow.read() as session:
+            thread = owned_thread(session, user_id, thread_id)
+            head = {
+                "format": FORMAT,
+                "version": VERSION,
+                "exported_at": _stamp(utcnow()),
+                "thread": {
+                    "title": thread.title,
+                    "crew": thread.crew,
+                    "model": thread.model,
+                    "system_prompt": thread.system_prompt,
+                    "created_at": _stamp(thread.created_at),
+                },
+            }
+            out.write(_json_line(head)[:-1])  # reopened below to append the lists
+            out.write(',\n"executions": [')
+            steps = _step_counts(session, thread.id)
+            for n, row in enumerate(_stream(session, _EXECUTION_COLUMNS, Execution, thread.id)):
+                entry = {
+                    "ref": row.id,
+                    "crew": row.crew,
+                    "status": ExecutionStatus(row.status).value,
+                    "model": row.model,
+                    "created_at": _stamp(row.created_at),
+                    "started_at": _stamp(row.started_at),
+                    "finished_at": _stamp(row.finished_at),
+                    "result": row.result,
+                    "error": row.error,
+                    "prompt_tokens": row.prompt_tokens,
+                    "completion_tokens": row.completion_tokens,
+                    "total_tokens": row.total_tokens,
+                    "steps": steps.get(row.id, 0),
+                }
+                out.write(("," if n else "") + "\n  " + _json_line(entry))
+            out.write('\n],\n"messages": [')
+            for n, row in enumerate(_stream(session, _MESSAGE_COLUMNS, Message, thread.id)):
+                entry = {
+                    "role": Role(row.role).value,
+                    "content": row.content,
+                    "status": MessageStatus(row.status).value,
+                    "triggers_execution": row.triggers_execution,
+                    "execution": row.execution_id,
+                    "metadata": row.meta or {},
+                    "created_at": _stamp(row.created_at),
+                    "updated_at": _stamp(row.updated_at),
+                }
+                out.write(("," if n else "") + "\n  " + _json_line(entry))
+            out.write("\n]}\n")
+
+    def write_markdown(self, user_id: int, thread_id: int, out: TextIO) -> None:
+        """Write the thread as Markdown for people to read (not for importing)."""
+        with self._uow.read() as session:
+            thread = owned_thread(session, user_id, thread_id)
+            out.write(f"# {_one_line(thread.title)}\n\n")
+            facts = [f"Crew: {_one_line(thread.crew)}"]
+            if thread.model:
+                facts.append(f"Model: {_one_line(thread.model)}")
+            facts.append(f"Started: {_human_time(thread.created_at)}")
+            facts.append(f"Exported from chatdesk: {_human_time(utcnow())}")
+            out.write("".join(f"- {fact}\n" for fact in facts))
+            if thread.system_prompt:
+                out.write("\n**System prompt**\n\n" + fenced(thread.system_prompt, "text"))
+            errors = _errors(session, thread.id)
+            for row in _stream(session, _MESSAGE_COLUMNS, Message, thread.id):
+                role = Role(row.role)
+                status = MessageStatus(row.status)
+                who = {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "System"}[role]
+                head = f"{who} · {_human_time(row.created_at)}"
+                if status is not MessageStatus.COMPLETED:
+                    head += f" · {status.value}"
+                out.write(f"\n---\n\n### {head}\n\n")
+                if row.content:
+                    language = "markdown" if role is Role.ASSISTANT else "text"
+                    out.write(fenced(row.content, language))
+                elif status is MessageStatus.COMPLETED:
+                    out.write("*(empty)*\n")
+                error = (row.meta or {}).get("error") or errors.get(row.execution_id)
+                if status is MessageStatus.FAILED and isinstance(error, str) and error:
+                    out.write(f"\n> **Failed:** {_one_line(error)}\n")
+
+    def export_json(self, user_id: int, thread_id: int, path: Path | str) -> None:
+        """``write_json`` into ``path``, replacing it only once the whole file is written."""
+        _atomic_write(Path(path), lambda out: self.write_json(user_id, thread_id, out))
+
+    def export_markdown(self, user_id: int, thread_id: int, path: Path | str) -> None:
+        _atomic_write(Path(path), lambda out: self.write_markdown(user_id, thread_id, out))
+
+    # -- import ------------------------------------------------------------------------
+
+    def import_file(self, user_id: int, path: Path | str) -> ImportResult:
+        """Import a chatdesk JSON file as a new thread of ``user_id``."""
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+            if size > MAX_IMPORT_BYTES:
+                raise TransferError(
+                    f"{path.name} is {size:,} bytes; chatdesk imports files up to "
+                    f"{MAX_IMPORT_BYTES:,} bytes."
+                )
+            raw = path.read_bytes()
+        except OSError as error:
+            raise TransferError(f"Cannot read {path.name}: {error.strerror or error}.") from None
+        return self.import_json(user_id, raw)
+
+    def import_json(self, user_id: int, data: bytes | str) -> ImportResult:
+        """Import chatdesk JSON (bytes or text) as a new thread, all or nothing."""
+        try:
+            document = json.loads(data)
+        except UnicodeDecodeError:
+            raise TransferError("This file is not UTF-8 text, so not a chatdesk export.") from None
+        except json.JSONDecodeError as error:
+            raise TransferError(
+                f"This file is not valid JSON (line {error.lineno}, column {error.colno}: "
+                f"{error.msg})."
+            ) from None
+        plan = _Plan.of(document)
+        return self._write(user_id, plan)
+
+    def _write(self, user_id: int, plan: _Plan) -> ImportResult:
+        now = utcnow()
+        with self._uow.write() as (session, changes):
+            thread = Thread(
+                user_id=user_id,
+                title=plan.title,
+                crew=plan.crew,
+                model=plan.model,
+                system_prompt=plan.system_prompt,
+                created_at=plan.created_at or now,
+                updated_at=now,
+            )
+            session.add(thread)
+            session.flush()
+            new_ids: dict[object, int] = {}
+            for start in range(0, len(plan.executions), PAGE):
+                batch = plan.executions[start : start + PAGE]
+                rows = [{**e.values, "thread_id": thread.id} for e in batch]
+                ids = session.scalars(
+                    insert(Execution).returning(Execution.id, sort_by_parameter_order=True),
+                    rows,
+                ).all()
+                new_ids.update(zip((e.ref for e in batch), ids, strict=True))
+            for start in range(0, len(plan.messages), PAGE):
+                batch_values = [
+                    {
+                        **m.values,
+                        "thread_id": thread.id,
+                        "user_id": user_id,
+                        "execution_id": new_ids[m.ref] if m.ref is not None else None,
+                    }
+                    for m in plan.messages[start : start + PAGE]
+                ]
+                session.execute(insert(Message), batch_values)
+            session.flush()
+            record = ThreadRecord.of(thread)
+            changes.append(
+                Change(ChangeKind.CREATED, Entity.THREAD, record.id, record.id, user_id, {}, record)
+            )
+        return ImportResult(record, len(plan.messages), len(plan.executions))
+
+
+# -- reading rows ---------------------------------------------------------------------------
+
+
+def _stream(
+    session: Session, columns: tuple[Any, ...], table: type[Message] | type[Execution], thread: int
+) -> Iterator[Any]:
+    """Rows of one thread in id order, fetched a page at a time by keyset."""
+    last = 0
+    while True:
+        rows = session.execute(
+            select(*columns)
+            .where(table.thread_id == thread, table.id > last)
+            .order_by(table.id)
+            .limit(PAGE)
+        ).all()
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        last = rows[-1].id
+
+
+def _step_counts(session: Session, thread_id: int) -> dict[int, int]:
+    query = (
+        select(ExecutionLog.execution_id, func.count())
+        .join(Execution, Execution.id == ExecutionLog.execution_id)
+        .where(Execution.thread_id == thread_id)
+        .group_by(ExecutionLog.execution_id)
+    )
+    return {execution_id: count for execution_id, count in session.execute(query)}
+
+
+def _errors(session: Session, thread_id: int) -> dict[int | None, str | None]:
+    query = select(Execution.id, Execution.error).where(
+        Execution.thread_id == thread_id, Execution.error.is_not(None)
+    )
+    return {execution_id: error for execution_id, error in session.execute(query)}
+
+
+# -- writing files --------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, write: Callable[[TextIO], None]) -> None:
+    directory = path.parent
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+
+
+_SURROGATE_OR_NUL = re.compile("[\ud800-\udfff\x00]")
+_BACKTICKS = re.compile("`{3,}")
+
+
+def _readable(text: str) -> str:
+    """Text a UTF-8 Markdown file can hold: lone surrogates and NUL become U+FFFD."""
+    return _SURROGATE_OR_NUL.sub("\ufffd", text)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(_readable(text).split())
+
+
+def fenced(text: str, language: str = "") -> str:
+    """``text`` in a backtick fence longer than any backtick run inside it."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    body = _readable(text)
+    if not body.endswith("\n"):
+        body += "\n"
+    return f"{fence}{language}\n{body}{fence}\n"
+
+
+def _human_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# -- checking an import ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ExecutionPlan:
+    ref: object
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _MessagePlan:
+    ref: object | None
+    values: dict[str, Any]
+
+
+@dataclass
+class _Plan:
+    """A file's content, fully checked and ready to insert."""
+
+    title: str
+    crew: str
+    model: str | None
+    system_prompt: str | None
+    created_at: datetime | None
+    executions: list[_ExecutionPlan]
+    messages: list[_MessagePlan]
+
+    @classmethod
+    def of(cls, document: object) -> _Plan:
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise TransferError("This file is not a chatdesk chat export (JSON).")
+        version = document.get("version")
+        if type(version) is not int:
+            raise TransferError("This chatdesk export has no valid version number.")
+        if version != VERSION:
+            newer = " by a newer chatdesk" if version > VERSION else ""
+            raise TransferError(
+                f"This export was written{newer} in format version {version}; "
+                f"this chatdesk reads version {VERSION}."
+            )
+        thread = _field(document, "thread", dict, "the file")
+        where = "thread"
+        title_text = _field(thread, "title", str, where)
+        try:
+            title = clean_title(title_text)
+        except ValidationError as error:
+            raise TransferError(f"thread.title: {error}") from None
+        crew = _text(thread, "crew", where, MAX_CREW_CHARS, default="assistant")
+        if not crew.strip():
+            raise TransferError("thread.crew: a thread needs a crew.")
+        model = _optional_text(thread, "model", where, MAX_MODEL_CHARS)
+        prompt = _optional_text(thread, "system_prompt", where, MAX_SYSTEM_PROMPT_CHARS)
+        thread_created = _time(thread, "created_at", where, required=False)
+
+        executions: list[_ExecutionPlan] = []
+        refs: set[object] = set()
+        for n, item in enumerate(_field(document, "executions", list, "the file", default=[])):
+            where = f"executions[{n}]"
+            if not isinstance(item, dict):
+                raise TransferError(f"{where}: expected an object.")
+            ref = _ref(item.get("ref"), f"{where}.ref")
+            if ref is None:
+                raise TransferError(f"{where}.ref: missing.")
+            if ref in refs:
+                raise TransferError(f"{where}.ref: {ref!r} is used twice.")
+            refs.add(ref)
+            status = _enum(item, "status", ExecutionStatus, where)
+            run_error = _optional_text(item, "error", where, MAX_CONTENT_CHARS)
+            finished = _time(item, "finished_at", where, required=False)
+            if status in _ACTIVE_EXECUTION:
+                status, run_error = ExecutionStatus.FAILED, run_error or INTERRUPTED_IMPORT
+                finished = finished or utcnow()
+            values = {
+                "crew": _text(item, "crew", where, MAX_CREW_CHARS),
+                "status": status,
+                "model": _optional_text(item, "model", where, MAX_MODEL_CHARS),
+                "started_at": _time(item, "started_at", where, required=False),
+                "finished_at": finished,
+                "result": _optional_text(item, "result", where, MAX_CONTENT_CHARS),
+                "error": run_error,
+                "created_at": _time(item, "created_at", where, required=False) or utcnow(),
+            }
+            for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+                values[name] = _count(item, name, where)
+            executions.append(_ExecutionPlan(ref, values))
+
+        messages: list[_MessagePlan] = []
+        triggers: set[object] = set()
+        for n, item in enumerate(_field(document, "messages", list, "the file")):
+            where = f"messages[{n}]"
+            if not isinstance(item, dict):
+                raise TransferError(f"{where}: expected an object.")
+            role = _enum(item, "role", Role, where)
+            status = _enum(item, "status", MessageStatus, where)
+            content = _field(item, "content", str, where)
+            limit = MAX_USER_CONTENT_CHARS if role is Role.USER else MAX_CONTENT_CHARS
+            if len(content) > limit:
+                raise TransferError(
+                    f"{where}.content: {len(content):,} characters; "
+                    f"a {role.value} message can have at most {limit:,}."
+                )
+            if role is not Role.ASSISTANT and not content.strip():
+                raise TransferError(f"{where}.content: a {role.value} message cannot be empty.")
+            ref = _ref(item.get("execution"), f"{where}.execution")
+            if ref is not None and ref not in refs:
+                raise TransferError(f"{where}.execution: no execution has ref {ref!r}.")
+            if ref is not None and role is Role.USER:
+                if ref in triggers:
+                    raise TransferError(
+                        f"{where}.execution: execution {ref!r} already has a user message."
+                    )
+                triggers.add(ref)
+            metadata = _field(item, "metadata", dict, where, default={})
+            if status in _ACTIVE_MESSAGE:
+                status = MessageStatus.FAILED
+                if role is Role.ASSISTANT:
+                    metadata = {**metadata, "error": INTERRUPTED_IMPORT, "interrupted": True}
+            created = _time(item, "created_at", where, required=True)
+            assert created is not None
+            triggers_execution = _field(item, "triggers_execution", bool, where, default=False)
+            values = {
+                "role": role,
+                "content": content,
+                "status": status,
+                "triggers_execution": triggers_execution,
+                "meta": metadata,
+                "created_at": created,
+                "updated_at": _time(item, "updated_at", where, required=False) or created,
+            }
+            messages.append(_MessagePlan(ref, values))
+        return cls(title, crew, model, prompt, thread_created, executions, messages)
+
+
+_TYPE_NAMES = {str: "text", dict: "an object", list: "a list", bool: "true or false"}
+
+
+def _field(item: Mapping[str, Any], name: str, kind: type, where: str, default: Any = ...) -> Any:
+    if name not in item or (item[name] is None and default is not ...):
+        if default is ...:
+            raise TransferError(f"{where}: the field {name!r} is missing.")
+        return default
+    value = item[name]
+    if type(value) is not kind:
+        raise TransferError(f"{where}.{name}: expected {_TYPE_NAMES.get(kind, kind.__name__)}.")
+    return value
+
+
+def _text(item: Mapping[str, Any], name: str, where: str, limit: int, default: Any = ...) -> str:
+    value: str = _field(item, name, str, where, default)
+    if len(value) > limit:
+        raise TransferError(f"{where}.{name}: at most {limit:,} characters.")
+    return value
+
+
+def _optional_text(item: Mapping[str, Any], name: str, where: str, limit: int) -> str | None:
+    if item.get(name) is None:
+        return None
+    return _text(item, name, where, limit)
+
+
+def _enum(item: Mapping[str, Any], name: str, kind: Any, where: str) -> Any:
+    value = _field(item, name, str, where)
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise TransferError(f"{where}.{name}: {value!r} is not one of {allowed}.") from None
+
+
+def _count(item: Mapping[str, Any], name: str, where: str) -> int | None:
+    value = item.get(name)
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise TransferError(f"{where}.{name}: expected a whole number of at least 0.")
+    return value
+
+
+def _ref(value: object, where: str) -> object | None:
+    if value is None:
+        return None
+    if type(value) is int or (type(value) is str and value):
+        return value
+    raise TransferError(f"{where}: expected a number or text naming an execution.")
+
+
+def _time(item: Mapping[str, Any], name: str, where: str, *, required: bool) -> datetime | None:
+    value = item.get(name)
+    if value is None:
+        if required:
+            raise TransferError(f"{where}: the field {name!r} is missing.")
+        return None
+    if not isinstance(value, str):
+        raise TransferError(f"{where}.{name}: expected an ISO 8601 time as text.")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise TransferError(f"{where}.{name}: {value[:40]!r} is not an ISO 8601 time.") from None
+    if moment.tzinfo is None:
+        raise TransferError(f"{where}.{name}: the time has no time zone.")
+    return moment.astimezone(UTC)

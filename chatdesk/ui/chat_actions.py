@@ -1,0 +1,216 @@
+"""The window's chat commands beyond sending: export, import, regenerate, edit and resend,
+copy the last reply, and moving between threads.
+
+They live here rather than in ``main_window`` so the window stays a wiring diagram:
+``ChatActions(window)`` creates the actions, puts them in the File and Chat menus and
+connects the bubble menu's requests. File dialogs are opened by ``choose_export_path``
+and ``choose_import_path`` only, so tests (and scripts) replace those two methods.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QStandardPaths
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QMenu
+
+from chatdesk.services.errors import ServiceError
+from chatdesk.ui.thread_model import ThreadRoles
+
+if TYPE_CHECKING:
+    from chatdesk.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+EXPORT_FILTERS = {"markdown": "Markdown (*.md)", "json": "chatdesk JSON (*.json)"}
+EXPORT_SUFFIXES = {"markdown": ".md", "json": ".json"}
+
+
+def export_file_name(title: str, kind: str) -> str:
+    """A file name from a thread title: letters, digits, spaces and dashes only."""
+    cleaned = "".join(c if c.isalnum() or c in " -_" else " " for c in title)
+    stem = " ".join(cleaned.split())[:80] or "chat"
+    return stem + EXPORT_SUFFIXES[kind]
+
+
+class ChatActions(QObject):
+    """The commands, as ``QAction``s with shortcuts, on behalf of one window."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        act = window._action
+        self.export_markdown_action = act(
+            "Export chat as &Markdown…", lambda: self.export_current("markdown")
+        )
+        self.export_json_action = act("Export chat as &JSON…", lambda: self.export_current("json"))
+        self.import_action = act("&Import chat…", self.import_chat)
+        self.regenerate_action = act("&Regenerate reply", self.regenerate, "Ctrl+Shift+R")
+        self.copy_reply_action = act("&Copy last reply", self.copy_last_reply, "Ctrl+Shift+C")
+        self.next_thread_action = act(
+            "&Next chat", lambda: self.switch_thread(1), "Ctrl+Tab", "Ctrl+PgDown"
+        )
+        self.previous_thread_action = act(
+            "Pre&vious chat", lambda: self.switch_thread(-1), "Ctrl+Shift+Tab", "Ctrl+PgUp"
+        )
+        for action in self.export_actions():
+            action.setEnabled(False)
+        self.regenerate_action.setEnabled(False)
+        self._add_to_menus()
+        self._connect_signals()
+
+    def export_actions(self) -> tuple[QAction, QAction]:
+        return self.export_markdown_action, self.export_json_action
+
+    def _menu(self, title: str) -> QMenu | None:
+        for action in self.window.menuBar().actions():
+            menu = action.menu()
+            if isinstance(menu, QMenu) and action.text() == title:
+                return menu
+        return None
+
+    def _add_to_menus(self) -> None:
+        file_menu = self._menu("&File")
+        if file_menu is not None:
+            before = self.window.quit_action
+            file_menu.insertAction(before, self.import_action)
+            file_menu.insertAction(before, self.export_markdown_action)
+            file_menu.insertAction(before, self.export_json_action)
+            file_menu.insertSeparator(before)
+        chat_menu = self._menu("&Chat")
+        if chat_menu is not None:
+            chat_menu.addSeparator()
+            chat_menu.addAction(self.regenerate_action)
+            chat_menu.addAction(self.copy_reply_action)
+            chat_menu.addSeparator()
+            chat_menu.addAction(self.next_thread_action)
+            chat_menu.addAction(self.previous_thread_action)
+
+    def _connect_signals(self) -> None:
+        w = self.window
+        w.message_view.regenerate_requested.connect(self.regenerate)
+        w.message_view.edit_requested.connect(self.edit_and_resend)
+        model = w.message_model
+        model.activity_changed.connect(self.update_actions)
+        model.modelReset.connect(self.update_actions)
+        model.rowsInserted.connect(self.update_actions)
+        model.dataChanged.connect(self.update_actions)
+        w.thread_opened.connect(self.update_actions)
+
+    def update_actions(self, *_args: object) -> None:
+        w = self.window
+        open_thread = w.current_thread_id is not None
+        for action in self.export_actions():
+            action.setEnabled(open_thread)
+        self.regenerate_action.setEnabled(w.message_model.regenerate_target() is not None)
+
+    # -- regenerate and edit ---------------------------------------------------------
+
+    def regenerate(self, message_id: int | None = None) -> None:
+        """A new reply to the last message (``message_id`` from a bubble, else the last)."""
+        w = self.window
+        target = message_id if message_id else w.message_model.regenerate_target()
+        if target is None:
+            w._notify("There is no finished reply to regenerate.")
+            return
+        try:
+            w.services.messages.regenerate(w.user_id, target)
+        except ServiceError as error:
+            w._notify(str(error))
+            return
+        w.retry_requested.emit(target)
+        w.message_view.scroll_to_end()
+
+    def edit_and_resend(self, message_id: int) -> None:
+        """Put a message's text in the composer; sending it makes a new message."""
+        w = self.window
+        row = w.message_model.row_of(message_id)
+        if row is None:
+            return
+        w.composer.begin_edit(message_id, w.message_model.record(row).content)
+
+    # -- clipboard and navigation ----------------------------------------------------
+
+    def copy_last_reply(self) -> None:
+        reply = self.window.message_model.last_reply()
+        if reply is None:
+            self.window._notify("No reply to copy yet.")
+            return
+        QGuiApplication.clipboard().setText(reply.content)
+        self.window._notify("Reply copied")
+
+    def switch_thread(self, step: int) -> None:
+        """Open the next (1) or previous (-1) chat of the list as shown, wrapping around."""
+        view = self.window.sidebar.view
+        model = view.model()
+        count = model.rowCount()
+        if count == 0:
+            return
+        current = view.currentIndex()
+        row = current.row() if current.isValid() else (-1 if step > 0 else 0)
+        thread_id = model.index((row + step) % count, 0).data(ThreadRoles.ThreadId)
+        if isinstance(thread_id, int):
+            self.window.sidebar.select_thread(thread_id)
+
+    # -- files -----------------------------------------------------------------------
+
+    def choose_export_path(self, kind: str, suggested: str) -> str | None:
+        """Ask where to save (a dialog); tests replace this method."""
+        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        path, _filter = QFileDialog.getSaveFileName(
+            self.window,
+            "Export chat",
+            str(Path(folder) / suggested),
+            EXPORT_FILTERS[kind],
+        )
+        return path or None
+
+    def choose_import_path(self) -> str | None:
+        """Ask which file to import (a dialog); tests replace this method."""
+        path, _filter = QFileDialog.getOpenFileName(
+            self.window, "Import chat", "", f"{EXPORT_FILTERS['json']};;All files (*)"
+        )
+        return path or None
+
+    def export_current(self, kind: str, path: str | None = None) -> Path | None:
+        """Export the open thread as ``markdown`` or ``json``; returns the file written."""
+        w = self.window
+        thread_id = w.current_thread_id
+        record = w.thread_model.record(thread_id) if thread_id else None
+        if thread_id is None or record is None:
+            return None
+        w.composer.flush_draft()
+        chosen = path or self.choose_export_path(kind, export_file_name(record.title, kind))
+        if not chosen:
+            return None
+        target = Path(chosen)
+        if not target.suffix:
+            target = target.with_suffix(EXPORT_SUFFIXES[kind])
+        transfer = w.services.transfer
+        export = transfer.export_markdown if kind == "markdown" else transfer.export_json
+        try:
+            export(w.user_id, thread_id, target)
+        except (ServiceError, OSError) as error:
+            log.warning("export of thread %s failed: %s", thread_id, error)
+            w._notify(f"Could not export the chat: {error}")
+            return None
+        w._notify(f"Exported to {target.name}")
+        return target
+
+    def import_chat(self, path: str | None = None) -> int | None:
+        """Import a chatdesk JSON file as a new chat and open it; returns its id."""
+        w = self.window
+        chosen = path or self.choose_import_path()
+        if not chosen:
+            return None
+        try:
+            result = w.services.transfer.import_file(w.user_id, chosen)
+        except ServiceError as error:
+            w._notify(f"Could not import {Path(chosen).name}: {error}")
+            return None
+        w.sidebar.select_thread(result.thread.id)
+        w._notify(f"Imported “{result.thread.title}” ({result.messages:,} messages)")
+        return result.thread.id

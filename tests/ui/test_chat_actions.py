@@ -1,0 +1,343 @@
+"""The chat commands on the real window: export and import, regenerate, edit and resend,
+copy the last reply or a code block, switch threads, and failed bubbles' error text.
+
+Runs go through the real coordinator and crew worker with a scripted model; an ``echo``
+reply shows what the model was told, so the tests can see that replaced answers are
+left out of its context.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMenu
+from pytestqt.qtbot import QtBot
+
+from chatdesk.app import ChatdeskApp
+from chatdesk.services import Services
+from chatdesk.services.messages import SUPERSEDED
+from chatdesk.services.records import MessageRecord
+from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
+from chatdesk.testing import ScriptedLLM
+from chatdesk.ui.main_window import MainWindow
+
+RUN_TIMEOUT_MS = 30_000
+CODE = 'def greet(name):\n    print(f"hi {name}")  # `quoted`\n\n\treturn None'
+REPLY_WITH_CODE = f"Here you go:\n\n```python\n{CODE}\n```\n\nAnd ```` a fence run."
+MakeWindow = Callable[[], MainWindow]
+
+
+def _records(window: MainWindow) -> list[MessageRecord]:
+    model = window.message_model
+    return [model.record(row) for row in range(model.rowCount())]
+
+
+def _send(qtbot: QtBot, window: MainWindow, text: str) -> None:
+    edit = window.composer.edit
+    edit.setFocus()
+    for n, line in enumerate(text.split("\n")):
+        if n:
+            qtbot.keyClick(edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+        qtbot.keyClicks(edit, line)
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+
+
+def _settled(window: MainWindow, replies: int) -> bool:
+    rows = _records(window)
+    done = [m for m in rows if m.role is Role.ASSISTANT and m.status is MessageStatus.COMPLETED]
+    return len(done) == replies and not window.message_model.is_active()
+
+
+def _wait_replies(qtbot: QtBot, window: MainWindow, replies: int) -> None:
+    qtbot.waitUntil(lambda: _settled(window, replies), timeout=RUN_TIMEOUT_MS)
+
+
+def _bubble_menu(window: MainWindow, message_id: int, at: QPoint | None = None) -> QMenu:
+    view = window.message_view
+    row = window.message_model.row_of(message_id)
+    assert row is not None
+    rect = view.visualRect(window.message_model.index(row))
+    menu = view.context_menu_for(at or rect.center())
+    assert menu is not None
+    return menu
+
+
+def _trigger(menu: QMenu, text: str) -> None:
+    actions = {a.text(): a for a in menu.actions() if not a.isSeparator()}
+    assert text in actions, f"{text!r} not in {list(actions)}"
+    actions[text].trigger()
+    menu.deleteLater()
+
+
+def _menu_texts(window: MainWindow, title: str) -> list[tuple[str, str]]:
+    for action in window.menuBar().actions():
+        if action.text() == title:
+            menu = action.menu()
+            assert isinstance(menu, QMenu)
+            return [
+                (a.text(), a.shortcut().toString()) for a in menu.actions() if not a.isSeparator()
+            ]
+    raise AssertionError(title)
+
+
+def test_menus_show_the_commands_and_their_shortcuts(make_window: MakeWindow) -> None:
+    window = make_window()
+    file_items = _menu_texts(window, "&File")
+    assert [t for t, _ in file_items] == [
+        "&New chat",
+        "&Import chat…",
+        "Export chat as &Markdown…",
+        "Export chat as &JSON…",
+        "&Quit",
+    ]
+    chat_items = dict(_menu_texts(window, "&Chat"))
+    assert chat_items["&Regenerate reply"] == "Ctrl+Shift+R"
+    assert chat_items["&Copy last reply"] == "Ctrl+Shift+C"
+    assert chat_items["&Next chat"] == "Ctrl+Tab"
+    assert chat_items["Pre&vious chat"] == "Ctrl+Shift+Tab"
+    actions = window.chat_actions
+    assert [s.toString() for s in actions.next_thread_action.shortcuts()][1] == "Ctrl+PgDown"
+    assert not actions.export_json_action.isEnabled()  # no chat open yet
+    assert not actions.regenerate_action.isEnabled()
+
+
+def test_export_then_import_gives_the_same_chat(
+    qtbot: QtBot, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    window = chatdesk_app.window
+    scripted_llm.reply(REPLY_WITH_CODE, "Second answer.")
+    _send(qtbot, window, "Write a greeting function")
+    _wait_replies(qtbot, window, 1)
+    _send(qtbot, window, "Thanks!\n  Indented second line")
+    _wait_replies(qtbot, window, 2)
+    original = window.current_thread_id
+    assert original is not None
+    actions = window.chat_actions
+    assert actions.export_json_action.isEnabled()
+    asked: list[str] = []
+
+    def choose(kind: str, suggested: str) -> str:
+        asked.append(suggested)
+        return str(tmp_path / f"out-{kind}")  # no suffix: the right one is added
+
+    actions.choose_export_path = choose  # type: ignore[method-assign]
+    actions.export_json_action.trigger()
+    actions.export_markdown_action.trigger()
+    assert asked == ["Write a greeting function.json", "Write a greeting function.md"]
+    exported = json.loads((tmp_path / "out-json.json").read_text(encoding="utf-8"))
+    assert exported["format"] == "chatdesk-thread" and exported["version"] == 1
+    assert all(e["steps"] > 0 for e in exported["executions"])
+    markdown = (tmp_path / "out-markdown.md").read_text(encoding="utf-8")
+    assert "### You ·" in markdown and "`````markdown" in markdown  # longer than ````
+
+    actions.choose_import_path = lambda: str(tmp_path / "out-json.json")  # type: ignore[method-assign]
+    actions.import_action.trigger()
+    imported = window.current_thread_id
+    assert imported is not None and imported != original
+    assert window.windowTitle() == "Write a greeting function — chatdesk"
+    copy = _records(window)
+    window.sidebar.select_thread(original)
+    source = _records(window)
+    assert [(m.role, m.content, m.status, m.created_at) for m in copy] == [
+        (m.role, m.content, m.status, m.created_at) for m in source
+    ]
+    assert copy[1].content == REPLY_WITH_CODE
+    assert window.thread_model.thread_ids()[0] == imported  # newest on top
+
+
+def test_import_errors_are_shown_and_change_nothing(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int, tmp_path: Path
+) -> None:
+    window = make_window()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "chatdesk-thread", "version": 9}), encoding="utf-8")
+    assert window.chat_actions.import_chat(str(bad)) is None
+    assert window.toast.isVisible()
+    assert "newer chatdesk" in window.toast.label.text()
+    assert ui_services.threads.count(me) == 0
+    assert window.chat_actions.import_chat(str(tmp_path / "missing.json")) is None
+    assert ui_services.threads.count(me) == 0
+
+
+def test_regenerate_keeps_the_old_reply_and_run_but_not_in_the_models_context(
+    qtbot: QtBot, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
+) -> None:
+    window = chatdesk_app.window
+    services, user = chatdesk_app.services, chatdesk_app.user_id
+    scripted_llm.reply("A first, weak answer", {"text": "", "echo": True})
+    _send(qtbot, window, "Name a colour")
+    _wait_replies(qtbot, window, 1)
+    question, weak = _records(window)
+    assert window.chat_actions.regenerate_action.isEnabled()
+    # the question's bubble offers Edit and resend; the reply's, Regenerate
+    assert "Regenerate reply" not in [a.text() for a in _bubble_menu(window, question.id).actions()]
+    window.message_view.setFocus()
+    qtbot.keyClick(
+        window.message_view,
+        Qt.Key.Key_R,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    _wait_replies(qtbot, window, 2)
+    rows = _records(window)
+    assert [m.id for m in rows[:2]] == [question.id, weak.id]
+    old_reply, new_reply = rows[1], rows[2]
+    assert old_reply.content == "A first, weak answer" and old_reply.metadata[SUPERSEDED]
+    assert "Name a colour" in new_reply.content
+    assert "weak answer" not in new_reply.content  # the model never saw the replaced reply
+    assert weak.execution_id is not None and new_reply.execution_id != weak.execution_id
+    kept = services.executions.get(user, weak.execution_id)
+    assert (kept.status, kept.result) == (ExecutionStatus.COMPLETED, "A first, weak answer")
+    assert services.executions.logs(user, weak.execution_id)  # its trace is kept too
+    # Regenerate is on the current reply's menu only, not on the replaced one
+    assert "Regenerate reply" not in [a.text() for a in _bubble_menu(window, weak.id).actions()]
+    scripted_llm.reply("Third try")
+    _trigger(_bubble_menu(window, new_reply.id), "Regenerate reply")
+    _wait_replies(qtbot, window, 3)
+    assert _records(window)[-1].content == "Third try"
+    status = window.message_view.delegate.status_line(
+        window.message_model.index(window.message_model.row_of(weak.id) or 0)
+    )
+    assert status.text.startswith("Replaced · ")
+
+
+def test_edit_and_resend_sends_a_new_message_and_keeps_the_old_one(
+    qtbot: QtBot, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
+) -> None:
+    window = chatdesk_app.window
+    scripted_llm.reply("What is a tow?", {"text": "", "echo": True})
+    _send(qtbot, window, "Explain tow")
+    _wait_replies(qtbot, window, 1)
+    question = _records(window)[0]
+    composer = window.composer
+    qtbot.keyClicks(composer.edit, "a draft")
+    # Esc gives the draft back
+    _trigger(_bubble_menu(window, question.id), "Edit and resend")
+    assert composer.text() == "Explain tow" and composer.edit_bar.isVisible()
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Escape)
+    assert composer.text() == "a draft" and not composer.edit_bar.isVisible()
+    composer.set_text("")
+    _trigger(_bubble_menu(window, question.id), "Edit and resend")
+    composer.edit.selectAll()
+    qtbot.keyClicks(composer.edit, "Explain two")
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
+    _wait_replies(qtbot, window, 2)
+    rows = _records(window)
+    assert [(m.role, m.content) for m in rows[:2]] == [
+        (Role.USER, "Explain tow"),
+        (Role.ASSISTANT, "What is a tow?"),
+    ]
+    assert all(m.metadata.get(SUPERSEDED) for m in rows[:2])
+    assert rows[2].content == "Explain two" and rows[2].metadata["edited_from"] == question.id
+    echo = rows[3].content
+    assert "Explain two" in echo and "tow" not in echo.replace("two", "")
+    assert not composer.edit_bar.isVisible() and composer.text() == ""
+
+
+def test_copy_last_reply_and_copy_code(
+    qtbot: QtBot, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
+) -> None:
+    window = chatdesk_app.window
+    scripted_llm.reply(REPLY_WITH_CODE)
+    _send(qtbot, window, "code please")
+    _wait_replies(qtbot, window, 1)
+    clipboard = QGuiApplication.clipboard()
+    clipboard.clear()
+    qtbot.keyClick(
+        window.composer.edit,
+        Qt.Key.Key_C,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert clipboard.text() == REPLY_WITH_CODE
+    reply = _records(window)[1]
+    view, delegate = window.message_view, window.message_view.delegate
+    index = window.message_model.index(1)
+    geo = delegate.geometry(view.visualRect(index), index, view.font())
+    doc = delegate.cached_document(reply.id)
+    assert doc is not None
+    tables = [f for f in doc.rootFrame().childFrames()]
+    assert len(tables) == 1
+    box = doc.documentLayout().frameBoundingRect(tables[0])
+    inside = (geo.text.topLeft() + box.center()).toPoint()
+    clipboard.clear()
+    _trigger(_bubble_menu(window, reply.id, inside), "Copy code")
+    assert clipboard.text() == CODE
+    # outside the code block there is no Copy code
+    above = (geo.text.topLeft() + box.topLeft()).toPoint() - QPoint(0, 8)
+    menu = _bubble_menu(window, reply.id, above)
+    assert "Copy code" not in [a.text() for a in menu.actions()]
+    _trigger(menu, "Copy text")
+    assert clipboard.text() == REPLY_WITH_CODE
+
+
+def test_ctrl_tab_and_ctrl_page_keys_move_through_the_list(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    ids = [ui_services.threads.create(me, f"Chat {n}").id for n in range(3)]
+    window = make_window()
+    shown = window.thread_model.thread_ids()
+    assert shown == ids[::-1]  # newest first
+    window.sidebar.select_thread(shown[0])
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    edit = window.composer.edit
+    seen = []
+    for key, mods in (
+        (Qt.Key.Key_Tab, ctrl),
+        (Qt.Key.Key_PageDown, ctrl),
+        (Qt.Key.Key_Tab, ctrl),  # wraps to the first
+        (Qt.Key.Key_Backtab, ctrl | shift),
+        (Qt.Key.Key_PageUp, ctrl),
+    ):
+        qtbot.keyClick(edit, key, mods)
+        seen.append(window.current_thread_id)
+    assert seen == [shown[1], shown[2], shown[0], shown[2], shown[1]]
+    assert edit.hasFocus()
+
+
+def _lowest_ink(qtbot: QtBot, window: MainWindow, reply_id: int) -> int:
+    """The lowest pixel row painted in the reply's status line (and a little below it)."""
+    view = window.message_view
+    row = window.message_model.row_of(reply_id)
+    assert row is not None
+    index = window.message_model.index(row)
+    qtbot.waitUntil(lambda: view.visualRect(index).height() > 0)
+    geo = view.delegate.geometry(view.visualRect(index), index, view.font())
+    image = view.viewport().grab(geo.status.toAlignedRect().adjusted(0, 0, 0, 6)).toImage()
+    background = image.pixelColor(0, 0)
+    return max(
+        y
+        for y in range(image.height())
+        for x in range(image.width())
+        if image.pixelColor(x, y) != background
+    )
+
+
+def _failed_reply(services: Services, me: int, error: str) -> tuple[int, int]:
+    thread = services.threads.create(me, error)
+    sent = services.messages.send(me, thread.id, "hi")
+    assert sent.execution is not None
+    start = services.executions.start(me, sent.execution.id)
+    services.executions.finish(me, sent.execution.id, ExecutionStatus.FAILED, error=error)
+    return thread.id, start.reply.id
+
+
+def test_failed_bubbles_show_their_error_exactly(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    """The underscores of CHATDESK_LLM_MODEL used to be clipped away below the line."""
+    with_underscores = _failed_reply(ui_services, me, "or set CHATDESK_LLM_MODEL.")
+    with_spaces = _failed_reply(ui_services, me, "or set CHATDESK LLM MODEL.")
+    window = make_window()
+    ink = []
+    for thread_id, reply_id in (with_underscores, with_spaces):
+        window.sidebar.select_thread(thread_id)
+        index = window.message_model.index(window.message_model.row_of(reply_id) or 0)
+        error = window.message_model.record(index.row()).metadata["error"]
+        assert window.message_view.delegate.status_line(index).text == error
+        ink.append(_lowest_ink(qtbot, window, reply_id))
+    assert ink[0] > ink[1]  # the underscores reach below the letters, and they are drawn
+    texts = [a.text() for a in _bubble_menu(window, with_spaces[1]).actions()]
+    assert "Retry" in texts and "Regenerate reply" not in texts  # one way to ask again
