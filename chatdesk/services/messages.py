@@ -25,6 +25,8 @@ MAX_USER_CONTENT_CHARS = 100_000
 MAX_CONTENT_CHARS = 4_000_000
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1_000
+EARLIER_RUNS_KEY = "earlier_executions"
+"""Metadata key of a retried message: the ids of its earlier executions, oldest first."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,10 @@ class MessageService:
             )
             session.add(execution)
             session.flush()
+            if message.execution_id is not None:  # the trace keeps showing the old run
+                meta = dict(message.meta or {})
+                meta[EARLIER_RUNS_KEY] = [*meta.get(EARLIER_RUNS_KEY, []), message.execution_id]
+                message.meta = meta
             message.status = MessageStatus.PENDING
             message.execution_id = execution.id
             _touch(thread)
