@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 
 from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QSize, Qt
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QDockWidget,
     QFormLayout,
@@ -58,7 +58,7 @@ NO_STEPS_ENDED = "This run recorded no steps."
 DETAIL_PLACEHOLDER = "Select a step to see everything it recorded."
 PREFERRED_WIDTH = 520
 """Wide enough for the steps' six columns; the dock opens this wide unless resized."""
-DETAIL_HEIGHT = 150
+DETAIL_HEIGHT = 180
 
 
 class _Body(QWidget):
@@ -85,10 +85,6 @@ class ExecutionPanel(QDockWidget):
         self._message: MessageRecord | None = None
         self._executions: dict[int, ExecutionRecord] = {}
         body = _Body(self)
-        self._hint = QLabel(NO_SELECTION, body)
-        self._hint.setObjectName("traceHint")
-        self._hint.setTextFormat(Qt.TextFormat.PlainText)
-        self._hint.setWordWrap(True)
         self._form = QFormLayout()
         self._form.setHorizontalSpacing(12)
         self._form.setVerticalSpacing(3)
@@ -119,6 +115,7 @@ class ExecutionPanel(QDockWidget):
         self.detail.setReadOnly(True)  # plain text only: the payload is untrusted
         self.detail.setPlaceholderText(DETAIL_PLACEHOLDER)
         self.detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.detail.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._split = QSplitter(Qt.Orientation.Vertical, body)
         self._split.setObjectName("traceSplitter")
         self._split.addWidget(self._stack)
@@ -126,12 +123,11 @@ class ExecutionPanel(QDockWidget):
         self._split.setStretchFactor(0, 3)
         self._split.setStretchFactor(1, 1)
         self._split.setChildrenCollapsible(False)
-        self._split.setSizes([3 * DETAIL_HEIGHT, DETAIL_HEIGHT])
+        self._split.setSizes([2 * DETAIL_HEIGHT, DETAIL_HEIGHT])
 
         layout = QVBoxLayout(body)
         layout.setContentsMargins(10, 6, 10, 8)
         layout.setSpacing(8)
-        layout.addWidget(self._hint)
         layout.addLayout(self._form)
         layout.addWidget(self._split, 1)
         self.setWidget(body)
@@ -293,12 +289,10 @@ class ExecutionPanel(QDockWidget):
         colors = DARK if dark else LIGHT
         self.model.set_colors(colors.q("muted"), colors.q("error"))
         muted = f"color: {colors.muted};"
-        self._hint.setStyleSheet(muted)
         self._steps_hint.setStyleSheet(muted)
 
     def _render(self) -> None:
         m = self._message
-        self._hint.setVisible(m is None)
         for key, _ in FIELDS:
             self._values[key].setText("—")
         if m is not None:
