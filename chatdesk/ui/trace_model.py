@@ -38,6 +38,10 @@ PAGE_SIZE = 200
 
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
+_COLUMN_COUNT = len(COLUMNS)
+_NO_FLAGS = Qt.ItemFlag.NoItemFlags
+_RUN_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_STEP_FLAGS = _RUN_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
 
 
 class TraceRoles(IntEnum):
@@ -222,12 +226,19 @@ class TraceModel(QAbstractItemModel):
 
     # -- QAbstractItemModel -----------------------------------------------------------
 
+    # The tree view walks every row on each layout, so these stay as cheap as Python allows.
+
     def index(self, row: int, column: int, parent: Index = _ROOT) -> QModelIndex:
-        if not self.hasIndex(row, column, parent):
+        if not 0 <= column < _COLUMN_COUNT or row < 0:
             return QModelIndex()
         if not parent.isValid():
-            return self.createIndex(row, column, 0)
-        return self.createIndex(row, column, self._runs[parent.row()].record.id)
+            return self.createIndex(row, column, 0) if row < len(self._runs) else QModelIndex()
+        if parent.internalId() != 0 or parent.column() != 0:
+            return QModelIndex()
+        run = self._runs[parent.row()]
+        if row >= len(run.steps):
+            return QModelIndex()
+        return self.createIndex(row, column, run.record.id)
 
     def parent(self, child: Index = _ROOT) -> QModelIndex:  # type: ignore[override]
         if not child.isValid() or child.internalId() == 0:
@@ -255,11 +266,8 @@ class TraceModel(QAbstractItemModel):
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.internalId() != 0:
-            flags |= Qt.ItemFlag.ItemNeverHasChildren
-        return flags
+            return _NO_FLAGS
+        return _RUN_FLAGS if index.internalId() == 0 else _STEP_FLAGS
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
