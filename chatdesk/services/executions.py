@@ -17,14 +17,19 @@ from sqlalchemy.orm import Session
 
 from chatdesk.services.errors import NotFoundError, PermissionDeniedError, ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
-from chatdesk.services.messages import SUPERSEDED, clean_content, execution_change
+from chatdesk.services.messages import (
+    EARLIER_RUNS_KEY,
+    SUPERSEDED,
+    clean_content,
+    execution_change,
+)
 from chatdesk.services.records import ExecutionLogRecord, ExecutionRecord, MessageRecord
 from chatdesk.services.transitions import (
     EXECUTION_TRANSITIONS,
     MESSAGE_TRANSITIONS,
     check_transition,
 )
-from chatdesk.services.unit_of_work import UnitOfWork
+from chatdesk.services.unit_of_work import UnitOfWork, owned_message
 from chatdesk.store.base import utcnow
 from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
@@ -87,17 +92,52 @@ class ExecutionService:
             return [ExecutionRecord.of(row) for row in session.scalars(query)]
 
     def logs(
-        self, user_id: int, execution_id: int, after_seq: int = -1
+        self, user_id: int, execution_id: int, after_seq: int = -1, limit: int | None = None
     ) -> list[ExecutionLogRecord]:
-        """The run's steps in order, optionally only those after ``after_seq``."""
+        """The run's steps in order, optionally only those after ``after_seq``.
+
+        ``limit`` reads a page (a run can hold thousands of steps): pass the last
+        ``seq`` of one page as ``after_seq`` to read the next.
+        """
+        if limit is not None and limit < 1:
+            raise ValidationError("A page of steps holds at least one step.")
         query = (
             select(ExecutionLog)
             .where(ExecutionLog.execution_id == execution_id, ExecutionLog.seq > after_seq)
             .order_by(ExecutionLog.seq)
+            .limit(limit)
         )
         with self._uow.read() as session:
             _owned_execution(session, user_id, execution_id)
             return [ExecutionLogRecord.of(row) for row in session.scalars(query)]
+
+    def runs_for_message(self, user_id: int, message_id: int) -> list[ExecutionRecord]:
+        """Every run behind a message, oldest first (a retried message has several).
+
+        For a reply, the runs of the message that asked for it, so a retried exchange
+        shows its old runs too; a message that started no run has none.
+        """
+        with self._uow.read() as session:
+            message = owned_message(session, user_id, message_id)
+            trigger: Message | None = message if message.role == Role.USER else None
+            if trigger is None and message.execution_id is not None:
+                trigger = _trigger_of(session, message.execution_id) or _retried_trigger(
+                    session, message
+                )
+            ids: list[int] = []
+            if trigger is not None:
+                ids.extend((trigger.meta or {}).get(EARLIER_RUNS_KEY, []))
+            source = trigger if trigger is not None else message
+            if source.execution_id is not None:
+                ids.append(source.execution_id)
+            if message.execution_id is not None and message.execution_id not in ids:
+                ids.append(message.execution_id)
+            rows = session.scalars(
+                select(Execution)
+                .where(Execution.id.in_(ids), Execution.thread_id == message.thread_id)
+                .order_by(Execution.id)
+            )
+            return [ExecutionRecord.of(row) for row in rows]
 
     def start(self, user_id: int, execution_id: int, *, history_limit: int = 200) -> RunStart:
         """pending -> running; the trigger becomes processing; an empty reply appears."""
@@ -338,6 +378,26 @@ def _trigger_of(session: Session, execution_id: int) -> Message | None:
     return session.scalar(
         select(Message).where(Message.execution_id == execution_id, Message.role == Role.USER)
     )
+
+
+def _retried_trigger(session: Session, reply: Message) -> Message | None:
+    """The message whose earlier (since retried) run wrote ``reply``.
+
+    A retry points the message at its new run and lists the old ones in its metadata;
+    the candidates are few: earlier messages of the thread now on a newer run.
+    """
+    candidates = session.scalars(
+        select(Message).where(
+            Message.thread_id == reply.thread_id,
+            Message.role == Role.USER,
+            Message.id < reply.id,
+            Message.execution_id > reply.execution_id,
+        )
+    )
+    for candidate in candidates:
+        if reply.execution_id in (candidate.meta or {}).get(EARLIER_RUNS_KEY, []):
+            return candidate
+    return None
 
 
 def _required_trigger(session: Session, execution_id: int) -> Message:

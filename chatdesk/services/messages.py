@@ -29,6 +29,8 @@ MAX_PAGE_SIZE = 1_000
 SUPERSEDED = "superseded"
 """Metadata flag of a message replaced by Regenerate or Edit and resend: kept and shown,
 but no longer part of what the model is told."""
+EARLIER_RUNS_KEY = "earlier_executions"
+"""Metadata key of a retried message: the ids of its earlier executions, oldest first."""
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,10 @@ class MessageService:
             )
             session.add(execution)
             session.flush()
+            if message.execution_id is not None:  # the trace keeps showing the old run
+                meta = dict(message.meta or {})
+                meta[EARLIER_RUNS_KEY] = [*meta.get(EARLIER_RUNS_KEY, []), message.execution_id]
+                message.meta = meta
             message.status = MessageStatus.PENDING
             message.execution_id = execution.id
             _touch(thread)

@@ -291,6 +291,7 @@ class MainWindow(QMainWindow):
         self.bridge.execution_changed.connect(self.message_model.on_execution_changed)
         self.bridge.message_changed.connect(self.execution_panel.on_message_changed)
         self.bridge.execution_changed.connect(self.execution_panel.on_execution_changed)
+        self.bridge.execution_log_changed.connect(self.execution_panel.on_log_changed)
         self.bridge.thread_changed.connect(self.on_thread_changed)
         self.bridge.thread_changed.connect(self.header.on_thread_changed)
         # thread header, model setup and local servers

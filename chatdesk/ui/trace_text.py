@@ -1,0 +1,171 @@
+"""How a run's steps read as text: table cells, the detail pane, copied rows.
+
+Kept free of Qt so the wording is plain functions a test can pin down. Everything here
+returns plain text; step payloads are model output and never go through a rich-text
+renderer.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from chatdesk.services.records import ExecutionLogRecord, ExecutionRecord
+from chatdesk.store.enums import ExecutionStatus
+from chatdesk.ui.time_format import full_time, local
+
+COLUMNS = ("Time", "Agent", "Task", "Event", "Tool", "Tokens")
+SHOWN_ELSEWHERE = frozenset({"at", "tokens", "tool_name"})
+"""Detail keys that already have a column (and a line of their own in the detail pane)."""
+ACRONYMS = {"llm": "LLM"}
+
+
+def step_time(step: ExecutionLogRecord) -> datetime:
+    """When the step happened: CrewAI's own timestamp, else when it was stored."""
+    at = step.detail.get("at")
+    if isinstance(at, str):
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            return step.created_at
+        if moment.tzinfo is not None:
+            return moment
+    return step.created_at
+
+
+def clock(moment: datetime) -> str:
+    """14:05:03.123 in local time (steps come many a second)."""
+    when = local(moment)
+    return f"{when:%H:%M:%S}.{when.microsecond // 1000:03d}"
+
+
+def event_label(event: str) -> str:
+    """``llm_completed`` -> ``LLM completed``."""
+    words = [w for w in event.split("_") if w]
+    if not words:
+        return event
+    first = ACRONYMS.get(words[0].lower(), words[0].capitalize())
+    rest = [ACRONYMS.get(w.lower(), w) for w in words[1:]]
+    return " ".join([first, *rest])
+
+
+def is_failure(event: str) -> bool:
+    return event.endswith(("_failed", "_error"))
+
+
+def one_line(text: str | None) -> str:
+    """A table cell: line breaks and runs of blanks folded to single spaces."""
+    return " ".join(text.split()) if text else ""
+
+
+def step_tokens(step: ExecutionLogRecord) -> int | None:
+    tokens = step.detail.get("tokens")
+    if not isinstance(tokens, dict):
+        return None
+    total = tokens.get("total_tokens")
+    if isinstance(total, int):
+        return total
+    parts = [tokens.get(k) for k in ("prompt_tokens", "completion_tokens")]
+    counted = [p for p in parts if isinstance(p, int)]
+    return sum(counted) if counted else None
+
+
+def step_tool(step: ExecutionLogRecord) -> str:
+    tool = step.detail.get("tool_name")
+    return one_line(tool) if isinstance(tool, str) else ""
+
+
+def step_cells(step: ExecutionLogRecord) -> tuple[str, str, str, str, str, str]:
+    """The row of the steps table, one string per column of ``COLUMNS``."""
+    tokens = step_tokens(step)
+    return (
+        clock(step_time(step)),
+        one_line(step.agent_role),
+        one_line(step.task_name),
+        event_label(step.event),
+        step_tool(step),
+        f"{tokens:,}" if tokens is not None else "",
+    )
+
+
+def run_title(run: ExecutionRecord, steps: int, more: bool) -> str:
+    """The header of a run's group: ``Run #12 · completed · 23 steps · 1,234 tokens``."""
+    parts = [f"Run #{run.id}", run.status.value]
+    if steps:
+        parts.append(f"{steps}{'+' if more else ''} step{'' if steps == 1 and not more else 's'}")
+    elif run.status in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING):
+        parts.append("no steps yet")
+    else:
+        parts.append("no steps")
+    if run.total_tokens:
+        parts.append(f"{run.total_tokens:,} tokens")
+    if run.started_at is not None:
+        parts.append(f"started {clock(run.started_at)}")
+    return "  ·  ".join(parts)
+
+
+def describe_step(step: ExecutionLogRecord) -> str:
+    """Everything a step recorded, for the detail pane (plain text)."""
+    tokens = step.detail.get("tokens")
+    lines = [
+        f"Step {step.seq}  ·  {event_label(step.event)}  ({step.event})",
+        "",
+        f"Time:   {_full_clock(step_time(step))}",
+        f"Agent:  {step.agent_role or '—'}",
+        f"Task:   {_indented(step.task_name) if step.task_name else '—'}",
+        f"Tool:   {step_tool(step) or '—'}",
+        f"Tokens: {_tokens_text(tokens) if isinstance(tokens, dict) else '—'}",
+    ]
+    rest = {k: v for k, v in step.detail.items() if k not in SHOWN_ELSEWHERE}
+    if rest:
+        lines.append("")
+        lines.extend(f"{key}: {_value_text(value)}" for key, value in rest.items())
+    return "\n".join(lines)
+
+
+def describe_run(run: ExecutionRecord) -> str:
+    """A run's own fields, for the detail pane when its header row is selected."""
+    lines = [
+        f"Run #{run.id}  ·  {run.status.value}",
+        "",
+        f"Crew:     {run.crew}",
+        f"Model:    {run.model or 'default'}",
+        f"Started:  {full_time(run.started_at)}",
+        f"Finished: {full_time(run.finished_at)}",
+    ]
+    if run.total_tokens is not None:
+        lines.append(
+            f"Tokens:   {run.total_tokens:,} ({run.prompt_tokens or 0:,} in, "
+            f"{run.completion_tokens or 0:,} out)"
+        )
+    if run.error:
+        lines.append(f"Error:    {_indented(run.error)}")
+    return "\n".join(lines)
+
+
+def _full_clock(moment: datetime) -> str:
+    return f"{full_time(moment)}.{local(moment).microsecond // 1000:03d}"
+
+
+def _tokens_text(tokens: dict[str, Any]) -> str:
+    names = (("prompt_tokens", "in"), ("completion_tokens", "out"), ("total_tokens", "total"))
+    parts = [f"{tokens[k]:,} {label}" for k, label in names if isinstance(tokens.get(k), int)]
+    return "  ·  ".join(parts) or "—"
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return _indented(value) if value else '""'
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return ", ".join(str(v) for v in value) if value else "(none)"
+    if isinstance(value, bool | int | float) or value is None:
+        return json.dumps(value)
+    return _indented(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _indented(text: str) -> str:
+    """Multi-line text starts on its own line, indented under its label."""
+    if "\n" not in text:
+        return text
+    return "\n" + "\n".join(f"    {line}" for line in text.splitlines())
