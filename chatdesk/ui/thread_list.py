@@ -9,6 +9,8 @@ double-click) through the model's ``setData``.
 
 from __future__ import annotations
 
+from typing import cast
+
 from PySide6.QtCore import (
     QAbstractItemModel,
     QItemSelectionModel,
@@ -266,6 +268,9 @@ class ThreadListPanel(QWidget):
         layout.addWidget(self.new_button)
         layout.addWidget(self.search)
         layout.addWidget(self.stack, 1)
+        self.results: QWidget | None = None
+        self._open_id: int | None = None  # the thread last announced as current
+        self._quiet = False  # filtering moves the list's current row; that opens nothing
         self.setMinimumWidth(200)
         self._connect_signals()
         self.on_rows_changed()
@@ -316,6 +321,24 @@ class ThreadListPanel(QWidget):
         self.view.scrollTo(index)
         return True
 
+    def open_thread(self, thread_id: int) -> bool:
+        """Make ``thread_id`` current, keeping the search even if it hides the thread."""
+        if self.proxy_index_of(thread_id).isValid() or self.model.row_of(thread_id) is None:
+            return self.select_thread(thread_id)
+        self._quiet = True
+        try:
+            self.view.selectionModel().clear()
+        finally:
+            self._quiet = False
+        self._open_id = thread_id
+        self.current_thread_changed.emit(thread_id)
+        return True
+
+    def add_results(self, results: QWidget) -> None:
+        """Show ``results`` (message search) below the chats while the search has text."""
+        self.results = results
+        cast(QVBoxLayout, self.layout()).addWidget(results, 2)
+
     def start_rename(self, thread_id: int) -> None:
         index = self.proxy_index_of(thread_id)
         if index.isValid():
@@ -329,14 +352,31 @@ class ThreadListPanel(QWidget):
     # -- slots -----------------------------------------------------------------------
 
     def on_search_text_changed(self, text: str) -> None:
-        self.proxy.set_query(text)
+        self._quiet = True
+        try:
+            self.proxy.set_query(text)
+            index = self.proxy_index_of(self._open_id) if self._open_id else QModelIndex()
+            selection = self.view.selectionModel()
+            if index.isValid():
+                selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            else:
+                selection.clear()
+        finally:
+            self._quiet = False
         self.on_rows_changed()
 
     def on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self._quiet:
+            return
         value = current.data(ThreadRoles.ThreadId) if current.isValid() else None
+        self._open_id = int(value or 0) or None
         self.current_thread_changed.emit(int(value or 0))
 
     def on_rows_changed(self, *_args: object) -> None:
+        # While messages are searched too, "no chats match" takes one line, not a third.
+        searching = self.results is not None and bool(self.search.text().strip())
+        compact = searching and self.proxy.rowCount() == 0
+        self.stack.setMaximumHeight(self.empty.sizeHint().height() if compact else 16777215)
         if self.proxy.rowCount() > 0:
             self.stack.setCurrentWidget(self.view)
             return
