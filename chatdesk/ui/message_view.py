@@ -160,8 +160,13 @@ class MessageListView(QListView):
     def on_model_reset(self) -> None:
         self._delegate.clear_cache()
         self._stick_to_bottom = not self._model.has_newer
+        QTimer.singleShot(0, self.on_reset_laid_out)
+
+    def on_reset_laid_out(self) -> None:
+        """Show the newest messages of a freshly opened thread, unless something (a
+        revealed search result) has asked for another position since."""
         if self._stick_to_bottom:
-            QTimer.singleShot(0, self.scroll_to_end)
+            self.scroll_to_end()
 
     def reveal_message(self, message_id: int) -> bool:
         """Scroll ``message_id`` to the middle, make it current and flash it briefly."""

@@ -373,16 +373,21 @@ class ThreadListPanel(QWidget):
         self.current_thread_changed.emit(int(value or 0))
 
     def on_rows_changed(self, *_args: object) -> None:
-        # While messages are searched too, "no chats match" takes one line, not a third.
-        searching = self.results is not None and bool(self.search.text().strip())
-        compact = searching and self.proxy.rowCount() == 0
-        self.stack.setMaximumHeight(self.empty.sizeHint().height() if compact else 16777215)
+        self.stack.setMaximumHeight(16777215)
         if self.proxy.rowCount() > 0:
             self.stack.setCurrentWidget(self.view)
+            if self.search.text().strip() and self.results is not None:
+                # Messages are searched too: a few matching chats take only their height.
+                rows = range(min(self.proxy.rowCount(), 8))
+                height = sum(self.view.sizeHintForRow(row) for row in rows)
+                self.stack.setMaximumHeight(max(height + 4, ROW_HEIGHT))
             return
         query = self.search.text().strip()
         self.empty.setText(f"No chats match “{query}”." if query else "No chats yet.")
         self.stack.setCurrentWidget(self.empty)
+        if query and self.results is not None:
+            # Messages are searched too: "no chats match" takes one line, not a third.
+            self.stack.setMaximumHeight(self.empty.sizeHint().height())
 
     def on_context_menu(self, pos: QPoint) -> None:
         index = self.view.indexAt(pos)
