@@ -379,8 +379,7 @@ class SearchPanel(QWidget):
         else:
             self.model.set_hits(self._query, hits, has_more)
             self._restore()
-        self._show_state()
-        self.on_scrolled()
+        self._show_state()  # the scroll bar's rangeChanged asks for more once laid out
 
     def on_failed(self, ticket: int, reason: str) -> None:
         if ticket != self._ticket:
