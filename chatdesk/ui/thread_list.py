@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QSize,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
@@ -271,6 +272,10 @@ class ThreadListPanel(QWidget):
         self.results: QWidget | None = None
         self._open_id: int | None = None  # the thread last announced as current
         self._quiet = False  # filtering moves the list's current row; that opens nothing
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self.on_fit_chats)
         self.setMinimumWidth(200)
         self._connect_signals()
         self.on_rows_changed()
@@ -377,10 +382,7 @@ class ThreadListPanel(QWidget):
         if self.proxy.rowCount() > 0:
             self.stack.setCurrentWidget(self.view)
             if self.search.text().strip() and self.results is not None:
-                # Messages are searched too: a few matching chats take only their height.
-                rows = range(min(self.proxy.rowCount(), 8))
-                height = sum(self.view.sizeHintForRow(row) for row in rows)
-                self.stack.setMaximumHeight(max(height + 4, ROW_HEIGHT))
+                self._fit_timer.start()  # once filtering has settled, not per removed range
             return
         query = self.search.text().strip()
         self.empty.setText(f"No chats match “{query}”." if query else "No chats yet.")
@@ -388,6 +390,15 @@ class ThreadListPanel(QWidget):
         if query and self.results is not None:
             # Messages are searched too: "no chats match" takes one line, not a third.
             self.stack.setMaximumHeight(self.empty.sizeHint().height())
+
+    def on_fit_chats(self) -> None:
+        """While messages are searched too, a few matching chats take only their height."""
+        if not (self.search.text().strip() and self.results is not None):
+            return
+        if self.proxy.rowCount() > 0:
+            rows = range(min(self.proxy.rowCount(), 8))
+            height = sum(self.view.sizeHintForRow(row) for row in rows)
+            self.stack.setMaximumHeight(max(height + 4, ROW_HEIGHT))
 
     def on_context_menu(self, pos: QPoint) -> None:
         index = self.view.indexAt(pos)
