@@ -43,10 +43,15 @@ class SendResult:
 
 @dataclass(frozen=True)
 class MessagePage:
-    """Messages in ascending id order, and whether older ones exist before the first."""
+    """Messages in ascending id order, and whether older (newer) ones exist around them.
+
+    ``has_newer`` is only known for pages read with ``after_id`` or ``around``; a page
+    of the newest messages has none newer.
+    """
 
     messages: list[MessageRecord]
     has_older: bool
+    has_newer: bool = False
 
 
 def clean_content(content: str, role: Role) -> str:
@@ -143,19 +148,35 @@ class MessageService:
         *,
         limit: int = DEFAULT_PAGE_SIZE,
         before_id: int | None = None,
+        after_id: int | None = None,
     ) -> MessagePage:
-        """The newest ``limit`` messages older than ``before_id`` (keyset pagination)."""
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise ValidationError(f"A page holds 1 to {MAX_PAGE_SIZE} messages.")
-        query = select(Message).where(Message.thread_id == thread_id)
-        if before_id is not None:
-            query = query.where(Message.id < before_id)
-        query = query.order_by(Message.id.desc()).limit(limit + 1)
+        """A page by keyset: the newest ``limit`` messages older than ``before_id``, or
+        with ``after_id`` the oldest ``limit`` messages newer than it."""
+        _check_page_size(limit)
+        if before_id is not None and after_id is not None:
+            raise ValidationError("A page is read before one message or after one, not both.")
         with self._uow.read() as session:
             owned_thread(session, user_id, thread_id)
-            rows = list(session.scalars(query))
-        has_older = len(rows) > limit
-        return MessagePage([MessageRecord.of(row) for row in reversed(rows[:limit])], has_older)
+            if after_id is None:
+                rows, has_older = _older(session, thread_id, before_id, limit)
+                return MessagePage(rows, has_older, has_newer=False)
+            rows, has_newer = _newer(session, thread_id, after_id, limit)
+            return MessagePage(rows, has_older=True, has_newer=has_newer)
+
+    def around(
+        self, user_id: int, thread_id: int, message_id: int, *, limit: int = DEFAULT_PAGE_SIZE
+    ) -> MessagePage:
+        """The page centred on ``message_id``: ``limit`` messages up to and including it
+        and ``limit`` after it, for opening a thread far back in its history."""
+        _check_page_size(limit)
+        with self._uow.read() as session:
+            thread = owned_thread(session, user_id, thread_id)
+            message = owned_message(session, user_id, message_id)
+            if message.thread_id != thread.id:
+                raise ValidationError(f"Message {message_id} is not in thread {thread_id}.")
+            older, has_older = _older(session, thread_id, message_id + 1, limit)
+            newer, has_newer = _newer(session, thread_id, message_id, limit)
+        return MessagePage(older + newer, has_older, has_newer)
 
     def edit(self, user_id: int, message_id: int, content: str) -> MessageRecord:
         """Replace a message's text (a person's edit, or a reply's streamed text)."""
@@ -365,6 +386,31 @@ def _supersede(session: Session, trigger: Message, *, include_self: bool) -> lis
         record = MessageRecord.of(row)
         changes.append(_message_change(ChangeKind.UPDATED, record, {"metadata": record.metadata}))
     return changes
+
+
+def _check_page_size(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationError(f"A page holds 1 to {MAX_PAGE_SIZE} messages.")
+
+
+def _older(
+    session: Session, thread_id: int, before_id: int | None, limit: int
+) -> tuple[list[MessageRecord], bool]:
+    """Up to ``limit`` messages before ``before_id`` (ascending), and whether more exist."""
+    query = select(Message).where(Message.thread_id == thread_id)
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    rows = list(session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
+    return [MessageRecord.of(row) for row in reversed(rows[:limit])], len(rows) > limit
+
+
+def _newer(
+    session: Session, thread_id: int, after_id: int, limit: int
+) -> tuple[list[MessageRecord], bool]:
+    """Up to ``limit`` messages after ``after_id`` (ascending), and whether more exist."""
+    query = select(Message).where(Message.thread_id == thread_id, Message.id > after_id)
+    rows = list(session.scalars(query.order_by(Message.id).limit(limit + 1)))
+    return [MessageRecord.of(row) for row in rows[:limit]], len(rows) > limit
 
 
 def _touch(thread: Thread) -> None:

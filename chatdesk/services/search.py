@@ -2,7 +2,13 @@
 
 SQLite uses the FTS5 index the migrations keep in sync; PostgreSQL its GIN-indexed
 ``tsvector``. What a person types is turned into a safe query (each word quoted, the
-last one matching as a prefix), never passed through as query syntax.
+last one matching as a prefix), never passed through as query syntax. A last word of
+one character is matched as a whole word: as a prefix it would match almost every
+message and take FTS5 hundreds of milliseconds on a large history.
+
+Results page by keyset (``before_id``), newest first. A worker thread searches through
+``SearchService.read_only``: its own connections whose reads never take SQLite's
+write lock, so a search in flight never holds up the GUI thread's writes.
 """
 
 from __future__ import annotations
@@ -10,14 +16,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
 from chatdesk.services.errors import ValidationError
+from chatdesk.services.events import ChangeBus
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store.base import UTCDateTime
+from chatdesk.store.connection import create_session_factory, create_store_engine
 from chatdesk.store.enums import Role
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from chatdesk.store.migrate import Store
 
 HIGHLIGHT_START = "\x02"
 HIGHLIGHT_END = "\x03"
@@ -25,6 +38,8 @@ HIGHLIGHT_END = "\x03"
 person types into the composer, and the UI turns them into highlighting."""
 MAX_QUERY_CHARS = 200
 DEFAULT_LIMIT = 20
+MAX_LIMIT = 200
+MIN_PREFIX_CHARS = 2
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -45,7 +60,8 @@ def fts5_query(query: str) -> str:
     if not words:
         return ""
     quoted = [f'"{word}"' for word in words]
-    quoted[-1] += "*"
+    if len(words[-1]) >= MIN_PREFIX_CHARS:
+        quoted[-1] += "*"
     return " ".join(quoted)
 
 
@@ -55,7 +71,8 @@ def tsquery(query: str) -> str:
     if not words:
         return ""
     parts = [f"'{word}'" for word in words]
-    parts[-1] += ":*"
+    if len(words[-1]) >= MIN_PREFIX_CHARS:
+        parts[-1] += ":*"
     return " & ".join(parts)
 
 
@@ -67,6 +84,7 @@ _SQLITE = text(
     JOIN messages AS m ON m.id = messages_fts.rowid
     JOIN threads AS t ON t.id = m.thread_id
     WHERE messages_fts MATCH :query AND m.user_id = :user_id
+      AND messages_fts.rowid < :before_id
     ORDER BY messages_fts.rowid DESC
     LIMIT :limit
     """
@@ -81,23 +99,56 @@ _POSTGRES = text(
     FROM messages AS m
     JOIN threads AS t ON t.id = m.thread_id
     WHERE to_tsvector('simple', m.content) @@ to_tsquery('simple', :query)
-      AND m.user_id = :user_id
+      AND m.user_id = :user_id AND m.id < :before_id
     ORDER BY m.id DESC
     LIMIT :limit
     """
 )
 
 
+_NO_BOUND = 2**62
+"""``before_id`` of a first page: above every id either database hands out."""
+
+
 class SearchService:
     """Searches the acting user's messages."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, close: Callable[[], None] | None = None) -> None:
         self._uow = uow
+        self._close = close
 
-    def search(self, user_id: int, query: str, *, limit: int = DEFAULT_LIMIT) -> list[SearchHit]:
-        """Messages containing every word of ``query`` (prefix on the last), newest first."""
+    @classmethod
+    def read_only(cls, store: Store) -> SearchService:
+        """A search service on connections of its own, for use from one worker thread.
+
+        Its reads begin deferred (not ``BEGIN IMMEDIATE`` like the writer's), so under
+        WAL they neither wait for nor block the GUI thread's writes. ``close()`` it.
+        """
+        engine = create_store_engine(store.url, writer=False)
+        return cls(UnitOfWork(create_session_factory(engine), ChangeBus()), engine.dispose)
+
+    def close(self) -> None:
+        """Release connections this service opened itself (``read_only``)."""
+        close, self._close = self._close, None
+        if close is not None:
+            close()
+
+    def search(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        before_id: int | None = None,
+    ) -> list[SearchHit]:
+        """Messages containing every word of ``query`` (prefix on the last), newest first.
+
+        ``before_id`` continues a list: only messages older than that one come back.
+        """
         if len(query) > MAX_QUERY_CHARS:
             raise ValidationError(f"A search can have at most {MAX_QUERY_CHARS} characters.")
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValidationError(f"A search returns 1 to {MAX_LIMIT} results at a time.")
         with self._uow.read() as session:
             dialect = session.get_bind().dialect.name
             if dialect == "sqlite":
@@ -109,7 +160,13 @@ class SearchService:
             if not compiled:
                 return []
             rows = session.execute(
-                statement, {"query": compiled, "user_id": user_id, "limit": limit}
+                statement,
+                {
+                    "query": compiled,
+                    "user_id": user_id,
+                    "limit": limit,
+                    "before_id": before_id if before_id is not None else _NO_BOUND,
+                },
             ).all()
             stamp = UTCDateTime()
             dialect_obj = session.get_bind().dialect

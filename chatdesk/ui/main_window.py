@@ -39,6 +39,7 @@ from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError, ValidationError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import clean_content
+from chatdesk.services.search import SearchService
 from chatdesk.services.threads import DEFAULT_TITLE, MAX_TITLE_CHARS
 from chatdesk.store.enums import Role
 from chatdesk.ui.bridge import ChangeSignals
@@ -51,6 +52,8 @@ from chatdesk.ui.message_model import MessageListModel
 from chatdesk.ui.message_view import MessageListView
 from chatdesk.ui.pending_deletes import PendingDeletes
 from chatdesk.ui.provider_setup import ProviderSetupCard
+from chatdesk.ui.search_panel import SearchKeys, SearchPanel
+from chatdesk.ui.search_worker import SearchRunner
 from chatdesk.ui.settings import UiSettings, configured_model
 from chatdesk.ui.settings_dialog import SettingsDialog
 from chatdesk.ui.theme import ThemeManager, ThemeMode
@@ -127,6 +130,15 @@ class MainWindow(QMainWindow):
 
     def _build_ui(self) -> None:
         self.sidebar = ThreadListPanel(self.thread_model, self.theme, self)
+        store = self.services.store
+        self.search_runner = SearchRunner(
+            lambda: SearchService.read_only(store), self.user_id, self
+        )
+        self.search_panel = SearchPanel(
+            self.search_runner, self.theme, self.thread_model.is_hidden, self.sidebar
+        )
+        self.sidebar.add_results(self.search_panel)
+        SearchKeys(self.sidebar.search, self.sidebar.view, self.search_panel)
 
         self.chat_pane = QWidget(self)
         self.chat_pane.setObjectName("chatPane")
@@ -307,6 +319,11 @@ class MainWindow(QMainWindow):
         self.sidebar.pin_toggle_requested.connect(self.on_toggle_pin)
         self.sidebar.delete_requested.connect(self.on_delete)
         self.sidebar.search.returnPressed.connect(self.on_search_return)
+        # message search
+        self.sidebar.search.textChanged.connect(self.search_panel.set_query)
+        self.bridge.message_changed.connect(self.search_panel.on_message_changed)
+        self.bridge.thread_changed.connect(self.search_panel.on_thread_changed)
+        self.search_panel.message_chosen.connect(self.on_search_result_chosen)
         self.thread_model.rename_failed.connect(self.on_rename_failed)
         # chat
         self.message_model.activity_changed.connect(self.on_activity_changed)
@@ -423,6 +440,22 @@ class MainWindow(QMainWindow):
         if index.isValid():
             self.sidebar.view.setCurrentIndex(index)
             self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        elif self.search_panel.choose_first():
+            self.search_panel.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def on_search_result_chosen(self, thread_id: int, message_id: int) -> None:
+        """Open the thread at a found message, however far back, and flash it."""
+        if thread_id != self._thread_id and not self.sidebar.open_thread(thread_id):
+            self._notify("That chat is no longer available.")
+            return
+        try:
+            self.message_model.load_around(message_id)
+        except ServiceError:
+            self._notify("That message is no longer available.")
+            self.search_panel.refresh()
+            return
+        self._update_empty_state()
+        self.message_view.reveal_message(message_id)
 
     def on_rename(self) -> None:
         if self._thread_id is not None:
@@ -451,6 +484,7 @@ class MainWindow(QMainWindow):
             self.composer.flush_draft()
         if not self.thread_model.hide(thread_id):
             return
+        self.search_panel.drop_thread(thread_id)
         self.pending_deletes.schedule(thread_id)
         self.undo_action.setEnabled(True)
         self.toast.show_message("Chat deleted", "Undo", self.pending_deletes.timeout_ms)
@@ -461,6 +495,7 @@ class MainWindow(QMainWindow):
             return
         self.thread_model.unhide(thread_id)
         self.sidebar.select_thread(thread_id)
+        self.search_panel.refresh()
         self.toast.hide()
 
     def on_delete_settled(self, _thread_id: int) -> None:
@@ -496,6 +531,7 @@ class MainWindow(QMainWindow):
                 self._open_without_touching_composer(thread_id)
             elif self._is_fresh_thread(thread_id):
                 self.services.threads.rename(self.user_id, thread_id, title_from_text(text))
+            self.message_model.jump_to_newest()  # a window far back: the reply shows below
             edited = self.composer.editing_id
             if edited is not None:  # Edit and resend: a new message, the old one kept
                 self.services.messages.resend_edited(self.user_id, edited, text)
@@ -633,6 +669,7 @@ class MainWindow(QMainWindow):
         s.last_thread_id = self._thread_id
         s.sync()
         self.bridge.close()
+        self.search_runner.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()

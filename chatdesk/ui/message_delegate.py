@@ -118,6 +118,8 @@ class MessageDelegate(QStyledItemDelegate):
         self._cache: OrderedDict[int, _Layout] = OrderedDict()
         self._pressed_anchor: str | None = None
         self.frame = 0
+        self.flash_id: int | None = None  # a message just revealed, glowing as it fades
+        self.flash_level = 0.0
         theme.changed.connect(self.on_theme_changed)
 
     # -- layout ----------------------------------------------------------------------
@@ -270,6 +272,12 @@ class MessageDelegate(QStyledItemDelegate):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         if m.metadata.get(SUPERSEDED) and not selected:
             painter.setOpacity(SUPERSEDED_OPACITY)
+        if m.id == self.flash_id and self.flash_level > 0:
+            glow = QColor(c.accent)
+            glow.setAlphaF(0.35 * self.flash_level)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(glow)
+            painter.drawRoundedRect(geo.bubble.adjusted(-5, -4, 5, 4), RADIUS + 4, RADIUS + 4)
         if user:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(c.user_bubble))

@@ -2,7 +2,10 @@
 
 The model holds plain ``MessageRecord``s in ascending id order. It loads the newest
 page (50) when a thread opens and older pages on request (keyset pagination on
-``before_id``), and it follows the change bus: a new message is one
+``before_id``). Opened at a message far back (a search result), it holds a window
+around that message and pages newer messages too (``after_id``) until it joins the
+live end; new messages arriving meanwhile are left to that paging. It follows the
+change bus: a new message is one
 ``beginInsertRows``, an edit or status change is one ``dataChanged`` naming only the
 roles that changed. Execution changes seen on the bus are kept so that bubbles can show
 their run's error.
@@ -28,6 +31,7 @@ from PySide6.QtCore import (
 from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change, ChangeKind
+from chatdesk.services.messages import MessagePage
 from chatdesk.services.records import ExecutionRecord, MessageRecord
 from chatdesk.services.transitions import RERUN_FROM
 from chatdesk.store.enums import MessageStatus, Role
@@ -83,11 +87,13 @@ class MessageListModel(QAbstractListModel):
     Signals:
         thread_loaded: a thread (or none) was opened (int, 0 for none).
         older_loaded: this many older messages were inserted at the top (int).
+        newer_loaded: this many newer messages were appended at the bottom (int).
         activity_changed: whether the thread has a pending/processing message changed.
     """
 
     thread_loaded = Signal(int)
     older_loaded = Signal(int)
+    newer_loaded = Signal(int)
     activity_changed = Signal()
 
     def __init__(self, services: Services, user_id: int, parent: QObject | None = None) -> None:
@@ -98,6 +104,7 @@ class MessageListModel(QAbstractListModel):
         self._rows: list[MessageRecord] = []
         self._ids: list[int] = []
         self._has_older = False
+        self._has_newer = False
         self._executions: dict[int, ExecutionRecord] = {}
         self._active_execution: int | None = None
         self._live: dict[int, str] = {}
@@ -112,6 +119,11 @@ class MessageListModel(QAbstractListModel):
     @property
     def has_older(self) -> bool:
         return self._has_older
+
+    @property
+    def has_newer(self) -> bool:
+        """Newer messages exist than the loaded ones (a window opened around a message)."""
+        return self._has_newer
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt default)
         return 0 if parent.isValid() else len(self._rows)
@@ -248,15 +260,38 @@ class MessageListModel(QAbstractListModel):
 
     def load_thread(self, thread_id: int | None) -> None:
         """Open ``thread_id`` (None: nothing) with its newest page of messages."""
-        self.beginResetModel()
-        self._thread_id = thread_id
-        self._rows, self._ids, self._has_older = [], [], False
-        self._live.clear()
+        page = None
         if thread_id is not None:
             page = self._services.messages.list(self._user_id, thread_id, limit=self.page_size)
-            self._rows = list(page.messages)
-            self._ids = [m.id for m in self._rows]
-            self._has_older = page.has_older
+        self._reset(thread_id, page)
+
+    def load_around(self, message_id: int) -> int | None:
+        """Show the open thread's window around ``message_id``; returns its row.
+
+        Raises ``ServiceError`` if the message is gone or not in the open thread.
+        """
+        if self._thread_id is None:
+            return None
+        if self.row_of(message_id) is None:
+            page = self._services.messages.around(
+                self._user_id, self._thread_id, message_id, limit=self.page_size
+            )
+            self._reset(self._thread_id, page)
+        return self.row_of(message_id)
+
+    def jump_to_newest(self) -> None:
+        """Back to the newest page, if a window further back is shown."""
+        if self._has_newer:
+            self.load_thread(self._thread_id)
+
+    def _reset(self, thread_id: int | None, page: MessagePage | None) -> None:
+        self.beginResetModel()
+        self._thread_id = thread_id
+        self._live.clear()
+        self._rows = list(page.messages) if page else []
+        self._ids = [m.id for m in self._rows]
+        self._has_older = page.has_older if page else False
+        self._has_newer = page.has_newer if page else False
         self.endResetModel()
         self._update_activity()
         self.thread_loaded.emit(thread_id or 0)
@@ -277,6 +312,25 @@ class MessageListModel(QAbstractListModel):
             self.endInsertRows()
         self.older_loaded.emit(len(older))
         return len(older)
+
+    def load_newer(self) -> int:
+        """Append the page after the newest loaded message; returns how many came."""
+        if self._thread_id is None or not self._has_newer or not self._ids:
+            return 0
+        page = self._services.messages.list(
+            self._user_id, self._thread_id, limit=self.page_size, after_id=self._ids[-1]
+        )
+        newer = [m for m in page.messages if m.id > self._ids[-1]]
+        self._has_newer = page.has_newer
+        if newer:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(newer) - 1)
+            self._rows.extend(newer)
+            self._ids.extend(m.id for m in newer)
+            self.endInsertRows()
+            self._update_activity()
+        self.newer_loaded.emit(len(newer))
+        return len(newer)
 
     # -- live changes ----------------------------------------------------------------
 
@@ -328,6 +382,8 @@ class MessageListModel(QAbstractListModel):
             return
         if self._ids and record.id < self._ids[0] and self._has_older:
             return  # belongs to history not loaded yet; paging will bring it
+        if self._ids and record.id > self._ids[-1] and self._has_newer:
+            return  # newer than the window shown; paging newer will bring it
         pos = bisect.bisect_left(self._ids, record.id)
         self.beginInsertRows(QModelIndex(), pos, pos)
         self._rows.insert(pos, record)

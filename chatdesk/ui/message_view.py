@@ -4,7 +4,9 @@ Scrolling is per pixel. The view follows the newest message only while the perso
 already at the bottom (so reading older text is never interrupted by a streaming
 reply). Coming within one screen of the top asks the model for the previous page;
 the rows are laid out at once and the scroll bar moved by the height they added, so
-the text under the reader's eyes does not jump.
+the text under the reader's eyes does not jump. A window opened around an old message
+(``reveal_message``) pages newer messages in near the bottom the same way, and does
+not stick to the bottom until it has reached the newest message.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from chatdesk.ui.theme import ThemeManager
 
 ANIMATION_MS = 400
 BOTTOM_SLACK = 4
+FLASH_MS = 1600
+FLASH_STEP_MS = 40
 
 
 class MessageListView(QListView):
@@ -63,6 +67,10 @@ class MessageListView(QListView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self._stick_to_bottom = True
         self._loading_older = False
+        self._loading_newer = False
+        self._flash = QTimer(self)
+        self._flash.setInterval(FLASH_STEP_MS)
+        self._flash_left = 0
         self._animation = QTimer(self)
         self._animation.setInterval(ANIMATION_MS)
         self._connect_signals()
@@ -83,6 +91,7 @@ class MessageListView(QListView):
         self._delegate.link_activated.connect(self.link_activated)
         self._delegate.retry_clicked.connect(self.retry_requested)
         self._animation.timeout.connect(self.on_animation_tick)
+        self._flash.timeout.connect(self.on_flash_tick)
         self.customContextMenuRequested.connect(self.on_context_menu)
         self.selectionModel().currentChanged.connect(self.on_current_changed)
 
@@ -97,15 +106,20 @@ class MessageListView(QListView):
         self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
 
     def on_scroll_value_changed(self, value: int) -> None:
-        self._stick_to_bottom = value >= self.verticalScrollBar().maximum() - BOTTOM_SLACK
+        maximum = self.verticalScrollBar().maximum()
+        self._stick_to_bottom = value >= maximum - BOTTOM_SLACK and not self._model.has_newer
         if value <= self.viewport().height() and self._model.has_older:
             QTimer.singleShot(0, self.load_older)
+        if value >= maximum - self.viewport().height() and self._model.has_newer:
+            QTimer.singleShot(0, self.load_newer)
 
     def on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._stick_to_bottom:
             self.verticalScrollBar().setValue(maximum)
         if maximum <= self.viewport().height() and self._model.has_older:
             QTimer.singleShot(0, self.load_older)
+        if maximum <= self.viewport().height() and self._model.has_newer:
+            QTimer.singleShot(0, self.load_newer)
 
     def load_older(self) -> int:
         """Bring in the previous page, keeping the visible text where it is."""
@@ -132,10 +146,64 @@ class MessageListView(QListView):
         finally:
             self._loading_older = False
 
+    def load_newer(self) -> int:
+        """Bring in the next page below; the visible text stays where it is."""
+        if self._loading_newer or not self._model.has_newer:
+            return 0
+        bar = self.verticalScrollBar()
+        if bar.value() < bar.maximum() - self.viewport().height():
+            return 0  # scrolled away again before the timer fired
+        self._loading_newer = True
+        try:
+            count = self._model.load_newer()
+            if count:
+                self.doItemsLayout()
+            return count
+        finally:
+            self._loading_newer = False
+
     def on_model_reset(self) -> None:
-        self._stick_to_bottom = True
         self._delegate.clear_cache()
-        QTimer.singleShot(0, self.scroll_to_end)
+        self._stick_to_bottom = not self._model.has_newer
+        QTimer.singleShot(0, self.on_reset_laid_out)
+
+    def on_reset_laid_out(self) -> None:
+        """Show the newest messages of a freshly opened thread, unless something (a
+        revealed search result) has asked for another position since."""
+        if self._stick_to_bottom:
+            self.scroll_to_end()
+
+    def reveal_message(self, message_id: int) -> bool:
+        """Scroll ``message_id`` to the middle, make it current and flash it briefly."""
+        row = self._model.row_of(message_id)
+        if row is None:
+            return False
+        index = self._model.index(row)
+        self._stick_to_bottom = False
+        self.doItemsLayout()
+        self.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+        )
+        self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        self._stick_to_bottom = self.is_at_bottom() and not self._model.has_newer
+        self._delegate.flash_id = message_id
+        self._flash_left = FLASH_MS
+        self._flash.start()
+        self.on_flash_tick()
+        return True
+
+    def on_flash_tick(self) -> None:
+        """Fade the revealed message's highlight out, one step per tick."""
+        self._flash_left = max(0, self._flash_left - FLASH_STEP_MS)
+        self._delegate.flash_level = self._flash_left / FLASH_MS
+        if self._flash_left == 0:
+            self._flash.stop()
+            self._delegate.flash_id = None
+        row = self._model.row_of(self._delegate.flash_id or 0)
+        if row is not None:
+            self.viewport().update(self.visualRect(self._model.index(row)))
+        else:
+            self.viewport().update()
 
     def on_model_data_changed(
         self, top_left: QModelIndex, bottom_right: QModelIndex, roles: list[int]

@@ -151,6 +151,7 @@ def style_sheet(c: Colors) -> str:
     #chatPane, #messageList, #emptyHint {{ background: {c.chat}; }}
     #messageList {{ border: none; }}
     #threadList {{ background: {c.sidebar}; border: none; }}
+    #messageSearchResults {{ background: {c.sidebar}; border: none; }}
     #threadSearch {{
         border: 1px solid {c.border}; border-radius: 8px; padding: 5px 8px;
         background: {c.chat}; color: {c.text};
@@ -183,6 +184,7 @@ def style_sheet(c: Colors) -> str:
     }}
     #cancelEditButton:hover {{ text-decoration: underline; }}
     #emptyHint, #threadListEmpty {{ color: {c.muted}; }}
+    #searchStatus, #searchResultsHeader {{ color: {c.muted}; }}
     #toast {{
         background: {"#3a3d44" if c.dark else "#1f2328"}; border-radius: 10px;
     }}

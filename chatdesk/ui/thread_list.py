@@ -11,6 +11,8 @@ place (F2 or double-click) through the model's ``setData``.
 
 from __future__ import annotations
 
+from typing import cast
+
 from PySide6.QtCore import (
     QAbstractItemModel,
     QItemSelectionModel,
@@ -20,6 +22,7 @@ from PySide6.QtCore import (
     QRect,
     QSize,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
@@ -223,8 +226,6 @@ class ThreadListPanel(QWidget):
         self.setObjectName("sidebar")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.model = model
-        self._filtering = False
-        self._selected_id: int | None = None  # kept while filtering hides its row
 
         self.new_button = QPushButton("+  New chat", self)
         self.new_button.setObjectName("newThreadButton")
@@ -259,6 +260,13 @@ class ThreadListPanel(QWidget):
         layout.addWidget(self.new_button)
         layout.addWidget(self.search)
         layout.addWidget(self.stack, 1)
+        self.results: QWidget | None = None
+        self._open_id: int | None = None  # the thread last announced as current
+        self._quiet = False  # filtering moves the list's current row; that opens nothing
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self.on_fit_chats)
         self.setMinimumWidth(200)
         self._connect_signals()
         self.on_rows_changed()
@@ -308,6 +316,24 @@ class ThreadListPanel(QWidget):
         self.view.scrollTo(index)
         return True
 
+    def open_thread(self, thread_id: int) -> bool:
+        """Make ``thread_id`` current, keeping the search even if it hides the thread."""
+        if not self.model.title_filter or self.index_of(thread_id).isValid():
+            return self.select_thread(thread_id)
+        self._quiet = True
+        try:
+            self.view.selectionModel().clear()
+        finally:
+            self._quiet = False
+        self._open_id = thread_id
+        self.current_thread_changed.emit(thread_id)
+        return True
+
+    def add_results(self, results: QWidget) -> None:
+        """Show ``results`` (message search) below the chats while the search has text."""
+        self.results = results
+        cast(QVBoxLayout, self.layout()).addWidget(results, 2)
+
     def start_rename(self, thread_id: int) -> None:
         index = self.index_of(thread_id)
         if index.isValid():
@@ -321,34 +347,49 @@ class ThreadListPanel(QWidget):
     # -- slots -----------------------------------------------------------------------
 
     def on_search_text_changed(self, text: str) -> None:
-        """Filter titles; the open chat stays open (and selected while it matches)."""
-        self._filtering = True
+        self._quiet = True
         try:
             self.model.set_title_filter(text)
-            current = self._selected_id
-            row = self.model.row_of(current) if current is not None else None
-            if row is not None:
-                self.view.selectionModel().setCurrentIndex(
-                    self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
-                )
+            row = self.model.row_of(self._open_id) if self._open_id else None
+            index = self.model.index(row) if row is not None else QModelIndex()
+            selection = self.view.selectionModel()
+            if index.isValid():
+                selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            else:
+                selection.clear()
         finally:
-            self._filtering = False
+            self._quiet = False
         self.on_rows_changed()
 
     def on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self._filtering:
+        if self._quiet:
             return
         value = current.data(ThreadRoles.ThreadId) if current.isValid() else None
-        self._selected_id = int(value) if value else None
+        self._open_id = int(value or 0) or None
         self.current_thread_changed.emit(int(value or 0))
 
     def on_rows_changed(self, *_args: object) -> None:
+        self.stack.setMaximumHeight(16777215)
         if self.model.rowCount() > 0:
             self.stack.setCurrentWidget(self.view)
+            if self.search.text().strip() and self.results is not None:
+                self._fit_timer.start()  # once filtering has settled, not per removed range
             return
         query = self.search.text().strip()
         self.empty.setText(f"No chats match “{query}”." if query else "No chats yet.")
         self.stack.setCurrentWidget(self.empty)
+        if query and self.results is not None:
+            # Messages are searched too: "no chats match" takes one line, not a third.
+            self.stack.setMaximumHeight(self.empty.sizeHint().height())
+
+    def on_fit_chats(self) -> None:
+        """While messages are searched too, a few matching chats take only their height."""
+        if not (self.search.text().strip() and self.results is not None):
+            return
+        if self.model.rowCount() > 0:
+            rows = range(min(self.model.rowCount(), 8))
+            height = sum(self.view.sizeHintForRow(row) for row in rows)
+            self.stack.setMaximumHeight(max(height + 4, ROW_HEIGHT))
 
     def on_context_menu(self, pos: QPoint) -> None:
         index = self.view.indexAt(pos)

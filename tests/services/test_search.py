@@ -74,3 +74,45 @@ def test_empty_and_overlong_queries(services: Services, user_id: int) -> None:
 def test_fts5_query_quotes_every_word() -> None:
     assert fts5_query('say "hi" there') == '"say" "hi" "there"*'
     assert fts5_query("") == ""
+    assert fts5_query("vitamin c") == '"vitamin" "c"'  # one letter: a word, not a prefix
+
+
+def test_results_page_by_keyset_newest_first(services: Services, user_id: int) -> None:
+    thread = services.threads.create(user_id, "Notes")
+    ids = [
+        services.messages.send(user_id, thread.id, f"note {i}", triggers_execution=False).message.id
+        for i in range(7)
+    ]
+    first = services.search.search(user_id, "note", limit=3)
+    second = services.search.search(user_id, "note", limit=3, before_id=first[-1].message_id)
+    third = services.search.search(user_id, "note", limit=3, before_id=second[-1].message_id)
+    found = [h.message_id for h in first + second + third]
+    assert found == sorted(ids, reverse=True)
+    assert services.search.search(user_id, "note", before_id=min(ids)) == []
+    with pytest.raises(ValidationError):
+        services.search.search(user_id, "note", limit=0)
+
+
+def test_a_single_letter_matches_the_word_not_every_word_starting_with_it(
+    services: Services, user_id: int
+) -> None:
+    thread = services.threads.create(user_id)
+    services.messages.send(user_id, thread.id, "vitamin c dose", triggers_execution=False)
+    services.messages.send(user_id, thread.id, "vitamin chart", triggers_execution=False)
+    assert [h.snippet for h in services.search.search(user_id, "vitamin c")] == [
+        f"{HIGHLIGHT_START}vitamin{HIGHLIGHT_END} {HIGHLIGHT_START}c{HIGHLIGHT_END} dose"
+    ]
+    assert len(services.search.search(user_id, "vitamin ch")) == 1
+
+
+def test_a_read_only_search_sees_committed_writes(services: Services, user_id: int) -> None:
+    from chatdesk.services.search import SearchService
+
+    reader = SearchService.read_only(services.store)
+    try:
+        thread = services.threads.create(user_id, "Birds")
+        services.messages.send(user_id, thread.id, "a heron by the lake", triggers_execution=False)
+        assert [h.thread_title for h in reader.search(user_id, "heron")] == ["Birds"]
+    finally:
+        reader.close()
+        reader.close()  # twice is harmless

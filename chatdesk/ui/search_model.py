@@ -1,0 +1,215 @@
+"""Message search results as a Qt list model, newest match first.
+
+Rows are the service's ``SearchHit``s. A snippet arrives with ``HIGHLIGHT_START`` /
+``HIGHLIGHT_END`` around the matched words; the model turns it once, when the hit
+arrives, into plain text plus the character ranges to show in bold (``SnippetParts``),
+so painting never parses. Snippets are untrusted text: control characters and
+direction overrides are dropped and whitespace is folded to single spaces; nothing is
+ever interpreted as markup.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
+
+from chatdesk.services.search import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit
+from chatdesk.ui.time_format import short_time
+
+_Index = QModelIndex | QPersistentModelIndex
+_SPACES = re.compile(r"\s+")
+
+
+class SearchRoles(IntEnum):
+    """Data roles of ``SearchResultsModel`` (names in ``roleNames()``)."""
+
+    MessageId = Qt.ItemDataRole.UserRole + 1
+    ThreadId = Qt.ItemDataRole.UserRole + 2
+    ThreadTitle = Qt.ItemDataRole.UserRole + 3
+    Snippet = Qt.ItemDataRole.UserRole + 4
+    SnippetParts = Qt.ItemDataRole.UserRole + 5
+    CreatedAt = Qt.ItemDataRole.UserRole + 6
+    DateText = Qt.ItemDataRole.UserRole + 7
+    Role = Qt.ItemDataRole.UserRole + 8
+
+
+ROLE_NAMES: dict[int, QByteArray] = {
+    SearchRoles.MessageId: QByteArray(b"messageId"),
+    SearchRoles.ThreadId: QByteArray(b"threadId"),
+    SearchRoles.ThreadTitle: QByteArray(b"threadTitle"),
+    SearchRoles.Snippet: QByteArray(b"snippet"),
+    SearchRoles.SnippetParts: QByteArray(b"snippetParts"),
+    SearchRoles.CreatedAt: QByteArray(b"createdAt"),
+    SearchRoles.DateText: QByteArray(b"dateText"),
+    SearchRoles.Role: QByteArray(b"role"),
+}
+
+
+@dataclass(frozen=True)
+class SnippetParts:
+    """A snippet as plain text and the (start, length) ranges of its matched words."""
+
+    text: str
+    bold: tuple[tuple[int, int], ...]
+
+
+def _safe_char(ch: str) -> str:
+    """Drop control and format characters (bidi overrides, zero-width) of untrusted text."""
+    if ch.isspace():
+        return " "
+    return "" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") else ch
+
+
+def parse_snippet(snippet: str) -> SnippetParts:
+    """Split a marked snippet into plain text and bold ranges; stray markers are dropped."""
+    text: list[str] = []
+    bold: list[tuple[int, int]] = []
+    length = 0
+    start: int | None = None
+    for part in re.split(f"([{HIGHLIGHT_START}{HIGHLIGHT_END}])", snippet):
+        if part == HIGHLIGHT_START:
+            start = length
+        elif part == HIGHLIGHT_END:
+            if start is not None and length > start:
+                bold.append((start, length - start))
+            start = None
+        elif part:
+            clean = "".join(_safe_char(ch) for ch in part)
+            if length == 0 or text[-1].endswith(" "):
+                clean = clean.lstrip(" ")
+            clean = _SPACES.sub(" ", clean)
+            text.append(clean)
+            length += len(clean)
+    if start is not None and length > start:
+        bold.append((start, length - start))
+    return SnippetParts("".join(text).rstrip(), tuple(bold))
+
+
+@dataclass(frozen=True)
+class _Row:
+    hit: SearchHit
+    parts: SnippetParts
+    title: str
+    date_text: str
+
+
+class SearchResultsModel(QAbstractListModel):
+    """The hits of one query; more pages append at the end."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[_Row] = []
+        self._has_more = False
+        self.query = ""
+
+    # -- reading ---------------------------------------------------------------------
+
+    @property
+    def has_more(self) -> bool:
+        return self._has_more
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt default)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def roleNames(self) -> dict[int, QByteArray]:
+        return dict(ROLE_NAMES)
+
+    def hit(self, row: int) -> SearchHit:
+        return self._rows[row].hit
+
+    def last_message_id(self) -> int | None:
+        return self._rows[-1].hit.message_id if self._rows else None
+
+    def row_of(self, message_id: int) -> int | None:
+        for row, r in enumerate(self._rows):
+            if r.hit.message_id == message_id:
+                return row
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        r = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return r.parts.text
+        if role in (Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.ToolTipRole):
+            return f"{r.title} — {r.date_text}: {r.parts.text}"
+        if role == SearchRoles.MessageId:
+            return r.hit.message_id
+        if role == SearchRoles.ThreadId:
+            return r.hit.thread_id
+        if role == SearchRoles.ThreadTitle:
+            return r.title
+        if role == SearchRoles.Snippet:
+            return r.hit.snippet
+        if role == SearchRoles.SnippetParts:
+            return r.parts
+        if role == SearchRoles.CreatedAt:
+            return r.hit.created_at
+        if role == SearchRoles.DateText:
+            return r.date_text
+        if role == SearchRoles.Role:
+            return r.hit.role.value
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    # -- changing --------------------------------------------------------------------
+
+    def set_hits(self, query: str, hits: list[SearchHit], has_more: bool) -> None:
+        """Show the first page of ``query``'s results (replacing whatever was shown)."""
+        self.beginResetModel()
+        self.query = query
+        self._rows = [_row(hit) for hit in hits]
+        self._has_more = has_more
+        self.endResetModel()
+
+    def append_hits(self, hits: list[SearchHit], has_more: bool) -> int:
+        """Add the next page; hits already shown (or newer than the last) are skipped."""
+        last = self.last_message_id()
+        fresh = [h for h in hits if last is None or h.message_id < last]
+        self._has_more = has_more
+        if fresh:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+            self._rows.extend(_row(hit) for hit in fresh)
+            self.endInsertRows()
+        return len(fresh)
+
+    def clear(self) -> None:
+        self.set_hits("", [], False)
+
+    def remove_thread(self, thread_id: int) -> None:
+        """Drop the rows of a thread that is being deleted, one range at a time."""
+        row = len(self._rows) - 1
+        while row >= 0:
+            if self._rows[row].hit.thread_id != thread_id:
+                row -= 1
+                continue
+            end = row
+            while row - 1 >= 0 and self._rows[row - 1].hit.thread_id == thread_id:
+                row -= 1
+            self.beginRemoveRows(QModelIndex(), row, end)
+            del self._rows[row : end + 1]
+            self.endRemoveRows()
+            row -= 1
+
+
+def _row(hit: SearchHit) -> _Row:
+    title = "".join(_safe_char(ch) for ch in hit.thread_title).strip() or "Untitled"
+    return _Row(hit, parse_snippet(hit.snippet), title, short_time(hit.created_at))

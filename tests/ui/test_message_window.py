@@ -1,0 +1,114 @@
+"""A thread opened far back in its history: a window around one message, paged both ways."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from chatdesk.services import Services
+from chatdesk.services.events import Change, Entity
+from chatdesk.store.migrate import Store
+from chatdesk.ui.main_window import MainWindow
+from chatdesk.ui.message_model import MessageListModel
+
+from .conftest import add_messages
+
+MakeWindow = Callable[[], MainWindow]
+COUNT = 3000
+
+
+def _ids(model: MessageListModel) -> list[int]:
+    return [model.record(row).id for row in range(model.rowCount())]
+
+
+def _thread(services: Services, store: Store, me: int) -> tuple[int, list[int]]:
+    thread = services.threads.create(me, "Long")
+    add_messages(store, thread.id, me, COUNT)
+    page = services.messages.list(me, thread.id, limit=1000)
+    ids = [m.id for m in page.messages]
+    while page.has_older:
+        page = services.messages.list(me, thread.id, limit=1000, before_id=ids[0])
+        ids[:0] = [m.id for m in page.messages]
+    return thread.id, ids
+
+
+def test_load_around_then_page_older_and_newer_to_the_live_end(
+    qtmodeltester: ModelTester, ui_services: Services, ui_store: Store, me: int
+) -> None:
+    thread_id, ids = _thread(ui_services, ui_store, me)
+    model = MessageListModel(ui_services, me)
+    model.page_size = 200
+    model.load_thread(thread_id)
+    target = ids[COUNT // 2]
+    row = model.load_around(target)
+    assert row is not None and model.record(row).id == target
+    assert _ids(model) == ids[COUNT // 2 - 199 : COUNT // 2 + 201]
+    assert model.has_older and model.has_newer
+    qtmodeltester.check(model, force_py=True)
+
+    while model.load_older():
+        pass
+    assert not model.has_older and _ids(model)[0] == ids[0]
+    while model.load_newer():
+        pass
+    assert not model.has_newer and _ids(model) == ids
+    assert model.load_around(target) == COUNT // 2  # already loaded: no reload
+
+
+def test_new_messages_wait_for_paging_while_an_old_window_is_shown(
+    ui_services: Services, ui_store: Store, me: int
+) -> None:
+    thread_id, ids = _thread(ui_services, ui_store, me)
+    model = MessageListModel(ui_services, me)
+    model.load_thread(thread_id)
+    model.load_around(ids[100])
+    before = _ids(model)
+    # Connect the bus by hand (the window does it through ChangeSignals).
+    unsubscribe = ui_services.bus.subscribe(_Forward(model))
+    try:
+        sent = ui_services.messages.send(me, thread_id, "new", triggers_execution=False).message
+        assert _ids(model) == before  # not glued below a gap of 2,800 messages
+        model.jump_to_newest()
+        assert _ids(model)[-1] == sent.id and not model.has_newer
+    finally:
+        unsubscribe()
+
+
+class _Forward:
+    def __init__(self, model: MessageListModel) -> None:
+        self.model = model
+
+    def on_change(self, change: Change) -> None:
+        if change.entity is Entity.MESSAGE:
+            self.model.on_message_changed(change)
+
+
+def test_the_window_reveals_an_old_message_pages_on_scroll_and_sending_jumps_back(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, ui_store: Store, me: int
+) -> None:
+    thread_id, ids = _thread(ui_services, ui_store, me)
+    window = make_window()
+    target = ids[COUNT // 2]
+    window.on_search_result_chosen(thread_id, target)
+    view, model = window.message_view, window.message_model
+    assert window.current_thread_id == thread_id
+    index = view.currentIndex()
+    assert model.record(index.row()).id == target
+    assert view.visualRect(index).intersects(view.viewport().rect())
+    qtbot.wait(50)  # the open's own scroll-to-end must not move the revealed message away
+    assert view.visualRect(view.currentIndex()).intersects(view.viewport().rect())
+
+    newest_before = _ids(model)[-1]
+    view.scrollToBottom()
+    qtbot.waitUntil(lambda: _ids(model)[-1] > newest_before)
+    oldest_before = _ids(model)[0]
+    view.scrollToTop()
+    qtbot.waitUntil(lambda: _ids(model)[0] < oldest_before)
+    assert model.record(view.currentIndex().row()).id == target  # still current
+
+    window.on_send("back to the present")
+    assert not model.has_newer
+    assert model.record(model.rowCount() - 1).content == "back to the present"
+    qtbot.waitUntil(view.is_at_bottom)
