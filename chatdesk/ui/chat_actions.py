@@ -75,7 +75,7 @@ class ChatActions(QObject):
     def _add_to_menus(self) -> None:
         file_menu = self._menu("&File")
         if file_menu is not None:
-            before = self.window.quit_action
+            before = self.window.settings_action
             file_menu.insertAction(before, self.import_action)
             file_menu.insertAction(before, self.export_markdown_action)
             file_menu.insertAction(before, self.export_json_action)

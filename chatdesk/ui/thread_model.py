@@ -268,9 +268,16 @@ class ThreadListModel(QAbstractListModel):
     # -- hiding while a delete waits for Undo ---------------------------------------
 
     def hide(self, thread_id: int) -> bool:
+        """Take a thread out of the list (filtered out or not read yet, it stays out)."""
+        if thread_id in self._hidden:
+            return False
         row = self.row_of(thread_id)
         if row is None:
-            return False
+            try:
+                self._hidden[thread_id] = self._services.threads.get(self._user_id, thread_id)
+            except ServiceError:
+                return False
+            return True
         self._hidden[thread_id] = self._rows[row]
         self._remove_row(row)
         return True

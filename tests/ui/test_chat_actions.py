@@ -92,6 +92,7 @@ def test_menus_show_the_commands_and_their_shortcuts(make_window: MakeWindow) ->
         "&Import chat…",
         "Export chat as &Markdown…",
         "Export chat as &JSON…",
+        "Se&ttings…",
         "&Quit",
     ]
     chat_items = dict(_menu_texts(window, "&Chat"))
