@@ -11,11 +11,13 @@ its partial text, marked interrupted.
 from __future__ import annotations
 
 import os
+import queue
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +32,42 @@ from tests.engine.fake_openai import reply, running_server
 KILLS = int(os.environ.get("CHATDESK_TEST_KILLS", "30"))
 ANSWER = "Every word of this answer must survive a crash. " * 6
 REPO = Path(__file__).resolve().parents[2]
+
+
+class HarnessOutput:
+    """The harness's stdout lines, read by a thread so the test can wait for one."""
+
+    def __init__(self, child: subprocess.Popen[str]) -> None:
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._seen: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(child,), daemon=True)
+        self._reader.start()
+
+    def _read(self, child: subprocess.Popen[str]) -> None:
+        assert child.stdout is not None
+        with child.stdout:
+            for line in child.stdout:
+                self._lines.put(line.strip())
+        self._lines.put("")  # end of output
+
+    def wait_for(self, word: str, timeout_s: float) -> None:
+        """Until a line starting with ``word`` is printed (or the output ends)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                line = self._lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self._seen.append(line)
+            if line.startswith(word) or not line:
+                return
+
+    def all_lines(self) -> list[str]:
+        """Every line, once the child has exited."""
+        self._reader.join(timeout=10)
+        while not self._lines.empty():
+            self._seen.append(self._lines.get_nowait())
+        return self._seen
 
 
 def _process_gone(pid: int, timeout_s: float) -> bool:
@@ -72,11 +110,16 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
                 stderr=subprocess.DEVNULL,
                 text=True,
             )
-            worker_pid = None
-            time.sleep(rng.uniform(0.3, 5.0))
+            output = HarnessOutput(child)
+            if kill % 3 == 0:  # anywhere from start-up on: migrations, recovery, spawning
+                time.sleep(rng.uniform(0.05, 4.0))
+            else:  # while replies stream, wherever the machine's speed puts the worker
+                output.wait_for("worker", timeout_s=60)
+                time.sleep(rng.uniform(0.0, 1.5))
             child.send_signal(signal.SIGKILL)
-            output, _ = child.communicate(timeout=30)
-            for line in output.splitlines():
+            child.wait(timeout=30)
+            worker_pid = None
+            for line in output.all_lines():
                 word, _, value = line.partition(" ")
                 if word == "committed":
                     committed.add(int(value))
