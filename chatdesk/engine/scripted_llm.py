@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 from crewai.events.types.llm_events import LLMCallType
@@ -168,9 +169,13 @@ class ScriptedLLM(BaseLLM):
             text = REACT_PREFIX + text
         self._pause(reply.start_delay_s)
         size = reply.chunk_size
-        for start in range(0, len(text), size):
-            if start:
-                self._pause(reply.delay_s)
+        # Chunks keep to a schedule (``delay_s`` apart from the first), like a provider
+        # streaming at a steady rate: sleeping ``delay_s`` after each would add the
+        # timer's slack and the emit's own cost to every gap.
+        first = time.monotonic()
+        for number, start in enumerate(range(0, len(text), size)):
+            if number:
+                self._pause(first + number * reply.delay_s - time.monotonic())
             self._emit_stream_chunk_event(
                 chunk=text[start : start + size],
                 from_task=from_task,
@@ -182,6 +187,7 @@ class ScriptedLLM(BaseLLM):
         return text
 
     def _pause(self, seconds: float) -> None:
+        seconds = max(seconds, 0.0)
         event = self.cancel_event
         if event is None:
             if seconds > 0:

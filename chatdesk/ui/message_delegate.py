@@ -80,6 +80,13 @@ class _Layout:
     key: tuple[object, ...]
     doc: SafeTextDocument | None
     width: float
+    size: tuple[float, float] = (0.0, 0.0)  # ideal width and height at ``width``
+
+    def measure(self) -> tuple[float, float]:
+        """The laid-out size, computed once per width (``idealWidth`` walks every line)."""
+        if self.doc is not None and self.size == (0.0, 0.0):
+            self.size = (self.doc.idealWidth(), self.doc.size().height())
+        return self.size
 
 
 @dataclass(frozen=True)
@@ -163,9 +170,7 @@ class MessageDelegate(QStyledItemDelegate):
     def _max_bubble(self, m: MessageRecord, col: int) -> int:
         return int(col * USER_FRACTION) if m.role is Role.USER else col
 
-    def _document(
-        self, m: MessageRecord, text_width: float, font: QFont
-    ) -> SafeTextDocument | None:
+    def _document(self, m: MessageRecord, text_width: float, font: QFont) -> _Layout | None:
         if not m.content.strip():
             return None
         c = self.colors
@@ -176,17 +181,19 @@ class MessageDelegate(QStyledItemDelegate):
             if entry.doc is not None and entry.width != text_width:
                 entry.doc.setTextWidth(text_width)
                 entry.width = text_width
-            return entry.doc
+                entry.size = (0.0, 0.0)
+            return entry
         if m.role is Role.USER:
             html_text, link = render_plain(m.content), c.user_link
         else:
             html_text, link = render_markdown(m.content, c), c.link
         doc = build_document(html_text, font, text_width, link)
-        self._cache[m.id] = _Layout(key, doc, text_width)
+        entry = _Layout(key, doc, text_width)
+        self._cache[m.id] = entry
         self._cache.move_to_end(m.id)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
-        return doc
+        return entry
 
     def status_line(self, index: _Index) -> StatusLine:
         m: MessageRecord = index.data(MessageRoles.Record)
@@ -224,22 +231,22 @@ class MessageDelegate(QStyledItemDelegate):
         col_x, col = self._column(width)
         max_bubble = self._max_bubble(m, col)
         text_width = max(max_bubble - 2 * PAD_X, 40)
-        doc = self._document(m, text_width, font)
+        layout = self._document(m, text_width, font)
         sfm = QFontMetrics(self._status_font(font))
         status = self.status_line(index)
         rfm = QFontMetrics(self._retry_font(font))
         retry_w = sfm.horizontalAdvance(RETRY_GAP) + rfm.horizontalAdvance(RETRY_TEXT) + 2
         retry_w = retry_w if status.retry else 0
         status_w = min(sfm.horizontalAdvance(status.widest) + retry_w + 2, text_width)
-        if doc is not None:
-            doc_w = min(doc.idealWidth(), text_width)
-            doc_h = doc.size().height()
+        if layout is not None:
+            ideal_w, doc_h = layout.measure()
+            doc_w = min(ideal_w, text_width)
         else:
             doc_w, doc_h = 0.0, 0.0
         inner_w = max(doc_w, status_w, 24)
         bubble_w = inner_w + 2 * PAD_X
         status_h = sfm.height()
-        inner_h = (doc_h + GAP if doc is not None else 0) + status_h
+        inner_h = (doc_h + GAP if layout is not None else 0) + status_h
         bubble_h = inner_h + 2 * PAD_Y
         top = option_rect.top() + ROW_SPACING
         left = col_x + col - bubble_w if m.role is Role.USER else col_x
