@@ -299,7 +299,10 @@ class ThreadListPanel(QWidget):
     # -- commands --------------------------------------------------------------------
 
     def select_thread(self, thread_id: int | None) -> bool:
-        """Make ``thread_id`` current (clearing the search if it hides it)."""
+        """Make ``thread_id`` current (clearing the search if it hides it).
+
+        A thread too far down to read up to is opened without a selected row.
+        """
         if thread_id is None:
             self.view.selectionModel().clearCurrentIndex()
             self.view.clearSelection()
@@ -309,7 +312,7 @@ class ThreadListPanel(QWidget):
             self.search.clear()
             index = self.index_of(thread_id)
         if not index.isValid():
-            return False
+            return self._open_unlisted(thread_id)
         self.view.selectionModel().setCurrentIndex(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect
         )
@@ -320,6 +323,12 @@ class ThreadListPanel(QWidget):
         """Make ``thread_id`` current, keeping the search even if it hides the thread."""
         if not self.model.title_filter or self.index_of(thread_id).isValid():
             return self.select_thread(thread_id)
+        return self._open_unlisted(thread_id)
+
+    def _open_unlisted(self, thread_id: int) -> bool:
+        """Announce a thread that has no row (filtered out or not read yet) as current."""
+        if self.model.is_hidden(thread_id) or self.model.record(thread_id) is None:
+            return False
         self._quiet = True
         try:
             self.view.selectionModel().clear()

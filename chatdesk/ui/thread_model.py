@@ -43,6 +43,7 @@ from chatdesk.ui.time_format import PINNED, date_group, short_time
 _Index = QModelIndex | QPersistentModelIndex
 PREVIEW_CHARS = 140
 PAGE_SIZE = 200  # rows per read: several screens, a few milliseconds
+MAX_PAGED_ROWS = 1_000  # how far ``ensure_loaded`` reads on to find one thread
 
 
 class ThreadRoles(IntEnum):
@@ -155,7 +156,11 @@ class ThreadListModel(QAbstractListModel):
             self.endInsertRows()
 
     def ensure_loaded(self, thread_id: int) -> int | None:
-        """Page on until ``thread_id`` is held; its row, or None if it is not listed."""
+        """Page on until ``thread_id`` is held; its row, or None if it is not listed.
+
+        Paging stops at ``MAX_PAGED_ROWS``: a thread further down is opened without
+        reading every thread above it (the list shows it once scrolled to).
+        """
         row = self.row_of(thread_id)
         if row is not None or thread_id in self._hidden:
             return row
@@ -165,7 +170,11 @@ class ThreadListModel(QAbstractListModel):
             return None
         if not title_matches(record.title, self._filter):
             return None
-        while not self._exhausted and not self._within_boundary(sort_key(record)):
+        while (
+            not self._exhausted
+            and not self._within_boundary(sort_key(record))
+            and len(self._rows) < MAX_PAGED_ROWS
+        ):
             self.fetchMore()
         return self.row_of(thread_id)
 
@@ -180,7 +189,8 @@ class ThreadListModel(QAbstractListModel):
             self._exhausted = True
         if page:
             self._boundary = page[-1]
-        return [t for t in page if t.id not in self._hidden and self.row_of(t.id) is None]
+        held = {t.id for t in self._rows}
+        return [t for t in page if t.id not in self._hidden and t.id not in held]
 
     def _append(self, page: list[ThreadRecord]) -> None:
         self._rows.extend(page)
@@ -197,10 +207,16 @@ class ThreadListModel(QAbstractListModel):
         return None
 
     def record(self, thread_id: int) -> ThreadRecord | None:
+        """The thread as listed, hidden, or (not read yet or filtered out) from the store."""
         row = self.row_of(thread_id)
         if row is not None:
             return self._rows[row]
-        return self._hidden.get(thread_id)
+        if thread_id in self._hidden:
+            return self._hidden[thread_id]
+        try:
+            return self._services.threads.get(self._user_id, thread_id)
+        except ServiceError:
+            return None
 
     def thread_ids(self) -> list[int]:
         return [t.id for t in self._rows]

@@ -150,6 +150,20 @@ def test_thread_model_ensure_loaded_pages_to_an_old_thread(
     assert model.ensure_loaded(threads[2].id) is None
 
 
+def test_a_thread_far_down_is_not_read_up_to(
+    ui_services: Services, me: int, monkeypatch: Any
+) -> None:
+    """Opening an old thread reads at most MAX_PAGED_ROWS rows, yet its record is known."""
+    monkeypatch.setattr(thread_model, "PAGE_SIZE", 2)
+    monkeypatch.setattr(thread_model, "MAX_PAGED_ROWS", 4)
+    threads = [ui_services.threads.create(me, f"T{n}") for n in range(10)]
+    model, _bridge = _thread_model(ui_services, me)
+    assert model.ensure_loaded(threads[0].id) is None
+    assert model.rowCount() == 4
+    record = model.record(threads[0].id)
+    assert record is not None and record.title == "T0"
+
+
 def test_preview_is_one_plain_line() -> None:
     assert one_line("# Title\n\nUse `read_csv` **now**") == "Title Use read_csv now"
     assert one_line("x" * 500).endswith("…")
