@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import html
 import re
+from datetime import date
 from enum import IntEnum
 from typing import Any
 
@@ -38,12 +39,12 @@ from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import MessageRecord, ThreadRecord
 from chatdesk.services.threads import title_matches
-from chatdesk.ui.time_format import PINNED, date_group, short_time
+from chatdesk.ui.time_format import PINNED, date_group, now_local, short_time
 
 _Index = QModelIndex | QPersistentModelIndex
 PREVIEW_CHARS = 140
 PAGE_SIZE = 200  # rows per read: several screens, a few milliseconds
-MAX_PAGED_ROWS = 1_000  # how far ``ensure_loaded`` reads on to find one thread
+MAX_PAGED_ROWS = 400  # how far ``ensure_loaded`` reads on to find one thread
 
 
 class ThreadRoles(IntEnum):
@@ -110,6 +111,7 @@ class ThreadListModel(QAbstractListModel):
         self._hidden: dict[int, ThreadRecord] = {}
         self._previews: dict[int, tuple[int, str]] = {}
         self._filter = ""
+        self._label_cache: dict[int, tuple[ThreadRecord, date, str, str]] = {}
         self._boundary: ThreadRecord | None = None  # the last thread read
         self._exhausted = False  # every thread (matching the filter) has been read
 
@@ -256,10 +258,23 @@ class ThreadListModel(QAbstractListModel):
                 return "Draft: " + one_line(t.draft)
             return self.preview(t.id)
         if role == ThreadRoles.Group:
-            return PINNED if t.pinned else date_group(t.updated_at)
+            return self._labels(t)[0]
         if role == ThreadRoles.TimeText:
-            return short_time(t.updated_at)
+            return self._labels(t)[1]
         return None
+
+    def _labels(self, t: ThreadRecord) -> tuple[str, str]:
+        """Date group and time text, kept per record and day: every re-layout of the
+        list asks each row for its group (row heights depend on group headers)."""
+        today = date.today()
+        cached = self._label_cache.get(t.id)
+        if cached is not None and cached[0] is t and cached[1] == today:
+            return cached[2], cached[3]
+        now = now_local()
+        group = PINNED if t.pinned else date_group(t.updated_at, now)
+        labels = (group, short_time(t.updated_at, now))
+        self._label_cache[t.id] = (t, today, *labels)
+        return labels
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
         if not index.isValid():
@@ -316,6 +331,7 @@ class ThreadListModel(QAbstractListModel):
         if change.kind is ChangeKind.DELETED:
             self._hidden.pop(change.id, None)
             self._previews.pop(change.id, None)
+            self._label_cache.pop(change.id, None)
             row = self.row_of(change.id)
             if row is not None:
                 self._remove_row(row)
