@@ -10,12 +10,14 @@ while a reply streams, crew overhead per reply, and memory. Both print JSON line
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import resource
 import statistics
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ STREAM_CHUNKS_PER_S = 1000
 OVERHEAD_RUNS = 21
 SCROLL_ROWS = 2000
 LAG_TICK_MS = 5
+FIRST_TOKEN_RUNS = 11
+FIRST_TOKEN_REPLY = "Thought: I can answer.\nFinal Answer: The first words arrive quickly."
 
 
 def emit(metric: str, value: float, unit: str, **extra: Any) -> None:
@@ -105,8 +109,11 @@ def probe_session(big_thread_id: int) -> None:
     loop = qasync.QEventLoop(app, already_running=True)
     asyncio.set_event_loop(loop)
     script: list[Any] = []
+    provider: list[ModelConfig] = []  # set: replies come from a local HTTP provider
 
     def resolve(_thread: Any) -> ModelConfig:
+        if provider:
+            return provider[0]
         return ModelConfig(model="scripted", script=tuple(script), timeout_s=60)
 
     directory = data_dir()
@@ -173,6 +180,38 @@ def probe_session(big_thread_id: int) -> None:
         durations.append((time.perf_counter() - start) * 1000)
     emit("crew_overhead_ms", statistics.median(durations[1:]), "ms", runs=len(durations) - 1)
 
+    # First token: what chatdesk adds over asking an OpenAI-compatible server directly.
+    from chatdesk.fake_openai import reply, running_server
+
+    with running_server([reply(FIRST_TOKEN_REPLY, chunk_size=8)]) as server:
+        raw = sorted(_raw_first_token_ms(server.base_url) for _ in range(FIRST_TOKEN_RUNS))
+        provider.append(
+            ModelConfig(model="openai/fake-model", base_url=server.base_url, api_key="bench")
+        )
+        shown: list[float] = []
+        chat.coordinator.reply_text_changed.connect(
+            lambda _id, _text: shown.append(time.perf_counter())
+        )
+        through_app: list[float] = []
+        for index in range(FIRST_TOKEN_RUNS + 1):  # the first warms the HTTP client
+            shown.clear()
+            start = time.perf_counter()
+            sent = chat.services.messages.send(chat.user_id, thread.id, f"First {index}")
+            assert sent.execution is not None
+            wait_until(app, lambda eid=sent.execution.id: eid in finished)
+            if shown and index:
+                through_app.append((shown[0] - start) * 1000)
+        provider.clear()
+    raw_ms, app_ms = statistics.median(raw), statistics.median(through_app)
+    emit(
+        "first_token_overhead_ms",
+        app_ms - raw_ms,
+        "ms",
+        first_token_ms=round(app_ms, 1),
+        raw_provider_ms=round(raw_ms, 1),
+        runs=len(through_app),
+    )
+
     # Event-loop lag while one reply streams 1,000 chunks a second for 10 s.
     total = int(STREAM_SECONDS * STREAM_CHUNKS_PER_S)
     script[:] = [{"text": "x" * total, "chunk_size": 1, "delay_s": 1 / STREAM_CHUNKS_PER_S}]
@@ -214,6 +253,30 @@ def probe_session(big_thread_id: int) -> None:
     if pid:
         emit("worker_rss_mb", _peak_rss_mb(pid), "MB")
     chat.close()
+
+
+def _raw_first_token_ms(base_url: str) -> float:
+    """Milliseconds from asking the server for a streamed reply to its first content."""
+    url = urllib.parse.urlsplit(base_url)
+    body = json.dumps(
+        {"model": "fake-model", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    )
+    start = time.perf_counter()
+    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            url.path + "/chat/completions",
+            body,
+            {"Content-Type": "application/json", "Authorization": "Bearer bench"},
+        )
+        response = connection.getresponse()
+        for line in response:
+            if line.startswith(b"data:") and b'"content"' in line:
+                break
+        return (time.perf_counter() - start) * 1000
+    finally:
+        connection.close()
 
 
 def _peak_rss_mb(pid: int) -> float:

@@ -134,30 +134,49 @@ def build_llm(model: ModelConfig, cancel_event: threading.Event) -> Any:
         kwargs["temperature"] = model.temperature
     if model.base_url and "api_key" not in kwargs and model.model.startswith("openai/"):
         kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers want *some* key
-    try:
-        probe = LLM(**kwargs)
-    except Exception as exc:
-        raise ModelConfigError(f"Cannot use the model {model.model!r}: {exc}") from exc
-    fields = getattr(type(probe), "model_fields", {})
+    llm_class = _provider_class(kwargs)
+    probe = None
+    if llm_class is None:  # unknown route: build one to see which class it is
+        probe = _construct(model, kwargs)
+        llm_class = type(probe)
+    fields = getattr(llm_class, "model_fields", {})
     extra: dict[str, Any] = {}
     if "max_retries" in fields:
         extra["max_retries"] = model.max_retries
-    if "interceptor" in fields and _is_openai_based(probe) and not _proxies_configured():
+    if "interceptor" in fields and _is_openai_based(llm_class) and not _proxies_configured():
         extra["interceptor"] = CancelInterceptor(cancel_event)
-    if not extra:
+    if probe is not None and not extra:
         return probe
+    return _construct(model, {**kwargs, **extra})
+
+
+def _construct(model: ModelConfig, kwargs: dict[str, Any]) -> Any:
     try:
-        return LLM(**kwargs, **extra)
+        return LLM(**kwargs)
     except Exception as exc:
         raise ModelConfigError(f"Cannot use the model {model.model!r}: {exc}") from exc
 
 
-def _is_openai_based(llm: Any) -> bool:
+def _provider_class(kwargs: dict[str, Any]) -> type | None:
+    """The class ``LLM(**kwargs)`` builds, found without building it.
+
+    Building one costs ~40 ms (its HTTP clients load the system's CA certificates),
+    paid on every reply before the first token, so it is done once, not twice.
+    """
+    try:
+        route = LLM._resolve_route(kwargs["model"], dict(kwargs))
+    except Exception:
+        return None
+    native = getattr(route, "native_class", None)
+    return native if isinstance(native, type) else None
+
+
+def _is_openai_based(llm_class: type) -> bool:
     try:
         from crewai.llms.providers.openai.completion import OpenAICompletion
     except ImportError:
         return False
-    return isinstance(llm, OpenAICompletion)
+    return issubclass(llm_class, OpenAICompletion)
 
 
 def crew_inputs(request: RunRequest) -> dict[str, str]:

@@ -120,6 +120,7 @@ class Coordinator(QObject):
         self._by_run_id: dict[str, _Run] = {}
         self._dirty: set[int] = set()
         self._frame_scheduled = False
+        self._last_frame = 0.0
         self.grace_s = 5.0
         """Extra wait past the worker's own deadline before the run is failed here."""
         self._unsubscribe = services.bus.subscribe(self)
@@ -370,11 +371,19 @@ class Coordinator(QObject):
             return
         self._dirty.add(run.reply_id)
         if not self._frame_scheduled:
+            # The first text after a quiet spell shows at once; after that at most one
+            # update per frame.
             self._frame_scheduled = True
-            asyncio.get_event_loop().call_later(FRAME_S, self._emit_frame)
+            wait = self._last_frame + FRAME_S - time.monotonic()
+            loop = asyncio.get_event_loop()
+            if wait <= 0:
+                loop.call_soon(self._emit_frame)
+            else:
+                loop.call_later(wait, self._emit_frame)
 
     def _emit_frame(self) -> None:
         self._frame_scheduled = False
+        self._last_frame = time.monotonic()
         dirty, self._dirty = self._dirty, set()
         for message_id in dirty:
             text = self.live_text(message_id)

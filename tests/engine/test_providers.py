@@ -15,7 +15,7 @@ from chatdesk.engine.providers import (
     probe_local_servers,
     resolve_model_config,
 )
-from tests.engine.fake_openai import running_server
+from chatdesk.fake_openai import running_server
 
 SETTINGS = ModelConfig(
     model="openai/gpt-4o-mini", base_url="https://api.example/v1", api_key="k", timeout_s=9

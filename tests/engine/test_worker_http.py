@@ -16,7 +16,7 @@ from chatdesk.engine.protocol import (
     RunEvent,
 )
 from tests.engine.conftest import Recorder, run_request
-from tests.engine.fake_openai import FakeOpenAIServer, drop, reply, stall, status
+from chatdesk.fake_openai import FakeOpenAIServer, drop, reply, stall, status
 
 
 def model_for(server: FakeOpenAIServer, **overrides: Any) -> ModelConfig:

@@ -16,7 +16,7 @@ from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.provider_setup import NONE_FOUND
 from chatdesk.ui.settings import UiSettings
 from chatdesk.ui.thread_header import OTHER_MODEL
-from tests.engine.fake_openai import running_server
+from chatdesk.fake_openai import running_server
 
 MakeWindow = Callable[[], MainWindow]
 

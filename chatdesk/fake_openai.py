@@ -1,4 +1,4 @@
-"""A small, real OpenAI-compatible HTTP server for tests (threaded ``http.server``).
+"""A small, real OpenAI-compatible HTTP server for tests and the benchmark (``http.server``).
 
 Why: the engine must turn real network failures (500, 429, 401, a stalled or
 dropped stream, an unreachable host) into clear errors. Mocking the openai
