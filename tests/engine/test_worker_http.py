@@ -15,8 +15,8 @@ from chatdesk.engine.protocol import (
     ModelConfig,
     RunEvent,
 )
-from tests.engine.conftest import Recorder, run_request
 from chatdesk.fake_openai import FakeOpenAIServer, drop, reply, stall, status
+from tests.engine.conftest import Recorder, run_request
 
 
 def model_for(server: FakeOpenAIServer, **overrides: Any) -> ModelConfig:

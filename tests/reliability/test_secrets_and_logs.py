@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from chatdesk.fake_openai import reply, running_server
 from chatdesk.logs import configure_logging
 from chatdesk.redact import MASK, RedactingFilter, redact, register_secret
-from chatdesk.fake_openai import reply, running_server
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "sk-chatdesk-test-0123456789-SECRET"

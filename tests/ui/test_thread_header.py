@@ -10,13 +10,13 @@ from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from chatdesk.engine.providers import ProbeTarget
+from chatdesk.fake_openai import running_server
 from chatdesk.services import Services
 from chatdesk.ui import local_probe
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.provider_setup import NONE_FOUND
 from chatdesk.ui.settings import UiSettings
 from chatdesk.ui.thread_header import OTHER_MODEL
-from chatdesk.fake_openai import running_server
 
 MakeWindow = Callable[[], MainWindow]
 
