@@ -82,6 +82,10 @@ class CancelInterceptor(BaseInterceptor[httpx.Request, httpx.Response]):
     def __init__(self, cancel_event: threading.Event):
         self._cancel = cancel_event
 
+    def bind(self, cancel_event: threading.Event) -> None:
+        """Follow ``cancel_event`` from now on (a spare LLM joins its run)."""
+        self._cancel = cancel_event
+
     def on_outbound(self, message: httpx.Request) -> httpx.Request:
         if self._cancel.is_set():
             raise StreamCancelled("The run was cancelled")
@@ -148,6 +152,50 @@ def build_llm(model: ModelConfig, cancel_event: threading.Event) -> Any:
     if probe is not None and not extra:
         return probe
     return _construct(model, {**kwargs, **extra})
+
+
+class LlmSpares:
+    """One LLM built ahead for the model of the last run, handed to the next run.
+
+    Building a provider LLM costs tens of milliseconds (its HTTP clients load the CA
+    certificates), which would delay every reply's first token. Each spare serves
+    exactly one run (CrewAI agents change their LLM's state), and its cancel
+    interceptor is bound to that run when it is taken.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spares: dict[ModelConfig, Any] = {}
+
+    def take(self, model: ModelConfig, cancel_event: threading.Event) -> Any:
+        """An LLM for one run: the spare if one matches, else built now."""
+        if model.is_scripted:  # cheap to build, and its script may not be hashable
+            return build_llm(model, cancel_event)
+        with self._lock:
+            spare = self._spares.pop(model, None)
+        if spare is None:
+            return build_llm(model, cancel_event)
+        interceptor = getattr(spare, "interceptor", None)
+        if isinstance(interceptor, CancelInterceptor):
+            interceptor.bind(cancel_event)
+        return spare
+
+    def prepare(self, model: ModelConfig) -> None:
+        """Build a spare for ``model`` in the background (scripted models need none)."""
+        if model.is_scripted:
+            return
+        with self._lock:
+            if model in self._spares:
+                return
+        threading.Thread(target=self._build, args=(model,), name="llm-spare", daemon=True).start()
+
+    def _build(self, model: ModelConfig) -> None:
+        try:
+            llm = build_llm(model, threading.Event())
+        except ModelConfigError:
+            return  # the run itself reports it
+        with self._lock:
+            self._spares = {model: llm}  # only the newest model is kept warm
 
 
 def _construct(model: ModelConfig, kwargs: dict[str, Any]) -> Any:

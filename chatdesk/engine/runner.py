@@ -27,7 +27,7 @@ from crewai.hooks.dispatch import HookAborted, InterceptionPoint, register
 
 from chatdesk.engine import bridge
 from chatdesk.engine.answer_filter import AnswerStreamFilter
-from chatdesk.engine.crew_builder import ModelConfigError, build_crew, build_llm, crew_inputs
+from chatdesk.engine.crew_builder import LlmSpares, ModelConfigError, build_crew, crew_inputs
 from chatdesk.engine.crews import CrewDefinitionError, crew_search_path, load_catalog
 from chatdesk.engine.errors import Failure, deadline_failure, describe_failure
 from chatdesk.engine.outbox import Outbox
@@ -177,6 +177,7 @@ class Engine:
         self.data_dir = data_dir
         self._runs: dict[str, RunState] = {}
         self._lock = threading.Lock()
+        self._spares = LlmSpares()
         self._install_handlers()
 
     # -- requests ----------------------------------------------------------
@@ -231,7 +232,8 @@ class Engine:
         _disable_crewai_rate_limit_retries()
         try:
             spec = load_catalog(crew_search_path(self.data_dir)).get(request.crew)
-            llm = build_llm(request.model, state.cancel_event)
+            llm = self._spares.take(request.model, state.cancel_event)
+            self._spares.prepare(request.model)  # the next reply's, built while this one runs
             crew = build_crew(spec, llm)
             state.final_task_id = str(crew.tasks[-1].id)
             if state.cancel_event.is_set():
