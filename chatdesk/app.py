@@ -41,7 +41,8 @@ class ChatdeskApp:
         window: the main window (shown by ``show``).
         worker: the client of the crew worker process (started by ``start_worker``;
             one handed in, as tests share one per session, is left running on close).
-        coordinator: turns executions into worker runs and store writes.
+        coordinator: turns executions into worker runs and store writes; every run ends
+            within ``deadline_s`` (five minutes unless told otherwise).
         recovered: runs a previous crash left unfinished, marked failed at start-up.
     """
 
@@ -53,10 +54,11 @@ class ChatdeskApp:
         resolve_model: ModelResolver | None = None,
         worker: WorkerClient | None = None,
         max_concurrent: int = 2,
+        deadline_s: float | None = None,
     ) -> None:
         from chatdesk.engine.client import WorkerClient
         from chatdesk.services import Services
-        from chatdesk.services.coordinator import Coordinator
+        from chatdesk.services.coordinator import DEFAULT_DEADLINE_S, Coordinator
         from chatdesk.ui.main_window import MainWindow
 
         self.store = store
@@ -73,6 +75,7 @@ class ChatdeskApp:
             self.worker,
             resolve_model or _settings_resolver(),
             max_concurrent=max_concurrent,
+            deadline_s=deadline_s or DEFAULT_DEADLINE_S,
         )
         self._closed = False
         self._connect_signals()
@@ -174,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from chatdesk.config import backups_dir, data_dir, database_url
     from chatdesk.logs import configure_logging
+    from chatdesk.quit_signals import QuitOnSignals
     from chatdesk.single_instance import SingleInstance
 
     directory = data_dir()
@@ -212,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("marked %d interrupted run(s) as failed", app.recovered)
     instance.activation_requested.connect(app.bring_to_front)
     qt_app.aboutToQuit.connect(app.close)
+    quit_signals = QuitOnSignals(qt_app)  # SIGTERM/SIGINT quit like the Quit action
     app.show()
     app.start_worker()
     try:
@@ -219,5 +224,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             loop.run_forever()
     finally:
         app.close()
+        quit_signals.uninstall()
         instance.release()
     return 0
