@@ -12,6 +12,7 @@ timer keeps ticking throughout). Stop during a slow stream silences the run at o
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 from collections.abc import Iterator
@@ -151,7 +152,7 @@ class FaultyProvider:
         )
         return outcome
 
-    def no_more_requests(self, expected: int, settle_ms: int = 500) -> None:
+    def no_more_requests(self, expected: int, settle_ms: int = 300) -> None:
         """Nothing retries behind the finished run's back."""
         self.qtbot.wait(settle_ms)
         assert len(self.server.chat_requests()) == expected
@@ -302,11 +303,11 @@ def test_dropped_stream_keeps_the_partial_text(provider: FaultyProvider) -> None
 
 @pytest.mark.parametrize("provider", [2.0], indirect=True)
 def test_a_retry_after_beyond_the_deadline_is_not_waited_for(provider: FaultyProvider) -> None:
-    outcome = provider.run([status(429, "slow down", {"Retry-After": "4"})])
+    outcome = provider.run([status(429, "slow down", {"Retry-After": "3"})])
     assert outcome.status == "failed"
-    assert outcome.error == "The model server is rate limiting requests (429). Try again in 4 s."
+    assert outcome.error == "The model server is rate limiting requests (429). Try again in 3 s."
     assert (outcome.requests, outcome.elapsed_s < 1.5) == (1, True)
-    provider.qtbot.wait(int((4.3 - outcome.elapsed_s) * 1000))
+    provider.qtbot.wait(int((3.3 - outcome.elapsed_s) * 1000))
     assert len(provider.server.chat_requests()) == 1  # nothing retried behind its back
     assert outcome.max_gap_ms < MAX_UI_GAP_MS
 
@@ -355,10 +356,18 @@ def test_stop_silences_a_slow_stream_within_two_seconds(provider: FaultyProvider
     assert (stored.status, stored.content) == (MessageStatus.CANCELLED, partial)
     assert served.finished.wait(2), "the worker kept reading the stream"
     assert served.client_disconnected
-    assert served.chunks_sent < sent_at_stop + 20
+    assert served.chunks_sent <= sent_at_stop + 5  # what was already on its way
     assert ticks.max_gap_ms < MAX_UI_GAP_MS
     print(
         f"\nstop: cancelled {stopped_in * 1000:.0f} ms after the click, partial "
         f"{len(partial)} chars, server sent {served.chunks_sent} chunks "
         f"({served.chunks_sent - sent_at_stop} after Stop), max UI gap {ticks.max_gap_ms} ms"
     )
+
+
+def test_full_collections_skip_what_start_up_built(provider: FaultyProvider) -> None:
+    """The app freezes its start-up heap, so a full collection cannot pause a run long."""
+    provider.qtbot.waitUntil(lambda: gc.get_freeze_count() > 0, timeout=2000)
+    assert len(gc.get_objects()) < gc.get_freeze_count() / 5
+    provider.app.close()
+    assert gc.get_freeze_count() == 0
