@@ -14,6 +14,7 @@ dropped connection is a genuinely incomplete body.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-Mode = Literal["reply", "status", "stall", "drop"]
+Mode = Literal["reply", "status", "stall", "drop", "invalid_json"]
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,13 @@ class Behaviour:
     """What the server does with one chat-completions request.
 
     ``reply``: stream (or return) ``text`` in ``chunk_size`` pieces, ``delay_s`` apart.
-    ``status``: answer ``status`` with an OpenAI-style error body and ``headers``.
+    ``status``: answer ``status`` with an OpenAI-style error body (or ``raw_body``, sent
+    as ``content_type``) and ``headers``.
     ``stall``: send headers and the first ``stall_after_chunks`` chunks, then go quiet.
     ``drop``: send the first ``drop_after_chunks`` chunks, then close the socket.
+    ``invalid_json``: answer 200 with a body that is not JSON: SSE ``data:`` lines of
+    garbage when ``streamed`` (and the client asked for a stream), else a garbage
+    ``application/json`` body (as a broken proxy would send, stream asked or not).
     """
 
     mode: Mode = "reply"
@@ -44,6 +49,9 @@ class Behaviour:
     headers: dict[str, str] = field(default_factory=dict)
     stall_after_chunks: int = 0
     drop_after_chunks: int = 2
+    streamed: bool = True
+    raw_body: str | None = None
+    content_type: str = "application/json"
 
 
 def reply(text: str, *, chunk_size: int = 4, delay_s: float = 0.0) -> Behaviour:
@@ -51,9 +59,23 @@ def reply(text: str, *, chunk_size: int = 4, delay_s: float = 0.0) -> Behaviour:
     return Behaviour(mode="reply", text=text, chunk_size=chunk_size, delay_s=delay_s)
 
 
-def status(code: int, message: str = "", headers: dict[str, str] | None = None) -> Behaviour:
-    """An HTTP error answer (500, 429, 401, ...)."""
-    return Behaviour(mode="status", status=code, message=message, headers=headers or {})
+def status(
+    code: int,
+    message: str = "",
+    headers: dict[str, str] | None = None,
+    *,
+    raw_body: str | None = None,
+    content_type: str = "application/json",
+) -> Behaviour:
+    """An HTTP error answer (500, 429, 401, ...); ``raw_body`` replaces the JSON error."""
+    return Behaviour(
+        mode="status",
+        status=code,
+        message=message,
+        headers=headers or {},
+        raw_body=raw_body,
+        content_type=content_type,
+    )
 
 
 def stall(text: str = "Thought: thinking hard", after_chunks: int = 1) -> Behaviour:
@@ -68,6 +90,11 @@ def drop(
     return Behaviour(mode="drop", text=text, drop_after_chunks=after_chunks)
 
 
+def invalid_json(text: str = "<html>502 Bad Gateway</html>", *, streamed: bool = True) -> Behaviour:
+    """A 200 whose body is not JSON (see :class:`Behaviour`)."""
+    return Behaviour(mode="invalid_json", text=text, streamed=streamed)
+
+
 @dataclass
 class RecordedRequest:
     """One request as the server saw it."""
@@ -78,6 +105,7 @@ class RecordedRequest:
     body: dict[str, Any] | None
     behaviour: Behaviour | None = None
     client_disconnected: bool = False
+    chunks_sent: int = 0  # SSE events written (a drop or a client gone stops the count)
     finished: threading.Event = field(default_factory=threading.Event)
 
 
@@ -91,7 +119,7 @@ class FakeOpenAIServer:
         self.requests: list[RecordedRequest] = []
         self.release = threading.Event()  # set at shutdown: ends every stall
         self.request_arrived = threading.Condition(self._lock)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -180,7 +208,7 @@ class FakeOpenAIServer:
                 record.behaviour = behaviour
                 server._record(record)
                 try:
-                    self._serve_chat(behaviour, body or {})
+                    self._serve_chat(behaviour, body or {}, record)
                 except (BrokenPipeError, ConnectionResetError):
                     record.client_disconnected = True
                 finally:
@@ -208,8 +236,30 @@ class FakeOpenAIServer:
                 text = obj if isinstance(obj, str) else json.dumps(obj)
                 self._write_chunk(f"data: {text}\n\n".encode())
 
-            def _serve_chat(self, b: Behaviour, body: dict[str, Any]) -> None:
+            def _send_raw(
+                self,
+                text: str,
+                code: int = 200,
+                content_type: str = "application/json",
+                headers: dict[str, str] | None = None,
+            ) -> None:
+                payload = text.encode()
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                self.wfile.flush()
+
+            def _serve_chat(
+                self, b: Behaviour, body: dict[str, Any], record: RecordedRequest
+            ) -> None:
                 model = str(body.get("model", "fake-model"))
+                if b.mode == "status" and b.raw_body is not None:
+                    self._send_raw(b.raw_body, b.status, b.content_type, b.headers)
+                    return
                 if b.mode == "status":
                     kind = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(
                         b.status, "server_error"
@@ -223,6 +273,9 @@ class FakeOpenAIServer:
                     }
                     self._send_json(b.status, err, b.headers)
                     return
+                if b.mode == "invalid_json" and not (b.streamed and body.get("stream")):
+                    self._send_raw(b.text)
+                    return
                 pieces = [b.text[i : i + b.chunk_size] for i in range(0, len(b.text), b.chunk_size)]
                 if not body.get("stream"):
                     self._send_json(200, _completion(model, b.text))
@@ -232,6 +285,13 @@ class FakeOpenAIServer:
                 self.send_header("Cache-Control", "no-cache")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
+                if b.mode == "invalid_json":
+                    for piece in pieces:
+                        self._sse(piece)  # not JSON: the client cannot parse it
+                        record.chunks_sent += 1
+                    self._sse("[DONE]")
+                    self._write_chunk(b"")
+                    return
                 for index, piece in enumerate(pieces):
                     if b.mode == "stall" and index >= b.stall_after_chunks:
                         self._stall()
@@ -242,6 +302,7 @@ class FakeOpenAIServer:
                     if b.delay_s and index and server.release.wait(b.delay_s):
                         return
                     self._sse(_chunk(model, piece))
+                    record.chunks_sent += 1
                 if b.mode == "stall":
                     self._stall()
                     return
@@ -274,6 +335,14 @@ class FakeOpenAIServer:
                 self.connection.shutdown(2)  # socket.SHUT_RDWR
 
         return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a cancelled run, a timeout) is normal here, not news."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _chunk(model: str, text: str | None, finish: str | None = None) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 Why a builder per run: CrewAI objects carry state (token counters, executors,
 retry counts), so concurrent runs must never share a Crew, Agent or LLM. Everything
 here is built fresh for each run, with the settings that keep a failing run short:
-a request timeout on the LLM, bounded HTTP retries, no task-level retries
-(``max_retry_limit=0``), no memory, no planning, no delegation.
+a request timeout on the LLM, bounded HTTP retries (none a run cannot wait for), no
+task-level retries (``max_retry_limit=0``), no memory, no planning, no delegation.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as _dt
 import threading
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ from crewai.llms.hooks.base import BaseInterceptor
 
 from chatdesk.engine.crews import CrewSpec
 from chatdesk.engine.history import format_history
+from chatdesk.engine.http_guard import RunGuard
 from chatdesk.engine.protocol import ModelConfig, RunRequest
 from chatdesk.engine.scripted_llm import ScriptedLLM
 
@@ -33,76 +33,8 @@ class ModelConfigError(ValueError):
     """The model settings cannot make an LLM (unknown provider, missing package, ...)."""
 
 
-class StreamCancelled(Exception):
-    """Raised inside a model's HTTP stream when its run was cancelled."""
-
-
-class _CancellableStream(httpx.SyncByteStream):
-    """Passes a response body through, failing as soon as the run is cancelled."""
-
-    def __init__(self, inner: httpx.SyncByteStream, cancel_event: threading.Event):
-        self._inner = inner
-        self._cancel = cancel_event
-
-    def __iter__(self) -> Iterator[bytes]:
-        for part in self._inner:
-            if self._cancel.is_set():
-                self.close()
-                raise StreamCancelled("The run was cancelled")
-            yield part
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class _CancellableAsyncStream(httpx.AsyncByteStream):
-    def __init__(self, inner: httpx.AsyncByteStream, cancel_event: threading.Event):
-        self._inner = inner
-        self._cancel = cancel_event
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for part in self._inner:
-            if self._cancel.is_set():
-                await self.aclose()
-                raise StreamCancelled("The run was cancelled")
-            yield part
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-class CancelInterceptor(BaseInterceptor[httpx.Request, httpx.Response]):
-    """Stops a model's HTTP stream (and closes its connection) once the run is cancelled.
-
-    CrewAI swallows exceptions raised by event handlers, so a chunk handler cannot
-    stop a stream; this interceptor, CrewAI's own hook into the provider's HTTP
-    transport, can: the next body chunk raises :class:`StreamCancelled`.
-    """
-
-    def __init__(self, cancel_event: threading.Event):
-        self._cancel = cancel_event
-
-    def bind(self, cancel_event: threading.Event) -> None:
-        """Follow ``cancel_event`` from now on (a spare LLM joins its run)."""
-        self._cancel = cancel_event
-
-    def on_outbound(self, message: httpx.Request) -> httpx.Request:
-        if self._cancel.is_set():
-            raise StreamCancelled("The run was cancelled")
-        return message
-
-    def on_inbound(self, message: httpx.Response) -> httpx.Response:
-        if isinstance(message.stream, httpx.SyncByteStream):
-            message.stream = _CancellableStream(message.stream, self._cancel)
-        return message
-
-    async def aon_outbound(self, message: httpx.Request) -> httpx.Request:
-        return self.on_outbound(message)
-
-    async def aon_inbound(self, message: httpx.Response) -> httpx.Response:
-        if isinstance(message.stream, httpx.AsyncByteStream):
-            message.stream = _CancellableAsyncStream(message.stream, self._cancel)
-        return message
+class RunInterceptor(RunGuard, BaseInterceptor[httpx.Request, httpx.Response]):
+    """:class:`~chatdesk.engine.http_guard.RunGuard` as CrewAI's LLM takes it."""
 
 
 def _proxies_configured() -> bool:
@@ -110,8 +42,14 @@ def _proxies_configured() -> bool:
     return bool(urllib.request.getproxies())
 
 
-def build_llm(model: ModelConfig, cancel_event: threading.Event) -> Any:
-    """The LLM for one run: scripted, or a real provider with timeout and bounded retries."""
+def build_llm(
+    model: ModelConfig, cancel_event: threading.Event, deadline: float | None = None
+) -> Any:
+    """The LLM for one run: scripted, or a real provider with timeout and bounded retries.
+
+    ``deadline`` (``time.monotonic`` clock) is when the run's budget ends: a server's
+    Retry-After beyond it is not waited for (see :mod:`chatdesk.engine.http_guard`).
+    """
     if model.is_scripted:
         try:
             return ScriptedLLM.from_config(
@@ -148,7 +86,7 @@ def build_llm(model: ModelConfig, cancel_event: threading.Event) -> Any:
     if "max_retries" in fields:
         extra["max_retries"] = model.max_retries
     if "interceptor" in fields and _is_openai_based(llm_class) and not _proxies_configured():
-        extra["interceptor"] = CancelInterceptor(cancel_event)
+        extra["interceptor"] = RunInterceptor(cancel_event, deadline)
     if probe is not None and not extra:
         return probe
     return _construct(model, {**kwargs, **extra})
@@ -167,17 +105,19 @@ class LlmSpares:
         self._lock = threading.Lock()
         self._spares: dict[ModelConfig, Any] = {}
 
-    def take(self, model: ModelConfig, cancel_event: threading.Event) -> Any:
+    def take(
+        self, model: ModelConfig, cancel_event: threading.Event, deadline: float | None = None
+    ) -> Any:
         """An LLM for one run: the spare if one matches, else built now."""
         if model.is_scripted:  # cheap to build, and its script may not be hashable
-            return build_llm(model, cancel_event)
+            return build_llm(model, cancel_event, deadline)
         with self._lock:
             spare = self._spares.pop(model, None)
         if spare is None:
-            return build_llm(model, cancel_event)
+            return build_llm(model, cancel_event, deadline)
         interceptor = getattr(spare, "interceptor", None)
-        if isinstance(interceptor, CancelInterceptor):
-            interceptor.bind(cancel_event)
+        if isinstance(interceptor, RunGuard):
+            interceptor.bind(cancel_event, deadline)
         return spare
 
     def prepare(self, model: ModelConfig) -> None:

@@ -11,6 +11,7 @@ SDK, and never needs CrewAI imported.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +38,22 @@ def exception_chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
+def cause_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it was raised *from*: not the exceptions it interrupted.
+
+    An exception's ``__context__`` is whatever was being handled when it was raised
+    (CrewAI raises inside ``except`` blocks of unrelated errors), so it is no cause.
+    """
+    chain = [exc]
+    while chain[-1].__cause__ is not None and chain[-1].__cause__ not in chain:
+        chain.append(chain[-1].__cause__)
+    return chain
+
+
 def describe_failure(exc: BaseException, model: ModelConfig) -> Failure:
     """The :class:`Failure` for an exception raised by a run using ``model``."""
     chain = list(exception_chain(exc))
+    causes = cause_chain(exc)
     detail = " <- ".join(f"{type(e).__name__}: {_short(str(e), 300)}" for e in chain)
 
     def failure(kind: ErrorKind, message: str) -> Failure:
@@ -87,6 +101,13 @@ def describe_failure(exc: BaseException, model: ModelConfig) -> Failure:
     names = {type(e).__name__ for e in chain}
     texts = " ".join(str(e) for e in chain).lower()
 
+    # 2b. The server answered, but with something that does not parse.
+    if any(isinstance(e, json.JSONDecodeError) for e in causes):
+        return failure(
+            ErrorKind.BAD_RESPONSE,
+            _message_for(ErrorKind.BAD_RESPONSE, model, server, None, None),
+        )
+
     # 3. Transport failures, the most specific first.
     if any(isinstance(e, httpx.ConnectTimeout | httpx.ConnectError) for e in chain) or (
         any(isinstance(e, ConnectionRefusedError) for e in chain)
@@ -133,7 +154,7 @@ def describe_failure(exc: BaseException, model: ModelConfig) -> Failure:
         return failure(
             ErrorKind.EMPTY_REPLY, _message_for(ErrorKind.EMPTY_REPLY, model, server, None, None)
         )
-    root = chain[-1]  # CrewAI re-raises in wrappers; the original says what happened
+    root = causes[-1]  # CrewAI re-raises in wrappers; the original says what happened
     return failure(
         ErrorKind.CREW_ERROR, f"The crew failed: {type(root).__name__}: {_short(str(root), 300)}"
     )
@@ -173,6 +194,8 @@ def _message_for(
         return "The connection to the model server dropped in the middle of the reply."
     if kind is ErrorKind.EMPTY_REPLY:
         return "The model returned an empty reply."
+    if kind is ErrorKind.BAD_RESPONSE:
+        return "The model server sent a reply chatdesk cannot read (not valid JSON)."
     if kind is ErrorKind.CONTEXT_LENGTH:
         return "The conversation is too long for this model's context window."
     return "The crew failed."
@@ -188,15 +211,27 @@ def _status_code(e: BaseException) -> int | None:
 
 
 def _server_message(e: BaseException) -> str | None:
+    """What the server said, when it said it in words (never a JSON or HTML dump)."""
     body: Any = getattr(e, "body", None)
     if isinstance(body, dict):
         inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-    message = getattr(e, "message", None)
-    return message if isinstance(message, str) else None
+        if isinstance(inner, dict):
+            inner = inner.get("message", inner.get("detail"))
+        body = inner
+    if isinstance(body, str):
+        return _plain(body)
+    if body is None and not hasattr(e, "response"):  # not an HTTP error: its own words
+        message = getattr(e, "message", None)
+        return _plain(message) if isinstance(message, str) else None
+    return None
+
+
+def _plain(text: str) -> str | None:
+    """``text`` when it reads as a sentence: no markup, no data, no SDK prefix."""
+    text = " ".join(text.split())
+    if not text or any(c in text for c in "<>{}[]") or text.startswith("Error code:"):
+        return None
+    return text
 
 
 def _retry_after(e: BaseException) -> float | None:
@@ -220,9 +255,11 @@ def _mentions_context_length(text: str | None) -> bool:
 
 
 def _with_server_message(text: str, server_message: str | None) -> str:
-    if server_message:
-        return f"{text}: {_short(server_message, 200)}"
-    return text + "."
+    """``text``, then the server's own words, ending as a sentence does."""
+    if not server_message or not server_message.strip():
+        return text + "."
+    said = _short(server_message, 200)
+    return f"{text}: {said}" + ("" if said[-1] in ".!?…" else ".")
 
 
 def _short(text: str, limit: int) -> str:

@@ -41,6 +41,7 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"  # the server stopped answering (read timeout)
     STREAM_BROKEN = "stream_broken"  # the connection dropped mid-reply
     EMPTY_REPLY = "empty_reply"  # the model returned nothing
+    BAD_RESPONSE = "bad_response"  # the server's answer is not JSON / not a stream
     CONTEXT_LENGTH = "context_length"  # prompt too long for the model
     CREW_ERROR = "crew_error"  # anything else raised inside CrewAI
     CREW_CONFIG = "crew_config"  # unknown crew, broken YAML, bad placeholders

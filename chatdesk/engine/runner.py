@@ -9,7 +9,7 @@ routes every event to its run.
 Stopping a run (cancel, or its deadline) is immediate for the GUI: the terminal event
 is written at once and the :class:`~chatdesk.engine.outbox.Outbox` drops anything the
 run emits afterwards. The run itself stops consuming the model as soon as it can: its
-HTTP stream fails at the next chunk (``CancelInterceptor``), the scripted model
+HTTP stream fails at the next chunk (``http_guard.RunInterceptor``), the scripted model
 wakes from its pauses, and a ``before_llm_call`` hook refuses any further model call
 with ``HookAborted`` (which CrewAI does not retry).
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from crewai.events import LLMCallStartedEvent, LLMStreamChunkEvent, crewai_event_bus
@@ -79,6 +80,7 @@ class RunState:
         self._last_text_emission = 0
         self._filters: dict[str, AnswerStreamFilter] = {}
         self.deadline_timer: threading.Timer | None = None
+        self.deadline_at = time.monotonic() + request.deadline_s
 
     @property
     def finished(self) -> bool:
@@ -232,7 +234,7 @@ class Engine:
         _disable_crewai_rate_limit_retries()
         try:
             spec = load_catalog(crew_search_path(self.data_dir)).get(request.crew)
-            llm = self._spares.take(request.model, state.cancel_event)
+            llm = self._spares.take(request.model, state.cancel_event, state.deadline_at)
             self._spares.prepare(request.model)  # the next reply's, built while this one runs
             crew = build_crew(spec, llm)
             state.final_task_id = str(crew.tasks[-1].id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import openai
 import pytest
@@ -113,3 +115,58 @@ def test_deadline_message() -> None:
     failure = deadline_failure(2.5)
     assert failure.kind is ErrorKind.DEADLINE
     assert "2.5 s" in failure.message
+
+
+def _raised_while_handling(handled: BaseException, raised: BaseException) -> BaseException:
+    """``raised``, raised inside an ``except`` for ``handled`` (its __context__)."""
+    try:
+        try:
+            raise handled
+        except BaseException:
+            raise raised  # noqa: B904 - the context is the point
+    except BaseException as exc:
+        return exc
+
+
+def test_json_the_stream_could_not_parse_is_an_unreadable_reply() -> None:
+    try:
+        json.loads("this is { not json")
+    except json.JSONDecodeError as exc:
+        error = _raised_while_handling(RuntimeError("no running event loop"), exc)
+    failure = describe_failure(error, MODEL)
+    assert failure.kind is ErrorKind.BAD_RESPONSE
+    assert failure.message == "The model server sent a reply chatdesk cannot read (not valid JSON)."
+
+
+def test_an_exception_being_handled_is_not_the_cause() -> None:
+    error = _raised_while_handling(RuntimeError("no running event loop"), KeyError("weird"))
+    assert describe_failure(error, MODEL).message == "The crew failed: KeyError: 'weird'"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("<html><h1>502 Bad Gateway</h1></html>", "text/html"),
+        ('{"detail": {"trace": "x.py:12"}}', "application/json"),
+        ('["odd"]', "application/json"),
+    ],
+)
+def test_a_server_body_that_is_not_words_is_left_out(body: str, content_type: str) -> None:
+    response = httpx.Response(
+        502, request=REQUEST, content=body.encode(), headers={"content-type": content_type}
+    )
+    try:
+        data: object = json.loads(body)
+        data = data.get("error", data) if isinstance(data, dict) else data
+    except ValueError:
+        data = body
+    error = openai.InternalServerError(f"Error code: 502 - {data}", response=response, body=data)
+    failure = describe_failure(error, MODEL)
+    assert failure.message == "The model server had an internal error (502)."
+
+
+def test_the_server_message_ends_as_a_sentence() -> None:
+    error = status_error(openai.InternalServerError, 500)
+    assert describe_failure(error, MODEL).message == (
+        "The model server had an internal error (500): server says 500."
+    )

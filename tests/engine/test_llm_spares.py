@@ -14,7 +14,8 @@ CHECKS = textwrap.dedent(
     """
     import threading, time
     import chatdesk.engine.worker  # CrewAI's side effects off, as in the worker
-    from chatdesk.engine.crew_builder import CancelInterceptor, LlmSpares
+    from chatdesk.engine.crew_builder import LlmSpares
+    from chatdesk.engine.http_guard import RunGuard
     from chatdesk.engine.protocol import ModelConfig
 
     def config(name):
@@ -32,10 +33,11 @@ CHECKS = textwrap.dedent(
     wait_for_spare(spares, model)
     spare = spares._spares[model]
     cancel = threading.Event()
-    taken = spares.take(model, cancel)
+    taken = spares.take(model, cancel, 123.0)
     assert taken is spare
-    assert isinstance(taken.interceptor, CancelInterceptor)
+    assert isinstance(taken.interceptor, RunGuard)
     assert taken.interceptor._cancel is cancel  # Stop reaches the spare's stream
+    assert taken.interceptor._deadline == 123.0  # and so does the run's deadline
     assert spares.take(model, threading.Event()) is not spare  # one run per spare
 
     spares.prepare(model)

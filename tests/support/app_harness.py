@@ -11,7 +11,9 @@ environment) and sends messages one after another, as a person would, printing:
 - ``finished <execution id> <status>`` when a reply ends.
 
 With ``HARNESS_DEBUG=1`` it logs at DEBUG to the data directory, as ``chatdesk --debug``
-does; with ``HARNESS_REPLIES=N`` it quits after N replies.
+does; with ``HARNESS_REPLIES=N`` it quits after N replies. Like ``chatdesk.app.main``,
+SIGTERM and SIGINT quit it gracefully (``aboutToQuit`` closes the app), printing
+``closed`` once the app has closed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
 
     from chatdesk.app import ChatdeskApp
     from chatdesk.config import data_dir, database_url
+    from chatdesk.quit_signals import QuitOnSignals
     from chatdesk.store.migrate import open_store
 
     if os.environ.get("HARNESS_DEBUG"):
@@ -46,6 +49,15 @@ def main() -> None:
     directory: Path = data_dir()
     app = ChatdeskApp(open_store(database_url(directory)), directory)
     print(f"recovered {app.recovered}", flush=True)
+    quitting = [False]
+
+    def close() -> None:
+        quitting[0] = True
+        app.close()
+        print("closed", flush=True)
+
+    qt_app.aboutToQuit.connect(close)
+    quit_signals = QuitOnSignals(qt_app)
     app.show()
     app.start_worker()
     thread = app.services.threads.create(app.user_id, "crash test")
@@ -53,6 +65,8 @@ def main() -> None:
     count = [0]
 
     def send() -> None:
+        if quitting[0]:
+            return
         count[0] += 1
         sent = app.services.messages.send(app.user_id, thread.id, f"Question {count[0]}")
         print(f"committed {sent.message.id}", flush=True)
@@ -60,10 +74,11 @@ def main() -> None:
     def finished(execution_id: int, status: str) -> None:
         nonlocal replies_left
         print(f"finished {execution_id} {status}", flush=True)
+        if quitting[0]:
+            return
         if replies_left is not None:
             replies_left -= 1
             if replies_left <= 0:
-                app.close()
                 qt_app.quit()
                 return
         QTimer.singleShot(0, send)
@@ -72,6 +87,7 @@ def main() -> None:
     app.coordinator.run_finished.connect(finished)
     send()
     qt_app.exec()
+    quit_signals.uninstall()
 
 
 if __name__ == "__main__":
