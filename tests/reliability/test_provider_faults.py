@@ -28,10 +28,7 @@ from pytestqt.qtbot import QtBot
 from chatdesk.app import ChatdeskApp
 from chatdesk.config import data_dir, database_url
 from chatdesk.engine.client import WorkerClient
-from chatdesk.store.enums import MessageStatus
-from chatdesk.store.migrate import open_store
-from chatdesk.testing import OFFSCREEN_NOISE
-from tests.engine.fake_openai import (
+from chatdesk.fake_openai import (
     Behaviour,
     FakeOpenAIServer,
     drop,
@@ -41,6 +38,9 @@ from tests.engine.fake_openai import (
     stall,
     status,
 )
+from chatdesk.store.enums import MessageStatus
+from chatdesk.store.migrate import open_store
+from chatdesk.testing import OFFSCREEN_NOISE
 
 pytestmark = pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
 
