@@ -4,15 +4,19 @@ narrow, and bubbles that never grow wider than the chat column."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QRect
+from PySide6.QtGui import QFont, QFontMetrics
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.store.enums import MessageStatus
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.message_delegate import COLUMN_MAX
+from chatdesk.ui.search_model import SnippetParts
+from chatdesk.ui.search_panel import fit_snippet
 from chatdesk.ui.theme import DARK, LIGHT, Colors
 from chatdesk.ui.thread_header import TITLE_MIN_WIDTH
 
@@ -117,3 +121,21 @@ def test_a_long_unbroken_line_stays_inside_the_chat_column(
         assert geo.bubble.width() <= min(COLUMN_MAX, viewport)
         doc = view.delegate.cached_document(message_id)
         assert doc is not None and doc.idealWidth() <= geo.text.width()
+
+
+def test_a_search_snippet_brings_a_late_match_into_view(qapp: Any) -> None:
+    text = (
+        "…A report table written nightly and read by customers of every region "
+        "wants one composite index on the day column"
+    )
+    start = text.index("index")
+    parts = SnippetParts(text, ((start, len("index")),))
+    font = QFont()
+    width = QFontMetrics(font).horizontalAdvance("A report table written nightly")
+    fitted = fit_snippet(parts, font, width)
+    assert fitted.text.startswith("…") and fitted.text != text
+    ((bold_start, bold_length),) = fitted.bold
+    assert fitted.text[bold_start : bold_start + bold_length] == "index"
+    assert fitted.text.index("composite index") < len(fitted.text) // 2
+    early = SnippetParts(text, ((text.index("report"), len("report")),))
+    assert fit_snippet(early, font, width) == early
