@@ -34,10 +34,12 @@ class ComposerEdit(QPlainTextEdit):
     Signals:
         submit: the person asked to send.
         cancel: Esc was pressed (and nothing else took it).
+        focus_changed: the field gained (True) or lost (False) the keyboard focus.
     """
 
     submit = Signal()
     cancel = Signal()
+    focus_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +69,14 @@ class ComposerEdit(QPlainTextEdit):
                 self.submit.emit()
                 return
         super().keyPressEvent(event)
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        self.focus_changed.emit(True)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        self.focus_changed.emit(False)
 
     def _height_for_lines(self, lines: int) -> int:
         fm = self.fontMetrics()
@@ -174,6 +184,7 @@ class Composer(QWidget):
         self.cancel_edit_button.clicked.connect(self.cancel_edit)
         self.edit.cancel.connect(self.cancel_edit)
         self._draft_timer.timeout.connect(self.on_draft_timeout)
+        self.edit.focus_changed.connect(self.on_edit_focus_changed)
 
     # -- state -----------------------------------------------------------------------
 
@@ -258,6 +269,12 @@ class Composer(QWidget):
         text = self.text()
         if text.strip():
             self.send_requested.emit(text)
+
+    def on_edit_focus_changed(self, focused: bool) -> None:
+        """Ring the whole frame, not just the borderless field, while it has the focus."""
+        self.frame.setProperty("focused", focused)
+        self.frame.style().unpolish(self.frame)
+        self.frame.style().polish(self.frame)
 
     def on_draft_timeout(self) -> None:
         self.draft_changed.emit(self.text())

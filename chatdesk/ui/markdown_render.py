@@ -15,7 +15,9 @@ QLabel guesses rich text. So:
 
 Code blocks are highlighted with Pygments using inline styles (Qt rich text has no
 style sheet classes to speak of), inside a one-cell table that gives them a background
-and padding.
+and padding. Qt cannot draw a border on one side of a block, so a quote is a two-cell
+table whose narrow first cell is the bar. A single line break in a reply is kept, as
+chat models write poems, addresses and steps that way.
 """
 
 from __future__ import annotations
@@ -34,12 +36,20 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QFont, QTextBlockFormat, QTextCursor, QTextDocument, QTextOption
+from PySide6.QtGui import (
+    QFont,
+    QTextBlockFormat,
+    QTextCursor,
+    QTextDocument,
+    QTextOption,
+    QTextTable,
+)
 
 from chatdesk.ui.theme import Colors
 
 OPENABLE_SCHEMES = frozenset({"http", "https"})
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+CODE_PADDING = 10
 MONO_FAMILIES = "'DejaVu Sans Mono', 'Menlo', 'Consolas', monospace"
 
 
@@ -121,14 +131,44 @@ def _table_open(
 ) -> str:
     colors: Colors = env["colors"]
     return (
-        f'<table border="1" cellspacing="0" cellpadding="5" '
-        f'style="border-color:{colors.border}; border-style:solid; border-collapse:collapse;">'
+        f'<table border="1" cellspacing="0" cellpadding="6" '
+        f'style="border-color:{colors.border}; border-style:solid; border-collapse:collapse; '
+        f'margin-top:6px; margin-bottom:8px;">'
     )
+
+
+def _th_open(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    colors: Colors = env["colors"]
+    align = tokens[idx].attrGet("style")  # markdown-it's own "text-align:..." only
+    style = f"background-color:{colors.inline_code_bg};" + (f" {align};" if align else "")
+    return f'<th style="{html.escape(str(style), quote=True)}">'
+
+
+def _blockquote_open(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    colors: Colors = env["colors"]
+    return (
+        '<table width="100%" cellspacing="0" cellpadding="0" border="0" '
+        'style="margin-top:6px; margin-bottom:8px;"><tr>'
+        f'<td width="3" style="background-color:{colors.rule};"></td>'
+        f'<td style="padding-left:12px; color:{colors.muted};">'
+    )
+
+
+def _blockquote_close(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return "</td></tr></table>\n"
 
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md = MarkdownIt(
+        "commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True}
+    )
     md.enable(["table", "strikethrough"])
     md.add_render_rule("fence", _fence)
     md.add_render_rule("code_block", _fence)
@@ -137,6 +177,9 @@ def _parser() -> MarkdownIt:
     md.add_render_rule("link_open", _link_open)
     md.add_render_rule("link_close", _link_close)
     md.add_render_rule("table_open", _table_open)
+    md.add_render_rule("th_open", _th_open)
+    md.add_render_rule("blockquote_open", _blockquote_open)
+    md.add_render_rule("blockquote_close", _blockquote_close)
     return md
 
 
@@ -164,9 +207,9 @@ def code_block_html(code: str, language: str, colors: Colors) -> str:
         else ""
     )
     return (
-        f'<table width="100%" cellspacing="0" cellpadding="10" '
+        f'<table width="100%" cellspacing="0" cellpadding="{CODE_PADDING}" '
         f'style="background-color:{colors.code_bg}; border-color:{colors.border}; '
-        f'border-style:solid; border-collapse:collapse; margin-top:2px; margin-bottom:8px;" '
+        f'border-style:solid; border-collapse:collapse; margin-top:6px; margin-bottom:8px;" '
         f'border="1">'
         f"<tr><td>{label}"
         f'<pre style="font-family:{MONO_FAMILIES}; white-space:pre-wrap; margin:0;">'
@@ -195,13 +238,20 @@ def render_plain(text: str) -> str:
 
 def document_style_sheet(link_color: str) -> str:
     return (
-        "p, ul, ol, pre, blockquote, table { margin-top: 0px; margin-bottom: 8px; }"
+        "p, ul, ol, pre, blockquote { margin-top: 0px; margin-bottom: 8px; }"
+        "ul ul, ul ol, ol ul, ol ol { margin-top: 0px; margin-bottom: 0px; }"
         "li { margin-bottom: 2px; }"
-        "h1 { font-size: x-large; margin-top: 4px; margin-bottom: 6px; }"
-        "h2 { font-size: large; margin-top: 4px; margin-bottom: 6px; }"
-        "h3, h4, h5, h6 { font-size: medium; margin-top: 4px; margin-bottom: 4px; }"
+        "h1 { font-size: x-large; margin-top: 14px; margin-bottom: 6px; }"
+        "h2 { font-size: large; margin-top: 12px; margin-bottom: 6px; }"
+        "h3, h4, h5, h6 { font-size: medium; margin-top: 10px; margin-bottom: 4px; }"
         f"a {{ color: {link_color}; }}"
     )
+
+
+BLOCK_SPACING = 8
+ITEM_SPACING = 2
+LIST_INDENT = 22
+"""Pixels per list level (Qt's default of 40 pushes nested lists far right)."""
 
 
 def build_document(
@@ -211,19 +261,65 @@ def build_document(
     doc = SafeTextDocument(parent)
     doc.setUndoRedoEnabled(False)
     doc.setDocumentMargin(0)
+    doc.setIndentWidth(LIST_INDENT)
     doc.setDefaultFont(font)
     option = QTextOption()
     option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
     doc.setDefaultTextOption(option)
     doc.setDefaultStyleSheet(document_style_sheet(link_color))
     doc.setHtml(html_text)
+    _space_lists(doc)
+    for frame in doc.rootFrame().childFrames():
+        if isinstance(frame, QTextTable):
+            _trim_cells(frame)
     _trim_outer_margins(doc)
     doc.setTextWidth(width)
     return doc
 
 
+def _space_lists(doc: QTextDocument) -> None:
+    """Items of a list, nested ones included, sit close; the space comes after the list."""
+    block = doc.firstBlock()
+    while block.isValid():
+        following = block.next()
+        if block.textList() is not None:
+            fmt = QTextBlockFormat()
+            in_list = following.isValid() and following.textList() is not None
+            fmt.setBottomMargin(ITEM_SPACING if in_list else BLOCK_SPACING)
+            QTextCursor(block).mergeBlockFormat(fmt)
+        block = following
+
+
+def _trim_cells(table: QTextTable) -> None:
+    """No margin under the last paragraph of a cell (a quote's text, say)."""
+    for row in range(table.rows()):
+        for column in range(table.columns()):
+            cell = table.cellAt(row, column)
+            cursor = cell.lastCursorPosition()
+            fmt = QTextBlockFormat()
+            fmt.setBottomMargin(0)
+            cursor.mergeBlockFormat(fmt)
+
+
+def _trim_outer_frames(doc: QTextDocument) -> None:
+    """A reply that starts or ends with a table (a code block) has no margin there."""
+    frames = doc.rootFrame().childFrames()
+    if not frames:
+        return
+    first, last = frames[0], frames[-1]
+    if first.firstPosition() <= 1:
+        top = first.frameFormat()
+        top.setTopMargin(0)
+        first.setFrameFormat(top)
+    if last.lastPosition() + 2 >= doc.characterCount():
+        bottom = last.frameFormat()
+        bottom.setBottomMargin(0)
+        last.setFrameFormat(bottom)
+
+
 def _trim_outer_margins(doc: QTextDocument) -> None:
     """No space above the first block or below the last: the bubble pads itself."""
+    _trim_outer_frames(doc)
     first, last = doc.firstBlock(), doc.lastBlock()
     if not first.isValid():
         return

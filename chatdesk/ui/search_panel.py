@@ -14,6 +14,7 @@ at that message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from PySide6.QtCore import (
@@ -68,6 +69,68 @@ MAX_REFRESH_ROWS = 200
 INSET = 8
 PAD = 10
 SNIPPET_LINES = 2
+LEAD_WORDS = 3  # words kept before a match that had to be brought into view
+
+
+def ranges_for(parts: SnippetParts, fmt: QTextCharFormat) -> list[QTextLayout.FormatRange]:
+    ranges = []
+    for start, length in parts.bold:
+        r = QTextLayout.FormatRange()
+        r.start, r.length, r.format = start, length, fmt
+        ranges.append(r)
+    return ranges
+
+
+def _snippet_layout(
+    parts: SnippetParts, font: QFont, width: int, strong: QTextCharFormat | None = None
+) -> tuple[QTextLayout, bool]:
+    """At most ``SNIPPET_LINES`` lines of ``parts``; True when text was left over."""
+    fm = QFontMetrics(font)
+    layout = QTextLayout(parts.text, font)
+    if strong is None:
+        strong = QTextCharFormat()
+        strong.setFontWeight(QFont.Weight.Bold)
+    layout.setFormats(ranges_for(parts, strong))
+    text_option = QTextOption()
+    text_option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    layout.setTextOption(text_option)
+    layout.beginLayout()
+    y = 0.0
+    cut = False
+    for n in range(SNIPPET_LINES):
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        last = n == SNIPPET_LINES - 1
+        line.setLineWidth(width - (fm.horizontalAdvance("…") if last else 0))
+        line.setPosition(QPointF(0, y))
+        y += fm.lineSpacing()
+        if last and line.textStart() + line.textLength() < len(parts.text):
+            cut = True
+    layout.endLayout()
+    return layout, cut
+
+
+def fit_snippet(parts: SnippetParts, font: QFont, width: int) -> SnippetParts:
+    """The snippet to show: if its first match would fall past the lines shown, start
+    a few words before that match ("… words match …") so the reason for the hit shows."""
+    if not parts.bold:
+        return parts
+    layout, cut = _snippet_layout(parts, font, width)
+    last = layout.lineAt(layout.lineCount() - 1)
+    shown_end = last.textStart() + last.textLength()
+    first_start, first_length = parts.bold[0]
+    if not cut or first_start + first_length <= shown_end:
+        return parts
+    words = list(re.finditer(r"\S+", parts.text[:first_start]))
+    begin = words[-LEAD_WORDS].start() if len(words) >= LEAD_WORDS else 0
+    if begin == 0:
+        return parts
+    shift = begin - 1  # one character, the ellipsis, goes in front
+    return SnippetParts(
+        "…" + parts.text[begin:],
+        tuple((start - shift, length) for start, length in parts.bold if start >= begin),
+    )
 
 
 class SearchResultDelegate(QStyledItemDelegate):
@@ -141,32 +204,10 @@ class SearchResultDelegate(QStyledItemDelegate):
         strong = QTextCharFormat()
         strong.setFontWeight(QFont.Weight.Bold)
         strong.setForeground(QColor(c.text))
-        ranges = []
-        for start, length in parts.bold:
-            r = QTextLayout.FormatRange()
-            r.start, r.length, r.format = start, length, strong
-            ranges.append(r)
         fm = QFontMetrics(font)
         ellipsis = "…"
-        layout = QTextLayout(parts.text, font)
-        layout.setFormats(ranges)
-        text_option = QTextOption()
-        text_option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-        layout.setTextOption(text_option)
-        layout.beginLayout()
-        y = 0.0
-        cut = False
-        for n in range(SNIPPET_LINES):
-            line = layout.createLine()
-            if not line.isValid():
-                break
-            last = n == SNIPPET_LINES - 1
-            line.setLineWidth(width - (fm.horizontalAdvance(ellipsis) if last else 0))
-            line.setPosition(QPointF(0, y))
-            y += fm.lineSpacing()
-            if last and line.textStart() + line.textLength() < len(parts.text):
-                cut = True
-        layout.endLayout()
+        parts = fit_snippet(parts, font, width)
+        layout, cut = _snippet_layout(parts, font, width, strong)
         painter.setPen(QColor(c.muted))
         layout.draw(painter, origin)
         if cut:

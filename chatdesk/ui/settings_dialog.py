@@ -77,6 +77,7 @@ def _note(parent: QWidget, name: str) -> QLabel:
     label.setProperty("muted", True)
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)  # under its field
     return label
 
 

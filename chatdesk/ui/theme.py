@@ -46,6 +46,7 @@ class Colors:
     code_bg: str
     inline_code_bg: str
     link: str
+    rule: str  # a neutral line: quote bars, scroll bar handles
     error: str
     selection: str
     hover: str
@@ -62,19 +63,20 @@ LIGHT = Colors(
     sidebar="#f0f1f3",
     chat="#ffffff",
     text="#1f2328",
-    muted="#6b7280",
+    muted="#5b6270",
     border="#dfe1e5",
     accent="#2563eb",
     accent_text="#ffffff",
     user_bubble="#2563eb",
     user_text="#ffffff",
-    user_muted="#dbe6ff",
+    user_muted="#eef3ff",
     user_link="#ffffff",
     assistant_bubble="#f3f4f6",
     assistant_border="#e5e7eb",
     code_bg="#fbfbfc",
     inline_code_bg="#e6e8eb",
     link="#1d4ed8",
+    rule="#c9ccd3",
     error="#b42318",
     selection="#dbe6ff",
     hover="#e6e8ec",
@@ -87,19 +89,20 @@ DARK = Colors(
     sidebar="#191a1d",
     chat="#232428",
     text="#e3e5e8",
-    muted="#9aa0a8",
+    muted="#a3a9b1",
     border="#34363c",
-    accent="#4c8bf5",
-    accent_text="#ffffff",
+    accent="#63a0fa",
+    accent_text="#0d1726",
     user_bubble="#2f5fc4",
     user_text="#f5f8ff",
-    user_muted="#c4d3f5",
+    user_muted="#e3eafc",
     user_link="#ffffff",
     assistant_bubble="#2d2f34",
     assistant_border="#383a40",
     code_bg="#1b1c1f",
     inline_code_bg="#3a3d44",
     link="#8ab4f8",
+    rule="#4a4d55",
     error="#f97066",
     selection="#2c3a55",
     hover="#2a2c31",
@@ -165,12 +168,16 @@ def style_sheet(c: Colors) -> str:
     #composerFrame {{
         border: 1px solid {c.border}; border-radius: 12px; background: {c.chat};
     }}
+    #composerFrame[focused="true"] {{ border-color: {c.accent}; }}
     #composer {{ border: none; background: transparent; color: {c.text}; }}
     #sendButton {{
         border: none; border-radius: 8px; padding: 6px 14px;
         background: {c.accent}; color: {c.accent_text}; font-weight: 600;
     }}
     #sendButton:disabled {{ background: {c.hover}; color: {c.muted}; }}
+    #sendButton:focus, #openSettingsButton:focus {{ border: 2px solid {c.text}; }}
+    #newThreadButton:focus, #stopButton:focus, #systemPromptButton:focus,
+    #useServerButton:focus {{ border-color: {c.accent}; }}
     #stopButton {{
         border: 1px solid {c.border}; border-radius: 8px; padding: 6px 12px;
         background: {c.chat}; color: {c.text};
@@ -194,6 +201,15 @@ def style_sheet(c: Colors) -> str:
         padding: 4px 8px; background: transparent;
     }}
     QSplitter::handle {{ background: {c.border}; }}
+    QDialogButtonBox {{ dialogbuttonbox-buttons-have-icons: 0; }}
+    QScrollBar:vertical {{ background: transparent; width: 10px; margin: 0; }}
+    QScrollBar:horizontal {{ background: transparent; height: 10px; margin: 0; }}
+    QScrollBar::handle {{ background: {c.rule}; border-radius: 3px; margin: 2px; }}
+    QScrollBar::handle:vertical {{ min-height: 32px; }}
+    QScrollBar::handle:horizontal {{ min-width: 32px; }}
+    QScrollBar::handle:hover, QScrollBar::handle:pressed {{ background: {c.muted}; }}
+    QScrollBar::add-line, QScrollBar::sub-line {{ width: 0; height: 0; border: none; }}
+    QScrollBar::add-page, QScrollBar::sub-page {{ background: transparent; }}
     #emptyPage {{ background: {c.chat}; }}
     #threadHeader {{ background: {c.chat}; border: none; border-bottom: 1px solid {c.border}; }}
     #threadTitle {{ color: {c.text}; }}

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 OTHER_MODEL = "\0other"
 COMBO_MAX_WIDTH = 230
+COMBO_MIN_WIDTH = 96
+TITLE_MIN_WIDTH = 160
 
 
 class ElidedLabel(QLabel):
@@ -52,10 +54,12 @@ class ElidedLabel(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setTextFormat(Qt.TextFormat.PlainText)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(40, super().minimumSizeHint().height())
+        """Keep some of the title when space is short: the pickers give way first."""
+        width = min(self.fontMetrics().horizontalAdvance(self.text()) + 2, TITLE_MIN_WIDTH)
+        return QSize(max(width, 40), super().minimumSizeHint().height())
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -69,6 +73,14 @@ class ElidedLabel(QLabel):
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         self.double_clicked.emit()
         event.accept()
+
+
+class ShrinkingComboBox(QComboBox):
+    """A combo box as wide as its entries, that may shrink (eliding) when space is short."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), COMBO_MIN_WIDTH), hint.height())
 
 
 class ThreadHeader(QFrame):
@@ -141,7 +153,7 @@ class ThreadHeader(QFrame):
         self.set_thread(None)
 
     def _combo(self, name: str, accessible: str) -> QComboBox:
-        combo = QComboBox(self)
+        combo = ShrinkingComboBox(self)
         combo.setObjectName(name)
         combo.setAccessibleName(accessible)
         combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
