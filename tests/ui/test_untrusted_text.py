@@ -63,7 +63,8 @@ def test_rendered_html_has_no_resources_or_unsafe_links() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_safe_document_refuses_every_resource() -> None:
+def test_safe_document_refuses_every_resource(qapp: object) -> None:
+    """(Laying out an image needs a QGuiApplication, hence ``qapp``.)"""
     doc = SafeTextDocument()
     for url in ("file:///etc/passwd", "http://127.0.0.1:1/a.png", "data:image/png;base64,AA=="):
         assert doc.loadResource(int(QTextDocument.ResourceType.ImageResource), QUrl(url)) is None
