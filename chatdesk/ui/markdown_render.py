@@ -23,6 +23,7 @@ chat models write poems, addresses and steps that way.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -170,6 +171,9 @@ def _parser() -> MarkdownIt:
         "commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True}
     )
     md.enable(["table", "strikethrough"])
+    # Quotes or lists nested hundreds deep become tables Qt lays out in seconds; past
+    # this depth markdown-it keeps the rest as plain text.
+    md.options["maxNesting"] = MAX_NESTING
     md.add_render_rule("fence", _fence)
     md.add_render_rule("code_block", _fence)
     md.add_render_rule("code_inline", _code_inline)
@@ -215,6 +219,46 @@ def code_block_html(code: str, language: str, colors: Colors) -> str:
         f'<pre style="font-family:{MONO_FAMILIES}; white-space:pre-wrap; margin:0;">'
         f"{body}</pre></td></tr></table>\n"
     )
+
+
+MAX_NESTING = 8
+DISPLAY_CHARS = 60_000  # longer messages are shown cut (stored, copied, exported whole)
+LONG_RUN = 120  # unbroken runs longer than this get break opportunities for display
+_LONG_RUN = re.compile(r"\S{" + str(LONG_RUN) + ",}")
+MAX_MARKS = 4_000  # markdown-it parses marks at ~3 µs each: more, and it's shown as text
+_MARKS = "[]*_`<>\\!|~#"
+
+
+def display_text(text: str) -> str:
+    """The part of a message a bubble shows, made cheap for Qt to lay out.
+
+    Qt's text layout is slow on pathological input (a 1 MB line takes tens of
+    seconds), so a bubble shows at most ``DISPLAY_CHARS`` characters, with a note,
+    and long unbroken runs get zero-width break opportunities. The stored message
+    is never changed; Copy and Export use it whole.
+    """
+    shown = text
+    if len(text) > DISPLAY_CHARS:
+        cut = text.rfind("\n", DISPLAY_CHARS // 2, DISPLAY_CHARS)
+        shown = text[: cut if cut > 0 else DISPLAY_CHARS]
+        if shown.count("```") % 2:
+            shown += "\n```"
+        shown += (
+            f"\n\n*… showing the first {len(shown):,} of {len(text):,} characters; "
+            "Copy text or Export has all of it.*"
+        )
+    return _LONG_RUN.sub(_breakable, shown)
+
+
+def worth_markdown(text: str) -> bool:
+    """Whether to render ``text`` as Markdown: not when it is mostly markup marks
+    (twenty thousand ``[`` would take markdown-it a noticeable pause to parse)."""
+    return sum(text.count(mark) for mark in _MARKS) <= MAX_MARKS
+
+
+def _breakable(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return "\u200b".join(run[i : i + LONG_RUN // 2] for i in range(0, len(run), LONG_RUN // 2))
 
 
 def render_markdown(text: str, colors: Colors) -> str:

@@ -49,8 +49,10 @@ from chatdesk.ui.markdown_render import (
     SafeTextDocument,
     build_document,
     code_blocks,
+    display_text,
     render_markdown,
     render_plain,
+    worth_markdown,
 )
 from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.theme import Colors, ThemeManager
@@ -183,10 +185,13 @@ class MessageDelegate(QStyledItemDelegate):
                 entry.width = text_width
                 entry.size = (0.0, 0.0)
             return entry
+        shown = display_text(m.content)
         if m.role is Role.USER:
-            html_text, link = render_plain(m.content), c.user_link
+            html_text, link = render_plain(shown), c.user_link
+        elif not worth_markdown(shown):
+            html_text, link = render_plain(shown), c.link
         else:
-            html_text, link = render_markdown(m.content, c), c.link
+            html_text, link = render_markdown(shown, c), c.link
         doc = build_document(html_text, font, text_width, link)
         entry = _Layout(key, doc, text_width)
         self._cache[m.id] = entry

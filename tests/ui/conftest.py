@@ -7,6 +7,7 @@ not about chatdesk, so it is ignored here while every other Qt warning fails a t
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,3 +85,14 @@ def add_messages(store: Store, thread_id: int, user_id: int, count: int) -> None
             )
             for i in range(count)
         )
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A real TCP listener on 127.0.0.1 that must never be contacted."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.setblocking(False)
+    yield server
+    server.close()

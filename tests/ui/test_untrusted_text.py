@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from PySide6.QtCore import QPointF, Qt, QUrl
@@ -22,17 +22,6 @@ from chatdesk.ui.markdown_render import (
 )
 from chatdesk.ui.message_delegate import MessageDelegate
 from chatdesk.ui.theme import DARK, LIGHT
-
-
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    """A real TCP listener on 127.0.0.1 that must never be contacted."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.setblocking(False)
-    yield server
-    server.close()
 
 
 def hostile_reply(port: int) -> str:
