@@ -125,6 +125,9 @@ class MessageDelegate(QStyledItemDelegate):
         self._view = view
         self._theme = theme
         self._cache: OrderedDict[int, _Layout] = OrderedDict()
+        self._sizes: dict[int, tuple[tuple[object, ...], tuple[float, float]]] = {}
+        # Row sizes of completed messages, valid while the record object is the same.
+        self._row_sizes: dict[int, tuple[MessageRecord, tuple[object, ...], QSize]] = {}
         self._pressed_anchor: str | None = None
         self.frame = 0
         self.flash_id: int | None = None  # a message just revealed, glowing as it fades
@@ -144,6 +147,8 @@ class MessageDelegate(QStyledItemDelegate):
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._sizes.clear()
+        self._row_sizes.clear()
 
     def cached_document(self, message_id: int) -> SafeTextDocument | None:
         """The cached layout of a message, if it has been laid out (tests look here)."""
@@ -229,29 +234,56 @@ class MessageDelegate(QStyledItemDelegate):
             t = f"{SUPERSEDED_LABEL} · {t}"  # kept, but no longer told to the model
         return StatusLine(t, muted, False, t)
 
-    def geometry(self, option_rect: QRect, index: _Index, font: QFont) -> BubbleGeometry:
-        """The bubble, text, status and Retry rectangles of ``index`` in ``option_rect``."""
+    def _text_size(
+        self, m: MessageRecord, text_width: float, font: QFont, need_doc: bool
+    ) -> tuple[float, float] | None:
+        """Ideal width and height of a message's text at ``text_width`` (None: no text).
+
+        Sizes are kept for every message laid out, documents only for the last
+        ``CACHE_SIZE``: a re-layout of thousands of rows (after a page of history
+        comes in) then reads sizes instead of rebuilding documents.
+        """
+        if not m.content.strip():
+            return None
+        key = (hash(m.content), m.role, self.colors.dark, font.key(), text_width)
+        known = self._sizes.get(m.id)
+        if not need_doc and known is not None and known[0] == key:
+            return known[1]
+        layout = self._document(m, text_width, font)
+        if layout is None:
+            return None
+        size = layout.measure()
+        self._sizes[m.id] = (key, size)
+        return size
+
+    def geometry(
+        self, option_rect: QRect, index: _Index, font: QFont, need_doc: bool = True
+    ) -> BubbleGeometry:
+        """The bubble, text, status and Retry rectangles of ``index`` in ``option_rect``.
+
+        ``need_doc=False`` (sizing only) may answer from known sizes without a document.
+        """
         m: MessageRecord = index.data(MessageRoles.Record)
         width = self._view.viewport().width()
         col_x, col = self._column(width)
         max_bubble = self._max_bubble(m, col)
         text_width = max(max_bubble - 2 * PAD_X, 40)
-        layout = self._document(m, text_width, font)
+        text_size = self._text_size(m, text_width, font, need_doc)
         sfm = QFontMetrics(self._status_font(font))
         status = self.status_line(index)
         rfm = QFontMetrics(self._retry_font(font))
         retry_w = sfm.horizontalAdvance(RETRY_GAP) + rfm.horizontalAdvance(RETRY_TEXT) + 2
         retry_w = retry_w if status.retry else 0
         status_w = min(sfm.horizontalAdvance(status.widest) + retry_w + 2, text_width)
-        if layout is not None:
-            ideal_w, doc_h = layout.measure()
+        if text_size is not None:
+            ideal_w, doc_h = text_size
             doc_w = min(ideal_w, text_width)
         else:
             doc_w, doc_h = 0.0, 0.0
         inner_w = max(doc_w, status_w, 24)
         bubble_w = inner_w + 2 * PAD_X
         status_h = sfm.height()
-        inner_h = (doc_h + GAP if layout is not None else 0) + status_h
+        inner_h = (doc_h + GAP if text_size is not None else 0) + status_h
         bubble_h = inner_h + 2 * PAD_Y
         top = option_rect.top() + ROW_SPACING
         left = col_x + col - bubble_w if m.role is Role.USER else col_x
@@ -265,10 +297,19 @@ class MessageDelegate(QStyledItemDelegate):
         return BubbleGeometry(bubble, text, status_rect, retry)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
-        if index.data(MessageRoles.Record) is None:
+        m: MessageRecord | None = index.data(MessageRoles.Record)
+        if m is None:
             return QSize(0, 0)
-        geo = self.geometry(QRect(0, 0, self._view.viewport().width(), 0), index, option.font)
-        return QSize(self._view.viewport().width(), int(geo.bubble.height()) + 2 * ROW_SPACING)
+        width = self._view.viewport().width()
+        key = (width, self.colors.dark, option.font.key())
+        known = self._row_sizes.get(m.id)
+        if known is not None and known[0] is m and known[1] == key:
+            return known[2]  # a re-layout of thousands of rows is dict lookups
+        geo = self.geometry(QRect(0, 0, width, 0), index, option.font, need_doc=False)
+        size = QSize(width, int(geo.bubble.height()) + 2 * ROW_SPACING)
+        if m.status is MessageStatus.COMPLETED:  # its status line is only its time
+            self._row_sizes[m.id] = (m, key, size)
+        return size
 
     # -- painting --------------------------------------------------------------------
 

@@ -36,8 +36,12 @@ from chatdesk.services.records import ExecutionRecord, MessageRecord
 from chatdesk.services.transitions import RERUN_FROM
 from chatdesk.store.enums import MessageStatus, Role
 
-PAGE_SIZE = 50
+PAGE_SIZE = 10  # rows per read: a screenful; each new row costs a Markdown layout
 ACTIVE_STATUSES = frozenset({MessageStatus.PENDING, MessageStatus.PROCESSING})
+# The window of rows held: paging further drops rows at the far end (read again when
+# scrolled back to), so a long scroll through 100,000 messages stays as light as the
+# first screen.
+MAX_ROWS = 200
 RETRYABLE_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.CANCELLED})
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -109,6 +113,7 @@ class MessageListModel(QAbstractListModel):
         self._active_execution: int | None = None
         self._live: dict[int, str] = {}
         self.page_size = PAGE_SIZE
+        self.max_rows = MAX_ROWS
 
     # -- reading ---------------------------------------------------------------------
 
@@ -310,6 +315,7 @@ class MessageListModel(QAbstractListModel):
             self._rows[:0] = older
             self._ids[:0] = [m.id for m in older]
             self.endInsertRows()
+            self._trim(from_end=True)
         self.older_loaded.emit(len(older))
         return len(older)
 
@@ -328,9 +334,33 @@ class MessageListModel(QAbstractListModel):
             self._rows.extend(newer)
             self._ids.extend(m.id for m in newer)
             self.endInsertRows()
+            self._trim(from_end=False)
             self._update_activity()
         self.newer_loaded.emit(len(newer))
         return len(newer)
+
+    def _trim(self, *, from_end: bool) -> None:
+        """Drop rows beyond ``max_rows`` at the end away from the paging direction.
+
+        Rows of a reply still running are never dropped (they carry Stop and the
+        streamed text), so then the window simply stays larger.
+        """
+        excess = len(self._rows) - self.max_rows
+        if excess <= 0:
+            return
+        first, last = (
+            (len(self._rows) - excess, len(self._rows) - 1) if from_end else (0, excess - 1)
+        )
+        if any(m.status in ACTIVE_STATUSES for m in self._rows[first : last + 1]):
+            return
+        self.beginRemoveRows(QModelIndex(), first, last)
+        del self._rows[first : last + 1]
+        del self._ids[first : last + 1]
+        self.endRemoveRows()
+        if from_end:
+            self._has_newer = True
+        else:
+            self._has_older = True
 
     # -- live changes ----------------------------------------------------------------
 

@@ -11,6 +11,8 @@ not stick to the bottom until it has reached the newest message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
@@ -130,17 +132,13 @@ class MessageListView(QListView):
             return 0  # scrolled away again before the timer fired
         self._loading_older = True
         try:
-            old_max, old_value = bar.maximum(), bar.value()
+            old_max = bar.maximum()
             stick = self._stick_to_bottom
             self._stick_to_bottom = False
-            count = self._model.load_older()
-            if count:
-                self.doItemsLayout()
-                if stick and old_max == 0:
-                    self.scroll_to_end()
-                else:
-                    bar.setValue(old_value + bar.maximum() - old_max)
-            else:
+            count = self._keep_in_place(self._model.load_older)
+            if count and stick and old_max == 0:
+                self.scroll_to_end()
+            elif not count:
                 self._stick_to_bottom = stick
             return count
         finally:
@@ -155,12 +153,25 @@ class MessageListView(QListView):
             return 0  # scrolled away again before the timer fired
         self._loading_newer = True
         try:
-            count = self._model.load_newer()
-            if count:
-                self.doItemsLayout()
-            return count
+            return self._keep_in_place(self._model.load_newer)
         finally:
             self._loading_newer = False
+
+    def _keep_in_place(self, load: Callable[[], int]) -> int:
+        """Run ``load`` (which adds rows at one end and may drop some at the other),
+        then scroll so the message at the top of the view stays where it was."""
+        anchor = self.indexAt(QPoint(self.viewport().width() // 2, 1))
+        anchor_id = anchor.data(MessageRoles.MessageId) if anchor.isValid() else None
+        offset = self.visualRect(anchor).top() if anchor.isValid() else 0
+        count = load()
+        if count:
+            self.doItemsLayout()
+            row = self._model.row_of(int(anchor_id)) if anchor_id else None
+            if row is not None:
+                bar = self.verticalScrollBar()
+                top = self.visualRect(self._model.index(row)).top()
+                bar.setValue(bar.value() + top - offset)
+        return count
 
     def on_model_reset(self) -> None:
         self._delegate.clear_cache()

@@ -48,13 +48,18 @@ def test_load_around_then_page_older_and_newer_to_the_live_end(
     assert model.has_older and model.has_newer
     qtmodeltester.check(model, force_py=True)
 
-    while model.load_older():
-        pass
-    assert not model.has_older and _ids(model)[0] == ids[0]
+    while model.load_older():  # a window of at most max_rows, always contiguous
+        held = _ids(model)
+        assert len(held) <= model.max_rows and held == ids[ids.index(held[0]) :][: len(held)]
+    assert not model.has_older and _ids(model)[0] == ids[0] and model.has_newer
     while model.load_newer():
-        pass
-    assert not model.has_newer and _ids(model) == ids
-    assert model.load_around(target) == COUNT // 2  # already loaded: no reload
+        held = _ids(model)
+        assert len(held) <= model.max_rows and held == ids[ids.index(held[0]) :][: len(held)]
+    held = _ids(model)
+    assert not model.has_newer and held == ids[-len(held) :] and model.has_older
+    row = model.load_around(target)
+    assert row is not None and model.record(row).id == target
+    assert model.load_around(target) == row  # already loaded: no reload
 
 
 def test_new_messages_wait_for_paging_while_an_old_window_is_shown(

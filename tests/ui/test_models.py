@@ -176,6 +176,7 @@ def test_message_model_contract_paging_and_live_updates(
     add_messages(ui_store, thread.id, me, 120)
     bridge = ChangeSignals(ui_services.bus, me)
     model = MessageListModel(ui_services, me)
+    model.page_size = 50
     bridge.message_changed.connect(model.on_message_changed)
     bridge.execution_changed.connect(model.on_execution_changed)
     model.load_thread(thread.id)
