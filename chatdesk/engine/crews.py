@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +172,41 @@ def crew_search_path(data_dir: Path | None) -> list[Path]:
 # ---------------------------------------------------------------------------
 # Loading
 # ---------------------------------------------------------------------------
+
+
+class CatalogCache:
+    """The crew catalog, read again only when a crew file is added, changed or removed.
+
+    Parsing the YAML costs several milliseconds, which every reply would otherwise
+    wait for before its crew starts.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[object, ...] | None = None
+        self._catalog: CrewCatalog | None = None
+
+    def get(self, search_path: list[Path]) -> CrewCatalog:
+        key = _fingerprint(search_path)
+        with self._lock:
+            if self._catalog is None or key != self._key:
+                self._catalog = load_catalog(search_path)
+                self._key = key
+            return self._catalog
+
+
+def _fingerprint(search_path: list[Path]) -> tuple[object, ...]:
+    """Every crew file under the search path with its size and modification time."""
+    items: list[object] = []
+    for root in search_path:
+        if not root.is_dir():
+            items.append((str(root), None))
+            continue
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                items.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(items)
 
 
 def load_catalog(search_path: Iterable[Path]) -> CrewCatalog:

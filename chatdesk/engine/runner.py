@@ -29,7 +29,7 @@ from crewai.hooks.dispatch import HookAborted, InterceptionPoint, register
 from chatdesk.engine import bridge
 from chatdesk.engine.answer_filter import AnswerStreamFilter
 from chatdesk.engine.crew_builder import LlmSpares, ModelConfigError, build_crew, crew_inputs
-from chatdesk.engine.crews import CrewDefinitionError, crew_search_path, load_catalog
+from chatdesk.engine.crews import CatalogCache, CrewDefinitionError, crew_search_path
 from chatdesk.engine.errors import Failure, deadline_failure, describe_failure
 from chatdesk.engine.outbox import Outbox
 from chatdesk.engine.protocol import (
@@ -180,6 +180,7 @@ class Engine:
         self._runs: dict[str, RunState] = {}
         self._lock = threading.Lock()
         self._spares = LlmSpares()
+        self._crews = CatalogCache()
         self._install_handlers()
 
     # -- requests ----------------------------------------------------------
@@ -233,7 +234,7 @@ class Engine:
         reset_emission_counter()
         _disable_crewai_rate_limit_retries()
         try:
-            spec = load_catalog(crew_search_path(self.data_dir)).get(request.crew)
+            spec = self._crews.get(crew_search_path(self.data_dir)).get(request.crew)
             llm = self._spares.take(request.model, state.cancel_event, state.deadline_at)
             self._spares.prepare(request.model)  # the next reply's, built while this one runs
             crew = build_crew(spec, llm)

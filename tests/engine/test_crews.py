@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chatdesk.engine.crews import (
+    CatalogCache,
     CrewDefinitionError,
     crew_search_path,
     default_crews_dir,
@@ -135,3 +136,16 @@ def test_listing_crews_does_not_import_crewai() -> None:
         "assert not any(m.startswith('crewai') for m in sys.modules), 'crewai imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_catalog_is_read_again_only_when_a_crew_file_changes(tmp_path: Path) -> None:
+    cache = CatalogCache()
+    path = crew_search_path(tmp_path)
+    first = cache.get(path)
+    assert cache.get(path) is first  # nothing changed: no YAML parsed again
+    folder = make_crew(tmp_path, "extra")
+    second = cache.get(path)
+    assert second is not first and second.get("extra").agents[0].role == "Helper"
+    (folder / "agents.yaml").write_text("helper: [unclosed\n", encoding="utf-8")
+    with pytest.raises(CrewDefinitionError, match=r"agents\.yaml"):
+        cache.get(path).get("extra")  # a broken edit is seen at once, with its file
