@@ -49,8 +49,10 @@ log = logging.getLogger("chatdesk.engine.runner")
 # How long to wait for CrewAI's handler pool to deliver a run's last steps before
 # its terminal event is written.
 FLUSH_TIMEOUT_S = 2.0
-# How long the first chunk of an LLM call may wait for that call's 'started' step.
-CHUNK_FLUSH_TIMEOUT_S = 0.5
+# How long the first chunk of an LLM call may wait for that call's 'started' step
+# (normally a millisecond; on a starved machine the pool can lag far behind, and the
+# trace should still read in the order things happened).
+CHUNK_FLUSH_TIMEOUT_S = 1.5
 
 
 def _disable_crewai_rate_limit_retries() -> None:
