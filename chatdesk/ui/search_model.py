@@ -26,6 +26,7 @@ from PySide6.QtCore import (
 )
 
 from chatdesk.services.search import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit
+from chatdesk.ui.plain_text import strip_markup
 from chatdesk.ui.time_format import short_time
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -73,7 +74,8 @@ def _safe_char(ch: str) -> str:
 
 
 def parse_snippet(snippet: str) -> SnippetParts:
-    """Split a marked snippet into plain text and bold ranges; stray markers are dropped."""
+    """Split a marked snippet into plain text and bold ranges; stray markers are dropped,
+    and so are Markdown marks (a snippet reads as text, like the thread preview)."""
     text: list[str] = []
     bold: list[tuple[int, int]] = []
     length = 0
@@ -86,7 +88,7 @@ def parse_snippet(snippet: str) -> SnippetParts:
                 bold.append((start, length - start))
             start = None
         elif part:
-            clean = "".join(_safe_char(ch) for ch in part)
+            clean = "".join(_safe_char(ch) for ch in strip_markup(part))
             if length == 0 or text[-1].endswith(" "):
                 clean = clean.lstrip(" ")
             clean = _SPACES.sub(" ", clean)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import html
-import re
 from datetime import date
 from enum import IntEnum
 from typing import Any
@@ -39,6 +38,7 @@ from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import MessageRecord, ThreadRecord
 from chatdesk.services.threads import title_matches
+from chatdesk.ui.plain_text import strip_markup
 from chatdesk.ui.time_format import PINNED, date_group, now_local, short_time
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -84,12 +84,9 @@ def sort_key(t: ThreadRecord) -> tuple[bool, float, int]:
     return (not t.pinned, -t.updated_at.timestamp(), -t.id)
 
 
-_MARKUP = re.compile(r"```[\w+-]*|`+|\*{1,3}|~~|__|^#{1,6}\s+|^>\s?", re.MULTILINE)
-
-
 def one_line(text: str, limit: int = PREVIEW_CHARS) -> str:
     """A message as one plain line for previews (Markdown marks dropped, whitespace folded)."""
-    flat = " ".join(_MARKUP.sub("", text).split())
+    flat = " ".join(strip_markup(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 

@@ -63,6 +63,9 @@ def test_snippets_are_plain_text_with_bold_ranges() -> None:
     assert parts.text == "…the Lisbon <b>train</b> to Sintra…"
     assert [parts.text[a : a + n] for a, n in parts.bold] == ["Lisbon", "Sintra"]
     assert parse_snippet(f"{E}stray {S}open").text == "stray open"  # unbalanced markers
+    code = parse_snippet(f"```sql\nSELECT * FROM {S}orders{E}``` and **`bold`**")
+    assert code.text == "SELECT * FROM orders and bold"  # Markdown marks dropped
+    assert code.text[code.bold[0][0] :][: code.bold[0][1]] == "orders"
     assert parse_snippet(f"x {S}{E} y") == SnippetParts("x y", ())
 
 
