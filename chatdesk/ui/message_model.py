@@ -35,6 +35,7 @@ from chatdesk.services.messages import MessagePage
 from chatdesk.services.records import ExecutionRecord, MessageRecord
 from chatdesk.services.transitions import RERUN_FROM
 from chatdesk.store.enums import MessageStatus, Role
+from chatdesk.ui.roles import role_names
 
 PAGE_SIZE = 10  # rows per read: a screenful; each new row costs a Markdown layout
 ACTIVE_STATUSES = frozenset({MessageStatus.PENDING, MessageStatus.PROCESSING})
@@ -63,19 +64,7 @@ class MessageRoles(IntEnum):
     Record = Qt.ItemDataRole.UserRole + 11
 
 
-ROLE_NAMES: dict[int, QByteArray] = {
-    MessageRoles.MessageId: QByteArray(b"messageId"),
-    MessageRoles.Role: QByteArray(b"role"),
-    MessageRoles.Content: QByteArray(b"content"),
-    MessageRoles.Status: QByteArray(b"status"),
-    MessageRoles.CreatedAt: QByteArray(b"createdAt"),
-    MessageRoles.ExecutionId: QByteArray(b"executionId"),
-    MessageRoles.Error: QByteArray(b"error"),
-    MessageRoles.CanRetry: QByteArray(b"canRetry"),
-    MessageRoles.RetryTarget: QByteArray(b"retryTarget"),
-    MessageRoles.ExecutionStatus: QByteArray(b"executionStatus"),
-    MessageRoles.Record: QByteArray(b"record"),
-}
+ROLE_NAMES = role_names(MessageRoles)
 
 _FIELD_ROLES: dict[str, tuple[int, ...]] = {
     "content": (MessageRoles.Content, Qt.ItemDataRole.DisplayRole),

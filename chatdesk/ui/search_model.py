@@ -27,6 +27,7 @@ from PySide6.QtCore import (
 
 from chatdesk.services.search import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit
 from chatdesk.ui.plain_text import strip_markup
+from chatdesk.ui.roles import role_names
 from chatdesk.ui.time_format import short_time
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -46,16 +47,7 @@ class SearchRoles(IntEnum):
     Role = Qt.ItemDataRole.UserRole + 8
 
 
-ROLE_NAMES: dict[int, QByteArray] = {
-    SearchRoles.MessageId: QByteArray(b"messageId"),
-    SearchRoles.ThreadId: QByteArray(b"threadId"),
-    SearchRoles.ThreadTitle: QByteArray(b"threadTitle"),
-    SearchRoles.Snippet: QByteArray(b"snippet"),
-    SearchRoles.SnippetParts: QByteArray(b"snippetParts"),
-    SearchRoles.CreatedAt: QByteArray(b"createdAt"),
-    SearchRoles.DateText: QByteArray(b"dateText"),
-    SearchRoles.Role: QByteArray(b"role"),
-}
+ROLE_NAMES = role_names(SearchRoles)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import MessageRecord, ThreadRecord
 from chatdesk.services.threads import title_matches
 from chatdesk.ui.plain_text import strip_markup
+from chatdesk.ui.roles import role_names
 from chatdesk.ui.time_format import PINNED, date_group, now_local, short_time
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -60,16 +61,7 @@ class ThreadRoles(IntEnum):
     TimeText = Qt.ItemDataRole.UserRole + 8
 
 
-ROLE_NAMES: dict[int, QByteArray] = {
-    ThreadRoles.ThreadId: QByteArray(b"threadId"),
-    ThreadRoles.Title: QByteArray(b"title"),
-    ThreadRoles.UpdatedAt: QByteArray(b"updatedAt"),
-    ThreadRoles.Preview: QByteArray(b"preview"),
-    ThreadRoles.Pinned: QByteArray(b"pinned"),
-    ThreadRoles.Group: QByteArray(b"group"),
-    ThreadRoles.Draft: QByteArray(b"draft"),
-    ThreadRoles.TimeText: QByteArray(b"timeText"),
-}
+ROLE_NAMES = role_names(ThreadRoles)
 
 _FIELD_ROLES: dict[str, tuple[int, ...]] = {
     "title": (ThreadRoles.Title, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole),

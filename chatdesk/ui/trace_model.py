@@ -30,6 +30,7 @@ from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change
 from chatdesk.services.records import ExecutionLogRecord, ExecutionRecord
+from chatdesk.ui.roles import role_names
 from chatdesk.ui.trace_text import COLUMNS, describe_run, describe_step, is_failure, run_title
 from chatdesk.ui.trace_text import step_cells as _cells
 
@@ -329,15 +330,7 @@ class TraceModel(QAbstractItemModel):
 
     def roleNames(self) -> dict[int, QByteArray]:
         names = dict(super().roleNames())
-        names.update(
-            {
-                int(TraceRoles.ExecutionId): QByteArray(b"executionId"),
-                int(TraceRoles.Seq): QByteArray(b"seq"),
-                int(TraceRoles.Event): QByteArray(b"event"),
-                int(TraceRoles.IsRun): QByteArray(b"isRun"),
-                int(TraceRoles.Detail): QByteArray(b"detail"),
-            }
-        )
+        names.update(role_names(TraceRoles))
         return names
 
     def _run_of_step(self, index: Index) -> _Run | None:
