@@ -293,14 +293,7 @@ class MessageService:
                 if newest != message.id:
                     raise ValidationError("Only the reply to your last message can be regenerated.")
                 changes.extend(_supersede(session, message, include_self=False))
-            execution = Execution(
-                thread_id=thread.id,
-                crew=thread.crew,
-                model=thread.model,
-                status=ExecutionStatus.PENDING,
-            )
-            session.add(execution)
-            session.flush()
+            execution = _new_execution(session, thread)
             if message.execution_id is not None:  # the trace keeps showing the old run
                 meta = dict(message.meta or {})
                 meta[EARLIER_RUNS_KEY] = [*meta.get(EARLIER_RUNS_KEY, []), message.execution_id]
@@ -323,6 +316,16 @@ class MessageService:
         return result
 
 
+def _new_execution(session: Session, thread: Thread) -> Execution:
+    """A pending run of the thread's crew and model (its id assigned)."""
+    execution = Execution(
+        thread_id=thread.id, crew=thread.crew, model=thread.model, status=ExecutionStatus.PENDING
+    )
+    session.add(execution)
+    session.flush()
+    return execution
+
+
 def _write_message(
     session: Session,
     changes: list[Change],
@@ -335,16 +338,7 @@ def _write_message(
 ) -> SendResult:
     """The body of ``send``, inside a caller's transaction."""
     thread = owned_thread(session, user_id, thread_id)
-    execution = None
-    if triggers_execution:
-        execution = Execution(
-            thread_id=thread.id,
-            crew=thread.crew,
-            model=thread.model,
-            status=ExecutionStatus.PENDING,
-        )
-        session.add(execution)
-        session.flush()
+    execution = _new_execution(session, thread) if triggers_execution else None
     message = Message(
         thread_id=thread.id,
         user_id=user_id,

@@ -25,15 +25,7 @@ def backup_sqlite(source: Path, backup_dir: Path, label: str, keep: int = KEEP_B
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = backup_dir / f"chatdesk-{stamp}-{label}.db"
     create_private_file(target)
-    src = sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)
-    try:
-        dst = sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
+    _copy_database(source, target)
     prune_backups(backup_dir, keep)
     return target
 
@@ -64,13 +56,18 @@ def restore_backup(database: Path, backup: Path) -> Path:
     if database.exists():
         database.rename(aside)
     create_private_file(database)
-    src = sqlite3.connect(f"{backup.as_uri()}?mode=ro", uri=True)
+    _copy_database(backup, database)
+    return aside
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """Copy with SQLite's backup API, reading ``source`` read-only (never changing it)."""
+    src = sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)
     try:
-        dst = sqlite3.connect(database)
+        dst = sqlite3.connect(target)
         try:
             src.backup(dst)
         finally:
             dst.close()
     finally:
         src.close()
-    return aside
