@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -81,17 +81,6 @@ def _running_with_steps(services: Services, me: int, count: int) -> tuple[int, i
     if entries:
         services.executions.append_logs(me, sent.execution.id, entries)
     return thread.id, sent.message.id, sent.execution.id
-
-
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    """A real TCP listener on 127.0.0.1 that must never be contacted."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.setblocking(False)
-    yield server
-    server.close()
 
 
 # -- the model ---------------------------------------------------------------------
