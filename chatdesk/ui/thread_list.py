@@ -11,6 +11,7 @@ place (F2 or double-click) through the model's ``setData``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from PySide6.QtCore import (
@@ -191,16 +192,29 @@ class ThreadListView(QListView):
             model.rowsMoved.connect(self.on_layout_may_change)
             model.rowsInserted.connect(self.on_layout_may_change)
             model.rowsRemoved.connect(self.on_layout_may_change)
-            model.dataChanged.connect(self.on_data_changed)
             model.layoutChanged.connect(self.on_layout_may_change)
 
     def on_layout_may_change(self, *_args: object) -> None:
         """Rows moved: the group headers (and so row heights) around them may change."""
         self.scheduleDelayedItemsLayout()
 
-    def on_data_changed(self, _first: QModelIndex, _last: QModelIndex, roles: list[int]) -> None:
+    def dataChanged(
+        self,
+        topLeft: _Index,
+        bottomRight: _Index,
+        roles: Sequence[int] = (),
+    ) -> None:
+        """Repaint changed rows; re-lay out only when a group label changed.
+
+        QListView re-measures every loaded row on any ``dataChanged`` (its list mode
+        cannot know a row kept its height). Here a row's height depends only on
+        whether it starts a date group, so a new preview, title or time, which a
+        reply brings several times, needs a repaint, not 400 ``sizeHint`` calls.
+        """
         if not roles or ThreadRoles.Group in roles:
-            self.scheduleDelayedItemsLayout()
+            super().dataChanged(topLeft, bottomRight, roles)
+        else:
+            QAbstractItemView.dataChanged(self, topLeft, bottomRight, roles)
 
 
 class ThreadListPanel(QWidget):

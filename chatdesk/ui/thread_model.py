@@ -411,6 +411,8 @@ class ThreadListModel(QAbstractListModel):
             roles.update(_FIELD_ROLES["updated_at"])
         if old.draft != record.draft:
             roles.update(_FIELD_ROLES["draft"])
+        if old.pinned == record.pinned and self._labels(old)[0] == self._labels(record)[0]:
+            roles.discard(ThreadRoles.Group)  # same group: row heights stay as they are
         if roles:
             idx = self.index(new_row)
             self.dataChanged.emit(idx, idx, sorted(roles))
