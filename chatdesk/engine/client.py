@@ -382,7 +382,14 @@ class WorkerClient(QObject):
     def _write(self, request: Request) -> None:
         if self._gen is None or self._gen.abandoned:
             return
-        self._gen.process.write(encode(request))
+        process = self._gen.process
+        process.write(encode(request))
+        # QProcess only buffers here and writes on a later turn of the event loop,
+        # after whatever the GUI does next (a reply's bubbles, ~10-20 ms): the worker
+        # would start that much later. Write now if the pipe takes it (never blocks).
+        # Qt may deliver the worker's pending output from inside this call; every
+        # handler here tolerates that (runs are registered before their request).
+        process.waitForBytesWritten(0)
 
     # ------------------------------------------------------- failure paths
 

@@ -18,6 +18,7 @@ import httpx
 from crewai import LLM, Agent, Crew, Process, Task
 from crewai.llms.hooks.base import BaseInterceptor
 
+from chatdesk.engine.crewai_tuning import without_replay_log
 from chatdesk.engine.crews import CrewSpec
 from chatdesk.engine.history import format_history
 from chatdesk.engine.http_guard import RunGuard
@@ -92,52 +93,6 @@ def build_llm(
     return _construct(model, {**kwargs, **extra})
 
 
-class LlmSpares:
-    """One LLM built ahead for the model of the last run, handed to the next run.
-
-    Building a provider LLM costs tens of milliseconds (its HTTP clients load the CA
-    certificates), which would delay every reply's first token. Each spare serves
-    exactly one run (CrewAI agents change their LLM's state), and its cancel
-    interceptor is bound to that run when it is taken.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._spares: dict[ModelConfig, Any] = {}
-
-    def take(
-        self, model: ModelConfig, cancel_event: threading.Event, deadline: float | None = None
-    ) -> Any:
-        """An LLM for one run: the spare if one matches, else built now."""
-        if model.is_scripted:  # cheap to build, and its script may not be hashable
-            return build_llm(model, cancel_event, deadline)
-        with self._lock:
-            spare = self._spares.pop(model, None)
-        if spare is None:
-            return build_llm(model, cancel_event, deadline)
-        interceptor = getattr(spare, "interceptor", None)
-        if isinstance(interceptor, RunGuard):
-            interceptor.bind(cancel_event, deadline)
-        return spare
-
-    def prepare(self, model: ModelConfig) -> None:
-        """Build a spare for ``model`` in the background (scripted models need none)."""
-        if model.is_scripted:
-            return
-        with self._lock:
-            if model in self._spares:
-                return
-        threading.Thread(target=self._build, args=(model,), name="llm-spare", daemon=True).start()
-
-    def _build(self, model: ModelConfig) -> None:
-        try:
-            llm = build_llm(model, threading.Event())
-        except ModelConfigError:
-            return  # the run itself reports it
-        with self._lock:
-            self._spares = {model: llm}  # only the newest model is kept warm
-
-
 def _construct(model: ModelConfig, kwargs: dict[str, Any]) -> Any:
     try:
         return LLM(**kwargs)
@@ -148,8 +103,8 @@ def _construct(model: ModelConfig, kwargs: dict[str, Any]) -> Any:
 def _provider_class(kwargs: dict[str, Any]) -> type | None:
     """The class ``LLM(**kwargs)`` builds, found without building it.
 
-    Building one costs ~40 ms (its HTTP clients load the system's CA certificates),
-    paid on every reply before the first token, so it is done once, not twice.
+    Building one costs a few milliseconds even with the TLS context shared (see
+    :mod:`chatdesk.engine.tls`), paid before the first token, so it is done once.
     """
     try:
         route = LLM._resolve_route(kwargs["model"], dict(kwargs))
@@ -200,7 +155,7 @@ def build_crew(spec: CrewSpec, llm: Any) -> Crew:
         )
         for task_spec in spec.tasks
     ]
-    return Crew(
+    crew = Crew(
         name=spec.name,
         agents=list(agents.values()),
         tasks=tasks,
@@ -211,3 +166,5 @@ def build_crew(spec: CrewSpec, llm: Any) -> Crew:
         planning=False,
         tracing=False,
     )
+    without_replay_log(crew)
+    return crew

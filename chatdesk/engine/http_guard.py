@@ -93,12 +93,6 @@ class RunGuard:
         self._deadline = deadline
         self._streaming = False
 
-    def bind(self, cancel_event: threading.Event, deadline: float | None = None) -> None:
-        """Serve another run from now on (an LLM built ahead joins its run)."""
-        self._cancel = cancel_event
-        self._deadline = deadline
-        self._streaming = False
-
     # -- requests --------------------------------------------------------------------
 
     def on_outbound(self, message: httpx.Request) -> httpx.Request:

@@ -28,7 +28,7 @@ from crewai.hooks.dispatch import HookAborted, InterceptionPoint, register
 
 from chatdesk.engine import bridge
 from chatdesk.engine.answer_filter import AnswerStreamFilter
-from chatdesk.engine.crew_builder import LlmSpares, ModelConfigError, build_crew, crew_inputs
+from chatdesk.engine.crew_builder import ModelConfigError, build_crew, build_llm, crew_inputs
 from chatdesk.engine.crews import CatalogCache, CrewDefinitionError, crew_search_path
 from chatdesk.engine.errors import Failure, deadline_failure, describe_failure
 from chatdesk.engine.outbox import Outbox
@@ -181,7 +181,6 @@ class Engine:
         self.data_dir = data_dir
         self._runs: dict[str, RunState] = {}
         self._lock = threading.Lock()
-        self._spares = LlmSpares()
         self._crews = CatalogCache()
         self._install_handlers()
 
@@ -237,8 +236,7 @@ class Engine:
         _disable_crewai_rate_limit_retries()
         try:
             spec = self._crews.get(crew_search_path(self.data_dir)).get(request.crew)
-            llm = self._spares.take(request.model, state.cancel_event, state.deadline_at)
-            self._spares.prepare(request.model)  # the next reply's, built while this one runs
+            llm = build_llm(request.model, state.cancel_event, state.deadline_at)
             crew = build_crew(spec, llm)
             state.final_task_id = str(crew.tasks[-1].id)
             if state.cancel_event.is_set():

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+from chatdesk.engine.crewai_tuning import share_executor_state_class
 from chatdesk.engine.outbox import Outbox
 from chatdesk.engine.protocol import (
     CancelRequest,
@@ -41,6 +42,7 @@ from chatdesk.engine.protocol import (
     ShutdownRequest,
     decode_request,
 )
+from chatdesk.engine.tls import share_tls_contexts, warm_tls_context
 from chatdesk.redact import RedactingFilter, register_secret
 
 log = logging.getLogger("chatdesk.engine.worker")
@@ -164,6 +166,9 @@ def main() -> int:
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())  # the openai SDK logs headers at DEBUG
+    # Warns on every reply to a model without a native token counter (any local
+    # server); the estimate it falls back to is fine, and the log would be nothing else.
+    logging.getLogger("crewai.llms.base_llm").setLevel(logging.ERROR)
     data_dir = data_dir_from_env()
     prepare_environment(data_dir)
     proto_in, proto_out = take_over_stdio()
@@ -183,6 +188,10 @@ def main() -> int:
 
     refuse_trace_consent()
     from chatdesk.engine.runner import Engine
+
+    share_tls_contexts()
+    warm_tls_context()
+    share_executor_state_class()
 
     engine = Engine(outbox, data_dir)
     ready.set()
