@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import date
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -102,6 +103,15 @@ class BubbleGeometry:
 
 
 @dataclass(frozen=True)
+class _Parts:
+    """What painting one bubble needs besides its document, for a row at y = 0."""
+
+    geo: BubbleGeometry
+    status: StatusLine
+    shown: str  # the status text as it fits
+
+
+@dataclass(frozen=True)
 class StatusLine:
     text: str
     color: str
@@ -126,8 +136,11 @@ class MessageDelegate(QStyledItemDelegate):
         self._theme = theme
         self._cache: OrderedDict[int, _Layout] = OrderedDict()
         self._sizes: dict[int, tuple[tuple[object, ...], tuple[float, float]]] = {}
-        # Row sizes of completed messages, valid while the record object is the same.
+        # Row sizes and painted parts of completed messages, valid while the record
+        # object is the same (a completed bubble's looks depend on nothing else but
+        # the width, theme, font and, for its time, the day).
         self._row_sizes: dict[int, tuple[MessageRecord, tuple[object, ...], QSize]] = {}
+        self._parts: dict[int, tuple[MessageRecord, tuple[object, ...], _Parts]] = {}
         self._pressed_anchor: str | None = None
         self.frame = 0
         self.flash_id: int | None = None  # a message just revealed, glowing as it fades
@@ -149,6 +162,7 @@ class MessageDelegate(QStyledItemDelegate):
         self._cache.clear()
         self._sizes.clear()
         self._row_sizes.clear()
+        self._parts.clear()
 
     def cached_document(self, message_id: int) -> SafeTextDocument | None:
         """The cached layout of a message, if it has been laid out (tests look here)."""
@@ -245,7 +259,7 @@ class MessageDelegate(QStyledItemDelegate):
         """
         if not m.content.strip():
             return None
-        key = (hash(m.content), m.role, self.colors.dark, font.key(), text_width)
+        key = self._size_key(m, text_width, font)
         known = self._sizes.get(m.id)
         if not need_doc and known is not None and known[0] == key:
             return known[1]
@@ -256,6 +270,29 @@ class MessageDelegate(QStyledItemDelegate):
         self._sizes[m.id] = (key, size)
         return size
 
+    def prepare(self, m: MessageRecord, font: QFont) -> bool:
+        """Lay out ``m``'s text ahead of its row (idle time); True if that took work.
+
+        A page of history then comes in with its sizes and documents ready, so the
+        frame that shows it only positions rows.
+        """
+        if not m.content.strip():
+            return False
+        text_width = self._text_width(m)
+        known = self._sizes.get(m.id)
+        if known is not None and known[0] == self._size_key(m, text_width, font):
+            return False
+        self._text_size(m, text_width, font, need_doc=False)
+        return True
+
+    def _text_width(self, m: MessageRecord) -> int:
+        """How wide ``m``'s text wraps in the current viewport."""
+        col = self._column(self._view.viewport().width())[1]
+        return max(self._max_bubble(m, col) - 2 * PAD_X, 40)
+
+    def _size_key(self, m: MessageRecord, text_width: float, font: QFont) -> tuple[object, ...]:
+        return (hash(m.content), m.role, self.colors.dark, font.key(), text_width)
+
     def geometry(
         self, option_rect: QRect, index: _Index, font: QFont, need_doc: bool = True
     ) -> BubbleGeometry:
@@ -264,10 +301,8 @@ class MessageDelegate(QStyledItemDelegate):
         ``need_doc=False`` (sizing only) may answer from known sizes without a document.
         """
         m: MessageRecord = index.data(MessageRoles.Record)
-        width = self._view.viewport().width()
-        col_x, col = self._column(width)
-        max_bubble = self._max_bubble(m, col)
-        text_width = max(max_bubble - 2 * PAD_X, 40)
+        col_x, col = self._column(self._view.viewport().width())
+        text_width = self._text_width(m)
         text_size = self._text_size(m, text_width, font, need_doc)
         sfm = QFontMetrics(self._status_font(font))
         status = self.status_line(index)
@@ -318,7 +353,8 @@ class MessageDelegate(QStyledItemDelegate):
         if m is None:
             return
         c = self.colors
-        geo = self.geometry(option.rect, index, option.font)
+        parts = self._paint_parts(option, index, m)
+        geo = _moved(parts.geo, option.rect.top())
         user = m.role is Role.USER
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -341,7 +377,8 @@ class MessageDelegate(QStyledItemDelegate):
             painter.setPen(QPen(QColor(c.accent if not user else c.user_muted), 2.0))
         painter.drawRoundedRect(geo.bubble.adjusted(0.5, 0.5, -0.5, -0.5), RADIUS, RADIUS)
 
-        doc = self.cached_document(m.id) if m.content.strip() else None
+        layout = self._document(m, self._text_width(m), option.font)
+        doc = layout.doc if layout is not None else None
         if doc is not None:
             painter.save()
             painter.translate(geo.text.topLeft())
@@ -352,15 +389,10 @@ class MessageDelegate(QStyledItemDelegate):
             doc.documentLayout().draw(painter, ctx)
             painter.restore()
 
-        status = self.status_line(index)
-        small = self._status_font(option.font)
-        painter.setFont(small)
-        sfm = QFontMetrics(small)
-        room = geo.status.width() - (
-            geo.retry.width() + sfm.horizontalAdvance(RETRY_GAP) if geo.retry else 0
-        )
+        status = parts.status
+        painter.setFont(self._status_font(option.font))
         painter.setPen(QColor(status.color))
-        shown = sfm.elidedText(status.text, Qt.TextElideMode.ElideRight, int(room))
+        shown = parts.shown
         align = Qt.AlignmentFlag.AlignVCenter | (
             Qt.AlignmentFlag.AlignRight
             if user and geo.retry is None
@@ -377,6 +409,26 @@ class MessageDelegate(QStyledItemDelegate):
                 RETRY_TEXT,
             )
         painter.restore()
+
+    def _paint_parts(self, option: QStyleOptionViewItem, index: _Index, m: MessageRecord) -> _Parts:
+        """Geometry and status text of a bubble at y = 0; kept for completed messages,
+        so scrolling through history repaints from them instead of re-measuring."""
+        width = self._view.viewport().width()
+        key = (width, self.colors.dark, option.font.key(), date.today())
+        known = self._parts.get(m.id)
+        if known is not None and known[0] is m and known[1] == key:
+            return known[2]
+        geo = self.geometry(QRect(0, 0, width, 0), index, option.font)
+        status = self.status_line(index)
+        sfm = QFontMetrics(self._status_font(option.font))
+        room = geo.status.width() - (
+            geo.retry.width() + sfm.horizontalAdvance(RETRY_GAP) if geo.retry else 0
+        )
+        shown = sfm.elidedText(status.text, Qt.TextElideMode.ElideRight, int(room))
+        parts = _Parts(geo, status, shown)
+        if m.status is MessageStatus.COMPLETED:
+            self._parts[m.id] = (m, key, parts)
+        return parts
 
     # -- interaction -----------------------------------------------------------------
 
@@ -458,6 +510,16 @@ class MessageDelegate(QStyledItemDelegate):
                 self.link_activated.emit(anchor)
                 return True
         return False
+
+
+def _moved(geo: BubbleGeometry, dy: float) -> BubbleGeometry:
+    """``geo`` shifted down by ``dy`` (a row's parts are kept at y = 0)."""
+    return BubbleGeometry(
+        geo.bubble.translated(0, dy),
+        geo.text.translated(0, dy),
+        geo.status.translated(0, dy),
+        geo.retry.translated(0, dy) if geo.retry is not None else None,
+    )
 
 
 def _tables(frame: QTextFrame) -> list[QTextTable]:

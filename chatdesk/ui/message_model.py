@@ -101,6 +101,9 @@ class MessageListModel(QAbstractListModel):
         self._executions: dict[int, ExecutionRecord] = {}
         self._active_execution: int | None = None
         self._live: dict[int, str] = {}
+        # The next page each way, read ahead in idle time (see ``upcoming``), keyed by
+        # the loaded id it continues from.
+        self._ahead: dict[bool, tuple[int, MessagePage]] = {}
         self.page_size = PAGE_SIZE
         self.max_rows = MAX_ROWS
 
@@ -282,6 +285,7 @@ class MessageListModel(QAbstractListModel):
         self.beginResetModel()
         self._thread_id = thread_id
         self._live.clear()
+        self._ahead.clear()
         self._rows = list(page.messages) if page else []
         self._ids = [m.id for m in self._rows]
         self._has_older = page.has_older if page else False
@@ -294,9 +298,7 @@ class MessageListModel(QAbstractListModel):
         """Insert the page before the oldest loaded message; returns how many came."""
         if self._thread_id is None or not self._has_older or not self._ids:
             return 0
-        page = self._services.messages.list(
-            self._user_id, self._thread_id, limit=self.page_size, before_id=self._ids[0]
-        )
+        page = self._next_page(older=True)
         older = [m for m in page.messages if m.id < self._ids[0]]
         self._has_older = page.has_older
         if older:
@@ -312,9 +314,7 @@ class MessageListModel(QAbstractListModel):
         """Append the page after the newest loaded message; returns how many came."""
         if self._thread_id is None or not self._has_newer or not self._ids:
             return 0
-        page = self._services.messages.list(
-            self._user_id, self._thread_id, limit=self.page_size, after_id=self._ids[-1]
-        )
+        page = self._next_page(older=False)
         newer = [m for m in page.messages if m.id > self._ids[-1]]
         self._has_newer = page.has_newer
         if newer:
@@ -327,6 +327,51 @@ class MessageListModel(QAbstractListModel):
             self._update_activity()
         self.newer_loaded.emit(len(newer))
         return len(newer)
+
+    def read_ahead(self, *, older: bool) -> bool:
+        """Read the page paging would bring next that way; True if that took a read.
+
+        Called in idle time (see ``MessageListView``), so the read and the bubbles'
+        layout are done before the reader scrolls there, not in that frame.
+        """
+        if self._thread_id is None or not self._ids:
+            return False
+        if not (self._has_older if older else self._has_newer):
+            return False
+        ahead = self._ahead.get(older)
+        if ahead is not None and ahead[0] == (self._ids[0] if older else self._ids[-1]):
+            return False
+        self._next_page(older=older, keep=True)
+        return True
+
+    def upcoming(self, *, older: bool) -> list[MessageRecord]:
+        """The messages of the page read ahead that way (none if not read yet)."""
+        ahead = self._ahead.get(older)
+        if ahead is None or not self._ids:
+            return []
+        if ahead[0] != (self._ids[0] if older else self._ids[-1]):
+            return []
+        return list(ahead[1].messages)
+
+    def _next_page(self, *, older: bool, keep: bool = False) -> MessagePage:
+        """The page before the first (or after the last) loaded row: the one read
+        ahead if it still continues from there, else read now."""
+        assert self._thread_id is not None
+        edge = self._ids[0] if older else self._ids[-1]
+        ahead = self._ahead.pop(older, None)
+        if ahead is not None and ahead[0] == edge:
+            page = ahead[1]
+        else:
+            page = self._services.messages.list(
+                self._user_id,
+                self._thread_id,
+                limit=self.page_size,
+                before_id=edge if older else None,
+                after_id=None if older else edge,
+            )
+        if keep:
+            self._ahead[older] = (edge, page)
+        return page
 
     def _trim(self, *, from_end: bool) -> None:
         """Drop rows beyond ``max_rows`` at the end away from the paging direction.
@@ -356,6 +401,7 @@ class MessageListModel(QAbstractListModel):
     def on_message_changed(self, change: Change) -> None:
         if self._thread_id is None or change.thread_id != self._thread_id:
             return
+        self._ahead.clear()  # a page read ahead may hold this message as it was
         if change.kind is ChangeKind.DELETED:
             self._remove(change.id)
         elif isinstance(change.record, MessageRecord):

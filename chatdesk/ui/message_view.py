@@ -27,6 +27,9 @@ ANIMATION_MS = 400
 BOTTOM_SLACK = 4
 FLASH_MS = 1600
 FLASH_STEP_MS = 40
+# At most one read-ahead step this often: each takes a millisecond or two, and several
+# in one frame (or one in the frame that pages) would make that frame late.
+WARM_STEP_MS = 8
 
 
 class MessageListView(QListView):
@@ -75,6 +78,10 @@ class MessageListView(QListView):
         self._flash_left = 0
         self._animation = QTimer(self)
         self._animation.setInterval(ANIMATION_MS)
+        # Reads the next page each way and lays out its bubbles, one step per idle
+        # turn of the event loop, so paging in history costs its frame almost nothing.
+        self._warmer = QTimer(self)
+        self._warmer.setInterval(WARM_STEP_MS)
         self._connect_signals()
 
     @property
@@ -89,6 +96,13 @@ class MessageListView(QListView):
         self._model.modelReset.connect(self.on_model_reset)
         self._model.activity_changed.connect(self.on_activity_changed)
         self._model.dataChanged.connect(self.on_model_data_changed)
+        for paged in (
+            self._model.thread_loaded,
+            self._model.older_loaded,
+            self._model.newer_loaded,
+        ):
+            paged.connect(self.on_paged)
+        self._warmer.timeout.connect(self.on_warm_tick)
         # delegate
         self._delegate.link_activated.connect(self.link_activated)
         self._delegate.retry_clicked.connect(self.retry_requested)
@@ -172,6 +186,20 @@ class MessageListView(QListView):
                 top = self.visualRect(self._model.index(row)).top()
                 bar.setValue(bar.value() + top - offset)
         return count
+
+    def on_paged(self, _count: int) -> None:
+        self._warmer.start()
+
+    def on_warm_tick(self) -> None:
+        """One step of getting the next pages ready: read one, or lay out one bubble."""
+        font = self.font()
+        for older in (True, False):
+            if self._model.read_ahead(older=older):
+                return
+            for m in self._model.upcoming(older=older):
+                if self._delegate.prepare(m, font):
+                    return
+        self._warmer.stop()
 
     def on_model_reset(self) -> None:
         self._delegate.clear_cache()

@@ -117,3 +117,53 @@ def test_the_window_reveals_an_old_message_pages_on_scroll_and_sending_jumps_bac
     assert not model.has_newer
     assert model.record(model.rowCount() - 1).content == "back to the present"
     qtbot.waitUntil(view.is_at_bottom)
+
+
+def test_the_next_pages_are_read_and_laid_out_ahead_in_idle_time(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, ui_store: Store, me: int
+) -> None:
+    thread_id, ids = _thread(ui_services, ui_store, me)
+    window = make_window()
+    window.on_thread_selected(thread_id)
+    model, view = window.message_model, window.message_view
+    delegate = view.delegate
+    newest_page = _ids(model)
+    older = ids[ids.index(newest_page[0]) - model.page_size : ids.index(newest_page[0])]
+    qtbot.waitUntil(lambda: not view._warmer.isActive())
+    assert [m.id for m in model.upcoming(older=True)] == older
+    assert all(delegate.cached_document(message_id) is not None for message_id in older)
+
+    # Paging in that page reads nothing and lays out nothing more.
+    reads: list[int] = []
+    builds: list[int] = []
+    ui_services.messages.list = _counting(ui_services.messages.list, reads)  # type: ignore[method-assign]
+    delegate._document = _counting(delegate._document, builds, only_new=delegate)  # type: ignore[method-assign]
+    during_load: list[tuple[int, int]] = []
+    load_older = view.load_older
+
+    def watched_load() -> int:
+        before = (len(reads), len(builds))
+        count = load_older()
+        during_load.append((len(reads) - before[0], len(builds) - before[1]))
+        return count
+
+    view.load_older = watched_load  # type: ignore[method-assign]
+    view.verticalScrollBar().setValue(0)  # near the top: the page comes in
+    qtbot.waitUntil(lambda: _ids(model)[: model.page_size] == older)
+    assert during_load[0] == (0, 0)  # no read, no Markdown layout in that frame
+
+    # A change in the thread drops what was read ahead: it may be stale.
+    ui_services.messages.send(me, thread_id, "new", triggers_execution=False)
+    assert model.upcoming(older=True) == []
+    qtbot.waitUntil(lambda: model.upcoming(older=True) != [])
+
+
+def _counting(function, calls: list[int], only_new: object = None):  # type: ignore[no-untyped-def]
+    """``function``, noting each call (for the delegate: only documents it had to build)."""
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if only_new is None or only_new.cached_document(args[0].id) is None:  # type: ignore[attr-defined]
+            calls.append(1)
+        return function(*args, **kwargs)
+
+    return counted
