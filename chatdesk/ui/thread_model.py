@@ -354,6 +354,8 @@ class ThreadListModel(QAbstractListModel):
         record = change.record
         if not isinstance(record, MessageRecord):
             return
+        if not record.content.strip():
+            return  # a reply with no words yet: the last words stay the preview
         known = self._previews.get(record.thread_id)
         if known is not None and record.id < known[0]:
             return

@@ -9,7 +9,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
-from chatdesk.store.enums import MessageStatus
+from chatdesk.store.enums import ExecutionStatus, MessageStatus
 from chatdesk.store.migrate import Store
 from chatdesk.ui import thread_model
 from chatdesk.ui.bridge import ChangeSignals
@@ -271,3 +271,19 @@ def test_error_of_an_earlier_failed_run_is_read_from_its_execution(
     model.load_thread(thread.id)
     assert model.index(0).data(MessageRoles.Error) == "The model server did not answer."
     assert model.index(0).data(MessageRoles.CanRetry) is True
+
+
+def test_a_reply_with_no_words_yet_keeps_the_last_words_as_preview(
+    ui_services: Services, me: int
+) -> None:
+    thread = ui_services.threads.create(me, "Alpha")
+    model, _bridge = _thread_model(ui_services, me)
+    sent = ui_services.messages.send(me, thread.id, "Plan three days in Lisbon")
+    assert sent.execution is not None
+    assert model.index(0).data(ThreadRoles.Preview) == "Plan three days in Lisbon"
+    start = ui_services.executions.start(me, sent.execution.id)  # an empty reply appears
+    assert model.index(0).data(ThreadRoles.Preview) == "Plan three days in Lisbon"
+    ui_services.executions.finish(
+        me, start.execution.id, ExecutionStatus.COMPLETED, text="Day 1: Alfama"
+    )
+    assert model.index(0).data(ThreadRoles.Preview) == "Day 1: Alfama"
