@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -23,6 +25,7 @@ from chatdesk.store.migrate import Store
 from chatdesk.ui.main_window import EMPTY_THREAD_HINT, NO_THREAD_HINT, MainWindow, title_from_text
 from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.settings import UiSettings
+from chatdesk.ui.settings_dialog import SettingsDialog
 from chatdesk.ui.theme import ThemeMode
 from chatdesk.ui.thread_model import ThreadRoles
 from tests.ui.conftest import add_messages
@@ -55,6 +58,18 @@ def test_empty_window_contract(make_window: MakeWindow) -> None:
     assert not window.composer.stop_button.isVisible()
     for widget in (window.composer.edit, window.sidebar.search, window.message_view):
         assert widget.accessibleName()
+
+
+def test_every_object_name_the_readme_promises_exists(make_window: MakeWindow) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("The other parts have stable names too:")[1].split("A complete test:")[0]
+    promised = set(re.findall(r"`([a-z][A-Za-z]+)`", table)) - {"messageMenu"}  # a popup
+    window = make_window()
+    dialog = SettingsDialog(window.settings, [], window.probe, window)
+    found = {w.objectName() for w in window.findChildren(QObject)}
+    found |= {w.objectName() for w in dialog.findChildren(QObject)} | {dialog.objectName()}
+    assert promised - found == set()
+    dialog.deleteLater()
 
 
 def test_new_thread_by_button_and_ctrl_n(
