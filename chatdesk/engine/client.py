@@ -104,6 +104,7 @@ class _Generation:
     ready: bool = False
     outstanding_ping: tuple[int, float] | None = None  # (nonce, sent at)
     abandoned: bool = False
+    reading: bool = False  # _on_stdout is on the stack (see _write)
 
 
 class WorkerClient(QObject):
@@ -303,17 +304,27 @@ class WorkerClient(QObject):
         self._ping_timer.start()
 
     def _on_stdout(self, gen: _Generation) -> None:
-        if gen.abandoned:
+        """Handle every complete line, in order, including lines that arrive meanwhile.
+
+        Handling a line can write a request (``ready`` sends the queued runs), and
+        writing may deliver new output from inside (see ``_write``): that nested call
+        leaves the reading to this one, so events are never handled out of order.
+        """
+        if gen.abandoned or gen.reading:
             return
-        gen.buffer += gen.process.readAllStandardOutput().data()
-        while not gen.abandoned:
-            newline = gen.buffer.find(b"\n")
-            if newline < 0:
-                break
-            line = bytes(gen.buffer[:newline])
-            del gen.buffer[: newline + 1]
-            if line.strip():
-                self._on_line(gen, line)
+        gen.reading = True
+        try:
+            while not gen.abandoned:
+                gen.buffer += gen.process.readAllStandardOutput().data()
+                newline = gen.buffer.find(b"\n")
+                if newline < 0:
+                    break
+                line = bytes(gen.buffer[:newline])
+                del gen.buffer[: newline + 1]
+                if line.strip():
+                    self._on_line(gen, line)
+        finally:
+            gen.reading = False
 
     def _on_stderr(self, gen: _Generation) -> None:
         gen.stderr_buffer += gen.process.readAllStandardError().data()
@@ -387,8 +398,8 @@ class WorkerClient(QObject):
         # QProcess only buffers here and writes on a later turn of the event loop,
         # after whatever the GUI does next (a reply's bubbles, ~10-20 ms): the worker
         # would start that much later. Write now if the pipe takes it (never blocks).
-        # Qt may deliver the worker's pending output from inside this call; every
-        # handler here tolerates that (runs are registered before their request).
+        # Qt may deliver the worker's pending output from inside this call: runs are
+        # registered before their request, and _on_stdout keeps lines in order.
         process.waitForBytesWritten(0)
 
     # ------------------------------------------------------- failure paths
