@@ -252,6 +252,7 @@ def probe_session(big_thread_id: int) -> None:
     pid = chat.worker.pid
     if pid:
         emit("worker_rss_mb", _peak_rss_mb(pid), "MB")
+    chat.services.threads.delete(chat.user_id, thread.id)  # a reused history stays as built
     chat.close()
 
 
