@@ -54,11 +54,8 @@ PAD = 10
 
 
 def _group_starts(index: _Index) -> bool:
-    if index.row() == 0:
-        return True
     model = index.model()
-    above = model.index(index.row() - 1, 0, index.parent())
-    return bool(above.data(ThreadRoles.Group) != index.data(ThreadRoles.Group))
+    return isinstance(model, ThreadListModel) and model.starts_group(index.row())
 
 
 class ThreadDelegate(QStyledItemDelegate):

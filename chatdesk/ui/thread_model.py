@@ -103,6 +103,12 @@ class ThreadListModel(QAbstractListModel):
         self._label_cache: dict[int, tuple[ThreadRecord, date, str, str]] = {}
         self._boundary: ThreadRecord | None = None  # the last thread read
         self._exhausted = False  # every thread (matching the filter) has been read
+        # Which rows start a date group (they carry its header), worked out once per
+        # change of the rows and day: every layout of the list asks it of every row.
+        self._starts: tuple[date, list[bool]] | None = None
+        for changed in (self.rowsInserted, self.rowsRemoved, self.rowsMoved, self.modelReset):
+            changed.connect(self._forget_group_starts)
+        self.dataChanged.connect(self._on_own_data_changed)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -251,6 +257,23 @@ class ThreadListModel(QAbstractListModel):
         if role == ThreadRoles.TimeText:
             return self._labels(t)[1]
         return None
+
+    def starts_group(self, row: int) -> bool:
+        """Whether ``row`` is the first of its date group (so shows the group's header)."""
+        today = date.today()
+        if self._starts is None or self._starts[0] != today:
+            groups = [self._labels(t)[0] for t in self._rows]
+            starts = [n == 0 or groups[n] != groups[n - 1] for n in range(len(groups))]
+            self._starts = (today, starts)
+        flags = self._starts[1]
+        return flags[row] if 0 <= row < len(flags) else False
+
+    def _forget_group_starts(self, *_args: object) -> None:
+        self._starts = None
+
+    def _on_own_data_changed(self, _first: _Index, _last: _Index, roles: list[int]) -> None:
+        if not roles or ThreadRoles.Group in roles:
+            self._starts = None
 
     def _labels(self, t: ThreadRecord) -> tuple[str, str]:
         """Date group and time text, kept per record and day: every re-layout of the
