@@ -35,15 +35,12 @@ from chatdesk.store.errors import (
     UpgradeCancelled,
 )
 from chatdesk.store.schema import HEAD_REVISION
-from chatdesk.store.upgrade_progress import (
-    Stage,
-    UpgradeMonitor,
-    UpgradeStep,
-    watching_migrations,
-)
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+    # Loaded only by an upgrade that is watched: start-up at head never needs it.
+    from chatdesk.store.upgrade_progress import UpgradeMonitor
 
 VERSION_TABLE = "alembic_version"
 
@@ -199,6 +196,8 @@ def upgrade(
             if monitor is None:
                 command.upgrade(config, revision)
             else:
+                from chatdesk.store.upgrade_progress import watching_migrations
+
                 with watching_migrations(connection, monitor, pending):
                     command.upgrade(config, revision)
             connection.commit()
@@ -218,6 +217,8 @@ def open_store(
     path = sqlite_path(url)
     backup: Path | None = None
     if monitor is not None:
+        from chatdesk.store.upgrade_progress import Stage, UpgradeStep
+
         monitor.report(UpgradeStep(Stage.CHECKING, "Checking your chat history"))
     if path is not None:
         state = inspect_sqlite_file(path)
