@@ -27,7 +27,6 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, Qt, QThread, QTim
 from PySide6.QtGui import QCloseEvent, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QLabel,
-    QLayout,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -49,7 +48,7 @@ PERCENT_STEPS = 1000
 WIDTH = 520
 
 HEADING = "Upgrading your chat history…"
-EXPLANATION = "This is done once and can take a minute for large histories. Don't close chatdesk."
+EXPLANATION = "This is done once and can take a minute for large histories.\nDon't close chatdesk."
 STOPPING = "Stopping… putting your chat history back as it was"
 
 
@@ -143,8 +142,15 @@ class UpgradeWindow(QWidget):
         layout.addWidget(self.step_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.elapsed_label)
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         self.setFixedWidth(WIDTH)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Grow to the height the wrapped text needs at the fixed width (never shrink)."""
+        layout = self.layout()
+        needed = layout.totalHeightForWidth(WIDTH) if layout.hasHeightForWidth() else 0
+        if needed > self.height():
+            self.resize(WIDTH, needed)
 
     def showEvent(self, event: QShowEvent) -> None:
         """Centre on the screen (no window manager places it otherwise)."""
@@ -159,6 +165,7 @@ class UpgradeWindow(QWidget):
         if not self.steps or self.steps[-1] != headline:
             self.steps.append(headline)
         self.step_label.setText(step.text)
+        self._fit_height()
         if step.stage is Stage.BACKING_UP and step.total > 0:
             self.progress.setRange(0, PERCENT_STEPS)
             self.progress.setValue(step.done * PERCENT_STEPS // step.total)
