@@ -148,7 +148,9 @@ class UpgradeWindow(QWidget):
     def _fit_height(self) -> None:
         """Grow to the height the wrapped text needs at the fixed width (never shrink)."""
         layout = self.layout()
-        needed = layout.totalHeightForWidth(WIDTH) if layout.hasHeightForWidth() else 0
+        if layout is None or not layout.hasHeightForWidth():
+            return
+        needed = layout.totalHeightForWidth(WIDTH)
         if needed > self.height():
             self.resize(WIDTH, needed)
 
