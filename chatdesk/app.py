@@ -150,15 +150,26 @@ def _settings_resolver() -> ModelResolver:
 
 
 def _open_store_or_explain(url: str, backups: Path) -> Store | None:
-    """Open the database; on failure say why, and offer a backup when it is damaged."""
+    """Open the database; on failure say why, and offer a backup when it is damaged.
+
+    Upgrading an existing database runs off the GUI thread behind a progress window
+    (chatdesk/ui/upgrade_window.py); an up-to-date one opens right here, no window.
+    """
     from PySide6.QtWidgets import QMessageBox
 
     from chatdesk.store.backup import list_backups, restore_backup
-    from chatdesk.store.errors import DamagedDatabaseError, StoreError
-    from chatdesk.store.migrate import open_store
+    from chatdesk.store.errors import DamagedDatabaseError, StoreError, UpgradeCancelled
+    from chatdesk.store.migrate import open_store, upgrade_needed
 
     try:
+        if upgrade_needed(url):
+            from chatdesk.ui.upgrade_window import open_store_showing_progress
+
+            return open_store_showing_progress(url, backups)
         return open_store(url, backup_dir=backups)
+    except UpgradeCancelled as error:
+        log.warning("quitting during the database upgrade: %s", error)
+        return None
     except DamagedDatabaseError as error:
         log.error("damaged database: %s", error)
         available = list_backups(backups)

@@ -20,13 +20,19 @@ import signal
 import socket
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
-from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier
+from PySide6.QtCore import QObject, QSocketNotifier
 
 log = logging.getLogger(__name__)
 
 QUIT_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
+
+
+class Quittable(Protocol):
+    """What a signal quits: the application, or (before it runs) the upgrade window."""
+
+    def quit(self) -> None: ...
 
 
 class QuitOnSignals(QObject):
@@ -38,7 +44,7 @@ class QuitOnSignals(QObject):
 
     def __init__(
         self,
-        app: QCoreApplication,
+        app: Quittable,
         signals: Sequence[signal.Signals] = QUIT_SIGNALS,
         parent: QObject | None = None,
     ) -> None:

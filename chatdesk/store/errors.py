@@ -19,6 +19,10 @@ class MigrationFailedError(StoreError):
     """An upgrade failed; the original database was left as it was."""
 
 
+class UpgradeCancelled(StoreError):
+    """The person stopped an upgrade; it was rolled back (or had already finished)."""
+
+
 class DamagedDatabaseError(StoreError):
     """The file cannot be read as a SQLite database; ``path`` names it."""
 

@@ -5,12 +5,19 @@
   transaction, so a failed step leaves it as it was;
 - one written by a newer chatdesk (a revision this build does not know) is refused
   before anything writes to it: its bytes stay unchanged.
+
+``upgrade_needed`` tells start-up, in a millisecond, whether an existing database will
+be upgraded (long on big histories), so it can show progress and run ``open_store`` off
+the GUI thread with an ``UpgradeMonitor``. Stopping through the monitor is safe at any
+moment: SQLite commits the one migration transaction whole or not at all, so a stop
+(or a kill) leaves the database at its old revision, with the backup beside it.
 """
 
 from __future__ import annotations
 
 import importlib
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,11 +32,15 @@ from chatdesk.store.errors import (
     DatabaseTooNewError,
     MigrationFailedError,
     NotAChatdeskDatabaseError,
+    UpgradeCancelled,
 )
 from chatdesk.store.schema import HEAD_REVISION
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+    # Loaded only by an upgrade that is watched: start-up at head never needs it.
+    from chatdesk.store.upgrade_progress import UpgradeMonitor
 
 VERSION_TABLE = "alembic_version"
 
@@ -138,30 +149,87 @@ def _check_state(state: DatabaseState, where: str) -> bool:
     return True
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run the pending migrations on ``engine`` in one transaction."""
+def pending_revisions(current: str | None) -> list[str]:
+    """The revisions an upgrade from ``current`` to head runs, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    newest_first = scripts.iterate_revisions("head", current or "base")
+    return [script.revision for script in reversed(list(newest_first))]
+
+
+def upgrade_needed(url: str) -> bool:
+    """Whether opening ``url`` upgrades an existing database (a new one is just created).
+
+    Raises, as ``open_store`` would, for databases chatdesk must not touch. Loads
+    Alembic only when the database is not at head.
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        state = inspect_sqlite_file(path)
+    else:
+        engine = create_store_engine(url)
+        try:
+            state = inspect_engine(engine)
+        finally:
+            engine.dispose()
+    return _check_state(state, str(path or "The database")) and state.revision is not None
+
+
+def upgrade(
+    engine: Engine,
+    revision: str = "head",
+    monitor: UpgradeMonitor | None = None,
+    pending: Sequence[str] = (),
+) -> None:
+    """Run the pending migrations on ``engine`` in one transaction.
+
+    With a ``monitor``, each of the ``pending`` revisions is reported as it starts, and
+    a stop rolls the transaction back.
+    """
     from alembic import command
 
     config = alembic_config()
     try:
         with engine.connect() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+            if monitor is None:
+                command.upgrade(config, revision)
+            else:
+                from chatdesk.store.upgrade_progress import watching_migrations
+
+                with watching_migrations(connection, monitor, pending):
+                    command.upgrade(config, revision)
             connection.commit()
     finally:
         # Migration connections had their pragmas toggled: never hand them out again.
         engine.dispose()
 
 
-def open_store(url: str, backup_dir: Path | None = None) -> Store:
-    """Open the database at ``url``, creating or upgrading it as needed."""
+def open_store(
+    url: str, backup_dir: Path | None = None, monitor: UpgradeMonitor | None = None
+) -> Store:
+    """Open the database at ``url``, creating or upgrading it as needed.
+
+    ``monitor`` hears each step and may stop the upgrade: then ``UpgradeCancelled`` is
+    raised and the database is as it was (a backup already made is kept).
+    """
     path = sqlite_path(url)
     backup: Path | None = None
+    if monitor is not None:
+        from chatdesk.store.upgrade_progress import Stage, UpgradeStep
+
+        monitor.report(UpgradeStep(Stage.CHECKING, "Checking your chat history"))
     if path is not None:
         state = inspect_sqlite_file(path)
         needs_upgrade = _check_state(state, str(path))
         if needs_upgrade and state.revision is not None and backup_dir is not None:
-            backup = backup_sqlite(path, backup_dir, label=f"before-{HEAD_REVISION}")
+            backup = backup_sqlite(
+                path,
+                backup_dir,
+                label=f"before-{HEAD_REVISION}",
+                progress=monitor.on_backup_progress if monitor is not None else None,
+            )
         engine = create_store_engine(url)
     else:
         engine = create_store_engine(url)
@@ -173,9 +241,18 @@ def open_store(url: str, backup_dir: Path | None = None) -> Store:
             raise
     if needs_upgrade:
         try:
-            upgrade(engine)
+            if monitor is None:
+                upgrade(engine)
+            else:
+                monitor.check()
+                upgrade(engine, monitor=monitor, pending=pending_revisions(state.revision))
         except Exception as error:
             engine.dispose()
+            if monitor is not None and monitor.stop_requested:
+                raise UpgradeCancelled(
+                    "The upgrade was stopped and rolled back; the database is as it was."
+                    + (f" A backup was kept at {backup}." if backup else "")
+                ) from error
             raise MigrationFailedError(
                 f"Upgrading the database failed and was rolled back: {error}"
                 + (f" A backup was kept at {backup}." if backup else "")
