@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
 from chatdesk.services.records import MessageRecord
 from chatdesk.store.enums import MessageStatus, Role
+from chatdesk.ui.bubble_selection import BubbleSelection
 from chatdesk.ui.message_delegate import MessageDelegate
 from chatdesk.ui.message_model import ACTIVE_STATUSES, MessageListModel, MessageRoles
 from chatdesk.ui.theme import ThemeManager
@@ -75,6 +76,7 @@ class MessageListView(QListView):
         self._flash_left = 0
         self._animation = QTimer(self)
         self._animation.setInterval(ANIMATION_MS)
+        self.text_selection = BubbleSelection(self, model)  # drag-select inside a bubble
         self._connect_signals()
 
     @property
@@ -282,6 +284,10 @@ class MessageListView(QListView):
         record: MessageRecord = index.data(MessageRoles.Record)
         menu = QMenu(self)
         menu.setObjectName("messageMenu")
+        if self.text_selection.has_selection(record.id):
+            copy_part = menu.addAction("Copy")
+            copy_part.setShortcut(QKeySequence.StandardKey.Copy)
+            copy_part.triggered.connect(self.text_selection.copy)
         code = self._delegate.code_at(self.visualRect(index), index, QPointF(pos), self.font())
         if code is not None:
             copy_code = menu.addAction("Copy code")
