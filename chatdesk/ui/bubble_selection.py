@@ -355,6 +355,7 @@ class BubbleSelection(QObject):
         hit = self._hit(message_id, pos, inside=True) if message_id is not None else None
         if hit is None or self._on_link(hit):
             return False
+        self._focus_row(hit.message_id)
         self._select_unit(hit, QTextCursor.MoveOperation.StartOfWord)
         self._last_multi_click = time.monotonic()
         return True
