@@ -46,6 +46,8 @@ FADE_PX = 28.0
 THUMB_PX = 4.0
 """Height of the horizontal scroll thumb, drawn inside the block's bottom padding."""
 BORDER_PX = 1.0
+LABEL_GAP = 2.0
+"""Pixels above the first code line that scroll with it, under the language label."""
 WHEEL_STEP_PX = 48.0
 """Pixels a code block moves per wheel notch (120 units of angle delta)."""
 
@@ -57,12 +59,14 @@ class CodeBlock:
     Attributes:
         number: the block's place among the document's code blocks (0-based).
         inner: the visible code area inside the border (document coordinates).
+        box: the whole inside of the border, the language label included.
         content_width: how wide the code is, padding included, from ``inner.left``.
         overflow: how far the code reaches past ``inner`` (0 when it fits).
     """
 
     number: int
     inner: QRectF
+    box: QRectF
     content_width: float
     overflow: float
 
@@ -94,7 +98,10 @@ def code_blocks_of(doc: QTextDocument) -> list[CodeBlock]:
         cell = frame.cellAt(0, 0)
         first = cell.firstCursorPosition().block()
         last = cell.lastCursorPosition().block()
-        top = layout.blockBoundingRect(first).top() - CODE_PADDING
+        top = box_top = layout.blockBoundingRect(first).top() - CODE_PADDING
+        if not first.blockFormat().nonBreakableLines() and first != last:
+            first = first.next()  # the language label stays put; only the code moves
+            top = layout.blockBoundingRect(first).top() - LABEL_GAP
         bottom = layout.blockBoundingRect(last).bottom() + CODE_PADDING
         right = 0.0
         block = first
@@ -107,10 +114,16 @@ def code_blocks_of(doc: QTextDocument) -> list[CodeBlock]:
             if block == last:
                 break
             block = block.next()
-        # Qt draws the table's left border in the second pixel column.
-        inner = QRectF(2 * BORDER_PX, top, max(width - 3 * BORDER_PX, 0.0), bottom - top)
+        # Qt draws the table's left border in the second pixel column. Whole pixels:
+        # the two painting passes must meet without a seam.
+        inner = QRectF(
+            QRectF(2 * BORDER_PX, top, max(width - 3 * BORDER_PX, 0.0), bottom - top)
+            .toAlignedRect()
+            .adjusted(0, 0, -1, 0)
+        )
         content = right + CODE_PADDING - inner.left()
-        found.append(CodeBlock(len(found), inner, content, max(0.0, content - inner.width())))
+        box = QRectF(inner.left(), box_top, inner.width(), inner.bottom() - box_top)
+        found.append(CodeBlock(len(found), inner, box, content, max(0.0, content - inner.width())))
     _blocks[doc] = (key, found)
     return found
 
@@ -222,7 +235,7 @@ class CodeScroll:
             painter.fillRect(fade, gradient)
         painter.setPen(QPen(QColor(colors.border), BORDER_PX))
         x = inner.right() + BORDER_PX / 2
-        painter.drawLine(QPointF(x, inner.top() - 1), QPointF(x, inner.bottom() + 1))
+        painter.drawLine(QPointF(x, block.box.top() - 1), QPointF(x, block.box.bottom() + 1))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         thumb = QColor(colors.rule)
         painter.setPen(Qt.PenStyle.NoPen)

@@ -216,7 +216,7 @@ def code_block_html(code: str, language: str, colors: Colors) -> str:
         f'style="background-color:{colors.code_bg}; border-color:{colors.border}; '
         f'border-style:solid; border-collapse:collapse; margin-top:6px; margin-bottom:8px;" '
         f'border="1">'
-        f"<tr><td>{label}"
+        f'<tr><td style="background-color:{colors.code_bg};">{label}'
         f'<pre style="font-family:{MONO_FAMILIES}; white-space:pre; margin:0;">'
         f"{body}</pre></td></tr></table>\n"
     )
