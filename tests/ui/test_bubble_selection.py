@@ -13,7 +13,13 @@ from collections.abc import Callable
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextDocument, QWheelEvent
+from PySide6.QtGui import (
+    QDesktopServices,
+    QGuiApplication,
+    QTextDocument,
+    QTextTable,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -154,6 +160,11 @@ def test_double_click_selects_a_word_and_ctrl_a_the_bubble(
     )
     assert view.text_selection.selected_text() == "brown"
     assert _copy(qtbot, view) == "brown"
+    # A third click soon after selects the paragraph.
+    qtbot.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=_point(view, reply.id, start + 2)
+    )
+    assert view.text_selection.selected_text() == SENTENCE
 
     qtbot.keyClick(view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     assert view.text_selection.selected_text() == SENTENCE
@@ -371,6 +382,32 @@ def test_long_code_lines_stay_whole_and_scroll_sideways(
     assert [b.overflow for b in code_blocks_of(short_doc)] == [0]
     ok = short_doc.find("ok = True")
     assert not _wheel(view, _point(view, short.id, ok.selectionStart() + 1), dx=-120)
+    # Qt leaves a table's own background unpainted: the code's cell carries it.
+    cell = short_doc.rootFrame().childFrames()[0]
+    assert isinstance(cell, QTextTable)
+    background = cell.cellAt(0, 0).format().background()
+    assert background.color().name() == view.delegate.colors.code_bg
+
+
+def test_dragging_past_the_top_scrolls_the_list_and_keeps_selecting(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    thread = ui_services.threads.create(me, "Tall")
+    long_reply = "\n\n".join(f"Paragraph {n} of a long answer." for n in range(60))
+    reply = _reply(ui_services, me, thread.id, long_reply)
+    _window, view = _open(make_window, thread.id)
+    view.scroll_to_end()
+    bar = view.verticalScrollBar()
+    start_value = bar.value()
+    assert start_value > 0
+    last, _ = _where(view, reply.id, "Paragraph 59")
+    viewport = view.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=_point(view, reply.id, last))
+    qtbot.mouseMove(viewport, QPoint(viewport.width() // 2, -30))
+    qtbot.waitUntil(lambda: bar.value() < start_value - 100)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=QPoint(viewport.width() // 2, -30))
+    selected = view.text_selection.selected_text()
+    assert selected.endswith("Paragraph 58 of a long answer.\n") and selected.count("\n") > 3
 
 
 def test_a_user_message_is_selectable_too(
