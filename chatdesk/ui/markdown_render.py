@@ -15,8 +15,9 @@ QLabel guesses rich text. So:
 
 Code blocks are highlighted with Pygments using inline styles (Qt rich text has no
 style sheet classes to speak of), inside a one-cell table that gives them a background
-and padding. Qt cannot draw a border on one side of a block, so a quote is a two-cell
-table whose narrow first cell is the bar. A single line break in a reply is kept, as
+and padding; code lines never wrap (``code_scroll`` scrolls a wide block sideways). Qt
+cannot draw a border on one side of a block, so a quote is a two-cell table whose
+narrow first cell is the bar. A single line break in a reply is kept, as
 chat models write poems, addresses and steps that way.
 """
 
@@ -215,8 +216,8 @@ def code_block_html(code: str, language: str, colors: Colors) -> str:
         f'style="background-color:{colors.code_bg}; border-color:{colors.border}; '
         f'border-style:solid; border-collapse:collapse; margin-top:6px; margin-bottom:8px;" '
         f'border="1">'
-        f"<tr><td>{label}"
-        f'<pre style="font-family:{MONO_FAMILIES}; white-space:pre-wrap; margin:0;">'
+        f'<tr><td style="background-color:{colors.code_bg};">{label}'
+        f'<pre style="font-family:{MONO_FAMILIES}; white-space:pre; margin:0;">'
         f"{body}</pre></td></tr></table>\n"
     )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -58,6 +59,9 @@ from chatdesk.ui.markdown_render import (
 from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.theme import Colors, ThemeManager
 from chatdesk.ui.time_format import message_time
+
+if TYPE_CHECKING:
+    from chatdesk.ui.bubble_selection import BubbleSelection
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -145,6 +149,7 @@ class MessageDelegate(QStyledItemDelegate):
         self.frame = 0
         self.flash_id: int | None = None  # a message just revealed, glowing as it fades
         self.flash_level = 0.0
+        self.text_layer: BubbleSelection | None = None  # paints selections, wide code
         theme.changed.connect(self.on_theme_changed)
 
     # -- layout ----------------------------------------------------------------------
@@ -386,7 +391,10 @@ class MessageDelegate(QStyledItemDelegate):
             ctx.palette.setColor(QPalette.ColorRole.Text, QColor(c.user_text if user else c.text))
             ctx.palette.setColor(QPalette.ColorRole.Link, QColor(c.user_link if user else c.link))
             ctx.clip = QRectF(0, 0, geo.text.width() + 1, geo.text.height() + 1)
-            doc.documentLayout().draw(painter, ctx)
+            if self.text_layer is not None:
+                self.text_layer.paint_text(painter, m.id, doc, ctx, geo.text.size(), user)
+            else:
+                doc.documentLayout().draw(painter, ctx)
             painter.restore()
 
         status = parts.status
@@ -490,6 +498,8 @@ class MessageDelegate(QStyledItemDelegate):
             cursor = (
                 Qt.CursorShape.PointingHandCursor
                 if anchor or on_retry
+                else Qt.CursorShape.IBeamCursor
+                if geo.text.contains(pos)
                 else Qt.CursorShape.ArrowCursor
             )
             self._view.viewport().setCursor(cursor)

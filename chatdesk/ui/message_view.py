@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
 from chatdesk.services.records import MessageRecord
 from chatdesk.store.enums import MessageStatus, Role
+from chatdesk.ui.bubble_selection import BubbleSelection
 from chatdesk.ui.message_delegate import MessageDelegate
 from chatdesk.ui.message_model import ACTIVE_STATUSES, MessageListModel, MessageRoles
 from chatdesk.ui.theme import ThemeManager
@@ -82,6 +83,7 @@ class MessageListView(QListView):
         # turn of the event loop, so paging in history costs its frame almost nothing.
         self._warmer = QTimer(self)
         self._warmer.setInterval(WARM_STEP_MS)
+        self.text_selection = BubbleSelection(self, model)  # drag-select inside a bubble
         self._connect_signals()
 
     @property
@@ -310,6 +312,10 @@ class MessageListView(QListView):
         record: MessageRecord = index.data(MessageRoles.Record)
         menu = QMenu(self)
         menu.setObjectName("messageMenu")
+        if self.text_selection.has_selection(record.id):
+            copy_part = menu.addAction("Copy")
+            copy_part.setShortcut(QKeySequence.StandardKey.Copy)
+            copy_part.triggered.connect(self.text_selection.copy)
         code = self._delegate.code_at(self.visualRect(index), index, QPointF(pos), self.font())
         if code is not None:
             copy_code = menu.addAction("Copy code")

@@ -8,18 +8,22 @@ at the bottom.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QSize, Qt, QTimer
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QSize, Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QHelpEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHeaderView,
     QMenu,
+    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QToolTip,
     QTreeView,
     QWidget,
 )
 
+from chatdesk.ui.trace_columns import TraceColumns
 from chatdesk.ui.trace_model import TraceModel
 
 FOLLOW_SLACK_PX = 4
@@ -29,7 +33,38 @@ ROW_PADDING_PX = 6
 
 
 class _RoomyDelegate(QStyledItemDelegate):
-    """Rows a little taller than the font, so a dense log stays readable."""
+    """Rows a little taller than the font, so a dense log stays readable; a cell whose
+    text is cut short (elided) shows it whole in its tooltip."""
+
+    def helpEvent(
+        self,
+        event: QHelpEvent,
+        view: QAbstractItemView,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> bool:
+        if event.type() != QEvent.Type.ToolTip or not index.isValid():
+            return super().helpEvent(event, view, option, index)
+        text = self.elided_text(option, index)
+        if text:
+            QToolTip.showText(event.globalPos(), text, view, option.rect)
+        else:
+            QToolTip.hideText()
+        return True
+
+    def elided_text(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> str | None:
+        """The cell's full text when it does not fit its cell, else None."""
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        if not opt.text:
+            return None
+        style = opt.widget.style() if opt.widget is not None else QApplication.style()
+        room = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, opt.widget)
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, opt.widget) + 1
+        fits = opt.fontMetrics.horizontalAdvance(opt.text) <= room.width() - 2 * margin
+        return None if fits else opt.text
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -60,17 +95,10 @@ class TraceView(QTreeView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self.on_context_menu)
         header = self.header()
-        header.setStretchLastSection(False)
+        header.setStretchLastSection(True)
         header.setHighlightSections(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # the task
-        metrics = self.fontMetrics()
-        pad = metrics.horizontalAdvance("MM")
-        samples = ("00:00:00.000", "Researcher", "", "Agent completed", "Tool", "99,999")
-        for column, sample in enumerate(samples):
-            if sample:
-                self.setColumnWidth(column, metrics.horizontalAdvance(sample) + pad)
-        self.setColumnWidth(0, self.columnWidth(0) + self.indentation())  # steps are indented
+        self.columns = TraceColumns(self, model)  # widths follow the steps' text
         self._scroll_pending = False
         self._following = False
         model.modelReset.connect(self._on_reset)

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QRect
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtGui import QFont, QFontMetrics, QTextCursor
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.store.enums import MessageStatus
+from chatdesk.ui.code_scroll import code_blocks_of
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.message_delegate import COLUMN_MAX
 from chatdesk.ui.search_model import SnippetParts
@@ -120,7 +121,18 @@ def test_a_long_unbroken_line_stays_inside_the_chat_column(
         assert geo.bubble.left() >= 0 and geo.bubble.right() <= viewport
         assert geo.bubble.width() <= min(COLUMN_MAX, viewport)
         doc = view.delegate.cached_document(message_id)
-        assert doc is not None and doc.idealWidth() <= geo.text.width()
+        assert doc is not None
+        # Prose and inline code wrap; the code block keeps its line whole and scrolls.
+        wide = [block for block in code_blocks_of(doc) if block.overflow > 0]
+        assert len(wide) == (1 if message_id == reply.id else 0)
+        assert all(block.inner.right() <= geo.text.width() for block in wide)
+        block = doc.begin()
+        while block.isValid():
+            if QTextCursor(block).currentTable() is None:
+                lines = block.layout()
+                for n in range(lines.lineCount()):
+                    assert lines.lineAt(n).naturalTextWidth() <= geo.text.width()
+            block = block.next()
 
 
 def test_a_search_snippet_brings_a_late_match_into_view(qapp: Any) -> None:
