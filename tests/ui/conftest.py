@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QPoint
+from PySide6.QtGui import QCursor
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
@@ -29,6 +31,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.qt_log_ignore(OFFSCREEN_NOISE))
+
+
+@pytest.fixture(autouse=True)
+def _pointer_away() -> Iterator[None]:
+    """Leave the pointer off every window after a test that moved it: hover state left
+    from a closed window has made a later test's paging time out."""
+    yield
+    QCursor.setPos(QPoint(5000, 5000))
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import (
-    QCursor,
     QDesktopServices,
     QGuiApplication,
     QTextDocument,
@@ -36,14 +35,6 @@ from tests.ui.conftest import add_messages
 from tests.ui.test_untrusted_text import assert_no_connection, hostile_reply
 
 MakeWindow = Callable[[], MainWindow]
-
-
-@pytest.fixture(autouse=True)
-def _pointer_away() -> Iterator[None]:
-    """Leave the pointer off every window: a pointer resting over the next test's
-    message list changes how it pages (tests/ui/test_window.py's paging test)."""
-    yield
-    QCursor.setPos(QPoint(5000, 5000))
 
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
