@@ -24,6 +24,7 @@ of the acting user (a move of child rows to an existing parent, so no foreign ke
 ever broken, on SQLite or PostgreSQL). Only then is the thread announced on the change
 bus. A cancelled or failed import deletes what it staged; what a crash leaves staged is
 deleted by the next import. Either way the acting user sees all of the chat or none.
+Its transactions are *background* ones (``UnitOfWork``): the GUI's go first.
 
 Markdown puts each message in a code fence longer than any backtick run in it, so a
 reply cannot close the fence early or fake a heading of the export.
@@ -70,7 +71,7 @@ MAX_IMPORT_BYTES = 1 << 30
 MAX_CREW_CHARS = 100
 MAX_MODEL_CHARS = 200
 INTERRUPTED_IMPORT = "Interrupted: this reply was still running when the chat was exported."
-WRITE_CHUNK = 1_000
+WRITE_CHUNK = 500
 """Messages per write transaction of an import (tens of milliseconds of write lock)."""
 STAGING_USER = "chatdesk: import in progress"
 """The hidden user that owns an import's rows until they are complete."""
@@ -337,9 +338,15 @@ class TransferService:
             ) from None
         except RecursionError:
             raise TransferError("This file nests its values too deeply to be an export.") from None
-        plan = _Plan.of(document, steps)
-        with _IMPORTING:
-            return self._write(user_id, plan, steps)
+        try:
+            plan = _Plan.of(document, steps)
+        finally:
+            _release(document)
+        try:
+            with _IMPORTING:
+                return self._write(user_id, plan, steps)
+        finally:
+            _release(plan.executions, plan.messages)
 
     def _write(self, user_id: int, plan: _Plan, steps: _Steps) -> ImportResult:
         staging = UserService(self._uow).ensure(STAGING_USER)
@@ -358,7 +365,7 @@ class TransferService:
     def _stage(self, staging: int, plan: _Plan, steps: _Steps) -> int:
         """Write the plan as a thread of the staging user, a chunk per transaction."""
         now = utcnow()
-        with self._uow.write() as (session, _changes):
+        with self._uow.write(background=True) as (session, _changes):
             thread = Thread(
                 user_id=staging,
                 title=plan.title,
@@ -385,7 +392,7 @@ class TransferService:
             named = [pending.pop(m.ref) for m in chunk if m.ref in pending]
             if start + WRITE_CHUNK >= total:  # the last chunk also takes the unnamed ones
                 named += pending.values()
-            with self._uow.write() as (session, _changes):
+            with self._uow.write(background=True) as (session, _changes):
                 if named:
                     ids = session.scalars(
                         insert(Execution).returning(Execution.id, sort_by_parameter_order=True),
@@ -407,7 +414,7 @@ class TransferService:
 
     def _publish(self, user_id: int, staging: int, staged: int) -> ThreadRecord:
         """Move the staged rows to a new thread of ``user_id`` in one short transaction."""
-        with self._uow.write() as (session, changes):
+        with self._uow.write(background=True) as (session, changes):
             source = session.get_one(Thread, staged)
             thread = Thread(
                 user_id=user_id,
@@ -443,7 +450,7 @@ class TransferService:
 
     def _discard_staged(self, staging: int, steps: _Steps | None) -> None:
         """Delete every staged thread, a chunk of messages per transaction."""
-        with self._uow.read() as session:
+        with self._uow.read(background=True) as session:
             threads = session.scalars(select(Thread.id).where(Thread.user_id == staging)).all()
             if not threads:
                 return
@@ -455,7 +462,7 @@ class TransferService:
             while True:
                 if steps is not None:
                     steps.report(ImportStage.DISCARDING, done, total or 0)
-                with self._uow.write() as (session, _changes):
+                with self._uow.write(background=True) as (session, _changes):
                     ids = session.scalars(
                         select(Message.id).where(Message.thread_id == thread_id).limit(WRITE_CHUNK)
                     ).all()
@@ -472,6 +479,20 @@ class TransferService:
                 done += len(ids)
                 if not ids:
                     break
+
+
+def _release(*values: object) -> None:
+    """Free big lists (also those in a dict) a slice at a time.
+
+    Freeing 100,000 parsed rows at once is one C call of ~100 ms that keeps the GIL, so
+    the GUI thread would stall; slices of ``PAGE`` rows let it in between.
+    """
+    for value in values:
+        lists = value.values() if isinstance(value, dict) else [value]
+        for items in lists:
+            if isinstance(items, list):
+                while items:
+                    del items[-PAGE:]
 
 
 # -- reading rows ---------------------------------------------------------------------------
