@@ -8,6 +8,7 @@ timing anything.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -186,3 +187,29 @@ def test_changes_committed_on_another_thread_are_heard_on_the_gui_thread(
     qtbot.waitUntil(lambda: len(heard) == 2)
     assert sorted(heard) == [("bus", threading.get_ident()), ("signal", threading.get_ident())]
     signals.close()
+
+
+def test_closing_the_window_mid_import_stops_it_and_keeps_nothing(
+    qtbot: QtBot,
+    make_window: MakeWindow,
+    ui_services: Services,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    window = make_window()
+    writing = threading.Event()
+    report_progress = ImportTask._on_progress
+
+    def note(task: ImportTask, report: ImportProgress) -> None:
+        report_progress(task, report)
+        if report.stage is ImportStage.WRITING and report.done >= CANCEL_AT:
+            writing.set()
+            time.sleep(0.05)  # slow enough that the window closes mid-way
+
+    monkeypatch.setattr(ImportTask, "_on_progress", note)
+    task = window.chat_actions.import_chat(str(write_export(tmp_path / "big.json", MESSAGES)))
+    assert task is not None
+    qtbot.waitUntil(writing.is_set, timeout=IMPORT_TIMEOUT_MS)
+    window.close()  # cancels the import and waits for its clean-up
+    assert not task.is_running()
+    assert _rows(ui_services) == (0, 0, 0)
