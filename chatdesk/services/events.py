@@ -3,11 +3,19 @@
 Services publish a ``Change`` after their transaction commits (never before, so an
 observer can never see a change that was rolled back). The UI turns changes into Qt
 signals; tests and tools can subscribe directly.
+
+Listeners hear changes on the bus's home thread (the one that made it; in the app the
+GUI thread), since the Qt models and the coordinator are not thread-safe. A change
+committed on another thread (a background import) is handed to the home thread by the
+function given to ``deliver_with`` (the UI passes a queued Qt call), keeping the order
+in which that thread committed; without one it is delivered on the committing thread, as
+plain Python tools expect.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -63,11 +71,27 @@ class ChangeListener(Protocol):
     def on_change(self, change: Change) -> None: ...
 
 
+Post = Callable[[Callable[[], None]], None]
+"""Runs a call later on the bus's home thread."""
+
+
 class ChangeBus:
-    """Delivers committed changes to listeners, in order, on the caller's thread."""
+    """Delivers committed changes to listeners, in order, on the bus's home thread."""
 
     def __init__(self) -> None:
         self._listeners: list[ChangeListener] = []
+        self._home = threading.get_ident()
+        self._post: Post | None = None
+
+    @property
+    def marshalled(self) -> bool:
+        """True once ``deliver_with`` was called."""
+        return self._post is not None
+
+    def deliver_with(self, post: Post) -> None:
+        """Make the calling thread home; changes from other threads go through ``post``."""
+        self._home = threading.get_ident()
+        self._post = post
 
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
         """Add a listener; returns a function that removes it again (once or more)."""
@@ -81,6 +105,15 @@ class ChangeBus:
 
     def publish(self, changes: Iterable[Change]) -> None:
         """Tell every listener; one failing listener does not silence the others."""
+        post = self._post
+        if post is not None and threading.get_ident() != self._home:
+            batch = list(changes)
+            if batch:
+                post(lambda: self._deliver(batch))
+            return
+        self._deliver(changes)
+
+    def _deliver(self, changes: Iterable[Change]) -> None:
         for change in changes:
             for listener in list(self._listeners):
                 try:

@@ -9,10 +9,22 @@ failed export leaves no half file.
 
 Import checks the whole file before writing anything (format, version, every field,
 the services' size limits) and names the first problem it finds with its place in the
-file. It then writes the new thread of the acting user in ONE transaction with bulk
-inserts; the thread is announced on the change bus only after that commits. A run that
-was still going when the file was written comes back ended (failed, *interrupted*),
-since nothing is running it any more.
+file. A run that was still going when the file was written comes back ended (failed,
+*interrupted*), since nothing is running it any more.
+
+Importing is built to run on a worker thread beside a GUI thread that keeps writing
+(replies streaming, messages sent): it reports progress and can be cancelled between
+steps, the parse hands the GIL back between pieces (``json_steps``), and it never holds
+SQLite's single write lock for long. One transaction for 100,000 messages would hold
+that lock for seconds (the full-text index is most of it), and every GUI write would
+wait that long or fail at the busy timeout. So the rows are written in short
+transactions under a hidden *staging* user, where no thread list, search or count of
+the acting user can see them, and one last short transaction moves them to a new thread
+of the acting user (a move of child rows to an existing parent, so no foreign key is
+ever broken, on SQLite or PostgreSQL). Only then is the thread announced on the change
+bus. A cancelled or failed import deletes what it staged; what a crash leaves staged is
+deleted by the next import. Either way the acting user sees all of the chat or none.
+Its transactions are *background* ones (``UnitOfWork``): the GUI's go first.
 
 Markdown puts each message in a code fence longer than any backtick run in it, so a
 reply cannot close the fence early or fake a heading of the export.
@@ -22,27 +34,34 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
+from chatdesk.services.json_steps import load_in_steps
 from chatdesk.services.messages import MAX_CONTENT_CHARS, MAX_USER_CONTENT_CHARS
 from chatdesk.services.records import ThreadRecord
 from chatdesk.services.threads import MAX_SYSTEM_PROMPT_CHARS, clean_title
 from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
+from chatdesk.services.users import UserService
 from chatdesk.store.base import utcnow
 from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
+
+log = logging.getLogger(__name__)
 
 FORMAT = "chatdesk-thread"
 VERSION = 1
@@ -52,6 +71,12 @@ MAX_IMPORT_BYTES = 1 << 30
 MAX_CREW_CHARS = 100
 MAX_MODEL_CHARS = 200
 INTERRUPTED_IMPORT = "Interrupted: this reply was still running when the chat was exported."
+WRITE_CHUNK = 500
+"""Messages per write transaction of an import (tens of milliseconds of write lock)."""
+STAGING_USER = "chatdesk: import in progress"
+"""The hidden user that owns an import's rows until they are complete."""
+_IMPORTING = threading.Lock()
+"""One import at a time per process, so clearing old staged rows never hits a live one."""
 
 _MESSAGE_COLUMNS = (
     Message.id,
@@ -86,11 +111,64 @@ class TransferError(ValidationError):
     """A file that cannot be imported; the message says where and why."""
 
 
+class ImportCancelled(Exception):
+    """The import was stopped on request; nothing of it was kept."""
+
+
+class ImportStage(StrEnum):
+    """Where an import is; ``ImportProgress.done``/``total`` count different things."""
+
+    READING = "reading"  # characters of the file parsed
+    CHECKING = "checking"  # messages checked
+    WRITING = "writing"  # messages written
+    DISCARDING = "discarding"  # cancelled or failed: staged messages deleted
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    stage: ImportStage
+    done: int
+    total: int
+
+
 @dataclass(frozen=True)
 class ImportResult:
     thread: ThreadRecord
     messages: int
     executions: int
+
+
+ProgressCallback = Callable[[ImportProgress], None]
+
+
+class _Steps:
+    """Progress reports (about one per percent of each stage) and cancel checks.
+
+    Called once per item, so it stays cheap: ``should_stop`` is asked every call (an
+    ``Event.is_set``), ``on_progress`` only when a stage starts or moves a percent.
+    """
+
+    def __init__(
+        self, on_progress: ProgressCallback | None, should_stop: Callable[[], bool] | None
+    ) -> None:
+        self._on_progress = on_progress
+        self._should_stop = should_stop
+        self._stage: ImportStage | None = None
+        self._next = 0
+
+    def __call__(self, stage: ImportStage, done: int, total: int) -> None:
+        if self._should_stop is not None and self._should_stop():
+            raise ImportCancelled
+        self.report(stage, done, total)
+
+    def report(self, stage: ImportStage, done: int, total: int) -> None:
+        """Report without the cancel check (for the clean-up after a cancel)."""
+        if self._on_progress is None:
+            return
+        if stage is not self._stage or done >= self._next or done >= total:
+            self._stage = stage
+            self._next = done + max(total // 100, 1)
+            self._on_progress(ImportProgress(stage, done, total))
 
 
 def _stamp(moment: datetime | None) -> str | None:
@@ -210,8 +288,19 @@ class TransferService:
 
     # -- import ------------------------------------------------------------------------
 
-    def import_file(self, user_id: int, path: Path | str) -> ImportResult:
-        """Import a chatdesk JSON file as a new thread of ``user_id``."""
+    def import_file(
+        self,
+        user_id: int,
+        path: Path | str,
+        *,
+        on_progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> ImportResult:
+        """Import a chatdesk JSON file as a new thread of ``user_id``, all or nothing.
+
+        ``on_progress`` hears how far it got; when ``should_stop()`` turns true the import
+        ends with ``ImportCancelled`` after deleting whatever it wrote.
+        """
         path = Path(path)
         try:
             size = path.stat().st_size
@@ -223,12 +312,23 @@ class TransferService:
             raw = path.read_bytes()
         except OSError as error:
             raise TransferError(f"Cannot read {path.name}: {error.strerror or error}.") from None
-        return self.import_json(user_id, raw)
+        return self.import_json(user_id, raw, on_progress=on_progress, should_stop=should_stop)
 
-    def import_json(self, user_id: int, data: bytes | str) -> ImportResult:
+    def import_json(
+        self,
+        user_id: int,
+        data: bytes | str,
+        *,
+        on_progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> ImportResult:
         """Import chatdesk JSON (bytes or text) as a new thread, all or nothing."""
+        steps = _Steps(on_progress, should_stop)
         try:
-            document = json.loads(data)
+            text = data if isinstance(data, str) else data.decode(json.detect_encoding(data))
+            total = len(text)
+            steps(ImportStage.READING, 0, total)
+            document = load_in_steps(text, lambda done: steps(ImportStage.READING, done, total))
         except UnicodeDecodeError:
             raise TransferError("This file is not UTF-8 text, so not a chatdesk export.") from None
         except json.JSONDecodeError as error:
@@ -236,14 +336,38 @@ class TransferService:
                 f"This file is not valid JSON (line {error.lineno}, column {error.colno}: "
                 f"{error.msg})."
             ) from None
-        plan = _Plan.of(document)
-        return self._write(user_id, plan)
+        except RecursionError:
+            raise TransferError("This file nests its values too deeply to be an export.") from None
+        try:
+            plan = _Plan.of(document, steps)
+        finally:
+            _release(document)
+        try:
+            with _IMPORTING:
+                return self._write(user_id, plan, steps)
+        finally:
+            _release(plan.executions, plan.messages)
 
-    def _write(self, user_id: int, plan: _Plan) -> ImportResult:
+    def _write(self, user_id: int, plan: _Plan, steps: _Steps) -> ImportResult:
+        staging = UserService(self._uow).ensure(STAGING_USER)
+        self._discard_staged(staging, None)  # left by an import that crashed
+        try:
+            staged = self._stage(staging, plan, steps)
+            record = self._publish(user_id, staging, staged)
+        except BaseException:
+            try:
+                self._discard_staged(staging, steps)
+            except Exception:  # the next import clears what is left; keep the first error
+                log.exception("could not delete the rows of a stopped import")
+            raise
+        return ImportResult(record, len(plan.messages), len(plan.executions))
+
+    def _stage(self, staging: int, plan: _Plan, steps: _Steps) -> int:
+        """Write the plan as a thread of the staging user, a chunk per transaction."""
         now = utcnow()
-        with self._uow.write() as (session, changes):
+        with self._uow.write(background=True) as (session, _changes):
             thread = Thread(
-                user_id=user_id,
+                user_id=staging,
                 title=plan.title,
                 crew=plan.crew,
                 model=plan.model,
@@ -253,32 +377,122 @@ class TransferService:
             )
             session.add(thread)
             session.flush()
-            new_ids: dict[object, int] = {}
-            for start in range(0, len(plan.executions), PAGE):
-                batch = plan.executions[start : start + PAGE]
-                rows = [{**e.values, "thread_id": thread.id} for e in batch]
-                ids = session.scalars(
-                    insert(Execution).returning(Execution.id, sort_by_parameter_order=True),
-                    rows,
-                ).all()
-                new_ids.update(zip((e.ref for e in batch), ids, strict=True))
-            for start in range(0, len(plan.messages), PAGE):
-                batch_values = [
-                    {
-                        **m.values,
-                        "thread_id": thread.id,
-                        "user_id": user_id,
-                        "execution_id": new_ids[m.ref] if m.ref is not None else None,
-                    }
-                    for m in plan.messages[start : start + PAGE]
-                ]
-                session.execute(insert(Message), batch_values)
+            thread_id = thread.id
+        self._stage_rows(staging, thread_id, plan, steps)
+        return thread_id
+
+    def _stage_rows(self, staging: int, thread_id: int, plan: _Plan, steps: _Steps) -> None:
+        """Executions go in with the first chunk of messages that names them."""
+        pending = {e.ref: e for e in plan.executions}
+        new_ids: dict[object, int] = {}
+        total = len(plan.messages)
+        for start in range(0, max(total, 1), WRITE_CHUNK):
+            steps(ImportStage.WRITING, start, total)
+            chunk = plan.messages[start : start + WRITE_CHUNK]
+            named = [pending.pop(m.ref) for m in chunk if m.ref in pending]
+            if start + WRITE_CHUNK >= total:  # the last chunk also takes the unnamed ones
+                named += pending.values()
+            with self._uow.write(background=True) as (session, _changes):
+                if named:
+                    ids = session.scalars(
+                        insert(Execution).returning(Execution.id, sort_by_parameter_order=True),
+                        [{**e.values, "thread_id": thread_id} for e in named],
+                    ).all()
+                    new_ids.update(zip((e.ref for e in named), ids, strict=True))
+                if chunk:
+                    rows = [
+                        {
+                            **m.values,
+                            "thread_id": thread_id,
+                            "user_id": staging,
+                            "execution_id": new_ids[m.ref] if m.ref is not None else None,
+                        }
+                        for m in chunk
+                    ]
+                    session.execute(insert(Message), rows)
+        steps(ImportStage.WRITING, total, total)
+
+    def _publish(self, user_id: int, staging: int, staged: int) -> ThreadRecord:
+        """Move the staged rows to a new thread of ``user_id`` in one short transaction."""
+        with self._uow.write(background=True) as (session, changes):
+            source = session.get_one(Thread, staged)
+            thread = Thread(
+                user_id=user_id,
+                title=source.title,
+                crew=source.crew,
+                model=source.model,
+                system_prompt=source.system_prompt,
+                created_at=source.created_at,
+                updated_at=utcnow(),
+            )
+            session.add(thread)
             session.flush()
+            plain = {"synchronize_session": False}
+            session.execute(
+                update(Message)
+                .where(Message.thread_id == staged)
+                .values(thread_id=thread.id, user_id=user_id, updated_at=Message.updated_at),
+                execution_options=plain,  # a move, not an edit: updated_at stays as imported
+            )
+            session.execute(
+                update(Execution).where(Execution.thread_id == staged).values(thread_id=thread.id),
+                execution_options=plain,
+            )
+            session.execute(
+                delete(Thread).where(Thread.id == staged, Thread.user_id == staging),
+                execution_options=plain,
+            )
             record = ThreadRecord.of(thread)
             changes.append(
                 Change(ChangeKind.CREATED, Entity.THREAD, record.id, record.id, user_id, {}, record)
             )
-        return ImportResult(record, len(plan.messages), len(plan.executions))
+        return record
+
+    def _discard_staged(self, staging: int, steps: _Steps | None) -> None:
+        """Delete every staged thread, a chunk of messages per transaction."""
+        with self._uow.read(background=True) as session:
+            threads = session.scalars(select(Thread.id).where(Thread.user_id == staging)).all()
+            if not threads:
+                return
+            total = session.scalar(
+                select(func.count()).select_from(Message).where(Message.thread_id.in_(threads))
+            )
+        done = 0
+        for thread_id in threads:
+            while True:
+                if steps is not None:
+                    steps.report(ImportStage.DISCARDING, done, total or 0)
+                with self._uow.write(background=True) as (session, _changes):
+                    ids = session.scalars(
+                        select(Message.id).where(Message.thread_id == thread_id).limit(WRITE_CHUNK)
+                    ).all()
+                    if ids:
+                        session.execute(
+                            delete(Message).where(Message.id.in_(ids)),
+                            execution_options={"synchronize_session": False},
+                        )
+                    else:  # the thread is empty now: its executions go with it
+                        session.execute(
+                            delete(Thread).where(Thread.id == thread_id, Thread.user_id == staging),
+                            execution_options={"synchronize_session": False},
+                        )
+                done += len(ids)
+                if not ids:
+                    break
+
+
+def _release(*values: object) -> None:
+    """Free big lists (also those in a dict) a slice at a time.
+
+    Freeing 100,000 parsed rows at once is one C call of ~100 ms that keeps the GIL, so
+    the GUI thread would stall; slices of ``PAGE`` rows let it in between.
+    """
+    for value in values:
+        lists = value.values() if isinstance(value, dict) else [value]
+        for items in lists:
+            if isinstance(items, list):
+                while items:
+                    del items[-PAGE:]
 
 
 # -- reading rows ---------------------------------------------------------------------------
@@ -392,7 +606,9 @@ class _Plan:
     messages: list[_MessagePlan]
 
     @classmethod
-    def of(cls, document: object) -> _Plan:
+    def of(cls, document: object, steps: _Steps | None = None) -> _Plan:
+        """Check ``document``; ``steps`` hears of each message checked (and may stop it)."""
+        step = steps or _Steps(None, None)
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise TransferError("This file is not a chatdesk chat export (JSON).")
         version = document.get("version")
@@ -452,7 +668,9 @@ class _Plan:
 
         messages: list[_MessagePlan] = []
         triggers: set[object] = set()
-        for n, item in enumerate(_field(document, "messages", list, "the file")):
+        items = _field(document, "messages", list, "the file")
+        for n, item in enumerate(items):
+            step(ImportStage.CHECKING, n, len(items))
             where = f"messages[{n}]"
             if not isinstance(item, dict):
                 raise TransferError(f"{where}: expected an object.")

@@ -1,7 +1,21 @@
-"""A short write transaction that publishes its changes only once it has committed."""
+"""A short write transaction that publishes its changes only once it has committed.
+
+Transactions are *foreground* (the GUI thread's: every service call by default) or
+*background* (a worker's long job cut into short transactions, such as an import).
+SQLite has one write lock, which chatdesk's reads take too (``BEGIN IMMEDIATE``), and
+its busy handler polls with growing sleeps, so a worker that commits and begins again
+at once can starve the GUI thread until the busy timeout fails it. ``_Turns`` puts the
+foreground first: a background transaction starts only while no foreground one waits
+or runs, and not until the foreground has been idle for ``FOREGROUND_GRACE_S``, so a
+GUI action of several transactions in a row waits at most once, for the one background
+transaction in progress.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,26 +25,80 @@ from chatdesk.services.errors import NotFoundError, PermissionDeniedError
 from chatdesk.services.events import Change, ChangeBus
 from chatdesk.store.models import Message, Thread
 
+FOREGROUND_GRACE_S = 0.1
+"""A background transaction waits until the foreground has been idle this long."""
+
+
+class _Turns:
+    """Foreground transactions go first; one background transaction at a time."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._foreground = 0  # waiting or running
+        self._foreground_ended = 0.0  # time.monotonic() of the last one's end
+        self._background = False
+
+    @contextmanager
+    def foreground(self) -> Iterator[None]:
+        with self._cond:
+            self._foreground += 1
+            while self._background:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._foreground -= 1
+                self._foreground_ended = time.monotonic()
+                if not self._foreground:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def background(self) -> Iterator[None]:
+        with self._cond:
+            while True:
+                if self._foreground or self._background:
+                    self._cond.wait()
+                    continue
+                idle = time.monotonic() - self._foreground_ended
+                if idle >= FOREGROUND_GRACE_S:
+                    break
+                self._cond.wait(FOREGROUND_GRACE_S - idle)
+            self._background = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._background = False
+                self._cond.notify_all()
+
+    def turn(self, background: bool) -> contextlib.AbstractContextManager[None]:
+        return self.background() if background else self.foreground()
+
 
 class UnitOfWork:
     """Opens sessions for services; the only place services get one from."""
 
     def __init__(self, session_factory: sessionmaker[Session], bus: ChangeBus) -> None:
         self._session_factory = session_factory
+        self._turns = _Turns()
         self.bus = bus
 
     @contextmanager
-    def write(self) -> Iterator[tuple[Session, list[Change]]]:
-        """One transaction; the changes appended to the list are published after commit."""
+    def write(self, *, background: bool = False) -> Iterator[tuple[Session, list[Change]]]:
+        """One transaction; the changes appended to the list are published after commit.
+
+        ``background``: a worker's transaction, which waits for the GUI's (module doc).
+        """
         changes: list[Change] = []
-        with self._session_factory.begin() as session:
+        with self._turns.turn(background), self._session_factory.begin() as session:
             yield session, changes
         self.bus.publish(changes)
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
+    def read(self, *, background: bool = False) -> Iterator[Session]:
         """A session for reading; nothing it does is committed."""
-        with self._session_factory() as session:
+        with self._turns.turn(background), self._session_factory() as session:
             yield session
 
 

@@ -1,8 +1,10 @@
 """Turns the services' change bus into Qt signals.
 
-Services publish each committed ``Change`` synchronously on the thread that wrote it,
-which in chatdesk is the GUI thread. Models connect to these signals and update
-incrementally (insert, move, dataChanged) instead of re-reading the database.
+Services publish each committed ``Change`` after the commit. The bus's listeners must
+hear it on the GUI thread even when a worker thread wrote it (a background import), so
+the first ``ChangeSignals`` gives the bus a queued Qt call to the GUI thread. Models
+connect to these signals and update incrementally (insert, move, dataChanged) instead
+of re-reading the database.
 """
 
 from __future__ import annotations
@@ -10,9 +12,25 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from chatdesk.services.events import Change, ChangeBus, Entity
+
+
+class _GuiThreadCalls(QObject):
+    """Runs calls posted from any thread on the thread this object was made on."""
+
+    _posted = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._posted.connect(self._run, Qt.ConnectionType.QueuedConnection)
+
+    def _run(self, call: Callable[[], None]) -> None:
+        call()
+
+    def post(self, call: Callable[[], None]) -> None:
+        self._posted.emit(call)
 
 
 class _Relay:
@@ -54,6 +72,8 @@ class ChangeSignals(QObject):
     def __init__(self, bus: ChangeBus, user_id: int | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self._user_id = user_id
+        if not bus.marshalled:
+            bus.deliver_with(_GuiThreadCalls().post)
         relay = _Relay(bus, self)
         self._relay = relay
         self.destroyed.connect(lambda *_: relay.close())

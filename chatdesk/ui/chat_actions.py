@@ -5,6 +5,9 @@ They live here rather than in ``main_window`` so the window stays a wiring diagr
 ``ChatActions(window)`` creates the actions, puts them in the File and Chat menus and
 connects the bubble menu's requests. File dialogs are opened by ``choose_export_path``
 and ``choose_import_path`` only, so tests (and scripts) replace those two methods.
+
+Importing runs in the background (``ImportTask``) with a progress bar and Cancel above
+the composer (``ImportPanel``); the window stays usable, and the chat opens when it is in.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QStandardPaths
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QBoxLayout, QFileDialog, QMenu
 
 from chatdesk.services.errors import ServiceError
+from chatdesk.services.transfer import ImportProgress, ImportResult
+from chatdesk.ui.import_panel import ImportPanel
+from chatdesk.ui.import_task import ImportTask
 from chatdesk.ui.thread_model import ThreadRoles
 
 if TYPE_CHECKING:
@@ -59,6 +65,9 @@ class ChatActions(QObject):
         for action in self.export_actions():
             action.setEnabled(False)
         self.regenerate_action.setEnabled(False)
+        self.import_task: ImportTask | None = None
+        self.import_panel = ImportPanel(window.chat_pane)
+        self._add_import_panel()
         self._add_to_menus()
         self._connect_signals()
 
@@ -89,8 +98,15 @@ class ChatActions(QObject):
             chat_menu.addAction(self.next_thread_action)
             chat_menu.addAction(self.previous_thread_action)
 
+    def _add_import_panel(self) -> None:
+        """Put the import bar into the chat pane, between the messages and the composer."""
+        layout = self.window.chat_pane.layout()
+        if isinstance(layout, QBoxLayout):
+            layout.insertWidget(layout.count() - 1, self.import_panel)
+
     def _connect_signals(self) -> None:
         w = self.window
+        self.import_panel.cancel_clicked.connect(self.cancel_import)
         w.message_view.regenerate_requested.connect(self.regenerate)
         w.message_view.edit_requested.connect(self.edit_and_resend)
         model = w.message_model
@@ -200,17 +216,61 @@ class ChatActions(QObject):
         w._notify(f"Exported to {target.name}")
         return target
 
-    def import_chat(self, path: str | None = None) -> int | None:
-        """Import a chatdesk JSON file as a new chat and open it; returns its id."""
+    def import_chat(self, path: str | None = None) -> ImportTask | None:
+        """Start importing a chatdesk JSON file as a new chat; it opens when it is in.
+
+        Returns the running import (its ``ended`` signal tells when it is over), or None
+        when no file was chosen or another import is still running.
+        """
         w = self.window
+        if self.import_task is not None:
+            w._notify("Another chat is being imported; wait for it or cancel it.")
+            return None
         chosen = path or self.choose_import_path()
         if not chosen:
             return None
-        try:
-            result = w.services.transfer.import_file(w.user_id, chosen)
-        except ServiceError as error:
-            w._notify(f"Could not import {Path(chosen).name}: {error}")
-            return None
+        task = ImportTask(w.services.transfer, w.user_id, Path(chosen), self)
+        task.progressed.connect(self.on_import_progress)
+        task.succeeded.connect(self.on_import_succeeded)
+        task.failed.connect(self.on_import_failed)
+        task.cancelled.connect(self.on_import_cancelled)
+        task.ended.connect(self.on_import_ended)
+        self.import_task = task
+        self.import_action.setEnabled(False)
+        self.import_panel.begin(task.path.name)
+        task.start()
+        return task
+
+    def cancel_import(self) -> None:
+        """Stop the running import; it removes what it wrote before saying so."""
+        if self.import_task is not None:
+            self.import_task.cancel()
+
+    def on_import_progress(self, progress: ImportProgress) -> None:
+        self.import_panel.show_progress(progress)
+
+    def on_import_succeeded(self, result: ImportResult) -> None:
+        w = self.window
         w.sidebar.select_thread(result.thread.id)
         w._notify(f"Imported “{result.thread.title}” ({result.messages:,} messages)")
-        return result.thread.id
+
+    def on_import_failed(self, reason: str) -> None:
+        name = self.import_task.path.name if self.import_task else "the file"
+        self.window._notify(f"Could not import {name}: {reason}")
+
+    def on_import_cancelled(self) -> None:
+        name = self.import_task.path.name if self.import_task else "the file"
+        self.window._notify(f"Import of {name} cancelled; nothing was added.")
+
+    def on_import_ended(self) -> None:
+        task, self.import_task = self.import_task, None
+        self.import_panel.finish()
+        self.import_action.setEnabled(True)
+        if task is not None:
+            task.deleteLater()
+
+    def shutdown(self) -> None:
+        """The window is closing: stop an import (it keeps nothing) and emit no more."""
+        task = self.import_task
+        if task is not None:
+            task.close()

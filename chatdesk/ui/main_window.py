@@ -668,6 +668,7 @@ class MainWindow(QMainWindow):
         s.splitter_state = self.splitter.saveState()
         s.last_thread_id = self._thread_id
         s.sync()
+        self.chat_actions.shutdown()
         self.bridge.close()
         self.search_runner.close()
 

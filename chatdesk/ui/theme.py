@@ -200,6 +200,19 @@ def style_sheet(c: Colors) -> str:
         border: none; color: {"#8ab4f8" if c.dark else "#93b4ff"}; font-weight: 600;
         padding: 4px 8px; background: transparent;
     }}
+    #importPanel {{
+        border: 1px solid {c.border}; border-radius: 10px; background: {c.window};
+    }}
+    #importStatus {{ color: {c.text}; background: transparent; }}
+    #importProgress {{ border: none; border-radius: 3px; background: {c.hover}; }}
+    #importProgress::chunk {{ border-radius: 3px; background: {c.accent}; }}
+    #importCancelButton {{
+        border: 1px solid {c.border}; border-radius: 8px; padding: 5px 12px;
+        background: {c.chat}; color: {c.text};
+    }}
+    #importCancelButton:hover {{ background: {c.hover}; }}
+    #importCancelButton:focus {{ border-color: {c.accent}; }}
+    #importCancelButton:disabled {{ color: {c.muted}; }}
     QSplitter::handle {{ background: {c.border}; }}
     QDialogButtonBox {{ dialogbuttonbox-buttons-have-icons: 0; }}
     QScrollBar:vertical {{ background: transparent; width: 10px; margin: 0; }}

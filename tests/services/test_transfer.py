@@ -271,10 +271,10 @@ def test_a_failure_half_way_leaves_no_thread(services: Services, user_id: int) -
     document["messages"].append(dict(document["messages"][1], content="late"))
     original = services.transfer._write
 
-    def failing(user: int, plan: Any) -> Any:
+    def failing(user: int, plan: Any, *rest: Any) -> Any:
         # the store refuses this row, after the thread row went in
         plan.messages[-1].values["status"] = "not-a-status"
-        return original(user, plan)
+        return original(user, plan, *rest)
 
     services.transfer._write = failing  # type: ignore[method-assign]
     with pytest.raises(Exception, match=r"not-a-status"):

@@ -136,7 +136,10 @@ def test_export_then_import_gives_the_same_chat(
     assert "### You ·" in markdown and "`````markdown" in markdown  # longer than ````
 
     actions.choose_import_path = lambda: str(tmp_path / "out-json.json")  # type: ignore[method-assign]
-    actions.import_action.trigger()
+    actions.import_action.trigger()  # runs in the background
+    task = actions.import_task
+    assert task is not None
+    qtbot.waitUntil(lambda: actions.import_task is None, timeout=RUN_TIMEOUT_MS)
     imported = window.current_thread_id
     assert imported is not None and imported != original
     assert window.windowTitle() == "Write a greeting function — chatdesk"
@@ -156,12 +159,13 @@ def test_import_errors_are_shown_and_change_nothing(
     window = make_window()
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"format": "chatdesk-thread", "version": 9}), encoding="utf-8")
-    assert window.chat_actions.import_chat(str(bad)) is None
-    assert window.toast.isVisible()
-    assert "newer chatdesk" in window.toast.label.text()
-    assert ui_services.threads.count(me) == 0
-    assert window.chat_actions.import_chat(str(tmp_path / "missing.json")) is None
-    assert ui_services.threads.count(me) == 0
+    for path, reason in ((bad, "newer chatdesk"), (tmp_path / "missing.json", "Cannot read")):
+        assert window.chat_actions.import_chat(str(path)) is not None  # checked in the background
+        qtbot.waitUntil(lambda: window.chat_actions.import_task is None)
+        assert window.toast.isVisible()
+        assert window.toast.label.text().startswith(f"Could not import {path.name}: ")
+        assert reason in window.toast.label.text()
+        assert ui_services.threads.count(me) == 0
 
 
 def test_regenerate_keeps_the_old_reply_and_run_but_not_in_the_models_context(
