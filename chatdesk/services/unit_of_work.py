@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatdesk.services.errors import NotFoundError, PermissionDeniedError
 from chatdesk.services.events import Change, ChangeBus
+from chatdesk.store.connection import READ_ONLY
 from chatdesk.store.models import Message, Thread
 
 FOREGROUND_GRACE_S = 0.1
@@ -97,8 +98,13 @@ class UnitOfWork:
 
     @contextmanager
     def read(self, *, background: bool = False) -> Iterator[Session]:
-        """A session for reading; nothing it does is committed."""
+        """A session for reading; nothing it does is committed.
+
+        Its transaction starts deferred (``READ_ONLY``): on SQLite it reads a snapshot
+        without taking the write lock, so long reads and writes go on side by side.
+        """
         with self._turns.turn(background), self._session_factory() as session:
+            session.connection(execution_options={READ_ONLY: True})
             yield session
 
 

@@ -3,9 +3,12 @@
 SQLite: foreign keys on (SQLite ships them off), WAL so readers never block the single
 writer, ``synchronous=FULL`` so a committed word survives power loss, a busy timeout,
 and ``BEGIN IMMEDIATE`` so a transaction that reads then writes cannot fail with
-SQLITE_BUSY half way. pysqlite's own transaction handling is switched off (SQLAlchemy's
-"transactional DDL" recipe), which also makes migrations atomic. The file is created
-0600 before SQLite touches it; ``-wal``/``-shm`` inherit that mode.
+SQLITE_BUSY half way. A session that only reads (``READ_ONLY`` in its connection's
+execution options, as ``UnitOfWork.read`` sets) begins deferred instead: under WAL it
+reads a snapshot beside the writer, so a search or an export never holds up a send.
+pysqlite's own transaction handling is switched off (SQLAlchemy's "transactional DDL"
+recipe), which also makes migrations atomic. The file is created 0600 before SQLite
+touches it; ``-wal``/``-shm`` inherit that mode.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatdesk.config import PRIVATE_FILE_MODE, ensure_private_dir
 
 BUSY_TIMEOUT_MS = 5000
+READ_ONLY = "chatdesk_read_only"
+"""Execution option of a connection whose transaction only reads (a deferred BEGIN)."""
 
 
 def sqlite_path(url: str | URL) -> Path | None:
@@ -58,11 +63,10 @@ def _configure_sqlite(engine: Engine, immediate: bool) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
-    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        reads_only = not immediate or connection.get_execution_options().get(READ_ONLY)
+        connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
 def create_store_engine(url: str | URL, *, writer: bool = True, echo: bool = False) -> Engine:
