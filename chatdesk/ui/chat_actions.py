@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QBoxLayout, QFileDialog, QMenu
 
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.transfer import ImportProgress, ImportResult
+from chatdesk.ui.export_task import ExportTask
 from chatdesk.ui.import_panel import ImportPanel
 from chatdesk.ui.import_task import ImportTask
 from chatdesk.ui.thread_model import ThreadRoles
@@ -66,6 +67,7 @@ class ChatActions(QObject):
             action.setEnabled(False)
         self.regenerate_action.setEnabled(False)
         self.import_task: ImportTask | None = None
+        self.export_tasks: list[ExportTask] = []
         self.import_panel = ImportPanel(window.chat_pane)
         self._add_import_panel()
         self._add_to_menus()
@@ -191,8 +193,12 @@ class ChatActions(QObject):
         )
         return path or None
 
-    def export_current(self, kind: str, path: str | None = None) -> Path | None:
-        """Export the open thread as ``markdown`` or ``json``; returns the file written."""
+    def export_current(self, kind: str, path: str | None = None) -> ExportTask | None:
+        """Start writing the open thread as ``markdown`` or ``json``, in the background.
+
+        Returns the running export (its ``done`` signal gives the file), or None when no
+        chat is open or no file was chosen.
+        """
         w = self.window
         thread_id = w.current_thread_id
         record = w.thread_model.record(thread_id) if thread_id else None
@@ -205,16 +211,22 @@ class ChatActions(QObject):
         target = Path(chosen)
         if not target.suffix:
             target = target.with_suffix(EXPORT_SUFFIXES[kind])
-        transfer = w.services.transfer
-        export = transfer.export_markdown if kind == "markdown" else transfer.export_json
-        try:
-            export(w.user_id, thread_id, target)
-        except (ServiceError, OSError) as error:
-            log.warning("export of thread %s failed: %s", thread_id, error)
-            w._notify(f"Could not export the chat: {error}")
-            return None
-        w._notify(f"Exported to {target.name}")
-        return target
+        task = ExportTask(w.services.transfer, w.user_id, thread_id, kind, target, self)
+        task.done.connect(self.on_export_done)
+        self.export_tasks.append(task)
+        w._notify(f"Exporting “{record.title}”…")
+        task.start()
+        return task
+
+    def on_export_done(self, written: Path | None, reason: str) -> None:
+        task = self.sender()
+        if isinstance(task, ExportTask) and task in self.export_tasks:
+            self.export_tasks.remove(task)
+            task.deleteLater()
+        if written is None:
+            self.window._notify(f"Could not export the chat: {reason}")
+        else:
+            self.window._notify(f"Exported to {written.name}")
 
     def import_chat(self, path: str | None = None) -> ImportTask | None:
         """Start importing a chatdesk JSON file as a new chat; it opens when it is in.
@@ -274,3 +286,5 @@ class ChatActions(QObject):
         task = self.import_task
         if task is not None:
             task.close()
+        for export in self.export_tasks:
+            export.close()

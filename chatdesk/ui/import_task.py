@@ -108,7 +108,7 @@ class ImportTask(QObject):
 
     def _run(self) -> None:
         try:
-            with _gui_first():
+            with gui_first():
                 result = self._transfer.import_file(
                     self._user_id,
                     self.path,
@@ -139,16 +139,34 @@ class ImportTask(QObject):
                 signal.emit(*args)
 
 
-@contextmanager
-def _gui_first() -> Iterator[None]:
-    """No automatic GC and a short GIL switch interval, for a while (module doc)."""
-    collecting = gc.isenabled()
-    interval = sys.getswitchinterval()
-    gc.disable()
-    sys.setswitchinterval(min(interval, SWITCH_INTERVAL_S))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
-        if collecting:
-            gc.enable()
+class _GuiFirst:
+    """Counts the background jobs running: the first one in changes the settings, the
+    last one out puts back what was there before (an import and an export may overlap)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs = 0
+        self._saved: tuple[bool, float] = (True, 0.005)
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._jobs == 0:
+                self._saved = (gc.isenabled(), sys.getswitchinterval())
+                gc.disable()
+                sys.setswitchinterval(min(self._saved[1], SWITCH_INTERVAL_S))
+            self._jobs += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._jobs -= 1
+                if self._jobs == 0:
+                    collecting, interval = self._saved
+                    sys.setswitchinterval(interval)
+                    if collecting:
+                        gc.enable()
+
+
+gui_first = _GuiFirst()
+"""No automatic GC and a short GIL switch interval while a background job runs (module doc)."""

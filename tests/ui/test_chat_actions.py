@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
@@ -22,8 +22,10 @@ from chatdesk.services import Services
 from chatdesk.services.messages import SUPERSEDED
 from chatdesk.services.records import MessageRecord
 from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
+from chatdesk.store.migrate import Store
 from chatdesk.testing import ScriptedLLM
 from chatdesk.ui.main_window import MainWindow
+from tests.ui.conftest import add_messages
 
 RUN_TIMEOUT_MS = 30_000
 CODE = 'def greet(name):\n    print(f"hi {name}")  # `quoted`\n\n\treturn None'
@@ -128,6 +130,9 @@ def test_export_then_import_gives_the_same_chat(
     actions.choose_export_path = choose  # type: ignore[method-assign]
     actions.export_json_action.trigger()
     actions.export_markdown_action.trigger()
+    assert len(actions.export_tasks) == 2  # written in the background
+    qtbot.waitUntil(lambda: not actions.export_tasks)
+    assert window.toast.isVisible() and window.toast.label.text().startswith("Exported to out-")
     assert asked == ["Write a greeting function.json", "Write a greeting function.md"]
     exported = json.loads((tmp_path / "out-json.json").read_text(encoding="utf-8"))
     assert exported["format"] == "chatdesk-thread" and exported["version"] == 1
@@ -346,3 +351,52 @@ def test_failed_bubbles_show_their_error_exactly(
     assert ink[0] > ink[1]  # the underscores reach below the letters, and they are drawn
     texts = [a.text() for a in _bubble_menu(window, with_spaces[1]).actions()]
     assert "Retry" in texts and "Regenerate reply" not in texts  # one way to ask again
+
+
+def test_a_long_chat_exports_in_the_background_and_failures_say_why(
+    qtbot: QtBot,
+    make_window: Callable[[], MainWindow],
+    ui_services: Services,
+    ui_store: Store,
+    me: int,
+    tmp_path: Path,
+) -> None:
+    thread = ui_services.threads.create(me, "Long")
+    add_messages(ui_store, thread.id, me, 20_000)
+    window = make_window()
+    window.on_thread_selected(thread.id)
+    actions = window.chat_actions
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(10)
+    task = actions.export_current("json", str(tmp_path / "long.json"))
+    assert task is not None and task.is_running()  # the window goes on meanwhile
+    qtbot.waitUntil(lambda: not actions.export_tasks, timeout=60_000)
+    timer.stop()
+    assert len(ticks) >= 3  # the event loop kept running while it was written
+    exported = json.loads((tmp_path / "long.json").read_text(encoding="utf-8"))
+    assert len(exported["messages"]) == 20_000
+    assert window.toast.label.text() == "Exported to long.json"
+
+    assert actions.export_current("json", str(tmp_path / "missing" / "x.json")) is not None
+    qtbot.waitUntil(lambda: not actions.export_tasks)
+    assert window.toast.label.text().startswith("Could not export the chat: ")
+    assert not (tmp_path / "missing").exists()
+
+
+def test_overlapping_background_jobs_put_the_interpreter_settings_back() -> None:
+    import gc
+    import sys
+
+    from chatdesk.ui.import_task import gui_first
+
+    before = (gc.isenabled(), sys.getswitchinterval())
+    first, second = gui_first(), gui_first()
+    first.__enter__()
+    second.__enter__()
+    assert not gc.isenabled() and sys.getswitchinterval() < before[1]
+    first.__exit__(None, None, None)  # the first job ends while the second runs
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert (gc.isenabled(), sys.getswitchinterval()) == before
