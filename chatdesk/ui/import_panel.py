@@ -1,9 +1,9 @@
 """The bar above the composer while a chat is imported: what, how far, and Cancel.
 
 It sits in the chat pane's layout rather than over it, so it covers no message and the
-window stays fully usable. One bar runs across the import's stages (reading the file,
-checking it, writing it), weighted by how long each usually takes; the text gives the
-exact count of the stage.
+window stays fully usable. The text names the stage (reading the file, checking it,
+writing it) with its exact count, and the bar shows that same stage's share, so the
+two always agree.
 """
 
 from __future__ import annotations
@@ -23,11 +23,6 @@ from chatdesk.services.transfer import ImportProgress, ImportStage
 from chatdesk.ui.message_delegate import COLUMN_MAX
 
 BAR_STEPS = 1000
-_SPANS = {  # the share of the bar each stage fills (from timing 100,000-message imports)
-    ImportStage.READING: (0.0, 0.1),
-    ImportStage.CHECKING: (0.1, 0.3),
-    ImportStage.WRITING: (0.3, 1.0),
-}
 
 
 def progress_text(name: str, progress: ImportProgress) -> str:
@@ -104,13 +99,12 @@ class ImportPanel(QWidget):
         if not self.cancel_button.isEnabled() and progress.stage is not ImportStage.DISCARDING:
             return  # cancelling: keep saying so until the clean-up reports
         self.label.setText(progress_text(self._name, progress))
-        span = _SPANS.get(progress.stage)
-        if span is None:  # removing what was written: no meaningful share of the whole
+        if progress.stage is ImportStage.DISCARDING:  # no meaningful share: just busy
             self.bar.setRange(0, 0)
             return
-        start, end = span
         share = progress.done / progress.total if progress.total else 1.0
-        self.bar.setValue(round((start + (end - start) * min(share, 1.0)) * BAR_STEPS))
+        self.bar.setRange(0, BAR_STEPS)
+        self.bar.setValue(round(min(share, 1.0) * BAR_STEPS))
 
     def on_cancel_clicked(self) -> None:
         self.cancel_button.setEnabled(False)

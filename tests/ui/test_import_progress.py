@@ -22,6 +22,7 @@ from chatdesk.services.events import Change
 from chatdesk.services.transfer import ImportProgress, ImportStage
 from chatdesk.store.models import Execution, Message, Thread
 from chatdesk.ui.bridge import ChangeSignals
+from chatdesk.ui.import_panel import ImportPanel
 from chatdesk.ui.import_task import ImportTask
 from chatdesk.ui.main_window import MainWindow
 from tests.support.exports import write_export
@@ -213,3 +214,17 @@ def test_closing_the_window_mid_import_stops_it_and_keeps_nothing(
     window.close()  # cancels the import and waits for its clean-up
     assert not task.is_running()
     assert _rows(ui_services) == (0, 0, 0)
+
+
+def test_the_bar_and_its_text_tell_the_same_stage_share(qtbot: QtBot) -> None:
+    panel = ImportPanel()
+    qtbot.addWidget(panel)
+    panel.begin("big.json")
+    for stage, done, total in (
+        (ImportStage.READING, 42, 100),
+        (ImportStage.CHECKING, 50_000, 100_000),
+        (ImportStage.WRITING, 24_000, 100_000),
+    ):
+        panel.show_progress(ImportProgress(stage, done, total))
+        assert panel.bar.value() / panel.bar.maximum() == pytest.approx(done / total)
+    assert panel.label.text() == "Importing big.json… 24,000 of 100,000 messages"
