@@ -128,7 +128,6 @@ class UpgradeWindow(QWidget):
         self.progress.setTextVisible(False)
         self.elapsed_label = QLabel(self)
         self.elapsed_label.setObjectName("upgradeElapsed")
-        self.elapsed_label.setEnabled(False)  # the palette's muted text
         self.elapsed_label.setAlignment(Qt.AlignmentFlag.AlignRight)
         self._show_elapsed()
         for label in (heading, explanation, self.step_label, self.elapsed_label):
