@@ -6,9 +6,9 @@ last one matching as a prefix), never passed through as query syntax. A last wor
 one character is matched as a whole word: as a prefix it would match almost every
 message and take FTS5 hundreds of milliseconds on a large history.
 
-Results page by keyset (``before_id``), newest first. A worker thread searches through
-``SearchService.read_only``: its own connections whose reads never take SQLite's
-write lock, so a search in flight never holds up the GUI thread's writes.
+Results page by keyset (``before_id``), newest first. The window searches from a
+worker thread; its reads begin deferred (``UnitOfWork.read``), so a search in flight
+never holds up the GUI thread's writes.
 """
 
 from __future__ import annotations
@@ -21,16 +21,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 from chatdesk.services.errors import ValidationError
-from chatdesk.services.events import ChangeBus
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store.base import UTCDateTime
-from chatdesk.store.connection import create_session_factory, create_store_engine
 from chatdesk.store.enums import Role
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from chatdesk.store.migrate import Store
+    pass
 
 HIGHLIGHT_START = "\x02"
 HIGHLIGHT_END = "\x03"
@@ -113,25 +109,8 @@ _NO_BOUND = 2**62
 class SearchService:
     """Searches the acting user's messages."""
 
-    def __init__(self, uow: UnitOfWork, close: Callable[[], None] | None = None) -> None:
+    def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
-        self._close = close
-
-    @classmethod
-    def read_only(cls, store: Store) -> SearchService:
-        """A search service on connections of its own, for use from one worker thread.
-
-        Its reads begin deferred (not ``BEGIN IMMEDIATE`` like the writer's), so under
-        WAL they neither wait for nor block the GUI thread's writes. ``close()`` it.
-        """
-        engine = create_store_engine(store.url, writer=False)
-        return cls(UnitOfWork(create_session_factory(engine), ChangeBus()), engine.dispose)
-
-    def close(self) -> None:
-        """Release connections this service opened itself (``read_only``)."""
-        close, self._close = self._close, None
-        if close is not None:
-            close()
 
     def search(
         self,

@@ -52,7 +52,7 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-def _configure_sqlite(engine: Engine, immediate: bool) -> None:
+def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
@@ -65,16 +65,12 @@ def _configure_sqlite(engine: Engine, immediate: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        reads_only = not immediate or connection.get_execution_options().get(READ_ONLY)
+        reads_only = connection.get_execution_options().get(READ_ONLY)
         connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
-def create_store_engine(url: str | URL, *, writer: bool = True, echo: bool = False) -> Engine:
-    """An engine for the chatdesk database at ``url``.
-
-    ``writer`` makes every transaction take the write lock at its start; read-only
-    tools (benchmarks, a second process reading) pass False.
-    """
+def create_store_engine(url: str | URL, *, echo: bool = False) -> Engine:
+    """An engine for the chatdesk database at ``url``."""
     path = sqlite_path(url)
     if path is not None:
         create_private_file(path)
@@ -82,7 +78,7 @@ def create_store_engine(url: str | URL, *, writer: bool = True, echo: bool = Fal
         url, echo=echo, pool_pre_ping=make_url(url).get_backend_name() != "sqlite"
     )
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, immediate=writer)
+        _configure_sqlite(engine)
     return engine
 
 

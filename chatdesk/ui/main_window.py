@@ -39,7 +39,6 @@ from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError, ValidationError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import clean_content
-from chatdesk.services.search import SearchService
 from chatdesk.services.threads import DEFAULT_TITLE, MAX_TITLE_CHARS
 from chatdesk.store.enums import Role
 from chatdesk.ui.bridge import ChangeSignals
@@ -130,10 +129,7 @@ class MainWindow(QMainWindow):
 
     def _build_ui(self) -> None:
         self.sidebar = ThreadListPanel(self.thread_model, self.theme, self)
-        store = self.services.store
-        self.search_runner = SearchRunner(
-            lambda: SearchService.read_only(store), self.user_id, self
-        )
+        self.search_runner = SearchRunner(self.services.search, self.user_id, self)
         self.search_panel = SearchPanel(
             self.search_runner, self.theme, self.thread_model.is_hidden, self.sidebar
         )

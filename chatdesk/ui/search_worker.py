@@ -1,7 +1,8 @@
 """Runs message searches on a worker thread so typing never waits for the database.
 
-One thread, one read-only ``SearchService`` of its own (connections that never take
-SQLite's write lock, so the GUI thread's writes never wait for a search). Requests
+One thread, reading through the window's own ``SearchService``: reads begin deferred
+(``UnitOfWork.read``), so on SQLite they never take the write lock and the GUI
+thread's writes never wait for a search. Requests
 are coalesced: while a search runs, newer requests replace older queued ones, so only
 the newest query runs next. Results come back on the GUI thread as a queued signal
 carrying the request's ticket; the receiver ignores tickets it no longer wants.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
@@ -46,12 +46,12 @@ class SearchRunner(QObject):
 
     def __init__(
         self,
-        open_service: Callable[[], SearchService],
+        service: SearchService,
         user_id: int,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self._open_service = open_service
+        self._service = service
         self._user_id = user_id
         self._cond = threading.Condition()
         self._request: SearchRequest | None = None
@@ -92,19 +92,12 @@ class SearchRunner(QObject):
             return None if self._closing else request
 
     def _run(self) -> None:
-        service: SearchService | None = None
-        try:
-            while (request := self._next()) is not None:
-                if service is None:
-                    service = self._open_service()
-                self._search(service, request)
-        finally:
-            if service is not None:
-                service.close()
+        while (request := self._next()) is not None:
+            self._search(request)
 
-    def _search(self, service: SearchService, request: SearchRequest) -> None:
+    def _search(self, request: SearchRequest) -> None:
         try:
-            hits = service.search(
+            hits = self._service.search(
                 self._user_id, request.query, limit=request.limit + 1, before_id=request.before_id
             )
         except ServiceError as error:

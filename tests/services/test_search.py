@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import text
 
@@ -105,14 +107,17 @@ def test_a_single_letter_matches_the_word_not_every_word_starting_with_it(
     assert len(services.search.search(user_id, "vitamin ch")) == 1
 
 
-def test_a_read_only_search_sees_committed_writes(services: Services, user_id: int) -> None:
-    from chatdesk.services.search import SearchService
-
-    reader = SearchService.read_only(services.store)
-    try:
-        thread = services.threads.create(user_id, "Birds")
-        services.messages.send(user_id, thread.id, "a heron by the lake", triggers_execution=False)
-        assert [h.thread_title for h in reader.search(user_id, "heron")] == ["Birds"]
-    finally:
-        reader.close()
-        reader.close()  # twice is harmless
+def test_a_search_from_another_thread_sees_committed_writes(
+    services: Services, user_id: int
+) -> None:
+    thread = services.threads.create(user_id, "Birds")
+    services.messages.send(user_id, thread.id, "a heron by the lake", triggers_execution=False)
+    found: list[list[str]] = []
+    searcher = threading.Thread(
+        target=lambda: found.append(
+            [h.thread_title for h in services.search.search(user_id, "heron")]
+        )
+    )
+    searcher.start()
+    searcher.join(30)
+    assert found == [["Birds"]]
