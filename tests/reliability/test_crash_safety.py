@@ -114,13 +114,15 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
                 text=True,
             )
             output = HarnessOutput(child)
-            if kill % 3 == 0:  # anywhere from start-up on: migrations, recovery, spawning
-                time.sleep(rng.uniform(0.05, 4.0))
-            else:  # while replies stream, wherever the machine's speed puts the worker
-                output.wait_for("worker", timeout_s=60)
-                time.sleep(rng.uniform(0.0, 1.5))
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout=30)
+            try:
+                if kill % 3 == 0:  # anywhere from start-up on: migrations, recovery, spawning
+                    time.sleep(rng.uniform(0.05, 4.0))
+                else:  # while replies stream, wherever the machine's speed puts the worker
+                    output.wait_for("worker", timeout_s=60)
+                    time.sleep(rng.uniform(0.0, 1.5))
+            finally:  # also when the wait fails or times out: the app dies with the test
+                child.send_signal(signal.SIGKILL)
+                child.wait(timeout=30)
             worker_pid = None
             for line in output.all_lines():
                 word, _, value = line.partition(" ")
