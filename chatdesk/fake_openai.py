@@ -31,8 +31,9 @@ class Behaviour:
     """What the server does with one chat-completions request.
 
     ``reply``: stream (or return) ``text`` in ``chunk_size`` pieces, ``delay_s`` apart.
-    ``status``: answer ``status`` with an OpenAI-style error body (or ``raw_body``, sent
-    as ``content_type``) and ``headers``.
+    ``status``: answer ``status`` with an OpenAI-style error body (its ``message`` may
+    quote the request: ``{key}``, ``{authorization}``, ``{request}``), or ``raw_body`` sent as
+    ``content_type``, and ``headers``.
     ``stall``: send headers and the first ``stall_after_chunks`` chunks, then go quiet.
     ``drop``: send the first ``drop_after_chunks`` chunks, then close the socket.
     ``invalid_json``: answer 200 with a body that is not JSON: SSE ``data:`` lines of
@@ -266,7 +267,8 @@ class FakeOpenAIServer:
                     )
                     err = {
                         "error": {
-                            "message": b.message or f"fake error {b.status}",
+                            "message": _echoing(b.message, self.headers, body)
+                            or f"fake error {b.status}",
                             "type": kind,
                             "code": kind,
                         }
@@ -335,6 +337,23 @@ class FakeOpenAIServer:
                 self.connection.shutdown(2)  # socket.SHUT_RDWR
 
         return Handler
+
+
+def _echoing(message: str, headers: Any, body: dict[str, Any]) -> str:
+    """``message`` with ``{key}``, ``{authorization}`` and ``{request}`` from the request.
+
+    Real providers do this: a 401 quoting "Incorrect API key provided: sk-...", a 500
+    quoting the request it choked on. Tests use it to check no echoed key is kept.
+    """
+    if "{" not in message:
+        return message
+    authorization = headers.get("Authorization", "")
+    request = " ".join(f"{name}: {value}" for name, value in headers.items())
+    return (
+        message.replace("{key}", authorization.removeprefix("Bearer "))
+        .replace("{authorization}", authorization)
+        .replace("{request}", f"{request} {json.dumps(body)}")
+    )
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from chatdesk.config import PRIVATE_FILE_MODE, ensure_private_dir
-from chatdesk.redact import RedactingFilter, register_secret
+from chatdesk.redact import RedactingFilter, register_secret, register_url
 
 LOG_FILE_NAME = "chatdesk.log"
 MAX_LOG_BYTES = 2_000_000
@@ -41,4 +41,5 @@ def configure_logging(data_dir: Path, level: int = logging.INFO) -> Path:
     console.addFilter(RedactingFilter())
     root.addHandler(console)
     register_secret(os.environ.get("CHATDESK_LLM_API_KEY"))
+    register_url(os.environ.get("CHATDESK_LLM_BASE_URL"))
     return path

@@ -16,7 +16,7 @@ from typing import Any
 
 from chatdesk.engine.protocol import ModelConfig
 from chatdesk.engine.providers import ENV_MODEL, resolve_model_config
-from chatdesk.redact import register_secret
+from chatdesk.redact import register_secret, register_url
 from chatdesk.secrets import get_api_key
 from chatdesk.services.records import ThreadRecord
 
@@ -78,6 +78,7 @@ def make_model_resolver(read_settings: SettingsReader) -> ModelResolver:
             if key:
                 config = replace(config, api_key=key)
         register_secret(config.api_key)
+        register_url(config.base_url)
         return config
 
     return resolve

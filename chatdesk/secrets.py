@@ -12,6 +12,8 @@ import logging
 import os
 from dataclasses import dataclass
 
+from chatdesk.redact import register_secret
+
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "chatdesk"
@@ -51,9 +53,14 @@ def _account(provider: str) -> str:
 
 
 def get_api_key(provider: str) -> str | None:
-    """The key for ``provider``: the environment variable wins, then the keyring."""
+    """The key for ``provider``: the environment variable wins, then the keyring.
+
+    Whatever key is read is registered for redaction at once, so a provider that
+    echoes it back cannot get it stored, shown or exported.
+    """
     from_env = os.environ.get(API_KEY_ENV)
     if from_env:
+        register_secret(from_env)
         return from_env
     return stored_api_key(provider)
 
@@ -65,10 +72,12 @@ def stored_api_key(provider: str) -> str | None:
     import keyring
 
     try:
-        return keyring.get_password(SERVICE_NAME, _account(provider))
+        key = keyring.get_password(SERVICE_NAME, _account(provider))
     except Exception as error:  # a locked or broken keyring must not stop a chat
         log.warning("could not read the API key from the keyring: %s", type(error).__name__)
         return None
+    register_secret(key)
+    return key
 
 
 def set_api_key(provider: str, key: str | None) -> None:
@@ -81,6 +90,7 @@ def set_api_key(provider: str, key: str | None) -> None:
 
     account = _account(provider)
     if key:
+        register_secret(key)
         keyring.set_password(SERVICE_NAME, account, key)
         return
     with contextlib.suppress(PasswordDeleteError):

@@ -6,7 +6,8 @@ response from LLM call - None or empty``), often wrapped in other exceptions. Pe
 need one plain sentence on the bubble; the GUI needs a stable code to decide what to
 offer (Retry, open settings). Classification walks the whole cause chain and uses
 duck typing (``status_code``, ``response.headers``) so it works for every provider
-SDK, and never needs CrewAI imported.
+SDK, and never needs CrewAI imported. Servers' words may quote the API key: the outbox
+redacts every event (``event_redaction``) before it leaves the worker.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 
 from chatdesk.engine.protocol import ErrorKind, ModelConfig
+from chatdesk.redact import redact
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def describe_failure(exc: BaseException, model: ModelConfig) -> Failure:
     def failure(kind: ErrorKind, message: str) -> Failure:
         return Failure(kind, message, detail)
 
-    server = model.base_url or "the provider's default address"
+    # A base URL may carry a key (user:KEY@host, ?key=KEY): shown only masked.
+    server = redact(model.base_url) if model.base_url else "the provider's default address"
 
     # 1. A failure the scripted model was told to produce names its kind directly.
     for e in chain:
@@ -76,8 +79,9 @@ def describe_failure(exc: BaseException, model: ModelConfig) -> Failure:
         if code is None:
             continue
         server_message = _server_message(e)
-        if code in (401, 403):
-            return failure(ErrorKind.AUTH, _message_for(ErrorKind.AUTH, model, server, code, None))
+        if code in (401, 403):  # what the server said helps ("Incorrect API key provided")
+            text = _message_for(ErrorKind.AUTH, model, server, code, None).removesuffix(".")
+            return failure(ErrorKind.AUTH, _with_server_message(text, server_message))
         if code == 429:
             retry_after = _retry_after(e)
             return failure(

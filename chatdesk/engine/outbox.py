@@ -4,7 +4,8 @@ Why one place: events come from many threads at once (the stdin reader, each run
 thread, CrewAI's handler pool), and three rules must hold for every run whatever the
 interleaving: ``seq`` grows by one per event *in the order the lines are written*;
 nothing is written after a run's terminal event (so after ``cancelled`` no stray
-``chunk`` can follow); and a broken pipe (the GUI is gone) ends the worker.
+``chunk`` can follow); no run event leaves unredacted (a provider may echo the key);
+and a broken pipe (the GUI is gone) ends the worker.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import BinaryIO
 
+from chatdesk.engine.event_redaction import redact_event
 from chatdesk.engine.protocol import Event, RunEvent, encode, is_terminal
 
 # How many finished run ids to remember (to drop their late events).
@@ -44,7 +46,7 @@ class Outbox:
             if run_id in self._closed:
                 return False
             seq = self._seq.get(run_id, 0) + 1
-            event = make(seq)
+            event = redact_event(make(seq))
             self._seq[run_id] = seq
             if is_terminal(event):
                 self._seq.pop(run_id, None)

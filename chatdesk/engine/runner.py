@@ -43,6 +43,7 @@ from chatdesk.engine.protocol import (
     StatusEvent,
     StepEvent,
 )
+from chatdesk.redact import StreamRedactor
 
 log = logging.getLogger("chatdesk.engine.runner")
 
@@ -81,6 +82,7 @@ class RunState:
         self._seen_calls: set[str] = set()
         self._last_text_emission = 0
         self._filters: dict[str, AnswerStreamFilter] = {}
+        self._redactors: dict[str, StreamRedactor] = {}  # a key may straddle two chunks
         self.deadline_timer: threading.Timer | None = None
         self.deadline_at = time.monotonic() + request.deadline_s
 
@@ -120,6 +122,7 @@ class RunState:
             if self.final_task_id is not None and task_id != self.final_task_id:
                 return  # only the last task's text is the visible answer
             text = self._filters.setdefault(call_id, AnswerStreamFilter()).feed(chunk)
+            text = self._redactors.setdefault(call_id, StreamRedactor()).feed(text)
             if text:
                 self.outbox.run_event(
                     self.run_id, lambda seq: ChunkEvent(run_id=self.run_id, seq=seq, text=text)

@@ -43,7 +43,7 @@ from chatdesk.engine.protocol import (
     decode_request,
 )
 from chatdesk.engine.tls import share_tls_contexts, warm_tls_context
-from chatdesk.redact import RedactingFilter, register_secret
+from chatdesk.redact import RedactingFilter, register_secret, register_url
 
 log = logging.getLogger("chatdesk.engine.worker")
 
@@ -209,7 +209,9 @@ def main() -> int:
             engine.cancel_all()
             break
         if isinstance(request, RunRequest):
+            # The GUI knew these; the worker must too, before the run emits anything.
             register_secret(request.model.api_key)
+            register_url(request.model.base_url)
             engine.start(request)
         elif isinstance(request, CancelRequest):
             engine.cancel(request.run_id)

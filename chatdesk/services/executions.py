@@ -4,6 +4,11 @@ Each step is one short transaction, so the database always holds what the person
 the coordinator saves partial text about once a second, and whatever the end of a run
 (completed, failed, cancelled, or a crash found at the next start), the text the
 reply had is kept.
+
+What a run brings from the provider or the crew (its error, step details, reply
+text) is redacted here before it is written, whatever the worker already did: a key
+the worker never knew (or an older worker) is still kept out of the database.
+Errors and details lose every secret shape; reply text only the known secrets.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chatdesk.redact import redact, redact_data, redact_known
 from chatdesk.services.errors import NotFoundError, PermissionDeniedError, ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.messages import (
@@ -213,9 +219,9 @@ class ExecutionService:
                         execution_id=execution.id,
                         seq=next_seq,
                         event=entry.event[:100],
-                        agent_role=entry.agent_role[:200] if entry.agent_role else None,
-                        task_name=entry.task_name[:500] if entry.task_name else None,
-                        detail=dict(entry.detail),
+                        agent_role=redact(entry.agent_role)[:200] if entry.agent_role else None,
+                        task_name=redact(entry.task_name)[:500] if entry.task_name else None,
+                        detail=redact_data(dict(entry.detail)),
                     )
                 )
             session.add_all(rows)
@@ -237,7 +243,7 @@ class ExecutionService:
 
     def save_text(self, user_id: int, reply_id: int, text: str) -> None:
         """Save a streaming reply's text so far (no event: the UI already shows it)."""
-        content = clean_content(text, Role.ASSISTANT)
+        content = redact_known(clean_content(text, Role.ASSISTANT))
         with self._uow.write() as (session, _changes):
             reply = session.get(Message, reply_id)
             if reply is None:
@@ -265,6 +271,8 @@ class ExecutionService:
         status = ExecutionStatus(status)
         if status not in _MESSAGE_END:
             raise ValidationError(f"A run cannot finish as {status}.")
+        error = redact(error) if error else error
+        text = redact_known(text) if isinstance(text, str) else text
         with self._uow.write() as (session, changes):
             execution, _thread = _owned_execution(session, user_id, execution_id)
             old = ExecutionStatus(execution.status)

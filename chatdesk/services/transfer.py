@@ -49,6 +49,7 @@ from typing import Any, TextIO
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from chatdesk.redact import redact, redact_data, redact_known
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.json_steps import load_in_steps
@@ -198,7 +199,12 @@ class TransferService:
     # -- export ------------------------------------------------------------------------
 
     def write_json(self, user_id: int, thread_id: int, out: TextIO) -> None:
-        """Write the thread to ``out`` as chatdesk JSON, streaming its rows."""
+        """Write the thread to ``out`` as chatdesk JSON, streaming its rows.
+
+        Text is kept exactly, except secrets: a row written by an older chatdesk may hold
+        a key a provider echoed, so errors and metadata are redacted, and replies lose
+        every known key (the last line of ``chatdesk.redact``'s defence).
+        """
         with self._uow.read() as session:
             thread = owned_thread(session, user_id, thread_id)
             head = {
@@ -225,8 +231,8 @@ class TransferService:
                     "created_at": _stamp(row.created_at),
                     "started_at": _stamp(row.started_at),
                     "finished_at": _stamp(row.finished_at),
-                    "result": row.result,
-                    "error": row.error,
+                    "result": _known(row.result),
+                    "error": _masked(row.error),
                     "prompt_tokens": row.prompt_tokens,
                     "completion_tokens": row.completion_tokens,
                     "total_tokens": row.total_tokens,
@@ -237,11 +243,11 @@ class TransferService:
             for n, row in enumerate(_stream(session, _MESSAGE_COLUMNS, Message, thread.id)):
                 entry = {
                     "role": Role(row.role).value,
-                    "content": row.content,
+                    "content": redact_known(row.content),
                     "status": MessageStatus(row.status).value,
                     "triggers_execution": row.triggers_execution,
                     "execution": row.execution_id,
-                    "metadata": row.meta or {},
+                    "metadata": redact_data(row.meta or {}),
                     "created_at": _stamp(row.created_at),
                     "updated_at": _stamp(row.updated_at),
                 }
@@ -272,12 +278,12 @@ class TransferService:
                 out.write(f"\n---\n\n### {head}\n\n")
                 if row.content:
                     language = "markdown" if role is Role.ASSISTANT else "text"
-                    out.write(fenced(row.content, language))
+                    out.write(fenced(redact_known(row.content), language))
                 elif status is MessageStatus.COMPLETED:
                     out.write("*(empty)*\n")
                 error = (row.meta or {}).get("error") or errors.get(row.execution_id)
                 if status is MessageStatus.FAILED and isinstance(error, str) and error:
-                    out.write(f"\n> **Failed:** {_one_line(error)}\n")
+                    out.write(f"\n> **Failed:** {_one_line(redact(error))}\n")
 
     def export_json(self, user_id: int, thread_id: int, path: Path | str) -> None:
         """``write_json`` into ``path``, replacing it only once the whole file is written."""
@@ -534,6 +540,14 @@ def _errors(session: Session, thread_id: int) -> dict[int | None, str | None]:
 
 
 # -- writing files --------------------------------------------------------------------------
+
+
+def _known(text: str | None) -> str | None:
+    return redact_known(text) if text else text
+
+
+def _masked(text: str | None) -> str | None:
+    return redact(text) if text else text
 
 
 def _atomic_write(path: Path, write: Callable[[TextIO], None]) -> None:

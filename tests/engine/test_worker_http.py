@@ -103,7 +103,7 @@ def test_unauthorized_401(
     )
     assert isinstance(terminal, FailedEvent)
     assert terminal.kind == ErrorKind.AUTH.value
-    assert terminal.error == "The server rejected the API key (401)."
+    assert terminal.error == "The server rejected the API key (401): Incorrect API key provided."
     assert len(fake_server.chat_requests()) == 1  # never retried
     assert elapsed < 5
 

@@ -251,7 +251,7 @@ def test_rate_limited_once_then_answers(provider: FaultyProvider) -> None:
         pytest.param(
             [status(401, "Incorrect API key provided")],
             1,
-            "The server rejected the API key (401).",
+            "The server rejected the API key (401): Incorrect API key provided.",
             id="401",
         ),
         pytest.param(

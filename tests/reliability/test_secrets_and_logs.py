@@ -10,7 +10,17 @@ from pathlib import Path
 
 from chatdesk.fake_openai import reply, running_server
 from chatdesk.logs import configure_logging
-from chatdesk.redact import MASK, RedactingFilter, redact, register_secret
+from chatdesk.redact import (
+    MASK,
+    RedactingFilter,
+    StreamRedactor,
+    redact,
+    redact_data,
+    redact_known,
+    register_secret,
+    register_url,
+    url_secrets,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "sk-chatdesk-test-0123456789-SECRET"
@@ -94,3 +104,27 @@ def test_log_files_are_private(tmp_path: Path) -> None:
         for handler in [h for h in root.handlers if h not in before]:
             root.removeHandler(handler)
             handler.close()
+
+
+def test_a_key_split_across_streamed_chunks_is_still_masked() -> None:
+    key = "streamed-secret-4c1d9e"
+    register_secret(key)
+    stream = StreamRedactor()
+    text = "before " + key + " after"
+    shown = "".join(stream.feed(text[i : i + 3]) for i in range(0, len(text), 3))
+    assert key not in shown and shown == f"before {MASK} after"
+    assert redact_known(f"code: api_key={key}") == f"code: api_key={MASK}"
+    assert redact_known("Bearer example-token in a code sample") == (
+        "Bearer example-token in a code sample"  # answers keep secret-shaped examples
+    )
+
+
+def test_keys_inside_base_urls_are_found_and_masked() -> None:
+    assert url_secrets("https://me:pass-1234567@host/v1?api_key=query-7654321&x=1") == [
+        "pass-1234567",
+        "query-7654321",
+    ]
+    assert url_secrets("not a url") == [] and url_secrets(None) == []
+    register_url("https://user:url-secret-998877@example.test/v1")
+    assert "url-secret-998877" not in redact("failed at https://user:url-secret-998877@x/")
+    assert redact_data({"detail": ["x url-secret-998877"]}) == {"detail": [f"x {MASK}"]}
