@@ -204,6 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the app until its window closes; returns the process exit code."""
     args = _parse_args(argv)
 
+    from chatdesk import qt_platform
+
+    problem = qt_platform.check()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 4
+
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from chatdesk.config import backups_dir, data_dir, database_url
