@@ -251,6 +251,22 @@ def display_text(text: str) -> str:
     return _LONG_RUN.sub(_breakable, shown)
 
 
+# A last line still being written that Markdown would read as a block of its own: "-"
+# under a paragraph is a heading underline until "- item" arrives, ">" an empty quote bar,
+# "#" an empty heading, "1." an empty list. Shown, the text would jump to another block
+# type and back.
+_UNSETTLED_LINE = re.compile(r"(?:(?<=\n)|\A) {0,3}(?:[-=*_+#>]+|\d{1,9}[.)])[ \t]*\Z")
+
+
+def settled_text(text: str) -> str:
+    """``text`` without a last, unfinished line that would flip its block's type.
+
+    For replies still streaming (or cut off by Stop or an error): the next characters
+    decide what such a line is, so it waits for them. The message itself is unchanged.
+    """
+    return _UNSETTLED_LINE.sub("", text)
+
+
 def worth_markdown(text: str) -> bool:
     """Whether to render ``text`` as Markdown: not when it is mostly markup marks
     (twenty thousand ``[`` would take markdown-it a noticeable pause to parse)."""

@@ -54,6 +54,7 @@ from chatdesk.ui.markdown_render import (
     display_text,
     render_markdown,
     render_plain,
+    settled_text,
     worth_markdown,
 )
 from chatdesk.ui.message_model import MessageRoles
@@ -200,7 +201,8 @@ class MessageDelegate(QStyledItemDelegate):
         if not m.content.strip():
             return None
         c = self.colors
-        key = (hash(m.content), m.role, c.dark, font.key())
+        finished = m.role is Role.USER or m.status is MessageStatus.COMPLETED
+        key = (hash(m.content), m.role, finished, c.dark, font.key())
         entry = self._cache.get(m.id)
         if entry is not None and entry.key == key:
             self._cache.move_to_end(m.id)
@@ -209,7 +211,7 @@ class MessageDelegate(QStyledItemDelegate):
                 entry.width = text_width
                 entry.size = (0.0, 0.0)
             return entry
-        shown = display_text(m.content)
+        shown = display_text(m.content if finished else settled_text(m.content))
         if m.role is Role.USER:
             html_text, link = render_plain(shown), c.user_link
         elif not worth_markdown(shown):
