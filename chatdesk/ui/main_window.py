@@ -18,11 +18,9 @@ from PySide6.QtGui import (
     QActionGroup,
     QCloseEvent,
     QDesktopServices,
-    QFont,
     QKeySequence,
 )
 from PySide6.QtWidgets import (
-    QApplication,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -51,6 +49,7 @@ from chatdesk.ui.message_model import MessageListModel
 from chatdesk.ui.message_view import MessageListView
 from chatdesk.ui.pending_deletes import PendingDeletes
 from chatdesk.ui.provider_setup import ProviderSetupCard
+from chatdesk.ui.scaled_font import keep_scaled, set_text_size
 from chatdesk.ui.search_panel import SearchKeys, SearchPanel
 from chatdesk.ui.search_worker import SearchRunner
 from chatdesk.ui.settings import UiSettings, configured_model
@@ -63,7 +62,6 @@ from chatdesk.ui.toast import Toast
 from chatdesk.ui.trace_panel import ExecutionPanel
 
 log = logging.getLogger(__name__)
-
 APP_TITLE = "chatdesk"
 AUTO_TITLE_CHARS = 60
 NO_THREAD_HINT = "Start a conversation — press Ctrl+N or just type below"
@@ -145,10 +143,7 @@ class MainWindow(QMainWindow):
         self.empty_hint.setTextFormat(Qt.TextFormat.PlainText)
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_hint.setWordWrap(True)
-        hint_font = self.empty_hint.font()
-        if hint_font.pointSizeF() > 0:
-            hint_font.setPointSizeF(hint_font.pointSizeF() + 2)
-        self.empty_hint.setFont(hint_font)
+        keep_scaled(self.empty_hint, +2)
         self.setup_card = ProviderSetupCard(self.probe, self.chat_pane)
         self.setup_card.setMaximumWidth(560)
         self.empty_page = QWidget(self.chat_pane)
@@ -613,12 +608,8 @@ class MainWindow(QMainWindow):
         self.sidebar.view.viewport().update()
 
     def apply_font_size(self, points: int) -> None:
-        """The chat text size (messages and composer) in points, 0 for the default."""
-        font = QFont(QApplication.font())
-        if points > 0:
-            font.setPointSize(points)
-        self.message_view.setFont(font)
-        self.composer.edit.setFont(font)
+        """The text size of the whole window in points, 0 for the platform's default."""
+        set_text_size(points)
         self.message_view.delegate.clear_cache()
         self.message_view.scheduleDelayedItemsLayout()
         self.composer.edit.updateGeometry()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from chatdesk.engine.providers import LocalServer
 from chatdesk.ui.local_probe import LocalServerProbe
+from chatdesk.ui.scaled_font import keep_scaled
 
 TITLE = "Connect a model to get replies"
 BODY = (
@@ -66,11 +67,7 @@ class ProviderSetupCard(QFrame):
 
         self.title = QLabel(TITLE, self)
         self.title.setObjectName("providerSetupTitle")
-        font = self.title.font()
-        font.setBold(True)
-        if font.pointSizeF() > 0:
-            font.setPointSizeF(font.pointSizeF() + 1.5)
-        self.title.setFont(font)
+        keep_scaled(self.title, +1.5, bold=True)
         self.body = QLabel(BODY, self)
         self.body.setObjectName("providerSetupBody")
         self.body.setWordWrap(True)

@@ -56,6 +56,7 @@ from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import MessageRecord
 from chatdesk.services.search import SearchHit
 from chatdesk.ui.message_model import ACTIVE_STATUSES
+from chatdesk.ui.scaled_font import keep_scaled
 from chatdesk.ui.search_model import SearchResultsModel, SearchRoles, SnippetParts
 from chatdesk.ui.search_worker import SearchRunner
 from chatdesk.ui.theme import ThemeManager
@@ -285,10 +286,7 @@ class SearchPanel(QWidget):
 
         self.header = QLabel("Messages", self)
         self.header.setObjectName("searchResultsHeader")
-        header_font = QFont(self.header.font())
-        header_font.setPointSizeF(max(header_font.pointSizeF() - 1.5, 7.0))
-        header_font.setBold(True)
-        self.header.setFont(header_font)
+        keep_scaled(self.header, -1.5, bold=True)
         self.header.setContentsMargins(INSET + PAD, 6, 0, 2)
         self.view = SearchResultsView(self)
         self.view.setModel(self.model)

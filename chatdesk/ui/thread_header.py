@@ -32,6 +32,7 @@ from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import ThreadRecord
 from chatdesk.ui.provider_choices import guess_provider, provider_choice
+from chatdesk.ui.scaled_font import keep_scaled
 from chatdesk.ui.settings import UiSettings, configured_model
 
 log = logging.getLogger(__name__)
@@ -115,11 +116,7 @@ class ThreadHeader(QFrame):
         self.title_label.setObjectName("threadTitle")
         self.title_label.setAccessibleName("Chat title")
         self.title_label.setToolTip("Double-click or press F2 to rename")
-        font = self.title_label.font()
-        font.setBold(True)
-        if font.pointSizeF() > 0:
-            font.setPointSizeF(font.pointSizeF() + 1)
-        self.title_label.setFont(font)
+        keep_scaled(self.title_label, +1, bold=True)
 
         self.crew_combo = self._combo("threadCrewCombo", "Crew of this chat")
         self.crew_combo.setToolTip("Which crew answers in this chat")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 
 from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QSize, Qt
-from PySide6.QtGui import QFontDatabase, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QDockWidget,
     QFormLayout,
@@ -30,6 +30,7 @@ from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change
 from chatdesk.services.records import ExecutionRecord, MessageRecord
 from chatdesk.store.enums import ExecutionStatus, Role
+from chatdesk.ui.scaled_font import keep_scaled
 from chatdesk.ui.theme import DARK, LIGHT
 from chatdesk.ui.time_format import full_time
 from chatdesk.ui.trace_model import TraceModel, TraceRoles
@@ -115,7 +116,7 @@ class ExecutionPanel(QDockWidget):
         self.detail.setReadOnly(True)  # plain text only: the payload is untrusted
         self.detail.setPlaceholderText(DETAIL_PLACEHOLDER)
         self.detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.detail.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        keep_scaled(self.detail, fixed=True)
         self._split = QSplitter(Qt.Orientation.Vertical, body)
         self._split.setObjectName("traceSplitter")
         self._split.addWidget(self._stack)
