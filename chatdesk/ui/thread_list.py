@@ -12,6 +12,7 @@ place (F2 or double-click) through the model's ``setData``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import cast
 
 from PySide6.QtCore import (
@@ -42,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatdesk.ui.scaled_font import scaled
 from chatdesk.ui.theme import ThemeManager
 from chatdesk.ui.thread_model import ThreadListModel, ThreadRoles
 
@@ -51,6 +53,36 @@ ROW_HEIGHT = 54
 HEADER_HEIGHT = 30
 INSET = 8
 PAD = 10
+
+
+class _RowFonts:
+    """The fonts of a row, derived from the view's font, and the heights they need."""
+
+    def __init__(self, base: QFont) -> None:
+        self.title = QFont(base)
+        self.small = scaled(base, -1.0)
+        self.header = scaled(base, -1.5, bold=True)
+        self.title_metrics = QFontMetrics(self.title)
+        self.small_metrics = QFontMetrics(self.small)
+
+    def row_height(self) -> int:
+        """At least ``ROW_HEIGHT``; more when a bigger text size needs it."""
+        needed = 8 + self.title_metrics.height() + 2 + 3 + self.small_metrics.height() + 2 + 8
+        return max(ROW_HEIGHT, needed)
+
+    def header_height(self) -> int:
+        return max(HEADER_HEIGHT, 8 + QFontMetrics(self.header).height() + 8)
+
+
+@dataclass(frozen=True)
+class _RowLayout:
+    fonts: _RowFonts
+    header: QRect
+    row: QRect
+    title: QRect
+    time: QRect
+    time_text: str
+    preview: QRect
 
 
 def _group_starts(index: _Index) -> bool:
@@ -64,39 +96,58 @@ class ThreadDelegate(QStyledItemDelegate):
     def __init__(self, theme: ThemeManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._theme = theme
+        self._fonts: dict[str, _RowFonts] = {}
+
+    def _fonts_for(self, base: QFont) -> _RowFonts:
+        """The row fonts for the view's font, made once per font (sizeHint runs per row)."""
+        key = base.key()
+        fonts = self._fonts.get(key)
+        if fonts is None:
+            fonts = self._fonts[key] = _RowFonts(base)
+        return fonts
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
-        height = ROW_HEIGHT + (HEADER_HEIGHT if _group_starts(index) else 0)
+        fonts = self._fonts_for(option.font)
+        height = fonts.row_height() + (fonts.header_height() if _group_starts(index) else 0)
         return QSize(0, height)  # the view gives every row its full width
 
-    def _row_rect(self, rect: QRect, index: _Index) -> QRect:
-        top = rect.top() + (HEADER_HEIGHT if _group_starts(index) else 0)
-        return QRect(rect.left() + INSET, top + 1, rect.width() - 2 * INSET, ROW_HEIGHT - 2)
-
-    def _title_rect(self, row: QRect, option: QStyleOptionViewItem) -> QRect:
-        fm = QFontMetrics(option.font)
-        return QRect(row.left() + PAD, row.top() + 8, row.width() - 2 * PAD - 50, fm.height() + 2)
+    def _layout(self, rect: QRect, option: QStyleOptionViewItem, index: _Index) -> _RowLayout:
+        """Where each part of a row goes: one place for painting and for the rename editor."""
+        fonts = self._fonts_for(option.font)
+        top = rect.top() + (fonts.header_height() if _group_starts(index) else 0)
+        row = QRect(rect.left() + INSET, top + 1, rect.width() - 2 * INSET, fonts.row_height() - 2)
+        time_text = str(index.data(ThreadRoles.TimeText) or "")
+        time_w = fonts.small_metrics.horizontalAdvance(time_text)
+        title_h = fonts.title_metrics.height() + 2
+        title = QRect(row.left() + PAD, row.top() + 8, 0, title_h)
+        title.setRight(row.right() - PAD - time_w - 8)
+        time = QRect(row.right() - PAD - time_w, title.top(), time_w, title_h)
+        preview = QRect(
+            row.left() + PAD,
+            title.bottom() + 3,
+            row.width() - 2 * PAD,
+            fonts.small_metrics.height() + 2,
+        )
+        header = QRect(
+            rect.left() + INSET + PAD, rect.top() + 8, rect.width(), fonts.header_height() - 8
+        )
+        return _RowLayout(fonts, header, row, title, time, time_text, preview)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         c = self._theme.colors
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        rect = option.rect
+        layout = self._layout(option.rect, option, index)
+        fonts = layout.fonts
         if _group_starts(index):
-            header_font = QFont(option.font)
-            header_font.setPointSizeF(max(option.font.pointSizeF() - 1.5, 7.0))
-            header_font.setBold(True)
-            painter.setFont(header_font)
+            painter.setFont(fonts.header)
             painter.setPen(QColor(c.muted))
-            header = QRect(
-                rect.left() + INSET + PAD, rect.top() + 8, rect.width(), HEADER_HEIGHT - 8
-            )
             painter.drawText(
-                header,
+                layout.header,
                 int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                 str(index.data(ThreadRoles.Group) or ""),
             )
-        row = self._row_rect(rect, index)
+        row = layout.row
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
         if selected or hovered:
@@ -104,16 +155,9 @@ class ThreadDelegate(QStyledItemDelegate):
             painter.setBrush(QColor(c.selection if selected else c.hover))
             painter.drawRoundedRect(row, 8, 8)
 
-        title_font = QFont(option.font)
+        title_font = QFont(fonts.title)
         title_font.setWeight(QFont.Weight.DemiBold if selected else QFont.Weight.Medium)
-        small = QFont(option.font)
-        small.setPointSizeF(max(option.font.pointSizeF() - 1.0, 7.0))
-        sfm = QFontMetrics(small)
-
-        time_text = str(index.data(ThreadRoles.TimeText) or "")
-        time_w = sfm.horizontalAdvance(time_text)
-        title = self._title_rect(row, option)
-        title.setRight(row.right() - PAD - time_w - 8)
+        title = layout.title
         painter.setFont(title_font)
         painter.setPen(QColor(c.text))
         tfm = QFontMetrics(title_font)
@@ -124,17 +168,17 @@ class ThreadDelegate(QStyledItemDelegate):
                 str(index.data(ThreadRoles.Title) or ""), Qt.TextElideMode.ElideRight, title.width()
             ),
         )
-        painter.setFont(small)
+        painter.setFont(fonts.small)
         painter.setPen(QColor(c.muted))
-        time_rect = QRect(row.right() - PAD - time_w, title.top(), time_w, title.height())
         painter.drawText(
-            time_rect, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), time_text
+            layout.time,
+            int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+            layout.time_text,
         )
 
+        sfm = fonts.small_metrics
         preview = str(index.data(ThreadRoles.Preview) or "")
-        preview_rect = QRect(
-            row.left() + PAD, title.bottom() + 3, row.width() - 2 * PAD, sfm.height() + 2
-        )
+        preview_rect = QRect(layout.preview)
         draft = preview.startswith("Draft: ")
         if draft:
             painter.setPen(QColor(c.accent))
@@ -152,11 +196,23 @@ class ThreadDelegate(QStyledItemDelegate):
         )
         painter.restore()
 
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: _Index) -> QWidget:
+        """A plain line edit: Qt's default one widens with the text, over the chat's time."""
+        editor = QLineEdit(parent)
+        editor.setFrame(True)
+        editor.setAccessibleName("Chat title")
+        return editor
+
+    def setEditorData(self, editor: QWidget, index: _Index) -> None:
+        if isinstance(editor, QLineEdit):
+            editor.setText(str(index.data(Qt.ItemDataRole.EditRole) or ""))
+            editor.selectAll()
+
     def updateEditorGeometry(
         self, editor: QWidget, option: QStyleOptionViewItem, index: _Index
     ) -> None:
-        row = self._row_rect(option.rect, index)
-        title = self._title_rect(row, option)
+        """Over the title only: the chat's time stays readable beside the editor."""
+        title = self._layout(option.rect, option, index).title
         editor.setGeometry(title.adjusted(-4, -3, 4, 3))
 
     def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: _Index) -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from PySide6.QtCore import QEvent, QObject
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QLineEdit
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.thread_list import HEADER_HEIGHT, ROW_HEIGHT
+from chatdesk.ui.thread_list import HEADER_HEIGHT, INSET, PAD, ROW_HEIGHT
 from chatdesk.ui.thread_model import ThreadRoles
 
 MakeWindow = Callable[[], MainWindow]
@@ -75,3 +78,48 @@ def test_a_new_preview_repaints_without_relayout(
     second = view.visualRect(view.model().index(1, 0))
     assert first.height() == ROW_HEIGHT + HEADER_HEIGHT  # "Today" header above it
     assert second.height() == ROW_HEIGHT
+
+
+@pytest.mark.parametrize("points", [0, 16])
+def test_the_rename_editor_leaves_the_chat_time_readable(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int, points: int
+) -> None:
+    thread = ui_services.threads.create(me, "A title to rename")
+    window = make_window()
+    view = window.sidebar.view
+    qtbot.waitUntil(lambda: view.model().rowCount() == 1)
+    window.apply_font_size(points)
+    request_reset = window.apply_font_size
+    index = view.model().index(0, 0)
+    time_text = str(index.data(ThreadRoles.TimeText))
+    assert time_text
+    window.sidebar.start_rename(thread.id)
+    editor = view.indexWidget(index) or view.findChild(QLineEdit)
+    assert isinstance(editor, QLineEdit)
+    qtbot.waitUntil(editor.isVisible)
+    small = QFont(view.font())
+    small.setPointSizeF(max(small.pointSizeF() - 1.0, 7.0))
+    row = view.visualRect(index)
+    time_left = row.right() - INSET - PAD - QFontMetrics(small).horizontalAdvance(time_text)
+    try:
+        assert editor.geometry().right() < time_left
+    finally:
+        request_reset(0)
+
+
+def test_rows_grow_with_the_text_size(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    ui_services.threads.create(me, "Big text")
+    window = make_window()
+    view = window.sidebar.view
+    qtbot.waitUntil(lambda: view.model().rowCount() == 1)
+    window.apply_font_size(20)
+    try:
+        qtbot.waitUntil(
+            lambda: view.visualRect(view.model().index(0, 0)).height() > ROW_HEIGHT + HEADER_HEIGHT
+        )
+        needed = QFontMetrics(view.font()).height() * 2  # a title line and a preview line
+        assert view.visualRect(view.model().index(0, 0)).height() - HEADER_HEIGHT > needed
+    finally:
+        window.apply_font_size(0)
