@@ -6,13 +6,23 @@ Fixtures:
     chatdesk_app: the ``ChatdeskApp`` behind it (services, coordinator, worker).
     scripted_llm: what the model answers. Queue replies with ``scripted_llm.reply(...)``;
         each run takes the next one. CrewAI itself runs for real in the worker process;
-        only the model is scripted. With ``CHATDESK_LLM_MODEL`` set, the real model
+        only the model is scripted. With ``--chatdesk-real-model``, the real model
         configured by the ``CHATDESK_LLM_*`` variables answers instead.
     chatdesk_loop: the asyncio (qasync) loop; it runs whenever Qt processes events, so
         ``qtbot.waitSignal``/``waitUntil`` also drive chatdesk's asyncio tasks.
 
+Options:
+    --chatdesk-real-model: the model the ``CHATDESK_LLM_*`` variables name answers instead of
+        the scripted one (a variable set in the shell alone changes nothing: tests stay
+        offline unless asked). The pytest header says which model answers.
+
+Helpers (``from chatdesk.testing import rows, send, wait_for_reply``) drive the window the
+way a person does, by object names and role names, so tests do not copy role lookups.
+
 The crew worker (CrewAI takes ~3 s to import) is started once per test session and
 shared: runs are independent of each other, so tests stay isolated.
+
+Needs pytest-qt: ``pip install 'chatdesk[testing]'``.
 """
 
 from __future__ import annotations
@@ -39,10 +49,46 @@ APP_FIXTURES = {"chatdesk_window", "chatdesk_app"}
 SCRIPTED_TIMEOUT_S = 20.0
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+REAL_MODEL_OPTION = "--chatdesk-real-model"
+PYTEST_QT = "pytest-qt"
+MISSING_PYTEST_QT = (
+    "chatdesk's fixtures drive the window with pytest-qt, which is not installed or not "
+    "enabled here; install it with: pip install 'chatdesk[testing]'"
+)
+OUR_FIXTURES = APP_FIXTURES | {"scripted_llm", "chatdesk_loop", "chatdesk_worker"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("chatdesk").addoption(
+        REAL_MODEL_OPTION,
+        action="store_true",
+        help="answer with the model CHATDESK_LLM_MODEL/_BASE_URL/_API_KEY name, not the "
+        "scripted one",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """One line saying which model answers, so a real model is never used by surprise."""
+    model = os.environ.get("CHATDESK_LLM_MODEL", "").strip()
+    if config.getoption(REAL_MODEL_OPTION):
+        if not model:
+            raise pytest.UsageError(
+                f"{REAL_MODEL_OPTION} needs CHATDESK_LLM_MODEL (and _BASE_URL/_API_KEY) set"
+            )
+        return f"chatdesk: the real model {model} answers ({REAL_MODEL_OPTION})"
+    ignored = f"; CHATDESK_LLM_MODEL={model} is ignored without {REAL_MODEL_OPTION}"
+    return "chatdesk: the scripted model answers" + (ignored if model else "")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    uses_us = False
     for item in items:
-        if APP_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        uses_us = uses_us or bool(OUR_FIXTURES & fixtures)
+        if APP_FIXTURES & fixtures:
             item.add_marker(pytest.mark.qt_log_ignore(OFFSCREEN_NOISE))
+    if uses_us and not config.pluginmanager.hasplugin(PYTEST_QT):
+        raise pytest.UsageError(MISSING_PYTEST_QT)
 
 
 class ScriptedLLM:
@@ -55,9 +101,10 @@ class ScriptedLLM:
     default reply.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, real_model: bool = False) -> None:
         self._replies: deque[Any] = deque()
         self.runs = 0
+        self.real_model = real_model
 
     def reply(self, *replies: str | dict[str, Any]) -> None:
         """Queue replies for the next runs."""
@@ -70,9 +117,8 @@ class ScriptedLLM:
     def resolve(self, thread: ThreadRecord) -> ModelConfig | None:
         """Model resolver: the scripted model, or the real one when the env names one."""
         from chatdesk.engine.protocol import ModelConfig
-        from chatdesk.engine.providers import ENV_MODEL
 
-        if os.environ.get(ENV_MODEL):
+        if self.real_model:
             from chatdesk.model_choice import make_model_resolver
 
             return make_model_resolver(dict)(thread)
@@ -82,8 +128,8 @@ class ScriptedLLM:
 
 
 @pytest.fixture
-def scripted_llm() -> ScriptedLLM:
-    return ScriptedLLM()
+def scripted_llm(request: pytest.FixtureRequest) -> ScriptedLLM:
+    return ScriptedLLM(real_model=bool(request.config.getoption(REAL_MODEL_OPTION)))
 
 
 @pytest.fixture(scope="session")
@@ -167,3 +213,52 @@ def _close_already_running(loop: asyncio.AbstractEventLoop) -> None:
     asyncio.events._set_running_loop(None)
     loop.close()
     asyncio.set_event_loop(None)
+
+
+# -- helpers for tests -----------------------------------------------------------------
+
+MESSAGE_FIELDS = ("messageId", "role", "content", "status")
+REPLY_TIMEOUT_MS = 30_000
+
+
+def rows(window: MainWindow, fields: tuple[str, ...] = MESSAGE_FIELDS) -> list[dict[str, Any]]:
+    """The messages the window shows, oldest first, as ``{role name: value}`` dicts."""
+    from PySide6.QtWidgets import QListView
+
+    view = window.findChild(QListView, "messageList")
+    assert view is not None, "no messageList in this window"
+    model = view.model()
+    roles = {bytes(name.data()).decode(): role for role, name in model.roleNames().items()}
+    return [
+        {field: model.index(row, 0).data(roles[field]) for field in fields}
+        for row in range(model.rowCount())
+    ]
+
+
+def send(qtbot: Any, window: MainWindow, text: str) -> None:
+    """Type ``text`` into the composer and press Enter, as a person would."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    composer = window.findChild(QPlainTextEdit, "composer")
+    assert composer is not None, "no composer in this window"
+    composer.setFocus()
+    qtbot.keyClicks(composer, text)
+    qtbot.keyClick(composer, Qt.Key.Key_Return)
+
+
+def wait_for_reply(
+    qtbot: Any, window: MainWindow, timeout_ms: int = REPLY_TIMEOUT_MS
+) -> dict[str, Any]:
+    """Wait until the newest message is a reply that has ended; returns its row.
+
+    Ended means completed, failed or cancelled: a test then asserts which it expected.
+    """
+    ended = {"completed", "failed", "cancelled"}
+
+    def last_reply_ended() -> bool:
+        shown = rows(window)
+        return bool(shown) and shown[-1]["role"] == "assistant" and shown[-1]["status"] in ended
+
+    qtbot.waitUntil(last_reply_ended, timeout=timeout_ms)
+    return rows(window)[-1]

@@ -17,8 +17,14 @@ def test_readme_pytest_qt_example_passes(tmp_path: Path) -> None:
     match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
     assert match, "the README lost its example test"
     (tmp_path / "test_example_from_readme.py").write_text(match.group(1))
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    env.pop("CHATDESK_LLM_MODEL", None)
+    # A real model named in the shell is ignored without --chatdesk-real-model: this one
+    # does not exist, so the test passes only if the scripted model answered.
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "CHATDESK_LLM_MODEL": "openai/not-a-model",
+        "CHATDESK_LLM_BASE_URL": "http://127.0.0.1:9/v1",
+    }
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
         cwd=tmp_path,
@@ -29,3 +35,14 @@ def test_readme_pytest_qt_example_passes(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "1 passed" in done.stdout
+
+
+def test_the_readme_names_every_role_of_every_model() -> None:
+    from chatdesk.ui.message_model import ROLE_NAMES as MESSAGE_ROLES
+    from chatdesk.ui.search_model import ROLE_NAMES as SEARCH_ROLES
+    from chatdesk.ui.thread_model import ROLE_NAMES as THREAD_ROLES
+
+    text = README.read_text()
+    for names in (MESSAGE_ROLES, THREAD_ROLES, SEARCH_ROLES):
+        for name in names.values():
+            assert f"`{bytes(name.data()).decode()}`" in text

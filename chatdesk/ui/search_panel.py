@@ -65,6 +65,7 @@ _Index = QModelIndex | QPersistentModelIndex
 
 DEBOUNCE_MS = 150
 REFRESH_MS = 400
+SEARCHING = "Searching…"
 PAGE_SIZE = 30
 MAX_REFRESH_ROWS = 200
 INSET = 8
@@ -354,6 +355,7 @@ class SearchPanel(QWidget):
             self.model.clear()
             self.hide()
             return
+        self.status.setText(SEARCHING)
         self.show()
         self._debounce.start()
 
@@ -406,6 +408,8 @@ class SearchPanel(QWidget):
 
     def _submit(self, limit: int, before_id: int | None = None) -> None:
         self._appending = before_id is not None
+        if not self._appending:
+            self.status.setText(SEARCHING)
         self._ticket = self._runner.submit(self._query, limit=limit, before_id=before_id)
 
     def on_results(self, ticket: int, hits: list[SearchHit], has_more: bool) -> None:
@@ -474,7 +478,12 @@ class SearchPanel(QWidget):
         self.view.verticalScrollBar().setValue(scroll)
 
     def _show_state(self) -> None:
-        if self.model.rowCount() > 0:
+        """The results, or why there are none; ``searchStatus`` says either way (done)."""
+        count = self.model.rowCount()
+        if count > 0:
+            more = "+" if self.model.has_more else ""
+            noun = "message matches" if count == 1 and not more else "messages match"
+            self.status.setText(f"{count:,}{more} {noun} “{self._query}”.")
             self.stack.setCurrentWidget(self.view)
             return
         self.status.setText(f"No messages match “{self._query}”.")

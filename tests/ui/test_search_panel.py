@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -154,3 +155,24 @@ def test_more_results_load_on_scroll(
         qtbot.waitUntil(lambda: not panel.is_searching())
     ids = [panel.model.hit(row).message_id for row in range(panel.model.rowCount())]
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
+
+
+def test_search_status_says_searching_then_what_was_found(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    """A tester (or a screen reader) can tell from ``searchStatus`` when a search is done."""
+    trip = ui_services.threads.create(me, "Trip")
+    ui_services.messages.send(me, trip.id, "Lisbon by train", triggers_execution=False)
+    ui_services.messages.send(me, trip.id, "Lisbon by plane", triggers_execution=False)
+    window = make_window()
+    status = window.findChild(QLabel, "searchStatus")
+    assert status is not None
+    window.sidebar.search.setFocus()
+    qtbot.keyClicks(window.sidebar.search, "lisbon")
+    assert status.text() == "Searching…"
+    qtbot.waitUntil(lambda: status.text() != "Searching…")
+    assert status.text() == "2 messages match “lisbon”."
+    qtbot.keyClicks(window.sidebar.search, " nowhere")
+    assert status.text() == "Searching…"
+    qtbot.waitUntil(lambda: status.text() != "Searching…")
+    assert status.text() == "No messages match “lisbon nowhere”."
