@@ -50,35 +50,39 @@ def _same_endpoint(model: str, settings_model: str) -> bool:
     )
 
 
+def resolve_config(thread_model: str, settings: Mapping[str, Any]) -> ModelConfig | None:
+    """The model a run would use: the environment's, else ``thread_model``, else the
+    settings' (None when nothing is configured), with its base URL and key."""
+    settings_model = str(settings.get("model") or "").strip()
+    model = os.environ.get(ENV_MODEL, "").strip() or thread_model.strip() or settings_model
+    if not model:
+        return None
+    same_endpoint = _same_endpoint(model, settings_model)
+    timeout = settings.get("timeout_s")
+    max_tokens = settings.get("max_tokens")
+    config = ModelConfig(
+        model=model,
+        base_url=(settings.get("base_url") or None) if same_endpoint else None,
+        timeout_s=float(timeout) if timeout else DEFAULT_TIMEOUT_S,
+        max_tokens=int(max_tokens) if max_tokens else None,
+    )
+    config = resolve_model_config(config)
+    if config.api_key is None and not config.is_scripted:
+        # The key is kept under the settings' provider (``lmstudio``, not ``openai``),
+        # so a local server never receives a cloud provider's key.
+        provider = str(settings.get("provider") or "") if same_endpoint else ""
+        key = get_api_key(provider or provider_of(config.model, settings))
+        if key:
+            config = replace(config, api_key=key)
+    register_secret(config.api_key)
+    register_url(config.base_url)
+    return config
+
+
 def make_model_resolver(read_settings: SettingsReader) -> ModelResolver:
     """A resolver reading the current settings at every run (they may have changed)."""
 
     def resolve(thread: ThreadRecord) -> ModelConfig | None:
-        settings = read_settings()
-        settings_model = str(settings.get("model") or "").strip()
-        model = os.environ.get(ENV_MODEL, "").strip() or (thread.model or "").strip()
-        model = model or settings_model
-        if not model:
-            return None
-        same_endpoint = _same_endpoint(model, settings_model)
-        timeout = settings.get("timeout_s")
-        max_tokens = settings.get("max_tokens")
-        config = ModelConfig(
-            model=model,
-            base_url=(settings.get("base_url") or None) if same_endpoint else None,
-            timeout_s=float(timeout) if timeout else DEFAULT_TIMEOUT_S,
-            max_tokens=int(max_tokens) if max_tokens else None,
-        )
-        config = resolve_model_config(config)
-        if config.api_key is None and not config.is_scripted:
-            # The key is kept under the settings' provider (``lmstudio``, not ``openai``),
-            # so a local server never receives a cloud provider's key.
-            provider = str(settings.get("provider") or "") if same_endpoint else ""
-            key = get_api_key(provider or provider_of(config.model, settings))
-            if key:
-                config = replace(config, api_key=key)
-        register_secret(config.api_key)
-        register_url(config.base_url)
-        return config
+        return resolve_config(thread.model or "", read_settings())
 
     return resolve

@@ -31,7 +31,10 @@ from PySide6.QtWidgets import (
 )
 
 from chatdesk.engine.crews import CrewInfo
-from chatdesk.engine.providers import LocalServer
+from chatdesk.engine.protocol import ModelConfig
+from chatdesk.engine.providers import ENV_BASE_URL, ENV_MODEL, LocalServer
+from chatdesk.model_catalog import ModelListError, ModelListing, list_models
+from chatdesk.redact import redact
 from chatdesk.secrets import (
     API_KEY_ENV,
     SecretStoreUnavailableError,
@@ -50,6 +53,7 @@ from chatdesk.ui.provider_choices import (
 )
 from chatdesk.ui.settings import FONT_SIZE_RANGE, UiSettings
 from chatdesk.ui.theme import ThemeMode
+from chatdesk.ui.thread_call import ThreadCall
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +112,14 @@ class SettingsDialog(QDialog):
         self._probe = probe
         self._previous_suggestions: list[str] = []
         self._key_status = keyring_status()
+        self._listed: ModelListing | None = None
+        self._listed_for: str | None = None  # the provider id the listing belongs to
+        self._listing_for: str | None = None  # the provider id of the call that is out
+        self.model_lister = ThreadCall("chatdesk-model-list", self)
         self._build()
         self._load()
         self._connect_signals()
+        self.list_models()
         if probe is not None:
             if probe.servers is not None:
                 self.on_servers_found(probe.servers)
@@ -136,6 +145,14 @@ class SettingsDialog(QDialog):
         line.setPlaceholderText("e.g. gpt-4o-mini")
         self.model_preview = _note(self, "modelPreview")
         self.model_preview.setWordWrap(False)
+        self.refresh_models_button = QPushButton("Refresh", self)
+        self.refresh_models_button.setObjectName("refreshModelsButton")
+        self.refresh_models_button.setAccessibleName("List the server's models again")
+        self.refresh_models_button.setToolTip("Ask the server which models it offers")
+        self.model_list_status = _note(self, "modelListStatus")
+        self.env_note = _note(self, "envOverrideNote")
+        self.env_note.setText(_env_override_text())
+        self.env_note.setVisible(bool(self.env_note.text()))
 
         self.base_url_edit = QLineEdit(self)
         self.base_url_edit.setObjectName("baseUrlEdit")
@@ -207,10 +224,19 @@ class SettingsDialog(QDialog):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         form.setHorizontalSpacing(14)
         form.setVerticalSpacing(8)
+        model_row = QHBoxLayout()
+        model_row.setSpacing(8)
+        model_row.addWidget(self.model_combo, 1)
+        model_row.addWidget(self.refresh_models_button)
+
         form.addRow(_section("Model", self, first=True))
+        form.addRow("", self.env_note)
         form.addRow("&Provider", self.provider_combo)
-        form.addRow("&Model", self.model_combo)
+        model_label = QLabel("&Model", self)
+        model_label.setBuddy(self.model_combo)
+        form.addRow(model_label, model_row)
         form.addRow("", self.model_preview)
+        form.addRow("", self.model_list_status)
         form.addRow("", self.local_servers_label)
         form.addRow("&Base URL", self.base_url_edit)
         key_label = QLabel("API &key", self)
@@ -234,6 +260,7 @@ class SettingsDialog(QDialog):
         order: list[QWidget] = [
             self.provider_combo,
             self.model_combo,
+            self.refresh_models_button,
             self.base_url_edit,
             self.api_key_edit,
             self.forget_key_button,
@@ -251,6 +278,11 @@ class SettingsDialog(QDialog):
         self.base_url_edit.textChanged.connect(self.on_base_url_changed)
         self.forget_key_button.clicked.connect(self.on_forget_key)
         self.local_servers_label.linkActivated.connect(self.on_use_server_link)
+        self.refresh_models_button.clicked.connect(self.list_models)
+        self.base_url_edit.editingFinished.connect(self.list_models)
+        self.api_key_edit.editingFinished.connect(self.list_models)
+        self.model_lister.succeeded.connect(self.on_models_listed)
+        self.model_lister.failed.connect(self.on_models_not_listed)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         if self._probe is not None:
@@ -297,7 +329,45 @@ class SettingsDialog(QDialog):
         for server in servers or ():
             if server.kind == choice.local_kind:
                 names = [*server.models, *(n for n in names if n not in server.models)]
+        if self._listed is not None and self._listed_for == choice.id:
+            listed = self._listed.names  # what the server itself says it has comes first
+            names = [*listed, *(n for n in names if n not in listed)]
         return names
+
+    def form_model_config(self) -> ModelConfig | None:
+        """Where the form points (provider, base URL, key), to ask for the model list;
+        None when a key is needed and there is none."""
+        choice = self.provider()
+        base_url = self.base_url_edit.text().strip() or choice.default_base_url or None
+        if choice.needs_base_url and not base_url:
+            return None
+        key = (
+            self.api_key_edit.text().strip()
+            or os.environ.get(API_KEY_ENV, "").strip()
+            or stored_api_key(choice.id)
+            or None
+        )
+        if choice.needs_key and not choice.needs_base_url and not key:
+            return None  # a cloud provider lists nothing without one (a server of your own may)
+        return ModelConfig(model=f"{choice.prefix}/", base_url=base_url, api_key=key)
+
+    def list_models(self) -> None:
+        """Ask the form's server for its models in the background (Refresh does this)."""
+        choice = self.provider()
+        config = self.form_model_config()
+        if config is None or base_url_problem(config.base_url or "") is not None:
+            self.model_lister.cancel()
+            need = "the base URL" if choice.needs_base_url else "the API key"
+            self._show_list_status(f"Enter {need} to list the models {choice.label} offers.")
+            return
+        self._listing_for = choice.id
+        self._show_list_status("Asking the server for its models…")
+        self.refresh_models_button.setEnabled(False)
+        self.model_lister.call(lambda: list_models(config))
+
+    def _show_list_status(self, text: str) -> None:
+        self.model_list_status.setText(text)
+        self.model_list_status.setVisible(bool(text))
 
     def _fill_provider_fields(self, choice: ProviderChoice) -> None:
         """Suggestions, placeholders and the key field for ``choice``."""
@@ -374,6 +444,7 @@ class SettingsDialog(QDialog):
         if self.base_url_edit.text().strip() in {p.default_base_url for p in PROVIDERS}:
             self.base_url_edit.clear()
         self.on_model_text_changed(self.model_combo.currentText())
+        self.list_models()
 
     def on_model_text_changed(self, _text: str) -> None:
         model = self.model_string()
@@ -394,6 +465,24 @@ class SettingsDialog(QDialog):
             self.show_error(str(error))
             return
         self._update_key_field(self.provider())
+
+    def on_models_listed(self, listing: ModelListing) -> None:
+        self.refresh_models_button.setEnabled(True)
+        self._listed, self._listed_for = listing, self._listing_for
+        count = len(listing.names)
+        self._show_list_status(
+            f"{count} model{'' if count == 1 else 's'} on this server: pick one from the list."
+            if count
+            else "The server lists no models: type the model name."
+        )
+        self._fill_provider_fields(self.provider())
+
+    def on_models_not_listed(self, error: BaseException) -> None:
+        self.refresh_models_button.setEnabled(True)
+        if not isinstance(error, ModelListError):
+            log.warning("listing models failed", exc_info=error)
+        reason = str(error) if isinstance(error, ModelListError) else "Listing the models failed."
+        self._show_list_status(f"{reason} You can still type the model name.")
 
     def on_servers_found(self, servers: list[LocalServer]) -> None:
         """List what runs on this computer, each with a link that picks it."""
@@ -468,3 +557,22 @@ class SettingsDialog(QDialog):
     def accept(self) -> None:
         if self.save():
             super().accept()
+
+
+def _env_override_text() -> str:
+    """Which ``CHATDESK_LLM_*`` variables win over what this dialog saves, in words."""
+    parts = []
+    model = os.environ.get(ENV_MODEL, "").strip()
+    base_url = os.environ.get(ENV_BASE_URL, "").strip()
+    if model:
+        parts.append(f"{ENV_MODEL}={model}")
+    if base_url:
+        parts.append(f"{ENV_BASE_URL}={redact(base_url)}")
+    if os.environ.get(API_KEY_ENV, "").strip():
+        parts.append(f"{API_KEY_ENV} (a key)")
+    if not parts:
+        return ""
+    return (
+        f"Set in the environment, so replies use it instead of what is saved here: "
+        f"{', '.join(parts)}."
+    )

@@ -9,6 +9,7 @@ the model in Settings; the model picker's "Default" entry says which one that is
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -27,18 +28,23 @@ from PySide6.QtWidgets import (
 
 from chatdesk.engine.crews import CrewInfo
 from chatdesk.engine.providers import LocalServer
+from chatdesk.model_catalog import ModelListing, list_models
+from chatdesk.model_choice import resolve_config
 from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import ThreadRecord
 from chatdesk.ui.provider_choices import guess_provider, provider_choice
 from chatdesk.ui.scaled_font import keep_scaled
-from chatdesk.ui.settings import UiSettings, configured_model
+from chatdesk.ui.settings import UiSettings, configured_model, model_settings
+from chatdesk.ui.thread_call import ThreadCall
 
 log = logging.getLogger(__name__)
 
 OTHER_MODEL = "\0other"
 COMBO_MAX_WIDTH = 230
+LISTING_TTL_S = 300.0
+"""How long the default server's model list is trusted before the picker asks again."""
 COMBO_MIN_WIDTH = 96
 TITLE_MIN_WIDTH = 160
 
@@ -77,11 +83,21 @@ class ElidedLabel(QLabel):
 
 
 class ShrinkingComboBox(QComboBox):
-    """A combo box as wide as its entries, that may shrink (eliding) when space is short."""
+    """A combo box as wide as its entries, that may shrink (eliding) when space is short.
+
+    Signals:
+        popup_opening: its list is about to open (a chance to bring it up to date).
+    """
+
+    popup_opening = Signal()
 
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
         return QSize(min(hint.width(), COMBO_MIN_WIDTH), hint.height())
+
+    def showPopup(self) -> None:
+        self.popup_opening.emit()
+        super().showPopup()
 
 
 class ThreadHeader(QFrame):
@@ -111,6 +127,11 @@ class ThreadHeader(QFrame):
         self._record: ThreadRecord | None = None
         self._crews: list[CrewInfo] = []
         self._servers: list[LocalServer] = []
+        self._listing: ModelListing | None = None
+        self._listed_at = 0.0  # time.monotonic() of the last answer, 0 for none
+        self.model_lister = ThreadCall("chatdesk-model-list", self)
+        self.model_lister.succeeded.connect(self.on_models_listed)
+        self.model_lister.failed.connect(self.on_models_not_listed)
 
         self.title_label = ElidedLabel(self)
         self.title_label.setObjectName("threadTitle")
@@ -145,11 +166,12 @@ class ThreadHeader(QFrame):
         QWidget.setTabOrder(self.model_combo, self.prompt_button)
         self.crew_combo.activated.connect(self.on_crew_activated)
         self.model_combo.activated.connect(self.on_model_activated)
+        self.model_combo.popup_opening.connect(self.on_model_popup_opening)
         self.prompt_button.clicked.connect(self.on_edit_prompt)
         self.title_label.double_clicked.connect(self.rename_requested)
         self.set_thread(None)
 
-    def _combo(self, name: str, accessible: str) -> QComboBox:
+    def _combo(self, name: str, accessible: str) -> ShrinkingComboBox:
         combo = ShrinkingComboBox(self)
         combo.setObjectName(name)
         combo.setAccessibleName(accessible)
@@ -189,7 +211,31 @@ class ThreadHeader(QFrame):
 
     def refresh(self) -> None:
         """Re-read what depends on Settings (the default model and its suggestions)."""
+        self._listing, self._listed_at = None, 0.0  # perhaps another server now
         self._fill_models()
+
+    def list_models(self) -> None:
+        """Ask the default model's server which models it has, in the background."""
+        settings = model_settings()
+
+        def ask() -> ModelListing | None:
+            config = resolve_config("", settings)  # reads the keyring: off the GUI thread
+            return None if config is None or config.is_scripted else list_models(config)
+
+        self.model_lister.call(ask)
+
+    def on_model_popup_opening(self) -> None:
+        stale = time.monotonic() - self._listed_at > LISTING_TTL_S
+        if stale and not self.model_lister.is_running():
+            self.list_models()
+
+    def on_models_listed(self, listing: ModelListing | None) -> None:
+        self._listing, self._listed_at = listing, time.monotonic()
+        self._fill_models()
+
+    def on_models_not_listed(self, error: BaseException) -> None:
+        self._listed_at = time.monotonic()  # not again at every opening of the list
+        log.info("the model list of the default server is not available: %s", error)
 
     def on_thread_changed(self, change: Change) -> None:
         """Change-bus slot: follow edits of the shown thread, wherever they came from."""
@@ -233,6 +279,8 @@ class ThreadHeader(QFrame):
             for server in self._servers:
                 if server.kind == choice.local_kind:
                     names = [*server.models, *names]
+            if self._listing is not None and self._listing.provider == choice.prefix:
+                names = [*self._listing.names, *names]  # what the server says it has
             for name in names:
                 model = choice.model_string(name)
                 if model not in seen and model != default:
