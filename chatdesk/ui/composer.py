@@ -13,7 +13,7 @@ that was there before.
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QFocusEvent, QKeyEvent
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -26,6 +26,10 @@ from PySide6.QtWidgets import (
 
 DRAFT_DEBOUNCE_MS = 400
 MAX_LINES = 10
+
+
+PLACEHOLDER = "Message chatdesk…  (Enter to send, Shift+Enter for a new line)"
+SHORT_PLACEHOLDER = "Message chatdesk…"
 
 
 class ComposerEdit(QPlainTextEdit):
@@ -45,7 +49,7 @@ class ComposerEdit(QPlainTextEdit):
         super().__init__(parent)
         self.setObjectName("composer")
         self.setAccessibleName("Message")
-        self.setPlaceholderText("Message chatdesk…  (Enter to send, Shift+Enter for a new line)")
+        self.setPlaceholderText(PLACEHOLDER)
         self.setTabChangesFocus(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
@@ -69,6 +73,13 @@ class ComposerEdit(QPlainTextEdit):
                 self.submit.emit()
                 return
         super().keyPressEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """The hint on one line: its short form when the long one would wrap."""
+        super().resizeEvent(event)
+        room = self.viewport().width() - 2 * int(self.document().documentMargin()) - 4
+        fits = self.fontMetrics().horizontalAdvance(PLACEHOLDER) <= room
+        self.setPlaceholderText(PLACEHOLDER if fits else SHORT_PLACEHOLDER)
 
     def focusInEvent(self, event: QFocusEvent) -> None:
         super().focusInEvent(event)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -59,7 +59,14 @@ from chatdesk.ui.thread_header import ThreadHeader
 from chatdesk.ui.thread_list import ThreadListPanel
 from chatdesk.ui.thread_model import ThreadListModel
 from chatdesk.ui.toast import Toast
+from chatdesk.ui.trace_panel import MIN_WIDTH as TRACE_MIN_WIDTH
+from chatdesk.ui.trace_panel import PREFERRED_WIDTH as TRACE_PREFERRED_WIDTH
 from chatdesk.ui.trace_panel import ExecutionPanel
+
+SIDEBAR_BESIDE_DETAILS = 220
+"""How narrow the chat list may get to make room for Run details beside the chat."""
+CHAT_BESIDE_DETAILS = 460
+"""The chat's width Run details leaves when it can (it takes less than it would like)."""
 
 log = logging.getLogger(__name__)
 APP_TITLE = "chatdesk"
@@ -194,6 +201,7 @@ class MainWindow(QMainWindow):
         self.execution_panel = ExecutionPanel(self.services, self.user_id, self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.execution_panel)
         self.execution_panel.hide()
+        self.execution_panel.before_show = self._place_details
 
         QWidget.setTabOrder(self.sidebar.new_button, self.sidebar.search)
         QWidget.setTabOrder(self.sidebar.search, self.sidebar.view)
@@ -351,6 +359,41 @@ class MainWindow(QMainWindow):
             ids = self.thread_model.thread_ids()
             if ids:
                 self.sidebar.select_thread(ids[0])
+
+    def _place_details(self) -> None:
+        """Dock Run details beside the chat when both fit; else float it over the chat.
+
+        Docked at a width the window has room for, it never makes the window grow (a
+        QMainWindow widens itself to fit a dock's minimum, off a small screen).
+        """
+        dock = self.execution_panel
+        if dock.isFloating():
+            return  # where the person put it
+        chat_min = self.chat_pane.minimumSizeHint().width() + self.splitter.handleWidth()
+        sidebar = self.sidebar.width()
+        if sidebar > SIDEBAR_BESIDE_DETAILS and self.width() - sidebar - CHAT_BESIDE_DETAILS < (
+            TRACE_PREFERRED_WIDTH
+        ):
+            # The chat list gives up some width first (down to a readable minimum).
+            total = sum(self.splitter.sizes())
+            narrower = max(
+                SIDEBAR_BESIDE_DETAILS,
+                self.width() - CHAT_BESIDE_DETAILS - TRACE_PREFERRED_WIDTH,
+            )
+            if narrower < sidebar:
+                self.splitter.setSizes([narrower, total - narrower])
+                sidebar = narrower
+        if self.width() - sidebar - chat_min >= TRACE_MIN_WIDTH:
+            room = self.width() - sidebar - max(chat_min, CHAT_BESIDE_DETAILS)
+            width = min(TRACE_PREFERRED_WIDTH, max(TRACE_MIN_WIDTH, room))
+            QTimer.singleShot(
+                0, lambda: self.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
+            )
+            return
+        dock.setFloating(True)
+        frame = self.geometry()
+        width = min(TRACE_PREFERRED_WIDTH, max(TRACE_MIN_WIDTH, frame.width() // 2))
+        dock.setGeometry(frame.right() - width - 12, frame.top() + 56, width, frame.height() - 80)
 
     def _default_geometry(self) -> None:
         """1180x760, or 90% of a smaller screen, centred."""

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -22,6 +22,9 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QSizePolicy,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QToolButton,
     QWidget,
 )
@@ -47,6 +50,8 @@ LISTING_TTL_S = 300.0
 """How long the default server's model list is trusted before the picker asks again."""
 COMBO_MIN_WIDTH = 96
 TITLE_MIN_WIDTH = 160
+COMPACT_TITLE_MIN_WIDTH = 60
+PROMPT_TEXT, COMPACT_PROMPT_TEXT = "System prompt", "Prompt"
 
 
 class ElidedLabel(QLabel):
@@ -62,10 +67,11 @@ class ElidedLabel(QLabel):
         super().__init__(parent)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.keep_width = TITLE_MIN_WIDTH
 
     def minimumSizeHint(self) -> QSize:
         """Keep some of the title when space is short: the pickers give way first."""
-        width = min(self.fontMetrics().horizontalAdvance(self.text()) + 2, TITLE_MIN_WIDTH)
+        width = min(self.fontMetrics().horizontalAdvance(self.text()) + 2, self.keep_width)
         return QSize(max(width, 40), super().minimumSizeHint().height())
 
     def paintEvent(self, _event: QPaintEvent) -> None:
@@ -98,6 +104,20 @@ class ShrinkingComboBox(QComboBox):
     def showPopup(self) -> None:
         self.popup_opening.emit()
         super().showPopup()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        """Qt clips a long entry mid-word ("Default (op"); this shortens it with "…"."""
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        label = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+        option.currentText = self.fontMetrics().elidedText(
+            option.currentText, Qt.TextElideMode.ElideRight, label.width()
+        )
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
 
 
 class ThreadHeader(QFrame):
@@ -146,18 +166,24 @@ class ThreadHeader(QFrame):
         self.prompt_button = QToolButton(self)
         self.prompt_button.setObjectName("systemPromptButton")
         self.prompt_button.setAccessibleName("System prompt of this chat")
-        self.prompt_button.setText("System prompt")
+        self.prompt_button.setText(PROMPT_TEXT)
+        self.prompt_button.setToolTip("The system prompt of this chat")
         self.prompt_button.setCursor(Qt.CursorShape.PointingHandCursor)
 
-        layout = QHBoxLayout(self)
+        layout = self._row = QHBoxLayout(self)
         layout.setContentsMargins(20, 8, 14, 8)
         layout.setSpacing(8)
         layout.addWidget(self.title_label, 1)
         layout.addSpacing(8)
-        layout.addWidget(self._caption("Crew", self.crew_combo))
+        self._captions = (
+            self._caption("Crew", self.crew_combo),
+            self._caption("Model", self.model_combo),
+        )
+        self._compact = False
+        layout.addWidget(self._captions[0])
         layout.addWidget(self.crew_combo)
         layout.addSpacing(4)
-        layout.addWidget(self._caption("Model", self.model_combo))
+        layout.addWidget(self._captions[1])
         layout.addWidget(self.model_combo)
         layout.addSpacing(4)
         layout.addWidget(self.prompt_button)
@@ -170,6 +196,55 @@ class ThreadHeader(QFrame):
         self.prompt_button.clicked.connect(self.on_edit_prompt)
         self.title_label.double_clicked.connect(self.rename_requested)
         self.set_thread(None)
+
+    # -- narrow windows --------------------------------------------------------------
+
+    def minimumSizeHint(self) -> QSize:
+        """As narrow as the compact form (no captions, short labels) can be."""
+        width = self._row.minimumSize().width()
+        if not self._compact:
+            width -= self._compact_savings()
+        return QSize(width, super().minimumSizeHint().height())
+
+    def _compact_savings(self) -> int:
+        """How much narrower the compact form is than the full one."""
+        spacing = self._row.spacing()
+        captions = sum(label.sizeHint().width() + spacing for label in self._captions)
+        metrics = self.prompt_button.fontMetrics()
+        prompt = metrics.horizontalAdvance(PROMPT_TEXT) - metrics.horizontalAdvance(
+            COMPACT_PROMPT_TEXT
+        )
+        title = self.title_label.fontMetrics().horizontalAdvance(self.title_label.text()) + 2
+        kept = min(title, TITLE_MIN_WIDTH) - min(title, COMPACT_TITLE_MIN_WIDTH)
+        return captions + prompt + max(kept, 0)
+
+    def _full_width(self) -> int:
+        """The width below which the captions go and the labels shorten."""
+        return self.minimumSizeHint().width() + self._compact_savings()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._set_compact(event.size().width() < self._full_width())
+        super().resizeEvent(event)
+
+    def _set_compact(self, compact: bool) -> None:
+        if compact == self._compact:
+            return
+        self._compact = compact
+        for label in self._captions:
+            label.setVisible(not compact)
+        self._prompt_label()
+        self.title_label.keep_width = COMPACT_TITLE_MIN_WIDTH if compact else TITLE_MIN_WIDTH
+        self.title_label.updateGeometry()
+
+    def _prompt_label(self) -> None:
+        """ "System prompt", short in a narrow header, with a tick when the chat has one."""
+        text = COMPACT_PROMPT_TEXT if self._compact else PROMPT_TEXT
+        has_prompt = bool(self._record.system_prompt) if self._record else False
+        self.prompt_button.setText(f"{text} ✓" if has_prompt else text)
+
+    @property
+    def compact(self) -> bool:
+        return self._compact
 
     def _combo(self, name: str, accessible: str) -> ShrinkingComboBox:
         combo = ShrinkingComboBox(self)
@@ -307,7 +382,7 @@ class ThreadHeader(QFrame):
     def _show_prompt_state(self) -> None:
         prompt = self._record.system_prompt if self._record else None
         self.prompt_button.setProperty("active", bool(prompt))
-        self.prompt_button.setText("System prompt ✓" if prompt else "System prompt")
+        self._prompt_label()
         self.prompt_button.setToolTip(
             f"This chat's instructions:\n{prompt[:300]}"
             if prompt

@@ -11,6 +11,7 @@ Everything here is plain text: step payloads are model output, never rendered.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QSize, Qt
 from PySide6.QtGui import QPalette
@@ -57,6 +58,7 @@ NO_STEPS_PENDING = "No steps yet: the run is waiting to start."
 NO_STEPS_RUNNING = "No steps yet: the run has started."
 NO_STEPS_ENDED = "This run recorded no steps."
 DETAIL_PLACEHOLDER = "Select a step to see everything it recorded."
+MIN_WIDTH = 320
 PREFERRED_WIDTH = 520
 """Wide enough for the steps' six columns; the dock opens this wide unless resized."""
 DETAIL_HEIGHT = 180
@@ -132,7 +134,9 @@ class ExecutionPanel(QDockWidget):
         layout.addLayout(self._form)
         layout.addWidget(self._split, 1)
         self.setWidget(body)
-        self.setMinimumWidth(320)
+        self.setMinimumWidth(MIN_WIDTH)
+        self.before_show: Callable[[], None] | None = None
+        """Called just before the dock appears: the window decides docked or floating."""
 
         self.steps.selectionModel().currentChanged.connect(self.on_current_step_changed)
         self.steps.selectionModel().selectionChanged.connect(self.on_step_selection_changed)
@@ -143,6 +147,11 @@ class ExecutionPanel(QDockWidget):
         self._render()
 
     # -- reading what it shows (tests, tools) -----------------------------------------
+
+    def setVisible(self, visible: bool) -> None:
+        if visible and self.isHidden() and self.before_show is not None:
+            self.before_show()
+        super().setVisible(visible)
 
     def value(self, key: str) -> str:
         """The text shown for ``key`` (see ``FIELDS``)."""

@@ -1,8 +1,9 @@
 """Fixtures for the window's tests: a SQLite store of their own and real windows.
 
 UI tests run on SQLite only (the services are tested on both databases elsewhere).
-The offscreen platform warns that it cannot propagate size hints; that one message is
-not about chatdesk, so it is ignored here while every other Qt warning fails a test.
+The offscreen platform warns that it cannot propagate size hints, raise a window or grab
+the keyboard; those messages are not about chatdesk, so they are ignored here while every
+other Qt warning fails a test.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from chatdesk.store.migrate import Store, open_store
 from chatdesk.store.models import Message
 from chatdesk.ui.main_window import MainWindow
 
-OFFSCREEN_NOISE = r"This plugin does not support propagateSizeHints\(\)"
+OFFSCREEN_NOISE = (
+    r"This plugin does not support (propagateSizeHints\(\)|raise\(\)|grabbing the keyboard)"
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

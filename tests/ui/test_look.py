@@ -19,7 +19,7 @@ from chatdesk.ui.message_delegate import COLUMN_MAX
 from chatdesk.ui.search_model import SnippetParts
 from chatdesk.ui.search_panel import fit_snippet
 from chatdesk.ui.theme import DARK, LIGHT, Colors
-from chatdesk.ui.thread_header import TITLE_MIN_WIDTH
+from chatdesk.ui.thread_header import COMPACT_TITLE_MIN_WIDTH
 
 MakeWindow = Callable[[], MainWindow]
 
@@ -78,7 +78,7 @@ def test_the_composer_frame_shows_where_the_focus_is(qtbot: QtBot, make_window: 
     qtbot.waitUntil(lambda: frame.property("focused") is False)
 
 
-def test_a_narrow_chat_keeps_the_title_and_shrinks_the_pickers(
+def test_a_narrow_chat_drops_the_captions_and_keeps_title_and_pickers_readable(
     qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
 ) -> None:
     title = "Speed up the report pipeline (Python, SQL, JS)"
@@ -86,12 +86,15 @@ def test_a_narrow_chat_keeps_the_title_and_shrinks_the_pickers(
     window = make_window()
     window.sidebar.select_thread(thread.id)
     window.resize(1000, 650)
-    window.execution_panel.show()  # the run details dock takes a third of the width
+    window.execution_panel.show()  # Run details beside the chat
     header = window.header
-    qtbot.waitUntil(lambda: header.width() < 700)
+    qtbot.waitUntil(lambda: header.width() < 700 and header.compact)
+    qtbot.wait(50)
     shown = header.title_label
-    assert shown.width() >= TITLE_MIN_WIDTH
-    assert header.model_combo.width() < header.model_combo.sizeHint().width()
+    assert shown.width() >= COMPACT_TITLE_MIN_WIDTH
+    for combo in (header.crew_combo, header.model_combo):
+        assert combo.width() >= combo.minimumSizeHint().width()  # never clipped mid-word
+    assert header.model_combo.width() < header.model_combo.sizeHint().width()  # elided
     assert shown.geometry().right() < header.crew_combo.geometry().left()
 
 

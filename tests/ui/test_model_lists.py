@@ -110,7 +110,6 @@ def test_settings_say_when_the_environment_overrides_them(
 
 
 @pytest.mark.usefixtures("memory_keyring")
-@pytest.mark.qt_log_ignore("This plugin does not support")  # offscreen popups
 def test_the_chat_header_offers_the_default_servers_models(
     qtbot: QtBot,
     make_window: Callable[[], MainWindow],
