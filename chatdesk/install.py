@@ -24,9 +24,11 @@ from pathlib import Path
 MIN_PYTHON = (3, 11)
 CHECKOUT = Path(__file__).resolve().parent.parent
 
-# What Qt's window needs at run time, and what makes a virtual environment.
+# What Qt's window needs at run time, and what makes a virtual environment. libQt6Core
+# itself links GLib, which a desktop has but a stock server or minimal install lacks.
 DEBIAN_PACKAGES = (
     "python3-venv",
+    "libglib2.0-0",
     "libegl1",
     "libgl1",
     "libxkbcommon0",
@@ -44,6 +46,7 @@ DEBIAN_PACKAGES = (
     "fonts-dejavu-core",
 )
 FEDORA_PACKAGES = (
+    "glib2",
     "mesa-libEGL",
     "mesa-libGL",
     "libxkbcommon-x11",
@@ -94,18 +97,24 @@ def package_manager() -> PackageManager | None:
 
 
 def missing_packages(manager: PackageManager) -> list[str]:
-    """The packages of ``manager.packages`` that are not installed."""
+    """The packages of ``manager.packages`` that are not installed.
+
+    Debian 13 and Ubuntu 24.04 renamed some libraries ``<name>t64`` (``libglib2.0-0t64``);
+    either name counts, and apt-get installs the renamed one when asked for the old name.
+    """
     missing = []
     for package in manager.packages:
-        result = subprocess.run(
-            [*manager.query, package], capture_output=True, text=True, check=False
-        )
-        installed = result.returncode == 0 and (
-            manager is not APT or "install ok installed" in result.stdout
-        )
-        if not installed:
+        names = (package, f"{package}t64") if manager is APT else (package,)
+        if not any(_installed(manager, name) for name in names):
             missing.append(package)
     return missing
+
+
+def _installed(manager: PackageManager, package: str) -> bool:
+    result = subprocess.run([*manager.query, package], capture_output=True, text=True, check=False)
+    return result.returncode == 0 and (
+        manager is not APT or "install ok installed" in result.stdout
+    )
 
 
 def as_root(command: Sequence[str]) -> list[str]:
