@@ -134,9 +134,20 @@ def install_system_packages(manager: PackageManager, *, dry_run: bool) -> list[s
     if not missing or dry_run:
         return missing
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    if manager.refresh is not None:
-        _run(as_root(manager.refresh), env=env)
-    _run(as_root([*manager.install, *missing]), env=env)
+    install = (*manager.install, *missing)
+    steps = [install] if manager.refresh is None else [manager.refresh, install]
+    try:
+        commands = [as_root(step) for step in steps]
+    except InstallError:
+        # Name every step, not only the first: told just "apt-get update", a person runs
+        # it, runs this again, and is told "apt-get update" again.
+        raise InstallError(
+            "installing system packages needs root; run as root:\n    "
+            + " && ".join(" ".join(step) for step in steps)
+            + "\nthen run this again"
+        ) from None
+    for command in commands:
+        _run(command, env=env)
     return missing
 
 
