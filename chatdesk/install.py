@@ -166,11 +166,22 @@ def find_python() -> str:
 
 
 def make_venv(python: str, venv: Path, *, dry_run: bool) -> Path:
-    """A virtual environment at ``venv`` (kept when it is already there); its python."""
+    """A virtual environment at ``venv`` (kept when it is already there); its python.
+
+    One without pip is made again: ``python3 -m venv`` run before ``python3-venv`` was
+    installed fails but leaves a python behind, and pip would fail in it on every run.
+    """
     venv_python = venv / "bin" / "python"
-    if not venv_python.exists() and not dry_run:
-        _run([python, "-m", "venv", str(venv)])
+    if not dry_run and not _has_pip(venv_python):
+        _run([python, "-m", "venv", "--clear", str(venv)])
     return venv_python
+
+
+def _has_pip(python: Path) -> bool:
+    if not python.exists():
+        return False
+    result = subprocess.run([str(python), "-c", "import pip"], capture_output=True, check=False)
+    return result.returncode == 0
 
 
 def install_chatdesk(venv_python: Path, *, dev: bool, dry_run: bool) -> None:
