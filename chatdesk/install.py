@@ -224,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _install(args: argparse.Namespace) -> None:
+    python = find_python()  # before the system packages: too old a Python makes them moot
     manager = None if args.no_system else package_manager()
     if manager is None:
         print("system packages: not checked (no apt-get or dnf here, or --no-system)")
@@ -232,7 +233,6 @@ def _install(args: argparse.Namespace) -> None:
         verb = "would install" if args.dry_run else "installed"
         did = f"{verb} {' '.join(done)}" if done else "all there already"
         print(f"system packages ({manager.name}): {did}")
-    python = find_python()
     venv_python = make_venv(python, args.venv, dry_run=args.dry_run)
     print(f"virtual environment: {args.venv} (Python: {python})")
     install_chatdesk(venv_python, dev=args.dev, dry_run=args.dry_run)
