@@ -24,9 +24,11 @@ from pathlib import Path
 MIN_PYTHON = (3, 11)
 CHECKOUT = Path(__file__).resolve().parent.parent
 
-# What Qt's window needs at run time, and what makes a virtual environment.
+# What Qt's window needs at run time, and what makes a virtual environment. libQt6Core
+# itself links GLib, which a desktop has but a stock server or minimal install lacks.
 DEBIAN_PACKAGES = (
     "python3-venv",
+    "libglib2.0-0",
     "libegl1",
     "libgl1",
     "libxkbcommon0",
@@ -44,6 +46,7 @@ DEBIAN_PACKAGES = (
     "fonts-dejavu-core",
 )
 FEDORA_PACKAGES = (
+    "glib2",
     "mesa-libEGL",
     "mesa-libGL",
     "libxkbcommon-x11",
@@ -94,18 +97,24 @@ def package_manager() -> PackageManager | None:
 
 
 def missing_packages(manager: PackageManager) -> list[str]:
-    """The packages of ``manager.packages`` that are not installed."""
+    """The packages of ``manager.packages`` that are not installed.
+
+    Debian 13 and Ubuntu 24.04 renamed some libraries ``<name>t64`` (``libglib2.0-0t64``);
+    either name counts, and apt-get installs the renamed one when asked for the old name.
+    """
     missing = []
     for package in manager.packages:
-        result = subprocess.run(
-            [*manager.query, package], capture_output=True, text=True, check=False
-        )
-        installed = result.returncode == 0 and (
-            manager is not APT or "install ok installed" in result.stdout
-        )
-        if not installed:
+        names = (package, f"{package}t64") if manager is APT else (package,)
+        if not any(_installed(manager, name) for name in names):
             missing.append(package)
     return missing
+
+
+def _installed(manager: PackageManager, package: str) -> bool:
+    result = subprocess.run([*manager.query, package], capture_output=True, text=True, check=False)
+    return result.returncode == 0 and (
+        manager is not APT or "install ok installed" in result.stdout
+    )
 
 
 def as_root(command: Sequence[str]) -> list[str]:
@@ -125,9 +134,20 @@ def install_system_packages(manager: PackageManager, *, dry_run: bool) -> list[s
     if not missing or dry_run:
         return missing
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    if manager.refresh is not None:
-        _run(as_root(manager.refresh), env=env)
-    _run(as_root([*manager.install, *missing]), env=env)
+    install = (*manager.install, *missing)
+    steps = [install] if manager.refresh is None else [manager.refresh, install]
+    try:
+        commands = [as_root(step) for step in steps]
+    except InstallError:
+        # Name every step, not only the first: told just "apt-get update", a person runs
+        # it, runs this again, and is told "apt-get update" again.
+        raise InstallError(
+            "installing system packages needs root; run as root:\n    "
+            + " && ".join(" ".join(step) for step in steps)
+            + "\nthen run this again"
+        ) from None
+    for command in commands:
+        _run(command, env=env)
     return missing
 
 
@@ -146,11 +166,22 @@ def find_python() -> str:
 
 
 def make_venv(python: str, venv: Path, *, dry_run: bool) -> Path:
-    """A virtual environment at ``venv`` (kept when it is already there); its python."""
+    """A virtual environment at ``venv`` (kept when it is already there); its python.
+
+    One without pip is made again: ``python3 -m venv`` run before ``python3-venv`` was
+    installed fails but leaves a python behind, and pip would fail in it on every run.
+    """
     venv_python = venv / "bin" / "python"
-    if not venv_python.exists() and not dry_run:
-        _run([python, "-m", "venv", str(venv)])
+    if not dry_run and not _has_pip(venv_python):
+        _run([python, "-m", "venv", "--clear", str(venv)])
     return venv_python
+
+
+def _has_pip(python: Path) -> bool:
+    if not python.exists():
+        return False
+    result = subprocess.run([str(python), "-c", "import pip"], capture_output=True, check=False)
+    return result.returncode == 0
 
 
 def install_chatdesk(venv_python: Path, *, dev: bool, dry_run: bool) -> None:
@@ -193,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _install(args: argparse.Namespace) -> None:
+    python = find_python()  # before the system packages: too old a Python makes them moot
     manager = None if args.no_system else package_manager()
     if manager is None:
         print("system packages: not checked (no apt-get or dnf here, or --no-system)")
@@ -201,7 +233,6 @@ def _install(args: argparse.Namespace) -> None:
         verb = "would install" if args.dry_run else "installed"
         did = f"{verb} {' '.join(done)}" if done else "all there already"
         print(f"system packages ({manager.name}): {did}")
-    python = find_python()
     venv_python = make_venv(python, args.venv, dry_run=args.dry_run)
     print(f"virtual environment: {args.venv} (Python: {python})")
     install_chatdesk(venv_python, dev=args.dev, dry_run=args.dry_run)
