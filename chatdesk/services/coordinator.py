@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from PySide6.QtCore import QObject, Signal
+from sqlalchemy.exc import StatementError
 
 from chatdesk.engine.protocol import (
     CancelledEvent,
@@ -439,4 +440,7 @@ class Coordinator(QObject):
 
 
 def _could_not_save(error: Exception) -> str:
-    return f"chatdesk could not save this reply: {error}"
+    """Why a write failed, in the database's own words: never the SQL statement or its
+    values, which hold the reply itself."""
+    cause = error.orig if isinstance(error, StatementError) and error.orig else error
+    return f"chatdesk could not save this reply: {cause}"
