@@ -341,6 +341,8 @@ class FakeOpenAIServer:
                 self._write_chunk(b"")  # end of chunked body
 
             def _endless(self, b: Behaviour, model: str, record: RecordedRequest) -> None:
+                # Like a real server (uvicorn's http.disconnect), notice a client that
+                # hung up (its FIN) between writes, not only when a write fails.
                 index = 0
                 while not (b.delay_s and server.release.wait(b.delay_s)):
                     if server.release.is_set():
@@ -348,22 +350,27 @@ class FakeOpenAIServer:
                     self._sse(_chunk(model, endless_piece(index, b.chunk_size)))
                     record.chunks_sent += 1
                     index += 1
+                    self._raise_if_client_gone()
 
             def _stall(self) -> None:
                 # Go quiet, but notice a client that gave up (it closes the socket).
                 while not server.release.wait(0.05):
+                    self.wfile.write(b"")
+                    self._raise_if_client_gone()
+
+            def _raise_if_client_gone(self) -> None:
+                """ConnectionResetError once the client has closed its end (or reset it)."""
+                try:
+                    self.connection.settimeout(0.0)
                     try:
-                        self.wfile.write(b"")
-                        self.connection.settimeout(0.0)
-                        try:
-                            if self.connection.recv(1) == b"":
-                                raise ConnectionResetError
-                        except BlockingIOError:
-                            pass
-                        finally:
-                            self.connection.settimeout(None)
-                    except OSError as exc:
-                        raise ConnectionResetError from exc
+                        if self.connection.recv(1) == b"":
+                            raise ConnectionResetError
+                    except BlockingIOError:
+                        pass
+                    finally:
+                        self.connection.settimeout(None)
+                except OSError as exc:
+                    raise ConnectionResetError from exc
 
             def _drop(self) -> None:
                 self.close_connection = True

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from chatdesk.app import ChatdeskApp
-from chatdesk.fake_openai import RecordedRequest, endless, endless_piece, reply
+from chatdesk.fake_openai import endless, endless_piece, reply
 from chatdesk.testing import OFFSCREEN_NOISE
 from tests.reliability.test_provider_faults import FaultyProvider, provider
 
@@ -65,9 +65,14 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _hung_up_after_s(served: RecordedRequest, ended_at: list[float]) -> float:
-    """How long after the GUI's ending the server saw the client go."""
-    assert served.finished.wait(10), "the worker never hung up"
+def _hung_up_after_s(provider: FaultyProvider, ended_at: list[float]) -> float:
+    """How long after the GUI's ending the server saw the client go.
+
+    The GUI keeps running meanwhile: a worker with events still on their way reads
+    its cancel only once the GUI has taken them.
+    """
+    (served,) = provider.server.chat_requests()
+    provider.qtbot.waitUntil(served.finished.is_set, timeout=10_000)
     assert ended_at, "the GUI never told the worker to stop"
     assert served.client_disconnected and served.disconnected_at is not None
     return served.disconnected_at - ended_at[0]
@@ -121,8 +126,7 @@ def test_a_reply_past_the_limit_keeps_its_text_and_the_provider_is_hung_up_on(
     assert outcome.content == endless_answer(LIMIT)
     stored = app.services.messages.get(app.user_id, provider.last_reply()["messageId"])
     assert stored.content == endless_answer(LIMIT)  # in the database, not only on screen
-    (served,) = provider.server.chat_requests()
-    hung_up_s = _hung_up_after_s(served, clock.ended_at)
+    hung_up_s = _hung_up_after_s(provider, clock.ended_at)
     assert hung_up_s < HANG_UP_WITHIN_S, f"the server saw the end {hung_up_s:.2f} s later"
     cpu_share = _worker_goes_quiet(provider)
     assert cpu_share < IDLE_CPU_SHARE, f"the worker still uses {cpu_share:.0%} of a core"
@@ -154,8 +158,7 @@ def test_a_save_the_database_refuses_ends_the_run_and_hangs_up(
     assert outcome.status == "failed"
     assert outcome.error == f"chatdesk could not save this reply: {SAVE_REFUSED}"
     assert outcome.content and endless_answer(len(outcome.content)) == outcome.content
-    (served,) = provider.server.chat_requests()
-    hung_up_s = _hung_up_after_s(served, clock.ended_at)
+    hung_up_s = _hung_up_after_s(provider, clock.ended_at)
     assert hung_up_s < HANG_UP_WITHIN_S, f"the server saw the end {hung_up_s:.2f} s later"
     cpu_share = _worker_goes_quiet(provider)
     assert cpu_share < IDLE_CPU_SHARE, f"the worker still uses {cpu_share:.0%} of a core"
