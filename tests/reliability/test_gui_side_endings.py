@@ -10,15 +10,18 @@ quiet, and the next message gets a normal reply from the same worker.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chatdesk.app import ChatdeskApp
-from chatdesk.fake_openai import endless, endless_piece, reply
+from chatdesk.fake_openai import Behaviour, endless, endless_piece, reply
+from chatdesk.services.messages import MAX_CONTENT_CHARS
 from chatdesk.testing import OFFSCREEN_NOISE
 from tests.reliability.test_provider_faults import FaultyProvider, provider
 
@@ -28,8 +31,9 @@ pytestmark = pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
 DEADLINE_S = 60.0
 """The runs' budget: far beyond any ending tested here, so only chatdesk's own ends them."""
 LIMIT = 20_000
-"""The reply length limit for these tests (the product's is 4,000,000)."""
+"""The reply length limit for most tests here (the product's is 4,000,000)."""
 CHUNK = 100
+ENDED = ("completed", "failed", "cancelled")
 HANG_UP_WITHIN_S = 3.0
 """From the GUI's ending (its cancel to the worker) to the server seeing its connection
 closed (measured: tens of milliseconds)."""
@@ -38,10 +42,29 @@ IDLE_CPU_SHARE = 0.25
 SAVE_REFUSED = "simulated: the disk is full"
 
 
-def endless_answer(length: int) -> str:
+def endless_answer(length: int, chunk: int = CHUNK) -> str:
     """The first ``length`` characters of the answer an ``endless`` stream sends."""
-    pieces = (endless_piece(index, CHUNK) for index in range(length // (CHUNK - 1) + 2))
+    pieces = (endless_piece(index, chunk) for index in range(length // (chunk - 1) + 2))
     return "".join(pieces)[:length]
+
+
+def _answer(
+    provider: FaultyProvider, script: list[Behaviour], message: str, timeout_s: float = 30
+) -> tuple[dict[str, Any], float]:
+    """Send ``message`` with the server following ``script``; the new reply once it
+    ended, and how long after sending that was."""
+    replies_before = sum(row["role"] == "assistant" for row in provider.rows())
+    provider.server.set_script(script)
+    sent = time.monotonic()
+    provider.send(message)
+    provider.qtbot.waitUntil(
+        lambda: (
+            sum(row["role"] == "assistant" for row in provider.rows()) > replies_before
+            and provider.last_reply()["status"] in ENDED
+        ),
+        timeout=int(timeout_s * 1000),
+    )
+    return provider.last_reply(), time.monotonic() - sent
 
 
 class EndingClock:
@@ -90,17 +113,7 @@ def _worker_goes_quiet(provider: FaultyProvider) -> float:
 def _next_message_is_answered_normally(provider: FaultyProvider, worker_pid: int | None) -> None:
     died: list[str] = []
     provider.app.worker.worker_died.connect(died.append)
-    replies_before = sum(row["role"] == "assistant" for row in provider.rows())
-    provider.server.set_script([reply("Final Answer: Back to normal, every word.")])
-    provider.send("Again?")
-    provider.qtbot.waitUntil(
-        lambda: (
-            sum(row["role"] == "assistant" for row in provider.rows()) > replies_before
-            and provider.last_reply()["status"] in ("completed", "failed", "cancelled")
-        ),
-        timeout=30_000,
-    )
-    answer = provider.last_reply()
+    answer, _ = _answer(provider, [reply("Final Answer: Back to normal, every word.")], "Again?")
     assert (answer["status"], answer["content"], answer["error"]) == (
         "completed",
         "Back to normal, every word.",
@@ -110,28 +123,41 @@ def _next_message_is_answered_normally(provider: FaultyProvider, worker_pid: int
 
 
 @pytest.mark.parametrize("provider", [DEADLINE_S], indirect=True)
+@pytest.mark.parametrize(
+    ("limit", "chunk", "delay_s"),
+    [
+        pytest.param(LIMIT, CHUNK, 0.005, id="20k"),
+        # The product's limit, as fast as the pipeline goes: ~25 s here, 4 MB kept.
+        pytest.param(MAX_CONTENT_CHARS, 4000, 0.0, id="4M", marks=pytest.mark.slow),
+    ],
+)
 def test_a_reply_past_the_limit_keeps_its_text_and_the_provider_is_hung_up_on(
-    provider: FaultyProvider, monkeypatch: pytest.MonkeyPatch
+    provider: FaultyProvider,
+    monkeypatch: pytest.MonkeyPatch,
+    limit: int,
+    chunk: int,
+    delay_s: float,
 ) -> None:
     app = provider.app
-    app.coordinator.max_reply_chars = LIMIT
+    app.coordinator.max_reply_chars = limit
     clock = EndingClock(app, monkeypatch)
     worker_pid = app.worker.pid
-    outcome = provider.run([endless(chunk_size=CHUNK)], "Talk forever")
-    assert outcome.status == "failed"
-    assert outcome.error == (
-        f"The reply passed the limit of {LIMIT:,} characters and was stopped; "
-        f"its first {LIMIT:,} characters are kept."
+    script = [endless(chunk_size=chunk, delay_s=delay_s)]
+    answer, elapsed_s = _answer(provider, script, "Talk forever", timeout_s=DEADLINE_S)
+    assert answer["status"] == "failed"
+    assert answer["error"] == (
+        f"The reply passed the limit of {limit:,} characters and was stopped; "
+        f"its first {limit:,} characters are kept."
     )
-    assert outcome.content == endless_answer(LIMIT)
-    stored = app.services.messages.get(app.user_id, provider.last_reply()["messageId"])
-    assert stored.content == endless_answer(LIMIT)  # in the database, not only on screen
+    assert answer["content"] == endless_answer(limit, chunk)
+    stored = app.services.messages.get(app.user_id, answer["messageId"])
+    assert stored.content == answer["content"]  # in the database, not only on screen
     hung_up_s = _hung_up_after_s(provider, clock.ended_at)
     assert hung_up_s < HANG_UP_WITHIN_S, f"the server saw the end {hung_up_s:.2f} s later"
     cpu_share = _worker_goes_quiet(provider)
     assert cpu_share < IDLE_CPU_SHARE, f"the worker still uses {cpu_share:.0%} of a core"
     print(
-        f"\nlimit: failed {outcome.elapsed_s:.2f} s after sending, server hung up on "
+        f"\nlimit {limit:,}: failed {elapsed_s:.2f} s after sending, server hung up on "
         f"{hung_up_s * 1000:.0f} ms after the GUI's ending, worker CPU after: {cpu_share:.0%}"
     )
     _next_message_is_answered_normally(provider, worker_pid)
@@ -146,27 +172,30 @@ def test_a_save_the_database_refuses_ends_the_run_and_hangs_up(
     assert database
     # The database itself refuses the reply's periodic saves (as a full disk would);
     # the final write, which also ends the run, still goes through.
-    with sqlite3.connect(database) as connection:
+    with contextlib.closing(sqlite3.connect(database)) as connection:
         connection.execute(
             "CREATE TRIGGER refuse_saves BEFORE UPDATE OF content ON messages "
             "WHEN NEW.role = 'assistant' AND NEW.status = 'processing' "
             f"BEGIN SELECT RAISE(ABORT, '{SAVE_REFUSED}'); END"
         )
+        connection.commit()
     clock = EndingClock(app, monkeypatch)
     worker_pid = app.worker.pid
-    outcome = provider.run([endless(chunk_size=CHUNK, delay_s=0.02)], "Talk forever")
-    assert outcome.status == "failed"
-    assert outcome.error == f"chatdesk could not save this reply: {SAVE_REFUSED}"
-    assert outcome.content and endless_answer(len(outcome.content)) == outcome.content
+    answer, elapsed_s = _answer(provider, [endless(chunk_size=CHUNK, delay_s=0.02)], "Talk on")
+    assert answer["status"] == "failed"
+    assert answer["error"] == f"chatdesk could not save this reply: {SAVE_REFUSED}"
+    kept = answer["content"]
+    assert kept and endless_answer(len(kept)) == kept
     hung_up_s = _hung_up_after_s(provider, clock.ended_at)
     assert hung_up_s < HANG_UP_WITHIN_S, f"the server saw the end {hung_up_s:.2f} s later"
     cpu_share = _worker_goes_quiet(provider)
     assert cpu_share < IDLE_CPU_SHARE, f"the worker still uses {cpu_share:.0%} of a core"
     print(
-        f"\nsave refused: failed {outcome.elapsed_s:.2f} s after sending, kept "
-        f"{len(outcome.content)} chars, server hung up on {hung_up_s * 1000:.0f} ms after "
+        f"\nsave refused: failed {elapsed_s:.2f} s after sending, kept "
+        f"{len(kept)} chars, server hung up on {hung_up_s * 1000:.0f} ms after "
         f"the GUI's ending, worker CPU after: {cpu_share:.0%}"
     )
-    with sqlite3.connect(database) as connection:
+    with contextlib.closing(sqlite3.connect(database)) as connection:
         connection.execute("DROP TRIGGER refuse_saves")
+        connection.commit()
     _next_message_is_answered_normally(provider, worker_pid)
