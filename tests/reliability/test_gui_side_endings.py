@@ -91,8 +91,8 @@ def _cpu_s(pid: int) -> float:
 def _hung_up_after_s(provider: FaultyProvider, ended_at: list[float]) -> float:
     """How long after the GUI's ending the server saw the client go.
 
-    The GUI keeps running meanwhile: a worker with events still on their way reads
-    its cancel only once the GUI has taken them.
+    The GUI's event loop keeps running meanwhile, as it does for a person: a blocking
+    wait would leave the worker's events unread and its pipe full.
     """
     (served,) = provider.server.chat_requests()
     provider.qtbot.waitUntil(served.finished.is_set, timeout=10_000)
