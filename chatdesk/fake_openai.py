@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-Mode = Literal["reply", "status", "stall", "drop", "invalid_json"]
+Mode = Literal["reply", "status", "stall", "drop", "invalid_json", "endless"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Behaviour:
     ``invalid_json``: answer 200 with a body that is not JSON: SSE ``data:`` lines of
     garbage when ``streamed`` (and the client asked for a stream), else a garbage
     ``application/json`` body (as a broken proxy would send, stream asked or not).
+    ``endless``: stream ``text``, then :func:`endless_piece` after piece, ``delay_s``
+    apart, until the client hangs up (a model that never stops talking).
     """
 
     mode: Mode = "reply"
@@ -91,6 +93,23 @@ def drop(
     return Behaviour(mode="drop", text=text, drop_after_chunks=after_chunks)
 
 
+def endless(
+    text: str = "Thought: I will answer.\nFinal Answer: ",
+    *,
+    chunk_size: int = 100,
+    delay_s: float = 0.005,
+) -> Behaviour:
+    """``text``, then an answer that never ends, until the client hangs up."""
+    return Behaviour(mode="endless", text=text, chunk_size=chunk_size, delay_s=delay_s)
+
+
+def endless_piece(index: int, chunk_size: int) -> str:
+    """The ``index``-th piece (from 0) an ``endless`` stream sends after its text:
+    numbered words, so a test can tell exactly which part of the stream it kept."""
+    words = "".join(f"{index:08d}.{n} " for n in range(max(1, chunk_size // 11)))
+    return words[:chunk_size]
+
+
 def invalid_json(text: str = "<html>502 Bad Gateway</html>", *, streamed: bool = True) -> Behaviour:
     """A 200 whose body is not JSON (see :class:`Behaviour`)."""
     return Behaviour(mode="invalid_json", text=text, streamed=streamed)
@@ -106,6 +125,7 @@ class RecordedRequest:
     body: dict[str, Any] | None
     behaviour: Behaviour | None = None
     client_disconnected: bool = False
+    disconnected_at: float | None = None  # time.monotonic() when the server saw it go
     chunks_sent: int = 0  # SSE events written (a drop or a client gone stops the count)
     finished: threading.Event = field(default_factory=threading.Event)
 
@@ -211,6 +231,7 @@ class FakeOpenAIServer:
                 try:
                     self._serve_chat(behaviour, body or {}, record)
                 except (BrokenPipeError, ConnectionResetError):
+                    record.disconnected_at = time.monotonic()
                     record.client_disconnected = True
                 finally:
                     record.finished.set()
@@ -311,26 +332,45 @@ class FakeOpenAIServer:
                 if b.mode == "drop":
                     self._drop()
                     return
+                if b.mode == "endless":
+                    self._endless(b, model, record)
+                    return
                 self._sse(_chunk(model, None, finish="stop"))
                 self._sse(_usage_chunk(model, b.text, body))
                 self._sse("[DONE]")
                 self._write_chunk(b"")  # end of chunked body
 
+            def _endless(self, b: Behaviour, model: str, record: RecordedRequest) -> None:
+                # Like a real server (uvicorn's http.disconnect), notice a client that
+                # hung up (its FIN) between writes, not only when a write fails.
+                index = 0
+                while not (b.delay_s and server.release.wait(b.delay_s)):
+                    if server.release.is_set():
+                        return
+                    self._sse(_chunk(model, endless_piece(index, b.chunk_size)))
+                    record.chunks_sent += 1
+                    index += 1
+                    self._raise_if_client_gone()
+
             def _stall(self) -> None:
                 # Go quiet, but notice a client that gave up (it closes the socket).
                 while not server.release.wait(0.05):
+                    self.wfile.write(b"")
+                    self._raise_if_client_gone()
+
+            def _raise_if_client_gone(self) -> None:
+                """ConnectionResetError once the client has closed its end (or reset it)."""
+                try:
+                    self.connection.settimeout(0.0)
                     try:
-                        self.wfile.write(b"")
-                        self.connection.settimeout(0.0)
-                        try:
-                            if self.connection.recv(1) == b"":
-                                raise ConnectionResetError
-                        except BlockingIOError:
-                            pass
-                        finally:
-                            self.connection.settimeout(None)
-                    except OSError as exc:
-                        raise ConnectionResetError from exc
+                        if self.connection.recv(1) == b"":
+                            raise ConnectionResetError
+                    except BlockingIOError:
+                        pass
+                    finally:
+                        self.connection.settimeout(None)
+                except OSError as exc:
+                    raise ConnectionResetError from exc
 
             def _drop(self) -> None:
                 self.close_connection = True

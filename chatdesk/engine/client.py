@@ -12,7 +12,9 @@ What it guarantees to its user (the execution coordinator):
   answering pings, each run it held gets a synthetic ``failed`` (kind
   ``worker_died``) and a fresh worker starts;
 * a ``cancel`` ends in ``cancelled`` within ``cancel_grace_ms`` (1.5 s) plus a few
-  milliseconds: if the worker does not confirm by then, it is killed and replaced;
+  milliseconds: if the worker does not confirm by then, it is killed and replaced,
+  unless it has been talking meanwhile (then the GUI was behind reading it, the
+  confirmation is queued after that output, and it gets one more grace to arrive);
 * runs submitted before the worker is ready wait in a queue;
 * events of a run keep increasing ``seq`` (synthetic ones continue the sequence), and
   nothing of a run is emitted after its terminal event.
@@ -89,6 +91,7 @@ class _Run:
     request: RunRequest
     last_seq: int = 0
     cancel_timer: QTimer | None = None
+    cancel_sent_at: float = 0.0
 
 
 @dataclass
@@ -105,6 +108,8 @@ class _Generation:
     outstanding_ping: tuple[int, float] | None = None  # (nonce, sent at)
     abandoned: bool = False
     reading: bool = False  # _on_stdout is on the stack (see _write)
+    last_output_at: float = 0.0  # when output was last read from it
+    unconfirmed: dict[str, QTimer] = field(default_factory=dict)  # cancels given up on here
 
 
 class WorkerClient(QObject):
@@ -210,6 +215,7 @@ class WorkerClient(QObject):
         if run is None or run.cancel_timer is not None:
             return
         self._write(CancelRequest(run_id=run_id))
+        run.cancel_sent_at = time.monotonic()
         timer = QTimer(self)
         timer.setSingleShot(True)
         timer.timeout.connect(_weak_slot(self, "_cancel_overdue", run_id))
@@ -315,7 +321,10 @@ class WorkerClient(QObject):
         gen.reading = True
         try:
             while not gen.abandoned:
-                gen.buffer += gen.process.readAllStandardOutput().data()
+                output = gen.process.readAllStandardOutput().data()
+                if output:
+                    gen.last_output_at = time.monotonic()
+                    gen.buffer += output
                 newline = gen.buffer.find(b"\n")
                 if newline < 0:
                     break
@@ -360,6 +369,8 @@ class WorkerClient(QObject):
             self.worker_ready.emit(event)
             self._send_queued()
             return
+        if is_terminal(event):
+            self._confirmed(gen, str(getattr(event, "run_id", "")))
         self._on_run_event(event)
 
     def _on_run_event(self, event: Event) -> None:
@@ -426,12 +437,41 @@ class WorkerClient(QObject):
 
     def _cancel_overdue(self, run_id: str) -> None:
         run = self._runs.get(run_id)
-        if run is None or self._gen is None:
+        gen = self._gen
+        if run is None or gen is None:
             return
-        log.warning("run %s ignored its cancel: restarting the worker", run_id)
+        # A GUI busy past the grace has not read what the worker wrote meanwhile:
+        # its confirmation may be there already.
+        gen.process.waitForReadyRead(0)
+        self._on_stdout(gen)
+        if run_id not in self._runs:
+            return
         self._end_run(run_id)
         self._deliver(CancelledEvent(run_id=run_id, seq=run.last_seq + 1))
-        self._abandon(self._gen, "The worker was restarted because a run did not stop in time.")
+        if gen.last_output_at > run.cancel_sent_at:
+            # Talking, so not hung: the confirmation is queued behind output the GUI
+            # was late to read (a run streaming fast). One more grace to arrive.
+            timer = QTimer(self)
+            timer.setSingleShot(True)
+            timer.timeout.connect(_weak_slot(self, "_confirmation_overdue", gen, run_id))
+            timer.start(self._cancel_grace_ms)
+            gen.unconfirmed[run_id] = timer
+            return
+        self._restart_for(gen, run_id)
+
+    def _confirmed(self, gen: _Generation, run_id: str) -> None:
+        timer = gen.unconfirmed.pop(run_id, None)
+        if timer is not None:
+            timer.stop()
+            timer.deleteLater()
+
+    def _confirmation_overdue(self, gen: _Generation, run_id: str) -> None:
+        if gen.unconfirmed.pop(run_id, None) is not None and not gen.abandoned:
+            self._restart_for(gen, run_id)
+
+    def _restart_for(self, gen: _Generation, run_id: str) -> None:
+        log.warning("run %s ignored its cancel: restarting the worker", run_id)
+        self._abandon(gen, "The worker was restarted because a run did not stop in time.")
 
     def _on_error(self, gen: _Generation, error: QProcess.ProcessError) -> None:
         if gen.abandoned:
@@ -462,6 +502,10 @@ class WorkerClient(QObject):
         gen.abandoned = True
         if self._gen is gen:
             self._gen = None
+        for timer in gen.unconfirmed.values():
+            timer.stop()
+            timer.deleteLater()
+        gen.unconfirmed.clear()
         if not gen.ready:
             self._start_failures += 1
         log.warning("worker #%d abandoned: %s", gen.number, reason)

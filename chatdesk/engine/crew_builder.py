@@ -10,7 +10,6 @@ task-level retries (``max_retry_limit=0``), no memory, no planning, no delegatio
 from __future__ import annotations
 
 import datetime as _dt
-import threading
 import urllib.request
 from typing import Any
 
@@ -18,6 +17,7 @@ import httpx
 from crewai import LLM, Agent, Crew, Process, Task
 from crewai.llms.hooks.base import BaseInterceptor
 
+from chatdesk.engine.cancel_signal import CancelSignal
 from chatdesk.engine.crewai_tuning import without_replay_log
 from chatdesk.engine.crews import CrewSpec
 from chatdesk.engine.history import format_history
@@ -43,9 +43,7 @@ def _proxies_configured() -> bool:
     return bool(urllib.request.getproxies())
 
 
-def build_llm(
-    model: ModelConfig, cancel_event: threading.Event, deadline: float | None = None
-) -> Any:
+def build_llm(model: ModelConfig, cancel_event: CancelSignal, deadline: float | None = None) -> Any:
     """The LLM for one run: scripted, or a real provider with timeout and bounded retries.
 
     ``deadline`` (``time.monotonic`` clock) is when the run's budget ends: a server's

@@ -4,9 +4,11 @@ Why in the transport: CrewAI's interceptor hook into the provider's HTTP transpo
 the one place that sees each request and response of a run, below the SDK's retry
 loop (``crew_builder.RunInterceptor`` plugs :class:`RunGuard` in there). There:
 
-- a cancelled run stops: the next request is refused and a stream being read fails at
-  its next chunk (CrewAI swallows exceptions raised by event handlers, so only the
-  transport can stop a stream);
+- a cancelled run stops: the next request is refused, and the connection of the
+  response being read is shut down by the thread that cancels, so the server sees it
+  close at once and the read fails even when no chunk comes (a stalled stream); a
+  stream also fails at its next chunk (CrewAI swallows exceptions raised by event
+  handlers, so only the transport can stop a stream);
 - a retry the server asks to wait for longer than the run has left is not waited for:
   the response is marked ``x-should-retry: false`` (which the openai SDK obeys), so the
   run fails at once with the server's own 429/503 instead of sleeping into its deadline;
@@ -16,14 +18,17 @@ loop (``crew_builder.RunInterceptor`` plugs :class:`RunGuard` in there). There:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from email.utils import parsedate_to_datetime
 
 import httpx
 
+from chatdesk.engine.cancel_signal import CancelSignal
 from chatdesk.engine.protocol import ErrorKind
 
 RETRIED_STATUSES = frozenset({408, 409, 429})
@@ -47,34 +52,58 @@ class UnreadableResponse(Exception):
 class _CancellableStream(httpx.SyncByteStream):
     """Passes a response body through, failing as soon as the run is cancelled."""
 
-    def __init__(self, inner: httpx.SyncByteStream, cancel_event: threading.Event):
+    def __init__(
+        self,
+        inner: httpx.SyncByteStream,
+        cancel_event: threading.Event,
+        on_close: Callable[[], None],
+    ):
         self._inner = inner
         self._cancel = cancel_event
+        self._on_close = on_close
 
     def __iter__(self) -> Iterator[bytes]:
-        for part in self._inner:
+        try:
+            for part in self._inner:
+                if self._cancel.is_set():
+                    self.close()
+                    raise StreamCancelled("The run was cancelled")
+                yield part
+        except httpx.TransportError as exc:  # the cancelling thread shut the socket
             if self._cancel.is_set():
-                self.close()
-                raise StreamCancelled("The run was cancelled")
-            yield part
+                raise StreamCancelled("The run was cancelled") from exc
+            raise
 
     def close(self) -> None:
+        self._on_close()
         self._inner.close()
 
 
 class _CancellableAsyncStream(httpx.AsyncByteStream):
-    def __init__(self, inner: httpx.AsyncByteStream, cancel_event: threading.Event):
+    def __init__(
+        self,
+        inner: httpx.AsyncByteStream,
+        cancel_event: threading.Event,
+        on_close: Callable[[], None],
+    ):
         self._inner = inner
         self._cancel = cancel_event
+        self._on_close = on_close
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for part in self._inner:
+        try:
+            async for part in self._inner:
+                if self._cancel.is_set():
+                    await self.aclose()
+                    raise StreamCancelled("The run was cancelled")
+                yield part
+        except httpx.TransportError as exc:
             if self._cancel.is_set():
-                await self.aclose()
-                raise StreamCancelled("The run was cancelled")
-            yield part
+                raise StreamCancelled("The run was cancelled") from exc
+            raise
 
     async def aclose(self) -> None:
+        self._on_close()
         await self._inner.aclose()
 
 
@@ -84,14 +113,18 @@ class RunGuard:
     Free of CrewAI, so it can be tested (and imported) without loading it.
 
     One instance serves one run's LLM, whose calls are sequential, so remembering
-    whether the request in flight asked for a stream is safe.
+    whether the request in flight asked for a stream, and which connection its
+    response is read from, is safe.
     """
 
-    def __init__(self, cancel_event: threading.Event, deadline: float | None = None):
+    def __init__(self, cancel_event: CancelSignal, deadline: float | None = None):
         """``deadline``: when the run's budget ends, on the ``time.monotonic`` clock."""
         self._cancel = cancel_event
         self._deadline = deadline
         self._streaming = False
+        self._socket_lock = threading.Lock()
+        self._live_socket: socket.socket | None = None
+        cancel_event.on_set(self._hang_up)
 
     # -- requests --------------------------------------------------------------------
 
@@ -108,21 +141,60 @@ class RunGuard:
 
     def on_inbound(self, message: httpx.Response) -> httpx.Response:
         self._refuse_late_retry(message)
+        self._watch(message)
         if self._may_not_be_a_stream(message):
-            message.read()
+            try:
+                message.read()
+            finally:
+                self._forget_socket()
             _check_events(message)
         elif isinstance(message.stream, httpx.SyncByteStream):
-            message.stream = _CancellableStream(message.stream, self._cancel)
+            message.stream = _CancellableStream(message.stream, self._cancel, self._forget_socket)
         return message
 
     async def aon_inbound(self, message: httpx.Response) -> httpx.Response:
         self._refuse_late_retry(message)
+        self._watch(message)
         if self._may_not_be_a_stream(message):
-            await message.aread()
+            try:
+                await message.aread()
+            finally:
+                self._forget_socket()
             _check_events(message)
         elif isinstance(message.stream, httpx.AsyncByteStream):
-            message.stream = _CancellableAsyncStream(message.stream, self._cancel)
+            message.stream = _CancellableAsyncStream(
+                message.stream, self._cancel, self._forget_socket
+            )
         return message
+
+    # -- hanging up ------------------------------------------------------------------
+
+    def _watch(self, response: httpx.Response) -> None:
+        """Remember the socket the body will be read from, so a cancel can shut it."""
+        network_stream = response.extensions.get("network_stream")
+        get_extra_info = getattr(network_stream, "get_extra_info", None)
+        sock = get_extra_info("socket") if get_extra_info is not None else None
+        with self._socket_lock:
+            self._live_socket = sock if isinstance(sock, socket.socket) else None
+        if self._cancel.is_set():  # cancelled while the headers were on their way
+            self._hang_up()
+
+    def _forget_socket(self) -> None:
+        with self._socket_lock:
+            self._live_socket = None
+
+    def _hang_up(self) -> None:
+        """Shut the connection being read (runs on the cancelling thread).
+
+        ``shutdown`` rather than ``close``: it wakes a read blocked on another thread
+        and sends the server a FIN now; the reading thread then closes the socket.
+        """
+        with self._socket_lock:
+            sock = self._live_socket
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):  # closed meanwhile: nothing left to hang up
+            sock.shutdown(socket.SHUT_RDWR)
 
     def _refuse_late_retry(self, response: httpx.Response) -> None:
         """Tell the SDK not to retry when the wait asked for outlasts the run."""

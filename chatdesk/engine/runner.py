@@ -11,7 +11,9 @@ is written at once and the :class:`~chatdesk.engine.outbox.Outbox` drops anythin
 run emits afterwards. The run itself stops consuming the model as soon as it can: its
 HTTP stream fails at the next chunk (``http_guard.RunInterceptor``), the scripted model
 wakes from its pauses, and a ``before_llm_call`` hook refuses any further model call
-with ``HookAborted`` (which CrewAI does not retry).
+with ``HookAborted`` (which CrewAI does not retry). The thread that cancels also shuts
+the connection being read, so the server sees the run end within moments even when
+its stream is stalled (see :mod:`chatdesk.engine.cancel_signal`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from crewai.hooks.dispatch import HookAborted, InterceptionPoint, register
 
 from chatdesk.engine import bridge
 from chatdesk.engine.answer_filter import AnswerStreamFilter
+from chatdesk.engine.cancel_signal import CancelSignal
 from chatdesk.engine.crew_builder import ModelConfigError, build_crew, build_llm, crew_inputs
 from chatdesk.engine.crews import CatalogCache, CrewDefinitionError, crew_search_path
 from chatdesk.engine.errors import Failure, deadline_failure, describe_failure
@@ -76,7 +79,7 @@ class RunState:
         self.request = request
         self.run_id = request.run_id
         self.outbox = outbox
-        self.cancel_event = threading.Event()
+        self.cancel_event = CancelSignal()
         self.final_task_id: str | None = None
         self._lock = threading.Lock()
         self._seen_calls: set[str] = set()

@@ -14,6 +14,11 @@ Runs in different threads go on concurrently (``max_concurrent``, default 2); ru
 one thread queue in the order they were asked for. Stop is immediate: the run is ended
 as cancelled with the text it had, and anything the worker still sends for it is
 ignored. A total deadline bounds every run.
+
+Every ending decided here rather than by the worker (Stop, a deleted thread, shutdown,
+the deadline, a reply over ``max_reply_chars``, a failed save, a bug) goes through
+``_release``, which also cancels the worker's run: otherwise the worker would go on
+reading the provider's stream, for nobody, until its own deadline.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from PySide6.QtCore import QObject, Signal
+from sqlalchemy.exc import StatementError
 
 from chatdesk.engine.protocol import (
     CancelledEvent,
@@ -44,6 +50,7 @@ from chatdesk.engine.protocol import (
 from chatdesk.services import Services
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.executions import LogEntry, Tokens
+from chatdesk.services.messages import MAX_CONTENT_CHARS
 from chatdesk.services.records import ThreadRecord
 from chatdesk.store.enums import ExecutionStatus, Role
 
@@ -107,6 +114,7 @@ class Coordinator(QObject):
         *,
         max_concurrent: int = 2,
         deadline_s: float = DEFAULT_DEADLINE_S,
+        max_reply_chars: int = MAX_CONTENT_CHARS,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -123,6 +131,8 @@ class Coordinator(QObject):
         self._last_frame = 0.0
         self.grace_s = 5.0
         """Extra wait past the worker's own deadline before the run is failed here."""
+        self.max_reply_chars = max_reply_chars
+        """A reply growing past this many characters is cut there and its run stopped."""
         self._unsubscribe = services.bus.subscribe(self)
 
     # -- public API -------------------------------------------------------------------
@@ -151,9 +161,7 @@ class Coordinator(QObject):
         run = self._runs.get(execution_id)
         if run is None or run.finished:
             return
-        if run.run_id:
-            self._transport.cancel(run.run_id)
-        self._finish(run, ExecutionStatus.CANCELLED)
+        self._release(run, ExecutionStatus.CANCELLED)
         if run.task is not None:
             run.task.cancel()
 
@@ -178,10 +186,7 @@ class Coordinator(QObject):
         elif change.entity is Entity.THREAD and change.kind is ChangeKind.DELETED:
             for run in list(self._runs.values()):
                 if run.thread_id == change.id:
-                    run.finished = True  # its rows are gone: write nothing more
-                    self._forget(run)
-                    if run.run_id:
-                        self._transport.cancel(run.run_id)
+                    self._release(run, None)  # its rows are gone: write nothing more
                     if run.task is not None:
                         run.task.cancel()
 
@@ -211,7 +216,7 @@ class Coordinator(QObject):
             pass
         except Exception as error:  # a bug here must not leave the run hanging
             log.exception("run %s broke", run.execution_id)
-            self._finish(run, ExecutionStatus.FAILED, error=f"chatdesk failed: {error}")
+            self._release(run, ExecutionStatus.FAILED, error=f"chatdesk failed: {error}")
         finally:
             self._forget(run)
 
@@ -224,7 +229,7 @@ class Coordinator(QObject):
         run.last_save = run.last_log_flush = time.monotonic()
         self.run_started.emit(run.execution_id)
         if model is None:
-            self._finish(run, ExecutionStatus.FAILED, error=NO_MODEL_ERROR)
+            self._release(run, ExecutionStatus.FAILED, error=NO_MODEL_ERROR)
             return
         run.run_id = f"{run.execution_id}-{uuid.uuid4().hex[:8]}"
         self._by_run_id[run.run_id] = run
@@ -248,8 +253,7 @@ class Coordinator(QObject):
         while not run.finished:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._transport.cancel(run.run_id)
-                self._finish(
+                self._release(
                     run,
                     ExecutionStatus.FAILED,
                     error=f"No answer within {self._deadline_s:.0f} s; the run was stopped.",
@@ -269,6 +273,9 @@ class Coordinator(QObject):
     def _apply(self, run: _Run, event: Event) -> None:
         if isinstance(event, ChunkEvent):
             run.text += event.text
+            if len(run.text) > self.max_reply_chars:
+                self._stop_at_limit(run)
+                return
             self._mark_dirty(run)
         elif isinstance(event, ResetEvent):
             run.text = ""
@@ -285,6 +292,9 @@ class Coordinator(QObject):
             pass  # running: already recorded when the run started
         elif isinstance(event, CompletedEvent):
             run.text = event.text
+            if len(run.text) > self.max_reply_chars:
+                self._stop_at_limit(run)
+                return
             self._finish(
                 run,
                 ExecutionStatus.COMPLETED,
@@ -300,17 +310,55 @@ class Coordinator(QObject):
             return
         self._maybe_flush(run)
 
+    def _stop_at_limit(self, run: _Run) -> None:
+        """A reply past the limit: keep its text up to the limit, stop the run, say why."""
+        limit = self.max_reply_chars
+        run.text = run.text[:limit]
+        self._release(
+            run,
+            ExecutionStatus.FAILED,
+            error=(
+                f"The reply passed the limit of {limit:,} characters and was stopped; "
+                f"its first {limit:,} characters are kept."
+            ),
+        )
+
+    # -- endings ----------------------------------------------------------------------
+
+    def _release(
+        self, run: _Run, status: ExecutionStatus | None, *, error: str | None = None
+    ) -> None:
+        """End a run from this side: cancel it in the worker, then record the end.
+
+        The one path for every ending decided here. The worker is told first, so it
+        stops reading the provider even when recording the end fails. ``status`` None
+        records nothing (the run's rows are gone with its thread).
+        """
+        if run.finished:
+            return
+        if run.run_id:
+            self._transport.cancel(run.run_id)
+        if status is None:
+            run.finished = True
+            self._forget(run)
+        else:
+            self._finish(run, status, error=error)
+
     # -- writes -----------------------------------------------------------------------
 
     def _maybe_flush(self, run: _Run) -> None:
         now = time.monotonic()
-        if run.pending_logs and now - run.last_log_flush >= LOG_FLUSH_EVERY_S:
-            self._flush_logs(run)
-        due = now - run.last_save >= SAVE_EVERY_S
-        if due and run.reply_id is not None and run.text != run.saved_text:
-            self._services.executions.save_text(run.user_id, run.reply_id, run.text)
-            run.saved_text = run.text
-            run.last_save = now
+        try:
+            if run.pending_logs and now - run.last_log_flush >= LOG_FLUSH_EVERY_S:
+                self._flush_logs(run)
+            due = now - run.last_save >= SAVE_EVERY_S
+            if due and run.reply_id is not None and run.text != run.saved_text:
+                self._services.executions.save_text(run.user_id, run.reply_id, run.text)
+                run.saved_text = run.text
+                run.last_save = now
+        except Exception as error:
+            log.exception("could not save run %s", run.execution_id)
+            self._release(run, ExecutionStatus.FAILED, error=_could_not_save(error))
 
     def _flush_logs(self, run: _Run) -> None:
         entries, run.pending_logs = run.pending_logs, []
@@ -349,7 +397,7 @@ class Coordinator(QObject):
                     run.user_id,
                     run.execution_id,
                     status,
-                    error=f"chatdesk could not save this reply: {error}",
+                    error=_could_not_save(error),
                 )
             except Exception:
                 log.exception("could not mark run %s failed either", run.execution_id)
@@ -389,3 +437,10 @@ class Coordinator(QObject):
             text = self.live_text(message_id)
             if text is not None:
                 self.reply_text_changed.emit(message_id, text)
+
+
+def _could_not_save(error: Exception) -> str:
+    """Why a write failed, in the database's own words: never the SQL statement or its
+    values, which hold the reply itself."""
+    cause = error.orig if isinstance(error, StatementError) and error.orig else error
+    return f"chatdesk could not save this reply: {cause}"

@@ -19,6 +19,7 @@ CHECKS = textwrap.dedent(
     storage = worker.prepare_environment(Path(tempfile.mkdtemp()))
     import httpx
     from crewai.agents.agent_executor import AgentExecutorState
+    from chatdesk.engine.cancel_signal import CancelSignal
     from chatdesk.engine.crew_builder import build_crew, build_llm, crew_inputs
     from chatdesk.engine.crewai_tuning import share_executor_state_class
     from chatdesk.engine.crews import CatalogCache, crew_search_path
@@ -33,7 +34,7 @@ CHECKS = textwrap.dedent(
     own = ssl.create_default_context()
     assert pool(verify=own) is own
     model = ModelConfig(model="openai/m", base_url="http://127.0.0.1:9/v1", api_key="k")
-    first, second = (build_llm(model, threading.Event()) for _ in range(2))
+    first, second = (build_llm(model, CancelSignal()) for _ in range(2))
     assert first._client._client._transport._pool._ssl_context is pool()
     assert second._client._client._transport._pool._ssl_context is pool()
 
@@ -45,7 +46,7 @@ CHECKS = textwrap.dedent(
         scripted = ModelConfig(
             model="scripted", script=({"text": f"Thought: ok\\nFinal Answer: hello {index}"},)
         )
-        crew = build_crew(spec, build_llm(scripted, threading.Event()))
+        crew = build_crew(spec, build_llm(scripted, CancelSignal()))
         request = RunRequest(run_id=f"r{index}", crew="assistant", message="hi", model=scripted)
         assert crew.kickoff(inputs=crew_inputs(request)).raw == f"hello {index}"
         assert type(crew.agents[0].agent_executor.state) is AgentExecutorState

@@ -167,3 +167,27 @@ def test_cancel_closes_the_http_stream(
     assert served.finished.wait(5)  # the worker stopped reading and closed the connection
     assert served.client_disconnected
     assert time.monotonic() - started < 5  # long before the ~15 s the reply would take
+
+
+def test_cancel_hangs_up_a_stalled_stream_at_once(
+    client: WorkerClient, recorder: Recorder, qtbot: Any, fake_server: FakeOpenAIServer
+) -> None:
+    """No chunk comes to notice the cancel by: the cancelling thread shuts the socket,
+    long before the 20 s read timeout would."""
+    fake_server.set_script([stall("Final Answer: wait", after_chunks=5)])
+    request = run_request(model_for(fake_server, timeout_s=20.0))
+    client.submit(request)
+    qtbot.waitUntil(lambda: recorder.live_text(request.run_id) == "wait", timeout=20_000)
+    (served,) = fake_server.chat_requests()
+    assert served.chunks_sent == 5
+    qtbot.wait(300)  # the worker reads on, into the silence
+    cancelled = time.monotonic()
+    client.cancel(request.run_id)
+    terminal = recorder.wait_terminal(qtbot, request.run_id, timeout_ms=2000)
+    assert isinstance(terminal, CancelledEvent)
+    assert served.finished.wait(5) and served.client_disconnected
+    assert served.disconnected_at is not None
+    hung_up_s = served.disconnected_at - cancelled
+    assert hung_up_s < 1.0, f"the server saw the connection close {hung_up_s:.2f} s later"
+    assert recorder.died == []  # the worker stopped the run itself: not killed
+    print(f"\nstalled stream: hung up on {hung_up_s * 1000:.0f} ms after the cancel")

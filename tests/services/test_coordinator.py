@@ -260,3 +260,84 @@ def test_a_reply_that_cannot_be_saved_still_ends_the_run(
     execution = services.executions.get(user, sent.execution.id)
     assert execution.status is ExecutionStatus.FAILED
     assert "could not save this reply: disk full" in (execution.error or "")
+
+
+def _running(
+    qtbot: QtBot, services: Services, transport: FakeTransport, text: str = "hi"
+) -> tuple[int, int, int, str]:
+    """(user, thread, execution id, run id) of a message's run, submitted to the worker."""
+    user = services.users.ensure()
+    thread = services.threads.create(user)
+    sent = services.messages.send(user, thread.id, text)
+    assert sent.execution is not None
+    qtbot.waitUntil(lambda: len(transport.requests) == 1, timeout=3000)
+    return user, thread.id, sent.execution.id, transport.requests[0].run_id
+
+
+def test_a_reply_past_the_limit_keeps_its_text_to_the_limit_and_stops_the_worker(
+    qtbot: QtBot, sqlite_services: Services, transport: FakeTransport, coordinator: Coordinator
+) -> None:
+    coordinator.max_reply_chars = 10
+    services = sqlite_services
+    user, thread_id, execution_id, rid = _running(qtbot, services, transport)
+    coordinator.on_worker_event(ChunkEvent(rid, 0, "0123456"))
+    with qtbot.waitSignal(coordinator.run_finished, timeout=3000) as finished:
+        coordinator.on_worker_event(ChunkEvent(rid, 1, "789abc"))
+    assert finished.args == [execution_id, "failed"]
+    assert transport.cancelled == [rid]  # the worker stops reading the provider
+    execution = services.executions.get(user, execution_id)
+    assert execution.error == (
+        "The reply passed the limit of 10 characters and was stopped; "
+        "its first 10 characters are kept."
+    )
+    reply = services.messages.list(user, thread_id).messages[-1]
+    assert (reply.content, reply.status) == ("0123456789", MessageStatus.FAILED)
+    assert reply.metadata["error"] == execution.error
+
+
+def test_a_final_text_past_the_limit_is_kept_to_the_limit(
+    qtbot: QtBot, sqlite_services: Services, transport: FakeTransport, coordinator: Coordinator
+) -> None:
+    coordinator.max_reply_chars = 5
+    services = sqlite_services
+    user, thread_id, execution_id, rid = _running(qtbot, services, transport)
+    with qtbot.waitSignal(coordinator.run_finished, timeout=3000) as finished:
+        coordinator.on_worker_event(CompletedEvent(rid, 0, "abcdefgh", "scripted"))
+    assert finished.args == [execution_id, "failed"]
+    reply = services.messages.list(user, thread_id).messages[-1]
+    assert (reply.content, reply.status) == ("abcde", MessageStatus.FAILED)
+    assert "limit of 5 characters" in (services.executions.get(user, execution_id).error or "")
+
+
+def test_a_failed_save_mid_stream_ends_the_run_and_stops_the_worker(
+    qtbot: QtBot,
+    sqlite_services: Services,
+    transport: FakeTransport,
+    coordinator: Coordinator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = sqlite_services
+    user, thread_id, execution_id, rid = _running(qtbot, services, transport)
+
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(services.executions, "save_text", disk_full)
+    with qtbot.waitSignal(coordinator.run_finished, timeout=5000) as finished:
+        coordinator.on_worker_event(ChunkEvent(rid, 0, "Saved at the end"))
+    assert finished.args == [execution_id, "failed"]
+    assert transport.cancelled == [rid]
+    execution = services.executions.get(user, execution_id)
+    assert execution.error == "chatdesk could not save this reply: disk full"
+    reply = services.messages.list(user, thread_id).messages[-1]
+    assert (reply.content, reply.status) == ("Saved at the end", MessageStatus.FAILED)
+
+
+def test_a_deleted_thread_stops_its_run_in_the_worker(
+    qtbot: QtBot, sqlite_services: Services, transport: FakeTransport, coordinator: Coordinator
+) -> None:
+    services = sqlite_services
+    user, thread_id, execution_id, rid = _running(qtbot, services, transport)
+    services.threads.delete(user, thread_id)
+    assert transport.cancelled == [rid]
+    assert not coordinator.is_active(execution_id)
