@@ -321,6 +321,31 @@ class ExecutionService:
             )
         return record
 
+    def announce(self, user_id: int, execution_id: int) -> ExecutionRecord:
+        """Publish a run's status, and its messages', as the database holds them now.
+
+        For a client whose run another client took over: that client wrote the end,
+        so this one's window hears of it only through this.
+        """
+        with self._uow.read() as session:
+            execution, _thread = _owned_execution(session, user_id, execution_id)
+            record = ExecutionRecord.of(execution)
+            changes = [
+                execution_change(
+                    ChangeKind.STATUS_CHANGED,
+                    record,
+                    user_id,
+                    {"status": record.status, "old_status": ExecutionStatus.RUNNING},
+                )
+            ]
+            for message in (_trigger_of(session, execution.id), _reply_of(session, execution.id)):
+                if message is not None:
+                    changes.append(
+                        _status_change(MessageRecord.of(message), MessageStatus.PROCESSING)
+                    )
+        self._uow.bus.publish(changes)
+        return record
+
     def recover_interrupted(self) -> int:
         """Fail every run a crash left pending or running, keeping its partial text.
 
