@@ -321,3 +321,28 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
     store = open_store(url, backup_dir=backups)  # and it upgrades fine afterwards
     assert _counts(Services(store)) == counts
     store.close()
+
+
+def test_runs_left_live_before_owners_existed_are_recovered_after_the_upgrade(
+    db_url: str,
+) -> None:
+    """0005 adds ``owner`` and ``lease_expires_at``; older rows have neither."""
+    _populated_at(db_url, "0004")
+    engine = create_store_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE executions SET status = 'completed'"))
+        connection.execute(
+            text(
+                "UPDATE executions SET status = 'running' "
+                "WHERE id = (SELECT min(id) FROM executions)"
+            )
+        )
+    engine.dispose()
+    store = open_store(db_url)
+    with store.engine.connect() as connection:
+        unowned = connection.execute(
+            text("SELECT count(*) FROM executions WHERE owner IS NULL AND lease_expires_at IS NULL")
+        )
+        assert unowned.scalar() == 12
+    assert Services(store).executions.recover_interrupted() == 1
+    store.close()
