@@ -1,9 +1,10 @@
-"""Every run names the client running it and how long its claim lasts (owner + lease).
+"""Each reply remembers which chatdesk is writing it, so several can share a database.
 
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-06
 
+Every run names the client running it and how long its claim lasts (owner + lease).
 Several clients may share one database. Start-up recovery used to fail every pending or
 running run, so a second client marked the first one's live reply as interrupted. Now a
 run records its ``owner`` (one client process) and ``lease_expires_at`` (renewed while
