@@ -1,7 +1,8 @@
 """Who runs an execution: the identity of one client process, and whether it is gone.
 
 Several clients may share one database, so every run records its owner. The owner id
-is ``host|boot id|pid|process start time|random token``: the pid alone could be
+is ``host|boot id|pid|process start time|random token`` (the host with its pid
+namespace, so containers sharing a kernel are not confused): the pid alone could be
 recycled by a new, unrelated process, so a run is only judged orphaned on this host
 when its pid is gone, or the process now holding that pid started at another time, or
 the machine has rebooted since (another boot id). Owners on other hosts (or where the
@@ -41,7 +42,7 @@ class RunOwner:
     def parse(text: str) -> RunOwner | None:
         """The owner written as ``text``, or None when it is not one (an older client)."""
         parts = text.rsplit(SEPARATOR, 4)
-        if len(parts) != 5 or not parts[2].isdigit():
+        if len(parts) != 5 or not (parts[2].isascii() and parts[2].isdigit()):
             return None
         host, boot_id, pid, started, token = parts
         return RunOwner(host, boot_id, int(pid), started, token)
@@ -89,11 +90,21 @@ def _pid_exists(pid: int) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no such process (or no such pid)
         return False
     except PermissionError:
         return True
     return True
+
+
+def _host() -> str:
+    """This machine, and on Linux its pid namespace: pids in another container are
+    another host's, which only their lease can speak for."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()}#{namespace}"
 
 
 _current: dict[int, RunOwner] = {}
@@ -105,7 +116,7 @@ def this_process() -> RunOwner:
     owner = _current.get(pid)
     if owner is None:
         owner = RunOwner(
-            host=socket.gethostname(),
+            host=_host(),
             boot_id=_boot_id(),
             pid=pid,
             started=_process_start(pid) or "",

@@ -195,6 +195,10 @@ def test_an_owner_is_gone_only_when_provably_so() -> None:
         sleeper.kill()
         sleeper.wait(timeout=30)
     assert live.is_gone()
+    other_container = RunOwner(f"{here.host}-elsewhere", here.boot_id, live.pid, "1", "t")
+    assert not other_container.is_gone()  # same kernel, other pid namespace: lease only
+    assert RunOwner.parse(f"{here.host}|{here.boot_id}|{10**30}|1|t") is not None
+    assert RunOwner(here.host, here.boot_id, 10**30, "1", "t").is_gone()  # no such pid
 
 
 def _started(pid: int) -> str:
