@@ -177,3 +177,81 @@ def test_a_second_client_on_the_same_database_leaves_a_live_reply_alone(
     assert (status, reply_status) == ("completed", "completed")
     assert answer == SLOW_ANSWER.strip()
     assert "interrupted" not in meta
+
+
+def _freeze_between_writes(child: subprocess.Popen[str], database: Path) -> None:
+    """SIGSTOP the app while it holds no SQLite write lock (a frozen GUI thread mid-save
+    would block every client on SQLite: that is SQLite's one writer, not a lease)."""
+    for _attempt in range(10):
+        child.send_signal(signal.SIGSTOP)
+        connection = sqlite3.connect(database, timeout=1, isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:
+            child.send_signal(signal.SIGCONT)
+            time.sleep(0.2)
+        finally:
+            connection.close()
+    raise AssertionError("the app never let go of the write lock")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_frozen_clients_run_is_taken_over_and_its_late_writes_refused(tmp_path: Path) -> None:
+    database = tmp_path / "shared.db"
+    text = f"Thought: I can answer.\\nFinal Answer: {SLOW_ANSWER}"
+    with running_server([reply(text, chunk_size=2, delay_s=0.15)]) as server:
+        env = {
+            **os.environ,
+            "QT_QPA_PLATFORM": "offscreen",
+            "CHATDESK_DATABASE_URL": f"sqlite:///{database}",
+            "CHATDESK_LLM_MODEL": "openai/fake-model",
+            "CHATDESK_LLM_BASE_URL": server.base_url,
+            "CHATDESK_LLM_API_KEY": "test-key",
+            "HARNESS_REPLIES": "1",
+        }
+        first = _harness(tmp_path / "first", env)
+        second: subprocess.Popen[str] | None = None
+        try:
+            first_output = HarnessOutput(first)
+            committed = first_output.wait_for("committed", 120)
+            assert committed.startswith("committed "), committed
+            message_id = int(committed.split()[1])
+            assert server.wait_for_requests(1, timeout=180), "the first reply never started"
+            deadline = time.monotonic() + 60
+            while not _first_reply(database, message_id)[2]:  # some of the answer is saved
+                assert time.monotonic() < deadline, "nothing of the answer was saved"
+                time.sleep(0.2)
+            _freeze_between_writes(first, database)
+            _status, _reply, saved, _meta = _first_reply(database, message_id)
+            assert saved and SLOW_ANSWER.startswith(saved)
+            # It stays frozen past its lease (the clock is moved rather than waited on).
+            connection = sqlite3.connect(database)
+            with connection:
+                connection.execute(
+                    "UPDATE executions SET lease_expires_at = '2000-01-01 00:00:00.000000' "
+                    "WHERE id = (SELECT execution_id FROM messages WHERE id = ?)",
+                    (message_id,),
+                )
+            connection.close()
+
+            second = _harness(tmp_path / "second", env)
+            assert HarnessOutput(second).wait_for("recovered", 120) == "recovered 1"
+            _stop(second)
+
+            first.send_signal(signal.SIGCONT)  # it wakes up and streams on
+            finished = first_output.wait_for("finished", 120)
+            assert finished.endswith(" failed"), finished  # it stopped, told of the take-over
+            first.wait(timeout=120)
+        finally:
+            if first.poll() is None:
+                first.send_signal(signal.SIGCONT)
+            _stop(first)
+            if second is not None:
+                _stop(second)
+    status, reply_status, kept, meta = _first_reply(database, message_id)
+    assert (status, reply_status) == ("failed", "failed")
+    assert kept == saved  # the late saves and the completed answer were refused
+    assert '"interrupted": true' in meta
