@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from chatdesk.services.events import ChangeBus
 from chatdesk.services.executions import ExecutionService
 from chatdesk.services.messages import MessageService
+from chatdesk.services.run_owner import RunOwner, this_process
 from chatdesk.services.search import SearchService
 from chatdesk.services.threads import ThreadService
 from chatdesk.services.transfer import TransferService
@@ -21,9 +22,11 @@ class Services:
 
     store: Store
     bus: ChangeBus = field(default_factory=ChangeBus)
+    owner: RunOwner = field(default_factory=this_process)
+    """The client process the runs it starts belong to (see ``services.leases``)."""
 
     def __post_init__(self) -> None:
-        uow = UnitOfWork(self.store.session_factory, self.bus)
+        uow = UnitOfWork(self.store.session_factory, self.bus, self.owner)
         self.users = UserService(uow)
         self.threads = ThreadService(uow)
         self.messages = MessageService(uow)

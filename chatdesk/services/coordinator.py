@@ -19,6 +19,12 @@ Every ending decided here rather than by the worker (Stop, a deleted thread, shu
 the deadline, a reply over ``max_reply_chars``, a failed save, a bug) goes through
 ``_release``, which also cancels the worker's run: otherwise the worker would go on
 reading the provider's stream, for nobody, until its own deadline.
+
+Every run this client holds keeps its lease (``services.leases``): the text saves renew
+it, and so does a timer every ``RENEW_EVERY_S`` for runs that save nothing meanwhile. A
+run another client took over (this one froze past its lease) is stopped here without
+writing anything more: the worker is told to cancel it and the window shows the end
+the other client wrote.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from chatdesk.engine.protocol import (
 from chatdesk.services import Services
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.executions import LogEntry, Tokens
+from chatdesk.services.leases import RENEW_EVERY_S, LeaseLostError
 from chatdesk.services.messages import MAX_CONTENT_CHARS
 from chatdesk.services.records import ThreadRecord
 from chatdesk.store.enums import ExecutionStatus, Role
@@ -129,6 +136,7 @@ class Coordinator(QObject):
         self._dirty: set[int] = set()
         self._frame_scheduled = False
         self._last_frame = 0.0
+        self._renewing: asyncio.Task[None] | None = None
         self.grace_s = 5.0
         """Extra wait past the worker's own deadline before the run is failed here."""
         self.max_reply_chars = max_reply_chars
@@ -176,6 +184,8 @@ class Coordinator(QObject):
         self._unsubscribe()
         for execution_id in list(self._runs):
             self.cancel(execution_id)
+        if self._renewing is not None:
+            self._renewing.cancel()
 
     # -- inputs -----------------------------------------------------------------------
 
@@ -204,7 +214,10 @@ class Coordinator(QObject):
             return
         run = _Run(execution_id=execution_id, user_id=user_id, thread_id=thread_id)
         self._runs[execution_id] = run
-        run.task = asyncio.get_event_loop().create_task(self._drive(run))
+        loop = asyncio.get_event_loop()
+        run.task = loop.create_task(self._drive(run))
+        if self._renewing is None or self._renewing.done():
+            self._renewing = loop.create_task(self._renew_leases())
 
     async def _drive(self, run: _Run) -> None:
         lock = self._thread_locks.setdefault(run.thread_id, asyncio.Lock())
@@ -214,6 +227,8 @@ class Coordinator(QObject):
                     await self._execute(run)
         except asyncio.CancelledError:
             pass
+        except LeaseLostError:
+            self._lose(run)
         except Exception as error:  # a bug here must not leave the run hanging
             log.exception("run %s broke", run.execution_id)
             self._release(run, ExecutionStatus.FAILED, error=f"chatdesk failed: {error}")
@@ -389,6 +404,9 @@ class Coordinator(QObject):
                 model=model,
                 tokens=tokens,
             )
+        except LeaseLostError:
+            self._lose(run)
+            return
         except Exception as error:
             log.exception("could not record the end of run %s", run.execution_id)
             status = ExecutionStatus.FAILED
@@ -406,6 +424,41 @@ class Coordinator(QObject):
             self.reply_text_changed.emit(run.reply_id, run.text)
         self.run_finished.emit(run.execution_id, status.value)
         self._forget(run)
+
+    # -- leases -----------------------------------------------------------------------
+
+    async def _renew_leases(self) -> None:
+        """Renew the leases of the runs held here, as long as there are any."""
+        while self._runs:
+            await asyncio.sleep(RENEW_EVERY_S)
+            held = list(self._runs)
+            try:
+                lost = self._services.executions.renew_leases(held)
+            except Exception:  # a busy database: the next round (or a save) renews
+                log.exception("could not renew the leases of runs %s", held)
+                continue
+            for execution_id in lost:
+                run = self._runs.get(execution_id)
+                if run is not None:
+                    self._lose(run)
+
+    def _lose(self, run: _Run) -> None:
+        """Another client took this run over: stop it here, writing nothing more."""
+        log.warning("run %s was taken over by another chatdesk", run.execution_id)
+        run.finished = True
+        self._forget(run)
+        if run.run_id:
+            self._transport.cancel(run.run_id)
+        if run.task is not None and run.task is not _current_task():
+            run.task.cancel()
+        if run.reply_id is not None:
+            self._dirty.discard(run.reply_id)
+        try:
+            status = self._services.executions.announce(run.user_id, run.execution_id).status
+        except Exception:  # deleted meanwhile: there is nothing left to show
+            log.exception("could not read run %s after losing it", run.execution_id)
+            status = ExecutionStatus.FAILED
+        self.run_finished.emit(run.execution_id, status.value)
 
     def _forget(self, run: _Run) -> None:
         self._runs.pop(run.execution_id, None)
@@ -444,3 +497,11 @@ def _could_not_save(error: Exception) -> str:
     values, which hold the reply itself."""
     cause = error.orig if isinstance(error, StatementError) and error.orig else error
     return f"chatdesk could not save this reply: {cause}"
+
+
+def _current_task() -> asyncio.Task[object] | None:
+    """The task running now, or None when called outside one (a Qt slot)."""
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None

@@ -13,7 +13,7 @@ Errors and details lose every secret shape; reply text only the known secrets.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from chatdesk.redact import redact, redact_data, redact_known
 from chatdesk.services.errors import NotFoundError, PermissionDeniedError, ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
+from chatdesk.services.leases import LIVE, claim, database_now, hold, orphaned, renew, take_over
 from chatdesk.services.messages import (
     EARLIER_RUNS_KEY,
     SUPERSEDED,
@@ -149,8 +150,10 @@ class ExecutionService:
         """pending -> running; the trigger becomes processing; an empty reply appears."""
         with self._uow.write() as (session, changes):
             execution, thread = _owned_execution(session, user_id, execution_id)
+            hold(session, execution.id, self._uow.owner)
             _move_execution(execution, ExecutionStatus.RUNNING)
             execution.started_at = utcnow()
+            claim(session, execution, self._uow.owner)
             trigger = _required_trigger(session, execution.id)
             old_status = MessageStatus(trigger.status)
             _move_message(trigger, MessageStatus.PROCESSING)
@@ -207,6 +210,7 @@ class ExecutionService:
             return []
         with self._uow.write() as (session, changes):
             execution, _thread = _owned_execution(session, user_id, execution_id)
+            hold(session, execution.id, self._uow.owner)
             last = session.scalar(
                 select(func.max(ExecutionLog.seq)).where(ExecutionLog.execution_id == execution.id)
             )
@@ -242,7 +246,10 @@ class ExecutionService:
         return records
 
     def save_text(self, user_id: int, reply_id: int, text: str) -> None:
-        """Save a streaming reply's text so far (no event: the UI already shows it)."""
+        """Save a streaming reply's text so far (no event: the UI already shows it).
+
+        Renews the run's lease; ``LeaseLostError`` when another client took it over.
+        """
         content = redact_known(clean_content(text, Role.ASSISTANT))
         with self._uow.write() as (session, _changes):
             reply = session.get(Message, reply_id)
@@ -250,7 +257,18 @@ class ExecutionService:
                 raise NotFoundError(f"Message {reply_id} does not exist.")
             if reply.user_id != user_id:
                 raise PermissionDeniedError(f"Message {reply_id} belongs to another user.")
+            if reply.execution_id is not None:
+                hold(session, reply.execution_id, self._uow.owner)
             reply.content = content
+
+    def renew_leases(self, execution_ids: Collection[int]) -> set[int]:
+        """Keep this client's claim on runs it holds; the ids another client took over.
+
+        Called every ``RENEW_EVERY_S`` for runs that may save nothing for a while (a
+        queued run, a crew thinking without streaming).
+        """
+        with self._uow.write() as (session, _changes):
+            return renew(session, execution_ids, self._uow.owner)
 
     def finish(
         self,
@@ -275,6 +293,7 @@ class ExecutionService:
         text = redact_known(text) if isinstance(text, str) else text
         with self._uow.write() as (session, changes):
             execution, _thread = _owned_execution(session, user_id, execution_id)
+            hold(session, execution.id, self._uow.owner)
             old = ExecutionStatus(execution.status)
             _move_execution(execution, status)
             execution.finished_at = utcnow()
@@ -302,17 +321,49 @@ class ExecutionService:
             )
         return record
 
+    def announce(self, user_id: int, execution_id: int) -> ExecutionRecord:
+        """Publish a run's status, and its messages', as the database holds them now.
+
+        For a client whose run another client took over: that client wrote the end,
+        so this one's window hears of it only through this.
+        """
+        with self._uow.read() as session:
+            execution, _thread = _owned_execution(session, user_id, execution_id)
+            record = ExecutionRecord.of(execution)
+            changes = [
+                execution_change(
+                    ChangeKind.STATUS_CHANGED,
+                    record,
+                    user_id,
+                    {"status": record.status, "old_status": ExecutionStatus.RUNNING},
+                )
+            ]
+            for message in (_trigger_of(session, execution.id), _reply_of(session, execution.id)):
+                if message is not None:
+                    changes.append(
+                        _status_change(MessageRecord.of(message), MessageStatus.PROCESSING)
+                    )
+        self._uow.bus.publish(changes)
+        return record
+
     def recover_interrupted(self) -> int:
         """Fail every run a crash left pending or running, keeping its partial text.
 
-        Called once at start-up, before any run starts; returns how many were recovered.
+        Only runs no live client holds (``leases.orphaned``): another client sharing the
+        database keeps its runs. Called once at start-up, before this client starts a
+        run; returns how many were recovered.
         """
+        owner = self._uow.owner
         with self._uow.write() as (session, changes):
-            stuck = session.scalars(
-                select(Execution).where(
-                    Execution.status.in_([ExecutionStatus.PENDING, ExecutionStatus.RUNNING])
-                )
+            now = database_now(session)
+            live = session.scalars(
+                select(Execution).where(Execution.status.in_(LIVE)).order_by(Execution.id)
             ).all()
+            stuck = [
+                execution
+                for execution in live
+                if orphaned(execution, now, owner) and take_over(session, execution, owner)
+            ]
             for execution in stuck:
                 execution.status = ExecutionStatus.FAILED
                 execution.error = INTERRUPTED_ERROR

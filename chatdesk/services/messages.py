@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from chatdesk.services.errors import IllegalTransitionError, ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
+from chatdesk.services.leases import claim
 from chatdesk.services.records import ExecutionRecord, MessageRecord
+from chatdesk.services.run_owner import RunOwner
 from chatdesk.services.transitions import MESSAGE_TRANSITIONS, RERUN_FROM, check_transition
 from chatdesk.services.unit_of_work import UnitOfWork, owned_message, owned_thread
 from chatdesk.store.base import utcnow
@@ -105,7 +107,15 @@ class MessageService:
         text = clean_content(content, role)
         with self._uow.write() as (session, changes):
             return _write_message(
-                session, changes, user_id, thread_id, text, role, triggers_execution, metadata
+                session,
+                changes,
+                self._uow.owner,
+                user_id,
+                thread_id,
+                text,
+                role,
+                triggers_execution,
+                metadata,
             )
 
     def add_reply(
@@ -263,6 +273,7 @@ class MessageService:
             return _write_message(
                 session,
                 changes,
+                self._uow.owner,
                 user_id,
                 thread_id,
                 text,
@@ -293,7 +304,7 @@ class MessageService:
                 if newest != message.id:
                     raise ValidationError("Only the reply to your last message can be regenerated.")
                 changes.extend(_supersede(session, message, include_self=False))
-            execution = _new_execution(session, thread)
+            execution = _new_execution(session, thread, self._uow.owner)
             if message.execution_id is not None:  # the trace keeps showing the old run
                 meta = dict(message.meta or {})
                 meta[EARLIER_RUNS_KEY] = [*meta.get(EARLIER_RUNS_KEY, []), message.execution_id]
@@ -316,11 +327,12 @@ class MessageService:
         return result
 
 
-def _new_execution(session: Session, thread: Thread) -> Execution:
-    """A pending run of the thread's crew and model (its id assigned)."""
+def _new_execution(session: Session, thread: Thread, owner: RunOwner) -> Execution:
+    """A pending run of the thread's crew and model (its id assigned), owned by ``owner``."""
     execution = Execution(
         thread_id=thread.id, crew=thread.crew, model=thread.model, status=ExecutionStatus.PENDING
     )
+    claim(session, execution, owner)
     session.add(execution)
     session.flush()
     return execution
@@ -329,6 +341,7 @@ def _new_execution(session: Session, thread: Thread) -> Execution:
 def _write_message(
     session: Session,
     changes: list[Change],
+    owner: RunOwner,
     user_id: int,
     thread_id: int,
     text: str,
@@ -338,7 +351,7 @@ def _write_message(
 ) -> SendResult:
     """The body of ``send``, inside a caller's transaction."""
     thread = owned_thread(session, user_id, thread_id)
-    execution = _new_execution(session, thread) if triggers_execution else None
+    execution = _new_execution(session, thread, owner) if triggers_execution else None
     message = Message(
         thread_id=thread.id,
         user_id=user_id,

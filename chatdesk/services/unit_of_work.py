@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatdesk.services.errors import NotFoundError, PermissionDeniedError
 from chatdesk.services.events import Change, ChangeBus
+from chatdesk.services.run_owner import RunOwner, this_process
 from chatdesk.store.connection import READ_ONLY
 from chatdesk.store.models import Message, Thread
 
@@ -80,10 +81,17 @@ class _Turns:
 class UnitOfWork:
     """Opens sessions for services; the only place services get one from."""
 
-    def __init__(self, session_factory: sessionmaker[Session], bus: ChangeBus) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        bus: ChangeBus,
+        owner: RunOwner | None = None,
+    ) -> None:
         self._session_factory = session_factory
         self._turns = _Turns()
         self.bus = bus
+        self.owner = owner or this_process()
+        """The client these sessions write for: it owns the runs it creates and starts."""
 
     @contextmanager
     def write(self, *, background: bool = False) -> Iterator[tuple[Session, list[Change]]]:

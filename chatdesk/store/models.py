@@ -103,9 +103,15 @@ class Thread(Base):
 
 
 class Execution(Base):
-    """One crew run answering a user message; kept for offline browsing."""
+    """One crew run answering a user message; kept for offline browsing.
+
+    ``owner`` is the client process running it and ``lease_expires_at`` (the database's
+    clock) how long that claim lasts unless renewed: recovery takes over a run only when
+    its lease ran out or its owner is provably gone (``chatdesk.services.leases``).
+    """
 
     __tablename__ = "executions"
+    __table_args__ = (Index("ix_executions_status_lease_expires_at", "status", "lease_expires_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
@@ -121,6 +127,8 @@ class Execution(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     total_tokens: Mapped[int | None] = mapped_column(Integer)
+    owner: Mapped[str | None] = mapped_column(String(300))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _created_at()
 
     thread: Mapped[Thread] = relationship(back_populates="executions")

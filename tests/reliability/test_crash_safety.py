@@ -11,13 +11,11 @@ its partial text, marked interrupted.
 from __future__ import annotations
 
 import os
-import queue
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -28,46 +26,11 @@ from chatdesk.services import Services
 from chatdesk.services.executions import INTERRUPTED_ERROR
 from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.store.migrate import open_store
+from tests.support.harness_output import HarnessOutput
 
 KILLS = int(os.environ.get("CHATDESK_TEST_KILLS", "30"))
 ANSWER = "Every word of this answer must survive a crash. " * 6
 REPO = Path(__file__).resolve().parents[2]
-
-
-class HarnessOutput:
-    """The harness's stdout lines, read by a thread so the test can wait for one."""
-
-    def __init__(self, child: subprocess.Popen[str]) -> None:
-        self._lines: queue.Queue[str] = queue.Queue()
-        self._seen: list[str] = []
-        self._reader = threading.Thread(target=self._read, args=(child,), daemon=True)
-        self._reader.start()
-
-    def _read(self, child: subprocess.Popen[str]) -> None:
-        assert child.stdout is not None
-        with child.stdout:
-            for line in child.stdout:
-                self._lines.put(line.strip())
-        self._lines.put("")  # end of output
-
-    def wait_for(self, word: str, timeout_s: float) -> None:
-        """Until a line starting with ``word`` is printed (or the output ends)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                line = self._lines.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self._seen.append(line)
-            if line.startswith(word) or not line:
-                return
-
-    def all_lines(self) -> list[str]:
-        """Every line, once the child has exited."""
-        self._reader.join(timeout=10)
-        while not self._lines.empty():
-            self._seen.append(self._lines.get_nowait())
-        return self._seen
 
 
 def _process_gone(pid: int, timeout_s: float) -> bool:

@@ -17,14 +17,14 @@ from sqlalchemy import func, select, text
 
 from chatdesk.services import Services
 from chatdesk.store.backup import backup_sqlite, list_backups, restore_backup
-from chatdesk.store.connection import create_session_factory, create_store_engine
+from chatdesk.store.connection import create_store_engine
 from chatdesk.store.errors import (
     DamagedDatabaseError,
     DatabaseTooNewError,
     MigrationFailedError,
     NotAChatdeskDatabaseError,
 )
-from chatdesk.store.migrate import Store, alembic_config, open_store, upgrade
+from chatdesk.store.migrate import alembic_config, open_store, upgrade
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
 from chatdesk.store.schema import HEAD_REVISION
 
@@ -216,10 +216,21 @@ def test_sqlite_connections_enforce_foreign_keys_after_migrating(tmp_path: Path)
     store.close()
 
 
-def _store_at(url: str, revision: str) -> Store:
-    engine = create_store_engine(url)
-    upgrade(engine, revision)
-    return Store(engine=engine, session_factory=create_session_factory(engine), url=url)
+def _populated_at(url: str, revision: str) -> dict[str, int]:
+    """A database holding chats, left at an older ``revision``; its row counts.
+
+    Filled by today's services at head, then migrated down: the models describe only
+    the head schema, so they cannot write an older one directly.
+    """
+    store = open_store(url)
+    counts = _populate(Services(store))
+    config = alembic_config()
+    with store.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+        connection.commit()
+    store.close()
+    return counts
 
 
 def _older_revisions() -> list[str]:
@@ -231,9 +242,7 @@ def _older_revisions() -> list[str]:
 def test_an_older_database_is_backed_up_then_upgraded_with_its_data(
     db_url: str, tmp_path: Path, revision: str
 ) -> None:
-    old = _store_at(db_url, revision)
-    counts = _populate(Services(old))
-    old.close()
+    counts = _populated_at(db_url, revision)
     backups = tmp_path / "backups"
     backups.mkdir(mode=0o700)
     store = open_store(db_url, backup_dir=backups)
@@ -287,9 +296,7 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
 ) -> None:
     db = tmp_path / "chatdesk.db"
     url = f"sqlite:///{db}"
-    old = _store_at(url, "0001")
-    counts = _populate(Services(old))
-    old.close()
+    counts = _populated_at(url, "0001")
     import alembic.op
 
     real_create_index = alembic.op.create_index
@@ -313,4 +320,29 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
     assert len(list_backups(backups)) == 1
     store = open_store(url, backup_dir=backups)  # and it upgrades fine afterwards
     assert _counts(Services(store)) == counts
+    store.close()
+
+
+def test_runs_left_live_before_owners_existed_are_recovered_after_the_upgrade(
+    db_url: str,
+) -> None:
+    """0005 adds ``owner`` and ``lease_expires_at``; older rows have neither."""
+    _populated_at(db_url, "0004")
+    engine = create_store_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE executions SET status = 'completed'"))
+        connection.execute(
+            text(
+                "UPDATE executions SET status = 'running' "
+                "WHERE id = (SELECT min(id) FROM executions)"
+            )
+        )
+    engine.dispose()
+    store = open_store(db_url)
+    with store.engine.connect() as connection:
+        unowned = connection.execute(
+            text("SELECT count(*) FROM executions WHERE owner IS NULL AND lease_expires_at IS NULL")
+        )
+        assert unowned.scalar() == 12
+    assert Services(store).executions.recover_interrupted() == 1
     store.close()

@@ -132,10 +132,14 @@ def test_an_older_database_opens_behind_the_progress_window(
     assert watcher.steps[0] == "Checking your chat history"
     assert watcher.steps[1] == "Backing up"
     assert watcher.steps[2] == (
-        "Upgrading (1 of 1): Prefix indexes for message search, so the words being typed "
+        "Upgrading (1 of 2): Prefix indexes for message search, so the words being typed "
         "are found fast"
     )
-    assert len(watcher.steps) == 3
+    assert watcher.steps[3] == (
+        "Upgrading (2 of 2): Each reply remembers which chatdesk is writing it, so several "
+        "can share a database"
+    )
+    assert len(watcher.steps) == 4
     assert _upgrade_window() is None  # and it went away
     services = Services(store)
     user = services.users.ensure()
@@ -165,8 +169,9 @@ def test_steps_name_each_pending_revision(
     assert [step.split(":")[0] for step in watcher.steps] == [
         "Checking your chat history",
         "Backing up",
-        "Upgrading (1 of 2)",
-        "Upgrading (2 of 2)",
+        "Upgrading (1 of 3)",
+        "Upgrading (2 of 3)",
+        "Upgrading (3 of 3)",
     ]
 
 
