@@ -122,17 +122,26 @@ def members(
 
 @dataclass
 class _Place:
-    """Where the parse is, for error messages: ``messages[12].created_at``."""
+    """Where the parse is, for error messages: ``messages[12].metadata.tokens``.
+
+    It keeps the last event read: the problem is in the value that follows it.
+    """
 
     key: str | None = None
     index: int | None = None
-    field: str | None = None
+    event: tuple[str, str, Any] = ("", "", None)
 
     def text(self) -> str:
         if self.key is None:
             return "the start of the file"
         where = self.key if self.index is None else f"{self.key}[{self.index}]"
-        return f"{where}.{self.field}" if self.field is not None else where
+        prefix, event, value = self.event
+        if not prefix:  # the top-level object's own events
+            return where
+        inner = prefix.split(".")[1 if self.index is None else 2 :]
+        if event == "map_key":
+            inner.append(str(value))
+        return where + "".join("[]" if name == "item" else f".{name}" for name in inner)
 
 
 def _parts(
@@ -154,7 +163,8 @@ def _parts(
     index = -1  # of the item being read in a list member
     builder: ObjectBuilder | None = None
     depth = 0  # inside the member or item being read
-    for _prefix, event, value in events:
+    for place.event in events:
+        _prefix, event, value = place.event
         if event == "number" and type(value) is int and value not in _INT64:
             raise JSONStreamError(place.text(), BEYOND_64_BITS)  # as yajl says of its own
         if depth:
@@ -162,8 +172,6 @@ def _parts(
                 depth += 1
             elif event in _CLOSE:
                 depth -= 1
-            elif depth == 1 and event == "map_key":
-                place.field = value
             if builder is not None:
                 builder.event(event, value)
             if not depth:
@@ -178,10 +186,11 @@ def _parts(
                 if value in keys:
                     raise JSONStreamError(value, "this member appears twice")
                 keys.add(value)
-                key, place.key, place.field = value, value, None
+                key = place.key = value
                 continue
             if event == "end_map":  # the top-level object is complete
-                place.key, place.index, place.field = "the end of the file", None, None
+                place.key, place.index = "the end of the file", None
+                place.event = ("", "", None)
                 continue
             if event == "start_array" and key in lists:
                 in_list, index = True, -1
@@ -191,7 +200,6 @@ def _parts(
         if in_list:
             index += 1
             place.index = index
-        place.field = None
         step(reader.done)
         if event in _OPEN:
             depth = 1
@@ -210,6 +218,8 @@ def _reason(error: Exception) -> str:
     if "premature EOF" in text or text.startswith("Incomplete"):
         return "the file ends too soon"
     if "integer overflow" in text:
+        return BEYOND_64_BITS
+    if re.match(r"Unexpected symbol '-?[0-9]+'", text):  # the exact backend's long number
         return BEYOND_64_BITS
     if "overflow" in text or re.match(r"Unexpected symbol '[-0-9]", text):
         return OUT_OF_RANGE
