@@ -30,6 +30,8 @@ SCAN_BYTES = 1 << 20
 
 _HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
 _LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""Any escaped surrogate: a literal start, so the search runs at memchr speed."""
 _LONE_SURROGATE = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)
 """An escaped surrogate that is not half of a pair (an escaped backslash before ``u``
 counts too: the slower parser is always right, so doubt costs only time)."""
@@ -88,8 +90,10 @@ def backend_for(source: IO[bytes], step: Callable[[int], None]) -> ModuleType:
     while chunk := source.read(SCAN_BYTES):
         done += len(chunk)
         step(done)
-        if _LONE_SURROGATE.search(carry + chunk):
-            return EXACT
+        window = carry + chunk
+        for escape in _SURROGATE_ESCAPE.finditer(window):
+            if _LONE_SURROGATE.match(window, escape.start()):
+                return EXACT
         carry = chunk[-11:]
     return FAST
 
@@ -118,6 +122,31 @@ def members(
         raise JSONStreamError(place.text(), NOT_UTF8) from None
     except ijson.JSONError as error:
         raise JSONStreamError(place.text(), _reason(error)) from None
+
+
+def list_items(
+    source: IO[bytes], key: str, *, step: Callable[[int], None], backend: ModuleType = FAST
+) -> Iterator[Any]:
+    """The items of the top-level list ``key``, for a file ``members`` already checked.
+
+    On the C backend the parser builds them itself, several times faster than
+    ``members`` (which builds in Python to know each item's place); errors only say
+    which list they were found in.
+    """
+    if backend is not FAST:
+        for part in members(source, lists=(key,), build=(key,), step=step, backend=backend):
+            if part.key == key and part.index is not None:
+                yield part.value
+        return
+    reader = _CountingReader(source)
+    try:
+        for item in backend.items(reader, f"{key}.item", use_float=True):
+            step(reader.done)
+            yield item
+    except UnicodeDecodeError:
+        raise JSONStreamError(key, NOT_UTF8) from None
+    except ijson.JSONError as error:
+        raise JSONStreamError(key, _reason(error)) from None
 
 
 @dataclass

@@ -67,6 +67,7 @@ from chatdesk.services.json_stream import (
     JSONStreamError,
     Part,
     backend_for,
+    list_items,
     members,
 )
 from chatdesk.services.messages import MAX_CONTENT_CHARS, MAX_USER_CONTENT_CHARS
@@ -375,15 +376,22 @@ class TransferService:
             source.seek(0)
             backend = backend_for(source, lambda _done: steps(ImportStage.READING, 0, size))
         check = _Check()
+        scans = 1 + len(_LISTS)  # the file's shape, then each list's items
 
-        def read(done: int) -> None:
-            steps(ImportStage.READING, done, size)
+        def read(scan: int) -> Callable[[int], None]:
+            return lambda done: steps(ImportStage.READING, scan * size + done, scans * size)
 
         with reopen() as source:
-            for part in _parts(source, _ALL, backend, read):
+            for part in _parts(source, _HEADER, backend, read(0)):
                 check.part(part)
+        check.shape_done()
+        for scan, key in enumerate(_LISTS, start=1):
+            with reopen() as source:
+                items = list_items(source, key, step=read(scan), backend=backend)
+                for index, item in enumerate(_told(items)):
+                    check.item(key, index, item)
         plan = check.finish()
-        steps(ImportStage.READING, size, size)
+        steps(ImportStage.READING, scans * size, scans * size)
         with _IMPORTING:
             return self._write(user_id, plan, reopen, backend, steps)
 
@@ -436,16 +444,15 @@ class TransferService:
     ) -> None:
         """Read the file again and write its rows, a chunk per short transaction.
 
-        Executions go first (messages name them), so a file that lists its messages
-        first is read twice more, once per list.
+        One read per list, executions first (messages name them): the C parser skips
+        the other list fast, wherever it is in the file.
         """
         writer = _ChunkWriter(self._uow, staging, thread_id, plan.messages, steps)
-        scans = [_LISTS] if plan.executions_first else [("executions",), ("messages",)]
-        for wanted in scans:
+        for key in _LISTS:
             with reopen() as source:
-                for part in _parts(source, wanted, backend, writer.step):
-                    if part.index is not None and part.key in wanted:
-                        writer.add(part.key, part.index, part.value)
+                items = list_items(source, key, step=writer.step, backend=backend)
+                for index, item in enumerate(_told(items)):
+                    writer.add(key, index, item)
         writer.flush()
         if writer.written != (plan.messages, plan.executions):
             raise TransferError("The file changed while it was being imported.")
@@ -697,12 +704,11 @@ class _Plan:
     thread: _ThreadPlan
     executions: int
     messages: int
-    executions_first: bool
-    """The executions list comes before the messages (as chatdesk writes it)."""
 
 
 _LISTS = ("executions", "messages")
-_ALL = ("format", "version", "thread", *_LISTS)
+_HEADER = ("format", "version", "thread")
+_ALL = (*_HEADER, *_LISTS)
 
 
 def _parts(
@@ -722,25 +728,27 @@ def _parts(
 
 
 class _Check:
-    """Pass one: every part of a file checked as it streams by, in file order.
+    """Pass one: the file's shape read once (``part``), then each list's items (``item``).
 
     What it keeps is small whatever the file's size: the execution refs (to check the
-    messages' references) and counts. Messages may come before the executions they
-    name; such references are checked at the end.
+    messages' references) and counts.
     """
 
     def __init__(self) -> None:
         self._seen: list[str] = []
         self._thread: _ThreadPlan | None = None
+        self._counts = dict.fromkeys(_LISTS, 0)
+        self._checked = dict.fromkeys(_LISTS, 0)
         self._refs: set[object] = set()
         self._triggered: set[object] = set()
-        self._named_early: dict[object, int] = {}
-        self._messages = 0
 
     def part(self, part: Part) -> None:
+        """A member of the top-level object, or (unbuilt) an item of a list."""
         key, index, value = part.key, part.index, part.value
-        if index is None:
-            self._seen.append(key)  # once each: the stream refuses a key seen twice
+        if index is not None:
+            self._counts[key] += 1
+            return
+        self._seen.append(key)  # once each: the stream refuses a key seen twice
         if key == "format":
             if value != FORMAT:
                 raise TransferError(_NOT_AN_EXPORT)
@@ -752,35 +760,11 @@ class _Check:
             raise TransferError(_NOT_AN_EXPORT)  # they come first, as chatdesk writes them
         elif key == "thread":
             self._thread = _thread_plan(value)
-        elif index is None:  # a list member starts ([], its items follow) or is not a list
-            if value is not None and value != []:
-                raise TransferError(f"the file.{key}: expected a list.")
-        elif key == "executions":
-            ref, _values = _execution_values(index, value)
-            if ref in self._refs:
-                raise TransferError(f"executions[{index}].ref: {ref!r} is used twice.")
-            self._refs.add(ref)
-        else:
-            self._message(index, value)
+        elif value is not None and value != []:  # a list starts ([]) or is left out (null)
+            raise TransferError(f"the file.{key}: expected a list.")
 
-    def _message(self, n: int, item: Any) -> None:
-        self._messages += 1
-        ref, values = _message_values(n, item)
-        if ref is None:
-            return
-        if ref not in self._refs:
-            if "executions" in self._seen:  # all of them went by already
-                raise TransferError(f"messages[{n}].execution: no execution has ref {ref!r}.")
-            self._named_early.setdefault(ref, n)
-        if values["role"] is Role.USER:
-            if ref in self._triggered:
-                raise TransferError(
-                    f"messages[{n}].execution: execution {ref!r} already has a user message."
-                )
-            self._triggered.add(ref)
-
-    def finish(self) -> _Plan:
-        """The plan, once the whole file went by (or the first problem with it)."""
+    def shape_done(self) -> None:
+        """The whole file went by once: what must be there is."""
         if "format" not in self._seen:
             raise TransferError(_NOT_AN_EXPORT)
         if "version" not in self._seen:
@@ -789,13 +773,41 @@ class _Check:
             raise TransferError("the file: the field 'thread' is missing.")
         if "messages" not in self._seen:
             raise TransferError("the file: the field 'messages' is missing.")
-        for ref, n in self._named_early.items():
-            if ref not in self._refs:
-                raise TransferError(f"messages[{n}].execution: no execution has ref {ref!r}.")
-        executions_first = "executions" not in self._seen or self._seen.index(
-            "executions"
-        ) < self._seen.index("messages")
-        return _Plan(self._thread, len(self._refs), self._messages, executions_first)
+
+    def item(self, key: str, n: int, item: Any) -> None:
+        """``key[n]``: every execution comes before the first message."""
+        self._checked[key] += 1
+        if key == "executions":
+            ref, _values = _execution_values(n, item)
+            if ref in self._refs:
+                raise TransferError(f"executions[{n}].ref: {ref!r} is used twice.")
+            self._refs.add(ref)
+            return
+        ref, values = _message_values(n, item)
+        if ref is None:
+            return
+        if ref not in self._refs:
+            raise TransferError(f"messages[{n}].execution: no execution has ref {ref!r}.")
+        if values["role"] is Role.USER:
+            if ref in self._triggered:
+                raise TransferError(
+                    f"messages[{n}].execution: execution {ref!r} already has a user message."
+                )
+            self._triggered.add(ref)
+
+    def finish(self) -> _Plan:
+        assert self._thread is not None  # shape_done saw it
+        if self._checked != self._counts:
+            raise TransferError("The file changed while it was being imported.")
+        return _Plan(self._thread, self._counts["executions"], self._counts["messages"])
+
+
+def _told(items: Iterator[Any]) -> Iterator[Any]:
+    """Items of a list whose read fails only if the file changed since its shape was read."""
+    try:
+        yield from items
+    except JSONStreamError:
+        raise TransferError("The file changed while it was being imported.") from None
 
 
 def _check_version(version: object) -> None:
