@@ -94,8 +94,8 @@ WRITE_CHUNK = 500
 STAGING_USER = "chatdesk: import in progress"
 """The hidden user that owns an import's rows until they are complete."""
 _NOT_UTF8 = "This file is not UTF-8 text, so not a chatdesk export."
-_NOT_UTF8_STARTS = (b"\xff\xfe", b"\xfe\xff", b"\x00")
-"""UTF-16 and UTF-32 byte order marks, or a NUL: JSON in another encoding than UTF-8."""
+_OTHER_BOMS = (b"\xff\xfe", b"\xfe\xff")
+"""UTF-16 and UTF-32 byte order marks: JSON in another encoding than UTF-8."""
 _NOT_AN_EXPORT = "This file is not a chatdesk chat export (JSON)."
 _IMPORTING = threading.Lock()
 """One import at a time per process, so clearing old staged rows never hits a live one."""
@@ -371,7 +371,8 @@ class TransferService:
     ) -> ImportResult:
         """Check the whole file (pass one), then write it under the staging user (two)."""
         with reopen() as source:
-            if source.read(4).startswith(_NOT_UTF8_STARTS):
+            head = source.read(4)
+            if head.startswith(_OTHER_BOMS) or b"\x00" in head:  # UTF-16 or UTF-32
                 raise TransferError(_NOT_UTF8)
             source.seek(0)
             backend = backend_for(source, lambda _done: steps(ImportStage.READING, 0, size))

@@ -259,8 +259,9 @@ def _pattern(text: str) -> str:
 def test_not_json_and_unreadable_files(services: Services, user_id: int, tmp_path: Path) -> None:
     with pytest.raises(TransferError, match="not valid JSON"):
         services.transfer.import_json(user_id, b'{"format": ')
-    with pytest.raises(TransferError, match="not UTF-8"):
-        services.transfer.import_json(user_id, b"\xff\xfe\x00")
+    for other_encoding in (b"\xff\xfe\x00", '{"format": 1}'.encode("utf-16-le")):
+        with pytest.raises(TransferError, match="not UTF-8"):
+            services.transfer.import_json(user_id, other_encoding)
     with pytest.raises(TransferError, match=r"Cannot read missing\.json"):
         services.transfer.import_file(user_id, tmp_path / "missing.json")
 
