@@ -17,6 +17,7 @@ slower, for the rare file with a lone surrogate escape.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ def members(
         yield from _parts(backend.parse(reader, use_float=True), lists, build, place, reader, step)
     except UnicodeDecodeError:
         raise JSONStreamError(place.text(), NOT_UTF8) from None
-    except ijson.JSONError as error:
+    except (ijson.JSONError, json.JSONDecodeError) as error:  # the exact backend: both
         raise JSONStreamError(place.text(), _reason(error)) from None
 
 
@@ -147,7 +148,7 @@ def list_items(
             yield item
     except UnicodeDecodeError:
         raise JSONStreamError(key, NOT_UTF8) from None
-    except ijson.JSONError as error:
+    except (ijson.JSONError, json.JSONDecodeError) as error:
         raise JSONStreamError(key, _reason(error)) from None
 
 

@@ -270,3 +270,25 @@ def test_any_value_at_any_field_is_taken_or_refused_with_a_reason(
     assert count == result.messages
     services.messages.list(user_id, result.thread.id)
     services.executions.pending(user_id)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cut=st.integers(min_value=0, max_value=600),
+    flips=st.lists(st.tuples(st.integers(0, 600), st.integers(0, 255)), max_size=3),
+    exact=st.booleans(),
+)
+def test_any_damage_to_the_bytes_is_taken_or_refused_with_a_reason(
+    shared: tuple[Services, int], cut: int, flips: list[tuple[int, int]], exact: bool
+) -> None:
+    services, user_id = shared
+    document = _valid()
+    if exact:
+        document["messages"][1]["content"] = f"hello {LONE_SURROGATE}"
+    data = bytearray(json.dumps(document).encode())
+    for at, byte in flips:
+        data[at % len(data)] = byte
+    try:
+        services.transfer.import_json(user_id, bytes(data[: len(data) - cut]))
+    except TransferError as error:
+        assert str(error)

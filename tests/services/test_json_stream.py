@@ -119,6 +119,8 @@ def test_lists_come_item_by_item_after_an_empty_start(backend: ModuleType) -> No
         (b'{"items": [{"n": ' + b"9" * 5000 + b"}]}", "items[0].n", None),
         (b'{"n": 1e999}', "n", None),
         (b'{"n": NaN}', "n", None),
+        (b'{"a": "x\x01y"}', "a", None),  # the exact backend raised json's own error
+        (b'{"\x01": 1}', "", None),
     ],
 )
 def test_errors_say_where(backend: ModuleType, data: bytes, place: str, reason: str | None) -> None:
