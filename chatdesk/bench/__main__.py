@@ -3,7 +3,8 @@
 Prints one JSON object per line, ``{"metric": ..., "value": ..., "unit": ...}``:
 ``build_s``, ``db_mb``, ``startup_s`` (median of fresh processes until the thread list
 is painted), ``open_thread_ms``, ``scroll_frame_ms_p99``, ``search_ms_p95``,
-``stream_lag_ms_p99``/``_max``, ``crew_overhead_ms``, ``rss_mb`` and ``worker_rss_mb``.
+``stream_lag_ms_p99``/``_max``, ``crew_overhead_ms``, ``rss_mb`` and ``worker_rss_mb``, then
+the import figures of ``chatdesk.bench.imports`` (``import_peak_rss_mb``, ...).
 The defaults are the issue's: 10,000 threads, 1,000,000 messages, one of 100,000.
 """
 
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from chatdesk.bench.history import HistorySize, build_history
+from chatdesk.bench.imports import bench_import
 from chatdesk.bench.probe import emit
 
 SEARCH_WORDS = (
@@ -36,6 +38,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--big-thread", type=int, default=100_000)
     parser.add_argument("--data-dir", type=Path, help="reuse or keep the history here")
     parser.add_argument("--startup-runs", type=int, default=5)
+    parser.add_argument(
+        "--import-messages", type=int, default=100_000, help="export to import (0: skip)"
+    )
     return parser.parse_args(argv)
 
 
@@ -108,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     if session.returncode != 0:
         print(session.stderr[-3000:], file=sys.stderr)
         raise SystemExit(session.returncode)
+    if args.import_messages:
+        bench_import(args.import_messages)
     if own_dir:
         import shutil
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 
 from sqlalchemy import and_, func, or_, select
@@ -15,6 +16,7 @@ from chatdesk.store.models import Thread
 MAX_TITLE_CHARS = 200
 MAX_SYSTEM_PROMPT_CHARS = 20_000
 DEFAULT_TITLE = "New chat"
+AUTO_TITLE_CHARS = 60
 
 
 class _Unset(Enum):
@@ -26,14 +28,44 @@ class _Unset(Enum):
 _UNSET = _Unset.TOKEN
 
 
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+"""Control characters and bidirectional marks, overrides and isolates: a title is one
+line of plain text, and U+202E would show the rest of it (and of the row) reversed."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def sanitise_title(text: str) -> str:
+    """``text`` as one line of visible title text (possibly empty, any length).
+
+    Whitespace runs become one space, control and bidi formatting characters go, lone
+    surrogates (not storable as UTF-8) become U+FFFD.
+    """
+    text = _SURROGATE.sub("\ufffd", text)
+    return " ".join(_INVISIBLE.sub(" ", text).split())
+
+
 def clean_title(title: str) -> str:
-    """A single-line, non-empty title of at most ``MAX_TITLE_CHARS`` characters."""
-    cleaned = " ".join(title.split())
+    """The title rule of every path that sets one (rename, first message, import)."""
+    cleaned = sanitise_title(title)
     if not cleaned:
         raise ValidationError("A thread title cannot be empty.")
     if len(cleaned) > MAX_TITLE_CHARS:
         raise ValidationError(f"A thread title can have at most {MAX_TITLE_CHARS} characters.")
     return cleaned
+
+
+def title_from_text(text: str, limit: int = AUTO_TITLE_CHARS) -> str:
+    """A title from the first line of a message with visible text, cut at a word."""
+    first = next((t for line in text.splitlines() if (t := sanitise_title(line))), "")
+    if not first:
+        return DEFAULT_TITLE
+    limit = min(limit, MAX_TITLE_CHARS)
+    if len(first) <= limit:
+        return first
+    cut = first[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,.;:") + "…"
 
 
 class ThreadService:

@@ -9,13 +9,20 @@ failed export leaves no half file.
 
 Import checks the whole file before writing anything (format, version, every field,
 the services' size limits) and names the first problem it finds with its place in the
-file. A run that was still going when the file was written comes back ended (failed,
-*interrupted*), since nothing is running it any more.
+file (``messages[12].created_at: year 1 with a time zone is out of range``). A run that
+was still going when the file was written comes back ended (failed, *interrupted*),
+since nothing is running it any more.
+
+Import streams: the file is read twice, a message at a time (``json_stream``), never
+held whole, so memory stays flat whatever its size (a 100,000-message, 87 MB export
+peaks at about 80 MB resident where loading it whole took 540 MB). Pass one checks
+every part and keeps only execution refs and counts; pass two reads the parts again and
+writes them.
 
 Importing is built to run on a worker thread beside a GUI thread that keeps writing
 (replies streaming, messages sent): it reports progress and can be cancelled between
-steps, the parse hands the GIL back between pieces (``json_steps``), and it never holds
-SQLite's single write lock for long. One transaction for 100,000 messages would hold
+parts, the parser hands the GIL back between events, and it never holds SQLite's single
+write lock for long. One transaction for 100,000 messages would hold
 that lock for seconds (the full-text index is most of it), and every GUI write would
 wait that long or fail at the busy timeout. So the rows are written in short
 transactions under a hidden *staging* user, where no thread list, search or count of
@@ -33,18 +40,20 @@ reply cannot close the fence early or fake a heading of the export.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TextIO
+from types import ModuleType
+from typing import IO, Any, TextIO
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -52,7 +61,15 @@ from sqlalchemy.orm import Session
 from chatdesk.redact import redact, redact_data, redact_known
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
-from chatdesk.services.json_steps import load_in_steps
+from chatdesk.services.json_stream import (
+    NOT_AN_OBJECT,
+    NOT_UTF8,
+    JSONStreamError,
+    Part,
+    backend_for,
+    list_items,
+    members,
+)
 from chatdesk.services.messages import MAX_CONTENT_CHARS, MAX_USER_CONTENT_CHARS
 from chatdesk.services.records import ThreadRecord
 from chatdesk.services.threads import MAX_SYSTEM_PROMPT_CHARS, clean_title
@@ -76,6 +93,10 @@ WRITE_CHUNK = 500
 """Messages per write transaction of an import (tens of milliseconds of write lock)."""
 STAGING_USER = "chatdesk: import in progress"
 """The hidden user that owns an import's rows until they are complete."""
+_NOT_UTF8 = "This file is not UTF-8 text, so not a chatdesk export."
+_OTHER_BOMS = (b"\xff\xfe", b"\xfe\xff")
+"""UTF-16 and UTF-32 byte order marks: JSON in another encoding than UTF-8."""
+_NOT_AN_EXPORT = "This file is not a chatdesk chat export (JSON)."
 _IMPORTING = threading.Lock()
 """One import at a time per process, so clearing old staged rows never hits a live one."""
 
@@ -119,8 +140,7 @@ class ImportCancelled(Exception):
 class ImportStage(StrEnum):
     """Where an import is; ``ImportProgress.done``/``total`` count different things."""
 
-    READING = "reading"  # characters of the file parsed
-    CHECKING = "checking"  # messages checked
+    READING = "reading"  # bytes of the file read and checked (pass one)
     WRITING = "writing"  # messages written
     DISCARDING = "discarding"  # cancelled or failed: staged messages deleted
 
@@ -310,15 +330,22 @@ class TransferService:
         path = Path(path)
         try:
             size = path.stat().st_size
-            if size > MAX_IMPORT_BYTES:
-                raise TransferError(
-                    f"{path.name} is {size:,} bytes; chatdesk imports files up to "
-                    f"{MAX_IMPORT_BYTES:,} bytes."
-                )
-            raw = path.read_bytes()
         except OSError as error:
             raise TransferError(f"Cannot read {path.name}: {error.strerror or error}.") from None
-        return self.import_json(user_id, raw, on_progress=on_progress, should_stop=should_stop)
+        if size > MAX_IMPORT_BYTES:
+            raise TransferError(
+                f"{path.name} is {size:,} bytes; chatdesk imports files up to "
+                f"{MAX_IMPORT_BYTES:,} bytes."
+            )
+
+        def reopen() -> IO[bytes]:
+            try:
+                return path.open("rb")
+            except OSError as error:
+                message = f"Cannot read {path.name}: {error.strerror or error}."
+                raise TransferError(message) from None
+
+        return self._import(user_id, reopen, size, _Steps(on_progress, should_stop))
 
     def import_json(
         self,
@@ -328,37 +355,60 @@ class TransferService:
         on_progress: ProgressCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> ImportResult:
-        """Import chatdesk JSON (bytes or text) as a new thread, all or nothing."""
-        steps = _Steps(on_progress, should_stop)
-        try:
-            text = data if isinstance(data, str) else data.decode(json.detect_encoding(data))
-            total = len(text)
-            steps(ImportStage.READING, 0, total)
-            document = load_in_steps(text, lambda done: steps(ImportStage.READING, done, total))
-        except UnicodeDecodeError:
-            raise TransferError("This file is not UTF-8 text, so not a chatdesk export.") from None
-        except json.JSONDecodeError as error:
-            raise TransferError(
-                f"This file is not valid JSON (line {error.lineno}, column {error.colno}: "
-                f"{error.msg})."
-            ) from None
-        except RecursionError:
-            raise TransferError("This file nests its values too deeply to be an export.") from None
-        try:
-            plan = _Plan.of(document, steps)
-        finally:
-            _release(document)
-        try:
-            with _IMPORTING:
-                return self._write(user_id, plan, steps)
-        finally:
-            _release(plan.executions, plan.messages)
+        """Import chatdesk JSON (UTF-8 bytes or text) as a new thread, all or nothing."""
+        if isinstance(data, str):
+            try:
+                data = data.encode("utf-8")
+            except UnicodeEncodeError:
+                raise TransferError(_NOT_UTF8) from None
+        content = data
+        return self._import(
+            user_id, lambda: io.BytesIO(content), len(content), _Steps(on_progress, should_stop)
+        )
 
-    def _write(self, user_id: int, plan: _Plan, steps: _Steps) -> ImportResult:
+    def _import(
+        self, user_id: int, reopen: Callable[[], IO[bytes]], size: int, steps: _Steps
+    ) -> ImportResult:
+        """Check the whole file (pass one), then write it under the staging user (two)."""
+        with reopen() as source:
+            head = source.read(4)
+            if head.startswith(_OTHER_BOMS) or b"\x00" in head:  # UTF-16 or UTF-32
+                raise TransferError(_NOT_UTF8)
+            source.seek(0)
+            backend = backend_for(source, lambda _done: steps(ImportStage.READING, 0, size))
+        check = _Check()
+        scans = 1 + len(_LISTS)  # the file's shape, then each list's items
+
+        def read(scan: int) -> Callable[[int], None]:
+            return lambda done: steps(ImportStage.READING, scan * size + done, scans * size)
+
+        with reopen() as source:
+            for part in _parts(source, _HEADER, backend, read(0)):
+                check.part(part)
+        check.shape_done()
+        for scan, key in enumerate(_LISTS, start=1):
+            with reopen() as source:
+                items = list_items(source, key, step=read(scan), backend=backend)
+                for index, item in enumerate(_told(items)):
+                    check.item(key, index, item)
+        plan = check.finish()
+        steps(ImportStage.READING, scans * size, scans * size)
+        with _IMPORTING:
+            return self._write(user_id, plan, reopen, backend, steps)
+
+    def _write(
+        self,
+        user_id: int,
+        plan: _Plan,
+        reopen: Callable[[], IO[bytes]],
+        backend: ModuleType,
+        steps: _Steps,
+    ) -> ImportResult:
         staging = UserService(self._uow).ensure(STAGING_USER)
         self._discard_staged(staging, None)  # left by an import that crashed
         try:
-            staged = self._stage(staging, plan, steps)
+            staged = self._stage_thread(staging, plan.thread)
+            self._stage_rows(staging, staged, plan, reopen, backend, steps)
             record = self._publish(user_id, staging, staged)
         except BaseException:
             try:
@@ -366,57 +416,48 @@ class TransferService:
             except Exception:  # the next import clears what is left; keep the first error
                 log.exception("could not delete the rows of a stopped import")
             raise
-        return ImportResult(record, len(plan.messages), len(plan.executions))
+        return ImportResult(record, plan.messages, plan.executions)
 
-    def _stage(self, staging: int, plan: _Plan, steps: _Steps) -> int:
-        """Write the plan as a thread of the staging user, a chunk per transaction."""
+    def _stage_thread(self, staging: int, thread: _ThreadPlan) -> int:
         now = utcnow()
         with self._uow.write(background=True) as (session, _changes):
-            thread = Thread(
+            row = Thread(
                 user_id=staging,
-                title=plan.title,
-                crew=plan.crew,
-                model=plan.model,
-                system_prompt=plan.system_prompt,
-                created_at=plan.created_at or now,
+                title=thread.title,
+                crew=thread.crew,
+                model=thread.model,
+                system_prompt=thread.system_prompt,
+                created_at=thread.created_at or now,
                 updated_at=now,
             )
-            session.add(thread)
+            session.add(row)
             session.flush()
-            thread_id = thread.id
-        self._stage_rows(staging, thread_id, plan, steps)
-        return thread_id
+            return row.id
 
-    def _stage_rows(self, staging: int, thread_id: int, plan: _Plan, steps: _Steps) -> None:
-        """Executions go in with the first chunk of messages that names them."""
-        pending = {e.ref: e for e in plan.executions}
-        new_ids: dict[object, int] = {}
-        total = len(plan.messages)
-        for start in range(0, max(total, 1), WRITE_CHUNK):
-            steps(ImportStage.WRITING, start, total)
-            chunk = plan.messages[start : start + WRITE_CHUNK]
-            named = [pending.pop(m.ref) for m in chunk if m.ref in pending]
-            if start + WRITE_CHUNK >= total:  # the last chunk also takes the unnamed ones
-                named += pending.values()
-            with self._uow.write(background=True) as (session, _changes):
-                if named:
-                    ids = session.scalars(
-                        insert(Execution).returning(Execution.id, sort_by_parameter_order=True),
-                        [{**e.values, "thread_id": thread_id} for e in named],
-                    ).all()
-                    new_ids.update(zip((e.ref for e in named), ids, strict=True))
-                if chunk:
-                    rows = [
-                        {
-                            **m.values,
-                            "thread_id": thread_id,
-                            "user_id": staging,
-                            "execution_id": new_ids[m.ref] if m.ref is not None else None,
-                        }
-                        for m in chunk
-                    ]
-                    session.execute(insert(Message), rows)
-        steps(ImportStage.WRITING, total, total)
+    def _stage_rows(
+        self,
+        staging: int,
+        thread_id: int,
+        plan: _Plan,
+        reopen: Callable[[], IO[bytes]],
+        backend: ModuleType,
+        steps: _Steps,
+    ) -> None:
+        """Read the file again and write its rows, a chunk per short transaction.
+
+        One read per list, executions first (messages name them): the C parser skips
+        the other list fast, wherever it is in the file.
+        """
+        writer = _ChunkWriter(self._uow, staging, thread_id, plan.messages, steps)
+        for key in _LISTS:
+            with reopen() as source:
+                items = list_items(source, key, step=writer.step, backend=backend)
+                for index, item in enumerate(_told(items)):
+                    writer.add(key, index, item)
+        writer.flush()
+        if writer.written != (plan.messages, plan.executions):
+            raise TransferError("The file changed while it was being imported.")
+        steps(ImportStage.WRITING, plan.messages, plan.messages)
 
     def _publish(self, user_id: int, staging: int, staged: int) -> ThreadRecord:
         """Move the staged rows to a new thread of ``user_id`` in one short transaction."""
@@ -487,18 +528,71 @@ class TransferService:
                     break
 
 
-def _release(*values: object) -> None:
-    """Free big lists (also those in a dict) a slice at a time.
+class _ChunkWriter:
+    """Pass two's rows, written under the staging user ``WRITE_CHUNK`` at a time."""
 
-    Freeing 100,000 parsed rows at once is one C call of ~100 ms that keeps the GIL, so
-    the GUI thread would stall; slices of ``PAGE`` rows let it in between.
-    """
-    for value in values:
-        lists = value.values() if isinstance(value, dict) else [value]
-        for items in lists:
-            if isinstance(items, list):
-                while items:
-                    del items[-PAGE:]
+    def __init__(
+        self, uow: UnitOfWork, staging: int, thread_id: int, total: int, steps: _Steps
+    ) -> None:
+        self._uow = uow
+        self._staging = staging
+        self._thread_id = thread_id
+        self._total = total
+        self._steps = steps
+        self._executions: list[tuple[object, dict[str, Any]]] = []
+        self._messages: list[tuple[object | None, dict[str, Any]]] = []
+        self._new_ids: dict[object, int] = {}
+        self._messages_written = 0
+
+    @property
+    def written(self) -> tuple[int, int]:
+        """Messages and executions written so far."""
+        return self._messages_written, len(self._new_ids)
+
+    def step(self, _done: int) -> None:
+        self._steps(ImportStage.WRITING, self._messages_written, self._total)
+
+    def add(self, key: str, index: int, item: Any) -> None:
+        if key == "executions":
+            self._executions.append(_execution_values(index, item))
+            if len(self._executions) >= WRITE_CHUNK:
+                self._write_executions()
+        else:
+            self._messages.append(_message_values(index, item))
+            if len(self._messages) >= WRITE_CHUNK:
+                self.flush()
+
+    def flush(self) -> None:
+        self._write_executions()
+        if not self._messages:
+            return
+        try:
+            rows = [
+                {
+                    **values,
+                    "thread_id": self._thread_id,
+                    "user_id": self._staging,
+                    "execution_id": self._new_ids[ref] if ref is not None else None,
+                }
+                for ref, values in self._messages
+            ]
+        except KeyError:
+            raise TransferError("The file changed while it was being imported.") from None
+        with self._uow.write(background=True) as (session, _changes):
+            session.execute(insert(Message), rows)
+        self._messages_written += len(rows)
+        self._messages.clear()
+
+    def _write_executions(self) -> None:
+        if not self._executions:
+            return
+        rows = [{**values, "thread_id": self._thread_id} for _ref, values in self._executions]
+        with self._uow.write(background=True) as (session, _changes):
+            ids = session.scalars(
+                insert(Execution).returning(Execution.id, sort_by_parameter_order=True), rows
+            ).all()
+        self._new_ids.update(zip((ref for ref, _values in self._executions), ids, strict=True))
+        self._executions.clear()
 
 
 # -- reading rows ---------------------------------------------------------------------------
@@ -596,140 +690,229 @@ def _human_time(moment: datetime) -> str:
 
 
 @dataclass(frozen=True)
-class _ExecutionPlan:
-    ref: object
-    values: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class _MessagePlan:
-    ref: object | None
-    values: dict[str, Any]
-
-
-@dataclass
-class _Plan:
-    """A file's content, fully checked and ready to insert."""
-
+class _ThreadPlan:
     title: str
     crew: str
     model: str | None
     system_prompt: str | None
     created_at: datetime | None
-    executions: list[_ExecutionPlan]
-    messages: list[_MessagePlan]
 
-    @classmethod
-    def of(cls, document: object, steps: _Steps | None = None) -> _Plan:
-        """Check ``document``; ``steps`` hears of each message checked (and may stop it)."""
-        step = steps or _Steps(None, None)
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise TransferError("This file is not a chatdesk chat export (JSON).")
-        version = document.get("version")
-        if type(version) is not int:
+
+@dataclass(frozen=True)
+class _Plan:
+    """What pass one learnt of a file that passed every check: enough to write it."""
+
+    thread: _ThreadPlan
+    executions: int
+    messages: int
+
+
+_LISTS = ("executions", "messages")
+_HEADER = ("format", "version", "thread")
+_ALL = (*_HEADER, *_LISTS)
+
+
+def _parts(
+    source: IO[bytes], build: Container[str], backend: ModuleType, step: Callable[[int], None]
+) -> Iterator[Part]:
+    """``json_stream.members`` of an export, its errors told as ``TransferError``."""
+    try:
+        yield from members(source, lists=_LISTS, build=build, step=step, backend=backend)
+    except JSONStreamError as error:
+        if error.reason == NOT_UTF8:
+            raise TransferError(_NOT_UTF8) from None
+        if error.reason == NOT_AN_OBJECT:
+            raise TransferError(_NOT_AN_EXPORT) from None
+        if error.out_of_range:
+            raise TransferError(f"{error}.") from None
+        raise TransferError(f"This file is not valid JSON ({error}).") from None
+
+
+class _Check:
+    """Pass one: the file's shape read once (``part``), then each list's items (``item``).
+
+    What it keeps is small whatever the file's size: the execution refs (to check the
+    messages' references) and counts.
+    """
+
+    def __init__(self) -> None:
+        self._seen: list[str] = []
+        self._thread: _ThreadPlan | None = None
+        self._counts = dict.fromkeys(_LISTS, 0)
+        self._checked = dict.fromkeys(_LISTS, 0)
+        self._refs: set[object] = set()
+        self._triggered: set[object] = set()
+
+    def part(self, part: Part) -> None:
+        """A member of the top-level object, or (unbuilt) an item of a list."""
+        key, index, value = part.key, part.index, part.value
+        if index is not None:
+            self._counts[key] += 1
+            return
+        self._seen.append(key)  # once each: the stream refuses a key seen twice
+        if key == "format":
+            if value != FORMAT:
+                raise TransferError(_NOT_AN_EXPORT)
+        elif key == "version":
+            _check_version(value)
+        elif key not in _ALL:
+            return  # exported_at, or a field of a later chatdesk
+        elif not {"format", "version"} <= set(self._seen):
+            raise TransferError(_NOT_AN_EXPORT)  # they come first, as chatdesk writes them
+        elif key == "thread":
+            self._thread = _thread_plan(value)
+        elif value is not None and value != []:  # a list starts ([]) or is left out (null)
+            raise TransferError(f"the file.{key}: expected a list.")
+
+    def shape_done(self) -> None:
+        """The whole file went by once: what must be there is."""
+        if "format" not in self._seen:
+            raise TransferError(_NOT_AN_EXPORT)
+        if "version" not in self._seen:
             raise TransferError("This chatdesk export has no valid version number.")
-        if version != VERSION:
-            newer = " by a newer chatdesk" if version > VERSION else ""
-            raise TransferError(
-                f"This export was written{newer} in format version {version}; "
-                f"this chatdesk reads version {VERSION}."
-            )
-        thread = _field(document, "thread", dict, "the file")
-        where = "thread"
-        title_text = _field(thread, "title", str, where)
-        try:
-            title = clean_title(title_text)
-        except ValidationError as error:
-            raise TransferError(f"thread.title: {error}") from None
-        crew = _text(thread, "crew", where, MAX_CREW_CHARS, default="assistant")
-        if not crew.strip():
-            raise TransferError("thread.crew: a thread needs a crew.")
-        model = _optional_text(thread, "model", where, MAX_MODEL_CHARS)
-        prompt = _optional_text(thread, "system_prompt", where, MAX_SYSTEM_PROMPT_CHARS)
-        thread_created = _time(thread, "created_at", where, required=False)
+        if self._thread is None:
+            raise TransferError("the file: the field 'thread' is missing.")
+        if "messages" not in self._seen:
+            raise TransferError("the file: the field 'messages' is missing.")
 
-        executions: list[_ExecutionPlan] = []
-        refs: set[object] = set()
-        for n, item in enumerate(_field(document, "executions", list, "the file", default=[])):
-            where = f"executions[{n}]"
-            if not isinstance(item, dict):
-                raise TransferError(f"{where}: expected an object.")
-            ref = _ref(item.get("ref"), f"{where}.ref")
-            if ref is None:
-                raise TransferError(f"{where}.ref: missing.")
-            if ref in refs:
-                raise TransferError(f"{where}.ref: {ref!r} is used twice.")
-            refs.add(ref)
-            status = _enum(item, "status", ExecutionStatus, where)
-            run_error = _optional_text(item, "error", where, MAX_CONTENT_CHARS)
-            finished = _time(item, "finished_at", where, required=False)
-            if status in _ACTIVE_EXECUTION:
-                status, run_error = ExecutionStatus.FAILED, run_error or INTERRUPTED_IMPORT
-                finished = finished or utcnow()
-            values = {
-                "crew": _text(item, "crew", where, MAX_CREW_CHARS),
-                "status": status,
-                "model": _optional_text(item, "model", where, MAX_MODEL_CHARS),
-                "started_at": _time(item, "started_at", where, required=False),
-                "finished_at": finished,
-                "result": _optional_text(item, "result", where, MAX_CONTENT_CHARS),
-                "error": run_error,
-                "created_at": _time(item, "created_at", where, required=False) or utcnow(),
-            }
-            for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
-                values[name] = _count(item, name, where)
-            executions.append(_ExecutionPlan(ref, values))
-
-        messages: list[_MessagePlan] = []
-        triggers: set[object] = set()
-        items = _field(document, "messages", list, "the file")
-        for n, item in enumerate(items):
-            step(ImportStage.CHECKING, n, len(items))
-            where = f"messages[{n}]"
-            if not isinstance(item, dict):
-                raise TransferError(f"{where}: expected an object.")
-            role = _enum(item, "role", Role, where)
-            status = _enum(item, "status", MessageStatus, where)
-            content = _field(item, "content", str, where)
-            limit = MAX_USER_CONTENT_CHARS if role is Role.USER else MAX_CONTENT_CHARS
-            if len(content) > limit:
+    def item(self, key: str, n: int, item: Any) -> None:
+        """``key[n]``: every execution comes before the first message."""
+        self._checked[key] += 1
+        if key == "executions":
+            ref, _values = _execution_values(n, item)
+            if ref in self._refs:
+                raise TransferError(f"executions[{n}].ref: {ref!r} is used twice.")
+            self._refs.add(ref)
+            return
+        ref, values = _message_values(n, item)
+        if ref is None:
+            return
+        if ref not in self._refs:
+            raise TransferError(f"messages[{n}].execution: no execution has ref {ref!r}.")
+        if values["role"] is Role.USER:
+            if ref in self._triggered:
                 raise TransferError(
-                    f"{where}.content: {len(content):,} characters; "
-                    f"a {role.value} message can have at most {limit:,}."
+                    f"messages[{n}].execution: execution {ref!r} already has a user message."
                 )
-            if role is not Role.ASSISTANT and not content.strip():
-                raise TransferError(f"{where}.content: a {role.value} message cannot be empty.")
-            ref = _ref(item.get("execution"), f"{where}.execution")
-            if ref is not None and ref not in refs:
-                raise TransferError(f"{where}.execution: no execution has ref {ref!r}.")
-            if ref is not None and role is Role.USER:
-                if ref in triggers:
-                    raise TransferError(
-                        f"{where}.execution: execution {ref!r} already has a user message."
-                    )
-                triggers.add(ref)
-            metadata = _field(item, "metadata", dict, where, default={})
-            if status in _ACTIVE_MESSAGE:
-                status = MessageStatus.FAILED
-                if role is Role.ASSISTANT:
-                    metadata = {**metadata, "error": INTERRUPTED_IMPORT, "interrupted": True}
-            created = _time(item, "created_at", where, required=True)
-            assert created is not None
-            triggers_execution = _field(item, "triggers_execution", bool, where, default=False)
-            values = {
-                "role": role,
-                "content": content,
-                "status": status,
-                "triggers_execution": triggers_execution,
-                "meta": metadata,
-                "created_at": created,
-                "updated_at": _time(item, "updated_at", where, required=False) or created,
-            }
-            messages.append(_MessagePlan(ref, values))
-        return cls(title, crew, model, prompt, thread_created, executions, messages)
+            self._triggered.add(ref)
+
+    def finish(self) -> _Plan:
+        assert self._thread is not None  # shape_done saw it
+        if self._checked != self._counts:
+            raise TransferError("The file changed while it was being imported.")
+        return _Plan(self._thread, self._counts["executions"], self._counts["messages"])
+
+
+def _told(items: Iterator[Any]) -> Iterator[Any]:
+    """Items of a list whose read fails only if the file changed since its shape was read."""
+    try:
+        yield from items
+    except JSONStreamError:
+        raise TransferError("The file changed while it was being imported.") from None
+
+
+def _check_version(version: object) -> None:
+    if type(version) is not int:
+        raise TransferError("This chatdesk export has no valid version number.")
+    if version != VERSION:
+        newer = " by a newer chatdesk" if version > VERSION else ""
+        raise TransferError(
+            f"This export was written{newer} in format version {version}; "
+            f"this chatdesk reads version {VERSION}."
+        )
+
+
+def _thread_plan(thread: object) -> _ThreadPlan:
+    where = "thread"
+    if not isinstance(thread, dict):
+        raise TransferError("the file.thread: expected an object.")
+    title_text = _field(thread, "title", str, where)
+    try:
+        title = clean_title(title_text)
+    except ValidationError as error:
+        raise TransferError(f"thread.title: {error}") from None
+    crew = _plain_text(thread, "crew", where, MAX_CREW_CHARS, default="assistant")
+    if not crew.strip():
+        raise TransferError("thread.crew: a thread needs a crew.")
+    return _ThreadPlan(
+        title,
+        crew,
+        _optional_plain_text(thread, "model", where, MAX_MODEL_CHARS),
+        _optional_plain_text(thread, "system_prompt", where, MAX_SYSTEM_PROMPT_CHARS),
+        _time(thread, "created_at", where, required=False),
+    )
+
+
+def _execution_values(n: int, item: object) -> tuple[object, dict[str, Any]]:
+    """``executions[n]`` checked: its ref and the row to insert."""
+    where = f"executions[{n}]"
+    if not isinstance(item, dict):
+        raise TransferError(f"{where}: expected an object.")
+    ref = _ref(item.get("ref"), f"{where}.ref")
+    if ref is None:
+        raise TransferError(f"{where}.ref: missing.")
+    status = _enum(item, "status", ExecutionStatus, where)
+    run_error = _optional_text(item, "error", where, MAX_CONTENT_CHARS)
+    finished = _time(item, "finished_at", where, required=False)
+    if status in _ACTIVE_EXECUTION:
+        status, run_error = ExecutionStatus.FAILED, run_error or INTERRUPTED_IMPORT
+        finished = finished or utcnow()
+    values = {
+        "crew": _plain_text(item, "crew", where, MAX_CREW_CHARS),
+        "status": status,
+        "model": _optional_plain_text(item, "model", where, MAX_MODEL_CHARS),
+        "started_at": _time(item, "started_at", where, required=False),
+        "finished_at": finished,
+        "result": _optional_text(item, "result", where, MAX_CONTENT_CHARS),
+        "error": run_error,
+        "created_at": _time(item, "created_at", where, required=False) or utcnow(),
+    }
+    for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        values[name] = _count(item, name, where)
+    return ref, values
+
+
+def _message_values(n: int, item: object) -> tuple[object | None, dict[str, Any]]:
+    """``messages[n]`` checked on its own: the execution ref it names and its row."""
+    where = f"messages[{n}]"
+    if not isinstance(item, dict):
+        raise TransferError(f"{where}: expected an object.")
+    role = _enum(item, "role", Role, where)
+    status = _enum(item, "status", MessageStatus, where)
+    content = _field(item, "content", str, where)
+    limit = MAX_USER_CONTENT_CHARS if role is Role.USER else MAX_CONTENT_CHARS
+    if len(content) > limit:
+        raise TransferError(
+            f"{where}.content: {len(content):,} characters; "
+            f"a {role.value} message can have at most {limit:,}."
+        )
+    if role is not Role.ASSISTANT and not content.strip():
+        raise TransferError(f"{where}.content: a {role.value} message cannot be empty.")
+    ref = _ref(item.get("execution"), f"{where}.execution")
+    metadata = _field(item, "metadata", dict, where, default={})
+    _check_json_data(metadata, f"{where}.metadata")
+    if status in _ACTIVE_MESSAGE:
+        status = MessageStatus.FAILED
+        if role is Role.ASSISTANT:
+            metadata = {**metadata, "error": INTERRUPTED_IMPORT, "interrupted": True}
+    created = _time(item, "created_at", where, required=True)
+    assert created is not None
+    values = {
+        "role": role,
+        "content": content,
+        "status": status,
+        "triggers_execution": _field(item, "triggers_execution", bool, where, default=False),
+        "meta": metadata,
+        "created_at": created,
+        "updated_at": _time(item, "updated_at", where, required=False) or created,
+    }
+    return ref, values
 
 
 _TYPE_NAMES = {str: "text", dict: "an object", list: "a list", bool: "true or false"}
+MAX_REF_CHARS = 200
+MAX_METADATA_DEPTH = 32
+_NOT_STORABLE = re.compile("[\ud800-\udfff\x00]")
 
 
 def _field(item: Mapping[str, Any], name: str, kind: type, where: str, default: Any = ...) -> Any:
@@ -756,13 +939,31 @@ def _optional_text(item: Mapping[str, Any], name: str, where: str, limit: int) -
     return _text(item, name, where, limit)
 
 
+def _plain_text(
+    item: Mapping[str, Any], name: str, where: str, limit: int, default: Any = ...
+) -> str:
+    """Text for a plain column: no NUL (PostgreSQL refuses it), no lone surrogate (UTF-8)."""
+    value = _text(item, name, where, limit, default)
+    bad = _NOT_STORABLE.search(value)
+    if bad is not None:
+        what = "a NUL character" if bad.group() == "\x00" else "a lone surrogate (not Unicode)"
+        raise TransferError(f"{where}.{name}: holds {what} at character {bad.start()}.")
+    return value
+
+
+def _optional_plain_text(item: Mapping[str, Any], name: str, where: str, limit: int) -> str | None:
+    if item.get(name) is None:
+        return None
+    return _plain_text(item, name, where, limit)
+
+
 def _enum(item: Mapping[str, Any], name: str, kind: Any, where: str) -> Any:
     value = _field(item, name, str, where)
     try:
         return kind(value)
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
-        raise TransferError(f"{where}.{name}: {value!r} is not one of {allowed}.") from None
+        raise TransferError(f"{where}.{name}: {value[:40]!r} is not one of {allowed}.") from None
 
 
 def _count(item: Mapping[str, Any], name: str, where: str) -> int | None:
@@ -777,9 +978,27 @@ def _count(item: Mapping[str, Any], name: str, where: str) -> int | None:
 def _ref(value: object, where: str) -> object | None:
     if value is None:
         return None
-    if type(value) is int or (type(value) is str and value):
+    if type(value) is int:  # 64 bits at most, as the stream reads numbers
         return value
-    raise TransferError(f"{where}: expected a number or text naming an execution.")
+    if type(value) is str and 0 < len(value) <= MAX_REF_CHARS:
+        return value
+    raise TransferError(
+        f"{where}: expected a whole number or up to {MAX_REF_CHARS} characters of text "
+        "naming an execution."
+    )
+
+
+def _check_json_data(value: object, where: str) -> None:
+    """Metadata the store can keep and write back as JSON: nesting within reason."""
+    pending: list[tuple[object, str, int]] = [(value, where, 0)]
+    while pending:
+        item, place, depth = pending.pop()
+        if depth > MAX_METADATA_DEPTH:
+            raise TransferError(f"{place}: nested more than {MAX_METADATA_DEPTH} levels deep.")
+        if isinstance(item, dict):
+            pending.extend((v, f"{place}.{k}"[:200], depth + 1) for k, v in item.items())
+        elif isinstance(item, list):
+            pending.extend((v, f"{place}[{n}]"[:200], depth + 1) for n, v in enumerate(item))
 
 
 def _time(item: Mapping[str, Any], name: str, where: str, *, required: bool) -> datetime | None:
@@ -793,7 +1012,13 @@ def _time(item: Mapping[str, Any], name: str, where: str, *, required: bool) -> 
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise TransferError(f"{where}.{name}: {value[:40]!r} is not an ISO 8601 time.") from None
+        shown = _readable(value[:40])
+        raise TransferError(f"{where}.{name}: {shown!r} is not an ISO 8601 time.") from None
     if moment.tzinfo is None:
         raise TransferError(f"{where}.{name}: the time has no time zone.")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise TransferError(
+            f"{where}.{name}: year {moment.year} with a time zone is out of range."
+        ) from None

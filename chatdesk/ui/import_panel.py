@@ -30,9 +30,7 @@ def progress_text(name: str, progress: ImportProgress) -> str:
     done, total = progress.done, progress.total
     if progress.stage is ImportStage.READING:
         share = done * 100 // total if total else 100
-        return f"Reading {name}… {share}%"
-    if progress.stage is ImportStage.CHECKING:
-        return f"Checking {name}… {done:,} of {total:,} messages"
+        return f"Checking {name}… {share}%"
     if progress.stage is ImportStage.WRITING:
         return f"Importing {name}… {done:,} of {total:,} messages"
     return f"Removing what was imported… {done:,} of {total:,} messages"
@@ -89,7 +87,7 @@ class ImportPanel(QWidget):
     def begin(self, name: str) -> None:
         """Show the bar for a new import of the file called ``name``."""
         self._name = name
-        self.label.setText(f"Reading {name}…")
+        self.label.setText(f"Checking {name}…")
         self.bar.setRange(0, BAR_STEPS)
         self.bar.setValue(0)
         self.cancel_button.setEnabled(True)

@@ -37,7 +37,7 @@ from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError, ValidationError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import clean_content
-from chatdesk.services.threads import DEFAULT_TITLE, MAX_TITLE_CHARS
+from chatdesk.services.threads import DEFAULT_TITLE, title_from_text
 from chatdesk.store.enums import Role
 from chatdesk.ui.bridge import ChangeSignals
 from chatdesk.ui.chat_actions import ChatActions
@@ -70,24 +70,8 @@ CHAT_BESIDE_DETAILS = 460
 
 log = logging.getLogger(__name__)
 APP_TITLE = "chatdesk"
-AUTO_TITLE_CHARS = 60
 NO_THREAD_HINT = "Start a conversation — press Ctrl+N or just type below"
 EMPTY_THREAD_HINT = "No messages yet — type below to start"
-
-
-def title_from_text(text: str, limit: int = AUTO_TITLE_CHARS) -> str:
-    """A thread title from the first non-empty line of a message, at most ``limit`` chars."""
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    first = " ".join(first.split())
-    if not first:
-        return DEFAULT_TITLE
-    limit = min(limit, MAX_TITLE_CHARS)
-    if len(first) <= limit:
-        return first
-    cut = first[: limit - 1]
-    if " " in cut[limit // 2 :]:
-        cut = cut[: cut.rfind(" ")]
-    return cut.rstrip(" ,.;:") + "…"
 
 
 class MainWindow(QMainWindow):

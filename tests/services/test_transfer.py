@@ -10,7 +10,7 @@ import pytest
 from markdown_it import MarkdownIt
 from sqlalchemy import func, select
 
-from chatdesk.services import Services
+from chatdesk.services import Services, transfer
 from chatdesk.services.events import ChangeRecorder, Entity
 from chatdesk.services.executions import LogEntry
 from chatdesk.services.messages import MAX_USER_CONTENT_CHARS
@@ -259,24 +259,28 @@ def _pattern(text: str) -> str:
 def test_not_json_and_unreadable_files(services: Services, user_id: int, tmp_path: Path) -> None:
     with pytest.raises(TransferError, match="not valid JSON"):
         services.transfer.import_json(user_id, b'{"format": ')
-    with pytest.raises(TransferError, match="not UTF-8"):
-        services.transfer.import_json(user_id, b"\xff\xfe\x00")
+    for other_encoding in (b"\xff\xfe\x00", '{"format": 1}'.encode("utf-16-le")):
+        with pytest.raises(TransferError, match="not UTF-8"):
+            services.transfer.import_json(user_id, other_encoding)
     with pytest.raises(TransferError, match=r"Cannot read missing\.json"):
         services.transfer.import_file(user_id, tmp_path / "missing.json")
 
 
-def test_a_failure_half_way_leaves_no_thread(services: Services, user_id: int) -> None:
+def test_a_failure_half_way_leaves_no_thread(
+    services: Services, user_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The database refuses the last row: the thread and the rows before it vanish too."""
     document = _valid()
     document["messages"].append(dict(document["messages"][1], content="late"))
-    original = services.transfer._write
+    original = transfer._message_values
 
-    def failing(user: int, plan: Any, *rest: Any) -> Any:
-        # the store refuses this row, after the thread row went in
-        plan.messages[-1].values["status"] = "not-a-status"
-        return original(user, plan, *rest)
+    def failing(n: int, item: Any) -> Any:
+        ref, values = original(n, item)
+        if values["content"] == "late":  # the store refuses this row, after the others
+            values["status"] = "not-a-status"
+        return ref, values
 
-    services.transfer._write = failing  # type: ignore[method-assign]
+    monkeypatch.setattr(transfer, "_message_values", failing)
     with pytest.raises(Exception, match=r"not-a-status"):
         services.transfer.import_json(user_id, json.dumps(document))
     with services.store.session_factory() as session:

@@ -163,7 +163,8 @@ def test_a_broken_file_is_reported_and_writes_nothing(
     qtbot.waitUntil(lambda: actions.import_task is None, timeout=IMPORT_TIMEOUT_MS)
     assert window.toast.isVisible()
     said = window.toast.label.text()
-    assert said.startswith("Could not import broken.json: This file is not valid JSON (line 1, ")
+    assert said.startswith("Could not import broken.json: This file is not valid JSON (messages[")
+    assert said.endswith("the file ends too soon).")
     assert _rows(ui_services) == (0, 0, 0)
     assert not actions.import_panel.isVisible() and actions.import_action.isEnabled()
 
@@ -222,7 +223,6 @@ def test_the_bar_and_its_text_tell_the_same_stage_share(qtbot: QtBot) -> None:
     panel.begin("big.json")
     for stage, done, total in (
         (ImportStage.READING, 42, 100),
-        (ImportStage.CHECKING, 50_000, 100_000),
         (ImportStage.WRITING, 24_000, 100_000),
     ):
         panel.show_progress(ImportProgress(stage, done, total))

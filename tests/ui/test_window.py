@@ -20,9 +20,10 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
+from chatdesk.services.threads import title_from_text
 from chatdesk.store.enums import MessageStatus
 from chatdesk.store.migrate import Store
-from chatdesk.ui.main_window import EMPTY_THREAD_HINT, NO_THREAD_HINT, MainWindow, title_from_text
+from chatdesk.ui.main_window import EMPTY_THREAD_HINT, NO_THREAD_HINT, MainWindow
 from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.settings import UiSettings
 from chatdesk.ui.settings_dialog import SettingsDialog
