@@ -14,8 +14,8 @@ from pathlib import Path
 from chatdesk.services import Services
 from chatdesk.services.errors import IllegalTransitionError, PermissionDeniedError
 from chatdesk.services.events import Change
-from chatdesk.store.enums import MessageStatus
 from chatdesk.store.migrate import open_store
+from chatdesk.vocabulary import MessageStatus
 
 
 class _Printer:

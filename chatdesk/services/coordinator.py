@@ -45,7 +45,7 @@ from chatdesk.services import Services
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.executions import LogEntry, Tokens
 from chatdesk.services.records import ThreadRecord
-from chatdesk.store.enums import ExecutionStatus, Role
+from chatdesk.vocabulary import ExecutionStatus, Role
 
 log = logging.getLogger(__name__)
 

@@ -59,8 +59,8 @@ from chatdesk.services.threads import MAX_SYSTEM_PROMPT_CHARS, clean_title
 from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
 from chatdesk.services.users import UserService
 from chatdesk.store.base import utcnow
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 
 log = logging.getLogger(__name__)
 

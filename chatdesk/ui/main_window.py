@@ -40,7 +40,6 @@ from chatdesk.services.errors import ServiceError, ValidationError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import clean_content
 from chatdesk.services.threads import DEFAULT_TITLE, MAX_TITLE_CHARS
-from chatdesk.store.enums import Role
 from chatdesk.ui.bridge import ChangeSignals
 from chatdesk.ui.chat_actions import ChatActions
 from chatdesk.ui.composer import Composer
@@ -61,6 +60,7 @@ from chatdesk.ui.thread_list import ThreadListPanel
 from chatdesk.ui.thread_model import ThreadListModel
 from chatdesk.ui.toast import Toast
 from chatdesk.ui.trace_panel import ExecutionPanel
+from chatdesk.vocabulary import Role
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,6 @@ from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QS
 
 from chatdesk.services.messages import SUPERSEDED
 from chatdesk.services.records import MessageRecord
-from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.ui.markdown_render import (
     SafeTextDocument,
     build_document,
@@ -59,6 +58,7 @@ from chatdesk.ui.markdown_render import (
 from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.theme import Colors, ThemeManager
 from chatdesk.ui.time_format import message_time
+from chatdesk.vocabulary import MessageStatus, Role
 
 if TYPE_CHECKING:
     from chatdesk.ui.bubble_selection import BubbleSelection

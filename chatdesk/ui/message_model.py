@@ -34,8 +34,8 @@ from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import MessagePage
 from chatdesk.services.records import ExecutionRecord, MessageRecord
 from chatdesk.services.transitions import RERUN_FROM
-from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.ui.roles import role_names
+from chatdesk.vocabulary import MessageStatus, Role
 
 PAGE_SIZE = 10  # rows per read: a screenful; each new row costs a Markdown layout
 ACTIVE_STATUSES = frozenset({MessageStatus.PENDING, MessageStatus.PROCESSING})

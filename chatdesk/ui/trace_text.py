@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from chatdesk.services.records import ExecutionLogRecord, ExecutionRecord
-from chatdesk.store.enums import ExecutionStatus
 from chatdesk.ui.time_format import full_time, local
+from chatdesk.vocabulary import ExecutionStatus
 
 COLUMNS = ("Time", "Agent", "Task", "Event", "Tool", "Tokens")
 SHOWN_ELSEWHERE = frozenset({"at", "tokens", "tool_name"})

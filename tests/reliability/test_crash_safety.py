@@ -26,8 +26,8 @@ import pytest
 from chatdesk.fake_openai import reply, running_server
 from chatdesk.services import Services
 from chatdesk.services.executions import INTERRUPTED_ERROR
-from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.store.migrate import open_store
+from chatdesk.vocabulary import MessageStatus, Role
 
 KILLS = int(os.environ.get("CHATDESK_TEST_KILLS", "30"))
 ANSWER = "Every word of this answer must survive a crash. " * 6

@@ -38,9 +38,9 @@ from chatdesk.fake_openai import (
     stall,
     status,
 )
-from chatdesk.store.enums import MessageStatus
 from chatdesk.store.migrate import open_store
 from chatdesk.testing import OFFSCREEN_NOISE
+from chatdesk.vocabulary import MessageStatus
 
 pytestmark = pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
 

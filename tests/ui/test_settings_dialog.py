@@ -19,13 +19,13 @@ from chatdesk.engine.crews import list_crews
 from chatdesk.secrets import API_KEY_ENV, NO_BACKEND_MESSAGE, SERVICE_NAME
 from chatdesk.services import Services
 from chatdesk.services.coordinator import NO_MODEL_ERROR
-from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.store.migrate import open_store
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.settings import SETTINGS_FILE_NAME, UiSettings, model_settings
 from chatdesk.ui.settings_dialog import SettingsDialog
 from chatdesk.ui.theme import ThemeMode
+from chatdesk.vocabulary import MessageStatus, Role
 from tests.support.keyrings import MemoryKeyring, memory_keyring, no_keyring
 
 __all__ = ["memory_keyring", "no_keyring"]  # fixtures used below
