@@ -38,7 +38,12 @@ from chatdesk.services.transitions import (
 from chatdesk.services.unit_of_work import UnitOfWork, owned_message
 from chatdesk.store.base import utcnow
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
-from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
+from chatdesk.vocabulary import (
+    ACTIVE_EXECUTION_STATUSES,
+    ExecutionStatus,
+    MessageStatus,
+    Role,
+)
 
 INTERRUPTED_ERROR = "Interrupted: chatdesk stopped before this reply finished."
 _MESSAGE_END = {
@@ -309,9 +314,7 @@ class ExecutionService:
         """
         with self._uow.write() as (session, changes):
             stuck = session.scalars(
-                select(Execution).where(
-                    Execution.status.in_([ExecutionStatus.PENDING, ExecutionStatus.RUNNING])
-                )
+                select(Execution).where(Execution.status.in_(ACTIVE_EXECUTION_STATUSES))
             ).all()
             for execution in stuck:
                 execution.status = ExecutionStatus.FAILED

@@ -60,7 +60,13 @@ from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
 from chatdesk.services.users import UserService
 from chatdesk.store.base import utcnow
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
-from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
+from chatdesk.vocabulary import (
+    ACTIVE_EXECUTION_STATUSES,
+    ACTIVE_MESSAGE_STATUSES,
+    ExecutionStatus,
+    MessageStatus,
+    Role,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +110,6 @@ _EXECUTION_COLUMNS = (
     Execution.total_tokens,
     Execution.created_at,
 )
-_ACTIVE_MESSAGE = frozenset({MessageStatus.PENDING, MessageStatus.PROCESSING})
-_ACTIVE_EXECUTION = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING})
 
 
 class TransferError(ValidationError):
@@ -663,7 +667,7 @@ class _Plan:
             status = _enum(item, "status", ExecutionStatus, where)
             run_error = _optional_text(item, "error", where, MAX_CONTENT_CHARS)
             finished = _time(item, "finished_at", where, required=False)
-            if status in _ACTIVE_EXECUTION:
+            if status in ACTIVE_EXECUTION_STATUSES:
                 status, run_error = ExecutionStatus.FAILED, run_error or INTERRUPTED_IMPORT
                 finished = finished or utcnow()
             values = {
@@ -709,7 +713,7 @@ class _Plan:
                     )
                 triggers.add(ref)
             metadata = _field(item, "metadata", dict, where, default={})
-            if status in _ACTIVE_MESSAGE:
+            if status in ACTIVE_MESSAGE_STATUSES:
                 status = MessageStatus.FAILED
                 if role is Role.ASSISTANT:
                     metadata = {**metadata, "error": INTERRUPTED_IMPORT, "interrupted": True}

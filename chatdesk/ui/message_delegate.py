@@ -58,7 +58,7 @@ from chatdesk.ui.markdown_render import (
 from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.theme import Colors, ThemeManager
 from chatdesk.ui.time_format import message_time
-from chatdesk.vocabulary import MessageStatus, Role
+from chatdesk.vocabulary import RETRYABLE_MESSAGE_STATUSES, MessageStatus, Role
 
 if TYPE_CHECKING:
     from chatdesk.ui.bubble_selection import BubbleSelection
@@ -76,7 +76,6 @@ RADIUS = 14.0
 CACHE_SIZE = 600
 RETRY_TEXT = "Retry"
 RETRY_GAP = "   "
-RETRYABLE = frozenset({MessageStatus.FAILED, MessageStatus.CANCELLED})
 DOTS = ("•  ", "•• ", "•••")
 SUPERSEDED_OPACITY = 0.55
 SUPERSEDED_LABEL = "Replaced"
@@ -238,7 +237,7 @@ class MessageDelegate(QStyledItemDelegate):
             word = "Writing " if m.content.strip() else "Thinking "
             return StatusLine(word + dots, muted, False, word + DOTS[-1])
         retry = bool(index.data(MessageRoles.CanRetry))
-        if m.role is Role.USER and m.status in RETRYABLE and not retry:
+        if m.role is Role.USER and m.status in RETRYABLE_MESSAGE_STATUSES and not retry:
             t = message_time(m.created_at)  # its reply bubble tells what happened
             return StatusLine(t, muted, False, t)
         if m.status is MessageStatus.FAILED:
