@@ -70,7 +70,7 @@ class ScriptedLLM:
     def resolve(self, thread: ThreadRecord) -> ModelConfig | None:
         """Model resolver: the scripted model, or the real one when the env names one."""
         from chatdesk.engine.protocol import ModelConfig
-        from chatdesk.engine.providers import ENV_MODEL
+        from chatdesk.runs.providers import ENV_MODEL
 
         if os.environ.get(ENV_MODEL):
             from chatdesk.model_choice import make_model_resolver

@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 
 from chatdesk.config import data_dir
-from chatdesk.engine.providers import ENV_MODEL, LocalServer
+from chatdesk.runs.providers import ENV_MODEL, LocalServer
 from chatdesk.ui.provider_choices import local_provider
 from chatdesk.ui.theme import ThemeMode
 

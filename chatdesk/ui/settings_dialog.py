@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatdesk.engine.crews import CrewInfo
-from chatdesk.engine.providers import LocalServer
+from chatdesk.runs.providers import LocalServer
 from chatdesk.secrets import (
     API_KEY_ENV,
     SecretStoreUnavailableError,

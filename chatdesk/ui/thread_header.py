@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatdesk.engine.crews import CrewInfo
-from chatdesk.engine.providers import LocalServer
+from chatdesk.runs.providers import LocalServer
 from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change, ChangeKind

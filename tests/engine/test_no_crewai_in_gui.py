@@ -13,7 +13,7 @@ import pytest
     [
         "chatdesk.engine.client",
         "chatdesk.engine.protocol",
-        "chatdesk.engine.providers",
+        "chatdesk.runs.providers",
         "chatdesk.engine.crews",
         "chatdesk.engine.scripting",
         "chatdesk.engine.history",
