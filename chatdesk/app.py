@@ -21,7 +21,7 @@ from chatdesk import __version__
 
 if TYPE_CHECKING:
     from chatdesk.engine.client import WorkerClient
-    from chatdesk.model_choice import ModelResolver
+    from chatdesk.runs.model_choice import ModelResolver
     from chatdesk.services import Services
     from chatdesk.services.coordinator import Coordinator
     from chatdesk.store.migrate import Store
@@ -143,7 +143,7 @@ def _worker_log_env() -> dict[str, str]:
 
 def _settings_resolver() -> ModelResolver:
     """The model of each run, from the settings as they are when it starts."""
-    from chatdesk.model_choice import make_model_resolver
+    from chatdesk.runs.model_choice import make_model_resolver
     from chatdesk.ui.settings import model_settings
 
     return make_model_resolver(model_settings)

@@ -73,7 +73,7 @@ class ScriptedLLM:
         from chatdesk.runs.providers import ENV_MODEL
 
         if os.environ.get(ENV_MODEL):
-            from chatdesk.model_choice import make_model_resolver
+            from chatdesk.runs.model_choice import make_model_resolver
 
             return make_model_resolver(dict)(thread)
         return ModelConfig(

@@ -179,7 +179,7 @@ class UiSettings:
         self.sync()
 
     def model_settings(self) -> dict[str, Any]:
-        """What ``chatdesk.model_choice.make_model_resolver`` reads."""
+        """What ``chatdesk.runs.model_choice.make_model_resolver`` reads."""
         return {
             "provider": self.provider,
             "model": self.model,
