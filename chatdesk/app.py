@@ -21,9 +21,9 @@ from chatdesk import __version__
 
 if TYPE_CHECKING:
     from chatdesk.engine.client import WorkerClient
+    from chatdesk.runs.coordinator import Coordinator
     from chatdesk.runs.model_choice import ModelResolver
     from chatdesk.services import Services
-    from chatdesk.services.coordinator import Coordinator
     from chatdesk.store.migrate import Store
     from chatdesk.ui.main_window import MainWindow
 
@@ -58,8 +58,8 @@ class ChatdeskApp:
         deadline_s: float | None = None,
     ) -> None:
         from chatdesk.engine.client import WorkerClient
+        from chatdesk.runs.coordinator import DEFAULT_DEADLINE_S, Coordinator
         from chatdesk.services import Services
-        from chatdesk.services.coordinator import DEFAULT_DEADLINE_S, Coordinator
         from chatdesk.ui.main_window import MainWindow
 
         self.store = store

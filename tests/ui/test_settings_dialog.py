@@ -16,9 +16,9 @@ from chatdesk.app import ChatdeskApp, _settings_resolver
 from chatdesk.config import data_dir
 from chatdesk.engine.client import WorkerClient
 from chatdesk.engine.crews import list_crews
+from chatdesk.runs.coordinator import NO_MODEL_ERROR
 from chatdesk.secrets import API_KEY_ENV, NO_BACKEND_MESSAGE, SERVICE_NAME
 from chatdesk.services import Services
-from chatdesk.services.coordinator import NO_MODEL_ERROR
 from chatdesk.store.migrate import open_store
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.message_model import MessageRoles
