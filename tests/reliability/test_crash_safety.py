@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from chatdesk.fake_openai import reply, running_server
 from chatdesk.services import Services
 from chatdesk.services.executions import INTERRUPTED_ERROR
 from chatdesk.store.migrate import open_store
+from chatdesk.testkit.fake_openai import reply, running_server
 from chatdesk.vocabulary import MessageStatus, Role
 
 KILLS = int(os.environ.get("CHATDESK_TEST_KILLS", "30"))
