@@ -1,6 +1,6 @@
 """A walk through the store and services on a temporary database.
 
-Run it with ``python -m chatdesk.example``: it creates a thread, sends messages,
+Run it with ``python examples/walkthrough.py``: it creates a thread, sends messages,
 reads them back in pages, edits, moves a message through its lifecycle, shows the
 change events, and deletes the thread (the database cascades). Nothing touches your
 real chatdesk data.
