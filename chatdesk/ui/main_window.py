@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatdesk.config import data_dir
-from chatdesk.engine.crews import list_crews
+from chatdesk.runs.crew_choice import list_crews
 from chatdesk.runs.providers import LocalServer
 from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError, ValidationError

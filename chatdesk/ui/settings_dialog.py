@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatdesk.engine.crews import CrewInfo
+from chatdesk.runs.crew_choice import CrewInfo
 from chatdesk.runs.providers import LocalServer
 from chatdesk.secrets import (
     API_KEY_ENV,

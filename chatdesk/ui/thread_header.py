@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatdesk.engine.crews import CrewInfo
+from chatdesk.runs.crew_choice import CrewInfo
 from chatdesk.runs.providers import LocalServer
 from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
