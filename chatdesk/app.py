@@ -144,9 +144,9 @@ def _worker_log_env() -> dict[str, str]:
 def _settings_resolver() -> ModelResolver:
     """The model of each run, from the settings as they are when it starts."""
     from chatdesk.runs.model_choice import make_model_resolver
-    from chatdesk.ui.settings import model_settings
+    from chatdesk.runs.model_settings import read_model_settings
 
-    return make_model_resolver(model_settings)
+    return make_model_resolver(read_model_settings)
 
 
 def _open_store_or_explain(url: str, backups: Path) -> Store | None:
