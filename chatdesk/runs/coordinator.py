@@ -22,7 +22,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,16 +34,15 @@ from chatdesk.engine.protocol import (
     CompletedEvent,
     Event,
     FailedEvent,
-    ModelConfig,
     ResetEvent,
     RunRequest,
     StatusEvent,
     StepEvent,
 )
+from chatdesk.runs.model_choice import ModelResolver
 from chatdesk.services import Services
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.executions import LogEntry, Tokens
-from chatdesk.services.records import ThreadRecord
 from chatdesk.vocabulary import ExecutionStatus, Role
 
 log = logging.getLogger(__name__)
@@ -62,9 +60,6 @@ class RunTransport(Protocol):
     def submit(self, request: RunRequest) -> None: ...
 
     def cancel(self, run_id: str) -> None: ...
-
-
-ModelResolver = Callable[[ThreadRecord], ModelConfig | None]
 
 
 @dataclass
