@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chatdesk.config import settings_path
 
 log = logging.getLogger(__name__)
+_Number = TypeVar("_Number", int, float)
 
 SECTION = "model"
 # QSettings' simple escapes (qsettings.cpp, iniUnescapedStringList).
@@ -51,8 +53,8 @@ def read_model_settings(path: Path | None = None) -> dict[str, Any]:
         "provider": _text(values.get("provider")),
         "model": _text(values.get("model")),
         "base_url": _text(values.get("baseUrl")),
-        "timeout_s": _positive_float(values.get("timeoutS")),
-        "max_tokens": _positive_int(values.get("maxTokens")),
+        "timeout_s": _positive(values.get("timeoutS"), float),
+        "max_tokens": _positive(values.get("maxTokens"), int),
     }
 
 
@@ -60,20 +62,13 @@ def _text(value: str | None) -> str:
     return value.strip() if value is not None else ""
 
 
-def _positive_float(value: str | None) -> float | None:
+def _positive(value: str | None, kind: Callable[[str], _Number]) -> _Number | None:
+    """The number in ``value`` if it is one and above zero (as the window reads it)."""
     try:
-        number = float(value) if value is not None else 0.0
+        number = kind(value) if value is not None else None
     except ValueError:
         return None
-    return number if number > 0 else None
-
-
-def _positive_int(value: str | None) -> int | None:
-    try:
-        number = int(value) if value is not None else 0
-    except ValueError:
-        return None
-    return number if number > 0 else None
+    return number if number is not None and number > 0 else None
 
 
 def _read_section(path: Path, section: str) -> dict[str, str | None]:
