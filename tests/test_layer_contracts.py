@@ -50,6 +50,7 @@ def test_the_package_keeps_every_contract() -> None:
         ("engine/history.py", "import chatdesk.services.records", "engine-alone"),
         ("vocabulary.py", "import sqlalchemy", "vocabulary-alone"),
         ("runs/crew_choice.py", "import chatdesk.engine.runner", "crewai-in-worker-only"),
+        ("config.py", "import chatdesk.services.users", "helpers-alone"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(
