@@ -74,7 +74,7 @@ def _positive(value: str | None, kind: Callable[[str], _Number]) -> _Number | No
 def _read_section(path: Path, section: str) -> dict[str, str | None]:
     """The keys of one ``[section]`` of a QSettings INI file and their string values."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_text(encoding="utf-8-sig", errors="replace")  # as Qt, skip a BOM
     except FileNotFoundError:
         return {}
     except OSError as error:

@@ -88,6 +88,12 @@ def test_no_file_or_a_garbled_one_means_no_settings(tmp_path: Path) -> None:
     garbled = tmp_path / SETTINGS_FILE_NAME
     garbled.write_bytes(b"\xff\xfe[model\nmodel\n=\n\x00\x00\n[model]\nmodel=\xffok\n")
     assert read_model_settings(garbled)["model"] == "\ufffdok"
+    with_bom = tmp_path / "bom.ini"  # as a text editor may save it
+    with_bom.write_bytes(b"\xef\xbb\xbf[model]\r\nmodel = ollama/llama3.2\r\n")
+    assert read_model_settings(with_bom)["model"] == "ollama/llama3.2"
+    assert QSettings(str(with_bom), QSettings.Format.IniFormat).value("model/model") == (
+        "ollama/llama3.2"
+    )
 
 
 def test_the_reader_loads_no_qt() -> None:
