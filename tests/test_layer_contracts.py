@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+# The `lint-imports` command, run by this interpreter wherever pip put its script.
+LINT_IMPORTS = [sys.executable, "-c", "from importlinter.cli import lint_imports_command as c; c()"]
 
 
 def _lint_imports(root: Path, *contracts: str) -> subprocess.CompletedProcess[str]:
@@ -23,7 +24,7 @@ def _lint_imports(root: Path, *contracts: str) -> subprocess.CompletedProcess[st
     env = {**os.environ, "PYTHONPATH": str(root)}
     only = [arg for contract in contracts for arg in ("--contract", contract)]
     return subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache", "--no-logo", *only],
+        [*LINT_IMPORTS, "--no-cache", "--no-logo", *only],
         cwd=root,
         env=env,
         capture_output=True,
