@@ -52,6 +52,7 @@ def test_the_package_keeps_every_contract() -> None:
         ("vocabulary.py", "import sqlalchemy", "vocabulary-alone"),
         ("runs/crew_choice.py", "import chatdesk.engine.runner", "crewai-in-worker-only"),
         ("config.py", "import chatdesk.services.users", "helpers-alone"),
+        ("engine/runner.py", "import chatdesk.testkit.fake_openai", "product-without-test-support"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(
