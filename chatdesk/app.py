@@ -21,9 +21,9 @@ from chatdesk import __version__
 
 if TYPE_CHECKING:
     from chatdesk.engine.client import WorkerClient
-    from chatdesk.model_choice import ModelResolver
+    from chatdesk.runs.coordinator import Coordinator
+    from chatdesk.runs.model_choice import ModelResolver
     from chatdesk.services import Services
-    from chatdesk.services.coordinator import Coordinator
     from chatdesk.store.migrate import Store
     from chatdesk.ui.main_window import MainWindow
 
@@ -58,8 +58,8 @@ class ChatdeskApp:
         deadline_s: float | None = None,
     ) -> None:
         from chatdesk.engine.client import WorkerClient
+        from chatdesk.runs.coordinator import DEFAULT_DEADLINE_S, Coordinator
         from chatdesk.services import Services
-        from chatdesk.services.coordinator import DEFAULT_DEADLINE_S, Coordinator
         from chatdesk.ui.main_window import MainWindow
 
         self.store = store
@@ -143,10 +143,10 @@ def _worker_log_env() -> dict[str, str]:
 
 def _settings_resolver() -> ModelResolver:
     """The model of each run, from the settings as they are when it starts."""
-    from chatdesk.model_choice import make_model_resolver
-    from chatdesk.ui.settings import model_settings
+    from chatdesk.runs.model_choice import make_model_resolver
+    from chatdesk.runs.model_settings import read_model_settings
 
-    return make_model_resolver(model_settings)
+    return make_model_resolver(read_model_settings)
 
 
 def _open_store_or_explain(url: str, backups: Path) -> Store | None:

@@ -13,6 +13,7 @@ APP_NAME = "chatdesk"
 DATA_DIR_ENV = "CHATDESK_DATA_DIR"
 DATABASE_URL_ENV = "CHATDESK_DATABASE_URL"
 DATABASE_FILE_NAME = "chatdesk.db"
+SETTINGS_FILE_NAME = "ui.ini"
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
@@ -46,6 +47,12 @@ def database_url(directory: Path | None = None) -> str:
         return configured
     base = directory if directory is not None else data_dir()
     return f"sqlite:///{base / DATABASE_FILE_NAME}"
+
+
+def settings_path(directory: Path | None = None) -> Path:
+    """The preferences file (INI): the window's own and the model settings."""
+    base = directory if directory is not None else data_dir()
+    return base / SETTINGS_FILE_NAME
 
 
 def backups_dir(directory: Path | None = None) -> Path:

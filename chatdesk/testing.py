@@ -122,7 +122,7 @@ class ScriptedLLM:
         from chatdesk.engine.protocol import ModelConfig
 
         if self.real_model:
-            from chatdesk.model_choice import make_model_resolver
+            from chatdesk.runs.model_choice import make_model_resolver
 
             return make_model_resolver(dict)(thread)
         return ModelConfig(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "walkthrough.py"
 
 
 def test_example_walks_through_crud() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "chatdesk.example"],
+        [sys.executable, str(EXAMPLE)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -24,3 +28,9 @@ def test_example_walks_through_crud() -> None:
         "threads left: 0",
     ):
         assert expected in out
+
+
+def test_readme_names_the_example_as_it_is_run() -> None:
+    command = f"python {EXAMPLE.relative_to(ROOT)}"
+    assert command in (ROOT / "README.md").read_text()
+    assert command in EXAMPLE.read_text()

@@ -14,9 +14,9 @@ from chatdesk.config import data_dir
 from chatdesk.engine.client import WorkerClient
 from chatdesk.services.events import ChangeKind, ChangeRecorder, Entity
 from chatdesk.services.executions import INTERRUPTED_ERROR
-from chatdesk.store.enums import ExecutionStatus, MessageStatus
 from chatdesk.store.migrate import open_store
 from chatdesk.testing import ScriptedLLM
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus
 
 RUN_TIMEOUT_MS = 30_000
 LONG_TEXT = "The quick brown fox jumps over the lazy dog. " * 12

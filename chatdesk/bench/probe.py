@@ -181,7 +181,7 @@ def probe_session(big_thread_id: int) -> None:
     emit("crew_overhead_ms", statistics.median(durations[1:]), "ms", runs=len(durations) - 1)
 
     # First token: what chatdesk adds over asking an OpenAI-compatible server directly.
-    from chatdesk.fake_openai import reply, running_server
+    from chatdesk.testkit.fake_openai import reply, running_server
 
     with running_server([reply(FIRST_TOKEN_REPLY, chunk_size=8)]) as server:
         raw = sorted(_raw_first_token_ms(server.base_url) for _ in range(FIRST_TOKEN_RUNS))

@@ -38,8 +38,12 @@ from chatdesk.services.transitions import (
 )
 from chatdesk.services.unit_of_work import UnitOfWork, owned_message
 from chatdesk.store.base import utcnow
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
+from chatdesk.vocabulary import (
+    ExecutionStatus,
+    MessageStatus,
+    Role,
+)
 
 INTERRUPTED_ERROR = "Interrupted: chatdesk stopped before this reply finished."
 _MESSAGE_END = {

@@ -23,14 +23,14 @@ from sqlalchemy.orm import Session
 
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.run_owner import RunOwner
-from chatdesk.store.enums import ExecutionStatus
 from chatdesk.store.models import Execution
+from chatdesk.vocabulary import ACTIVE_EXECUTION_STATUSES
 
 LEASE_S = 60.0
 """How long a claim lasts unless renewed: a client frozen this long loses its runs."""
 RENEW_EVERY_S = 15.0
 """How often a client renews the leases of runs that write nothing meanwhile."""
-LIVE = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+LIVE = ACTIVE_EXECUTION_STATUSES
 
 
 class LeaseLostError(ServiceError):

@@ -21,8 +21,8 @@ from chatdesk.services.run_owner import RunOwner
 from chatdesk.services.transitions import MESSAGE_TRANSITIONS, RERUN_FROM, check_transition
 from chatdesk.services.unit_of_work import UnitOfWork, owned_message, owned_thread
 from chatdesk.store.base import utcnow
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.models import Execution, Message, Thread
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 
 MAX_USER_CONTENT_CHARS = 100_000
 MAX_CONTENT_CHARS = 4_000_000

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 
 
 @dataclass(frozen=True)

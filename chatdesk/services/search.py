@@ -23,7 +23,7 @@ from sqlalchemy import text
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store.base import UTCDateTime
-from chatdesk.store.enums import Role
+from chatdesk.vocabulary import Role
 
 if TYPE_CHECKING:
     pass

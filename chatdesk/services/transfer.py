@@ -76,8 +76,14 @@ from chatdesk.services.threads import MAX_SYSTEM_PROMPT_CHARS, clean_title
 from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
 from chatdesk.services.users import UserService
 from chatdesk.store.base import utcnow
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
+from chatdesk.vocabulary import (
+    ACTIVE_EXECUTION_STATUSES,
+    ACTIVE_MESSAGE_STATUSES,
+    ExecutionStatus,
+    MessageStatus,
+    Role,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +131,6 @@ _EXECUTION_COLUMNS = (
     Execution.total_tokens,
     Execution.created_at,
 )
-_ACTIVE_MESSAGE = frozenset({MessageStatus.PENDING, MessageStatus.PROCESSING})
-_ACTIVE_EXECUTION = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING})
 
 
 class TransferError(ValidationError):
@@ -854,7 +858,7 @@ def _execution_values(n: int, item: object) -> tuple[object, dict[str, Any]]:
     status = _enum(item, "status", ExecutionStatus, where)
     run_error = _optional_text(item, "error", where, MAX_CONTENT_CHARS)
     finished = _time(item, "finished_at", where, required=False)
-    if status in _ACTIVE_EXECUTION:
+    if status in ACTIVE_EXECUTION_STATUSES:
         status, run_error = ExecutionStatus.FAILED, run_error or INTERRUPTED_IMPORT
         finished = finished or utcnow()
     values = {
@@ -891,7 +895,7 @@ def _message_values(n: int, item: object) -> tuple[object | None, dict[str, Any]
     ref = _ref(item.get("execution"), f"{where}.execution")
     metadata = _field(item, "metadata", dict, where, default={})
     _check_json_data(metadata, f"{where}.metadata")
-    if status in _ACTIVE_MESSAGE:
+    if status in ACTIVE_MESSAGE_STATUSES:
         status = MessageStatus.FAILED
         if role is Role.ASSISTANT:
             metadata = {**metadata, "error": INTERRUPTED_IMPORT, "interrupted": True}

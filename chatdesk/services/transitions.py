@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from chatdesk.services.errors import IllegalTransitionError
-from chatdesk.store.enums import ExecutionStatus, MessageStatus
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus
 
 M = MessageStatus
 E = ExecutionStatus

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chatdesk.store.base import Base, ExactText, UTCDateTime, utcnow
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 
 CURRENT_TIMESTAMP = text("CURRENT_TIMESTAMP")
 """Server-side fallback, so rows written by raw SQL get timestamps too."""

@@ -1,6 +1,6 @@
 """Looks for model servers on this computer without ever blocking the window.
 
-The probe (:func:`chatdesk.engine.providers.probe_local_servers`, about 300 ms at
+The probe (:func:`chatdesk.runs.providers.probe_local_servers`, about 300 ms at
 worst) runs in a daemon thread that hands its answer over in a ``Future``; a timer
 on the GUI thread picks it up. No Qt object is touched from the thread, so closing
 the window while a probe is under way is harmless: the answer is simply dropped.
@@ -15,7 +15,7 @@ from concurrent.futures import Future
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from chatdesk.engine.providers import (
+from chatdesk.runs.providers import (
     DEFAULT_TARGETS,
     LocalServer,
     ProbeTarget,

@@ -31,14 +31,13 @@ from PySide6.QtWidgets import (
 )
 
 from chatdesk.config import data_dir
-from chatdesk.engine.crews import list_crews
-from chatdesk.engine.providers import LocalServer
+from chatdesk.runs.crew_choice import list_crews
+from chatdesk.runs.providers import LocalServer
 from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError, ValidationError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import clean_content
 from chatdesk.services.threads import DEFAULT_TITLE, title_from_text
-from chatdesk.store.enums import Role
 from chatdesk.ui.bridge import ChangeSignals
 from chatdesk.ui.chat_actions import ChatActions
 from chatdesk.ui.composer import Composer
@@ -62,6 +61,7 @@ from chatdesk.ui.toast import Toast
 from chatdesk.ui.trace_panel import MIN_WIDTH as TRACE_MIN_WIDTH
 from chatdesk.ui.trace_panel import PREFERRED_WIDTH as TRACE_PREFERRED_WIDTH
 from chatdesk.ui.trace_panel import ExecutionPanel
+from chatdesk.vocabulary import Role
 
 SIDEBAR_BESIDE_DETAILS = 220
 """How narrow the chat list may get to make room for Run details beside the chat."""

@@ -46,7 +46,6 @@ from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QS
 
 from chatdesk.services.messages import SUPERSEDED
 from chatdesk.services.records import MessageRecord
-from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.ui.markdown_render import (
     SafeTextDocument,
     build_document,
@@ -60,6 +59,7 @@ from chatdesk.ui.markdown_render import (
 from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.theme import Colors, ThemeManager
 from chatdesk.ui.time_format import message_time
+from chatdesk.vocabulary import RETRYABLE_MESSAGE_STATUSES, MessageStatus, Role
 
 if TYPE_CHECKING:
     from chatdesk.ui.bubble_selection import BubbleSelection
@@ -77,7 +77,6 @@ RADIUS = 14.0
 CACHE_SIZE = 600
 RETRY_TEXT = "Retry"
 RETRY_GAP = "   "
-RETRYABLE = frozenset({MessageStatus.FAILED, MessageStatus.CANCELLED})
 DOTS = ("•  ", "•• ", "•••")
 SUPERSEDED_OPACITY = 0.55
 SUPERSEDED_LABEL = "Replaced"
@@ -240,7 +239,7 @@ class MessageDelegate(QStyledItemDelegate):
             word = "Writing " if m.content.strip() else "Thinking "
             return StatusLine(word + dots, muted, False, word + DOTS[-1])
         retry = bool(index.data(MessageRoles.CanRetry))
-        if m.role is Role.USER and m.status in RETRYABLE and not retry:
+        if m.role is Role.USER and m.status in RETRYABLE_MESSAGE_STATUSES and not retry:
             t = message_time(m.created_at)  # its reply bubble tells what happened
             return StatusLine(t, muted, False, t)
         if m.status is MessageStatus.FAILED:

@@ -34,16 +34,19 @@ from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import MessagePage
 from chatdesk.services.records import ExecutionRecord, MessageRecord
 from chatdesk.services.transitions import RERUN_FROM
-from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.ui.roles import role_names
+from chatdesk.vocabulary import (
+    ACTIVE_MESSAGE_STATUSES,
+    RETRYABLE_MESSAGE_STATUSES,
+    MessageStatus,
+    Role,
+)
 
 PAGE_SIZE = 10  # rows per read: a screenful; each new row costs a Markdown layout
-ACTIVE_STATUSES = frozenset({MessageStatus.PENDING, MessageStatus.PROCESSING})
 # The window of rows held: paging further drops rows at the far end (read again when
 # scrolled back to), so a long scroll through 100,000 messages stays as light as the
 # first screen.
 MAX_ROWS = 200
-RETRYABLE_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.CANCELLED})
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -203,7 +206,7 @@ class MessageListModel(QAbstractListModel):
         A failed run shows Retry once: on its reply when one exists, else on the
         user's message itself.
         """
-        if m.status not in RETRYABLE_STATUSES or m.execution_id is None:
+        if m.status not in RETRYABLE_MESSAGE_STATUSES or m.execution_id is None:
             return None
         siblings = [r for r in self._rows if r.execution_id == m.execution_id and r.id != m.id]
         if m.role is Role.USER:
@@ -213,7 +216,7 @@ class MessageListModel(QAbstractListModel):
             return None if has_reply else m.id
         if m.role is Role.ASSISTANT:
             for r in siblings:
-                if r.role is Role.USER and r.status in RETRYABLE_STATUSES:
+                if r.role is Role.USER and r.status in RETRYABLE_MESSAGE_STATUSES:
                     return r.id
         return None
 
@@ -246,7 +249,7 @@ class MessageListModel(QAbstractListModel):
     def active_execution_id(self) -> int | None:
         """The newest execution still pending or processing in this thread, if any."""
         for m in reversed(self._rows):
-            if m.status in ACTIVE_STATUSES and m.execution_id is not None:
+            if m.status in ACTIVE_MESSAGE_STATUSES and m.execution_id is not None:
                 return m.execution_id
         return None
 
@@ -385,7 +388,7 @@ class MessageListModel(QAbstractListModel):
         first, last = (
             (len(self._rows) - excess, len(self._rows) - 1) if from_end else (0, excess - 1)
         )
-        if any(m.status in ACTIVE_STATUSES for m in self._rows[first : last + 1]):
+        if any(m.status in ACTIVE_MESSAGE_STATUSES for m in self._rows[first : last + 1]):
             return
         self.beginRemoveRows(QModelIndex(), first, last)
         del self._rows[first : last + 1]
@@ -422,7 +425,7 @@ class MessageListModel(QAbstractListModel):
         if row is None:
             return
         record = self._rows[row]
-        if record.status not in ACTIVE_STATUSES or record.content == text:
+        if record.status not in ACTIVE_MESSAGE_STATUSES or record.content == text:
             return
         self._live[message_id] = text
         self._rows[row] = dataclasses.replace(record, content=text)
@@ -465,7 +468,7 @@ class MessageListModel(QAbstractListModel):
             return
         live = self._live.get(record.id)
         if live is not None:
-            if record.status not in ACTIVE_STATUSES:
+            if record.status not in ACTIVE_MESSAGE_STATUSES:
                 del self._live[record.id]  # the run ended: the stored text is final
             elif len(record.content) < len(live) and live.startswith(record.content):
                 record = dataclasses.replace(record, content=live)

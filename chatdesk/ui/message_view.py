@@ -18,11 +18,11 @@ from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
 from chatdesk.services.records import MessageRecord
-from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.ui.bubble_selection import BubbleSelection
 from chatdesk.ui.message_delegate import MessageDelegate
-from chatdesk.ui.message_model import ACTIVE_STATUSES, MessageListModel, MessageRoles
+from chatdesk.ui.message_model import MessageListModel, MessageRoles
 from chatdesk.ui.theme import ThemeManager
+from chatdesk.vocabulary import ACTIVE_MESSAGE_STATUSES, MessageStatus, Role
 
 ANIMATION_MS = 400
 BOTTOM_SLACK = 4
@@ -271,7 +271,7 @@ class MessageListView(QListView):
         for row in range(max(0, rows - 12), rows):
             index = self._model.index(row)
             status = MessageStatus(index.data(MessageRoles.Status))
-            if status in ACTIVE_STATUSES:
+            if status in ACTIVE_MESSAGE_STATUSES:
                 self.viewport().update(self.visualRect(index))
 
     # -- selection and copy ----------------------------------------------------------

@@ -24,7 +24,7 @@ class ProviderChoice:
         needs_key: whether it wants an API key.
         needs_base_url: whether a base URL must be given.
         examples: model names the picker suggests.
-        local_kind: the :class:`~chatdesk.engine.providers.LocalServer` kind it matches.
+        local_kind: the :class:`~chatdesk.runs.providers.LocalServer` kind it matches.
     """
 
     id: str

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatdesk.engine.providers import LocalServer
+from chatdesk.runs.providers import LocalServer
 from chatdesk.ui.local_probe import LocalServerProbe
 from chatdesk.ui.scaled_font import keep_scaled
 

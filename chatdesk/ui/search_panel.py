@@ -55,11 +55,11 @@ from PySide6.QtWidgets import (
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import MessageRecord
 from chatdesk.services.search import SearchHit
-from chatdesk.ui.message_model import ACTIVE_STATUSES
 from chatdesk.ui.scaled_font import keep_scaled
 from chatdesk.ui.search_model import SearchResultsModel, SearchRoles, SnippetParts
 from chatdesk.ui.search_worker import SearchRunner
 from chatdesk.ui.theme import ThemeManager
+from chatdesk.vocabulary import ACTIVE_MESSAGE_STATUSES
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -451,7 +451,7 @@ class SearchPanel(QWidget):
         streaming = (
             change.kind is ChangeKind.UPDATED
             and isinstance(record, MessageRecord)
-            and record.status in ACTIVE_STATUSES
+            and record.status in ACTIVE_MESSAGE_STATUSES
         )
         if not streaming:
             self.refresh()

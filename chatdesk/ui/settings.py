@@ -3,20 +3,19 @@
 They live in an INI file beside the database (``<data dir>/ui.ini``), not in the
 platform registry, so that a test's ``CHATDESK_DATA_DIR`` isolates them and a person
 can back up or delete one folder. API keys are never kept here: they go to the OS
-keyring through :mod:`chatdesk.secrets`.
+keyring through :mod:`chatdesk.secrets`. Runs read the model settings from the same
+file without Qt (:mod:`chatdesk.runs.model_settings`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from chatdesk.config import data_dir
-from chatdesk.engine.providers import ENV_MODEL, LocalServer
+from chatdesk.config import settings_path
+from chatdesk.runs.providers import ENV_MODEL, LocalServer
 from chatdesk.ui.provider_choices import local_provider
 from chatdesk.ui.theme import ThemeMode
 
@@ -25,11 +24,6 @@ FONT_SIZE_RANGE = (8, 24)  # points; 0 means the platform's default size
 
 ORGANIZATION = "chatdesk"
 APPLICATION = "chatdesk"
-SETTINGS_FILE_NAME = "ui.ini"
-
-
-def settings_path() -> Path:
-    return data_dir() / SETTINGS_FILE_NAME
 
 
 class UiSettings:
@@ -148,19 +142,6 @@ class UiSettings:
         self._set_text("model/baseUrl", value)
 
     @property
-    def timeout_s(self) -> float | None:
-        try:
-            value = float(str(self._qs.value("model/timeoutS")))
-        except (TypeError, ValueError):
-            return None
-        return value if value > 0 else None
-
-    @property
-    def max_tokens(self) -> int | None:
-        value = self._int("model/maxTokens")
-        return value if value is not None and value > 0 else None
-
-    @property
     def default_crew(self) -> str:
         """The crew new chats start with."""
         return self._text("chat/defaultCrew") or DEFAULT_CREW
@@ -178,23 +159,8 @@ class UiSettings:
         self.base_url = config.base_url
         self.sync()
 
-    def model_settings(self) -> dict[str, Any]:
-        """What ``chatdesk.model_choice.make_model_resolver`` reads."""
-        return {
-            "provider": self.provider,
-            "model": self.model,
-            "base_url": self.base_url,
-            "timeout_s": self.timeout_s,
-            "max_tokens": self.max_tokens,
-        }
-
     def sync(self) -> None:
         self._qs.sync()
-
-
-def model_settings() -> Mapping[str, Any]:
-    """The model settings as saved now (read afresh: the dialog may have changed them)."""
-    return UiSettings().model_settings()
 
 
 def configured_model(settings: UiSettings | None = None) -> str:

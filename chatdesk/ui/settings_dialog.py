@@ -30,11 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatdesk.engine.crews import CrewInfo
-from chatdesk.engine.protocol import ModelConfig
-from chatdesk.engine.providers import ENV_BASE_URL, ENV_MODEL, LocalServer
-from chatdesk.model_catalog import ModelListError, ModelListing, list_models
 from chatdesk.redact import redact
+from chatdesk.runs.crew_choice import CrewInfo
+from chatdesk.runs.model_catalog import ModelListError, ModelListing, list_models_at
+from chatdesk.runs.providers import ENV_BASE_URL, ENV_MODEL, LocalServer
 from chatdesk.secrets import (
     API_KEY_ENV,
     SecretStoreUnavailableError,
@@ -334,9 +333,9 @@ class SettingsDialog(QDialog):
             names = [*listed, *(n for n in names if n not in listed)]
         return names
 
-    def form_model_config(self) -> ModelConfig | None:
-        """Where the form points (provider, base URL, key), to ask for the model list;
-        None when a key is needed and there is none."""
+    def form_endpoint(self) -> tuple[str, str | None, str | None] | None:
+        """Where the form points (provider prefix, base URL, key), to ask for the model
+        list; None when that cannot be asked yet (no base URL, or no key for a cloud)."""
         choice = self.provider()
         base_url = self.base_url_edit.text().strip() or choice.default_base_url or None
         if choice.needs_base_url and not base_url:
@@ -349,13 +348,13 @@ class SettingsDialog(QDialog):
         )
         if choice.needs_key and not choice.needs_base_url and not key:
             return None  # a cloud provider lists nothing without one (a server of your own may)
-        return ModelConfig(model=f"{choice.prefix}/", base_url=base_url, api_key=key)
+        return choice.prefix, base_url, key
 
     def list_models(self) -> None:
         """Ask the form's server for its models in the background (Refresh does this)."""
         choice = self.provider()
-        config = self.form_model_config()
-        if config is None or base_url_problem(config.base_url or "") is not None:
+        endpoint = self.form_endpoint()
+        if endpoint is None or base_url_problem(endpoint[1] or "") is not None:
             self.model_lister.cancel()
             need = "the base URL" if choice.needs_base_url else "the API key"
             self._show_list_status(f"Enter {need} to list the models {choice.label} offers.")
@@ -363,7 +362,7 @@ class SettingsDialog(QDialog):
         self._listing_for = choice.id
         self._show_list_status("Asking the server for its models…")
         self.refresh_models_button.setEnabled(False)
-        self.model_lister.call(lambda: list_models(config))
+        self.model_lister.call(lambda: list_models_at(*endpoint))
 
     def _show_list_status(self, text: str) -> None:
         self.model_list_status.setText(text)

@@ -29,17 +29,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatdesk.engine.crews import CrewInfo
-from chatdesk.engine.providers import LocalServer
-from chatdesk.model_catalog import ModelListing, list_models
-from chatdesk.model_choice import resolve_config
+from chatdesk.runs.crew_choice import CrewInfo
+from chatdesk.runs.model_catalog import ModelListing, list_models
+from chatdesk.runs.model_choice import resolve_config
+from chatdesk.runs.model_settings import read_model_settings
+from chatdesk.runs.providers import LocalServer
 from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import ThreadRecord
 from chatdesk.ui.provider_choices import guess_provider, provider_choice
 from chatdesk.ui.scaled_font import keep_scaled
-from chatdesk.ui.settings import UiSettings, configured_model, model_settings
+from chatdesk.ui.settings import UiSettings, configured_model
 from chatdesk.ui.thread_call import ThreadCall
 
 log = logging.getLogger(__name__)
@@ -291,7 +292,8 @@ class ThreadHeader(QFrame):
 
     def list_models(self) -> None:
         """Ask the default model's server which models it has, in the background."""
-        settings = model_settings()
+        self.settings.sync()  # what Settings just saved, on disk for the reader
+        settings = read_model_settings()
 
         def ask() -> ModelListing | None:
             config = resolve_config("", settings)  # reads the keyring: off the GUI thread

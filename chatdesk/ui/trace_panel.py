@@ -30,12 +30,12 @@ from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change
 from chatdesk.services.records import ExecutionRecord, MessageRecord
-from chatdesk.store.enums import ExecutionStatus, Role
 from chatdesk.ui.scaled_font import keep_scaled
 from chatdesk.ui.theme import DARK, LIGHT
 from chatdesk.ui.time_format import full_time
 from chatdesk.ui.trace_model import TraceModel, TraceRoles
 from chatdesk.ui.trace_view import TraceView
+from chatdesk.vocabulary import ExecutionStatus, Role
 
 FIELDS = (
     ("message", "Message"),

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from chatdesk.services.records import ExecutionLogRecord, ExecutionRecord
-from chatdesk.store.enums import ExecutionStatus
 from chatdesk.ui.time_format import full_time, local
+from chatdesk.vocabulary import ACTIVE_EXECUTION_STATUSES
 
 COLUMNS = ("Time", "Agent", "Task", "Event", "Tool", "Tokens")
 SHOWN_ELSEWHERE = frozenset({"at", "tokens", "tool_name"})
@@ -94,7 +94,7 @@ def run_title(run: ExecutionRecord, steps: int, more: bool) -> str:
     parts = [f"Run #{run.id}", run.status.value]
     if steps:
         parts.append(f"{steps}{'+' if more else ''} step{'' if steps == 1 and not more else 's'}")
-    elif run.status in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING):
+    elif run.status in ACTIVE_EXECUTION_STATUSES:
         parts.append("no steps yet")
     else:
         parts.append("no steps")

@@ -35,9 +35,14 @@ from PySide6.QtWidgets import (
 )
 
 from chatdesk.quit_signals import QuitOnSignals
-from chatdesk.store.errors import UpgradeCancelled
-from chatdesk.store.migrate import Store, open_store
-from chatdesk.store.upgrade_progress import Stage, UpgradeMonitor, UpgradeStep
+from chatdesk.services.store_upgrade import (
+    Stage,
+    Store,
+    UpgradeCancelled,
+    UpgradeMonitor,
+    UpgradeStep,
+    open_store,
+)
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from chatdesk.engine.protocol import (
     RunRequest,
     is_terminal,
 )
-from chatdesk.fake_openai import FakeOpenAIServer, running_server
+from chatdesk.testkit.fake_openai import FakeOpenAIServer, running_server
 
 # Generous for a loaded 2-core machine; a healthy start takes ~3 s.
 READY_TIMEOUT_MS = 60_000

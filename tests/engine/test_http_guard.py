@@ -17,7 +17,7 @@ from chatdesk.engine.http_guard import (
     UnreadableResponse,
     retry_after_s,
 )
-from chatdesk.fake_openai import reply, running_server, stall
+from chatdesk.testkit.fake_openai import reply, running_server, stall
 
 URL = "http://127.0.0.1:9/v1/chat/completions"
 

@@ -15,7 +15,7 @@ from chatdesk.engine.protocol import (
     ModelConfig,
     RunEvent,
 )
-from chatdesk.fake_openai import FakeOpenAIServer, drop, reply, stall, status
+from chatdesk.testkit.fake_openai import FakeOpenAIServer, drop, reply, stall, status
 from tests.engine.conftest import Recorder, run_request
 
 

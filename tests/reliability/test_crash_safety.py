@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from chatdesk.fake_openai import reply, running_server
 from chatdesk.services import Services
 from chatdesk.services.executions import INTERRUPTED_ERROR
-from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.store.migrate import open_store
+from chatdesk.testkit.fake_openai import reply, running_server
+from chatdesk.vocabulary import MessageStatus, Role
 from tests.support.harness_output import HarnessOutput
 
 KILLS = int(os.environ.get("CHATDESK_TEST_KILLS", "30"))

@@ -25,10 +25,10 @@ from pytestqt.qtbot import QtBot
 from chatdesk.app import ChatdeskApp
 from chatdesk.config import data_dir, database_url
 from chatdesk.engine.client import WorkerClient
-from chatdesk.fake_openai import running_server, status
 from chatdesk.redact import MASK
 from chatdesk.store.migrate import open_store
 from chatdesk.testing import OFFSCREEN_NOISE
+from chatdesk.testkit.fake_openai import running_server, status
 from tests.reliability.test_provider_faults import (
     TIMEOUT_S,
     WORKER_READY_MS,

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from chatdesk.app import ChatdeskApp
-from chatdesk.fake_openai import Behaviour, endless, endless_piece, reply
 from chatdesk.services.messages import MAX_CONTENT_CHARS
 from chatdesk.testing import OFFSCREEN_NOISE
+from chatdesk.testkit.fake_openai import Behaviour, endless, endless_piece, reply
 from tests.reliability.test_provider_faults import FaultyProvider, provider
 
 __all__ = ["provider"]  # a fixture used below

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from chatdesk.fake_openai import reply, running_server
 from chatdesk.services import Services
 from chatdesk.store.migrate import open_store
+from chatdesk.testkit.fake_openai import reply, running_server
 from tests.support.harness_output import HarnessOutput
 
 REPO = Path(__file__).resolve().parents[2]

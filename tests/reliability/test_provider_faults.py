@@ -28,7 +28,9 @@ from pytestqt.qtbot import QtBot
 from chatdesk.app import ChatdeskApp
 from chatdesk.config import data_dir, database_url
 from chatdesk.engine.client import WorkerClient
-from chatdesk.fake_openai import (
+from chatdesk.store.migrate import open_store
+from chatdesk.testing import OFFSCREEN_NOISE
+from chatdesk.testkit.fake_openai import (
     Behaviour,
     FakeOpenAIServer,
     drop,
@@ -38,9 +40,7 @@ from chatdesk.fake_openai import (
     stall,
     status,
 )
-from chatdesk.store.enums import MessageStatus
-from chatdesk.store.migrate import open_store
-from chatdesk.testing import OFFSCREEN_NOISE
+from chatdesk.vocabulary import MessageStatus
 
 pytestmark = pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
 

@@ -28,10 +28,10 @@ from pytestqt.qtbot import QtBot
 
 from chatdesk.app import ChatdeskApp
 from chatdesk.config import data_dir, database_url
-from chatdesk.fake_openai import FakeOpenAIServer, reply, running_server
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.migrate import open_store
 from chatdesk.testing import OFFSCREEN_NOISE
+from chatdesk.testkit.fake_openai import FakeOpenAIServer, reply, running_server
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 from tests.reliability.test_crash_safety import HarnessOutput, _process_gone
 
 ANSWER = "Nothing of this answer may be lost when chatdesk quits mid-sentence. " * 8

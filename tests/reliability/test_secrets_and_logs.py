@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chatdesk.fake_openai import reply, running_server
 from chatdesk.logs import configure_logging
 from chatdesk.redact import (
     MASK,
@@ -21,6 +20,7 @@ from chatdesk.redact import (
     register_url,
     url_secrets,
 )
+from chatdesk.testkit.fake_openai import reply, running_server
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "sk-chatdesk-test-0123456789-SECRET"

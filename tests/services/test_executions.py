@@ -8,7 +8,7 @@ from chatdesk.services import Services
 from chatdesk.services.errors import IllegalTransitionError, PermissionDeniedError
 from chatdesk.services.events import ChangeKind, ChangeRecorder, Entity
 from chatdesk.services.executions import INTERRUPTED_ERROR, LogEntry, Tokens
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 
 E = ExecutionStatus
 M = MessageStatus

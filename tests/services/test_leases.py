@@ -20,9 +20,9 @@ from chatdesk.services import Services
 from chatdesk.services.executions import INTERRUPTED_ERROR, LogEntry
 from chatdesk.services.leases import LeaseLostError, take_over
 from chatdesk.services.run_owner import RunOwner, this_process
-from chatdesk.store.enums import ExecutionStatus, MessageStatus
 from chatdesk.store.migrate import Store
 from chatdesk.store.models import Execution
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus
 
 REPO = Path(__file__).resolve().parents[2]
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)

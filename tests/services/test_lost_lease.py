@@ -16,14 +16,14 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import update
 
 from chatdesk.engine.protocol import ChunkEvent, CompletedEvent, ModelConfig, RunRequest
+from chatdesk.runs import coordinator as coordinator_module
+from chatdesk.runs.coordinator import Coordinator
 from chatdesk.services import Services
-from chatdesk.services import coordinator as coordinator_module
-from chatdesk.services.coordinator import Coordinator
 from chatdesk.services.executions import INTERRUPTED_ERROR
 from chatdesk.services.run_owner import RunOwner
-from chatdesk.store.enums import MessageStatus
 from chatdesk.store.migrate import Store, open_store
 from chatdesk.store.models import Execution
+from chatdesk.vocabulary import MessageStatus
 
 MODEL = ModelConfig(model="scripted")
 

@@ -24,9 +24,9 @@ from sqlalchemy import func, select, text
 from chatdesk.services import Services
 from chatdesk.services.errors import IllegalTransitionError, ValidationError
 from chatdesk.services.transitions import MESSAGE_TRANSITIONS
-from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.store.migrate import open_store
 from chatdesk.store.models import Execution, Message
+from chatdesk.vocabulary import MessageStatus, Role
 
 texts = st.text(min_size=0, max_size=40)
 

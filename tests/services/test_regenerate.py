@@ -7,7 +7,7 @@ import pytest
 from chatdesk.services import Services
 from chatdesk.services.errors import IllegalTransitionError, ValidationError
 from chatdesk.services.messages import SUPERSEDED
-from chatdesk.store.enums import ExecutionStatus, MessageStatus
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus
 
 
 def _ask(services: Services, user_id: int, thread_id: int, text: str, reply: str) -> int:

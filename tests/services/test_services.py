@@ -14,8 +14,8 @@ from chatdesk.services.errors import (
 )
 from chatdesk.services.events import ChangeKind, ChangeRecorder, Entity
 from chatdesk.services.messages import MAX_USER_CONTENT_CHARS
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.models import Execution, Message
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 
 S = MessageStatus
 

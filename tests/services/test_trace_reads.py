@@ -7,7 +7,7 @@ import pytest
 from chatdesk.services import Services
 from chatdesk.services.errors import PermissionDeniedError, ValidationError
 from chatdesk.services.executions import LogEntry
-from chatdesk.store.enums import ExecutionStatus
+from chatdesk.vocabulary import ExecutionStatus
 
 E = ExecutionStatus
 

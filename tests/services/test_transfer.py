@@ -22,8 +22,8 @@ from chatdesk.services.transfer import (
     fenced,
 )
 from chatdesk.store.base import ESCAPED_PREFIX
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.models import Message, Thread
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 from tests.ui.conftest import add_messages
 
 HOSTILE = [

@@ -9,9 +9,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from chatdesk.services import Services
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.migrate import Store
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread, User
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 
 
 def _thread(store: Store, user_name: str = "ada") -> tuple[int, int]:

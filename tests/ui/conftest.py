@@ -19,10 +19,10 @@ from PySide6.QtGui import QCursor
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
-from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.store.migrate import Store, open_store
 from chatdesk.store.models import Message
 from chatdesk.ui.main_window import MainWindow
+from chatdesk.vocabulary import MessageStatus, Role
 
 OFFSCREEN_NOISE = (
     r"This plugin does not support (propagateSizeHints\(\)|raise\(\)|grabbing the keyboard)"

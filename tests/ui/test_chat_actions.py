@@ -21,10 +21,10 @@ from chatdesk.app import ChatdeskApp
 from chatdesk.services import Services
 from chatdesk.services.messages import SUPERSEDED
 from chatdesk.services.records import MessageRecord
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.migrate import Store
 from chatdesk.testing import ScriptedLLM
 from chatdesk.ui.main_window import MainWindow
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 from tests.ui.conftest import add_messages
 
 RUN_TIMEOUT_MS = 30_000

@@ -12,7 +12,6 @@ from PySide6.QtGui import QFont, QFontMetrics, QTextCursor
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
-from chatdesk.store.enums import MessageStatus
 from chatdesk.ui.code_scroll import code_blocks_of
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.message_delegate import COLUMN_MAX
@@ -20,6 +19,7 @@ from chatdesk.ui.search_model import SnippetParts
 from chatdesk.ui.search_panel import fit_snippet
 from chatdesk.ui.theme import DARK, LIGHT, Colors
 from chatdesk.ui.thread_header import COMPACT_TITLE_MIN_WIDTH
+from chatdesk.vocabulary import MessageStatus
 
 MakeWindow = Callable[[], MainWindow]
 

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from chatdesk.config import data_dir
 from chatdesk.engine.crews import list_crews
-from chatdesk.fake_openai import FakeOpenAIServer, running_server
+from chatdesk.testkit.fake_openai import FakeOpenAIServer, running_server
 from chatdesk.ui import local_probe
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.settings import UiSettings

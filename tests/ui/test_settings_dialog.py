@@ -13,19 +13,20 @@ from PySide6.QtWidgets import QDialogButtonBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from chatdesk.app import ChatdeskApp, _settings_resolver
-from chatdesk.config import data_dir
+from chatdesk.config import SETTINGS_FILE_NAME, data_dir
 from chatdesk.engine.client import WorkerClient
 from chatdesk.engine.crews import list_crews
+from chatdesk.runs.coordinator import NO_MODEL_ERROR
+from chatdesk.runs.model_settings import read_model_settings
 from chatdesk.secrets import API_KEY_ENV, NO_BACKEND_MESSAGE, SERVICE_NAME
 from chatdesk.services import Services
-from chatdesk.services.coordinator import NO_MODEL_ERROR
-from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.store.migrate import open_store
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.message_model import MessageRoles
-from chatdesk.ui.settings import SETTINGS_FILE_NAME, UiSettings, model_settings
+from chatdesk.ui.settings import UiSettings
 from chatdesk.ui.settings_dialog import SettingsDialog
 from chatdesk.ui.theme import ThemeMode
+from chatdesk.vocabulary import MessageStatus, Role
 from tests.support.keyrings import MemoryKeyring, memory_keyring, no_keyring
 
 __all__ = ["memory_keyring", "no_keyring"]  # fixtures used below
@@ -88,7 +89,7 @@ def test_saved_settings_come_back_in_the_dialog_and_in_model_settings(
         _save(qtbot, dialog)
     assert not dialog.isVisible()
 
-    assert dict(model_settings()) == {
+    assert dict(read_model_settings()) == {
         "provider": "openai",
         "model": "openai/gpt-4o-mini",
         "base_url": "https://api.example/v1",
@@ -151,7 +152,7 @@ def test_a_local_server_never_gets_a_cloud_key(
     _fill(qtbot, dialog, provider="lmstudio", model="qwen2.5-7b-instruct")
     assert not dialog.api_key_edit.isEnabled()
     _save(qtbot, dialog)
-    settings = model_settings()
+    settings = read_model_settings()
     assert settings["model"] == "openai/qwen2.5-7b-instruct"
     assert settings["base_url"] == "http://127.0.0.1:1234/v1"  # not api.openai.com
     config = _settings_resolver()(ui_services.threads.create(me))
@@ -197,7 +198,7 @@ def test_without_a_keyring_the_key_field_is_disabled_and_says_why(
     assert dialog.api_key_message.text() == NO_BACKEND_MESSAGE
     assert API_KEY_ENV in dialog.api_key_message.text()
     _save(qtbot, dialog)  # everything else still saves
-    assert model_settings()["model"] == "openai/gpt-4o-mini"
+    assert read_model_settings()["model"] == "openai/gpt-4o-mini"
 
 
 def test_a_base_url_must_be_http_and_a_bad_one_saves_nothing(
@@ -209,7 +210,7 @@ def test_a_base_url_must_be_http_and_a_bad_one_saves_nothing(
     assert dialog.isVisible()
     assert dialog.error_label.isVisible() and "http" in dialog.error_label.text()
     assert dialog.focusWidget() is dialog.base_url_edit
-    assert model_settings()["model"] == ""
+    assert read_model_settings()["model"] == ""
     _fill(qtbot, dialog, base_url="")
     _save(qtbot, dialog)
     assert dialog.isVisible() and "needs a base URL" in dialog.error_label.text()
@@ -217,7 +218,7 @@ def test_a_base_url_must_be_http_and_a_bad_one_saves_nothing(
     assert not dialog.error_label.isVisible()  # the message goes once the URL is fine
     _save(qtbot, dialog)
     assert not dialog.isVisible()
-    assert model_settings()["base_url"] == "http://10.0.0.5:8000/v1"
+    assert read_model_settings()["base_url"] == "http://10.0.0.5:8000/v1"
 
 
 def test_fields_have_names_and_a_sensible_tab_order(

@@ -9,9 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
-from chatdesk.engine.providers import ProbeTarget
-from chatdesk.fake_openai import running_server
+from chatdesk.runs.providers import ProbeTarget
 from chatdesk.services import Services
+from chatdesk.testkit.fake_openai import running_server
 from chatdesk.ui import local_probe
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.provider_setup import NONE_FOUND

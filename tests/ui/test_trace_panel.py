@@ -16,7 +16,6 @@ from chatdesk.app import ChatdeskApp
 from chatdesk.config import data_dir, database_url
 from chatdesk.services import Services
 from chatdesk.services.executions import LogEntry, Tokens
-from chatdesk.store.enums import ExecutionStatus, MessageStatus, Role
 from chatdesk.store.migrate import open_store
 from chatdesk.testing import ScriptedLLM
 from chatdesk.ui import trace_model
@@ -31,6 +30,7 @@ from chatdesk.ui.trace_panel import (
     ExecutionPanel,
 )
 from chatdesk.ui.trace_text import describe_step, step_cells
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 
 MakeWindow = Callable[[], MainWindow]
 RUN_TIMEOUT_MS = 30_000

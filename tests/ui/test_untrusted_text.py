@@ -12,7 +12,6 @@ from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.services.records import MessageRecord
-from chatdesk.store.enums import MessageStatus
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.markdown_render import (
     SafeTextDocument,
@@ -22,6 +21,7 @@ from chatdesk.ui.markdown_render import (
 )
 from chatdesk.ui.message_delegate import MessageDelegate
 from chatdesk.ui.theme import DARK, LIGHT
+from chatdesk.vocabulary import MessageStatus
 
 
 def hostile_reply(port: int) -> str:

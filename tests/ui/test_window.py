@@ -21,7 +21,6 @@ from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.services.threads import title_from_text
-from chatdesk.store.enums import MessageStatus
 from chatdesk.store.migrate import Store
 from chatdesk.ui.main_window import EMPTY_THREAD_HINT, NO_THREAD_HINT, MainWindow
 from chatdesk.ui.message_model import MessageRoles
@@ -29,6 +28,7 @@ from chatdesk.ui.settings import UiSettings
 from chatdesk.ui.settings_dialog import SettingsDialog
 from chatdesk.ui.theme import ThemeMode
 from chatdesk.ui.thread_model import ThreadRoles
+from chatdesk.vocabulary import MessageStatus
 from tests.ui.conftest import add_messages
 
 MakeWindow = Callable[[], MainWindow]

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from chatdesk.engine.protocol import ModelConfig
-from chatdesk.fake_openai import running_server
-from chatdesk.model_catalog import ModelListError, list_models
+from chatdesk.runs.model_catalog import ModelListError, list_models
+from chatdesk.testkit.fake_openai import running_server
 
 KEY = "sk-catalog-Secret-0042"
 Answer = Callable[[BaseHTTPRequestHandler], None]

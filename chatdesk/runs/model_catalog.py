@@ -74,6 +74,15 @@ def list_models(config: ModelConfig, timeout_s: float = TIMEOUT_S) -> ModelListi
     return ModelListing(provider, url, names)
 
 
+def list_models_at(
+    provider: str, base_url: str | None, api_key: str | None, timeout_s: float = TIMEOUT_S
+) -> ModelListing:
+    """The models of ``provider`` (a model-string prefix: ``openai``, ``ollama``...) at
+    ``base_url`` (its usual address when None), asked with ``api_key``."""
+    config = ModelConfig(model=f"{provider}/", base_url=base_url, api_key=api_key)
+    return list_models(config, timeout_s)
+
+
 def _request_for(provider: str, config: ModelConfig) -> tuple[str, dict[str, str]]:
     base = (config.base_url or _DEFAULT_BASES.get(provider, "")).rstrip("/")
     if not base:

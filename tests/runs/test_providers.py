@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import pytest
 
 from chatdesk.engine.protocol import ModelConfig
-from chatdesk.engine.providers import (
+from chatdesk.runs.providers import (
     DEFAULT_MODEL,
     ProbeTarget,
     probe_local_servers,
     resolve_model_config,
 )
-from chatdesk.fake_openai import running_server
+from chatdesk.testkit.fake_openai import running_server
 
 SETTINGS = ModelConfig(
     model="openai/gpt-4o-mini", base_url="https://api.example/v1", api_key="k", timeout_s=9

@@ -1,6 +1,6 @@
 """A walk through the store and services on a temporary database.
 
-Run it with ``python -m chatdesk.example``: it creates a thread, sends messages,
+Run it with ``python examples/walkthrough.py``: it creates a thread, sends messages,
 reads them back in pages, edits, moves a message through its lifecycle, shows the
 change events, and deletes the thread (the database cascades). Nothing touches your
 real chatdesk data.
@@ -14,8 +14,8 @@ from pathlib import Path
 from chatdesk.services import Services
 from chatdesk.services.errors import IllegalTransitionError, PermissionDeniedError
 from chatdesk.services.events import Change
-from chatdesk.store.enums import MessageStatus
 from chatdesk.store.migrate import open_store
+from chatdesk.vocabulary import MessageStatus
 
 
 class _Printer:

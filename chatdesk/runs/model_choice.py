@@ -15,8 +15,8 @@ from dataclasses import replace
 from typing import Any
 
 from chatdesk.engine.protocol import ModelConfig
-from chatdesk.engine.providers import ENV_MODEL, resolve_model_config
 from chatdesk.redact import register_secret, register_url
+from chatdesk.runs.providers import ENV_MODEL, resolve_model_config
 from chatdesk.secrets import get_api_key
 from chatdesk.services.records import ThreadRecord
 

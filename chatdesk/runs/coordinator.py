@@ -33,7 +33,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -47,19 +46,18 @@ from chatdesk.engine.protocol import (
     CompletedEvent,
     Event,
     FailedEvent,
-    ModelConfig,
     ResetEvent,
     RunRequest,
     StatusEvent,
     StepEvent,
 )
+from chatdesk.runs.model_choice import ModelResolver
 from chatdesk.services import Services
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.executions import LogEntry, Tokens
 from chatdesk.services.leases import RENEW_EVERY_S, LeaseLostError
 from chatdesk.services.messages import MAX_CONTENT_CHARS
-from chatdesk.services.records import ThreadRecord
-from chatdesk.store.enums import ExecutionStatus, Role
+from chatdesk.vocabulary import ExecutionStatus, Role
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +74,6 @@ class RunTransport(Protocol):
     def submit(self, request: RunRequest) -> None: ...
 
     def cancel(self, run_id: str) -> None: ...
-
-
-ModelResolver = Callable[[ThreadRecord], ModelConfig | None]
 
 
 @dataclass

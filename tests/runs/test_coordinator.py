@@ -25,12 +25,12 @@ from chatdesk.engine.protocol import (
     StatusEvent,
     StepEvent,
 )
+from chatdesk.runs.coordinator import NO_MODEL_ERROR, Coordinator
 from chatdesk.services import Services
-from chatdesk.services.coordinator import NO_MODEL_ERROR, Coordinator
 from chatdesk.services.events import ChangeKind, ChangeRecorder, Entity
 from chatdesk.services.records import ThreadRecord
-from chatdesk.store.enums import ExecutionStatus, MessageStatus
 from chatdesk.store.migrate import open_store
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus
 
 MODEL = ModelConfig(model="scripted")
 
