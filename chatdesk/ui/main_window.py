@@ -11,6 +11,8 @@ else it shows follows the change bus through ``ChangeSignals``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import (
@@ -36,12 +38,13 @@ from chatdesk.config import data_dir
 from chatdesk.engine.crews import list_crews
 from chatdesk.engine.providers import LocalServer
 from chatdesk.services import Services
-from chatdesk.services.errors import ServiceError, ValidationError
+from chatdesk.services.errors import ServiceError, StorageError, ValidationError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import clean_content
 from chatdesk.services.threads import DEFAULT_TITLE, MAX_TITLE_CHARS
 from chatdesk.store.enums import Role
 from chatdesk.ui.bridge import ChangeSignals
+from chatdesk.ui.busy_retry import BusyRetry
 from chatdesk.ui.chat_actions import ChatActions
 from chatdesk.ui.composer import Composer
 from chatdesk.ui.local_probe import LocalServerProbe
@@ -68,6 +71,19 @@ APP_TITLE = "chatdesk"
 AUTO_TITLE_CHARS = 60
 NO_THREAD_HINT = "Start a conversation — press Ctrl+N or just type below"
 EMPTY_THREAD_HINT = "No messages yet — type below to start"
+
+
+_SEND = "send"
+"""``BusyRetry`` key of the composer's send (one waits at a time)."""
+
+
+@dataclass
+class _PendingSend:
+    """A send in progress: what, where (set once a new thread exists), and which edit."""
+
+    text: str
+    thread_id: int | None
+    edited: int | None
 
 
 def title_from_text(text: str, limit: int = AUTO_TITLE_CHARS) -> str:
@@ -112,6 +128,7 @@ class MainWindow(QMainWindow):
         self.message_model = MessageListModel(services, user_id, self)
         self.pending_deletes = PendingDeletes(services, user_id, parent=self)
         self.probe = LocalServerProbe(self)
+        self.busy_retry = BusyRetry(self)
         self._thread_id: int | None = None
         self._closed = False
 
@@ -389,6 +406,11 @@ class MainWindow(QMainWindow):
     def _notify(self, text: str) -> None:
         self.toast.show_message(text)
 
+    def perform(self, key: Hashable, action: Callable[[], object]) -> None:
+        """Run a person's write: a busy database is tried again (saying so meanwhile),
+        any other failure is told in a toast. ``key`` names it (``BusyRetry``)."""
+        self.busy_retry.run(key, action, lambda error: self._notify(str(error)), self._notify)
+
     # -- threads ---------------------------------------------------------------------
 
     def on_thread_selected(self, thread_id: int) -> None:
@@ -423,13 +445,13 @@ class MainWindow(QMainWindow):
         ):
             self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
             return
-        try:
+
+        def create() -> None:
             record = self.services.threads.create(self.user_id, crew=self.settings.default_crew)
-        except ServiceError as error:
-            self._notify(str(error))
-            return
-        self.sidebar.select_thread(record.id)
-        self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.sidebar.select_thread(record.id)
+            self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+        self.perform("new thread", create)
 
     def on_search_return(self) -> None:
         index = self.sidebar.model.index(0, 0)
@@ -465,10 +487,11 @@ class MainWindow(QMainWindow):
         record = self.thread_model.record(target) if target else None
         if record is None:
             return
-        try:
-            self.services.threads.update(self.user_id, record.id, pinned=not record.pinned)
-        except ServiceError as error:
-            self._notify(str(error))
+        pinned = not record.pinned
+        self.perform(
+            ("pin", record.id),
+            lambda: self.services.threads.update(self.user_id, record.id, pinned=pinned),
+        )
 
     def on_delete_current(self) -> None:
         if self._thread_id is not None:
@@ -511,34 +534,65 @@ class MainWindow(QMainWindow):
         self.composer.on_submit()
 
     def on_send(self, text: str) -> None:
-        """Send the composer's text to the open thread (creating one if none is open)."""
+        """Send the composer's text to the open thread (creating one if none is open).
+
+        A busy database is tried again for a few seconds (``BusyRetry``) while the
+        composer says so; any failure leaves the text in the composer with the reason.
+        """
         try:
             clean_content(text, Role.USER)
         except ValidationError as error:
             self.composer.show_error(str(error))
             return
-        thread_id = self._thread_id
-        try:
-            if thread_id is None:
-                thread_id = self.services.threads.create(
-                    self.user_id, title_from_text(text), crew=self.settings.default_crew
-                ).id
-                self.composer.flush_draft()
-                self._open_without_touching_composer(thread_id)
-            elif self._is_fresh_thread(thread_id):
-                self.services.threads.rename(self.user_id, thread_id, title_from_text(text))
-            self.message_model.jump_to_newest()  # a window far back: the reply shows below
-            edited = self.composer.editing_id
-            if edited is not None:  # Edit and resend: a new message, the old one kept
-                self.services.messages.resend_edited(self.user_id, edited, text)
-            else:
-                self.services.messages.send(self.user_id, thread_id, text)
-        except ServiceError as error:
-            self.composer.show_error(str(error))
+        if self.busy_retry.is_waiting(_SEND):
+            self.composer.show_error("Still sending your previous message…")
             return
-        self.composer.set_text("")
-        self._save_draft(thread_id, "")
-        self.message_view.scroll_to_end()
+        pending = _PendingSend(text, self._thread_id, self.composer.editing_id)
+        self.busy_retry.run(
+            _SEND,
+            lambda: self._send(pending),
+            lambda error: self._send_failed(pending, error),
+            lambda waiting: self._send_waiting(pending, waiting),
+        )
+
+    def _send(self, pending: _PendingSend) -> None:
+        """One attempt; a thread created by an earlier attempt is not created again."""
+        text = pending.text
+        if pending.thread_id is None:
+            pending.thread_id = self.services.threads.create(
+                self.user_id, title_from_text(text), crew=self.settings.default_crew
+            ).id
+            if self._thread_id is None:
+                self.composer.flush_draft()
+                self._open_without_touching_composer(pending.thread_id)
+        elif self._is_fresh_thread(pending.thread_id):
+            self.services.threads.rename(self.user_id, pending.thread_id, title_from_text(text))
+        if pending.thread_id == self._thread_id:
+            self.message_model.jump_to_newest()  # a window far back: the reply shows below
+        if pending.edited is not None:  # Edit and resend: a new message, the old one kept
+            self.services.messages.resend_edited(self.user_id, pending.edited, text)
+        else:
+            self.services.messages.send(self.user_id, pending.thread_id, text)
+        if pending.thread_id == self._thread_id:
+            self.composer.set_text("")
+            self.message_view.scroll_to_end()
+        self._save_draft(pending.thread_id, "")
+
+    def _send_waiting(self, pending: _PendingSend, waiting: str) -> None:
+        if pending.thread_id == self._thread_id:
+            self.composer.set_waiting(waiting)
+
+    def _send_failed(self, pending: _PendingSend, error: ServiceError) -> None:
+        """Say why; the text stays in the composer (or as its chat's draft, if it moved)."""
+        kept = " Your message is kept here." if isinstance(error, StorageError) else ""
+        if pending.thread_id == self._thread_id:
+            self.composer.set_waiting(None)
+            self.composer.show_error(f"{error}{kept}")
+            return
+        if pending.thread_id is not None:
+            self._save_draft(pending.thread_id, pending.text)
+            kept = " It is kept as that chat's draft." if kept else ""
+        self._notify(f"Your message was not sent. {error}{kept}")
 
     def _is_fresh_thread(self, thread_id: int) -> bool:
         record = self.thread_model.record(thread_id)
@@ -559,18 +613,24 @@ class MainWindow(QMainWindow):
         """Slot for the coordinator's per-frame streamed text of a reply."""
         self.message_model.set_live_text(message_id, text)
 
+    def on_reply_save_failed(self, _execution_id: int, reason: str) -> None:
+        """The end of a reply could not be stored: say so, as its text is only on screen."""
+        self._notify(
+            f"A reply could not be saved: {reason} Its text stays on screen until chatdesk "
+            "closes; copy what you need."
+        )
+
     def on_stop(self) -> None:
         execution_id = self.message_model.active_execution_id()
         if execution_id is not None:
             self.stop_requested.emit(execution_id)
 
     def on_retry(self, message_id: int) -> None:
-        try:
+        def retry() -> None:
             self.services.messages.retry(self.user_id, message_id)
-        except ServiceError as error:
-            self._notify(str(error))
-            return
-        self.retry_requested.emit(message_id)
+            self.retry_requested.emit(message_id)
+
+        self.perform(("retry", message_id), retry)
 
     def on_activity_changed(self) -> None:
         busy = self.message_model.is_active()
@@ -656,6 +716,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        self.busy_retry.cancel_all()
         self.composer.flush_draft()
         self.pending_deletes.commit_all()
         s = self.settings

@@ -1,0 +1,153 @@
+"""A send that the database refuses ends visibly, keeps the text and never freezes the window.
+
+Faults are real: a second SQLite connection holding ``BEGIN EXCLUSIVE`` and a small
+tmpfs that fills up. Each test checks what a person sees (the composer's words, the
+text still in it), how long the GUI thread stood still at most (a 10 ms timer's
+longest gap), and that the database holds exactly what was sent, once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from pytestqt.qtbot import QtBot
+
+from chatdesk.services import Services
+from chatdesk.store.migrate import open_store
+from chatdesk.ui.busy_retry import WAITING_TEXT
+from chatdesk.ui.main_window import MainWindow
+from tests.support.faults import hold_exclusive_lock, small_disk, sqlite_file
+
+MakeWindow = Callable[[], MainWindow]
+STALL_BUDGET_S = 1.0
+"""Longest the GUI may stand still: one attempt waits ~0.1 s for the lock; the old 5 s
+busy timeout froze it for 5 s. Generous for a busy 2-core machine."""
+
+
+class StallMeter:
+    """The longest gap between ticks of a 10 ms timer: how long the GUI stood still."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._last = time.monotonic()
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.longest = max(self.longest, now - self._last)
+        self._last = now
+
+    @contextmanager
+    def measuring(self) -> Iterator[StallMeter]:
+        self._last = time.monotonic()
+        self._timer.start()
+        try:
+            yield self
+        finally:
+            self._tick()
+            self._timer.stop()
+
+
+def _open_thread(window: MainWindow, services: Services, me: int) -> int:
+    thread = services.threads.create(me, "faults")
+    assert window.sidebar.select_thread(thread.id)
+    return thread.id
+
+
+def _contents(services: Services, me: int, thread_id: int) -> list[str]:
+    return [m.content for m in services.messages.list(me, thread_id).messages]
+
+
+def _send(qtbot: QtBot, window: MainWindow, text: str) -> None:
+    window.composer.edit.setPlainText(text)
+    qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
+
+
+def test_a_send_into_a_locked_database_waits_visibly_then_says_why_and_keeps_the_text(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    window = make_window()
+    thread_id = _open_thread(window, ui_services, me)
+    composer = window.composer
+    with StallMeter().measuring() as stalls, hold_exclusive_lock(sqlite_file(ui_services)):
+        _send(qtbot, window, "my precious words")
+        assert composer.error_label.text() == WAITING_TEXT
+        assert composer.is_waiting() and not composer.send_button.isEnabled()
+        qtbot.waitUntil(lambda: not composer.is_waiting(), timeout=20_000)
+    shown = composer.error_label.text()
+    assert composer.error_label.isVisible()
+    assert "busy" in shown and "Nothing was saved" in shown and "kept here" in shown
+    assert composer.text() == "my precious words"
+    assert stalls.longest < STALL_BUDGET_S, f"the GUI stood still {stalls.longest:.2f} s"
+    assert _contents(ui_services, me, thread_id) == []
+
+    qtbot.mouseClick(
+        composer.send_button, Qt.MouseButton.LeftButton
+    )  # the lock is gone: Send works
+    assert composer.text() == ""
+    assert _contents(ui_services, me, thread_id) == ["my precious words"]
+
+
+def test_a_lock_released_while_the_send_waits_lets_it_through_once(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    window = make_window()
+    thread_id = _open_thread(window, ui_services, me)
+    composer = window.composer
+    with StallMeter().measuring() as stalls:
+        with hold_exclusive_lock(sqlite_file(ui_services)):
+            _send(qtbot, window, "sent after the wait")
+            qtbot.wait(400)
+            assert composer.is_waiting() and composer.text() == "sent after the wait"
+            _send(qtbot, window, "sent after the wait")  # a second click sends nothing more
+        qtbot.waitUntil(lambda: composer.text() == "", timeout=20_000)
+    assert not composer.error_label.isVisible()
+    assert stalls.longest < STALL_BUDGET_S, f"the GUI stood still {stalls.longest:.2f} s"
+    assert _contents(ui_services, me, thread_id) == ["sent after the wait"]
+
+
+def test_a_send_on_a_full_disk_says_so_keeps_the_text_and_loses_nothing(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        database = disk.path / "chatdesk.db"
+        store = open_store(f"sqlite:///{database}")
+        window: MainWindow | None = None
+        try:
+            services = Services(store)
+            me = services.users.ensure()
+            window = MainWindow(services, me)
+            qtbot.addWidget(window)
+            window.show()
+            thread_id = _open_thread(window, services, me)
+            _send(qtbot, window, "before the disk filled")
+            with sqlite3.connect(database) as raw:  # no room left in the WAL either
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            disk.fill()
+
+            _send(qtbot, window, "words that must survive " * 100)
+            shown = window.composer.error_label.text()
+            assert window.composer.error_label.isVisible()
+            assert "disk" in shown and "full" in shown and "kept here" in shown
+            assert window.composer.text() == "words that must survive " * 100
+
+            disk.free()
+            qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
+            assert window.composer.text() == ""
+            assert _contents(services, me, thread_id) == [
+                "before the disk filled",
+                ("words that must survive " * 100).strip(),
+            ]
+        finally:
+            if window is not None:
+                window.close()
+            store.close()
+        with sqlite3.connect(database) as raw:
+            assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
