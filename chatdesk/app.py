@@ -86,6 +86,7 @@ class ChatdeskApp:
         # worker -> coordinator -> window
         self.worker.event_received.connect(self.coordinator.on_worker_event)
         self.coordinator.reply_text_changed.connect(self.window.on_reply_text_changed)
+        self.coordinator.save_failed.connect(self.window.on_reply_save_failed)
         # window -> coordinator
         self.window.stop_requested.connect(self.coordinator.cancel)
 
@@ -212,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatdesk.single_instance import SingleInstance
 
     directory = data_dir()
-    configure_logging(directory, logging.DEBUG if args.debug else logging.INFO)
+    log_path = configure_logging(directory, logging.DEBUG if args.debug else logging.INFO)
     qt_app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(qt_app, QApplication)
     qt_app.setApplicationName("chatdesk")
@@ -243,6 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     loop = qasync.QEventLoop(qt_app)
     asyncio.set_event_loop(loop)
     app = ChatdeskApp(store, directory)
+    from chatdesk.ui.exception_hook import ExceptionReporter
+
+    reporter = ExceptionReporter(app.window, log_path)  # slots' and threads' exceptions
+    reporter.install()
+    loop.set_exception_handler(reporter.on_loop_exception)
     if app.recovered:
         log.info("marked %d interrupted run(s) as failed", app.recovered)
     instance.activation_requested.connect(app.bring_to_front)
@@ -255,6 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             loop.run_forever()
     finally:
         app.close()
+        reporter.uninstall()
         quit_signals.uninstall()
         instance.release()
     return 0
