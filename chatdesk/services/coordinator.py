@@ -42,6 +42,7 @@ from chatdesk.engine.protocol import (
     StepEvent,
 )
 from chatdesk.services import Services
+from chatdesk.services.errors import StorageError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.executions import LogEntry, Tokens
 from chatdesk.services.records import ThreadRecord
@@ -93,11 +94,14 @@ class Coordinator(QObject):
         reply_text_changed(int, str): a streaming reply's text (message id, text so far).
         run_started(int): an execution began running (execution id).
         run_finished(int, str): an execution ended (execution id, final status).
+        save_failed(int, str): the end of a run could not be stored (execution id, why);
+            its text is only on screen now.
     """
 
     reply_text_changed = Signal(int, str)
     run_started = Signal(int)
     run_finished = Signal(int, str)
+    save_failed = Signal(int, str)
 
     def __init__(
         self,
@@ -303,20 +307,25 @@ class Coordinator(QObject):
     # -- writes -----------------------------------------------------------------------
 
     def _maybe_flush(self, run: _Run) -> None:
+        """Save progress now and then; a save the database refuses (busy, full) is
+        logged and tried again at the next turn: text and steps wait in memory."""
         now = time.monotonic()
-        if run.pending_logs and now - run.last_log_flush >= LOG_FLUSH_EVERY_S:
-            self._flush_logs(run)
-        due = now - run.last_save >= SAVE_EVERY_S
-        if due and run.reply_id is not None and run.text != run.saved_text:
-            self._services.executions.save_text(run.user_id, run.reply_id, run.text)
-            run.saved_text = run.text
-            run.last_save = now
+        try:
+            if run.pending_logs and now - run.last_log_flush >= LOG_FLUSH_EVERY_S:
+                self._flush_logs(run)
+            due = now - run.last_save >= SAVE_EVERY_S
+            if due and run.reply_id is not None and run.text != run.saved_text:
+                run.last_save = now
+                self._services.executions.save_text(run.user_id, run.reply_id, run.text)
+                run.saved_text = run.text
+        except StorageError as error:
+            log.warning("run %s: progress not saved, trying later: %s", run.execution_id, error)
 
     def _flush_logs(self, run: _Run) -> None:
-        entries, run.pending_logs = run.pending_logs, []
         run.last_log_flush = time.monotonic()
-        if entries:
-            self._services.executions.append_logs(run.user_id, run.execution_id, entries)
+        if run.pending_logs:  # dropped only once stored
+            self._services.executions.append_logs(run.user_id, run.execution_id, run.pending_logs)
+            run.pending_logs = []
 
     def _finish(
         self,
@@ -353,6 +362,7 @@ class Coordinator(QObject):
                 )
             except Exception:
                 log.exception("could not mark run %s failed either", run.execution_id)
+                self.save_failed.emit(run.execution_id, str(error))
         if run.reply_id is not None:
             self._dirty.discard(run.reply_id)
             self.reply_text_changed.emit(run.reply_id, run.text)
