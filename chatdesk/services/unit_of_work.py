@@ -30,8 +30,9 @@ from chatdesk.store.models import Message, Thread
 FOREGROUND_GRACE_S = 0.1
 """A background transaction waits until the foreground has been idle this long."""
 FOREGROUND_BUSY_TIMEOUT_MS = 100
-"""How long a foreground (GUI) write waits for another connection's lock before it fails
-with a busy ``StorageError``: the window retries later rather than freezing meanwhile."""
+"""How long a foreground (GUI) write waits for another connection's lock (SQLite's write
+lock, PostgreSQL's row locks) before it fails with a busy ``StorageError``: the window
+retries later rather than freezing meanwhile."""
 
 
 class _Turns:
@@ -105,7 +106,13 @@ class UnitOfWork:
             self._session_factory.begin() as session,
         ):
             if not background:
-                session.connection(execution_options={BUSY_TIMEOUT: FOREGROUND_BUSY_TIMEOUT_MS})
+                connection = session.connection(
+                    execution_options={BUSY_TIMEOUT: FOREGROUND_BUSY_TIMEOUT_MS}
+                )
+                if connection.dialect.name == "postgresql":  # row locks of other clients
+                    connection.exec_driver_sql(
+                        f"SET LOCAL lock_timeout = {FOREGROUND_BUSY_TIMEOUT_MS}"
+                    )
             yield session, changes
         self.bus.publish(changes)
 

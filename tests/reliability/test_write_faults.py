@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from chatdesk.services import Services
 from chatdesk.services.errors import StorageError, StorageFault
@@ -112,3 +113,21 @@ def test_a_full_disk_fails_a_send_with_a_clear_error_and_keeps_everything(
             store.close()
         with sqlite3.connect(disk.path / "chatdesk.db") as raw:
             assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_row_another_client_holds_fails_a_gui_write_fast_on_every_database(
+    services: Services, user_id: int
+) -> None:
+    """SQLite: the other connection's write lock; PostgreSQL: its lock on the thread row."""
+    thread = services.threads.create(user_id, "held")
+    engine = services.store.engine
+    with engine.connect() as other:  # its transaction begins IMMEDIATE on SQLite
+        other.execute(update(Thread).where(Thread.id == thread.id).values(title="theirs"))
+        started = time.monotonic()
+        with pytest.raises(StorageError) as caught:
+            services.threads.rename(user_id, thread.id, "mine")
+        waited = time.monotonic() - started
+        other.rollback()
+    assert caught.value.kind is StorageFault.BUSY
+    assert waited < 10 * FOREGROUND_BUSY_TIMEOUT_MS / 1000
+    assert services.threads.get(user_id, thread.id).title == "held"
