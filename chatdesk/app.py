@@ -60,12 +60,14 @@ class ChatdeskApp:
         from chatdesk.engine.client import WorkerClient
         from chatdesk.services import Services
         from chatdesk.services.coordinator import DEFAULT_DEADLINE_S, Coordinator
+        from chatdesk.services.patience import patiently
         from chatdesk.ui.main_window import MainWindow
 
         self.store = store
         self.services: Services = Services(store)
-        self.recovered = self.services.executions.recover_interrupted()
-        self.user_id = self.services.users.ensure()
+        # before the window shows, a lock another program holds is waited out
+        self.recovered = patiently(self.services.executions.recover_interrupted)
+        self.user_id = patiently(self.services.users.ensure)
         self.window: MainWindow = MainWindow(self.services, self.user_id)
         self._owns_worker = worker is None
         self.worker: WorkerClient = worker or WorkerClient(

@@ -45,6 +45,7 @@ from chatdesk.services import Services
 from chatdesk.services.errors import StorageError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.executions import LogEntry, Tokens
+from chatdesk.services.patience import patiently_async
 from chatdesk.services.records import ThreadRecord
 from chatdesk.store.enums import ExecutionStatus, Role
 
@@ -223,7 +224,9 @@ class Coordinator(QObject):
         services = self._services
         thread = services.threads.get(run.user_id, run.thread_id)
         model = self._resolve_model(thread)
-        start = services.executions.start(run.user_id, run.execution_id)
+        start = await patiently_async(
+            lambda: services.executions.start(run.user_id, run.execution_id)
+        )
         run.reply_id = start.reply.id
         run.last_save = run.last_log_flush = time.monotonic()
         self.run_started.emit(run.execution_id)

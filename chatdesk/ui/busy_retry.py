@@ -3,9 +3,9 @@
 A GUI write waits at most ``FOREGROUND_BUSY_TIMEOUT_MS`` (100 ms) for another
 connection's lock, then fails with a busy ``StorageError`` that rolled everything back.
 ``BusyRetry`` runs the action again from a timer, so the event loop keeps painting
-between attempts, says "Waiting for the database…" meanwhile, and after
-``RETRY_DELAYS_MS`` (about 5 s, the old busy timeout) hands the last error to the
-caller, who shows it. Other errors are handed over at once: a full disk does not empty
+between attempts, says "Waiting for the database…" meanwhile, and after the pauses of
+``patience.BUSY_RETRY_DELAYS_S`` (about 5 s, the store's busy timeout) hands the last
+error to the caller, who shows it. Other errors are handed over at once: a full disk does not empty
 itself in 5 s.
 """
 
@@ -16,12 +16,12 @@ from collections.abc import Callable, Hashable
 
 from PySide6.QtCore import QObject, QTimer
 
-from chatdesk.services.errors import ServiceError, StorageError, StorageFault
+from chatdesk.services.errors import ServiceError, StorageError
+from chatdesk.services.patience import BUSY_RETRY_DELAYS_S, is_busy
 
 log = logging.getLogger(__name__)
 
-RETRY_DELAYS_MS = (150, 300, 600, 1000, 1500, 1500)
-"""Pauses before each further attempt: ~5 s in all, a 100 ms stall at most per attempt."""
+RETRY_DELAYS_MS = tuple(round(delay * 1000) for delay in BUSY_RETRY_DELAYS_S)
 WAITING_TEXT = "Waiting for the database…"
 
 
@@ -81,7 +81,7 @@ class BusyRetry(QObject):
         try:
             action()
         except StorageError as error:
-            if error.kind is not StorageFault.BUSY or attempt >= len(self._delays_ms):
+            if not is_busy(error) or attempt >= len(self._delays_ms):
                 on_failed(error)
                 return
             log.info("database busy; trying %r again (attempt %d)", key, attempt + 2)

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from sqlalchemy import update
 
 from chatdesk.services import Services
 from chatdesk.services.errors import StorageError, StorageFault
+from chatdesk.services.patience import patiently
 from chatdesk.services.unit_of_work import FOREGROUND_BUSY_TIMEOUT_MS, UnitOfWork
 from chatdesk.store.migrate import open_store
 from chatdesk.store.models import Thread
@@ -131,3 +133,35 @@ def test_a_row_another_client_holds_fails_a_gui_write_fast_on_every_database(
     assert caught.value.kind is StorageFault.BUSY
     assert waited < 10 * FOREGROUND_BUSY_TIMEOUT_MS / 1000
     assert services.threads.get(user_id, thread.id).title == "held"
+
+
+@contextmanager
+def _lock_held_for(database: Path, seconds: float) -> Iterator[None]:
+    """Another connection takes the write lock now and lets go after ``seconds``."""
+    held = threading.Event()
+
+    def hold() -> None:
+        with hold_exclusive_lock(database):
+            held.set()
+            time.sleep(seconds)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        yield
+    finally:
+        holder.join(30)
+
+
+def test_patiently_outlasts_a_short_lock_that_fails_a_single_try(
+    sqlite_services: Services,
+) -> None:
+    """Start-up writes (before the window shows) wait out a lock the way the store did."""
+    services = sqlite_services
+    me = services.users.ensure()
+    with _lock_held_for(sqlite_file(services), 0.6):
+        with pytest.raises(StorageError):
+            services.threads.create(me, "at once")
+        created = patiently(lambda: services.threads.create(me, "patiently"))
+    assert [t.title for t in services.threads.list(me)] == [created.title]

@@ -7,11 +7,13 @@ and tests/test_runs.py.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
 from chatdesk.engine.protocol import (
@@ -312,3 +314,18 @@ def test_a_run_whose_end_cannot_be_stored_says_so(
         coordinator.on_worker_event(CompletedEvent(transport.requests[0].run_id, 1, "x", "m"))
     assert refused.args[0] == sent.execution.id
     assert "busy" in refused.args[1]
+
+
+def test_a_run_that_starts_while_another_program_holds_the_database_waits_for_it(
+    qtbot: QtBot, sqlite_services: Services, transport: FakeTransport, coordinator: Coordinator
+) -> None:
+    services = sqlite_services
+    user = services.users.ensure()
+    thread = services.threads.create(user)
+    sent = services.messages.send(user, thread.id, "hi")  # the run starts on the next turn
+    assert sent.execution is not None
+    with contextlib.ExitStack() as lock:
+        lock.enter_context(hold_exclusive_lock(sqlite_file(services)))  # before that turn
+        QTimer.singleShot(600, lock.close)
+        qtbot.waitUntil(lambda: len(transport.requests) == 1, timeout=10_000)
+    assert services.executions.get(user, sent.execution.id).status is ExecutionStatus.RUNNING
