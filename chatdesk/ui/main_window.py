@@ -41,6 +41,7 @@ from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError, StorageError, ValidationError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import clean_content
+from chatdesk.services.records import ThreadRecord
 from chatdesk.services.threads import DEFAULT_TITLE, MAX_TITLE_CHARS
 from chatdesk.store.enums import Role
 from chatdesk.ui.bridge import ChangeSignals
@@ -131,6 +132,8 @@ class MainWindow(QMainWindow):
         self.busy_retry = BusyRetry(self)
         self._thread_id: int | None = None
         self._closed = False
+        self._unsaved_drafts: dict[int, str] = {}
+        """Drafts the database refused (busy, full disk), by thread: shown, saved later."""
 
         self._build_ui()
         self._build_actions()
@@ -422,7 +425,7 @@ class MainWindow(QMainWindow):
         self.message_model.load_thread(new)
         record = self.thread_model.record(new) if new else None
         self.header.set_thread(record)
-        self.composer.set_text(record.draft if record else "")
+        self.composer.set_text(self._draft_of(record) if record else "")
         self.composer.clear_error()
         self.execution_panel.set_message(None)
         self.settings.last_thread_id = new
@@ -657,12 +660,20 @@ class MainWindow(QMainWindow):
             self._save_draft(self._thread_id, text)
 
     def _save_draft(self, thread_id: int, text: str) -> None:
+        """Save a draft; one the database refuses is kept here and shown when its chat
+        opens again (switching chats on a full disk must not lose what was typed)."""
         if self.thread_model.is_hidden(thread_id):
             return
         try:
             self.services.threads.update(self.user_id, thread_id, draft=text)
         except ServiceError as error:
             log.warning("could not save the draft of thread %s: %s", thread_id, error)
+            self._unsaved_drafts[thread_id] = text
+        else:
+            self._unsaved_drafts.pop(thread_id, None)
+
+    def _draft_of(self, record: ThreadRecord) -> str:
+        return self._unsaved_drafts.get(record.id, record.draft)
 
     # -- appearance ------------------------------------------------------------------
 
@@ -718,6 +729,8 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.busy_retry.cancel_all()
         self.composer.flush_draft()
+        for thread_id, text in list(self._unsaved_drafts.items()):  # a last try
+            self._save_draft(thread_id, text)
         self.pending_deletes.commit_all()
         s = self.settings
         s.geometry = self.saveGeometry()

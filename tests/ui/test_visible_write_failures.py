@@ -151,3 +151,24 @@ def test_a_send_on_a_full_disk_says_so_keeps_the_text_and_loses_nothing(
             store.close()
         with sqlite3.connect(database) as raw:
             assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_leaving_a_chat_whose_send_fails_keeps_the_text_as_its_draft(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    window = make_window()
+    first = _open_thread(window, ui_services, me)
+    second = ui_services.threads.create(me, "elsewhere").id
+    with hold_exclusive_lock(sqlite_file(ui_services)):
+        _send(qtbot, window, "written in the first chat")
+        assert window.composer.is_waiting()
+        assert window.sidebar.select_thread(second)  # the person moves on meanwhile
+        assert window.composer.text() == "" and not window.composer.is_waiting()
+        qtbot.waitUntil(lambda: not window.busy_retry.is_waiting("send"), timeout=20_000)
+        toast = window.toast.label.text()
+    assert window.toast.isVisible()
+    assert toast.startswith("Your message was not sent.") and "busy" in toast
+    assert "kept as that chat's draft" in toast
+    assert window.sidebar.select_thread(first)
+    assert window.composer.text() == "written in the first chat"
+    assert _contents(ui_services, me, first) == []
