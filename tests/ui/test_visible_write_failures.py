@@ -14,11 +14,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt, QTimer
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.store.migrate import open_store
+from chatdesk.ui import thread_header
 from chatdesk.ui.busy_retry import WAITING_TEXT
 from chatdesk.ui.main_window import MainWindow
 from tests.support.faults import hold_exclusive_lock, small_disk, sqlite_file
@@ -172,3 +174,32 @@ def test_leaving_a_chat_whose_send_fails_keeps_the_text_as_its_draft(
     assert window.sidebar.select_thread(first)
     assert window.composer.text() == "written in the first chat"
     assert _contents(ui_services, me, first) == []
+
+
+def test_a_system_prompt_the_locked_database_refuses_comes_back_to_be_saved_again(
+    qtbot: QtBot,
+    make_window: MakeWindow,
+    ui_services: Services,
+    me: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    window = make_window()
+    thread_id = _open_thread(window, ui_services, me)
+    lock = hold_exclusive_lock(sqlite_file(ui_services))
+    shown: list[tuple[str, str]] = []
+
+    def dialog(_parent: object, _title: str, label: str, text: str) -> tuple[str, bool]:
+        shown.append((label, text))
+        if len(shown) == 1:
+            lock.__enter__()  # the database is taken while the person types
+            return "A long prompt, typed with care.", True
+        lock.__exit__(None, None, None)
+        return text, True  # shown again with the text: OK once more
+
+    monkeypatch.setattr(thread_header.QInputDialog, "getMultiLineText", dialog)
+    qtbot.mouseClick(window.header.prompt_button, Qt.MouseButton.LeftButton)
+    assert len(shown) == 2
+    label, text = shown[1]
+    assert label.startswith("Not saved: The database is busy")
+    assert text == "A long prompt, typed with care."
+    assert ui_services.threads.get(me, thread_id).system_prompt == text
