@@ -341,6 +341,7 @@ class MainWindow(QMainWindow):
         self.bridge.thread_changed.connect(self.search_panel.on_thread_changed)
         self.search_panel.message_chosen.connect(self.on_search_result_chosen)
         self.thread_model.rename_failed.connect(self.on_rename_failed)
+        self.thread_model.rename_busy.connect(self.on_rename_busy)
         # chat
         self.message_model.activity_changed.connect(self.on_activity_changed)
         self.message_model.rowsInserted.connect(self._update_empty_state)
@@ -484,6 +485,15 @@ class MainWindow(QMainWindow):
 
     def on_rename_failed(self, _thread_id: int, reason: str) -> None:
         self._notify(reason)
+
+    def on_rename_busy(self, thread_id: int, title: str) -> None:
+        """An inline rename met a busy database: try again, and name the title if it fails."""
+        self.busy_retry.run(
+            ("rename", thread_id),
+            lambda: self.services.threads.rename(self.user_id, thread_id, title),
+            lambda error: self._notify(f"The chat was not renamed to “{title}”. {error}"),
+            self._notify,
+        )
 
     def on_toggle_pin(self, thread_id: int | None = None) -> None:
         target = thread_id or self._thread_id

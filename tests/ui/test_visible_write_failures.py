@@ -8,6 +8,7 @@ longest gap), and that the database holds exactly what was sent, once.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -203,3 +204,23 @@ def test_a_system_prompt_the_locked_database_refuses_comes_back_to_be_saved_agai
     assert label.startswith("Not saved: The database is busy")
     assert text == "A long prompt, typed with care."
     assert ui_services.threads.get(me, thread_id).system_prompt == text
+
+
+def test_a_rename_into_a_briefly_locked_database_waits_then_lands(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    window = make_window()
+    thread_id = _open_thread(window, ui_services, me)
+    model = window.thread_model
+    row = model.row_of(thread_id)
+    assert row is not None
+    with contextlib.ExitStack() as lock:
+        lock.enter_context(hold_exclusive_lock(sqlite_file(ui_services)))
+        model.setData(model.index(row), "A better title")  # as the inline editor does
+        assert window.toast.isVisible() and window.toast.label.text() == WAITING_TEXT
+        QTimer.singleShot(500, lock.close)
+        qtbot.waitUntil(
+            lambda: ui_services.threads.get(me, thread_id).title == "A better title",
+            timeout=20_000,
+        )
+    assert window.windowTitle().startswith("A better title")
