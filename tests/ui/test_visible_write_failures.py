@@ -24,6 +24,7 @@ from chatdesk.store.migrate import open_store
 from chatdesk.ui import thread_header
 from chatdesk.ui.busy_retry import WAITING_TEXT
 from chatdesk.ui.main_window import MainWindow
+from tests.support.exports import write_export
 from tests.support.faults import hold_exclusive_lock, small_disk, sqlite_file
 
 MakeWindow = Callable[[], MainWindow]
@@ -224,3 +225,37 @@ def test_a_rename_into_a_briefly_locked_database_waits_then_lands(
             timeout=20_000,
         )
     assert window.windowTitle().startswith("A better title")
+
+
+def test_an_import_that_fills_the_disk_says_so_and_keeps_nothing(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    source = write_export(tmp_path / "big.json", 20_000)  # ~2x the small disk's room
+    with small_disk(tmp_path / "disk") as disk:
+        database = disk.path / "chatdesk.db"
+        store = open_store(f"sqlite:///{database}")
+        window: MainWindow | None = None
+        try:
+            services = Services(store)
+            me = services.users.ensure()
+            kept = services.threads.create(me, "kept").id
+            services.messages.send(me, kept, "already here", triggers_execution=False)
+            window = MainWindow(services, me)
+            qtbot.addWidget(window)
+            window.show()
+            actions = window.chat_actions
+            with StallMeter().measuring() as stalls:
+                assert actions.import_chat(str(source)) is not None
+                qtbot.waitUntil(lambda: actions.import_task is None, timeout=120_000)
+            said = window.toast.label.text()
+            assert said.startswith("Could not import big.json: The disk"), said
+            assert "full" in said
+            assert stalls.longest < STALL_BUDGET_S, f"the GUI stood still {stalls.longest:.2f} s"
+            assert [t.title for t in services.threads.list(me)] == ["kept"]
+            assert _contents(services, me, kept) == ["already here"]
+        finally:
+            if window is not None:
+                window.close()
+            store.close()
+        with sqlite3.connect(database) as raw:
+            assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
