@@ -24,6 +24,8 @@ from chatdesk.store.migrate import open_store
 from chatdesk.ui import thread_header
 from chatdesk.ui.busy_retry import WAITING_TEXT
 from chatdesk.ui.main_window import MainWindow
+from chatdesk.ui.settings import UiSettings
+from chatdesk.ui.settings_dialog import SettingsDialog
 from tests.support.exports import write_export
 from tests.support.faults import hold_exclusive_lock, small_disk, sqlite_file
 
@@ -259,3 +261,26 @@ def test_an_import_that_fills_the_disk_says_so_and_keeps_nothing(
             store.close()
         with sqlite3.connect(database) as raw:
             assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_settings_that_cannot_be_written_say_so_and_stay_in_the_dialog(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        monkeypatch.setenv("CHATDESK_DATA_DIR", str(disk.path))
+        settings = UiSettings()
+        settings.font_size = 11
+        assert settings.sync()
+        dialog = SettingsDialog(UiSettings(), [])
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialog.font_spin.setValue(17)
+        disk.fill()
+        assert not dialog.save()
+        assert dialog.error_label.isVisible()
+        assert "could not be written" in dialog.error_label.text()
+        assert dialog.font_spin.value() == 17  # the choice is still there to save again
+        disk.free()
+        assert dialog.save()
+        assert UiSettings().font_size == 17
+        dialog.close()
