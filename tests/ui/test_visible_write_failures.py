@@ -284,3 +284,21 @@ def test_settings_that_cannot_be_written_say_so_and_stay_in_the_dialog(
         assert dialog.save()
         assert UiSettings().font_size == 17
         dialog.close()
+
+
+def test_a_delete_that_meets_a_busy_database_stays_pending_and_lands_later(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    window = make_window()
+    thread_id = _open_thread(window, ui_services, me)
+    window.on_delete(thread_id)
+    assert window.thread_model.is_hidden(thread_id)
+    with contextlib.ExitStack() as lock:
+        lock.enter_context(hold_exclusive_lock(sqlite_file(ui_services)))
+        window.pending_deletes.commit(thread_id)  # Undo expires while the lock is held
+        assert window.pending_deletes.pending() == [thread_id]
+        assert window.thread_model.is_hidden(thread_id)  # still hidden, still undoable
+        QTimer.singleShot(500, lock.close)
+        with qtbot.waitSignal(window.pending_deletes.committed, timeout=20_000):
+            pass
+    assert [t.id for t in ui_services.threads.list(me)] == []
