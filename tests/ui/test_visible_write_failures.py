@@ -302,3 +302,18 @@ def test_a_delete_that_meets_a_busy_database_stays_pending_and_lands_later(
         with qtbot.waitSignal(window.pending_deletes.committed, timeout=20_000):
             pass
     assert [t.id for t in ui_services.threads.list(me)] == []
+
+
+def test_a_send_into_a_damaged_schema_says_so_and_keeps_the_text(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    window = make_window()
+    _open_thread(window, ui_services, me)
+    with sqlite3.connect(sqlite_file(ui_services)) as raw:  # another program breaks it
+        raw.execute("PRAGMA foreign_keys=OFF")
+        raw.execute("DROP TABLE messages")
+    _send(qtbot, window, "into a broken database")
+    shown = window.composer.error_label.text()
+    assert window.composer.error_label.isVisible()
+    assert "damaged" in shown and "no such table: messages" in shown and "kept here" in shown
+    assert window.composer.text() == "into a broken database"
