@@ -264,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         app.close()
         reporter.uninstall()
+        loop.set_exception_handler(None)
         quit_signals.uninstall()
         instance.release()
     return 0
