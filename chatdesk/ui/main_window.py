@@ -586,10 +586,13 @@ class MainWindow(QMainWindow):
             self.services.messages.resend_edited(self.user_id, pending.edited, text)
         else:
             self.services.messages.send(self.user_id, pending.thread_id, text)
-        if pending.thread_id == self._thread_id:
+        if pending.thread_id != self._thread_id:
+            self._save_draft(pending.thread_id, "")
+        elif self.composer.text() == pending.text:  # not what was typed after coming back
             self.composer.set_text("")
+            self._save_draft(pending.thread_id, "")
+        if pending.thread_id == self._thread_id:
             self.message_view.scroll_to_end()
-        self._save_draft(pending.thread_id, "")
 
     def _send_waiting(self, pending: _PendingSend, waiting: str) -> None:
         if pending.thread_id == self._thread_id:
