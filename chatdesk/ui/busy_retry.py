@@ -5,8 +5,8 @@ connection's lock, then fails with a busy ``StorageError`` that rolled everythin
 ``BusyRetry`` runs the action again from a timer, so the event loop keeps painting
 between attempts, says "Waiting for the database…" meanwhile, and after the pauses of
 ``patience.BUSY_RETRY_DELAYS_S`` (about 5 s, the store's busy timeout) hands the last
-error to the caller, who shows it. Other errors are handed over at once: a full disk does not empty
-itself in 5 s.
+error to the caller, who shows it. Other errors are handed over at once: a full disk
+does not empty itself in 5 s.
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 PySide6 hands an exception that escapes a slot to ``sys.excepthook`` and carries on;
 one that ends a Python thread goes to ``threading.excepthook``, one in an asyncio task
-or callback to the loop's exception handler. ``ExceptionReporter``
-takes all three: the traceback goes to the log (whose handlers redact secrets), the person
-sees a short non-modal message (redacted too) saying the chats are safe and where the
-details are, once per distinct error (a failing paint or timer would otherwise open a
-storm of them), and the app keeps running. The composition root installs it, not an
+or callback to the loop's exception handler. ``ExceptionReporter`` takes all three:
+the traceback goes to the log (whose handlers redact secrets), the person sees a short
+non-modal message (redacted too) saying the chats are safe and where the details are,
+once per distinct error (a failing paint or timer would otherwise open a storm of
+them), and the app keeps running. The composition root installs it, not an
 import: pytest-qt has its own capture of slot exceptions in tests.
 """
 
