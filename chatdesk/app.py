@@ -60,12 +60,14 @@ class ChatdeskApp:
         from chatdesk.engine.client import WorkerClient
         from chatdesk.runs.coordinator import DEFAULT_DEADLINE_S, Coordinator
         from chatdesk.services import Services
+        from chatdesk.services.patience import patiently
         from chatdesk.ui.main_window import MainWindow
 
         self.store = store
         self.services: Services = Services(store)
-        self.recovered = self.services.executions.recover_interrupted()
-        self.user_id = self.services.users.ensure()
+        # before the window shows, a lock another program holds is waited out
+        self.recovered = patiently(self.services.executions.recover_interrupted)
+        self.user_id = patiently(self.services.users.ensure)
         self.window: MainWindow = MainWindow(self.services, self.user_id)
         self._owns_worker = worker is None
         self.worker: WorkerClient = worker or WorkerClient(
@@ -86,6 +88,7 @@ class ChatdeskApp:
         # worker -> coordinator -> window
         self.worker.event_received.connect(self.coordinator.on_worker_event)
         self.coordinator.reply_text_changed.connect(self.window.on_reply_text_changed)
+        self.coordinator.save_failed.connect(self.window.on_reply_save_failed)
         # window -> coordinator
         self.window.stop_requested.connect(self.coordinator.cancel)
 
@@ -219,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatdesk.single_instance import SingleInstance
 
     directory = data_dir()
-    configure_logging(directory, logging.DEBUG if args.debug else logging.INFO)
+    log_path = configure_logging(directory, logging.DEBUG if args.debug else logging.INFO)
     qt_app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(qt_app, QApplication)
     qt_app.setApplicationName("chatdesk")
@@ -250,6 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     loop = qasync.QEventLoop(qt_app)
     asyncio.set_event_loop(loop)
     app = ChatdeskApp(store, directory)
+    from chatdesk.ui.exception_hook import ExceptionReporter
+
+    reporter = ExceptionReporter(app.window, log_path)  # slots' and threads' exceptions
+    reporter.install()
+    loop.set_exception_handler(reporter.on_loop_exception)
     if app.recovered:
         log.info("marked %d interrupted run(s) as failed", app.recovered)
     instance.activation_requested.connect(app.bring_to_front)
@@ -262,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             loop.run_forever()
     finally:
         app.close()
+        reporter.uninstall()
+        loop.set_exception_handler(None)
         quit_signals.uninstall()
         instance.release()
     return 0

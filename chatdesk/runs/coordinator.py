@@ -53,10 +53,12 @@ from chatdesk.engine.protocol import (
 )
 from chatdesk.runs.model_choice import ModelResolver
 from chatdesk.services import Services
+from chatdesk.services.errors import StorageError, StorageFault
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.executions import LogEntry, Tokens
 from chatdesk.services.leases import RENEW_EVERY_S, LeaseLostError
 from chatdesk.services.messages import MAX_CONTENT_CHARS
+from chatdesk.services.patience import patiently_async
 from chatdesk.vocabulary import ExecutionStatus, Role
 
 log = logging.getLogger(__name__)
@@ -102,11 +104,14 @@ class Coordinator(QObject):
         reply_text_changed(int, str): a streaming reply's text (message id, text so far).
         run_started(int): an execution began running (execution id).
         run_finished(int, str): an execution ended (execution id, final status).
+        save_failed(int, str): the end of a run could not be stored (execution id, why);
+            its text is only on screen now.
     """
 
     reply_text_changed = Signal(int, str)
     run_started = Signal(int)
     run_finished = Signal(int, str)
+    save_failed = Signal(int, str)
 
     def __init__(
         self,
@@ -234,7 +239,9 @@ class Coordinator(QObject):
         services = self._services
         thread = services.threads.get(run.user_id, run.thread_id)
         model = self._resolve_model(thread)
-        start = services.executions.start(run.user_id, run.execution_id)
+        start = await patiently_async(
+            lambda: services.executions.start(run.user_id, run.execution_id)
+        )
         run.reply_id = start.reply.id
         run.last_save = run.last_log_flush = time.monotonic()
         self.run_started.emit(run.execution_id)
@@ -357,24 +364,32 @@ class Coordinator(QObject):
     # -- writes -----------------------------------------------------------------------
 
     def _maybe_flush(self, run: _Run) -> None:
+        """Save progress now and then; a save the database refuses (busy, full) is
+        logged and tried again at the next turn: text and steps wait in memory."""
         now = time.monotonic()
         try:
             if run.pending_logs and now - run.last_log_flush >= LOG_FLUSH_EVERY_S:
                 self._flush_logs(run)
             due = now - run.last_save >= SAVE_EVERY_S
             if due and run.reply_id is not None and run.text != run.saved_text:
+                run.last_save = now  # a save that fails is tried again a period later
                 self._services.executions.save_text(run.user_id, run.reply_id, run.text)
                 run.saved_text = run.text
-                run.last_save = now
+        except StorageError as error:
+            if error.kind is StorageFault.BUSY:  # the text stays here and goes out next time
+                log.warning("run %s: progress not saved, trying later: %s", run.execution_id, error)
+                return
+            log.warning("run %s: progress cannot be saved: %s", run.execution_id, error)
+            self._release(run, ExecutionStatus.FAILED, error=_could_not_save(error))
         except Exception as error:
             log.exception("could not save run %s", run.execution_id)
             self._release(run, ExecutionStatus.FAILED, error=_could_not_save(error))
 
     def _flush_logs(self, run: _Run) -> None:
-        entries, run.pending_logs = run.pending_logs, []
         run.last_log_flush = time.monotonic()
-        if entries:
-            self._services.executions.append_logs(run.user_id, run.execution_id, entries)
+        if run.pending_logs:  # dropped only once stored
+            self._services.executions.append_logs(run.user_id, run.execution_id, run.pending_logs)
+            run.pending_logs = []
 
     def _finish(
         self,
@@ -414,6 +429,7 @@ class Coordinator(QObject):
                 )
             except Exception:
                 log.exception("could not mark run %s failed either", run.execution_id)
+                self.save_failed.emit(run.execution_id, str(error))
         if run.reply_id is not None:
             self._dirty.discard(run.reply_id)
             self.reply_text_changed.emit(run.reply_id, run.text)

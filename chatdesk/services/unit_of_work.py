@@ -24,11 +24,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatdesk.services.errors import NotFoundError, PermissionDeniedError
 from chatdesk.services.events import Change, ChangeBus
 from chatdesk.services.run_owner import RunOwner, this_process
-from chatdesk.store.connection import READ_ONLY
+from chatdesk.services.storage_faults import storage_errors_told
+from chatdesk.store.connection import BUSY_TIMEOUT, READ_ONLY
 from chatdesk.store.models import Message, Thread
 
 FOREGROUND_GRACE_S = 0.1
 """A background transaction waits until the foreground has been idle this long."""
+FOREGROUND_BUSY_TIMEOUT_MS = 100
+"""How long a foreground (GUI) write waits for another connection's lock (SQLite's write
+lock, PostgreSQL's row locks) before it fails with a busy ``StorageError``: the window
+retries later rather than freezing meanwhile."""
 
 
 class _Turns:
@@ -97,10 +102,25 @@ class UnitOfWork:
     def write(self, *, background: bool = False) -> Iterator[tuple[Session, list[Change]]]:
         """One transaction; the changes appended to the list are published after commit.
 
-        ``background``: a worker's transaction, which waits for the GUI's (module doc).
+        ``background``: a worker's transaction, which waits for the GUI's (module doc)
+        and for another connection's lock as long as the store allows; a foreground one
+        waits for that lock ``FOREGROUND_BUSY_TIMEOUT_MS`` at most. A locked database, a
+        full disk and the like raise ``StorageError``, the transaction rolled back.
         """
         changes: list[Change] = []
-        with self._turns.turn(background), self._session_factory.begin() as session:
+        with (
+            storage_errors_told(),
+            self._turns.turn(background),
+            self._session_factory.begin() as session,
+        ):
+            if not background:
+                connection = session.connection(
+                    execution_options={BUSY_TIMEOUT: FOREGROUND_BUSY_TIMEOUT_MS}
+                )
+                if connection.dialect.name == "postgresql":  # row locks of other clients
+                    connection.exec_driver_sql(
+                        f"SET LOCAL lock_timeout = {FOREGROUND_BUSY_TIMEOUT_MS}"
+                    )
             yield session, changes
         self.bus.publish(changes)
 
@@ -110,8 +130,13 @@ class UnitOfWork:
 
         Its transaction starts deferred (``READ_ONLY``): on SQLite it reads a snapshot
         without taking the write lock, so long reads and writes go on side by side.
+        A damaged schema or a lost database raises ``StorageError``.
         """
-        with self._turns.turn(background), self._session_factory() as session:
+        with (
+            storage_errors_told(),
+            self._turns.turn(background),
+            self._session_factory() as session,
+        ):
             session.connection(execution_options={READ_ONLY: True})
             yield session
 

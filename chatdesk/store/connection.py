@@ -26,6 +26,8 @@ from chatdesk.config import PRIVATE_FILE_MODE, ensure_private_dir
 BUSY_TIMEOUT_MS = 5000
 READ_ONLY = "chatdesk_read_only"
 """Execution option of a connection whose transaction only reads (a deferred BEGIN)."""
+BUSY_TIMEOUT = "chatdesk_busy_timeout_ms"
+"""Execution option: how long this connection's BEGIN may wait for the write lock (ms)."""
 
 
 def sqlite_path(url: str | URL) -> Path | None:
@@ -65,8 +67,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        reads_only = connection.get_execution_options().get(READ_ONLY)
-        connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
+        options = connection.get_execution_options()
+        busy_ms = int(options.get(BUSY_TIMEOUT, BUSY_TIMEOUT_MS))
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
+        connection.exec_driver_sql("BEGIN" if options.get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def create_store_engine(url: str | URL, *, echo: bool = False) -> Engine:

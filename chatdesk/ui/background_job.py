@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from PySide6.QtCore import QObject, SignalInstance
-from sqlalchemy.exc import SQLAlchemyError
 
 from chatdesk.services.errors import ServiceError
 
@@ -74,13 +73,13 @@ class BackgroundJob(QObject):
 
 
 def failure_reason(error: Exception, what: str) -> str:
-    """Why ``what`` (e.g. "import of chat.json") failed, for a person; logged."""
+    """Why ``what`` (e.g. "import of chat.json") failed, for a person; logged.
+
+    A locked database or a full disk is a ``StorageError`` (a ``ServiceError``) that
+    says so itself; anything else is a bug, logged with its traceback."""
     if isinstance(error, ServiceError | OSError):
         log.warning("%s failed: %s", what, error)
         return str(error)
-    if isinstance(error, SQLAlchemyError):
-        log.warning("%s failed: %s", what, error)
-        return f"the database refused it ({error.__class__.__name__})."
     log.error("%s failed", what, exc_info=error)
     return "an unexpected error stopped it (see the log)."
 

@@ -20,7 +20,6 @@ from PySide6.QtCore import QObject, QStandardPaths
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QBoxLayout, QFileDialog, QMenu
 
-from chatdesk.services.errors import ServiceError
 from chatdesk.services.transfer import ImportProgress, ImportResult
 from chatdesk.ui.export_task import ExportTask
 from chatdesk.ui.import_panel import ImportPanel
@@ -134,13 +133,13 @@ class ChatActions(QObject):
         if target is None:
             w._notify("There is no finished reply to regenerate.")
             return
-        try:
+
+        def regenerate() -> None:
             w.services.messages.regenerate(w.user_id, target)
-        except ServiceError as error:
-            w._notify(str(error))
-            return
-        w.retry_requested.emit(target)
-        w.message_view.scroll_to_end()
+            w.retry_requested.emit(target)
+            w.message_view.scroll_to_end()
+
+        w.perform(("regenerate", target), regenerate)
 
     def edit_and_resend(self, message_id: int) -> None:
         """Put a message's text in the composer; sending it makes a new message."""

@@ -243,12 +243,26 @@ class Composer(QWidget):
             self.edit.setTextCursor(cursor)
         finally:
             self._quiet = False
-        self.clear_error()
+        self.set_waiting(None)
 
     def set_busy(self, busy: bool) -> None:
         """Show Stop while the open thread has a reply pending or streaming."""
         self.stop_button.setVisible(busy)
         self.stop_button.setEnabled(busy)
+
+    def set_waiting(self, text: str | None) -> None:
+        """While a send waits for the database, say ``text`` and hold the field still
+        (what is sent is what shows); None ends the wait."""
+        waiting = text is not None
+        self.edit.setReadOnly(waiting)
+        self.send_button.setEnabled(not waiting and bool(self.text().strip()))
+        if text is not None:
+            self.show_error(text)
+        else:
+            self.clear_error()
+
+    def is_waiting(self) -> bool:
+        return self.edit.isReadOnly()
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)

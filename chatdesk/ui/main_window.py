@@ -11,6 +11,8 @@ else it shows follows the change bus through ``ChangeSignals``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
@@ -34,11 +36,13 @@ from chatdesk.config import data_dir
 from chatdesk.runs.crew_choice import list_crews
 from chatdesk.runs.providers import LocalServer
 from chatdesk.services import Services
-from chatdesk.services.errors import ServiceError, ValidationError
+from chatdesk.services.errors import ServiceError, StorageError, ValidationError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import clean_content
+from chatdesk.services.records import ThreadRecord
 from chatdesk.services.threads import DEFAULT_TITLE, title_from_text
 from chatdesk.ui.bridge import ChangeSignals
+from chatdesk.ui.busy_retry import BusyRetry
 from chatdesk.ui.chat_actions import ChatActions
 from chatdesk.ui.composer import Composer
 from chatdesk.ui.local_probe import LocalServerProbe
@@ -74,6 +78,19 @@ NO_THREAD_HINT = "Start a conversation — press Ctrl+N or just type below"
 EMPTY_THREAD_HINT = "No messages yet — type below to start"
 
 
+_SEND = "send"
+"""``BusyRetry`` key of the composer's send (one waits at a time)."""
+
+
+@dataclass
+class _PendingSend:
+    """A send in progress: what, where (set once a new thread exists), and which edit."""
+
+    text: str
+    thread_id: int | None
+    edited: int | None
+
+
 class MainWindow(QMainWindow):
     """The window; construct it with the services and the acting user.
 
@@ -101,8 +118,11 @@ class MainWindow(QMainWindow):
         self.message_model = MessageListModel(services, user_id, self)
         self.pending_deletes = PendingDeletes(services, user_id, parent=self)
         self.probe = LocalServerProbe(self)
+        self.busy_retry = BusyRetry(self)
         self._thread_id: int | None = None
         self._closed = False
+        self._unsaved_drafts: dict[int, str] = {}
+        """Drafts the database refused (busy, full disk), by thread: shown, saved later."""
 
         self._build_ui()
         self._build_actions()
@@ -308,6 +328,7 @@ class MainWindow(QMainWindow):
         self.bridge.thread_changed.connect(self.search_panel.on_thread_changed)
         self.search_panel.message_chosen.connect(self.on_search_result_chosen)
         self.thread_model.rename_failed.connect(self.on_rename_failed)
+        self.thread_model.rename_busy.connect(self.on_rename_busy)
         # chat
         self.message_model.activity_changed.connect(self.on_activity_changed)
         self.message_model.rowsInserted.connect(self._update_empty_state)
@@ -411,6 +432,11 @@ class MainWindow(QMainWindow):
     def _notify(self, text: str) -> None:
         self.toast.show_message(text)
 
+    def perform(self, key: Hashable, action: Callable[[], object]) -> None:
+        """Run a person's write: a busy database is tried again (saying so meanwhile),
+        any other failure is told in a toast. ``key`` names it (``BusyRetry``)."""
+        self.busy_retry.run(key, action, lambda error: self._notify(str(error)), self._notify)
+
     # -- threads ---------------------------------------------------------------------
 
     def on_thread_selected(self, thread_id: int) -> None:
@@ -422,7 +448,7 @@ class MainWindow(QMainWindow):
         self.message_model.load_thread(new)
         record = self.thread_model.record(new) if new else None
         self.header.set_thread(record)
-        self.composer.set_text(record.draft if record else "")
+        self.composer.set_text(self._draft_of(record) if record else "")
         self.composer.clear_error()
         self.execution_panel.set_message(None)
         self.settings.last_thread_id = new
@@ -445,13 +471,13 @@ class MainWindow(QMainWindow):
         ):
             self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
             return
-        try:
+
+        def create() -> None:
             record = self.services.threads.create(self.user_id, crew=self.settings.default_crew)
-        except ServiceError as error:
-            self._notify(str(error))
-            return
-        self.sidebar.select_thread(record.id)
-        self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.sidebar.select_thread(record.id)
+            self.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+        self.perform("new thread", create)
 
     def on_search_return(self) -> None:
         index = self.sidebar.model.index(0, 0)
@@ -482,15 +508,25 @@ class MainWindow(QMainWindow):
     def on_rename_failed(self, _thread_id: int, reason: str) -> None:
         self._notify(reason)
 
+    def on_rename_busy(self, thread_id: int, title: str) -> None:
+        """An inline rename met a busy database: try again, and name the title if it fails."""
+        self.busy_retry.run(
+            ("rename", thread_id),
+            lambda: self.services.threads.rename(self.user_id, thread_id, title),
+            lambda error: self._notify(f"The chat was not renamed to “{title}”. {error}"),
+            self._notify,
+        )
+
     def on_toggle_pin(self, thread_id: int | None = None) -> None:
         target = thread_id or self._thread_id
         record = self.thread_model.record(target) if target else None
         if record is None:
             return
-        try:
-            self.services.threads.update(self.user_id, record.id, pinned=not record.pinned)
-        except ServiceError as error:
-            self._notify(str(error))
+        pinned = not record.pinned
+        self.perform(
+            ("pin", record.id),
+            lambda: self.services.threads.update(self.user_id, record.id, pinned=pinned),
+        )
 
     def on_delete_current(self) -> None:
         if self._thread_id is not None:
@@ -533,34 +569,68 @@ class MainWindow(QMainWindow):
         self.composer.on_submit()
 
     def on_send(self, text: str) -> None:
-        """Send the composer's text to the open thread (creating one if none is open)."""
+        """Send the composer's text to the open thread (creating one if none is open).
+
+        A busy database is tried again for a few seconds (``BusyRetry``) while the
+        composer says so; any failure leaves the text in the composer with the reason.
+        """
         try:
             clean_content(text, Role.USER)
         except ValidationError as error:
             self.composer.show_error(str(error))
             return
-        thread_id = self._thread_id
-        try:
-            if thread_id is None:
-                thread_id = self.services.threads.create(
-                    self.user_id, title_from_text(text), crew=self.settings.default_crew
-                ).id
-                self.composer.flush_draft()
-                self._open_without_touching_composer(thread_id)
-            elif self._is_fresh_thread(thread_id):
-                self.services.threads.rename(self.user_id, thread_id, title_from_text(text))
-            self.message_model.jump_to_newest()  # a window far back: the reply shows below
-            edited = self.composer.editing_id
-            if edited is not None:  # Edit and resend: a new message, the old one kept
-                self.services.messages.resend_edited(self.user_id, edited, text)
-            else:
-                self.services.messages.send(self.user_id, thread_id, text)
-        except ServiceError as error:
-            self.composer.show_error(str(error))
+        if self.busy_retry.is_waiting(_SEND):
+            self.composer.show_error("Still sending your previous message…")
             return
-        self.composer.set_text("")
-        self._save_draft(thread_id, "")
-        self.message_view.scroll_to_end()
+        pending = _PendingSend(text, self._thread_id, self.composer.editing_id)
+        self.busy_retry.run(
+            _SEND,
+            lambda: self._send(pending),
+            lambda error: self._send_failed(pending, error),
+            lambda waiting: self._send_waiting(pending, waiting),
+        )
+
+    def _send(self, pending: _PendingSend) -> None:
+        """One attempt; a thread created by an earlier attempt is not created again."""
+        text = pending.text
+        if pending.thread_id is None:
+            pending.thread_id = self.services.threads.create(
+                self.user_id, title_from_text(text), crew=self.settings.default_crew
+            ).id
+            if self._thread_id is None:
+                self.composer.flush_draft()
+                self._open_without_touching_composer(pending.thread_id)
+        elif self._is_fresh_thread(pending.thread_id):
+            self.services.threads.rename(self.user_id, pending.thread_id, title_from_text(text))
+        if pending.thread_id == self._thread_id:
+            self.message_model.jump_to_newest()  # a window far back: the reply shows below
+        if pending.edited is not None:  # Edit and resend: a new message, the old one kept
+            self.services.messages.resend_edited(self.user_id, pending.edited, text)
+        else:
+            self.services.messages.send(self.user_id, pending.thread_id, text)
+        if pending.thread_id != self._thread_id:
+            self._save_draft(pending.thread_id, "")
+        elif self.composer.text() == pending.text:  # not what was typed after coming back
+            self.composer.set_text("")
+            self._save_draft(pending.thread_id, "")
+        if pending.thread_id == self._thread_id:
+            self.message_view.scroll_to_end()
+
+    def _send_waiting(self, pending: _PendingSend, waiting: str) -> None:
+        if pending.thread_id == self._thread_id:
+            self.composer.set_waiting(waiting)
+
+    def _send_failed(self, pending: _PendingSend, error: ServiceError) -> None:
+        """Say why; the text stays in the composer (or as its chat's draft, if it moved)."""
+        kept = " Your message is kept here." if isinstance(error, StorageError) else ""
+        if pending.thread_id == self._thread_id:
+            self.composer.set_waiting(None)
+            self.composer.show_error(f"{error}{kept}")
+            return
+        if pending.thread_id is not None:
+            self._save_draft(pending.thread_id, pending.text)
+            kept = " It is kept as that chat's draft." if kept else ""
+        self._notify(f"Your message was not sent. {error}{kept}")
 
     def _is_fresh_thread(self, thread_id: int) -> bool:
         record = self.thread_model.record(thread_id)
@@ -581,18 +651,24 @@ class MainWindow(QMainWindow):
         """Slot for the coordinator's per-frame streamed text of a reply."""
         self.message_model.set_live_text(message_id, text)
 
+    def on_reply_save_failed(self, _execution_id: int, reason: str) -> None:
+        """The end of a reply could not be stored: say so, as its text is only on screen."""
+        self._notify(
+            f"A reply could not be saved: {reason} Its text stays on screen until chatdesk "
+            "closes; copy what you need."
+        )
+
     def on_stop(self) -> None:
         execution_id = self.message_model.active_execution_id()
         if execution_id is not None:
             self.stop_requested.emit(execution_id)
 
     def on_retry(self, message_id: int) -> None:
-        try:
+        def retry() -> None:
             self.services.messages.retry(self.user_id, message_id)
-        except ServiceError as error:
-            self._notify(str(error))
-            return
-        self.retry_requested.emit(message_id)
+            self.retry_requested.emit(message_id)
+
+        self.perform(("retry", message_id), retry)
 
     def on_activity_changed(self) -> None:
         busy = self.message_model.is_active()
@@ -619,12 +695,20 @@ class MainWindow(QMainWindow):
             self._save_draft(self._thread_id, text)
 
     def _save_draft(self, thread_id: int, text: str) -> None:
+        """Save a draft; one the database refuses is kept here and shown when its chat
+        opens again (switching chats on a full disk must not lose what was typed)."""
         if self.thread_model.is_hidden(thread_id):
             return
         try:
             self.services.threads.update(self.user_id, thread_id, draft=text)
         except ServiceError as error:
             log.warning("could not save the draft of thread %s: %s", thread_id, error)
+            self._unsaved_drafts[thread_id] = text
+        else:
+            self._unsaved_drafts.pop(thread_id, None)
+
+    def _draft_of(self, record: ThreadRecord) -> str:
+        return self._unsaved_drafts.get(record.id, record.draft)
 
     # -- appearance ------------------------------------------------------------------
 
@@ -674,7 +758,10 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        self.busy_retry.cancel_all()
         self.composer.flush_draft()
+        for thread_id, text in list(self._unsaved_drafts.items()):  # a last try
+            self._save_draft(thread_id, text)
         self.pending_deletes.commit_all()
         s = self.settings
         s.geometry = self.saveGeometry()

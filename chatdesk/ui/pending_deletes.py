@@ -2,7 +2,10 @@
 
 A scheduled delete keeps the thread in the database for ``timeout_ms`` (6 s); the
 window hides its row meanwhile. Undo cancels the most recent one; expiry, or the window
-closing (``commit_all``), performs the real delete through the thread service.
+closing (``commit_all``), performs the real delete through the thread service. A
+delete that finds the database busy stays pending (hidden, undoable) and is tried again
+after each pause of ``BUSY_RETRY_DELAYS_S``; only then, or on any other failure, does
+the thread come back with the reason.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from chatdesk.services import Services
 from chatdesk.services.errors import NotFoundError, ServiceError
+from chatdesk.services.patience import BUSY_RETRY_DELAYS_S, is_busy
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ class PendingDeletes(QObject):
         self._user_id = user_id
         self.timeout_ms = timeout_ms
         self._timers: dict[int, QTimer] = {}
+        self._busy_tries: dict[int, int] = {}
+        self._closing = False
 
     def pending(self) -> list[int]:
         """Thread ids waiting, oldest first."""
@@ -71,23 +77,36 @@ class PendingDeletes(QObject):
     def commit(self, thread_id: int) -> None:
         if thread_id not in self._timers:
             return
-        self._drop_timer(thread_id)
         try:
             self._services.threads.delete(self._user_id, thread_id)
         except NotFoundError:
             pass  # already gone: nothing to do
         except ServiceError as error:
+            if is_busy(error) and self._try_again_later(thread_id):
+                return
+            self._drop_timer(thread_id)
             log.warning("could not delete thread %s: %s", thread_id, error)
             self.failed.emit(thread_id, str(error))
             return
+        self._drop_timer(thread_id)
         self.committed.emit(thread_id)
 
+    def _try_again_later(self, thread_id: int) -> bool:
+        tries = self._busy_tries.get(thread_id, 0)
+        if self._closing or tries >= len(BUSY_RETRY_DELAYS_S):
+            return False
+        self._busy_tries[thread_id] = tries + 1
+        self._timers[thread_id].start(round(BUSY_RETRY_DELAYS_S[tries] * 1000))
+        return True
+
     def commit_all(self) -> None:
-        """Delete everything still waiting (the window is closing)."""
+        """Delete everything still waiting (the window is closing): one try each."""
+        self._closing = True
         for thread_id in list(self._timers):
             self.commit(thread_id)
 
     def _drop_timer(self, thread_id: int) -> None:
         timer = self._timers.pop(thread_id)
+        self._busy_tries.pop(thread_id, None)
         timer.stop()
         timer.deleteLater()

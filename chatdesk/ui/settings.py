@@ -159,8 +159,18 @@ class UiSettings:
         self.base_url = config.base_url
         self.sync()
 
-    def sync(self) -> None:
+    def sync(self) -> bool:
+        """Write what changed to ``ui.ini``; False when the file could not be written
+        (a full disk, a read-only file): the values then live only in this process."""
+        if self._qs.status() != QSettings.Status.NoError:
+            # A QSettings keeps its first error for good (and one made while the disk
+            # is full starts with it): carry the values over to a fresh one now.
+            failed = self._qs
+            self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
+            for key in failed.allKeys():
+                self._qs.setValue(key, failed.value(key))
         self._qs.sync()
+        return self._qs.status() == QSettings.Status.NoError
 
 
 def configured_model(settings: UiSettings | None = None) -> str:

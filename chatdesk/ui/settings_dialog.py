@@ -548,7 +548,13 @@ class SettingsDialog(QDialog):
         s.theme = ThemeMode(str(self.theme_combo.currentData()))
         size = self.font_spin.value()
         s.font_size = 0 if size == self.font_spin.minimum() else size
-        s.sync()
+        if not s.sync():
+            log.warning("could not write the settings to %s", s.path)
+            self.show_error(
+                f"The settings could not be written to {s.path} (is the disk full, or the "
+                "file read-only?). Your choices stay here: fix that, then Save again."
+            )
+            return False
         self.show_error("")
         self.saved.emit()
         return True

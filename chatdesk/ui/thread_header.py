@@ -35,7 +35,7 @@ from chatdesk.runs.model_choice import resolve_config
 from chatdesk.runs.model_settings import read_model_settings
 from chatdesk.runs.providers import LocalServer
 from chatdesk.services import Services
-from chatdesk.services.errors import ServiceError
+from chatdesk.services.errors import ServiceError, StorageError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import ThreadRecord
 from chatdesk.ui.provider_choices import guess_provider, provider_choice
@@ -53,6 +53,7 @@ COMBO_MIN_WIDTH = 96
 TITLE_MIN_WIDTH = 160
 COMPACT_TITLE_MIN_WIDTH = 60
 PROMPT_TEXT, COMPACT_PROMPT_TEXT = "System prompt", "Prompt"
+PROMPT_LABEL = "Standing instructions for every reply in this chat (empty for none):"
 
 
 class ElidedLabel(QLabel):
@@ -397,10 +398,11 @@ class ThreadHeader(QFrame):
 
     def _update(
         self, *, crew: str | None = None, model: str | None = None, prompt: str | None = None
-    ) -> bool:
-        """Save one field; on failure say why and show the saved values again."""
+    ) -> ServiceError | None:
+        """Save one field; on failure say why, show the saved values again and return
+        the error."""
         if self._record is None:
-            return False
+            return None
         threads, user, thread = self.services.threads, self.user_id, self._record.id
         try:
             if crew is not None:
@@ -412,8 +414,8 @@ class ThreadHeader(QFrame):
         except ServiceError as error:
             self.error.emit(str(error))
             self.set_thread(self._record)  # put the pickers back
-            return False
-        return True
+            return error
+        return None
 
     def on_crew_activated(self, index: int) -> None:
         crew = self.crew_combo.itemData(index)
@@ -444,13 +446,16 @@ class ThreadHeader(QFrame):
         return text.strip() if ok else None
 
     def on_edit_prompt(self) -> None:
+        """Edit the system prompt; when the database refuses it (locked, disk full), the
+        dialog comes back with the text and the reason, so nothing typed is lost."""
         if self._record is None:
             return
-        text, ok = QInputDialog.getMultiLineText(
-            self,
-            "System prompt",
-            "Standing instructions for every reply in this chat (empty for none):",
-            self._record.system_prompt or "",
-        )
-        if ok:
-            self._update(prompt=text)
+        text, label = self._record.system_prompt or "", PROMPT_LABEL
+        while True:
+            text, ok = QInputDialog.getMultiLineText(self, "System prompt", label, text)
+            if not ok:
+                return
+            error = self._update(prompt=text)
+            if not isinstance(error, StorageError):  # saved, or the text itself refused
+                return
+            label = f"Not saved: {error}\n\n{PROMPT_LABEL}"

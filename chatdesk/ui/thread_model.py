@@ -36,6 +36,7 @@ from PySide6.QtCore import (
 from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change, ChangeKind
+from chatdesk.services.patience import is_busy
 from chatdesk.services.records import MessageRecord, ThreadRecord
 from chatdesk.services.threads import title_matches
 from chatdesk.ui.plain_text import strip_markup
@@ -87,9 +88,12 @@ class ThreadListModel(QAbstractListModel):
 
     Signals:
         rename_failed: a rename was refused (int thread id, str reason).
+        rename_busy: a rename found the database busy; nothing changed yet, the title
+            may be tried again later (int thread id, str title).
     """
 
     rename_failed = Signal(int, str)
+    rename_busy = Signal(int, str)
 
     def __init__(self, services: Services, user_id: int, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -304,7 +308,10 @@ class ThreadListModel(QAbstractListModel):
         try:
             self._services.threads.rename(self._user_id, t.id, title)
         except ServiceError as error:
-            self.rename_failed.emit(t.id, str(error))
+            if is_busy(error):
+                self.rename_busy.emit(t.id, title)
+            else:
+                self.rename_failed.emit(t.id, str(error))
             return False
         return True  # the bus already told us (dataChanged emitted by on_thread_changed)
 

@@ -7,11 +7,13 @@ and tests/test_runs.py.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
 from chatdesk.engine.protocol import (
@@ -31,6 +33,7 @@ from chatdesk.services.events import ChangeKind, ChangeRecorder, Entity
 from chatdesk.services.records import ThreadRecord
 from chatdesk.store.migrate import open_store
 from chatdesk.vocabulary import ExecutionStatus, MessageStatus
+from tests.support.faults import hold_exclusive_lock, sqlite_file
 
 MODEL = ModelConfig(model="scripted")
 
@@ -341,3 +344,69 @@ def test_a_deleted_thread_stops_its_run_in_the_worker(
     services.threads.delete(user, thread_id)
     assert transport.cancelled == [rid]
     assert not coordinator.is_active(execution_id)
+
+
+def test_progress_saves_refused_by_a_locked_database_wait_and_lose_nothing(
+    qtbot: QtBot,
+    sqlite_services: Services,
+    transport: FakeTransport,
+    coordinator: Coordinator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another connection holds the database mid-stream: every periodic save fails busy,
+    the run goes on, and once the lock is gone the whole reply and every step are stored."""
+    monkeypatch.setattr("chatdesk.runs.coordinator.SAVE_EVERY_S", 0.0)
+    monkeypatch.setattr("chatdesk.runs.coordinator.LOG_FLUSH_EVERY_S", 0.0)
+    services = sqlite_services
+    user = services.users.ensure()
+    thread = services.threads.create(user)
+    sent = services.messages.send(user, thread.id, "hi")
+    assert sent.execution is not None
+    qtbot.waitUntil(lambda: len(transport.requests) == 1, timeout=3000)
+    rid = transport.requests[0].run_id
+    with hold_exclusive_lock(sqlite_file(services)):
+        for seq, word in enumerate(("one ", "two ", "three"), start=1):
+            coordinator.on_worker_event(_step(rid, 2 * seq, f"step_{seq}"))
+            coordinator.on_worker_event(ChunkEvent(rid, 2 * seq + 1, word))
+        qtbot.wait(300)
+        assert coordinator.is_active(sent.execution.id)
+    with qtbot.waitSignal(coordinator.run_finished, timeout=3000) as finished:
+        coordinator.on_worker_event(CompletedEvent(rid, 9, "one two three", "scripted"))
+    assert finished.args == [sent.execution.id, "completed"]
+    reply = services.messages.list(user, thread.id).messages[-1]
+    assert (reply.content, reply.status) == ("one two three", MessageStatus.COMPLETED)
+    steps = services.executions.logs(user, sent.execution.id)
+    assert [s.event for s in steps] == ["step_1", "step_2", "step_3"]
+
+
+def test_a_run_whose_end_cannot_be_stored_says_so(
+    qtbot: QtBot, sqlite_services: Services, transport: FakeTransport, coordinator: Coordinator
+) -> None:
+    services = sqlite_services
+    user = services.users.ensure()
+    thread = services.threads.create(user)
+    sent = services.messages.send(user, thread.id, "hi")
+    assert sent.execution is not None
+    qtbot.waitUntil(lambda: len(transport.requests) == 1, timeout=3000)
+    with (
+        hold_exclusive_lock(sqlite_file(services)),
+        qtbot.waitSignal(coordinator.save_failed, timeout=3000) as refused,
+    ):
+        coordinator.on_worker_event(CompletedEvent(transport.requests[0].run_id, 1, "x", "m"))
+    assert refused.args[0] == sent.execution.id
+    assert "busy" in refused.args[1]
+
+
+def test_a_run_that_starts_while_another_program_holds_the_database_waits_for_it(
+    qtbot: QtBot, sqlite_services: Services, transport: FakeTransport, coordinator: Coordinator
+) -> None:
+    services = sqlite_services
+    user = services.users.ensure()
+    thread = services.threads.create(user)
+    sent = services.messages.send(user, thread.id, "hi")  # the run starts on the next turn
+    assert sent.execution is not None
+    with contextlib.ExitStack() as lock:
+        lock.enter_context(hold_exclusive_lock(sqlite_file(services)))  # before that turn
+        QTimer.singleShot(600, lock.close)
+        qtbot.waitUntil(lambda: len(transport.requests) == 1, timeout=10_000)
+    assert services.executions.get(user, sent.execution.id).status is ExecutionStatus.RUNNING
