@@ -154,8 +154,13 @@ def test_a_second_client_on_the_same_database_leaves_a_live_reply_alone(
             assert committed.startswith("committed "), committed
             message_id = int(committed.split()[1])
             assert server.wait_for_requests(1, timeout=180), "the first reply never started"
-            time.sleep(1.5)  # some of it streamed and was saved (about once a second)
+            # Some of the answer streamed and was saved (about once a second) before the
+            # second client starts.
+            deadline = time.monotonic() + 60
+            while not _first_reply(database, message_id)[2] and time.monotonic() < deadline:
+                time.sleep(0.2)
             assert _first_reply(database, message_id)[:2] == ("running", "processing")
+            assert _first_reply(database, message_id)[2], "no text of the first reply saved"
 
             second = _harness(tmp_path / "second", env)
             second_output = HarnessOutput(second)
