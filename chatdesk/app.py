@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chatdesk.model_choice import ModelResolver
     from chatdesk.services import Services
     from chatdesk.services.coordinator import Coordinator
+    from chatdesk.store.errors import DamagedDatabaseError, DamagedSchemaError
     from chatdesk.store.migrate import Store
     from chatdesk.ui.main_window import MainWindow
 
@@ -149,16 +150,29 @@ def _settings_resolver() -> ModelResolver:
     return make_model_resolver(model_settings)
 
 
+def _explain(title: str, message: str) -> None:
+    """One line on stderr (what a headless run shows), then the same words in a dialog."""
+    from chatdesk.ui.startup_dialogs import tell
+
+    log.error("%s", message)
+    tell(title, message)
+
+
 def _open_store_or_explain(url: str, backups: Path) -> Store | None:
-    """Open the database; on failure say why, and offer a backup when it is damaged.
+    """Open the database; on failure say why and what to do, offering a repair when safe.
 
     Upgrading an existing database runs off the GUI thread behind a progress window
     (chatdesk/ui/upgrade_window.py); an up-to-date one opens right here, no window.
+    Lost indexes or search index: rebuilt after a backup if the person agrees. Other
+    damage: the latest backup is offered (the damaged file kept aside). Declining
+    leaves every file as it was.
     """
-    from PySide6.QtWidgets import QMessageBox
-
-    from chatdesk.store.backup import list_backups, restore_backup
-    from chatdesk.store.errors import DamagedDatabaseError, StoreError, UpgradeCancelled
+    from chatdesk.store.errors import (
+        DamagedDatabaseError,
+        DamagedSchemaError,
+        StoreError,
+        UpgradeCancelled,
+    )
     from chatdesk.store.migrate import open_store, upgrade_needed
 
     try:
@@ -170,27 +184,84 @@ def _open_store_or_explain(url: str, backups: Path) -> Store | None:
     except UpgradeCancelled as error:
         log.warning("quitting during the database upgrade: %s", error)
         return None
+    except DamagedSchemaError as error:
+        if error.damage.rebuildable and _rebuild_if_agreed(url, backups, error):
+            return _open_store_or_explain(url, backups)
+        if error.damage.rebuildable:
+            return None
+        return _restore_if_agreed(url, backups, error)
     except DamagedDatabaseError as error:
-        log.error("damaged database: %s", error)
-        available = list_backups(backups)
-        if not available:
-            QMessageBox.critical(None, "chatdesk cannot open its database", str(error))
-            return None
-        answer = QMessageBox.question(
-            None,
-            "chatdesk's database is damaged",
-            f"{error}\n\nRestore the latest backup ({available[0].name})? The damaged "
-            "file is kept beside it, renamed; nothing is deleted.",
-        )
-        if answer != QMessageBox.StandardButton.Yes:
-            return None
-        aside = restore_backup(Path(error.path), available[0])
-        log.warning("restored %s; the damaged file was kept as %s", available[0], aside)
-        return _open_store_or_explain(url, backups)
+        return _restore_if_agreed(url, backups, error)
     except StoreError as error:
-        log.error("cannot open the database: %s", error)
-        QMessageBox.critical(None, "chatdesk cannot open its database", str(error))
+        _explain("chatdesk cannot open its database", str(error))
         return None
+
+
+def _rebuild_if_agreed(url: str, backups: Path, error: DamagedSchemaError) -> bool:
+    """Offer to rebuild lost indexes; True once rebuilt (after a backup)."""
+    from chatdesk.store.repair import rebuild_derived_data
+    from chatdesk.ui.startup_dialogs import ask
+
+    log.error("%s Start chatdesk with a display to rebuild it (a backup is made first).", error)
+    question = (
+        f"{error}\n\nchatdesk can rebuild what is missing from your messages; nothing of "
+        f"your chats is lost. A backup of the database is made first, in {backups}."
+    )
+    if not ask("chatdesk's database needs a repair", question, "Back up and rebuild"):
+        return False
+    backup = rebuild_derived_data(url, backups)
+    log.warning("rebuilt %s after backing it up to %s", error.damage.describe(), backup)
+    return True
+
+
+def _restore_if_agreed(url: str, backups: Path, error: DamagedDatabaseError) -> Store | None:
+    """Offer the latest backup in place of a damaged database (kept aside, renamed)."""
+    from chatdesk.store.backup import list_backups, restore_backup
+    from chatdesk.store.connection import sqlite_path
+    from chatdesk.ui.startup_dialogs import ask
+
+    available = list_backups(backups) if sqlite_path(url) is not None else []
+    if not available:
+        _explain(
+            "chatdesk cannot open its database",
+            f"{error} Restore it from a backup of your own (chatdesk keeps its backups in "
+            f"{backups}, and has none there yet); chatdesk changed nothing.",
+        )
+        return None
+    log.error("%s Its latest backup is %s.", error, available[0])
+    question = (
+        f"{error}\n\nRestore the latest backup ({available[0].name})? The damaged "
+        "file is kept beside it, renamed; nothing is deleted."
+    )
+    if not ask("chatdesk's database is damaged", question, "Restore the backup"):
+        return None
+    aside = restore_backup(Path(error.path), available[0])
+    log.warning("restored %s; the damaged file was kept as %s", available[0], aside)
+    return _open_store_or_explain(url, backups)
+
+
+def prepare_data_dir(directory: Path, url: str) -> bool:
+    """Check, then create the data directory and make what is in it private.
+
+    Nothing is written (no folder made, no mode changed) when a check fails: then the
+    person is told which file and what to do, and False is returned.
+    """
+    from chatdesk.config import ensure_private_dir
+    from chatdesk.file_checks import find_file_problem
+    from chatdesk.private_files import make_tree_private
+    from chatdesk.store.connection import sqlite_path
+
+    problem = find_file_problem(directory, sqlite_path(url))
+    if problem is not None:
+        _explain("chatdesk cannot use its files", problem.message())
+        return False
+    try:
+        ensure_private_dir(directory)
+        make_tree_private(directory)
+    except OSError as error:
+        _explain("chatdesk cannot use its files", f"{directory}: {error.strerror}.")
+        return False
+    return True
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -204,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the app until its window closes; returns the process exit code."""
     args = _parse_args(argv)
 
+    from chatdesk.private_files import restrict_new_files
+
+    restrict_new_files()  # before anything is written (the worker inherits it)
+
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from chatdesk.config import backups_dir, data_dir, database_url
@@ -211,13 +286,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatdesk.quit_signals import QuitOnSignals
     from chatdesk.single_instance import SingleInstance
 
-    directory = data_dir()
-    configure_logging(directory, logging.DEBUG if args.debug else logging.INFO)
     qt_app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(qt_app, QApplication)
     qt_app.setApplicationName("chatdesk")
     qt_app.setOrganizationName("chatdesk")
     qt_app.setApplicationVersion(__version__)
+    directory = data_dir(create=False)
+    url = database_url(directory)
+    if not prepare_data_dir(directory, url):
+        return 2
+    configure_logging(directory, logging.DEBUG if args.debug else logging.INFO)
 
     instance = SingleInstance(directory)
     if not instance.acquire():
@@ -231,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 3
 
-    store = _open_store_or_explain(database_url(directory), backups_dir(directory))
+    store = _open_store_or_explain(url, backups_dir(directory, create=False))
     if store is None:
         instance.release()
         return 2
