@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chatdesk.model_choice import ModelResolver
     from chatdesk.services import Services
     from chatdesk.services.coordinator import Coordinator
+    from chatdesk.single_instance import SingleInstance
     from chatdesk.store.errors import DamagedDatabaseError, DamagedSchemaError
     from chatdesk.store.migrate import Store
     from chatdesk.ui.main_window import MainWindow
@@ -202,7 +203,7 @@ def _rebuild_if_agreed(url: str, backups: Path, error: DamagedSchemaError) -> bo
     from chatdesk.store.repair import rebuild_derived_data
     from chatdesk.ui.startup_dialogs import ask
 
-    log.error("%s Start chatdesk with a display to rebuild it (a backup is made first).", error)
+    log.error("%s chatdesk offers to rebuild it after a backup; quitting changes nothing.", error)
     question = (
         f"{error}\n\nchatdesk can rebuild what is missing from your messages; nothing of "
         f"your chats is lost. A backup of the database is made first, in {backups}."
@@ -241,14 +242,13 @@ def _restore_if_agreed(url: str, backups: Path, error: DamagedDatabaseError) -> 
 
 
 def prepare_data_dir(directory: Path, url: str) -> bool:
-    """Check, then create the data directory and make what is in it private.
+    """Check, then create the data directory (private).
 
     Nothing is written (no folder made, no mode changed) when a check fails: then the
     person is told which file and what to do, and False is returned.
     """
     from chatdesk.config import ensure_private_dir
     from chatdesk.file_checks import find_file_problem
-    from chatdesk.private_files import make_tree_private
     from chatdesk.store.connection import sqlite_path
 
     problem = find_file_problem(directory, sqlite_path(url))
@@ -257,7 +257,6 @@ def prepare_data_dir(directory: Path, url: str) -> bool:
         return False
     try:
         ensure_private_dir(directory)
-        make_tree_private(directory)
     except OSError as error:
         _explain("chatdesk cannot use its files", f"{directory}: {error.strerror}.")
         return False
@@ -271,31 +270,23 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the app until its window closes; returns the process exit code."""
-    args = _parse_args(argv)
+def _open_data(debug: bool) -> tuple[Path, SingleInstance, Store] | int:
+    """Check and open the data directory, take it over, open the database.
 
-    from chatdesk.private_files import restrict_new_files
-
-    restrict_new_files()  # before anything is written (the worker inherits it)
-
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    Returns the exit code instead when start-up cannot go on (the person was told why).
+    """
+    from PySide6.QtWidgets import QMessageBox
 
     from chatdesk.config import backups_dir, data_dir, database_url
     from chatdesk.logs import configure_logging
-    from chatdesk.quit_signals import QuitOnSignals
+    from chatdesk.private_files import make_tree_private
     from chatdesk.single_instance import SingleInstance
 
-    qt_app = QApplication.instance() or QApplication(sys.argv)
-    assert isinstance(qt_app, QApplication)
-    qt_app.setApplicationName("chatdesk")
-    qt_app.setOrganizationName("chatdesk")
-    qt_app.setApplicationVersion(__version__)
     directory = data_dir(create=False)
     url = database_url(directory)
     if not prepare_data_dir(directory, url):
         return 2
-    configure_logging(directory, logging.DEBUG if args.debug else logging.INFO)
+    configure_logging(directory, logging.DEBUG if debug else logging.INFO)
 
     instance = SingleInstance(directory)
     if not instance.acquire():
@@ -315,6 +306,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if store.backup is not None:
         log.info("backed up the database to %s before upgrading it", store.backup)
+    make_tree_private(directory)  # only now: a refused start leaves every mode as it was
+    return directory, instance, store
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app until its window closes; returns the process exit code."""
+    args = _parse_args(argv)
+
+    from chatdesk.private_files import restrict_new_files
+
+    restrict_new_files()  # before anything is written (the worker inherits it)
+
+    from PySide6.QtWidgets import QApplication
+
+    from chatdesk.quit_signals import QuitOnSignals
+    from chatdesk.ui.startup_dialogs import answering_signals
+
+    qt_app = QApplication.instance() or QApplication(sys.argv)
+    assert isinstance(qt_app, QApplication)
+    qt_app.setApplicationName("chatdesk")
+    qt_app.setOrganizationName("chatdesk")
+    qt_app.setApplicationVersion(__version__)
+    startup_signals = answering_signals()  # SIGTERM answers a start-up dialog: Quit
+    try:
+        opened = _open_data(args.debug)
+    finally:
+        startup_signals.uninstall()
+    if isinstance(opened, int):
+        return opened
+    directory, instance, store = opened
 
     import qasync
 

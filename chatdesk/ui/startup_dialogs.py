@@ -2,8 +2,10 @@
 
 Each names the file and what to do. They are modal boxes with stable objectNames
 (``startupProblem``, ``startupQuestion``; buttons ``startupAccept``/``startupDecline``)
-so tests can read and answer them offscreen, and SIGTERM/SIGINT closes them as a
-decline, so a session logout or ``kill`` never leaves one hanging.
+so tests can read and answer them offscreen. While ``answering_signals`` is installed
+(all of start-up, in ``chatdesk.app.main``), SIGTERM/SIGINT answers the open dialog
+with the safe choice, and any later one without showing it: a session logout or a
+``kill`` never leaves one hanging, even when the signal comes just before it opens.
 """
 
 from __future__ import annotations
@@ -14,21 +16,34 @@ from chatdesk.quit_signals import QuitOnSignals
 
 
 class _Decliner:
-    """What a quit signal does to an open dialog: answer it with the safe choice."""
+    """What a quit signal does at start-up: decline the open dialog and every later one."""
 
-    def __init__(self, box: QMessageBox) -> None:
-        self._box = box
+    def __init__(self) -> None:
+        self.quitting = False
+        self.box: QMessageBox | None = None
 
     def quit(self) -> None:
-        self._box.reject()
+        self.quitting = True
+        if self.box is not None:
+            self.box.reject()
+
+
+_decliner = _Decliner()
+
+
+def answering_signals() -> QuitOnSignals:
+    """Until uninstalled, SIGTERM/SIGINT declines start-up dialogs (see the module)."""
+    return QuitOnSignals(_decliner)
 
 
 def _run(box: QMessageBox) -> None:
-    signals = QuitOnSignals(_Decliner(box))
+    if _decliner.quitting:
+        return
+    _decliner.box = box
     try:
         box.exec()
     finally:
-        signals.uninstall()
+        _decliner.box = None
 
 
 def tell(title: str, message: str) -> None:

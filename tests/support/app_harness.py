@@ -33,7 +33,7 @@ def main() -> None:
 
     from chatdesk.app import ChatdeskApp, prepare_data_dir
     from chatdesk.config import data_dir, database_url
-    from chatdesk.private_files import restrict_new_files
+    from chatdesk.private_files import make_tree_private, restrict_new_files
     from chatdesk.quit_signals import QuitOnSignals
     from chatdesk.store.migrate import open_store
 
@@ -52,6 +52,7 @@ def main() -> None:
     asyncio.set_event_loop(loop)
     directory: Path = data_dir()
     app = ChatdeskApp(open_store(database_url(directory)), directory)
+    make_tree_private(directory)  # as chatdesk.app.main does once the database is open
     print(f"recovered {app.recovered}", flush=True)
     quitting = [False]
 

@@ -110,6 +110,8 @@ def run_until_line(
             child.kill()
             child.wait()
         reader.join(timeout=10)
+        assert child.stderr is not None
+        child.stderr.close()
     return Finished(returncode, "".join(lines))
 
 
