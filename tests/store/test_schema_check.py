@@ -98,3 +98,16 @@ def test_the_check_costs_about_a_millisecond(tmp_path: Path) -> None:
     per_check_ms = (time.perf_counter() - started) * 1000 / 20
     connection.close()
     assert per_check_ms < 20  # generous for a busy machine; measured 0.5 ms
+
+
+def test_the_check_runs_on_sqlite_and_postgresql_alike(db_url: str) -> None:
+    from sqlalchemy import text
+
+    open_store(db_url).close()  # created at head, whole
+    store = open_store(db_url)  # checked at head: no damage
+    with store.engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_messages_thread_id_id"))
+    store.close()
+    with pytest.raises(DamagedSchemaError) as raised:
+        open_store(db_url)
+    assert raised.value.damage.missing == ("index ix_messages_thread_id_id",)
