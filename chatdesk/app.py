@@ -168,6 +168,7 @@ def _open_store_or_explain(url: str, backups: Path) -> Store | None:
     damage: the latest backup is offered (the damaged file kept aside). Declining
     leaves every file as it was.
     """
+    from chatdesk.store.connection import sqlite_path
     from chatdesk.store.errors import (
         DamagedDatabaseError,
         DamagedSchemaError,
@@ -186,11 +187,11 @@ def _open_store_or_explain(url: str, backups: Path) -> Store | None:
         log.warning("quitting during the database upgrade: %s", error)
         return None
     except DamagedSchemaError as error:
-        if error.damage.rebuildable and _rebuild_if_agreed(url, backups, error):
+        if not error.damage.rebuildable or sqlite_path(url) is None:
+            return _restore_if_agreed(url, backups, error)
+        if _rebuild_if_agreed(url, backups, error):
             return _open_store_or_explain(url, backups)
-        if error.damage.rebuildable:
-            return None
-        return _restore_if_agreed(url, backups, error)
+        return None
     except DamagedDatabaseError as error:
         return _restore_if_agreed(url, backups, error)
     except StoreError as error:
@@ -210,7 +211,15 @@ def _rebuild_if_agreed(url: str, backups: Path, error: DamagedSchemaError) -> bo
     )
     if not ask("chatdesk's database needs a repair", question, "Back up and rebuild"):
         return False
-    backup = rebuild_derived_data(url, backups)
+    try:
+        backup = rebuild_derived_data(url, backups)
+    except Exception as failure:  # disk full, a lock, a file gone read-only: say so
+        _explain(
+            "chatdesk could not repair its database",
+            f"Rebuilding {error.path} failed and was rolled back ({failure}); the database "
+            f"is as it was. Restore a backup from {backups}, or try again.",
+        )
+        return False
     log.warning("rebuilt %s after backing it up to %s", error.damage.describe(), backup)
     return True
 
@@ -221,7 +230,13 @@ def _restore_if_agreed(url: str, backups: Path, error: DamagedDatabaseError) -> 
     from chatdesk.store.connection import sqlite_path
     from chatdesk.ui.startup_dialogs import ask
 
-    available = list_backups(backups) if sqlite_path(url) is not None else []
+    if sqlite_path(url) is None:
+        _explain(
+            "chatdesk cannot open its database",
+            f"{error} Restore the database from its server's backups; chatdesk changed nothing.",
+        )
+        return None
+    available = list_backups(backups)
     if not available:
         _explain(
             "chatdesk cannot open its database",

@@ -180,3 +180,20 @@ def test_a_lost_table_without_backups_names_the_remedy(qapp: object, tmp_path: P
     assert problem.startswith("startupProblem:") and "execution_logs" in problem
     assert str(data / "backups") in problem and "changed nothing" in problem
     assert snapshot(data) == before
+
+
+def test_a_repair_that_cannot_back_up_is_explained_and_changes_nothing(
+    qapp: object, tmp_path: Path
+) -> None:
+    data = _data_dir_with_history(tmp_path)
+    db = data / "chatdesk.db"
+    with sqlite3.connect(db) as connection:
+        connection.execute("DROP TRIGGER messages_fts_delete")
+    connection.close()
+    backups = data / "backups"
+    backups.write_text("a file where the backups folder should be")
+    before = snapshot(data)
+    with answering_dialogs("startupAccept", "startupDecline") as seen:
+        assert _open_store_or_explain(f"sqlite:///{db}", backups) is None
+    assert seen[1].startswith("startupProblem:") and "failed and was rolled back" in seen[1]
+    assert snapshot(data) == before
