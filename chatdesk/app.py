@@ -333,35 +333,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     restrict_new_files()  # before anything is written (the worker inherits it)
 
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from chatdesk.quit_signals import QuitOnSignals
-    from chatdesk.ui.startup_dialogs import answering_signals
+    from chatdesk.ui.startup_dialogs import answering_signals, quit_requested
 
     qt_app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(qt_app, QApplication)
     qt_app.setApplicationName("chatdesk")
     qt_app.setOrganizationName("chatdesk")
     qt_app.setApplicationVersion(__version__)
-    startup_signals = answering_signals()  # SIGTERM answers a start-up dialog: Quit
+    # Until the window's own handler is in place, SIGTERM answers a start-up dialog
+    # with Quit, or (no dialog) is remembered and quits as soon as the app is built.
+    startup_signals = answering_signals()
     try:
         opened = _open_data(args.debug)
+        if isinstance(opened, int):
+            return opened
+        directory, instance, store = opened
+
+        import qasync
+
+        loop = qasync.QEventLoop(qt_app)
+        asyncio.set_event_loop(loop)
+        app = ChatdeskApp(store, directory)
     finally:
         startup_signals.uninstall()
-    if isinstance(opened, int):
-        return opened
-    directory, instance, store = opened
-
-    import qasync
-
-    loop = qasync.QEventLoop(qt_app)
-    asyncio.set_event_loop(loop)
-    app = ChatdeskApp(store, directory)
+    quit_signals = QuitOnSignals(qt_app)  # SIGTERM/SIGINT quit like the Quit action
     if app.recovered:
         log.info("marked %d interrupted run(s) as failed", app.recovered)
     instance.activation_requested.connect(app.bring_to_front)
     qt_app.aboutToQuit.connect(app.close)
-    quit_signals = QuitOnSignals(qt_app)  # SIGTERM/SIGINT quit like the Quit action
+    if quit_requested():
+        QTimer.singleShot(0, qt_app.quit)
     app.show()
     app.start_worker()
     try:

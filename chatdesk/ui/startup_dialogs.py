@@ -36,6 +36,11 @@ def answering_signals() -> QuitOnSignals:
     return QuitOnSignals(_decliner)
 
 
+def quit_requested() -> bool:
+    """Whether SIGTERM/SIGINT came while ``answering_signals`` was installed."""
+    return _decliner.quitting
+
+
 def _run(box: QMessageBox) -> None:
     if _decliner.quitting:
         return

@@ -83,3 +83,39 @@ def test_files_left_loose_by_an_older_chatdesk_are_tightened(tmp_path: Path) -> 
     make_tree_private(data)
     assert _loose(data) == ["kept-read-only.db 444"]
     assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o644
+
+
+@pytest.mark.timeout(300)
+def test_a_real_start_tightens_what_an_older_chatdesk_left_loose(tmp_path: Path) -> None:
+    """``python -m chatdesk`` itself: once its database is open, nothing stays 0644/0755."""
+    import signal
+    import time
+
+    data = tmp_path / "data"
+    (data / "crewai" / "home").mkdir(parents=True)
+    for path in (data, data / "crewai", data / "crewai" / "home"):
+        path.chmod(0o755)
+    (data / "ui.ini").write_text("[ui]\n")
+    (data / "ui.ini").chmod(0o644)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "CHATDESK_DATA_DIR": str(data)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "chatdesk"],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and child.poll() is None:
+            if stat.S_IMODE((data / "crewai" / "home").stat().st_mode) == 0o700:
+                break
+            time.sleep(0.1)
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert _loose(data) == []
