@@ -54,6 +54,28 @@ def test_a_read_only_database_is_explained_and_left_as_it_was(tmp_path: Path) ->
     assert snapshot(data) == before
 
 
+def test_a_read_only_wal_is_explained_and_left_as_it_was(tmp_path: Path) -> None:
+    prefix = file_modes_enforced(tmp_path)
+    source = _data_dir_with_history(tmp_path)
+    data = tmp_path / "copied"
+    data.mkdir(mode=0o700)
+    writer = sqlite3.connect(source / "chatdesk.db")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("UPDATE threads SET title = 'renamed'")
+    writer.commit()  # the change is in the -wal only; copy both as a crash would leave them
+    for name in ("chatdesk.db", "chatdesk.db-wal"):
+        shutil.copy(source / name, data / name)
+    writer.close()
+    wal = data / "chatdesk.db-wal"
+    wal.chmod(0o400)
+    before = snapshot(data)
+    finished = run_until_line(data, "is read-only", prefix)
+    assert finished.returncode == 2, finished.stderr
+    [line] = [line for line in finished.stderr.splitlines() if "is read-only" in line]
+    assert line.startswith(f"{wal} is read-only") and "chmod u+rw" in line
+    assert snapshot(data) == before
+
+
 def test_a_read_only_data_dir_is_explained_and_left_as_it_was(tmp_path: Path) -> None:
     prefix = file_modes_enforced(tmp_path)
     data = _data_dir_with_history(tmp_path)
