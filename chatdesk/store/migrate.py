@@ -115,7 +115,9 @@ def inspect_sqlite_file(path: Path) -> DatabaseState:
         if has_wal:
             _refuse_if_wal_is_foreign(path, wal)
         raise
-    if has_wal and (state.damage is not None or (state.revision is None and state.has_tables)):
+    # Only a view that is no chatdesk database at all blames the -wal: a chatdesk -wal
+    # with damage in it holds real commits, and moving it aside would hide them.
+    if has_wal and state.revision is None and state.has_tables:
         _refuse_if_wal_is_foreign(path, wal)
     return state
 
