@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from chatdesk.runs.coordinator import Coordinator
     from chatdesk.runs.model_choice import ModelResolver
     from chatdesk.services import Services
+    from chatdesk.single_instance import SingleInstance
+    from chatdesk.store.errors import DamagedDatabaseError, DamagedSchemaError
     from chatdesk.store.migrate import Store
     from chatdesk.ui.main_window import MainWindow
 
@@ -152,16 +154,30 @@ def _settings_resolver() -> ModelResolver:
     return make_model_resolver(read_model_settings)
 
 
+def _explain(title: str, message: str) -> None:
+    """One line on stderr (what a headless run shows), then the same words in a dialog."""
+    from chatdesk.ui.startup_dialogs import tell
+
+    log.error("%s", message)
+    tell(title, message)
+
+
 def _open_store_or_explain(url: str, backups: Path) -> Store | None:
-    """Open the database; on failure say why, and offer a backup when it is damaged.
+    """Open the database; on failure say why and what to do, offering a repair when safe.
 
     Upgrading an existing database runs off the GUI thread behind a progress window
     (chatdesk/ui/upgrade_window.py); an up-to-date one opens right here, no window.
+    Lost indexes or search index: rebuilt after a backup if the person agrees. Other
+    damage: the latest backup is offered (the damaged file kept aside). Declining
+    leaves every file as it was.
     """
-    from PySide6.QtWidgets import QMessageBox
-
-    from chatdesk.store.backup import list_backups, restore_backup
-    from chatdesk.store.errors import DamagedDatabaseError, StoreError, UpgradeCancelled
+    from chatdesk.store.connection import sqlite_path
+    from chatdesk.store.errors import (
+        DamagedDatabaseError,
+        DamagedSchemaError,
+        StoreError,
+        UpgradeCancelled,
+    )
     from chatdesk.store.migrate import open_store, upgrade_needed
 
     try:
@@ -173,27 +189,96 @@ def _open_store_or_explain(url: str, backups: Path) -> Store | None:
     except UpgradeCancelled as error:
         log.warning("quitting during the database upgrade: %s", error)
         return None
-    except DamagedDatabaseError as error:
-        log.error("damaged database: %s", error)
-        available = list_backups(backups)
-        if not available:
-            QMessageBox.critical(None, "chatdesk cannot open its database", str(error))
-            return None
-        answer = QMessageBox.question(
-            None,
-            "chatdesk's database is damaged",
-            f"{error}\n\nRestore the latest backup ({available[0].name})? The damaged "
-            "file is kept beside it, renamed; nothing is deleted.",
-        )
-        if answer != QMessageBox.StandardButton.Yes:
-            return None
-        aside = restore_backup(Path(error.path), available[0])
-        log.warning("restored %s; the damaged file was kept as %s", available[0], aside)
-        return _open_store_or_explain(url, backups)
-    except StoreError as error:
-        log.error("cannot open the database: %s", error)
-        QMessageBox.critical(None, "chatdesk cannot open its database", str(error))
+    except DamagedSchemaError as error:
+        if not error.damage.rebuildable or sqlite_path(url) is None:
+            return _restore_if_agreed(url, backups, error)
+        if _rebuild_if_agreed(url, backups, error):
+            return _open_store_or_explain(url, backups)
         return None
+    except DamagedDatabaseError as error:
+        return _restore_if_agreed(url, backups, error)
+    except StoreError as error:
+        _explain("chatdesk cannot open its database", str(error))
+        return None
+
+
+def _rebuild_if_agreed(url: str, backups: Path, error: DamagedSchemaError) -> bool:
+    """Offer to rebuild lost indexes; True once rebuilt (after a backup)."""
+    from chatdesk.store.repair import rebuild_derived_data
+    from chatdesk.ui.startup_dialogs import ask
+
+    log.error("%s chatdesk offers to rebuild it after a backup; quitting changes nothing.", error)
+    question = (
+        f"{error}\n\nchatdesk can rebuild what is missing from your messages; nothing of "
+        f"your chats is lost. A backup of the database is made first, in {backups}."
+    )
+    if not ask("chatdesk's database needs a repair", question, "Back up and rebuild"):
+        return False
+    try:
+        backup = rebuild_derived_data(url, backups)
+    except Exception as failure:  # disk full, a lock, a file gone read-only: say so
+        _explain(
+            "chatdesk could not repair its database",
+            f"Rebuilding {error.path} failed and was rolled back ({failure}); the database "
+            f"is as it was. Restore a backup from {backups}, or try again.",
+        )
+        return False
+    log.warning("rebuilt %s after backing it up to %s", error.damage.describe(), backup)
+    return True
+
+
+def _restore_if_agreed(url: str, backups: Path, error: DamagedDatabaseError) -> Store | None:
+    """Offer the latest backup in place of a damaged database (kept aside, renamed)."""
+    from chatdesk.store.backup import list_backups, restore_backup
+    from chatdesk.store.connection import sqlite_path
+    from chatdesk.ui.startup_dialogs import ask
+
+    if sqlite_path(url) is None:
+        _explain(
+            "chatdesk cannot open its database",
+            f"{error} Restore the database from its server's backups; chatdesk changed nothing.",
+        )
+        return None
+    available = list_backups(backups)
+    if not available:
+        _explain(
+            "chatdesk cannot open its database",
+            f"{error} Restore it from a backup of your own (chatdesk keeps its backups in "
+            f"{backups}, and has none there yet); chatdesk changed nothing.",
+        )
+        return None
+    log.error("%s Its latest backup is %s.", error, available[0])
+    question = (
+        f"{error}\n\nRestore the latest backup ({available[0].name})? The damaged "
+        "file is kept beside it, renamed; nothing is deleted."
+    )
+    if not ask("chatdesk's database is damaged", question, "Restore the backup"):
+        return None
+    aside = restore_backup(Path(error.path), available[0])
+    log.warning("restored %s; the damaged file was kept as %s", available[0], aside)
+    return _open_store_or_explain(url, backups)
+
+
+def prepare_data_dir(directory: Path, url: str) -> bool:
+    """Check, then create the data directory (private).
+
+    Nothing is written (no folder made, no mode changed) when a check fails: then the
+    person is told which file and what to do, and False is returned.
+    """
+    from chatdesk.config import ensure_private_dir
+    from chatdesk.file_checks import find_file_problem
+    from chatdesk.store.connection import sqlite_path
+
+    problem = find_file_problem(directory, sqlite_path(url))
+    if problem is not None:
+        _explain("chatdesk cannot use its files", problem.message())
+        return False
+    try:
+        ensure_private_dir(directory)
+    except OSError as error:
+        _explain("chatdesk cannot use its files", f"{directory}: {error.strerror}.")
+        return False
+    return True
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -203,31 +288,24 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the app until its window closes; returns the process exit code."""
-    args = _parse_args(argv)
+def _open_data(debug: bool) -> tuple[Path, Path, SingleInstance, Store] | int:
+    """Check and open the data directory, take it over, open the database.
 
-    from chatdesk import qt_platform
-
-    problem = qt_platform.check()
-    if problem is not None:
-        print(problem, file=sys.stderr)
-        return 4
-
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    Returns (data dir, log file, instance, store), or the exit code when start-up cannot
+    go on (the person was told why).
+    """
+    from PySide6.QtWidgets import QMessageBox
 
     from chatdesk.config import backups_dir, data_dir, database_url
     from chatdesk.logs import configure_logging
-    from chatdesk.quit_signals import QuitOnSignals
+    from chatdesk.private_files import make_tree_private
     from chatdesk.single_instance import SingleInstance
 
-    directory = data_dir()
-    log_path = configure_logging(directory, logging.DEBUG if args.debug else logging.INFO)
-    qt_app = QApplication.instance() or QApplication(sys.argv)
-    assert isinstance(qt_app, QApplication)
-    qt_app.setApplicationName("chatdesk")
-    qt_app.setOrganizationName("chatdesk")
-    qt_app.setApplicationVersion(__version__)
+    directory = data_dir(create=False)
+    url = database_url(directory)
+    if not prepare_data_dir(directory, url):
+        return 2
+    log_path = configure_logging(directory, logging.DEBUG if debug else logging.INFO)
 
     instance = SingleInstance(directory)
     if not instance.acquire():
@@ -241,28 +319,70 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 3
 
-    store = _open_store_or_explain(database_url(directory), backups_dir(directory))
+    store = _open_store_or_explain(url, backups_dir(directory, create=False))
     if store is None:
         instance.release()
         return 2
     if store.backup is not None:
         log.info("backed up the database to %s before upgrading it", store.backup)
+    make_tree_private(directory)  # only now: a refused start leaves every mode as it was
+    return directory, log_path, instance, store
 
-    import qasync
 
-    loop = qasync.QEventLoop(qt_app)
-    asyncio.set_event_loop(loop)
-    app = ChatdeskApp(store, directory)
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app until its window closes; returns the process exit code."""
+    args = _parse_args(argv)
+
+    from chatdesk import qt_platform
+
+    problem = qt_platform.check()
+    if problem is not None:  # Qt would abort with a misleading message
+        print(problem, file=sys.stderr)
+        return 4
+
+    from chatdesk.private_files import restrict_new_files
+
+    restrict_new_files()  # before anything is written (the worker inherits it)
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from chatdesk.quit_signals import QuitOnSignals
+    from chatdesk.ui.startup_dialogs import answering_signals, quit_requested
+
+    qt_app = QApplication.instance() or QApplication(sys.argv)
+    assert isinstance(qt_app, QApplication)
+    qt_app.setApplicationName("chatdesk")
+    qt_app.setOrganizationName("chatdesk")
+    qt_app.setApplicationVersion(__version__)
+    # Until the window's own handler is in place, SIGTERM answers a start-up dialog
+    # with Quit, or (no dialog) is remembered and quits as soon as the app is built.
+    startup_signals = answering_signals()
+    try:
+        opened = _open_data(args.debug)
+        if isinstance(opened, int):
+            return opened
+        directory, log_path, instance, store = opened
+
+        import qasync
+
+        loop = qasync.QEventLoop(qt_app)
+        asyncio.set_event_loop(loop)
+        app = ChatdeskApp(store, directory)
+    finally:
+        startup_signals.uninstall()
     from chatdesk.ui.exception_hook import ExceptionReporter
 
-    reporter = ExceptionReporter(app.window, log_path)  # slots' and threads' exceptions
+    reporter = ExceptionReporter(app.window, log_path)  # slots', threads', tasks' errors
     reporter.install()
     loop.set_exception_handler(reporter.on_loop_exception)
+    quit_signals = QuitOnSignals(qt_app)  # SIGTERM/SIGINT quit like the Quit action
     if app.recovered:
         log.info("marked %d interrupted run(s) as failed", app.recovered)
     instance.activation_requested.connect(app.bring_to_front)
     qt_app.aboutToQuit.connect(app.close)
-    quit_signals = QuitOnSignals(qt_app)  # SIGTERM/SIGINT quit like the Quit action
+    if quit_requested():
+        QTimer.singleShot(0, qt_app.quit)
     app.show()
     app.start_worker()
     try:

@@ -7,6 +7,7 @@ private (0700): it holds the conversation history.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 APP_NAME = "chatdesk"
@@ -16,6 +17,9 @@ DATABASE_FILE_NAME = "chatdesk.db"
 SETTINGS_FILE_NAME = "ui.ini"
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
+OWNER_BITS = 0o700
+PRIVATE_UMASK = 0o077
+"""The umask of every chatdesk process: what it (or CrewAI) creates is the owner's only."""
 
 
 def data_dir(create: bool = True) -> Path:
@@ -33,11 +37,24 @@ def data_dir(create: bool = True) -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make the leaf readable by its owner only."""
+    """Create ``path`` (and parents) and make the leaf readable by its owner only.
+
+    An existing directory only loses group and other permissions: one the person made
+    read-only stays read-only (start-up then explains, rather than undoing their choice).
+    """
     path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
-    if path.stat().st_mode & 0o777 != PRIVATE_DIR_MODE:
-        path.chmod(PRIVATE_DIR_MODE)
+    make_private(path)
     return path
+
+
+def make_private(path: Path) -> None:
+    """Take group and other permissions off ``path``; the owner's bits stay as they are.
+
+    A path its owner cannot write (made read-only on purpose) is left exactly as it is.
+    """
+    mode = path.stat().st_mode & 0o777
+    if mode & stat.S_IWUSR and mode & ~OWNER_BITS:
+        path.chmod(mode & OWNER_BITS)
 
 
 def database_url(directory: Path | None = None) -> str:
@@ -55,7 +72,12 @@ def settings_path(directory: Path | None = None) -> Path:
     return base / SETTINGS_FILE_NAME
 
 
-def backups_dir(directory: Path | None = None) -> Path:
-    """Where database backups go (private, like the data directory)."""
+def backups_dir(directory: Path | None = None, create: bool = True) -> Path:
+    """Where database backups go (private, like the data directory).
+
+    Start-up passes ``create=False``: the first backup makes it, so a start that is
+    refused leaves no new folder behind.
+    """
     base = directory if directory is not None else data_dir()
-    return ensure_private_dir(base / "backups")
+    path = base / "backups"
+    return ensure_private_dir(path) if create else path

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
 
 from chatdesk.app import _open_store_or_explain
 from chatdesk.services import Services
 from chatdesk.store.backup import backup_sqlite
 from chatdesk.store.migrate import open_store
+from chatdesk.testing import OFFSCREEN_NOISE
+from tests.support.dialogs import answering_dialogs
+
+pytestmark = pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)  # a dialog shown offscreen
 
 
 def _damaged_with_backup(tmp_path: Path) -> tuple[str, Path, bytes]:
@@ -29,17 +32,11 @@ def _damaged_with_backup(tmp_path: Path) -> tuple[str, Path, bytes]:
 
 
 def test_a_damaged_database_is_restored_when_the_person_agrees(
-    qapp: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qapp: object, tmp_path: Path
 ) -> None:
     url, backups, damaged = _damaged_with_backup(tmp_path)
-    asked: list[str] = []
-
-    def answer_yes(*args: object) -> QMessageBox.StandardButton:
-        asked.append(str(args[2]))
-        return QMessageBox.StandardButton.Yes
-
-    monkeypatch.setattr(QMessageBox, "question", answer_yes)
-    store = _open_store_or_explain(url, backups)
+    with answering_dialogs("startupAccept") as asked:
+        store = _open_store_or_explain(url, backups)
     assert store is not None
     assert "damaged" in asked[0] and "Restore the latest backup" in asked[0]
     services = Services(store)
@@ -52,17 +49,15 @@ def test_a_damaged_database_is_restored_when_the_person_agrees(
 
 
 def test_a_damaged_database_is_left_alone_when_the_person_declines(
-    qapp: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qapp: object, tmp_path: Path
 ) -> None:
     url, backups, damaged = _damaged_with_backup(tmp_path)
-    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.No)
-    assert _open_store_or_explain(url, backups) is None
+    with answering_dialogs("startupDecline"):
+        assert _open_store_or_explain(url, backups) is None
     assert (tmp_path / "chatdesk.db").read_bytes() == damaged
 
 
-def test_a_newer_database_is_refused_with_a_message(
-    qapp: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_newer_database_is_refused_with_a_message(qapp: object, tmp_path: Path) -> None:
     import sqlite3
 
     db = tmp_path / "chatdesk.db"
@@ -70,7 +65,6 @@ def test_a_newer_database_is_refused_with_a_message(
     with sqlite3.connect(db) as connection:
         connection.execute("UPDATE alembic_version SET version_num = 'ffff'")
     connection.close()
-    shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown.append(str(a[2])))
-    assert _open_store_or_explain(f"sqlite:///{db}", tmp_path) is None
+    with answering_dialogs("startupDecline") as shown:
+        assert _open_store_or_explain(f"sqlite:///{db}", tmp_path) is None
     assert "newer version of chatdesk" in shown[0]

@@ -43,6 +43,7 @@ from chatdesk.engine.protocol import (
     decode_request,
 )
 from chatdesk.engine.tls import share_tls_contexts, warm_tls_context
+from chatdesk.private_files import restrict_new_files
 from chatdesk.redact import RedactingFilter, register_secret, register_url
 
 log = logging.getLogger("chatdesk.engine.worker")
@@ -169,6 +170,7 @@ def main() -> int:
     # Warns on every reply to a model without a native token counter (any local
     # server); the estimate it falls back to is fine, and the log would be nothing else.
     logging.getLogger("crewai.llms.base_llm").setLevel(logging.ERROR)
+    restrict_new_files()  # CrewAI's storage is private, whoever started this process
     data_dir = data_dir_from_env()
     prepare_environment(data_dir)
     proto_in, proto_out = take_over_stdio()

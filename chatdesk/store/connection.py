@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from chatdesk.config import PRIVATE_FILE_MODE, ensure_private_dir
+from chatdesk.config import PRIVATE_FILE_MODE, ensure_private_dir, make_private
 
 BUSY_TIMEOUT_MS = 5000
 READ_ONLY = "chatdesk_read_only"
@@ -42,14 +42,17 @@ def sqlite_path(url: str | URL) -> Path | None:
 
 
 def create_private_file(path: Path) -> None:
-    """Create ``path`` empty with mode 0600 unless it exists (then tighten its mode)."""
+    """Create ``path`` empty with mode 0600 unless it exists (then tighten its mode).
+
+    An existing file only loses group and other permissions: a database the person
+    made read-only is never made writable again.
+    """
     if not path.parent.exists():
         ensure_private_dir(path.parent)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE)
     except FileExistsError:
-        if path.stat().st_mode & 0o777 != PRIVATE_FILE_MODE:
-            path.chmod(PRIVATE_FILE_MODE)
+        make_private(path)
         return
     os.close(fd)
 

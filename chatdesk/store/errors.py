@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chatdesk.store.schema_check import SchemaDamage
+
 
 class StoreError(Exception):
     """A database chatdesk cannot open; the message is meant for the person."""
@@ -29,3 +34,25 @@ class DamagedDatabaseError(StoreError):
     def __init__(self, message: str, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+class DamagedSchemaError(DamagedDatabaseError):
+    """The database is at head but lacks tables, columns, indexes or its search index.
+
+    ``damage`` says what is missing and whether rebuilding can restore it.
+    """
+
+    def __init__(self, message: str, path: str, damage: SchemaDamage) -> None:
+        super().__init__(message, path)
+        self.damage = damage
+
+
+class ForeignWalError(StoreError):
+    """The ``-wal`` file beside the database holds another database's changes.
+
+    ``wal`` names it; read without it, the database is a chatdesk one.
+    """
+
+    def __init__(self, message: str, wal: str) -> None:
+        super().__init__(message)
+        self.wal = wal

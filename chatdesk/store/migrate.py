@@ -29,12 +29,15 @@ from chatdesk.store.backup import backup_sqlite
 from chatdesk.store.connection import create_session_factory, create_store_engine, sqlite_path
 from chatdesk.store.errors import (
     DamagedDatabaseError,
+    DamagedSchemaError,
     DatabaseTooNewError,
+    ForeignWalError,
     MigrationFailedError,
     NotAChatdeskDatabaseError,
     UpgradeCancelled,
 )
 from chatdesk.store.schema import HEAD_REVISION
+from chatdesk.store.schema_check import SchemaDamage, find_postgres_damage, find_sqlite_damage
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -51,6 +54,7 @@ class DatabaseState:
 
     revision: str | None
     has_tables: bool
+    damage: SchemaDamage | None = None
 
 
 @dataclass
@@ -93,14 +97,32 @@ def known_revisions() -> set[str]:
 
 
 def inspect_sqlite_file(path: Path) -> DatabaseState:
-    """Read the revision of a SQLite file without writing a byte to it."""
+    """Read the revision of a SQLite file (and, at head, its damage) without writing to it.
+
+    A ``-wal`` beside it that turns a chatdesk database into something else (one copied
+    from another database, or left behind when the file was replaced) is named as the
+    cause, not the database.
+    """
     if not path.exists() or path.stat().st_size == 0:
         return DatabaseState(revision=None, has_tables=False)
     wal = path.with_name(path.name + "-wal")
     has_wal = wal.exists() and wal.stat().st_size > 0
     # Without a WAL there is nothing beyond the main file to read, and ``immutable``
     # makes SQLite create no -wal/-shm siblings; with one, a plain read-only open sees it.
-    options = "mode=ro" if has_wal else "mode=ro&immutable=1"
+    try:
+        state = _read_sqlite_state(path, "mode=ro" if has_wal else "mode=ro&immutable=1")
+    except DamagedDatabaseError:
+        if has_wal:
+            _refuse_if_wal_is_foreign(path, wal)
+        raise
+    # Only a view that is no chatdesk database at all blames the -wal: a chatdesk -wal
+    # with damage in it holds real commits, and moving it aside would hide them.
+    if has_wal and state.revision is None and state.has_tables:
+        _refuse_if_wal_is_foreign(path, wal)
+    return state
+
+
+def _read_sqlite_state(path: Path, options: str) -> DatabaseState:
     connection = sqlite3.connect(f"{path.as_uri()}?{options}", uri=True)
     try:
         tables = {
@@ -111,13 +133,32 @@ def inspect_sqlite_file(path: Path) -> DatabaseState:
         if VERSION_TABLE in tables:
             row = connection.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
             revision = row[0] if row else None
-        return DatabaseState(revision=revision, has_tables=bool(tables - {VERSION_TABLE}))
+        damage = find_sqlite_damage(connection) if revision == HEAD_REVISION else None
+        return DatabaseState(
+            revision=revision, has_tables=bool(tables - {VERSION_TABLE}), damage=damage
+        )
     except sqlite3.DatabaseError as error:
         raise DamagedDatabaseError(
             f"{path} cannot be read as a database ({error}). It may be damaged.", str(path)
         ) from error
     finally:
         connection.close()
+
+
+def _refuse_if_wal_is_foreign(path: Path, wal: Path) -> None:
+    """Raise ``ForeignWalError`` when ``path`` alone, without ``wal``, is a whole chatdesk one."""
+    try:
+        alone = _read_sqlite_state(path, "mode=ro&immutable=1")
+    except DamagedDatabaseError:
+        return
+    if alone.revision is None or alone.damage is not None:
+        return
+    raise ForeignWalError(
+        f"{wal} does not belong to {path}: it holds another database's changes. "
+        f"Move {wal} (and {path.name}-shm, if there is one) out of {path.parent}, then "
+        "start chatdesk again; chatdesk changed nothing.",
+        str(wal),
+    )
 
 
 def inspect_engine(engine: Engine) -> DatabaseState:
@@ -127,13 +168,22 @@ def inspect_engine(engine: Engine) -> DatabaseState:
         revision = None
         if VERSION_TABLE in tables:
             revision = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+        damage = None
+        if revision == HEAD_REVISION and connection.dialect.name == "postgresql":
+            damage = find_postgres_damage(connection)
         connection.rollback()
-    return DatabaseState(revision=revision, has_tables=bool(tables - {VERSION_TABLE}))
+    return DatabaseState(
+        revision=revision, has_tables=bool(tables - {VERSION_TABLE}), damage=damage
+    )
 
 
 def _check_state(state: DatabaseState, where: str) -> bool:
     """Raise for databases chatdesk must not touch; True when an upgrade is needed."""
     if state.revision == HEAD_REVISION:
+        if state.damage is not None:
+            raise DamagedSchemaError(
+                f"{where} is damaged: it lacks {state.damage.describe()}.", where, state.damage
+            )
         return False
     if state.revision is None:
         if state.has_tables:

@@ -31,11 +31,16 @@ def main() -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from chatdesk.app import ChatdeskApp
+    from chatdesk.app import ChatdeskApp, prepare_data_dir
     from chatdesk.config import data_dir, database_url
+    from chatdesk.private_files import make_tree_private, restrict_new_files
     from chatdesk.quit_signals import QuitOnSignals
     from chatdesk.store.migrate import open_store
 
+    restrict_new_files()  # as chatdesk.app.main does, before anything is written
+    qt_app = QApplication(sys.argv[:1])
+    if not prepare_data_dir(data_dir(create=False), database_url(data_dir(create=False))):
+        sys.exit(2)
     if os.environ.get("HARNESS_DEBUG"):
         import logging
 
@@ -43,11 +48,11 @@ def main() -> None:
 
         configure_logging(data_dir(), logging.DEBUG)
     replies_left = int(os.environ.get("HARNESS_REPLIES", "0")) or None
-    qt_app = QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(qt_app, already_running=True)
     asyncio.set_event_loop(loop)
     directory: Path = data_dir()
     app = ChatdeskApp(open_store(database_url(directory)), directory)
+    make_tree_private(directory)  # as chatdesk.app.main does once the database is open
     print(f"recovered {app.recovered}", flush=True)
     quitting = [False]
 

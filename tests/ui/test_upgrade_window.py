@@ -98,8 +98,11 @@ class Watcher:
 
 @pytest.fixture
 def critical(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What start-up's problem dialog would have said (it is not shown)."""
+    from chatdesk.ui import startup_dialogs
+
     shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown.append(str(a[2])))
+    monkeypatch.setattr(startup_dialogs, "tell", lambda _title, message: shown.append(message))
     return shown
 
 
