@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from chatdesk.testkit.fake_openai import reply, running_server
 
 from chatdesk.private_files import make_tree_private
+from chatdesk.testkit.fake_openai import reply, running_server
 
 REPO = Path(__file__).resolve().parents[2]
 
