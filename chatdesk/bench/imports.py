@@ -98,6 +98,18 @@ def measure_import(export: Path, directory: Path, timeout: float = 900) -> Impor
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory.
+
+    Linux's ``VmHWM`` belongs to the process's own memory map, which ``execve`` makes
+    new; ``ru_maxrss`` is inherited across fork and exec, so a child of a big parent
+    (a long pytest run) would report the parent's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 

@@ -375,6 +375,8 @@ class Coordinator(QObject):
                 run.last_save = now  # a save that fails is tried again a period later
                 self._services.executions.save_text(run.user_id, run.reply_id, run.text)
                 run.saved_text = run.text
+        except LeaseLostError:
+            self._lose(run)  # another client has this run now: write nothing more
         except StorageError as error:
             if error.kind is StorageFault.BUSY:  # the text stays here and goes out next time
                 log.warning("run %s: progress not saved, trying later: %s", run.execution_id, error)

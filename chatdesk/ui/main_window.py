@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
             if ids:
                 self.sidebar.select_thread(ids[0])
 
-    def _place_details(self) -> None:
+    def _place_details(self) -> Callable[[], None] | None:
         """Dock Run details beside the chat when both fit; else float it over the chat.
 
         Docked at a width the window has room for, it never makes the window grow (a
@@ -373,7 +373,7 @@ class MainWindow(QMainWindow):
         """
         dock = self.execution_panel
         if dock.isFloating():
-            return  # where the person put it
+            return None  # where the person put it
         chat_min = self.chat_pane.minimumSizeHint().width() + self.splitter.handleWidth()
         sidebar = self.sidebar.width()
         if sidebar > SIDEBAR_BESIDE_DETAILS and self.width() - sidebar - CHAT_BESIDE_DETAILS < (
@@ -391,14 +391,12 @@ class MainWindow(QMainWindow):
         if self.width() - sidebar - chat_min >= TRACE_MIN_WIDTH:
             room = self.width() - sidebar - max(chat_min, CHAT_BESIDE_DETAILS)
             width = min(TRACE_PREFERRED_WIDTH, max(TRACE_MIN_WIDTH, room))
-            QTimer.singleShot(
-                0, lambda: self.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
-            )
-            return
+            return lambda: self.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
         dock.setFloating(True)
         frame = self.geometry()
         width = min(TRACE_PREFERRED_WIDTH, max(TRACE_MIN_WIDTH, frame.width() // 2))
         dock.setGeometry(frame.right() - width - 12, frame.top() + 56, width, frame.height() - 80)
+        return None
 
     def _default_geometry(self) -> None:
         """1180x760, or 90% of a smaller screen, centred."""

@@ -135,8 +135,9 @@ class ExecutionPanel(QDockWidget):
         layout.addWidget(self._split, 1)
         self.setWidget(body)
         self.setMinimumWidth(MIN_WIDTH)
-        self.before_show: Callable[[], None] | None = None
-        """Called just before the dock appears: the window decides docked or floating."""
+        self.before_show: Callable[[], Callable[[], None] | None] | None = None
+        """Called just before the dock appears: the window decides docked or floating,
+        and may return what to do once it shows (give it its width)."""
 
         self.steps.selectionModel().currentChanged.connect(self.on_current_step_changed)
         self.steps.selectionModel().selectionChanged.connect(self.on_step_selection_changed)
@@ -149,9 +150,12 @@ class ExecutionPanel(QDockWidget):
     # -- reading what it shows (tests, tools) -----------------------------------------
 
     def setVisible(self, visible: bool) -> None:
+        shown = None
         if visible and self.isHidden() and self.before_show is not None:
-            self.before_show()
+            shown = self.before_show()
         super().setVisible(visible)
+        if shown is not None:
+            shown()
 
     def value(self, key: str) -> str:
         """The text shown for ``key`` (see ``FIELDS``)."""
