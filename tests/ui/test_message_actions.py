@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QGuiApplication, QHelpEvent, QImage
 from PySide6.QtWidgets import QApplication, QMenu, QToolTip
 from pytestqt.qtbot import QtBot
@@ -230,14 +230,16 @@ def test_a_failed_reply_offers_retry_and_dragging_across_a_bar_still_selects(
     typed = ui_services.messages.send(me, long.id, "The quick brown fox jumps over the lazy dog")
     window.sidebar.select_thread(long.id)
     view.grab()
-    start = _bubble_centre(view, typed.message.id)
-    end = _bar(view, typed.message.id)[BarCommand.EDIT]
+    index = window.message_model.index(0)
+    geo = view.delegate.geometry(view.visualRect(index), index, view.font())
+    start = (geo.text.topLeft() + QPointF(1, geo.text.height() / 2)).toPoint()
+    end = _bar(view, typed.message.id)[BarCommand.EDIT]  # below the text: up to its end
     viewport = view.viewport()
     _hover(qtbot, view, start)
     qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
-    qtbot.mouseMove(viewport, (start + end) / 2)
+    qtbot.mouseMove(viewport, start + QPoint(30, 0))  # a few letters in, then the bar
     qtbot.mouseMove(viewport, end)
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
     assert view.text_selection.has_selection(typed.message.id)
-    assert view.text_selection.selected_text() in typed.message.content
+    assert view.text_selection.selected_text() == typed.message.content
     assert not window.composer.edit_bar.isVisible()  # the release did not press Edit
