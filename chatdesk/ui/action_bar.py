@@ -193,9 +193,13 @@ class ActionBar(QObject):
         return int(value) if value is not None else None
 
     def shows_bar(self, message_id: int) -> bool:
-        """Whether ``message_id``'s bubble shows its bar now (hovered, or the focused row)."""
+        """Whether ``message_id``'s bubble shows its bar now: hovered, or the focused
+        list's current row (unless the pointer shows another's: one bar at a time,
+        except while the keyboard is in the current row's bar)."""
         if message_id == self.hovered_id:
             return True
+        if self.hovered_id is not None and self.focused is None:
+            return False
         return self._view.hasFocus() and message_id == self.current_id()
 
     def buttons(self, index: _Index, row_rect: QRect, font: QFont) -> list[BarButton]:
@@ -297,7 +301,8 @@ class ActionBar(QObject):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         small = bar_font(font)
         painter.setFont(small)
-        glyph_side = QFontMetricsF(small).height() - 4.0
+        metrics = QFontMetricsF(small)
+        glyph_side = metrics.height() - 4.0
         for block in blocks:
             rect = code_button_rect(block, font)
             target = _CodeTarget(message_id, block.number)
@@ -306,16 +311,17 @@ class ActionBar(QObject):
             painter.setBrush(QColor(c.hover if self._hover == target else c.code_bg))
             painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 6.0, 6.0)
             color = QColor(c.text if self._hover == target or done else c.muted)
-            icon = QRectF(rect.left() + 6.0, rect.center().y() - glyph_side / 2, glyph_side, 0.0)
-            icon.setHeight(glyph_side)
+            label = CODE_COPIED if done else CODE_COPY
+            content = glyph_side + 4.0 + metrics.horizontalAdvance(label)
+            left = rect.center().x() - content / 2  # glyph and word centred together
+            icon = QRectF(left, rect.center().y() - glyph_side / 2, glyph_side, glyph_side)
             (glyphs.draw_check if done else glyphs.draw_copy)(painter, icon, color)
             painter.setPen(color)
-            text = rect.adjusted(icon.width() + 10.0, 0, -4.0, 0)
-            painter.drawText(
-                text,
-                int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
-                CODE_COPIED if done else CODE_COPY,
+            text = QRectF(
+                icon.right() + 4.0, rect.top(), rect.right() - icon.right(), rect.height()
             )
+            align = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+            painter.drawText(text, int(align), label)
         painter.restore()
 
     # -- doing -----------------------------------------------------------------------
@@ -351,6 +357,8 @@ class ActionBar(QObject):
                 QEvent.Type.ShortcutOverride,
             ):
                 return self._on_key(event, kind == QEvent.Type.ShortcutOverride)
+            if kind == QEvent.Type.FocusIn and not self._view.currentIndex().isValid():
+                self._start_at_newest()
             if kind in (QEvent.Type.FocusIn, QEvent.Type.FocusOut):
                 if kind == QEvent.Type.FocusOut:
                     self.set_focused(None)
@@ -461,6 +469,13 @@ class ActionBar(QObject):
         if handled:
             event.accept()
         return handled
+
+    def _start_at_newest(self) -> None:
+        """Tabbing into the list starts at the newest message (Qt's default is the
+        oldest loaded one, far up a long chat), so its bar is one Right away."""
+        rows = self._model.rowCount()
+        if rows:
+            self._view.setCurrentIndex(self._model.index(rows - 1))
 
     def _press_focused(self, message_id: int) -> None:
         buttons = self._bar_of(message_id)

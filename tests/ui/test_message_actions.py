@@ -173,9 +173,10 @@ def test_your_own_message_offers_edit_and_the_keyboard_reaches_every_button(
     view = window.message_view
     assert list(_bar(view, question.id)) == [BarCommand.COPY, BarCommand.EDIT, BarCommand.MORE]
     # no mouse from here on: focus the list, then keys
-    view.setFocus()
-    view.select_message(reply.id)
+    assert not view.currentIndex().isValid()
+    view.setFocus(Qt.FocusReason.TabFocusReason)
     qtbot.waitUntil(view.hasFocus)
+    assert view.currentIndex().row() == 1  # the newest message, not the oldest
     assert view.action_bar.shows_bar(reply.id)  # the focused row shows its bar
     clipboard = QGuiApplication.clipboard()
     clipboard.setText("(nothing)")
