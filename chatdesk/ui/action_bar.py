@@ -39,6 +39,7 @@ from PySide6.QtGui import (
     QAccessible,
     QAccessibleEvent,
     QColor,
+    QFocusEvent,
     QFont,
     QFontMetricsF,
     QHelpEvent,
@@ -65,6 +66,14 @@ if TYPE_CHECKING:
 
 _Index = QModelIndex | QPersistentModelIndex
 
+KEYBOARD_FOCUS = frozenset(
+    {
+        Qt.FocusReason.TabFocusReason,
+        Qt.FocusReason.BacktabFocusReason,
+        Qt.FocusReason.ShortcutFocusReason,
+    }
+)
+"""Focus that arrives by keys (a click on a row makes that row current itself)."""
 COPIED_MS = 1500
 """How long a code block's button says "Copied"."""
 BAR_INSET = 12.0
@@ -357,7 +366,7 @@ class ActionBar(QObject):
                 QEvent.Type.ShortcutOverride,
             ):
                 return self._on_key(event, kind == QEvent.Type.ShortcutOverride)
-            if kind == QEvent.Type.FocusIn and not self._view.currentIndex().isValid():
+            if isinstance(event, QFocusEvent) and event.reason() in KEYBOARD_FOCUS:
                 self._start_at_newest()
             if kind in (QEvent.Type.FocusIn, QEvent.Type.FocusOut):
                 if kind == QEvent.Type.FocusOut:
@@ -474,8 +483,11 @@ class ActionBar(QObject):
         """Tabbing into the list starts at the newest message (Qt's default is the
         oldest loaded one, far up a long chat), so its bar is one Right away."""
         rows = self._model.rowCount()
-        if rows:
-            self._view.setCurrentIndex(self._model.index(rows - 1))
+        view = self._view
+        if rows and not view.currentIndex().isValid():
+            view.setAutoScroll(False)  # where the reader is stays where it is
+            view.setCurrentIndex(self._model.index(rows - 1))
+            view.setAutoScroll(True)
 
     def _press_focused(self, message_id: int) -> None:
         buttons = self._bar_of(message_id)
