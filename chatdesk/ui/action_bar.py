@@ -485,9 +485,7 @@ class ActionBar(QObject):
         rows = self._model.rowCount()
         view = self._view
         if rows and not view.currentIndex().isValid():
-            view.setAutoScroll(False)  # where the reader is stays where it is
-            view.setCurrentIndex(self._model.index(rows - 1))
-            view.setAutoScroll(True)
+            view.make_current(self._model.index(rows - 1))
 
     def _press_focused(self, message_id: int) -> None:
         buttons = self._bar_of(message_id)

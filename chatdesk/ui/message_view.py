@@ -293,6 +293,13 @@ class MessageListView(QListView):
         if text:
             QGuiApplication.clipboard().setText(text)
 
+    def make_current(self, index: QModelIndex) -> None:
+        """Make ``index`` the current row without scrolling: Qt would scroll a reply
+        taller than the view to its top, away from the button or menu just used."""
+        self.setAutoScroll(False)
+        self.setCurrentIndex(index)
+        self.setAutoScroll(True)
+
     def select_message(self, message_id: int) -> None:
         row = self._model.row_of(message_id)
         if row is not None:
@@ -312,7 +319,7 @@ class MessageListView(QListView):
         index = self.indexAt(pos)
         if not index.isValid():
             return None
-        self.setCurrentIndex(index)
+        self.make_current(index)
         record: MessageRecord = index.data(MessageRoles.Record)
         menu = QMenu(self)
         menu.setObjectName("messageMenu")
@@ -348,7 +355,7 @@ class MessageListView(QListView):
         if row is None:
             return
         index = self._model.index(row)
-        self.setCurrentIndex(index)
+        self.make_current(index)
         record: MessageRecord = index.data(MessageRoles.Record)
         if command is BarCommand.MORE:
             self.on_context_menu(at)

@@ -25,6 +25,7 @@ from chatdesk.ui.code_scroll import code_blocks_of
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.message_view import MessageListView
 from tests.ui.conftest import OFFSCREEN_NOISE
+from tests.ui.test_bubble_selection import _reply
 from tests.ui.test_chat_actions import (
     CODE,
     REPLY_WITH_CODE,
@@ -244,3 +245,25 @@ def test_a_failed_reply_offers_retry_and_dragging_across_a_bar_still_selects(
     assert view.text_selection.has_selection(typed.message.id)
     assert view.text_selection.selected_text() == typed.message.content
     assert not window.composer.edit_bar.isVisible()  # the release did not press Edit
+
+
+def test_pressing_a_tall_replys_bar_keeps_the_list_where_it_is(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    thread = ui_services.threads.create(me, "Tall")
+    tall = "\n\n".join(f"Paragraph {n} of a long answer." for n in range(60))
+    reply = _reply(ui_services, me, thread.id, tall)
+    window = make_window()
+    window.resize(1000, 700)
+    window.sidebar.select_thread(thread.id)
+    view = window.message_view
+    view.grab()
+    view.scroll_to_end()
+    scrolled = view.verticalScrollBar().value()
+    assert scrolled > 0
+    clipboard = QGuiApplication.clipboard()
+    clipboard.setText("(nothing)")
+    _hover(qtbot, view, _bar(view, reply.id)[BarCommand.COPY] - QPoint(0, 40))
+    _click(qtbot, view, _bar(view, reply.id)[BarCommand.COPY])
+    assert clipboard.text() == tall
+    assert view.verticalScrollBar().value() == scrolled  # not thrown up to the reply's top
