@@ -111,6 +111,11 @@ def test_hovering_a_reply_shows_its_bar_and_every_button_does_its_job(
     assert _shot(view, bar[BarCommand.REGENERATE]) != before  # painted now
     assert _tooltip(view, bar[BarCommand.REGENERATE]) == "Regenerate reply (Ctrl+Shift+R)"
     assert _tooltip(view, bar[BarCommand.COPY]) == "Copy text (Ctrl+C)"
+    # the list focused on another row: still one bar, the hovered one
+    view.setFocus(Qt.FocusReason.TabFocusReason)
+    view.select_message(question.id)
+    qtbot.waitUntil(view.hasFocus)
+    assert view.action_bar.shows_bar(reply.id) and not view.action_bar.shows_bar(question.id)
 
     clipboard = QGuiApplication.clipboard()
     clipboard.setText("(nothing)")
@@ -163,6 +168,8 @@ def test_every_code_block_has_a_copy_button_that_copies_its_code_exactly(
         assert clipboard.text() == code
         assert view.action_bar.copied is not None  # the button says "Copied"…
     assert view.text_selection.selection is None  # a click on Copy selects nothing
+    view.text_selection.select_all(reply.id)  # the empty label row copies as nothing
+    assert f"\n\n{UNLABELLED}" in view.text_selection.selected_text()
     qtbot.waitUntil(lambda: view.action_bar.copied is None, timeout=COPIED_MS * 4)  # …a moment
 
 
