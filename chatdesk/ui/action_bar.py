@@ -56,7 +56,7 @@ from chatdesk.services.records import MessageRecord
 from chatdesk.store.enums import Role
 from chatdesk.ui import glyphs
 from chatdesk.ui.code_scroll import CodeBlock, code_blocks_of
-from chatdesk.ui.message_delegate import ROW_SPACING
+from chatdesk.ui.message_delegate import ROW_SPACING, status_font
 from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.theme import Colors
 
@@ -140,22 +140,14 @@ def commands_for(model: MessageListModel, record: MessageRecord) -> list[BarComm
     return commands
 
 
-def bar_font(font: QFont) -> QFont:
-    """The code buttons' label font: the status line's size."""
-    small = QFont(font)
-    if font.pointSizeF() > 0:
-        small.setPointSizeF(max(font.pointSizeF() - 1.5, 7.0))
-    return small
-
-
 def button_size(font: QFont) -> float:
     """A bar button's side: grows with the text size."""
-    return round(QFontMetricsF(bar_font(font)).height() + 8.0)
+    return round(QFontMetricsF(status_font(font)).height() + 8.0)
 
 
 def code_button_rect(block: CodeBlock, font: QFont) -> QRectF:
     """Where a code block's Copy button is, in document coordinates (its label row)."""
-    fm = QFontMetricsF(bar_font(font))
+    fm = QFontMetricsF(status_font(font))
     width = fm.horizontalAdvance(CODE_COPIED) + fm.height() + 14.0
     height = fm.height() + 6.0
     return QRectF(block.box.right() - width - 4.0, block.box.top() + 4.0, width, height)
@@ -253,7 +245,7 @@ class ActionBar(QObject):
             return None
         view = self._view
         geo = self._delegate.geometry(view.visualRect(index), index, view.font())
-        if self.shows_bar(record.id) or record.id == self.hovered_id:
+        if self.shows_bar(record.id):
             for button in self.buttons(index, view.visualRect(index), view.font()):
                 if button.rect.contains(pos):
                     return _BarTarget(record.id, button.command)
@@ -308,7 +300,7 @@ class ActionBar(QObject):
             return
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        small = bar_font(font)
+        small = status_font(font)
         painter.setFont(small)
         metrics = QFontMetricsF(small)
         glyph_side = metrics.height() - 4.0

@@ -179,11 +179,7 @@ class MessageDelegate(QStyledItemDelegate):
         return entry.doc if entry else None
 
     def _status_font(self, font: QFont) -> QFont:
-        small = QFont(font)
-        size = font.pointSizeF()
-        if size > 0:
-            small.setPointSizeF(max(size - 1.5, 7.0))
-        return small
+        return status_font(font)
 
     def _retry_font(self, font: QFont) -> QFont:
         link_font = self._status_font(font)
@@ -548,6 +544,15 @@ class MessageDelegate(QStyledItemDelegate):
                 self.link_activated.emit(anchor)
                 return True
         return False
+
+
+def status_font(font: QFont) -> QFont:
+    """The status line's smaller font (the action bar's labels use it too)."""
+    small = QFont(font)
+    size = font.pointSizeF()
+    if size > 0:
+        small.setPointSizeF(max(size - 1.5, 7.0))
+    return small
 
 
 def _moved(geo: BubbleGeometry, dy: float) -> BubbleGeometry:
