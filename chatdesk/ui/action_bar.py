@@ -48,17 +48,15 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPen,
-    QPixmap,
-    QStaticText,
     QTextDocument,
-    QTransform,
 )
 from PySide6.QtWidgets import QToolTip
 
 from chatdesk.services.records import MessageRecord
 from chatdesk.store.enums import Role
 from chatdesk.ui import glyphs
-from chatdesk.ui.code_scroll import CodeBlock, code_blocks_of
+from chatdesk.ui.code_copy import code_button_rect, paint_code_button
+from chatdesk.ui.code_scroll import code_blocks_of
 from chatdesk.ui.message_delegate import ROW_SPACING, status_font
 from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.theme import Colors
@@ -83,8 +81,6 @@ BAR_INSET = 12.0
 """How far the bar stays from the bubble's side."""
 BAR_GAP = 8.0
 """Room the bar leaves beside the status text (time, error, Retry)."""
-CODE_COPY = "Copy"
-CODE_COPIED = "Copied"
 
 
 class BarCommand(StrEnum):
@@ -146,82 +142,6 @@ def commands_for(model: MessageListModel, record: MessageRecord) -> list[BarComm
 def button_size(font: QFont) -> float:
     """A bar button's side: grows with the text size."""
     return round(QFontMetricsF(status_font(font)).height() + 8.0)
-
-
-@dataclass(frozen=True)
-class _CodeButtonLook:
-    """A code Copy button's font and measures for one text size, worked out once: every
-    code block in view paints one on every frame."""
-
-    font: QFont
-    width: float
-    height: float
-    glyph: float  # the icon's side
-    ascent: float
-    descent: float
-    labels: dict[str, tuple[QStaticText, float]]  # laid-out label and its width
-
-
-_looks: dict[str, _CodeButtonLook] = {}
-
-
-def _code_button_look(font: QFont) -> _CodeButtonLook:
-    look = _looks.get(font.key())
-    if look is None:
-        small = status_font(font)
-        fm = QFontMetricsF(small)
-        labels = {}
-        for label in (CODE_COPY, CODE_COPIED):
-            text = QStaticText(label)
-            text.prepare(QTransform(), small)
-            labels[label] = (text, fm.horizontalAdvance(label))
-        width = fm.horizontalAdvance(CODE_COPIED) + fm.height() + 14.0
-        look = _CodeButtonLook(
-            small, width, fm.height() + 6.0, fm.height() - 4.0, fm.ascent(), fm.descent(), labels
-        )
-        _looks[font.key()] = look
-    return look
-
-
-_pixmaps: dict[tuple[object, ...], QPixmap] = {}
-
-
-def _code_button_pixmap(look: _CodeButtonLook, c: Colors, state: str, ratio: float) -> QPixmap:
-    """A code Copy button as painted: ``state`` is "" (idle), "hover" or "done" (Copied)."""
-    key = (look.font.key(), c, state, ratio)
-    pixmap = _pixmaps.get(key)
-    if pixmap is not None:
-        return pixmap
-    pixmap = QPixmap(round(look.width * ratio), round(look.height * ratio))
-    pixmap.setDevicePixelRatio(ratio)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    rect = QRectF(0.0, 0.0, look.width, look.height)
-    done = state == "done"
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-    painter.setPen(QPen(QColor(c.border), 1.0))
-    painter.setBrush(QColor(c.hover if state == "hover" else c.code_bg))
-    painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 6.0, 6.0)
-    color = QColor(c.text if state else c.muted)
-    text, text_width = look.labels[CODE_COPIED if done else CODE_COPY]
-    left = rect.center().x() - (look.glyph + 4.0 + text_width) / 2  # glyph and word centred
-    icon = QRectF(left, rect.center().y() - look.glyph / 2, look.glyph, look.glyph)
-    (glyphs.draw_check if done else glyphs.draw_copy)(painter, icon, color)
-    painter.setFont(look.font)
-    painter.setPen(color)
-    top = rect.center().y() - (look.ascent + look.descent) / 2
-    painter.drawStaticText(QPointF(icon.right() + 4.0, top), text)
-    painter.end()
-    _pixmaps[key] = pixmap
-    return pixmap
-
-
-def code_button_rect(block: CodeBlock, font: QFont) -> QRectF:
-    """Where a code block's Copy button is, in document coordinates (its label row)."""
-    look = _code_button_look(font)
-    return QRectF(
-        block.box.right() - look.width - 4.0, block.box.top() + 4.0, look.width, look.height
-    )
 
 
 class ActionBar(QObject):
@@ -364,19 +284,12 @@ class ActionBar(QObject):
     def paint_code_buttons(
         self, painter: QPainter, message_id: int, doc: QTextDocument, font: QFont, c: Colors
     ) -> None:
-        """Copy (or Copied) at the top right of each code block; ``painter`` is at the
-        document's origin. Each look is drawn once into a pixmap, then only copied."""
-        blocks = code_blocks_of(doc)
-        if not blocks:
-            return
-        look = _code_button_look(font)
-        device = painter.device()
-        ratio = device.devicePixelRatioF() if device is not None else 1.0
-        for block in blocks:
+        """Copy (or Copied, or hovered) at the top right of each code block; ``painter``
+        is at the document's origin."""
+        for block in code_blocks_of(doc):
             target = _CodeTarget(message_id, block.number)
             state = "done" if target == self.copied else "hover" if self._hover == target else ""
-            pixmap = _code_button_pixmap(look, c, state, ratio)
-            painter.drawPixmap(code_button_rect(block, font).topLeft(), pixmap)
+            paint_code_button(painter, block, font, c, state)
 
     # -- doing -----------------------------------------------------------------------
 

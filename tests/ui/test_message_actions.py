@@ -20,7 +20,8 @@ from chatdesk.services import Services
 from chatdesk.services.records import MessageRecord
 from chatdesk.store.enums import MessageStatus, Role
 from chatdesk.testing import ScriptedLLM
-from chatdesk.ui.action_bar import COPIED_MS, BarCommand, code_button_rect
+from chatdesk.ui.action_bar import COPIED_MS, BarCommand
+from chatdesk.ui.code_copy import code_button_rect
 from chatdesk.ui.code_scroll import code_blocks_of
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.message_view import MessageListView
