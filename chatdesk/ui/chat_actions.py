@@ -21,6 +21,7 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QBoxLayout, QFileDialog, QMenu
 
 from chatdesk.services.transfer import ImportProgress, ImportResult
+from chatdesk.ui.action_bar import BarCommand
 from chatdesk.ui.export_task import ExportTask
 from chatdesk.ui.import_panel import ImportPanel
 from chatdesk.ui.import_task import ImportTask
@@ -65,6 +66,8 @@ class ChatActions(QObject):
         for action in self.export_actions():
             action.setEnabled(False)
         self.regenerate_action.setEnabled(False)
+        bar = window.message_view.action_bar  # its tooltips name the shortcut
+        bar.set_shortcut(BarCommand.REGENERATE, self.regenerate_action.shortcut())
         self.import_task: ImportTask | None = None
         self.export_tasks: list[ExportTask] = []
         self.import_panel = ImportPanel(window.chat_pane)

@@ -205,11 +205,11 @@ def code_block_html(code: str, language: str, colors: Colors) -> str:
         if lexer is not None
         else html.escape(code)
     )
+    # Every block has a label row (a zero-width space without a language, which copies
+    # leave out): the painted Copy button sits at its right end, never over the code.
     label = (
         f'<p style="color:{colors.muted}; font-size:small; margin-bottom:4px;">'
-        f"{html.escape(language)}</p>"
-        if language
-        else ""
+        f"{html.escape(language) if language else chr(0x200B)}</p>"
     )
     return (
         f'<table width="100%" cellspacing="0" cellpadding="{CODE_PADDING}" '

@@ -39,6 +39,7 @@ from PySide6.QtGui import (
     QPalette,
     QPen,
     QTextCursor,
+    QTextDocument,
     QTextFrame,
     QTextTable,
 )
@@ -62,6 +63,7 @@ from chatdesk.ui.time_format import message_time
 from chatdesk.vocabulary import RETRYABLE_MESSAGE_STATUSES, MessageStatus, Role
 
 if TYPE_CHECKING:
+    from chatdesk.ui.action_bar import ActionBar
     from chatdesk.ui.bubble_selection import BubbleSelection
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -150,6 +152,7 @@ class MessageDelegate(QStyledItemDelegate):
         self.flash_id: int | None = None  # a message just revealed, glowing as it fades
         self.flash_level = 0.0
         self.text_layer: BubbleSelection | None = None  # paints selections, wide code
+        self.action_bar: ActionBar | None = None  # hover bar and code blocks' Copy
         theme.changed.connect(self.on_theme_changed)
 
     # -- layout ----------------------------------------------------------------------
@@ -175,11 +178,7 @@ class MessageDelegate(QStyledItemDelegate):
         return entry.doc if entry else None
 
     def _status_font(self, font: QFont) -> QFont:
-        small = QFont(font)
-        size = font.pointSizeF()
-        if size > 0:
-            small.setPointSizeF(max(size - 1.5, 7.0))
-        return small
+        return status_font(font)
 
     def _retry_font(self, font: QFont) -> QFont:
         link_font = self._status_font(font)
@@ -337,6 +336,19 @@ class MessageDelegate(QStyledItemDelegate):
             retry = QRectF(status_rect.right() - rw, status_rect.top(), rw, status_h)
         return BubbleGeometry(bubble, text, status_rect, retry)
 
+    def status_span(self, option_rect: QRect, index: _Index, font: QFont) -> tuple[float, float]:
+        """Left and right x of the status line's ink (its text, and Retry if shown)."""
+        geo = self.geometry(option_rect, index, font)
+        status = self.status_line(index)
+        if geo.retry is not None:
+            return geo.status.left(), geo.status.right()
+        sfm = QFontMetrics(self._status_font(font))
+        width = min(float(sfm.horizontalAdvance(status.text)), geo.status.width())
+        m: MessageRecord = index.data(MessageRoles.Record)
+        if m.role is Role.USER:
+            return geo.status.right() - width, geo.status.right()
+        return geo.status.left(), geo.status.left() + width
+
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         m: MessageRecord | None = index.data(MessageRoles.Record)
         if m is None:
@@ -396,6 +408,8 @@ class MessageDelegate(QStyledItemDelegate):
                 self.text_layer.paint_text(painter, m.id, doc, ctx, geo.text.size(), user)
             else:
                 doc.documentLayout().draw(painter, ctx)
+            if self.action_bar is not None and m.role is Role.ASSISTANT:
+                self.action_bar.paint_code_buttons(painter, m.id, doc, option.font, c)
             painter.restore()
 
         status = parts.status
@@ -417,6 +431,8 @@ class MessageDelegate(QStyledItemDelegate):
                 int(Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextDontClip),
                 RETRY_TEXT,
             )
+        if self.action_bar is not None and self.action_bar.shows_bar(m.id):
+            self.action_bar.paint_bar(painter, index, option.rect, option.font, c)
         painter.restore()
 
     def _paint_parts(self, option: QStyleOptionViewItem, index: _Index, m: MessageRecord) -> _Parts:
@@ -464,12 +480,18 @@ class MessageDelegate(QStyledItemDelegate):
         table = cursor.currentTable()
         if table is None or not layout.frameBoundingRect(table).contains(local):
             return None
-        tables = [t for t in _tables(doc.rootFrame()) if t.rows() == 1 and t.columns() == 1]
+        tables = _code_tables(doc)
+        return self.code_of_block(m, doc, tables.index(table)) if table in tables else None
+
+    def code_of_block(self, m: MessageRecord, doc: QTextDocument, number: int) -> str | None:
+        """The code of the reply's ``number``-th code block, from the Markdown source,
+        exactly as written (None when the shown document does not match the source,
+        e.g. a giant reply shown cut)."""
+        tables = _code_tables(doc)
         codes = code_blocks(m.content)
-        for n, candidate in enumerate(tables):
-            if candidate == table and len(tables) == len(codes):
-                return codes[n]
-        return None
+        if len(tables) != len(codes) or not 0 <= number < len(codes):
+            return None
+        return codes[number]
 
     def _anchor_at(self, geo: BubbleGeometry, m: MessageRecord, pos: QPointF) -> str | None:
         doc = self.cached_document(m.id)
@@ -523,6 +545,15 @@ class MessageDelegate(QStyledItemDelegate):
         return False
 
 
+def status_font(font: QFont) -> QFont:
+    """The status line's smaller font (the action bar's labels use it too)."""
+    small = QFont(font)
+    size = font.pointSizeF()
+    if size > 0:
+        small.setPointSizeF(max(size - 1.5, 7.0))
+    return small
+
+
 def _moved(geo: BubbleGeometry, dy: float) -> BubbleGeometry:
     """``geo`` shifted down by ``dy`` (a row's parts are kept at y = 0)."""
     return BubbleGeometry(
@@ -531,6 +562,11 @@ def _moved(geo: BubbleGeometry, dy: float) -> BubbleGeometry:
         geo.status.translated(0, dy),
         geo.retry.translated(0, dy) if geo.retry is not None else None,
     )
+
+
+def _code_tables(doc: QTextDocument) -> list[QTextTable]:
+    """The code blocks of a document (its one-cell tables), in the order of the fences."""
+    return [t for t in _tables(doc.rootFrame()) if t.rows() == 1 and t.columns() == 1]
 
 
 def _tables(frame: QTextFrame) -> list[QTextTable]:

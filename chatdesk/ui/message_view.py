@@ -18,6 +18,7 @@ from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
 from chatdesk.services.records import MessageRecord
+from chatdesk.ui.action_bar import ActionBar, BarCommand, rerun_of
 from chatdesk.ui.bubble_selection import BubbleSelection
 from chatdesk.ui.message_delegate import MessageDelegate
 from chatdesk.ui.message_model import MessageListModel, MessageRoles
@@ -84,6 +85,8 @@ class MessageListView(QListView):
         self._warmer = QTimer(self)
         self._warmer.setInterval(WARM_STEP_MS)
         self.text_selection = BubbleSelection(self, model)  # drag-select inside a bubble
+        self.action_bar = ActionBar(self, model)  # after the selection: it sees clicks first
+        self.setAccessibleDescription("Right arrow: this message's actions")
         self._connect_signals()
 
     @property
@@ -277,6 +280,7 @@ class MessageListView(QListView):
     # -- selection and copy ----------------------------------------------------------
 
     def on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.action_bar.on_current_changed()
         message_id = current.data(MessageRoles.MessageId) if current.isValid() else None
         self.current_message_changed.emit(int(message_id or 0))
 
@@ -288,6 +292,13 @@ class MessageListView(QListView):
         text = self.selected_text()
         if text:
             QGuiApplication.clipboard().setText(text)
+
+    def make_current(self, index: QModelIndex) -> None:
+        """Make ``index`` the current row without scrolling: Qt would scroll a reply
+        taller than the view to its top, away from the button or menu just used."""
+        self.setAutoScroll(False)
+        self.setCurrentIndex(index)
+        self.setAutoScroll(True)
 
     def select_message(self, message_id: int) -> None:
         row = self._model.row_of(message_id)
@@ -308,7 +319,7 @@ class MessageListView(QListView):
         index = self.indexAt(pos)
         if not index.isValid():
             return None
-        self.setCurrentIndex(index)
+        self.make_current(index)
         record: MessageRecord = index.data(MessageRoles.Record)
         menu = QMenu(self)
         menu.setObjectName("messageMenu")
@@ -320,23 +331,55 @@ class MessageListView(QListView):
         if code is not None:
             copy_code = menu.addAction("Copy code")
             copy_code.triggered.connect(lambda: QGuiApplication.clipboard().setText(code))
-        copy = menu.addAction("Copy text")
-        copy.triggered.connect(self.copy_selected)
+        menu.addAction("Copy text").triggered.connect(self.copy_selected)
         if record.role is Role.USER:
             menu.addSeparator()
-            edit = menu.addAction("Edit and resend")
+            edit = menu.addAction(BarCommand.EDIT.value)
             edit.triggered.connect(lambda: self.edit_requested.emit(record.id))
-        target = index.data(MessageRoles.RetryTarget)
-        regenerate_target = self._model.regenerate_target(record)
-        if isinstance(target, int):  # a failed or stopped run: Retry says it best
+        rerun = rerun_of(self._model, record)  # Retry for a failed or stopped run
+        if rerun is not None:
+            command, target = rerun
             menu.addSeparator()
-            retry = menu.addAction("Retry")
-            retry.triggered.connect(lambda: self.retry_requested.emit(target))
-        elif record.role is Role.ASSISTANT and regenerate_target is not None:
-            menu.addSeparator()
-            regenerate = menu.addAction("Regenerate reply")
-            regenerate.triggered.connect(lambda: self.regenerate_requested.emit(regenerate_target))
+            again = menu.addAction(command.value)
+            again.triggered.connect(lambda: self._rerun(command, target))
         return menu
+
+    def _rerun(self, command: BarCommand, target: int) -> None:
+        signal = self.retry_requested if command is BarCommand.RETRY else self.regenerate_requested
+        signal.emit(target)
+
+    def run_command(self, message_id: int, command: BarCommand, at: QPoint) -> None:
+        """Do what the bubble menu's item for ``command`` does, on ``message_id`` (the
+        action bar's buttons come here; ``at``: where More opens the menu)."""
+        row = self._model.row_of(message_id)
+        if row is None:
+            return
+        index = self._model.index(row)
+        self.make_current(index)
+        record: MessageRecord = index.data(MessageRoles.Record)
+        if command is BarCommand.MORE:
+            self.on_context_menu(at)
+        elif command is BarCommand.COPY:
+            self.copy_selected()
+        elif command is BarCommand.EDIT and record.role is Role.USER:
+            self.edit_requested.emit(record.id)
+        else:
+            rerun = rerun_of(self._model, record)
+            if rerun is not None and rerun[0] is command:
+                self._rerun(*rerun)
+
+    def copy_code_block(self, message_id: int, number: int) -> bool:
+        """Copy a reply's ``number``-th code block exactly as written; False if unknown."""
+        row = self._model.row_of(message_id)
+        doc = self._delegate.cached_document(message_id)
+        if row is None or doc is None:
+            return False
+        record: MessageRecord = self._model.index(row).data(MessageRoles.Record)
+        code = self._delegate.code_of_block(record, doc, number)
+        if code is None:
+            return False
+        QGuiApplication.clipboard().setText(code)
+        return True
 
     def on_context_menu(self, pos: QPoint) -> None:
         menu = self.context_menu_for(pos)
