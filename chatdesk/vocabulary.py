@@ -53,3 +53,19 @@ ACTIVE_EXECUTION_STATUSES: frozenset[ExecutionStatus] = frozenset(
     {ExecutionStatus.PENDING, ExecutionStatus.RUNNING}
 )
 """A run not yet ended: a crash leaves these behind, recovery fails them."""
+
+
+_STATUS_WORDS: dict[str, str] = {
+    MessageStatus.PENDING: "waiting",
+    MessageStatus.PROCESSING: "in progress",
+    MessageStatus.COMPLETED: "completed",
+    MessageStatus.FAILED: "failed",
+    MessageStatus.CANCELLED: "stopped",
+    ExecutionStatus.RUNNING: "running",
+}
+
+
+def status_word(status: MessageStatus | ExecutionStatus) -> str:
+    """A status as a person reads it, the same in the window, Run details and exports
+    (``cancelled`` is "stopped", as the Stop button that causes it says)."""
+    return _STATUS_WORDS.get(status, status.value)

@@ -83,6 +83,7 @@ from chatdesk.vocabulary import (
     ExecutionStatus,
     MessageStatus,
     Role,
+    status_word,
 )
 
 log = logging.getLogger(__name__)
@@ -298,7 +299,7 @@ class TransferService:
                 who = {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "System"}[role]
                 head = f"{who} · {_human_time(row.created_at)}"
                 if status is not MessageStatus.COMPLETED:
-                    head += f" · {status.value}"
+                    head += f" · {status_word(status)}"
                 out.write(f"\n---\n\n### {head}\n\n")
                 if row.content:
                     language = "markdown" if role is Role.ASSISTANT else "text"

@@ -35,7 +35,7 @@ from chatdesk.ui.theme import DARK, LIGHT
 from chatdesk.ui.time_format import full_time
 from chatdesk.ui.trace_model import TraceModel, TraceRoles
 from chatdesk.ui.trace_view import TraceView
-from chatdesk.vocabulary import ExecutionStatus, Role
+from chatdesk.vocabulary import ExecutionStatus, Role, status_word
 
 FIELDS = (
     ("message", "Message"),
@@ -318,7 +318,7 @@ class ExecutionPanel(QDockWidget):
         v = self._values
         v["message"].setText(f"#{m.id}  ·  {full_time(m.created_at)}")
         v["role"].setText(m.role.value)
-        v["status"].setText(m.status.value)
+        v["status"].setText(status_word(m.status))
         if m.execution_id is None:
             v["execution"].setText("none (this message started no run)")
             return
@@ -330,7 +330,7 @@ class ExecutionPanel(QDockWidget):
         e = self._executions.get(m.execution_id)
         if e is None:
             return
-        v["execution_status"].setText(e.status.value)
+        v["execution_status"].setText(status_word(e.status))
         v["crew"].setText(e.crew)
         v["model"].setText(e.model or "default")
         v["started"].setText(full_time(e.started_at))

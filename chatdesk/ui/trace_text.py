@@ -13,7 +13,7 @@ from typing import Any
 
 from chatdesk.services.records import ExecutionLogRecord, ExecutionRecord
 from chatdesk.ui.time_format import full_time, local
-from chatdesk.vocabulary import ACTIVE_EXECUTION_STATUSES
+from chatdesk.vocabulary import ACTIVE_EXECUTION_STATUSES, status_word
 
 COLUMNS = ("Time", "Agent", "Task", "Event", "Tool", "Tokens")
 SHOWN_ELSEWHERE = frozenset({"at", "tokens", "tool_name"})
@@ -91,7 +91,7 @@ def step_cells(step: ExecutionLogRecord) -> tuple[str, str, str, str, str, str]:
 
 def run_title(run: ExecutionRecord, steps: int, more: bool) -> str:
     """The header of a run's group: ``Run #12 · completed · 23 steps · 1,234 tokens``."""
-    parts = [f"Run #{run.id}", run.status.value]
+    parts = [f"Run #{run.id}", status_word(run.status)]
     if steps:
         parts.append(f"{steps}{'+' if more else ''} step{'' if steps == 1 and not more else 's'}")
     elif run.status in ACTIVE_EXECUTION_STATUSES:
@@ -127,7 +127,7 @@ def describe_step(step: ExecutionLogRecord) -> str:
 def describe_run(run: ExecutionRecord) -> str:
     """A run's own fields, for the detail pane when its header row is selected."""
     lines = [
-        f"Run #{run.id}  ·  {run.status.value}",
+        f"Run #{run.id}  ·  {status_word(run.status)}",
         "",
         f"Crew:     {run.crew}",
         f"Model:    {run.model or 'default'}",

@@ -314,3 +314,20 @@ def test_only_the_owner_exports(services: Services, user_id: int, tmp_path: Path
     with pytest.raises(PermissionDeniedError):
         services.transfer.export_json(user_id, thread.id, tmp_path / "out" / "x.json")
     assert not list((tmp_path / "out").iterdir())
+
+
+def test_a_stopped_reply_reads_stopped_in_the_markdown_as_in_the_window(
+    services: Services, user_id: int, tmp_path: Path
+) -> None:
+    thread = services.threads.create(user_id, "Stopped")
+    sent = services.messages.send(user_id, thread.id, "go on")
+    assert sent.execution is not None
+    services.executions.start(user_id, sent.execution.id)
+    services.executions.finish(
+        user_id, sent.execution.id, ExecutionStatus.CANCELLED, text="half a rep"
+    )
+    path = tmp_path / "stopped.md"
+    services.transfer.export_markdown(user_id, thread.id, path)
+    text = path.read_text(encoding="utf-8")
+    assert "· stopped" in text
+    assert "cancelled" not in text

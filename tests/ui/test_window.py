@@ -364,9 +364,9 @@ def test_run_details_and_theme(
     assert window.execution_panel.isVisible()
     window.message_view.select_message(sent.message.id)
     panel = window.execution_panel
-    assert panel.value("status") == "pending"
+    assert panel.value("status") == "waiting"
     assert panel.value("execution") == f"#{sent.execution.id}"  # type: ignore[union-attr]
-    assert panel.value("execution_status") == "pending"
+    assert panel.value("execution_status") == "waiting"
     assert panel.value("crew") == "assistant"
 
     window.on_theme_selected(ThemeMode.DARK)
