@@ -177,6 +177,7 @@ class MainWindow(QMainWindow):
         self.header = ThreadHeader(self.services, self.user_id, self.settings, self.chat_pane)
         self.header.set_crews(list_crews(data_dir()))
         self.toast = Toast(self.message_stack)
+        self.toast.space_needed.connect(self.message_view.reserve_bottom)
 
         self.composer = Composer(self.chat_pane)
         self.composer.setMaximumWidth(COLUMN_MAX)

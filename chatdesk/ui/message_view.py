@@ -122,6 +122,13 @@ class MessageListView(QListView):
         bar = self.verticalScrollBar()
         return bar.value() >= bar.maximum() - BOTTOM_SLACK
 
+    def reserve_bottom(self, pixels: int) -> None:
+        """Keep the last line clear of a notice floating over the list's bottom edge."""
+        at_bottom = self.is_at_bottom()
+        self.setViewportMargins(0, 0, 0, max(0, pixels))
+        if at_bottom:
+            self.scroll_to_end()
+
     def scroll_to_end(self) -> None:
         self._stick_to_bottom = True
         self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())

@@ -193,11 +193,12 @@ def style_sheet(c: Colors) -> str:
     #emptyHint, #threadListEmpty {{ color: {c.muted}; }}
     #searchStatus, #searchResultsHeader {{ color: {c.muted}; }}
     #toast {{
-        background: {"#3a3d44" if c.dark else "#1f2328"}; border-radius: 10px;
+        /* the window's inverse (as snackbars are): it stands out in either theme */
+        background: {"#e8eaed" if c.dark else "#1f2328"}; border-radius: 10px;
     }}
-    #toast QLabel {{ color: #f5f5f5; }}
+    #toast QLabel {{ color: {"#1f2328" if c.dark else "#f5f5f5"}; }}
     #toast QPushButton {{
-        border: none; color: {"#8ab4f8" if c.dark else "#93b4ff"}; font-weight: 600;
+        border: none; color: {"#1a56c9" if c.dark else "#93b4ff"}; font-weight: 600;
         padding: 4px 8px; background: transparent;
     }}
     #importPanel {{

@@ -7,6 +7,7 @@ takes focus, so typing is not interrupted.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 TOAST_MS = 6000
@@ -18,9 +19,12 @@ class Toast(QFrame):
 
     Signals:
         action_clicked: the action button was clicked.
+        space_needed(int): how much of its parent's bottom it covers now (0: hidden), so
+            the list below can keep its last line clear of it.
     """
 
     action_clicked = Signal()
+    space_needed = Signal(int)
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
@@ -67,6 +71,14 @@ class Toast(QFrame):
         x = (parent.width() - self.width()) // 2
         y = parent.height() - self.height() - BOTTOM_OFFSET
         self.move(max(x, 0), max(y, 0))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.space_needed.emit(self.height() + 2 * BOTTOM_OFFSET)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.space_needed.emit(0)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.parentWidget() and event.type() == QEvent.Type.Resize:
