@@ -91,6 +91,8 @@ class ChatdeskApp:
         self.worker.event_received.connect(self.coordinator.on_worker_event)
         self.coordinator.reply_text_changed.connect(self.window.on_reply_text_changed)
         self.coordinator.save_failed.connect(self.window.on_reply_save_failed)
+        self.worker.worker_ready.connect(self.window.on_engine_ready)
+        self.worker.worker_died.connect(self.window.on_engine_restarting)
         # window -> coordinator
         self.window.stop_requested.connect(self.coordinator.cancel)
 
@@ -122,6 +124,7 @@ class ChatdeskApp:
 
     def start_worker(self) -> None:
         """Start the crew worker in the background (the window never waits for it)."""
+        self.window.set_engine_starting(not self.worker.is_ready)
         self.worker.start()
 
     def close(self) -> None:

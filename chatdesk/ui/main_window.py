@@ -366,6 +366,19 @@ class MainWindow(QMainWindow):
             if ids:
                 self.sidebar.select_thread(ids[0])
 
+    def set_engine_starting(self, starting: bool) -> None:
+        """Whether the crew worker is (re)starting: replies waiting for it say so."""
+        delegate = self.message_view.delegate
+        if delegate.engine_starting != starting:
+            delegate.engine_starting = starting
+            self.message_view.viewport().update()
+
+    def on_engine_ready(self, _ready: object) -> None:
+        self.set_engine_starting(False)
+
+    def on_engine_restarting(self, _why: str) -> None:
+        self.set_engine_starting(True)  # a new worker is already on its way
+
     def _place_details(self) -> Callable[[], None] | None:
         """Dock Run details beside the chat when both fit; else float it over the chat.
 

@@ -141,6 +141,8 @@ class MessageDelegate(QStyledItemDelegate):
         self._view = view
         self._theme = theme
         self._cache: OrderedDict[int, _Layout] = OrderedDict()
+        self.engine_starting = False
+        """The crew worker is starting: a reply not begun says so instead of "Thinking"."""
         self._sizes: dict[int, tuple[tuple[object, ...], tuple[float, float]]] = {}
         # Row sizes and painted parts of completed messages, valid while the record
         # object is the same (a completed bubble's looks depend on nothing else but
@@ -235,7 +237,12 @@ class MessageDelegate(QStyledItemDelegate):
             if m.role is Role.USER:
                 t = message_time(m.created_at)
                 return StatusLine(t, muted, False, t)
-            word = "Writing " if m.content.strip() else "Thinking "
+            if m.content.strip():
+                word = "Writing "
+            elif self.engine_starting:  # the crew worker is still loading CrewAI
+                word = "Starting the engine "
+            else:
+                word = "Thinking "
             return StatusLine(word + dots, muted, False, word + DOTS[-1])
         retry = bool(index.data(MessageRoles.CanRetry))
         if m.role is Role.USER and m.status in RETRYABLE_MESSAGE_STATUSES and not retry:
