@@ -72,7 +72,7 @@ from chatdesk.services.json_stream import (
 )
 from chatdesk.services.messages import MAX_CONTENT_CHARS, MAX_USER_CONTENT_CHARS
 from chatdesk.services.records import ThreadRecord
-from chatdesk.services.threads import MAX_SYSTEM_PROMPT_CHARS, clean_title
+from chatdesk.services.threads import MAX_SYSTEM_PROMPT_CHARS, MAX_TITLE_CHARS, clean_title
 from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
 from chatdesk.services.users import UserService
 from chatdesk.store.base import utcnow
@@ -470,7 +470,7 @@ class TransferService:
             source = session.get_one(Thread, staged)
             thread = Thread(
                 user_id=user_id,
-                title=source.title,
+                title=_imported_title(session, user_id, source.title),
                 crew=source.crew,
                 model=source.model,
                 system_prompt=source.system_prompt,
@@ -1027,3 +1027,17 @@ def _time(item: Mapping[str, Any], name: str, where: str, *, required: bool) -> 
         raise TransferError(
             f"{where}.{name}: year {moment.year} with a time zone is out of range."
         ) from None
+
+
+IMPORTED_MARK = " (imported)"
+
+
+def _imported_title(session: Session, user_id: int, title: str) -> str:
+    """``title``, marked "(imported)" when the person already has a chat of that name
+    (importing a chat back beside its original would give two alike)."""
+    taken = session.scalar(
+        select(Thread.id).where(Thread.user_id == user_id, Thread.title == title).limit(1)
+    )
+    if taken is None or title.endswith(IMPORTED_MARK):
+        return title
+    return title[: MAX_TITLE_CHARS - len(IMPORTED_MARK)].rstrip() + IMPORTED_MARK

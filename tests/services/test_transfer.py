@@ -105,7 +105,11 @@ def test_json_round_trip_gives_the_same_thread(
     result = services.transfer.import_file(user_id, path)
     assert result.thread.id != thread_id
     assert (result.messages, result.executions) == (len(HOSTILE) * 2 + 3, len(HOSTILE) + 1)
-    assert _snapshot(services, user_id, result.thread.id) == _snapshot(services, user_id, thread_id)
+    copy, original = (_snapshot(services, user_id, t) for t in (result.thread.id, thread_id))
+    title, *rest = copy.pop("thread")
+    assert title == "Export me (imported)"  # beside its original: told apart
+    assert (title.removesuffix(" (imported)"), *rest) == original.pop("thread")
+    assert copy == original
     # one announcement, of a complete thread
     assert [(c.entity, c.kind.value, c.id) for c in recorder.changes] == [
         (Entity.THREAD, "created", result.thread.id)
@@ -121,6 +125,7 @@ def test_json_round_trip_gives_the_same_thread(
             e.pop("ref"), e.pop("steps")
         for m in doc["messages"]:
             m.pop("execution")
+    assert second["thread"].pop("title") == document["thread"].pop("title") + " (imported)"
     assert second == document
 
 
@@ -331,3 +336,15 @@ def test_a_stopped_reply_reads_stopped_in_the_markdown_as_in_the_window(
     text = path.read_text(encoding="utf-8")
     assert "· stopped" in text
     assert "cancelled" not in text
+
+
+def test_an_import_keeps_its_title_when_no_chat_has_it(
+    services: Services, user_id: int, tmp_path: Path
+) -> None:
+    thread_id = _conversation(services, user_id)
+    path = tmp_path / "chat.json"
+    services.transfer.export_json(user_id, thread_id, path)
+    services.threads.delete(user_id, thread_id)
+    assert services.transfer.import_file(user_id, path).thread.title == "Export me"
+    again = services.transfer.import_file(user_id, path)
+    assert again.thread.title == "Export me (imported)"
