@@ -257,14 +257,19 @@ class Composer(QWidget):
         self.edit.setReadOnly(waiting)
         self.send_button.setEnabled(not waiting and bool(self.text().strip()))
         if text is not None:
-            self.show_error(text)
+            self.show_error(text, waiting=True)
         else:
             self.clear_error()
 
     def is_waiting(self) -> bool:
         return self.edit.isReadOnly()
 
-    def show_error(self, message: str) -> None:
+    def show_error(self, message: str, *, waiting: bool = False) -> None:
+        """``message`` under the field: red, or muted for a wait (``waiting``)."""
+        if self.error_label.property("waiting") != waiting:
+            self.error_label.setProperty("waiting", waiting)
+            self.error_label.style().unpolish(self.error_label)
+            self.error_label.style().polish(self.error_label)
         self.error_label.setText(message)
         self.error_label.setVisible(True)
 

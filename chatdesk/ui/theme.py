@@ -184,6 +184,7 @@ def style_sheet(c: Colors) -> str:
     }}
     #stopButton:hover {{ background: {c.hover}; }}
     #composerError {{ color: {c.error}; }}
+    #composerError[waiting="true"] {{ color: {c.muted}; }}
     #composerEditLabel {{ color: {c.muted}; }}
     #cancelEditButton {{
         border: none; background: transparent; color: {c.accent}; font-weight: 600;

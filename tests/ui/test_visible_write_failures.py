@@ -85,11 +85,13 @@ def test_a_send_into_a_locked_database_waits_visibly_then_says_why_and_keeps_the
     with StallMeter().measuring() as stalls, hold_exclusive_lock(sqlite_file(ui_services)):
         _send(qtbot, window, "my precious words")
         assert composer.error_label.text() == WAITING_TEXT
+        assert composer.error_label.property("waiting") is True  # drawn muted: not an error
         assert composer.is_waiting() and not composer.send_button.isEnabled()
         qtbot.waitUntil(lambda: not composer.is_waiting(), timeout=20_000)
     shown = composer.error_label.text()
     assert composer.error_label.isVisible()
     assert "busy" in shown and "Nothing was saved" in shown and "kept here" in shown
+    assert composer.error_label.property("waiting") is False  # the failure is red
     assert composer.text() == "my precious words"
     assert stalls.longest < STALL_BUDGET_S, f"the GUI stood still {stalls.longest:.2f} s"
     assert _contents(ui_services, me, thread_id) == []
