@@ -69,7 +69,11 @@ def test_events_arrive_in_order_and_stream_equals_reply(
     ]
     assert steps == expected
     by_name = {e.event: e for e in events if isinstance(e, StepEvent)}
-    assert by_name["llm_started"].seq < chunks[0].seq < by_name["llm_completed"].seq
+    # CrewAI hands 'llm_started' to a thread pool but streams chunks on the calling thread:
+    # on a busy machine the step can land after the first chunk (the runner's reset still
+    # comes first, as asserted above); the call's own steps and text stay in order.
+    assert by_name["llm_started"].seq < by_name["llm_completed"].seq
+    assert chunks[0].seq < by_name["llm_completed"].seq
     assert by_name["task_started"].agent_role == "Assistant"
     assert by_name["task_started"].task_name == "answer"
     assert by_name["llm_completed"].tokens and by_name["llm_completed"].tokens["total_tokens"] > 0

@@ -147,7 +147,7 @@ def test_export_then_import_gives_the_same_chat(
     qtbot.waitUntil(lambda: actions.import_task is None, timeout=RUN_TIMEOUT_MS)
     imported = window.current_thread_id
     assert imported is not None and imported != original
-    assert window.windowTitle() == "Write a greeting function — chatdesk"
+    assert window.windowTitle() == "Write a greeting function (imported) — chatdesk"
     copy = _records(window)
     window.sidebar.select_thread(original)
     source = _records(window)
