@@ -37,8 +37,18 @@ _DEFAULT_BASES = {
     "openrouter": "https://openrouter.ai/api/v1",
     "ollama": "http://127.0.0.1:11434",
 }
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-_WITH_PROXY = urllib.request.build_opener()
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as the error it is, never followed: urllib would send the
+    API key's header along to wherever the server points (another host included)."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+_WITH_PROXY = urllib.request.build_opener(_NoRedirects())
 
 
 class ModelListError(Exception):
@@ -143,6 +153,8 @@ def _http_problem(code: int, where: str) -> str:
         return f"{where} refused the API key ({code}): check it in Settings."
     if code == 404:
         return f"{where} does not list its models (404): type the model name."
+    if 300 <= code < 400:
+        return f"{where} sent the list elsewhere ({code}); check the base URL (it is not followed)."
     if code == 429:
         return f"{where} asks to slow down (429): try Refresh in a moment."
     return f"{where} answered {code} when asked for its models."

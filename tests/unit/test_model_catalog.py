@@ -184,3 +184,21 @@ def test_a_huge_answer_is_refused_not_read_whole(serve: Callable[[Answer], str])
 def test_the_scripted_model_has_no_list() -> None:
     with pytest.raises(ModelListError):
         list_models(ModelConfig(model="scripted"))
+
+
+def test_a_redirect_is_not_followed_and_the_key_goes_nowhere_else(
+    serve: Callable[[Answer], str],
+) -> None:
+    seen_elsewhere: list[Any] = []
+    elsewhere = serve(lambda h: (seen_elsewhere.append(h.headers), _json(h, 200, {"data": []})))
+
+    def redirect(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", f"{elsewhere}/models")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    base = serve(redirect)
+    with pytest.raises(ModelListError, match=r"sent the list elsewhere \(302\)"):
+        list_models(ModelConfig(model="openai/x", base_url=base, api_key=KEY))
+    assert seen_elsewhere == []  # the key never reached the other server
