@@ -33,8 +33,9 @@ bus. A cancelled or failed import deletes what it staged; what a crash leaves st
 deleted by the next import. Either way the acting user sees all of the chat or none.
 Its transactions are *background* ones (``UnitOfWork``): the GUI's go first.
 
-Markdown puts each message in a code fence longer than any backtick run in it, so a
-reply cannot close the fence early or fake a heading of the export.
+Markdown keeps each message's own Markdown, contained (``markdown_containment``): a
+reply cannot write a message header of the export, leave a fence or HTML block open to
+swallow the messages after it, or make a viewer fetch an image.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ from chatdesk.services.json_stream import (
     list_items,
     members,
 )
+from chatdesk.services.markdown_containment import contained_markdown
 from chatdesk.services.messages import MAX_CONTENT_CHARS, MAX_USER_CONTENT_CHARS
 from chatdesk.services.records import ThreadRecord
 from chatdesk.services.threads import MAX_SYSTEM_PROMPT_CHARS, MAX_TITLE_CHARS, clean_title
@@ -300,10 +302,9 @@ class TransferService:
                 head = f"{who} · {_human_time(row.created_at)}"
                 if status is not MessageStatus.COMPLETED:
                     head += f" · {status_word(status)}"
-                out.write(f"\n---\n\n### {head}\n\n")
+                out.write(f"\n---\n\n## {head}\n\n")
                 if row.content:
-                    language = "markdown" if role is Role.ASSISTANT else "text"
-                    out.write(fenced(redact_known(row.content), language))
+                    out.write(contained_markdown(_readable(redact_known(row.content))))
                 elif status is MessageStatus.COMPLETED:
                     out.write("*(empty)*\n")
                 error = (row.meta or {}).get("error") or errors.get(row.execution_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,7 @@ def test_a_big_thread_round_trips_without_loading_it_whole(
     assert contents[0] == contents[1]
 
 
-def test_markdown_is_readable_and_fences_hold(
+def test_markdown_reads_as_markdown_and_replies_cannot_forge_it(
     services: Services, user_id: int, tmp_path: Path
 ) -> None:
     thread_id = _conversation(services, user_id)
@@ -160,13 +161,25 @@ def test_markdown_is_readable_and_fences_hold(
     assert text.startswith("# Export me\n")
     assert "- Model: openai/x" in text
     assert "```text\nBe brief.\n```" in text
-    # parsed as Markdown, the fake heading inside a reply stays inside its fence
     tokens = MarkdownIt("commonmark").parse(text)
-    headings = [t for t in tokens if t.type == "heading_open" and t.tag == "h3"]
-    assert len(headings) == len(HOSTILE) * 2 + 3
+    # one header per message, every one of them ours: the fake "### You" of a reply
+    # stays inside the fence the reply left open (closed at the message's end)
+    headers = [
+        tokens[n + 1].content
+        for n, t in enumerate(tokens)
+        if t.type == "heading_open" and t.tag == "h2"
+    ]
+    assert len(headers) == len(HOSTILE) * 2 + 3
+    assert all(
+        re.fullmatch(r"(You|Assistant) · \d{4}-\d\d-\d\d \d\d:\d\d UTC( · \w+)?", h)
+        for h in headers
+    )
     fences = [t.content for t in tokens if t.type == "fence"]
-    assert HOSTILE[3] + "\n" in fences and fences[0] == "Be brief.\n"
-    assert "`````` markdown" not in text and "``````markdown\n````` five" in text
+    assert fences[0] == "Be brief.\n" and "an unclosed fence\n\n### You · fake heading\n" in fences
+    # a question's `code` is a code span: read as Markdown, not wrapped in a fence
+    assert "question 0 with `code`\n" in text
+    assert any(c.type == "code_inline" for t in tokens if t.children for c in t.children)
+    assert "````` five backticks ````` and ~~~ tildes\n" in text
     assert "> **Failed:** No CHATDESK_KEY" in text
     assert "\ufffd" in text and "\x00" not in text  # surrogates and NUL made printable
     assert not list(tmp_path.glob("*.part"))

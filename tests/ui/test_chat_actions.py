@@ -138,7 +138,8 @@ def test_export_then_import_gives_the_same_chat(
     assert exported["format"] == "chatdesk-thread" and exported["version"] == 1
     assert all(e["steps"] > 0 for e in exported["executions"])
     markdown = (tmp_path / "out-markdown.md").read_text(encoding="utf-8")
-    assert "### You ·" in markdown and "`````markdown" in markdown  # longer than ````
+    assert "\n## You ·" in markdown and "\n## Assistant ·" in markdown
+    assert "`````" not in markdown  # the reply reads as Markdown, not as a fenced block
 
     actions.choose_import_path = lambda: str(tmp_path / "out-json.json")  # type: ignore[method-assign]
     actions.import_action.trigger()  # runs in the background
