@@ -58,7 +58,7 @@ from chatdesk.ui.markdown_render import (
     worth_markdown,
 )
 from chatdesk.ui.message_model import MessageRoles
-from chatdesk.ui.theme import Colors, ThemeManager
+from chatdesk.ui.theme import Colors, ThemeManager, user_bubble_colors
 from chatdesk.ui.time_format import message_time
 from chatdesk.vocabulary import RETRYABLE_MESSAGE_STATUSES, MessageStatus, Role
 
@@ -212,12 +212,13 @@ class MessageDelegate(QStyledItemDelegate):
                 entry.size = (0.0, 0.0)
             return entry
         shown = display_text(m.content if finished else settled_text(m.content))
-        if m.role is Role.USER:
-            html_text, link = render_plain(shown), c.user_link
-        elif not worth_markdown(shown):
-            html_text, link = render_plain(shown), c.link
+        link = c.user_link if m.role is Role.USER else c.link
+        if not worth_markdown(shown):
+            html_text = render_plain(shown)
+        elif m.role is Role.USER:  # the person's Markdown too, inert as a reply's
+            html_text = render_markdown(shown, user_bubble_colors(c))
         else:
-            html_text, link = render_markdown(shown, c), c.link
+            html_text = render_markdown(shown, c)
         doc = build_document(html_text, font, text_width, link)
         entry = _Layout(key, doc, text_width)
         self._cache[m.id] = entry

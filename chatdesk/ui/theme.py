@@ -8,7 +8,7 @@ tracks it when it changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -108,6 +108,27 @@ DARK = Colors(
     hover="#2a2c31",
     pygments_style="github-dark",
 )
+
+
+def user_bubble_colors(c: Colors) -> Colors:
+    """The colours Markdown inside a person's own bubble is drawn with.
+
+    The bubble is the accent colour with light text, so code takes the dark theme's code
+    colours (light text on a dark block, a dark highlighting style) and inline code a
+    darker shade of the bubble: the light theme's near-white code block would hide the
+    bubble's white text.
+    """
+    return replace(
+        c,
+        text=c.user_text,
+        muted=c.user_muted,
+        link=c.user_link,
+        rule=c.user_muted,
+        border=DARK.border,
+        code_bg=DARK.code_bg,
+        inline_code_bg="#1d47a8" if not c.dark else "#234a9c",
+        pygments_style=DARK.pygments_style,
+    )
 
 
 def system_prefers_dark() -> bool:

@@ -17,7 +17,7 @@ from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.message_delegate import COLUMN_MAX
 from chatdesk.ui.search_model import SnippetParts
 from chatdesk.ui.search_panel import fit_snippet
-from chatdesk.ui.theme import DARK, LIGHT, Colors
+from chatdesk.ui.theme import DARK, LIGHT, Colors, user_bubble_colors
 from chatdesk.ui.thread_header import COMPACT_TITLE_MIN_WIDTH
 from chatdesk.vocabulary import MessageStatus
 
@@ -69,6 +69,20 @@ def test_text_colours_meet_wcag_aa(colors: Colors) -> None:
     assert low == {}
 
 
+@pytest.mark.parametrize("colors", [LIGHT, DARK], ids=["light", "dark"])
+def test_markdown_in_a_persons_bubble_stays_readable(colors: Colors) -> None:
+    """Inline code and code blocks inside the blue bubble: light text on dark grounds."""
+    mine = user_bubble_colors(colors)
+    pairs = [("text", "inline_code_bg"), ("text", "code_bg"), ("link", "code_bg")]
+    low = {
+        f"{fg} on {bg}": round(contrast(getattr(mine, fg), getattr(mine, bg)), 2)
+        for fg, bg in pairs
+        if contrast(getattr(mine, fg), getattr(mine, bg)) < 4.5
+    }
+    assert low == {}
+    assert mine.text == colors.user_text
+
+
 def test_the_composer_frame_shows_where_the_focus_is(qtbot: QtBot, make_window: MakeWindow) -> None:
     window = make_window()
     frame = window.composer.frame
@@ -103,12 +117,11 @@ def test_a_long_unbroken_line_stays_inside_the_chat_column(
 ) -> None:
     thread = ui_services.threads.create(me, "Long lines")
     token = "https://example.com/" + "x" * 600
-    sent = ui_services.messages.send(me, thread.id, token)
+    both = f"{token}\n\n`{token}`\n\n```\n{token}\n```"
+    sent = ui_services.messages.send(me, thread.id, both)  # a person's Markdown too
     assert sent.execution is not None
     ui_services.messages.set_status(me, sent.message.id, MessageStatus.PROCESSING)
-    reply = ui_services.messages.add_reply(
-        me, thread.id, sent.execution.id, f"{token}\n\n`{token}`\n\n```\n{token}\n```"
-    )
+    reply = ui_services.messages.add_reply(me, thread.id, sent.execution.id, both)
     window = make_window()
     window.resize(1000, 650)
     window.sidebar.select_thread(thread.id)
@@ -127,7 +140,7 @@ def test_a_long_unbroken_line_stays_inside_the_chat_column(
         assert doc is not None
         # Prose and inline code wrap; the code block keeps its line whole and scrolls.
         wide = [block for block in code_blocks_of(doc) if block.overflow > 0]
-        assert len(wide) == (1 if message_id == reply.id else 0)
+        assert len(wide) == 1
         assert all(block.inner.right() <= geo.text.width() for block in wide)
         block = doc.begin()
         while block.isValid():
