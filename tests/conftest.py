@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,25 @@ import pytest
 
 from chatdesk.services import Services
 from chatdesk.store.migrate import Store, open_store
+from tests.support.processes import describe, kill_all, live_descendants
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_processes() -> Iterator[None]:
+    """A test that leaves a process running fails, and the process is killed."""
+    before = live_descendants()
+    yield
+    stray = live_descendants() - before
+    if not stray:
+        return
+    time.sleep(0.5)  # a child told to quit may still be on its way out
+    stray &= live_descendants()
+    if stray:
+        names = [describe(pid) for pid in sorted(stray)]
+        kill_all(stray)
+        pytest.fail(f"the test left processes running (now killed): {names}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

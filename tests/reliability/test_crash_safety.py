@@ -24,9 +24,10 @@ import pytest
 from chatdesk.services import Services
 from chatdesk.services.executions import INTERRUPTED_ERROR
 from chatdesk.store.migrate import open_store
-from chatdesk.testkit.fake_openai import reply, running_server
+from chatdesk.testkit.fake_openai import FakeOpenAIServer, reply, running_server
 from chatdesk.vocabulary import MessageStatus, Role
 from tests.support.harness_output import HarnessOutput
+from tests.support.processes import die_with_parent
 
 KILLS = int(os.environ.get("CHATDESK_TEST_KILLS", "30"))
 ANSWER = "Every word of this answer must survive a crash. " * 6
@@ -45,6 +46,17 @@ def _process_gone(pid: int, timeout_s: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def _wait_for_request(
+    server: FakeOpenAIServer, before: int, child: subprocess.Popen[str], timeout_s: float
+) -> None:
+    """Until the app's worker has asked the model server (the stream is about to start)."""
+    deadline = time.monotonic() + timeout_s
+    while len(server.chat_requests()) <= before:
+        if child.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError("the app never asked the model server")
+        time.sleep(0.02)
 
 
 @pytest.mark.slow
@@ -70,6 +82,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
             requests_before = len(server.chat_requests())
             child = subprocess.Popen(
                 [sys.executable, "-m", "tests.support.app_harness", str(data)],
+                preexec_fn=die_with_parent(),
                 cwd=REPO,
                 env=env,
                 stdout=subprocess.PIPE,
@@ -80,9 +93,10 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
             try:
                 if kill % 3 == 0:  # anywhere from start-up on: migrations, recovery, spawning
                     time.sleep(rng.uniform(0.05, 4.0))
-                else:  # while replies stream, wherever the machine's speed puts the worker
+                else:  # while a reply streams: from its request on, however slow the machine
                     output.wait_for("worker", timeout_s=60)
-                    time.sleep(rng.uniform(0.0, 1.5))
+                    _wait_for_request(server, requests_before, child, timeout_s=90)
+                    time.sleep(rng.uniform(0.0, 1.2))
             finally:  # also when the wait fails or times out: the app dies with the test
                 child.send_signal(signal.SIGKILL)
                 child.wait(timeout=30)

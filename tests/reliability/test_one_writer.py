@@ -18,6 +18,7 @@ from chatdesk.services import Services
 from chatdesk.store.migrate import open_store
 from chatdesk.testkit.fake_openai import reply, running_server
 from tests.support.harness_output import HarnessOutput
+from tests.support.processes import die_with_parent
 
 REPO = Path(__file__).resolve().parents[2]
 SLOW_ANSWER = "This answer streams slowly and must be saved whole, word for word. " * 4
@@ -40,7 +41,10 @@ def test_a_reading_process_never_makes_a_write_fail(tmp_path: Path) -> None:
     thread = services.threads.create(user)
     services.messages.send(user, thread.id, "before", triggers_execution=False)
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(db), "2"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", READER, str(db), "2"],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=die_with_parent(),
     )
     assert reader.stdout is not None
     assert reader.stdout.readline().strip() == "1"
@@ -61,6 +65,7 @@ def test_a_second_launch_hands_over_to_the_running_app(tmp_path: Path) -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "CHATDESK_DATA_DIR": str(tmp_path)}
     first = subprocess.Popen(
         [sys.executable, "-m", "chatdesk"],
+        preexec_fn=die_with_parent(),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -90,6 +95,7 @@ def test_a_second_launch_hands_over_to_the_running_app(tmp_path: Path) -> None:
 def _harness(data: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.support.app_harness", str(data)],
+        preexec_fn=die_with_parent(),
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

@@ -12,6 +12,7 @@ import pytest
 
 from chatdesk.private_files import make_tree_private
 from chatdesk.testkit.fake_openai import reply, running_server
+from tests.support.processes import die_with_parent
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,6 +101,7 @@ def test_a_real_start_tightens_what_an_older_chatdesk_left_loose(tmp_path: Path)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "CHATDESK_DATA_DIR": str(data)}
     child = subprocess.Popen(
         [sys.executable, "-m", "chatdesk"],
+        preexec_fn=die_with_parent(),
         cwd=REPO,
         env=env,
         stdin=subprocess.DEVNULL,

@@ -33,6 +33,7 @@ from chatdesk.testing import OFFSCREEN_NOISE
 from chatdesk.testkit.fake_openai import FakeOpenAIServer, reply, running_server
 from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 from tests.reliability.test_crash_safety import HarnessOutput, _process_gone
+from tests.support.processes import die_with_parent
 
 ANSWER = "Nothing of this answer may be lost when chatdesk quits mid-sentence. " * 8
 REPO = Path(__file__).resolve().parents[2]
@@ -109,6 +110,7 @@ def test_sigterm_mid_reply_exits_in_two_seconds_keeping_the_text(
     }
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.support.app_harness", str(data)],
+        preexec_fn=die_with_parent(),
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -204,6 +206,7 @@ def test_sigterm_quits_the_real_chatdesk_cleanly(tmp_path: Path) -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "CHATDESK_DATA_DIR": str(tmp_path)}
     app = subprocess.Popen(
         [sys.executable, "-m", "chatdesk"],
+        preexec_fn=die_with_parent(),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -23,6 +23,7 @@ from chatdesk.services.run_owner import RunOwner, this_process
 from chatdesk.store.migrate import Store
 from chatdesk.store.models import Execution
 from chatdesk.vocabulary import ExecutionStatus, MessageStatus
+from tests.support.processes import die_with_parent
 
 REPO = Path(__file__).resolve().parents[2]
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
@@ -157,7 +158,11 @@ time.sleep(300)
 
 def test_a_killed_owners_run_is_recovered_at_once(store: Store) -> None:
     with subprocess.Popen(
-        [sys.executable, "-c", OWNER, store.url], cwd=REPO, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", OWNER, store.url],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=die_with_parent(),
     ) as owner:
         try:
             assert owner.stdout is not None
@@ -183,7 +188,9 @@ def test_an_owner_is_gone_only_when_provably_so() -> None:
     assert RunOwner.parse(str(here)) == here
     assert RunOwner.parse("an older client") is None
     assert not _desktop("elsewhere").is_gone()  # another host: only its lease can tell
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=die_with_parent()
+    )
     try:
         live = RunOwner(here.host, here.boot_id, sleeper.pid, _started(sleeper.pid), "t")
         assert not live.is_gone()

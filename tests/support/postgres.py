@@ -44,16 +44,17 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy.engine import URL, make_url
+
+from tests.support.processes import die_with_parent, keep_for_session
 
 __all__ = [
     "URL_ENV",
@@ -290,25 +291,6 @@ def _free_port() -> int:
         return port
 
 
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to send SIGQUIT (immediate shutdown) when we die."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-    sigquit = int(signal.SIGQUIT)
-
-    def preexec() -> None:  # runs in the child, after setuid, before exec
-        prctl(pr_set_pdeathsig, sigquit, 0, 0, 0)
-
-    return preexec
-
-
 def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env.update(LC_ALL="C", LANG="C", TZ="UTC")
@@ -506,13 +488,14 @@ class PostgresServer:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in the terminal is pytest's to handle
-                preexec_fn=_parent_death_signal(),
+                preexec_fn=die_with_parent(signal.SIGQUIT),  # immediate shutdown
                 **run_as.popen_kwargs(),
             )
         except BaseException:
             log_file.close()
             raise
         url = URL.create(DRIVER, username=SUPERUSER, host=HOST, port=port, database="postgres")
+        keep_for_session(process.pid)
         server = cls(url, process=process, base_dir=base, log_file=log_file)
         with _live_lock:
             _live.add(server)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from chatdesk.quit_signals import QuitOnSignals
+from tests.support.processes import die_with_parent
 
 REPO = Path(__file__).resolve().parents[2]
 # An app whose loop only waits: no timer, no Python running until something wakes Qt.
@@ -35,6 +36,7 @@ print("exited", flush=True)
 def _start(*args: str) -> subprocess.Popen[str]:
     child = subprocess.Popen(
         [sys.executable, "-c", IDLE_APP, *args],
+        preexec_fn=die_with_parent(),
         cwd=REPO,
         env={"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
