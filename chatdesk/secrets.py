@@ -67,31 +67,43 @@ def get_api_key(provider: str) -> str | None:
 
 def stored_api_key(provider: str) -> str | None:
     """The key the keyring holds for ``provider`` (the environment is not consulted)."""
+    return read_secret(_account(provider))
+
+
+def read_secret(account: str) -> str | None:
+    """The secret the keyring holds under ``account`` (registered for redaction), or None.
+
+    A locked or broken keyring must not stop a chat: it reads as no secret, logged.
+    """
     if not keyring_status().available:
         return None
     import keyring
 
     try:
-        key = keyring.get_password(SERVICE_NAME, _account(provider))
-    except Exception as error:  # a locked or broken keyring must not stop a chat
-        log.warning("could not read the API key from the keyring: %s", type(error).__name__)
+        secret = keyring.get_password(SERVICE_NAME, account)
+    except Exception as error:
+        log.warning("could not read a secret from the keyring: %s", type(error).__name__)
         return None
-    register_secret(key)
-    return key
+    register_secret(secret)
+    return secret
 
 
 def set_api_key(provider: str, key: str | None) -> None:
     """Keep ``key`` for ``provider`` in the keyring (None or empty removes it)."""
+    write_secret(_account(provider), key)
+
+
+def write_secret(account: str, secret: str | None) -> None:
+    """Keep ``secret`` under ``account`` in the keyring (None or empty removes it)."""
     status = keyring_status()
     if not status.available:
         raise SecretStoreUnavailableError(status.message)
     import keyring
     from keyring.errors import PasswordDeleteError
 
-    account = _account(provider)
-    if key:
-        register_secret(key)
-        keyring.set_password(SERVICE_NAME, account, key)
+    if secret:
+        register_secret(secret)
+        keyring.set_password(SERVICE_NAME, account, secret)
         return
     with contextlib.suppress(PasswordDeleteError):
         keyring.delete_password(SERVICE_NAME, account)
