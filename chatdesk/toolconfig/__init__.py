@@ -9,6 +9,8 @@ from chatdesk.toolconfig.mcp_file import (
     McpConfigError,
     McpLoadResult,
     load_mcp_servers,
+    parse_snippet,
+    probe_spec,
     save_mcp_servers,
 )
 from chatdesk.toolconfig.secret_refs import MissingSecretError, resolve_secrets
@@ -22,6 +24,8 @@ __all__ = [
     "MissingSecretError",
     "Transport",
     "load_mcp_servers",
+    "parse_snippet",
+    "probe_spec",
     "resolve_secrets",
     "save_mcp_servers",
 ]

@@ -114,6 +114,11 @@ def parse_mcp_text(text: str, path: Path = Path(MCP_FILE_NAME)) -> McpLoadResult
         return McpLoadResult(path, error=McpConfigError(f"not valid JSON: {exc.msg}", exc.lineno))
     except ValueError as exc:
         return McpLoadResult(path, error=McpConfigError(str(exc)))
+    return _checked(document, text, path)
+
+
+def _checked(document: object, text: str, path: Path) -> McpLoadResult:
+    """The servers of a parsed ``document``; an error's line is looked up in ``text``."""
     try:
         return McpLoadResult(path, servers=tuple(_servers(document)))
     except _Invalid as exc:
@@ -281,9 +286,9 @@ def _entry(server: McpServerConfig) -> dict[str, Any]:
 
 def _line_of(text: str, server: str | None, key: str | None) -> int | None:
     """The line of ``key`` inside server ``server``'s entry (best effort), else the server's."""
-    at = text.find('"mcpServers"')
-    if at < 0 or server is None:
-        return text.count("\n", 0, at) + 1 if at >= 0 else None
+    at = max(text.find('"mcpServers"'), 0)  # a pasted snippet may have no wrapper
+    if server is None:
+        return text.count("\n", 0, at) + 1
     name = re.compile(re.escape(json.dumps(server, ensure_ascii=False)) + r"\s*:")
     found = name.search(text, at) or re.compile(re.escape(json.dumps(server)) + r"\s*:").search(
         text, at
@@ -318,3 +323,33 @@ def _write_atomically(path: Path, text: str) -> None:
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+def parse_snippet(text: str) -> McpLoadResult:
+    """Servers pasted from another app: a whole file (``{"mcpServers": {...}}``), the
+    servers by name (``{"time": {...}}``), or one entry (``{"command": ...}``, named
+    ``server``); errors name the line of the pasted text."""
+    try:
+        document = json.loads(text, parse_constant=_no_constant)
+    except (json.JSONDecodeError, ValueError):
+        return parse_mcp_text(text)  # the same error, with its line
+    if isinstance(document, dict) and "mcpServers" not in document:
+        if "command" in document or "url" in document:
+            document = {"mcpServers": {"server": document}}
+        else:
+            document = {"mcpServers": document}
+    return _checked(document, text, Path(MCP_FILE_NAME))
+
+
+def probe_spec(server: McpServerConfig) -> dict[str, Any]:
+    """What ``python -m chatdesk.engine.mcp_probe`` reads: the server, secrets resolved."""
+    return {
+        "transport": server.transport.value,
+        "command": server.command,
+        "args": list(server.args),
+        "env": dict(server.env),
+        "cwd": server.cwd,
+        "url": server.url,
+        "headers": dict(server.headers),
+        "timeout_s": min(server.timeout_s, 60.0),
+    }

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatdesk.config import data_dir
 from chatdesk.redact import redact
 from chatdesk.runs.crew_choice import CrewInfo
 from chatdesk.runs.model_catalog import ModelListError, ModelListing, list_models_at
@@ -42,6 +43,7 @@ from chatdesk.secrets import (
     stored_api_key,
 )
 from chatdesk.ui.local_probe import LocalServerProbe
+from chatdesk.ui.mcp_servers_dialog import McpServersDialog
 from chatdesk.ui.provider_choices import (
     PROVIDERS,
     ProviderChoice,
@@ -203,6 +205,11 @@ class SettingsDialog(QDialog):
         self.font_spin.setSpecialValueText(FONT_DEFAULT_TEXT)
         self.font_spin.setSuffix(" pt")
 
+        self.mcp_button = QPushButton("MCP servers…", self)
+        self.mcp_button.setObjectName("mcpServersButton")
+        self.mcp_button.setToolTip("Tools for crews: the servers of mcp.json")
+        self.mcp_button.clicked.connect(self.open_mcp_servers)
+
         self.error_label = QLabel(self)
         self.error_label.setObjectName("settingsError")
         self.error_label.setWordWrap(True)
@@ -244,6 +251,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.api_key_message)
         form.addRow(_section("Chats", self))
         form.addRow("Default &crew", self.crew_combo)
+        form.addRow("Tools", self.mcp_button)
         form.addRow(_section("Appearance", self))
         form.addRow("&Theme", self.theme_combo)
         form.addRow("&Font size", self.font_spin)
@@ -264,12 +272,20 @@ class SettingsDialog(QDialog):
             self.api_key_edit,
             self.forget_key_button,
             self.crew_combo,
+            self.mcp_button,
             self.theme_combo,
             self.font_spin,
             self.buttons,
         ]
         for first, second in itertools.pairwise(order):
             QWidget.setTabOrder(first, second)
+
+    def open_mcp_servers(self) -> McpServersDialog:
+        """The MCP servers page, over this dialog (it saves on its own, at each change)."""
+        dialog = McpServersDialog(data_dir(), self)
+        dialog.setModal(True)
+        dialog.show()
+        return dialog
 
     def _connect_signals(self) -> None:
         self.provider_combo.currentIndexChanged.connect(self.on_provider_changed)

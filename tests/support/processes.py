@@ -60,7 +60,13 @@ def _parents() -> dict[int, int]:
 
 
 def live_descendants(root: int | None = None) -> set[int]:
-    """The live processes below ``root`` (pytest by default), session ones excluded."""
+    """The live processes below ``root`` (pytest by default), session ones excluded.
+
+    Crew workers started by pytest itself are session ones too: the worker clients of
+    ``tests/engine`` and of the ``chatdesk.testing`` plugin live for the session and
+    restart their worker when a test kills it. They exit when pytest does (their stdin
+    closes). A worker of an app a test started is its grandchild and still counts.
+    """
     if not Path("/proc/self/stat").exists():
         return set()
     parents = _parents()
@@ -68,13 +74,24 @@ def live_descendants(root: int | None = None) -> set[int]:
     for pid, parent in parents.items():
         children.setdefault(parent, []).append(pid)
     found: set[int] = set()
-    todo = [os.getpid() if root is None else root]
+    top = os.getpid() if root is None else root
+    todo = [top]
     while todo:
-        for child in children.get(todo.pop(), []):
+        parent = todo.pop()
+        for child in children.get(parent, []):
+            if parent == top and _is_crew_worker(child):
+                continue
             if child not in found and child not in _session_pids:
                 found.add(child)
                 todo.append(child)
     return found
+
+
+def _is_crew_worker(pid: int) -> bool:
+    try:
+        return b"chatdesk.engine.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def describe(pid: int) -> str:

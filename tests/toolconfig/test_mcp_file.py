@@ -99,7 +99,7 @@ def test_no_file_is_no_servers_and_no_error(tmp_path: Path) -> None:
         ('{"mcpServers": {"a/b": {"command": "x"}}}', 1, "without '/'"),
         ('{"mcpServers": {"a": {"command": "x", "disabled": "yes"}}}', 1, "true or false"),
         ('{"mcpServers": {"a": {"url": "https://h", "env": {}}}}', 1, "'env' applies"),
-        ("[1, 2]", None, "must hold a JSON object"),
+        ("[1, 2]", 1, "must hold a JSON object"),
     ],
 )
 def test_a_broken_file_names_its_line(

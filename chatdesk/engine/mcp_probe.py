@@ -1,0 +1,165 @@
+"""``python -m chatdesk.engine.mcp_probe``: start one MCP server, list its tools, stop it.
+
+The Settings page's "Test" runs this in a process of its own: the GUI never speaks MCP
+itself (no event loop of the SDK's on the GUI thread, nothing to leak into the window
+when a server misbehaves), and a hung server is ended by ending this process.
+
+Input (stdin, one JSON object, then stdin stays open): the server as the run protocol
+describes it, secrets already resolved: ``transport`` (``stdio``/``http``/``sse``),
+``command``, ``args``, ``env``, ``cwd``, ``url``, ``headers``, ``timeout_s``.
+Output (stdout, one JSON line; the caller then closes stdin, which ends the probe):
+``{"ok": true, "server": {...}, "tools": [{"name", "description", "input_schema"}]}``
+or ``{"ok": false, "error": "<one sentence>"}``.
+
+No orphan: the probe leads a process group of its own, which the server it starts
+joins; when stdin closes (the GUI cancelled, closed the dialog or died) or the time is
+up, the whole group is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import AsyncIterator
+from typing import Any, TextIO, cast
+
+MAX_ERROR_CHARS = 600
+MAX_TOOLS = 500
+
+
+class ProbeError(Exception):
+    """Why the server could not be listed, for people."""
+
+
+def _spec() -> dict[str, Any]:
+    line = sys.stdin.readline()
+    try:
+        spec = json.loads(line)
+    except ValueError as exc:
+        raise ProbeError(f"the probe was given no valid server description ({exc})") from None
+    if not isinstance(spec, dict):
+        raise ProbeError("the probe was given no valid server description")
+    return spec
+
+
+@contextlib.asynccontextmanager
+async def _session(spec: dict[str, Any], errlog: TextIO) -> AsyncIterator[Any]:
+    from mcp import ClientSession, StdioServerParameters
+
+    transport = spec.get("transport", "stdio")
+    if transport == "stdio":
+        from mcp.client.stdio import stdio_client
+
+        params = StdioServerParameters(
+            command=str(spec.get("command") or ""),
+            args=[str(a) for a in spec.get("args") or []],
+            env={str(k): str(v) for k, v in (spec.get("env") or {}).items()} or None,
+            cwd=spec.get("cwd") or None,
+        )
+        async with stdio_client(params, errlog=errlog) as (read, write):  # noqa: SIM117
+            async with ClientSession(read, write) as session:
+                yield session
+        return
+    headers = {str(k): str(v) for k, v in (spec.get("headers") or {}).items()}
+    url = str(spec.get("url") or "")
+    if transport == "sse":
+        from mcp.client.sse import sse_client
+
+        async with sse_client(url, headers=headers) as (read, write):  # noqa: SIM117
+            async with ClientSession(read, write) as session:
+                yield session
+        return
+    import httpx
+    from mcp.client.streamable_http import streamable_http_client
+
+    # Never follow a redirect: it would carry the headers (tokens) to another host.
+    client = httpx.AsyncClient(headers=headers, follow_redirects=False, timeout=30)
+    async with client, streamable_http_client(url, http_client=client) as (read, write, _):  # noqa: SIM117
+        async with ClientSession(read, write) as session:
+            yield session
+
+
+async def _list_tools(spec: dict[str, Any], errlog: TextIO) -> dict[str, Any]:
+    async with _session(spec, errlog) as session:
+        init = await session.initialize()
+        listed = await session.list_tools()
+    tools = [
+        {
+            "name": tool.name,
+            "description": (tool.description or "")[:2000],
+            "input_schema": tool.inputSchema,
+        }
+        for tool in listed.tools[:MAX_TOOLS]
+    ]
+    info = getattr(init, "serverInfo", None)
+    server = {"name": getattr(info, "name", ""), "version": getattr(info, "version", "")}
+    return {"ok": True, "server": server, "tools": tools}
+
+
+def _reason(exc: BaseException, errlog_path: str) -> str:
+    """One sentence: what failed, and the last thing the server wrote to stderr."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, ProbeError):
+        text = str(exc)
+    elif isinstance(exc, FileNotFoundError):
+        text = f"the command was not found ({exc.filename or exc})"
+    elif isinstance(exc, TimeoutError):
+        text = "the server did not answer in time"
+    else:
+        text = f"the server could not be reached or stopped ({type(exc).__name__}: {exc})"
+    with contextlib.suppress(OSError):
+        with open(errlog_path, encoding="utf-8", errors="replace") as log:
+            said = [line.strip() for line in log.read()[-2000:].splitlines() if line.strip()]
+        if said:
+            text += f"; it said: {said[-1]}"
+    return text[:MAX_ERROR_CHARS]
+
+
+def _end_group_when_stdin_closes() -> threading.Thread:
+    def watch() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdin.read()
+        os.killpg(0, signal.SIGKILL)
+
+    watcher = threading.Thread(target=watch, name="stdin-watch", daemon=True)
+    watcher.start()
+    return watcher
+
+
+def main() -> int:
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)  # the server joins this group; one kill ends both
+    try:
+        spec = _spec()
+    except ProbeError as exc:
+        print(json.dumps({"ok": False, "error": str(exc)}), flush=True)
+        return 2
+    timeout_s = float(spec.get("timeout_s") or 30)
+    watcher = _end_group_when_stdin_closes()
+    with tempfile.NamedTemporaryFile("w+", prefix="mcp-probe-", suffix=".log") as errlog:
+        log = cast(TextIO, errlog)
+        try:
+            result = asyncio.run(asyncio.wait_for(_list_tools(spec, log), timeout_s))
+        except BaseException as exc:  # every failure becomes one readable line
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            errlog.flush()
+            result = {"ok": False, "error": _reason(exc, errlog.name)}
+    print(json.dumps(result), flush=True)
+    # The caller closes stdin once it has the answer; then the group (this process and
+    # whatever the server left behind) ends together. A caller that never closes it
+    # gets the same a little later.
+    watcher.join(timeout=30)
+    os.killpg(0, signal.SIGKILL)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())
