@@ -9,8 +9,12 @@ as it is (start-up refuses such a data directory with a message instead).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from chatdesk.config import PRIVATE_UMASK, make_private
 
@@ -32,3 +36,32 @@ def make_tree_private(directory: Path) -> None:
             path = here / name
             if not path.is_symlink():
                 make_private(path)
+
+
+def write_atomically(
+    path: Path, write: Callable[[TextIO], None], *, mode: int | None = None
+) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it, fsync, rename.
+
+    A crash, a full disk or an exception in ``write`` leaves the old file as it was and
+    no temporary file behind. ``mode`` (e.g. 0o600) is set before anything is written.
+    """
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            if mode is not None:
+                os.fchmod(out.fileno(), mode)
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    with contextlib.suppress(OSError):  # the rename itself survives a power cut
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)

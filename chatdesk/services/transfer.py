@@ -40,13 +40,10 @@ swallow the messages after it, or make a viewer fetch an image.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
@@ -59,6 +56,7 @@ from typing import IO, Any, TextIO
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from chatdesk.private_files import write_atomically
 from chatdesk.redact import redact, redact_data, redact_known
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
@@ -313,10 +311,10 @@ class TransferService:
 
     def export_json(self, user_id: int, thread_id: int, path: Path | str) -> None:
         """``write_json`` into ``path``, replacing it only once the whole file is written."""
-        _atomic_write(Path(path), lambda out: self.write_json(user_id, thread_id, out))
+        write_atomically(Path(path), lambda out: self.write_json(user_id, thread_id, out))
 
     def export_markdown(self, user_id: int, thread_id: int, path: Path | str) -> None:
-        _atomic_write(Path(path), lambda out: self.write_markdown(user_id, thread_id, out))
+        write_atomically(Path(path), lambda out: self.write_markdown(user_id, thread_id, out))
 
     # -- import ------------------------------------------------------------------------
 
@@ -648,21 +646,6 @@ def _known(text: str | None) -> str | None:
 
 def _masked(text: str | None) -> str | None:
     return redact(text) if text else text
-
-
-def _atomic_write(path: Path, write: Callable[[TextIO], None]) -> None:
-    directory = path.parent
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
 
 
 _SURROGATE_OR_NUL = re.compile("[\ud800-\udfff\x00]")

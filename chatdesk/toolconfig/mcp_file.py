@@ -13,14 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from chatdesk.private_files import write_atomically
 from chatdesk.toolconfig.secret_refs import stash_secrets
 from chatdesk.toolconfig.server_config import DEFAULT_TIMEOUT_S, McpServerConfig, Transport
 
@@ -148,8 +147,14 @@ def save_mcp_servers(data_dir: Path, servers: Sequence[McpServerConfig]) -> Path
         if isinstance(loaded, dict):
             document = loaded
     document["mcpServers"] = {server.name: _entry(server) for server in stashed}
-    _write_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda out: _write_text(out, text), mode=0o600)
     return path
+
+
+def _write_text(out: TextIO, text: str) -> None:
+    out.write(text)
 
 
 def _no_constant(name: str) -> Any:
@@ -301,28 +306,6 @@ def _line_of(text: str, server: str | None, key: str | None) -> int | None:
         if inner is not None:
             at = inner.start()
     return text.count("\n", 0, at) + 1
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".mcp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), 0o600)
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    with contextlib.suppress(OSError):
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
 
 
 def parse_snippet(text: str) -> McpLoadResult:

@@ -140,7 +140,7 @@ def test_writing_back_keeps_what_chatdesk_does_not_know(
         "disabled": True,
     }
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert not list(tmp_path.glob(".mcp-*"))  # no temporary file left behind
+    assert not list(tmp_path.glob(".mcp.json.*"))  # no temporary file left behind
     again = load_mcp_servers(tmp_path)
     assert again.error is None and again.servers[1:] == tuple(servers[1:])
 
