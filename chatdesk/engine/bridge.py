@@ -28,7 +28,6 @@ from crewai.events import (
     ToolExecutionErrorEvent,
     ToolSelectionErrorEvent,
     ToolUsageErrorEvent,
-    ToolUsageFinishedEvent,
     ToolUsageStartedEvent,
     ToolValidateInputErrorEvent,
 )
@@ -119,7 +118,8 @@ STEP_TABLE: dict[type[Any], tuple[StepName, Detail]] = {
     AgentExecutionCompletedEvent: (StepName.AGENT_COMPLETED, _agent_completed),
     AgentExecutionErrorEvent: (StepName.AGENT_ERROR, _error),
     ToolUsageStartedEvent: (StepName.TOOL_STARTED, _tool),
-    ToolUsageFinishedEvent: (StepName.TOOL_FINISHED, _tool),
+    # A finished call is recorded by chatdesk itself (``tool_call``: arguments, whole
+    # result, duration, approval; see chatdesk.engine.run_tools), not twice.
     ToolUsageErrorEvent: (StepName.TOOL_ERROR, _tool),
     ToolValidateInputErrorEvent: (StepName.TOOL_ERROR, _tool),
     ToolSelectionErrorEvent: (StepName.TOOL_ERROR, _tool),

@@ -39,6 +39,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from chatdesk.engine.protocol import (
+    ApprovalReply,
     CancelledEvent,
     CancelRequest,
     ErrorKind,
@@ -221,6 +222,11 @@ class WorkerClient(QObject):
         timer.timeout.connect(_weak_slot(self, "_cancel_overdue", run_id))
         timer.start(self._cancel_grace_ms)
         run.cancel_timer = timer
+
+    def answer(self, run_id: str, call_id: str, decision: str) -> None:
+        """The person's answer to a tool call waiting for approval (see ApprovalEvent)."""
+        if run_id in self._runs:
+            self._write(ApprovalReply(run_id=run_id, call_id=call_id, decision=decision))
 
     async def run_stream(self, request: RunRequest) -> AsyncIterator[RunEvent]:
         """Submit ``request`` and yield its events until the terminal one (for qasync).

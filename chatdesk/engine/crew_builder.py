@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from crewai.llms.hooks.base import BaseInterceptor
 
 from chatdesk.engine.cancel_signal import CancelSignal
 from chatdesk.engine.crewai_tuning import without_replay_log
-from chatdesk.engine.crews import CrewSpec
+from chatdesk.engine.crews import AgentSpec, CrewSpec
 from chatdesk.engine.history import format_history
 from chatdesk.engine.http_guard import RunGuard
 from chatdesk.engine.protocol import ModelConfig, RunRequest
@@ -130,11 +131,15 @@ def crew_inputs(request: RunRequest) -> dict[str, str]:
     }
 
 
-def build_crew(spec: CrewSpec, llm: Any) -> Crew:
-    """A fresh sequential crew for ``spec`` whose agents all use ``llm``."""
+def build_crew(
+    spec: CrewSpec, llm: Any, tools_for: Callable[[AgentSpec], list[Any]] | None = None
+) -> Crew:
+    """A fresh sequential crew for ``spec`` whose agents all use ``llm``; ``tools_for``
+    gives each agent its tools (none without it)."""
     agents: dict[str, Agent] = {}
     for agent_spec in spec.agents:
         agents[agent_spec.key] = Agent(
+            tools=tools_for(agent_spec) if tools_for is not None else [],
             role=agent_spec.role,
             goal=agent_spec.goal,
             backstory=agent_spec.backstory,

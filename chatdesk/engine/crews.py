@@ -14,7 +14,7 @@ data dir with the same name overrides a default.
 Layout of a crew folder::
 
     crew.yaml     optional: title, description
-    agents.yaml   <agent key>: {role, goal, backstory, max_iter?}
+    agents.yaml   <agent key>: {role, goal, backstory, max_iter?, tools?}
     tasks.yaml    <task key>: {description, expected_output, agent}   (run in file order)
 
 Texts may use the placeholders in :data:`CREW_INPUTS`. A broken file gives a
@@ -46,9 +46,12 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 AGENT_KEYS = ("role", "goal", "backstory")
 TASK_KEYS = ("description", "expected_output")
-# Other CrewAI fields (llm, tools, ...) are ignored with a warning: the model comes from
-# chatdesk settings, and tools are not offered yet.
-_OPTIONAL_AGENT_KEYS = frozenset({"max_iter"})
+# ``tools`` names MCP servers of mcp.json (``server``), single tools (``server/tool``) and
+# chatdesk's built-in tools (``chatdesk/<name>``); an agent without the key gets every
+# enabled server's tools, ``tools: []`` none. Other CrewAI fields (llm, ...) are ignored
+# with a warning: the model comes from chatdesk settings.
+_OPTIONAL_AGENT_KEYS = frozenset({"max_iter", "tools"})
+_TOOL_REF = re.compile(r"^[^/\s]{1,100}(/[^/\s]{1,200})?$")
 _OPTIONAL_TASK_KEYS = frozenset({"agent"})
 
 
@@ -75,6 +78,7 @@ class AgentSpec:
     goal: str
     backstory: str
     max_iter: int | None = None
+    tools: tuple[str, ...] | None = None  # None: every enabled server's tools
 
 
 @dataclass(frozen=True)
@@ -267,6 +271,23 @@ def list_crews(
     return sorted(infos, key=lambda info: info.name)
 
 
+def _tool_refs(
+    entry: Mapping[str, Any], path: Path, line: int | None, what: str
+) -> tuple[str, ...] | None:
+    if "tools" not in entry:
+        return None
+    value = entry["tools"]
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(
+        isinstance(ref, str) and _TOOL_REF.match(ref.strip()) for ref in value
+    ):
+        raise CrewDefinitionError(
+            f"{what}: 'tools' must be a list of 'server' or 'server/tool' names", path, line
+        )
+    return tuple(dict.fromkeys(ref.strip() for ref in value))
+
+
 def load_crew(directory: Path, *, builtin: bool = False) -> CrewSpec:
     """Parse and validate one crew folder."""
     name = directory.name
@@ -293,8 +314,9 @@ def load_crew(directory: Path, *, builtin: bool = False) -> CrewSpec:
             raise CrewDefinitionError(
                 f"agent {key!r}: 'max_iter' must be a positive integer", agents_path, line
             )
+        tools = _tool_refs(entry, agents_path, line, f"agent {key!r}")
         warnings += _unknown_keys(entry, AGENT_KEYS, _OPTIONAL_AGENT_KEYS, agents_path, line, key)
-        agents.append(AgentSpec(key=str(key), max_iter=max_iter, **texts))
+        agents.append(AgentSpec(key=str(key), max_iter=max_iter, tools=tools, **texts))
     if not agents:
         raise CrewDefinitionError("no agents defined", agents_path)
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from chatdesk.engine.protocol import ChunkEvent, CompletedEvent, FailedEvent, RunEvent, StepEvent
+from chatdesk.engine.protocol import (
+    ApprovalEvent,
+    ChunkEvent,
+    CompletedEvent,
+    FailedEvent,
+    RunEvent,
+    StepEvent,
+)
 from chatdesk.redact import redact, redact_data, redact_known
 
 
@@ -29,6 +36,12 @@ def redact_event(event: RunEvent) -> RunEvent:
             agent_role=_optional(event.agent_role),
             task_name=_optional(event.task_name),
             detail=redact_data(event.detail),
+        )
+    if isinstance(event, ApprovalEvent):
+        return replace(
+            event,
+            arguments=redact_data(event.arguments),
+            description=redact(event.description),
         )
     return event
 

@@ -26,8 +26,9 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator
 from typing import Any, TextIO, cast
+
+from chatdesk.engine.mcp_session import open_session
 
 MAX_ERROR_CHARS = 600
 MAX_TOOLS = 500
@@ -48,45 +49,8 @@ def _spec() -> dict[str, Any]:
     return spec
 
 
-@contextlib.asynccontextmanager
-async def _session(spec: dict[str, Any], errlog: TextIO) -> AsyncIterator[Any]:
-    from mcp import ClientSession, StdioServerParameters
-
-    transport = spec.get("transport", "stdio")
-    if transport == "stdio":
-        from mcp.client.stdio import stdio_client
-
-        params = StdioServerParameters(
-            command=str(spec.get("command") or ""),
-            args=[str(a) for a in spec.get("args") or []],
-            env={str(k): str(v) for k, v in (spec.get("env") or {}).items()} or None,
-            cwd=spec.get("cwd") or None,
-        )
-        async with stdio_client(params, errlog=errlog) as (read, write):  # noqa: SIM117
-            async with ClientSession(read, write) as session:
-                yield session
-        return
-    headers = {str(k): str(v) for k, v in (spec.get("headers") or {}).items()}
-    url = str(spec.get("url") or "")
-    if transport == "sse":
-        from mcp.client.sse import sse_client
-
-        async with sse_client(url, headers=headers) as (read, write):  # noqa: SIM117
-            async with ClientSession(read, write) as session:
-                yield session
-        return
-    import httpx
-    from mcp.client.streamable_http import streamable_http_client
-
-    # Never follow a redirect: it would carry the headers (tokens) to another host.
-    client = httpx.AsyncClient(headers=headers, follow_redirects=False, timeout=30)
-    async with client, streamable_http_client(url, http_client=client) as (read, write, _):  # noqa: SIM117
-        async with ClientSession(read, write) as session:
-            yield session
-
-
 async def _list_tools(spec: dict[str, Any], errlog: TextIO) -> dict[str, Any]:
-    async with _session(spec, errlog) as session:
+    async with open_session(spec, errlog, base_env=os.environ) as session:
         init = await session.initialize()
         listed = await session.list_tools()
     tools = [

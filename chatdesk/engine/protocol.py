@@ -68,6 +68,15 @@ class StepName(StrEnum):
     LLM_STARTED = "llm_started"
     LLM_COMPLETED = "llm_completed"
     LLM_FAILED = "llm_failed"
+    TOOL_CALL = "tool_call"  # chatdesk's own record of one call: arguments, result, approval
+
+
+class ApprovalDecision(StrEnum):
+    """The person's answer to a tool call that asked first."""
+
+    ONCE = "once"
+    CHAT = "chat"  # this tool, for the rest of this chat
+    DENY = "deny"
 
 
 # ---------------------------------------------------------------------------
@@ -141,6 +150,122 @@ class ModelConfig:
         return cfg
 
 
+@dataclass(frozen=True)
+class ToolServer:
+    """One MCP server a run may use, secrets resolved (they travel like the API key,
+    and the worker registers them for redaction)."""
+
+    name: str
+    transport: Literal["stdio", "http", "sse"] = "stdio"
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    cwd: str | None = None
+    url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    timeout_s: float = 60.0
+    auto_approve: tuple[str, ...] = ()
+    # Names in ``env``/``headers`` whose values are secrets (they were keyring or
+    # environment references in mcp.json): masked wherever they would be shown.
+    secret_keys: tuple[str, ...] = ()
+
+    def session_spec(self) -> dict[str, Any]:
+        """What :func:`chatdesk.engine.mcp_session.open_session` takes; equal specs
+        mean the same running server can be reused."""
+        return {
+            "transport": self.transport,
+            "command": self.command,
+            "args": list(self.args),
+            "env": dict(self.env),
+            "cwd": self.cwd,
+            "url": self.url,
+            "headers": dict(self.headers),
+        }
+
+    def secrets(self) -> list[str]:
+        keys = set(self.secret_keys)
+        return [
+            value
+            for name, value in [*self.env.items(), *self.headers.items()]
+            if name in keys or name.lower() in ("authorization", "proxy-authorization")
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            **self.session_spec(),
+            "timeout_s": self.timeout_s,
+            "auto_approve": list(self.auto_approve),
+            "secret_keys": list(self.secret_keys),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ToolServer:
+        where = "tool server"
+        d = _expect_mapping(data, where)
+        name = _req_str(d, "name", where)
+        if not name.strip() or "/" in name:
+            raise ProtocolError(f"{where}: 'name' must be a non-empty name without '/'")
+        transport = d.get("transport", "stdio")
+        if transport not in ("stdio", "http", "sse"):
+            raise ProtocolError(f"{where}: unknown transport {transport!r}")
+        timeout_s = _opt_number(d, "timeout_s", where)
+        server = cls(
+            name=name,
+            transport=transport,
+            command=_opt_str(d, "command", where),
+            args=_str_tuple(d, "args", where),
+            env=_str_map(d, "env", where),
+            cwd=_opt_str(d, "cwd", where),
+            url=_opt_str(d, "url", where),
+            headers=_str_map(d, "headers", where),
+            timeout_s=60.0 if timeout_s is None else timeout_s,
+            auto_approve=_str_tuple(d, "auto_approve", where),
+            secret_keys=_str_tuple(d, "secret_keys", where),
+        )
+        if server.timeout_s <= 0:
+            raise ProtocolError(f"{where}: 'timeout_s' must be positive")
+        if transport == "stdio" and not (server.command or "").strip():
+            raise ProtocolError(f"{where}: a stdio server needs a 'command'")
+        if transport != "stdio" and not (server.url or "").strip():
+            raise ProtocolError(f"{where}: a remote server needs a 'url'")
+        return server
+
+
+@dataclass(frozen=True)
+class ToolAccess:
+    """The tools a run may use: the enabled servers, what this chat switched off
+    (``server`` or ``server/tool``) and what the person allowed for this chat
+    (``server/tool``)."""
+
+    servers: tuple[ToolServer, ...] = ()
+    disabled: tuple[str, ...] = ()
+    approved: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "servers": [server.to_dict() for server in self.servers],
+            "disabled": list(self.disabled),
+            "approved": list(self.approved),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ToolAccess:
+        where = "tool access"
+        d = _expect_mapping(data, where)
+        servers_raw = d.get("servers", [])
+        if not isinstance(servers_raw, list):
+            raise ProtocolError(f"{where}: 'servers' must be a list")
+        servers = tuple(ToolServer.from_dict(item) for item in servers_raw)
+        if len({server.name for server in servers}) != len(servers):
+            raise ProtocolError(f"{where}: server names must be unique")
+        return cls(
+            servers=servers,
+            disabled=_str_tuple(d, "disabled", where),
+            approved=_str_tuple(d, "approved", where),
+        )
+
+
 # ---------------------------------------------------------------------------
 # Requests (GUI -> worker)
 # ---------------------------------------------------------------------------
@@ -159,6 +284,18 @@ class RunRequest:
     system_prompt: str = ""
     deadline_s: float = 300.0
     history_budget_chars: int = 12_000
+    tools: ToolAccess = ToolAccess()
+
+
+@dataclass(frozen=True)
+class ApprovalReply:
+    """The person's answer to an :class:`ApprovalEvent` (``decision``: an
+    :class:`ApprovalDecision` value)."""
+
+    TYPE: ClassVar[str] = "approval_reply"
+    run_id: str
+    call_id: str
+    decision: str
 
 
 @dataclass(frozen=True)
@@ -184,7 +321,7 @@ class ShutdownRequest:
     TYPE: ClassVar[str] = "shutdown"
 
 
-Request: TypeAlias = RunRequest | CancelRequest | PingRequest | ShutdownRequest
+Request: TypeAlias = RunRequest | ApprovalReply | CancelRequest | PingRequest | ShutdownRequest
 
 
 # ---------------------------------------------------------------------------
@@ -262,6 +399,24 @@ class StepEvent:
 
 
 @dataclass(frozen=True)
+class ApprovalEvent:
+    """A tool call waits for the person: Allow once, Allow for this chat, or Deny.
+
+    ``arguments`` are the call's (redacted) arguments; the run is paused until an
+    :class:`ApprovalReply` with the same ``call_id`` arrives or the run ends.
+    """
+
+    TYPE: ClassVar[str] = "approval"
+    run_id: str
+    seq: int
+    call_id: str
+    server: str
+    tool: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class CompletedEvent:
     TYPE: ClassVar[str] = "completed"
     run_id: str
@@ -299,6 +454,7 @@ Event: TypeAlias = (
     | ChunkEvent
     | ResetEvent
     | StepEvent
+    | ApprovalEvent
     | CompletedEvent
     | FailedEvent
     | CancelledEvent
@@ -308,6 +464,7 @@ RunEvent: TypeAlias = (
     | ChunkEvent
     | ResetEvent
     | StepEvent
+    | ApprovalEvent
     | CompletedEvent
     | FailedEvent
     | CancelledEvent
@@ -316,7 +473,7 @@ TerminalEvent: TypeAlias = CompletedEvent | FailedEvent | CancelledEvent
 TERMINAL_TYPES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 _REQUEST_TYPES: dict[str, type[Any]] = {
-    c.TYPE: c for c in (RunRequest, CancelRequest, PingRequest, ShutdownRequest)
+    c.TYPE: c for c in (RunRequest, ApprovalReply, CancelRequest, PingRequest, ShutdownRequest)
 }
 _EVENT_TYPES: dict[str, type[Any]] = {
     c.TYPE: c
@@ -327,6 +484,7 @@ _EVENT_TYPES: dict[str, type[Any]] = {
         ChunkEvent,
         ResetEvent,
         StepEvent,
+        ApprovalEvent,
         CompletedEvent,
         FailedEvent,
         CancelledEvent,
@@ -349,7 +507,7 @@ def to_dict(message: Request | Event) -> dict[str, Any]:
     data: dict[str, Any] = {"type": message.TYPE}
     for f in fields(message):
         value = getattr(message, f.name)
-        if isinstance(value, ModelConfig):
+        if isinstance(value, ModelConfig | ToolAccess):
             value = value.to_dict()
         elif f.name == "history":
             value = [{"role": m.role, "content": m.content} for m in value]
@@ -416,12 +574,20 @@ def decode_request(line: bytes | str) -> Request:
             system_prompt=_opt_str(data, "system_prompt", where) or "",
             deadline_s=300.0 if deadline is None else deadline,
             history_budget_chars=12_000 if budget is None else budget,
+            tools=ToolAccess.from_dict(data["tools"]) if data.get("tools") else ToolAccess(),
         )
         if request.deadline_s <= 0:
             raise ProtocolError(f"{where}: 'deadline_s' must be positive")
         if request.history_budget_chars < 0:
             raise ProtocolError(f"{where}: 'history_budget_chars' must not be negative")
         return request
+    if kind == "approval_reply":
+        decision = _req_str(data, "decision", where)
+        if decision not in ApprovalDecision._value2member_map_:
+            raise ProtocolError(f"{where}: unknown decision {decision!r}")
+        return ApprovalReply(
+            run_id=_run_id(data, where), call_id=_req_str(data, "call_id", where), decision=decision
+        )
     if kind == "cancel":
         return CancelRequest(run_id=_run_id(data, where))
     if kind == "ping":
@@ -484,6 +650,19 @@ def decode_event(line: bytes | str) -> Event:
             tokens=tokens,
             detail=detail,
             emission_seq=_opt_int(data, "emission_seq", where),
+        )
+    if kind == "approval":
+        arguments = data.get("arguments", {})
+        if not isinstance(arguments, dict):
+            raise ProtocolError(f"{where}: 'arguments' must be an object")
+        return ApprovalEvent(
+            run_id=run_id,
+            seq=seq,
+            call_id=_req_str(data, "call_id", where),
+            server=_req_str(data, "server", where),
+            tool=_req_str(data, "tool", where),
+            arguments=arguments,
+            description=_opt_str(data, "description", where) or "",
         )
     if kind == "completed":
         return CompletedEvent(
@@ -550,6 +729,26 @@ def _opt_number(d: Mapping[str, Any], key: str, where: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ProtocolError(f"{where}: {key!r} must be a finite number or null")
     return float(value)
+
+
+def _str_tuple(d: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = d.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ProtocolError(f"{where}: {key!r} must be a list of strings")
+    return tuple(value)
+
+
+def _str_map(d: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
+    value = d.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ProtocolError(f"{where}: {key!r} must map names to strings")
+    return dict(value)
 
 
 def _run_id(d: Mapping[str, Any], where: str) -> str:

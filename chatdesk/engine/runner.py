@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from crewai.events import LLMCallStartedEvent, LLMStreamChunkEvent, crewai_event_bus
@@ -36,6 +37,7 @@ from chatdesk.engine.crews import CatalogCache, CrewDefinitionError, crew_search
 from chatdesk.engine.errors import Failure, deadline_failure, describe_failure
 from chatdesk.engine.outbox import Outbox
 from chatdesk.engine.protocol import (
+    ApprovalReply,
     CancelledEvent,
     ChunkEvent,
     CompletedEvent,
@@ -46,6 +48,8 @@ from chatdesk.engine.protocol import (
     StatusEvent,
     StepEvent,
 )
+from chatdesk.engine.run_tools import RunTools
+from chatdesk.engine.tool_servers import ServerPool
 from chatdesk.redact import StreamRedactor
 
 log = logging.getLogger("chatdesk.engine.runner")
@@ -88,6 +92,7 @@ class RunState:
         self._redactors: dict[str, StreamRedactor] = {}  # a key may straddle two chunks
         self.deadline_timer: threading.Timer | None = None
         self.deadline_at = time.monotonic() + request.deadline_s
+        self.tools: RunTools | None = None
 
     @property
     def finished(self) -> bool:
@@ -182,13 +187,40 @@ class RunState:
 class Engine:
     """Starts, cancels and tracks runs; owns the CrewAI event handlers."""
 
-    def __init__(self, outbox: Outbox, data_dir: Any | None = None):
+    def __init__(
+        self,
+        outbox: Outbox,
+        data_dir: Any | None = None,
+        server_env: Mapping[str, str] | None = None,
+    ):
         self.outbox = outbox
         self.data_dir = data_dir
         self._runs: dict[str, RunState] = {}
         self._lock = threading.Lock()
         self._crews = CatalogCache()
+        # MCP servers start with the person's environment, not the worker's (whose
+        # HOME points into CrewAI's storage); see chatdesk.engine.mcp_session.
+        self._server_env = dict(server_env) if server_env is not None else None
+        self._pool: ServerPool | None = None
         self._install_handlers()
+
+    @property
+    def pool(self) -> ServerPool:
+        """The MCP servers of this worker, started when a run first needs one."""
+        with self._lock:
+            if self._pool is None:
+                import os
+
+                self._pool = ServerPool(self._server_env or dict(os.environ))
+            return self._pool
+
+    def close(self) -> None:
+        """Stop every run and every MCP server this worker started."""
+        self.cancel_all()
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     # -- requests ----------------------------------------------------------
 
@@ -223,6 +255,13 @@ class Engine:
         # the outbox drops it if the run already ended.
         self.outbox.run_event(run_id, lambda seq: CancelledEvent(run_id=run_id, seq=seq))
 
+    def answer(self, reply: ApprovalReply) -> None:
+        """Pass the person's answer to the run whose tool call waits for it."""
+        with self._lock:
+            state = self._runs.get(reply.run_id)
+        if state is not None and state.tools is not None:
+            state.tools.answer(reply.call_id, reply.decision)
+
     def cancel_all(self) -> None:
         with self._lock:
             run_ids = list(self._runs)
@@ -243,7 +282,8 @@ class Engine:
         try:
             spec = self._crews.get(crew_search_path(self.data_dir)).get(request.crew)
             llm = build_llm(request.model, state.cancel_event, state.deadline_at)
-            crew = build_crew(spec, llm)
+            tools = self._run_tools(state, spec)
+            crew = build_crew(spec, llm, tools.for_agent if tools is not None else None)
             state.final_task_id = str(crew.tasks[-1].id)
             if state.cancel_event.is_set():
                 return
@@ -280,6 +320,21 @@ class Engine:
             with self._lock:
                 self._runs.pop(request.run_id, None)
             clear_execution_uuid(token)
+
+    def _run_tools(self, state: RunState, spec: Any) -> RunTools | None:
+        """The run's tools, if the chat has servers or the crew names tools."""
+        access = state.request.tools
+        if not access.servers and all(agent.tools is None for agent in spec.agents):
+            return None
+        run_id = state.run_id
+        state.tools = RunTools(
+            run_id,
+            access,
+            self.pool,
+            state.cancel_event,
+            lambda make: self.outbox.run_event(run_id, make),
+        )
+        return state.tools
 
     def _deadline(self, state: RunState) -> None:
         if state.fail(deadline_failure(state.request.deadline_s)):
@@ -324,3 +379,17 @@ class Engine:
                 raise HookAborted("the run was stopped", source="chatdesk")
 
         register(InterceptionPoint.PRE_MODEL_CALL, refuse_when_stopped)
+
+        def gate_tool_call(context: Any) -> None:
+            state = self.current_run()
+            if state is not None and state.tools is not None:
+                state.tools.before_call(context)
+
+        def record_tool_call(context: Any) -> str | None:
+            state = self.current_run()
+            if state is not None and state.tools is not None:
+                return state.tools.after_call(context)
+            return None
+
+        register(InterceptionPoint.PRE_TOOL_CALL, gate_tool_call)
+        register(InterceptionPoint.POST_TOOL_CALL, record_tool_call)

@@ -15,6 +15,7 @@ is documented in :mod:`chatdesk.engine.scripting`. Worker-side only (imports Cre
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from typing import Any
@@ -92,8 +93,11 @@ class ScriptedLLM(BaseLLM):
                 from_task=from_task,
                 from_agent=from_agent,
             )
+            reply = self._take_reply()
+            if reply.tool_calls and tools:
+                return self._ask_for_tools(reply, messages, from_task, from_agent)  # type: ignore[return-value]
             try:
-                text = self._generate(self._take_reply(), messages, from_task, from_agent)
+                text = self._generate(reply, messages, from_task, from_agent)
             except Exception as exc:
                 self._emit_call_failed_event(
                     error=f"Scripted model call failed: {exc}",
@@ -136,7 +140,7 @@ class ScriptedLLM(BaseLLM):
         )
 
     def supports_function_calling(self) -> bool:
-        return False
+        return any(reply.tool_calls for reply in self.script)
 
     def get_context_window_size(self) -> int:
         # Large, so CrewAI never 'summarises' the prompt (that would spend a reply).
@@ -161,11 +165,46 @@ class ScriptedLLM(BaseLLM):
         reply: ScriptedReply = self.script[index]
         return reply
 
+    def _ask_for_tools(
+        self, reply: ScriptedReply, messages: Any, from_task: Any, from_agent: Any
+    ) -> list[dict[str, Any]]:
+        """Native function calling: the tool calls an OpenAI-style API returns."""
+        self._pause(reply.start_delay_s)
+        with self._lock:
+            first = self._next * 100
+        calls = [
+            {
+                "id": f"call_{first + number}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for number, call in enumerate(reply.tool_calls)
+        ]
+        usage = self._usage(messages, json.dumps(calls))
+        self._track_token_usage_internal(usage)
+        self._emit_call_completed_event(
+            response=calls,
+            call_type=LLMCallType.TOOL_CALL,
+            from_task=from_task,
+            from_agent=from_agent,
+            messages=messages,
+            usage=usage,
+            finish_reason="tool_calls",
+        )
+        return calls
+
     def _generate(
         self, reply: ScriptedReply, messages: Any, from_task: Any, from_agent: Any
     ) -> str:
         text = _prompt_text(messages) if reply.echo else reply.text
-        if text and not reply.raw and "Final Answer:" not in text and "\nAction:" not in text:
+        native = self.supports_function_calling()
+        if (
+            text
+            and not reply.raw
+            and not native
+            and "Final Answer:" not in text
+            and "\nAction:" not in text
+        ):
             text = REACT_PREFIX + text
         self._pause(reply.start_delay_s)
         size = reply.chunk_size

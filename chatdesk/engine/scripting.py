@@ -16,7 +16,12 @@ A script is a list; each item answers one LLM call, in order:
   ``stream_broken``, or any other text for a generic failure),
   ``raw`` (true: send ``text`` exactly, without the ReAct wrapper),
   ``echo`` (true: reply with the prompt the model received, ``role: content`` per
-  message — lets tests check what reached the model).
+  message — lets tests check what reached the model),
+  ``tool_calls`` (a list of ``{"name": tool, "arguments": {...}}``: the model asks for
+  these tools by native function calling instead of replying; a script with any such
+  item makes the model a function-calling one). Tool calls in CrewAI's ReAct text
+  form need nothing special: a ``raw`` reply ``Thought: …\nAction: tool\nAction Input:
+  {…}`` is one.
 
 ``text`` that is empty (with no ``error``) makes the model return an empty reply,
 which CrewAI rejects as it would a real empty answer.
@@ -47,6 +52,12 @@ class ScriptedModelError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class ScriptedToolCall:
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ScriptedReply:
     text: str
     chunk_size: int = 8
@@ -55,6 +66,7 @@ class ScriptedReply:
     error: str | None = None
     raw: bool = False
     echo: bool = False
+    tool_calls: tuple[ScriptedToolCall, ...] = ()
 
 
 def parse_script(items: Iterable[Any] | None) -> list[ScriptedReply]:
@@ -69,7 +81,16 @@ def _parse_item(index: int, item: Any) -> ScriptedReply:
         return ScriptedReply(item)
     if not isinstance(item, dict):
         raise ScriptError(f"{where}: expected a string or an object")
-    unknown = set(item) - {"text", "chunk_size", "delay_s", "start_delay_s", "error", "raw", "echo"}
+    unknown = set(item) - {
+        "text",
+        "chunk_size",
+        "delay_s",
+        "start_delay_s",
+        "error",
+        "raw",
+        "echo",
+        "tool_calls",
+    }
     if unknown:
         raise ScriptError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     text = item.get("text", "")
@@ -97,7 +118,21 @@ def _parse_item(index: int, item: Any) -> ScriptedReply:
         flags[key] = item.get(key, False)
         if not isinstance(flags[key], bool):
             raise ScriptError(f"{where}: {key!r} must be true or false")
+    calls_raw = item.get("tool_calls", [])
+    if not isinstance(calls_raw, list) or not all(
+        isinstance(c, dict)
+        and isinstance(c.get("name"), str)
+        and c["name"]
+        and isinstance(c.get("arguments", {}), dict)
+        for c in calls_raw
+    ):
+        raise ScriptError(
+            f"{where}: 'tool_calls' must be a list of {{'name': ..., 'arguments': {{...}}}}"
+        )
     return ScriptedReply(
+        tool_calls=tuple(
+            ScriptedToolCall(c["name"], dict(c.get("arguments", {}))) for c in calls_raw
+        ),
         text=text,
         chunk_size=chunk_size,
         delay_s=delays["delay_s"],

@@ -32,6 +32,7 @@ from typing import BinaryIO
 from chatdesk.engine.crewai_tuning import share_executor_state_class
 from chatdesk.engine.outbox import Outbox
 from chatdesk.engine.protocol import (
+    ApprovalReply,
     CancelRequest,
     PingRequest,
     PongEvent,
@@ -172,6 +173,7 @@ def main() -> int:
     logging.getLogger("crewai.llms.base_llm").setLevel(logging.ERROR)
     restrict_new_files()  # CrewAI's storage is private, whoever started this process
     data_dir = data_dir_from_env()
+    person_env = dict(os.environ)  # before CrewAI's HOME and friends replace it
     prepare_environment(data_dir)
     proto_in, proto_out = take_over_stdio()
 
@@ -195,7 +197,7 @@ def main() -> int:
     warm_tls_context()
     share_executor_state_class()
 
-    engine = Engine(outbox, data_dir)
+    engine = Engine(outbox, data_dir, server_env=person_env)
     ready.set()
     outbox.send(
         ReadyEvent(
@@ -208,13 +210,19 @@ def main() -> int:
     while True:
         request = requests.get()
         if request is None or isinstance(request, ShutdownRequest):
-            engine.cancel_all()
+            engine.close()
             break
         if isinstance(request, RunRequest):
             # The GUI knew these; the worker must too, before the run emits anything.
             register_secret(request.model.api_key)
             register_url(request.model.base_url)
+            for server in request.tools.servers:
+                for secret in server.secrets():
+                    register_secret(secret)
+                register_url(server.url)
             engine.start(request)
+        elif isinstance(request, ApprovalReply):
+            engine.answer(request)
         elif isinstance(request, CancelRequest):
             engine.cancel(request.run_id)
     sys.stderr.flush()

@@ -6,9 +6,7 @@ over streamable HTTP on 127.0.0.1, and programs that are not MCP servers at all.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.mcp_servers import running_http_server
 from tests.support.processes import die_with_parent, live_descendants
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,28 +69,8 @@ def test_a_stdio_server_lists_its_tools() -> None:
 
 @pytest.fixture
 def http_server() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [*SERVER, "--http", str(port)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=die_with_parent(),
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with socket.socket() as probe, contextlib.suppress(OSError):
-                probe.connect(("127.0.0.1", port))
-                break
-            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        server.kill()
-        server.wait()
+    with running_http_server() as url:
+        yield url
 
 
 def test_a_streamable_http_server_lists_its_tools(http_server: str) -> None:

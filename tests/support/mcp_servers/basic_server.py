@@ -49,6 +49,18 @@ def crash() -> str:
 
 
 @server.tool()
+def pid() -> int:
+    """The server's process id (tests tell a reused server from a restarted one)."""
+    return os.getpid()
+
+
+@server.tool()
+def env(name: str) -> str:
+    """The value of an environment variable of the server, or '<unset>'."""
+    return os.environ.get(name, "<unset>")
+
+
+@server.tool()
 def huge(size: int = 1_000_000) -> str:
     """Return that many characters."""
     return "x" * size
