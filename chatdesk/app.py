@@ -61,6 +61,7 @@ class ChatdeskApp:
     ) -> None:
         from chatdesk.engine.client import WorkerClient
         from chatdesk.runs.coordinator import DEFAULT_DEADLINE_S, Coordinator
+        from chatdesk.runs.tool_access import ToolAccessSource
         from chatdesk.services import Services
         from chatdesk.services.patience import patiently
         from chatdesk.ui.main_window import MainWindow
@@ -81,6 +82,7 @@ class ChatdeskApp:
             resolve_model or _settings_resolver(),
             max_concurrent=max_concurrent,
             deadline_s=deadline_s or DEFAULT_DEADLINE_S,
+            tool_access=ToolAccessSource(data_dir, self.services.tool_rules.rules).for_thread,
         )
         self._closed = False
         self._heap_frozen = False
@@ -93,8 +95,22 @@ class ChatdeskApp:
         self.coordinator.save_failed.connect(self.window.on_reply_save_failed)
         self.worker.worker_ready.connect(self.window.on_engine_ready)
         self.worker.worker_died.connect(self.window.on_engine_restarting)
+        self.coordinator.approval_changed.connect(self._show_approval)
+        self.window.thread_opened.connect(self._show_approval)
         # window -> coordinator
         self.window.stop_requested.connect(self.coordinator.cancel)
+        self.window.tool_approval.answered.connect(self._answer_approval)
+
+    def _show_approval(self, _thread_id: int = 0) -> None:
+        """The open chat's waiting tool call, if any, above the composer."""
+        thread_id = self.window.current_thread_id
+        pending = self.coordinator.pending_approval(thread_id) if thread_id else None
+        self.window.tool_approval.show_request(pending)
+
+    def _answer_approval(self, execution_id: int, call_id: str, decision: str) -> None:
+        from chatdesk.vocabulary import ApprovalDecision
+
+        self.coordinator.answer_approval(execution_id, call_id, ApprovalDecision(decision))
 
     def show(self) -> None:
         from PySide6.QtCore import QTimer

@@ -18,6 +18,11 @@ Options:
 
 Helpers (``from chatdesk.testing import rows, send, wait_for_reply``) drive the window the
 way a person does, by object names and role names, so tests do not copy role lookups.
+For tools: ``use_mcp_servers({...})`` writes the data dir's mcp.json (the ``mcpServers``
+object), ``tool_calls(("server_tool", {args}), ...)`` is a scripted reply that calls tools
+(native function calling; a ``raw`` ReAct text reply works too), and
+``answer_tool_call(qtbot, window, "once" | "chat" | "deny")`` waits for the approval panel
+and answers it as a person would, returning what it asked about.
 
 The crew worker (CrewAI takes ~3 s to import) is started once per test session and
 shared: runs are independent of each other, so tests stay isolated.
@@ -94,6 +99,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(MISSING_PYTEST_QT)
 
 
+class _OneRun:
+    """Several model answers for one run (``ScriptedLLM.run``)."""
+
+    def __init__(self, answers: tuple[Any, ...]) -> None:
+        self.answers = answers
+
+
 class ScriptedLLM:
     """The replies the scripted model gives, one per run, in order.
 
@@ -101,7 +113,8 @@ class ScriptedLLM:
     much text each streamed chunk carries), ``delay_s`` (pause between chunks),
     ``start_delay_s``, ``error`` (fail with this message) or ``echo`` (answer with the
     prompt the model received). When the queue is empty the model answers a fixed
-    default reply.
+    default reply. ``run(...)`` queues several model answers for *one* run (a run with
+    tools asks the model again after each call: ``run(tool_calls(...), "final")``).
     """
 
     def __init__(self, real_model: bool = False) -> None:
@@ -113,9 +126,16 @@ class ScriptedLLM:
         """Queue replies for the next runs."""
         self._replies.extend(replies)
 
+    def run(self, *answers: str | dict[str, Any]) -> None:
+        """Queue the model's answers for the next run, one per model call in it."""
+        self._replies.append(_OneRun(answers))
+
     def next_script(self) -> tuple[Any, ...]:
         self.runs += 1
-        return (self._replies.popleft(),) if self._replies else ()
+        if not self._replies:
+            return ()
+        item = self._replies.popleft()
+        return item.answers if isinstance(item, _OneRun) else (item,)
 
     def resolve(self, thread: ThreadRecord) -> ModelConfig | None:
         """Model resolver: the scripted model, or the real one when the env names one."""
@@ -265,3 +285,45 @@ def wait_for_reply(
 
     qtbot.waitUntil(last_reply_ended, timeout=timeout_ms)
     return rows(window)[-1]
+
+
+# -- tools -----------------------------------------------------------------------------
+
+APPROVAL_BUTTONS = {"once": "toolAllowOnce", "chat": "toolAllowChat", "deny": "toolDeny"}
+
+
+def use_mcp_servers(servers: dict[str, Any]) -> Path:
+    """Write ``servers`` (the ``mcpServers`` object) to the data dir's mcp.json."""
+    import json
+
+    from chatdesk.config import data_dir
+
+    path = data_dir() / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": servers}, indent=2), encoding="utf-8")
+    return path
+
+
+def tool_calls(*calls: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """A scripted reply asking for tools: ``("server_tool", {arguments})`` each (the
+    name the model sees is the server's name, ``_``, the tool's)."""
+    return {"tool_calls": [{"name": name, "arguments": args} for name, args in calls]}
+
+
+def answer_tool_call(
+    qtbot: Any, window: MainWindow, decision: str = "once", timeout_ms: int = REPLY_TIMEOUT_MS
+) -> dict[str, Any]:
+    """Wait for the tool approval panel, click ``decision``'s button, return what it
+    asked: ``{"server", "tool", "arguments"}``."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QFrame, QPushButton
+
+    panel = window.findChild(QFrame, "toolApproval")
+    assert panel is not None, "no toolApproval panel in this window"
+    qtbot.waitUntil(panel.isVisible, timeout=timeout_ms)
+    pending = window.tool_approval.pending
+    assert pending is not None
+    asked = {"server": pending.server, "tool": pending.tool, "arguments": dict(pending.arguments)}
+    button = panel.findChild(QPushButton, APPROVAL_BUTTONS[decision])
+    assert button is not None, f"no {APPROVAL_BUTTONS[decision]} button"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    return asked

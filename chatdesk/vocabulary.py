@@ -69,3 +69,18 @@ def status_word(status: MessageStatus | ExecutionStatus) -> str:
     """A status as a person reads it, the same in the window, Run details and exports
     (``cancelled`` is "stopped", as the Stop button that causes it says)."""
     return _STATUS_WORDS.get(status, status.value)
+
+
+class ToolRule(StrEnum):
+    """What a chat says about one tool or server (``server`` or ``server/tool``)."""
+
+    DISABLED = "disabled"  # switched off in this chat's header
+    APPROVED = "approved"  # "Allow for this chat": runs without asking
+
+
+class ApprovalDecision(StrEnum):
+    """The person's answer to a tool call that asked first."""
+
+    ONCE = "once"
+    CHAT = "chat"  # this tool, for the rest of this chat
+    DENY = "deny"

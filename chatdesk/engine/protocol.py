@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, TypeAlias
 
+from chatdesk.vocabulary import ApprovalDecision
+
 PROTOCOL_VERSION = 1
 
 
@@ -69,14 +71,6 @@ class StepName(StrEnum):
     LLM_COMPLETED = "llm_completed"
     LLM_FAILED = "llm_failed"
     TOOL_CALL = "tool_call"  # chatdesk's own record of one call: arguments, result, approval
-
-
-class ApprovalDecision(StrEnum):
-    """The person's answer to a tool call that asked first."""
-
-    ONCE = "once"
-    CHAT = "chat"  # this tool, for the rest of this chat
-    DENY = "deny"
 
 
 # ---------------------------------------------------------------------------

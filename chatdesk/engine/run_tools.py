@@ -34,7 +34,6 @@ from pydantic import PrivateAttr
 from chatdesk.engine.builtin_tools import BUILTIN_SERVER, BUILTIN_TOOLS
 from chatdesk.engine.crews import AgentSpec
 from chatdesk.engine.protocol import (
-    ApprovalDecision,
     ApprovalEvent,
     RunEvent,
     StepEvent,
@@ -49,6 +48,7 @@ from chatdesk.engine.tool_servers import (
     ToolInfo,
     ToolServerError,
 )
+from chatdesk.vocabulary import ApprovalDecision
 
 log = logging.getLogger("chatdesk.engine.run_tools")
 

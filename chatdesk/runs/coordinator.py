@@ -33,6 +33,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -40,6 +41,7 @@ from PySide6.QtCore import QObject, Signal
 from sqlalchemy.exc import StatementError
 
 from chatdesk.engine.protocol import (
+    ApprovalEvent,
     CancelledEvent,
     ChatMessage,
     ChunkEvent,
@@ -50,6 +52,7 @@ from chatdesk.engine.protocol import (
     RunRequest,
     StatusEvent,
     StepEvent,
+    ToolAccess,
 )
 from chatdesk.runs.model_choice import ModelResolver
 from chatdesk.services import Services
@@ -59,7 +62,7 @@ from chatdesk.services.executions import LogEntry, Tokens
 from chatdesk.services.leases import RENEW_EVERY_S, LeaseLostError
 from chatdesk.services.messages import MAX_CONTENT_CHARS
 from chatdesk.services.patience import patiently_async
-from chatdesk.vocabulary import ExecutionStatus, Role
+from chatdesk.vocabulary import ApprovalDecision, ExecutionStatus, Role, ToolRule
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,25 @@ class RunTransport(Protocol):
     def submit(self, request: RunRequest) -> None: ...
 
     def cancel(self, run_id: str) -> None: ...
+
+    def answer(self, run_id: str, call_id: str, decision: str) -> None: ...
+
+
+ToolAccessFor = Callable[[int, int], ToolAccess]
+"""The tools a run of (user id, thread id) may use (see ``runs.tool_access``)."""
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """A tool call of a running reply that waits for the person's answer."""
+
+    execution_id: int
+    thread_id: int
+    reply_id: int
+    call_id: str
+    server: str
+    tool: str
+    arguments: dict[str, object]
 
 
 @dataclass
@@ -95,6 +117,7 @@ class _Run:
     last_log_flush: float = 0.0
     finished: bool = False
     task: asyncio.Task[None] | None = None
+    approval: PendingApproval | None = None
 
 
 class Coordinator(QObject):
@@ -106,12 +129,15 @@ class Coordinator(QObject):
         run_finished(int, str): an execution ended (execution id, final status).
         save_failed(int, str): the end of a run could not be stored (execution id, why);
             its text is only on screen now.
+        approval_changed(int): a run's tool call started or stopped waiting for the
+            person (thread id); ``pending_approval(thread_id)`` says which.
     """
 
     reply_text_changed = Signal(int, str)
     run_started = Signal(int)
     run_finished = Signal(int, str)
     save_failed = Signal(int, str)
+    approval_changed = Signal(int)
 
     def __init__(
         self,
@@ -122,12 +148,14 @@ class Coordinator(QObject):
         max_concurrent: int = 2,
         deadline_s: float = DEFAULT_DEADLINE_S,
         max_reply_chars: int = MAX_CONTENT_CHARS,
+        tool_access: ToolAccessFor | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._services = services
         self._transport = transport
         self._resolve_model = resolve_model
+        self._tool_access = tool_access
         self._deadline_s = deadline_s
         self._slots = asyncio.Semaphore(max_concurrent)
         self._thread_locks: dict[int, asyncio.Lock] = {}
@@ -163,6 +191,33 @@ class Coordinator(QObject):
         """The streamed text of an execution's reply, while it runs."""
         run = self._runs.get(execution_id)
         return run.text if run is not None else None
+
+    def pending_approval(self, thread_id: int) -> PendingApproval | None:
+        """The tool call of this thread's running reply that waits for the person."""
+        for run in self._runs.values():
+            if run.thread_id == thread_id and run.approval is not None and not run.finished:
+                return run.approval
+        return None
+
+    def answer_approval(self, execution_id: int, call_id: str, decision: ApprovalDecision) -> None:
+        """The person's answer: the worker goes on; "for this chat" is kept with the chat."""
+        run = self._runs.get(execution_id)
+        if run is None or run.finished or run.approval is None or run.approval.call_id != call_id:
+            return
+        pending, run.approval = run.approval, None
+        if decision is ApprovalDecision.CHAT:
+            try:
+                self._services.tool_rules.set_rule(
+                    run.user_id,
+                    run.thread_id,
+                    f"{pending.server}/{pending.tool}",
+                    ToolRule.APPROVED,
+                    True,
+                )
+            except Exception:  # the call is still allowed; only the memory of it failed
+                log.exception("could not keep the approval of %s/%s", pending.server, pending.tool)
+        self._transport.answer(run.run_id, call_id, decision.value)
+        self.approval_changed.emit(run.thread_id)
 
     def cancel(self, execution_id: int) -> None:
         """Stop a run now: it ends cancelled with the text it has; the worker is told."""
@@ -255,6 +310,11 @@ class Coordinator(QObject):
             for m in start.history
             if m.role in (Role.USER, Role.ASSISTANT) and m.content
         )
+        tools = (
+            self._tool_access(run.user_id, run.thread_id)
+            if self._tool_access is not None
+            else ToolAccess()
+        )
         self._transport.submit(
             RunRequest(
                 run_id=run.run_id,
@@ -264,6 +324,7 @@ class Coordinator(QObject):
                 history=history,
                 system_prompt=start.system_prompt or "",
                 deadline_s=self._deadline_s,
+                tools=tools,
             )
         )
         deadline = time.monotonic() + self._deadline_s + self.grace_s
@@ -305,6 +366,18 @@ class Coordinator(QObject):
             run.pending_logs.append(
                 LogEntry(event.event, event.agent_role, event.task_name, detail)
             )
+        elif isinstance(event, ApprovalEvent):
+            if run.reply_id is not None:
+                run.approval = PendingApproval(
+                    execution_id=run.execution_id,
+                    thread_id=run.thread_id,
+                    reply_id=run.reply_id,
+                    call_id=event.call_id,
+                    server=event.server,
+                    tool=event.tool,
+                    arguments=dict(event.arguments),
+                )
+                self.approval_changed.emit(run.thread_id)
         elif isinstance(event, StatusEvent):
             pass  # running: already recorded when the run started
         elif isinstance(event, CompletedEvent):
@@ -477,6 +550,9 @@ class Coordinator(QObject):
         self._runs.pop(run.execution_id, None)
         if run.run_id:
             self._by_run_id.pop(run.run_id, None)
+        if run.approval is not None:  # the question died with its run
+            run.approval = None
+            self.approval_changed.emit(run.thread_id)
 
     # -- per-frame UI updates -----------------------------------------------------------
 

@@ -10,6 +10,7 @@ from chatdesk.services.messages import MessageService
 from chatdesk.services.run_owner import RunOwner, this_process
 from chatdesk.services.search import SearchService
 from chatdesk.services.threads import ThreadService
+from chatdesk.services.tool_rules import ToolRuleService
 from chatdesk.services.transfer import TransferService
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.services.users import UserService
@@ -29,6 +30,7 @@ class Services:
         uow = UnitOfWork(self.store.session_factory, self.bus, self.owner)
         self.users = UserService(uow)
         self.threads = ThreadService(uow)
+        self.tool_rules = ToolRuleService(uow)
         self.messages = MessageService(uow)
         self.executions = ExecutionService(uow)
         self.search = SearchService(uow)

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chatdesk.store.base import Base, ExactText, UTCDateTime, utcnow
-from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role, ToolRule
 
 CURRENT_TIMESTAMP = text("CURRENT_TIMESTAMP")
 """Server-side fallback, so rows written by raw SQL get timestamps too."""
@@ -100,6 +100,26 @@ class Thread(Base):
     executions: Mapped[list[Execution]] = relationship(
         back_populates="thread", cascade="all, delete-orphan", passive_deletes=True
     )
+    tool_rules: Mapped[list[ThreadToolRule]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ThreadToolRule(Base):
+    """A chat's word about one tool or server: switched off, or allowed without asking.
+
+    ``tool`` is ``server`` or ``server/tool`` as mcp.json names them. Kept with the chat
+    (deleted with it), so an approval given in one chat never carries to another.
+    """
+
+    __tablename__ = "thread_tool_rules"
+    __table_args__ = (UniqueConstraint("thread_id", "tool", "rule"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    tool: Mapped[str] = mapped_column(String(300))
+    rule: Mapped[ToolRule] = mapped_column(_enum_column_type(ToolRule, "rule"))
+    created_at: Mapped[datetime] = _created_at()
 
 
 class Execution(Base):

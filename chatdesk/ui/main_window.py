@@ -62,6 +62,7 @@ from chatdesk.ui.thread_header import ThreadHeader
 from chatdesk.ui.thread_list import ThreadListPanel
 from chatdesk.ui.thread_model import ThreadListModel
 from chatdesk.ui.toast import Toast
+from chatdesk.ui.tool_approval import ToolApprovalPanel
 from chatdesk.ui.trace_panel import MIN_WIDTH as TRACE_MIN_WIDTH
 from chatdesk.ui.trace_panel import PREFERRED_WIDTH as TRACE_PREFERRED_WIDTH
 from chatdesk.ui.trace_panel import ExecutionPanel
@@ -181,6 +182,13 @@ class MainWindow(QMainWindow):
 
         self.composer = Composer(self.chat_pane)
         self.composer.setMaximumWidth(COLUMN_MAX)
+        self.tool_approval = ToolApprovalPanel(self.chat_pane)
+        self.tool_approval.setMaximumWidth(COLUMN_MAX)
+        approval_row = QHBoxLayout()
+        approval_row.setContentsMargins(20, 6, 20, 0)
+        approval_row.addStretch(0)
+        approval_row.addWidget(self.tool_approval, 1)
+        approval_row.addStretch(0)
         composer_row = QHBoxLayout()
         composer_row.setContentsMargins(20, 6, 20, 14)
         composer_row.addStretch(0)
@@ -191,6 +199,7 @@ class MainWindow(QMainWindow):
         pane_layout.setSpacing(0)
         pane_layout.addWidget(self.header)
         pane_layout.addWidget(self.message_stack, 1)
+        pane_layout.addLayout(approval_row)
         pane_layout.addLayout(composer_row)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)

@@ -274,6 +274,25 @@ def style_sheet(c: Colors) -> str:
     #rescanButton:disabled {{ color: {c.muted}; }}
     QLabel[muted="true"] {{ color: {c.muted}; }}
     #settingsError {{ color: {c.error}; }}
+    #toolApproval {{
+        border: 1px solid {c.accent}; border-radius: 10px; background: {c.window};
+    }}
+    #toolApproval QLabel {{ background: transparent; color: {c.text}; }}
+    #toolApproval QLabel[muted="true"] {{ color: {c.muted}; }}
+    #toolApprovalArguments {{
+        border: 1px solid {c.border}; border-radius: 6px; background: {c.chat}; color: {c.text};
+    }}
+    #toolAllowOnce {{
+        border: none; border-radius: 8px; padding: 6px 14px;
+        background: {c.accent}; color: {c.accent_text}; font-weight: 600;
+    }}
+    #toolAllowChat, #toolDeny {{
+        border: 1px solid {c.border}; border-radius: 8px; padding: 6px 12px;
+        background: {c.chat}; color: {c.text};
+    }}
+    #toolAllowChat:hover, #toolDeny:hover {{ background: {c.hover}; }}
+    #toolAllowOnce:focus {{ border: 2px solid {c.text}; }}
+    #toolAllowChat:focus, #toolDeny:focus {{ border-color: {c.accent}; }}
     """
 
 

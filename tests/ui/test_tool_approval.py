@@ -1,0 +1,108 @@
+"""Tools in the window: the approval panel, its answers, and what is kept of them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from chatdesk.app import ChatdeskApp
+from chatdesk.testing import (
+    ScriptedLLM,
+    answer_tool_call,
+    rows,
+    send,
+    tool_calls,
+    use_mcp_servers,
+    wait_for_reply,
+)
+
+REPO = str(Path(__file__).resolve().parents[2])
+
+
+def _basic(**extra: Any) -> dict[str, Any]:
+    return {
+        "command": sys.executable,
+        "args": ["-m", "tests.support.mcp_servers.basic_server"],
+        "cwd": REPO,
+        **extra,
+    }
+
+
+def _tool_steps(app: ChatdeskApp) -> list[dict[str, Any]]:
+    reply_id = rows(app.window)[-1]["messageId"]
+    execution = app.services.executions.runs_for_message(app.user_id, reply_id)[-1]
+    logs = app.services.executions.logs(app.user_id, execution.id)
+    return [entry.detail for entry in logs if entry.event == "tool_call"]
+
+
+def test_a_tool_call_waits_for_the_person_and_for_this_chat_is_remembered(
+    qtbot: Any, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
+) -> None:
+    use_mcp_servers({"basic": _basic()})
+    window = chatdesk_app.window
+    scripted_llm.run(tool_calls(("basic_add", {"a": 2, "b": 3})), {"echo": True})
+    send(qtbot, window, "What is 2 + 3?")
+    asked = answer_tool_call(qtbot, window, "chat", timeout_ms=90_000)
+    assert asked == {"server": "basic", "tool": "add", "arguments": {"a": 2, "b": 3}}
+    reply = wait_for_reply(qtbot, window, timeout_ms=90_000)
+    assert reply["status"] == "completed"
+    assert "5" in reply["content"]
+    assert not window.tool_approval.isVisible()
+
+    thread_id = window.current_thread_id
+    assert thread_id is not None
+    rules = chatdesk_app.services.tool_rules.rules(chatdesk_app.user_id, thread_id)
+    assert rules.approved == {"basic/add"}
+
+    # the next run in this chat does not ask again
+    scripted_llm.run(tool_calls(("basic_add", {"a": 4, "b": 4})), "eight")
+    send(qtbot, window, "And 4 + 4?")
+    reply = wait_for_reply(qtbot, window, timeout_ms=90_000)
+    assert reply["content"] == "eight"
+    assert [s["approval"] for s in _tool_steps(chatdesk_app)] == ["chat"]
+
+
+def test_deny_tells_the_crew_and_the_reply_goes_on(
+    qtbot: Any, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
+) -> None:
+    use_mcp_servers({"basic": _basic()})
+    window = chatdesk_app.window
+    scripted_llm.run(tool_calls(("basic_echo", {"text": "<b>hi</b>"})), {"echo": True})
+    send(qtbot, window, "Echo something")
+    asked = answer_tool_call(qtbot, window, "deny", timeout_ms=90_000)
+    assert asked["arguments"] == {"text": "<b>hi</b>"}
+    reply = wait_for_reply(qtbot, window, timeout_ms=90_000)
+    assert reply["status"] == "completed"
+    assert "The person refused this call to echo" in reply["content"]
+    [step] = _tool_steps(chatdesk_app)
+    assert step["approval"] == "denied"
+
+
+def test_stop_while_the_panel_waits_ends_the_run_and_hides_it(
+    qtbot: Any, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
+) -> None:
+    use_mcp_servers({"basic": _basic()})
+    window = chatdesk_app.window
+    scripted_llm.run(tool_calls(("basic_echo", {"text": "x"})), "never")
+    send(qtbot, window, "Echo")
+    qtbot.waitUntil(window.tool_approval.isVisible, timeout=90_000)
+    window.composer.stop_button.click()
+    reply = wait_for_reply(qtbot, window, timeout_ms=10_000)
+    assert reply["status"] == "cancelled"
+    qtbot.waitUntil(lambda: not window.tool_approval.isVisible(), timeout=5_000)
+
+
+def test_auto_approved_tools_never_ask(
+    qtbot: Any, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
+) -> None:
+    use_mcp_servers({"basic": _basic(autoApprove=["add"])})
+    window = chatdesk_app.window
+    shown: list[bool] = []
+    window.tool_approval.answered.connect(lambda *_: shown.append(True))
+    scripted_llm.run(tool_calls(("basic_add", {"a": 1, "b": 1})), "two")
+    send(qtbot, window, "1+1")
+    reply = wait_for_reply(qtbot, window, timeout_ms=90_000)
+    assert reply["content"] == "two"
+    assert not shown and not window.tool_approval.isVisible()
+    assert [s["approval"] for s in _tool_steps(chatdesk_app)] == ["auto"]
