@@ -76,13 +76,14 @@ class ChatdeskApp:
         self.worker: WorkerClient = worker or WorkerClient(
             data_dir=data_dir, extra_env=_worker_log_env()
         )
+        self.tool_access = ToolAccessSource(data_dir, self.services.tool_rules.rules)
         self.coordinator: Coordinator = Coordinator(
             self.services,
             self.worker,
             resolve_model or _settings_resolver(),
             max_concurrent=max_concurrent,
             deadline_s=deadline_s or DEFAULT_DEADLINE_S,
-            tool_access=ToolAccessSource(data_dir, self.services.tool_rules.rules).for_thread,
+            tool_access=self.tool_access.for_thread,
         )
         self._closed = False
         self._heap_frozen = False
@@ -94,12 +95,20 @@ class ChatdeskApp:
         self.coordinator.reply_text_changed.connect(self.window.on_reply_text_changed)
         self.coordinator.save_failed.connect(self.window.on_reply_save_failed)
         self.worker.worker_ready.connect(self.window.on_engine_ready)
+        self.worker.worker_ready.connect(self._warm_tools)
         self.worker.worker_died.connect(self.window.on_engine_restarting)
         self.coordinator.approval_changed.connect(self._show_approval)
         self.window.thread_opened.connect(self._show_approval)
         # window -> coordinator
         self.window.stop_requested.connect(self.coordinator.cancel)
         self.window.tool_approval.answered.connect(self._answer_approval)
+
+    def _warm_tools(self, _ready: object = None) -> None:
+        """Start the configured MCP servers in the worker while the person types."""
+        try:
+            self.worker.warm_tools(self.tool_access.for_warm_up())
+        except Exception:  # a keyring that does not answer: runs will say why
+            log.exception("could not warm up the tool servers")
 
     def _show_approval(self, _thread_id: int = 0) -> None:
         """The open chat's waiting tool call, if any, above the composer."""

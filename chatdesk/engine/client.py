@@ -53,6 +53,8 @@ from chatdesk.engine.protocol import (
     RunEvent,
     RunRequest,
     ShutdownRequest,
+    ToolAccess,
+    WarmToolsRequest,
     decode_event,
     encode,
     is_terminal,
@@ -222,6 +224,11 @@ class WorkerClient(QObject):
         timer.timeout.connect(_weak_slot(self, "_cancel_overdue", run_id))
         timer.start(self._cancel_grace_ms)
         run.cancel_timer = timer
+
+    def warm_tools(self, tools: ToolAccess) -> None:
+        """Have the worker start these MCP servers now (ignored unless it is ready)."""
+        if self.is_ready and tools.servers:
+            self._write(WarmToolsRequest(tools=tools))
 
     def answer(self, run_id: str, call_id: str, decision: str) -> None:
         """The person's answer to a tool call waiting for approval (see ApprovalEvent)."""

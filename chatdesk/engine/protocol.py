@@ -293,6 +293,15 @@ class ApprovalReply:
 
 
 @dataclass(frozen=True)
+class WarmToolsRequest:
+    """Start these MCP servers now, in the background, so the first run finds them
+    running (sent when the worker is ready; errors wait for a run to report them)."""
+
+    TYPE: ClassVar[str] = "warm_tools"
+    tools: ToolAccess = ToolAccess()
+
+
+@dataclass(frozen=True)
 class CancelRequest:
     """Stop a run: the worker answers ``cancelled`` and stops using the model."""
 
@@ -315,7 +324,9 @@ class ShutdownRequest:
     TYPE: ClassVar[str] = "shutdown"
 
 
-Request: TypeAlias = RunRequest | ApprovalReply | CancelRequest | PingRequest | ShutdownRequest
+Request: TypeAlias = (
+    RunRequest | ApprovalReply | WarmToolsRequest | CancelRequest | PingRequest | ShutdownRequest
+)
 
 
 # ---------------------------------------------------------------------------
@@ -467,7 +478,15 @@ TerminalEvent: TypeAlias = CompletedEvent | FailedEvent | CancelledEvent
 TERMINAL_TYPES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 _REQUEST_TYPES: dict[str, type[Any]] = {
-    c.TYPE: c for c in (RunRequest, ApprovalReply, CancelRequest, PingRequest, ShutdownRequest)
+    c.TYPE: c
+    for c in (
+        RunRequest,
+        ApprovalReply,
+        WarmToolsRequest,
+        CancelRequest,
+        PingRequest,
+        ShutdownRequest,
+    )
 }
 _EVENT_TYPES: dict[str, type[Any]] = {
     c.TYPE: c
@@ -581,6 +600,10 @@ def decode_request(line: bytes | str) -> Request:
             raise ProtocolError(f"{where}: unknown decision {decision!r}")
         return ApprovalReply(
             run_id=_run_id(data, where), call_id=_req_str(data, "call_id", where), decision=decision
+        )
+    if kind == "warm_tools":
+        return WarmToolsRequest(
+            tools=ToolAccess.from_dict(data["tools"]) if data.get("tools") else ToolAccess()
         )
     if kind == "cancel":
         return CancelRequest(run_id=_run_id(data, where))

@@ -200,6 +200,30 @@ class RunTools:
 
     # -- building the crew ----------------------------------------------------------
 
+    def start_servers(self, agents: tuple[AgentSpec, ...]) -> None:
+        """Start every server the agents will use, all at once (a run with three stdio
+        servers waits for the slowest, not for the sum)."""
+        wanted: list[ToolServer] = []
+        for spec in agents:
+            refs = spec.tools if spec.tools is not None else tuple(self._servers)
+            for ref in refs:
+                name = ref.partition("/")[0]
+                config = self._servers.get(name)
+                if config is not None and name not in self._disabled and config not in wanted:
+                    wanted.append(config)
+        if not wanted:
+            return
+        try:
+            results = self._pool.start_all(wanted, self._cancel)
+        except ToolCallCancelled:
+            return
+        for name, result in results.items():
+            if isinstance(result, ToolServerError):
+                self._listed[name] = None
+                self._setup_error(name, str(result), None)
+            else:
+                self._listed[name] = result
+
     def for_agent(self, spec: AgentSpec) -> list[BaseTool]:
         """The tools ``spec`` gets: what its ``tools:`` names, or every enabled server's."""
         refs = spec.tools if spec.tools is not None else tuple(self._servers)

@@ -255,6 +255,21 @@ class Engine:
         # the outbox drops it if the run already ended.
         self.outbox.run_event(run_id, lambda seq: CancelledEvent(run_id=run_id, seq=seq))
 
+    def warm(self, servers: tuple[Any, ...]) -> None:
+        """Start MCP servers in the background (see WarmToolsRequest)."""
+        if not servers:
+            return
+
+        def start() -> None:
+            try:
+                for name, result in self.pool.start_all(list(servers)).items():
+                    if isinstance(result, Exception):
+                        log.info("tool server %s did not warm up: %s", name, result)
+            except Exception:
+                log.exception("warming tool servers failed")
+
+        threading.Thread(target=start, name="warm-tools", daemon=True).start()
+
     def answer(self, reply: ApprovalReply) -> None:
         """Pass the person's answer to the run whose tool call waits for it."""
         with self._lock:
@@ -334,6 +349,7 @@ class Engine:
             state.cancel_event,
             lambda make: self.outbox.run_event(run_id, make),
         )
+        state.tools.start_servers(spec.agents)
         return state.tools
 
     def _deadline(self, state: RunState) -> None:

@@ -112,6 +112,28 @@ class ServerPool:
         """The server's tools, starting it first if needed (or again if broken)."""
         return self._wait(self._ensure(config), START_TIMEOUT_S + 5, cancel)
 
+    def start_all(
+        self, configs: list[ToolServer], cancel: threading.Event | None = None
+    ) -> dict[str, list[ToolInfo] | ToolServerError]:
+        """Start several servers at once (their start-ups overlap); each one's tools or
+        why it could not start."""
+
+        async def together() -> dict[str, list[ToolInfo] | ToolServerError]:
+            results = await asyncio.gather(
+                *(self._ensure(config) for config in configs), return_exceptions=True
+            )
+            out: dict[str, list[ToolInfo] | ToolServerError] = {}
+            for config, result in zip(configs, results, strict=True):
+                if isinstance(result, ToolServerError):
+                    out[config.name] = result
+                elif isinstance(result, BaseException):
+                    out[config.name] = ToolServerError(str(result))
+                else:
+                    out[config.name] = result
+            return out
+
+        return self._wait(together(), START_TIMEOUT_S + 5, cancel)
+
     def call(
         self,
         config: ToolServer,

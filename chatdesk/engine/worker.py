@@ -41,6 +41,8 @@ from chatdesk.engine.protocol import (
     Request,
     RunRequest,
     ShutdownRequest,
+    ToolAccess,
+    WarmToolsRequest,
     decode_request,
 )
 from chatdesk.engine.tls import share_tls_contexts, warm_tls_context
@@ -155,6 +157,13 @@ def _read_requests(
     requests.put(None)
 
 
+def _register_tool_secrets(tools: ToolAccess) -> None:
+    for server in tools.servers:
+        for secret in server.secrets():
+            register_secret(secret)
+        register_url(server.url)
+
+
 def main() -> int:
     started = time.monotonic()
     # The GUI decides when this process ends (shutdown request, stdin closing, or a
@@ -216,11 +225,11 @@ def main() -> int:
             # The GUI knew these; the worker must too, before the run emits anything.
             register_secret(request.model.api_key)
             register_url(request.model.base_url)
-            for server in request.tools.servers:
-                for secret in server.secrets():
-                    register_secret(secret)
-                register_url(server.url)
+            _register_tool_secrets(request.tools)
             engine.start(request)
+        elif isinstance(request, WarmToolsRequest):
+            _register_tool_secrets(request.tools)
+            engine.warm(request.tools.servers)
         elif isinstance(request, ApprovalReply):
             engine.answer(request)
         elif isinstance(request, CancelRequest):

@@ -80,7 +80,19 @@ class ToolAccessSource:
                 log.warning("mcp.json offers no tools: %s", self._loaded.error)
         return self._loaded.enabled
 
+    def for_warm_up(self) -> ToolAccess:
+        """Every enabled server, to start before the first run needs them."""
+        return ToolAccess(servers=self._resolved())
+
     def for_thread(self, user_id: int, thread_id: int) -> ToolAccess:
+        rules = self._rules(user_id, thread_id)
+        return ToolAccess(
+            servers=self._resolved(),
+            disabled=tuple(sorted(rules.disabled)),
+            approved=tuple(sorted(rules.approved)),
+        )
+
+    def _resolved(self) -> tuple[ToolServer, ...]:
         servers: list[ToolServer] = []
         problems: list[str] = []
         for config in self.servers():
@@ -90,9 +102,4 @@ class ToolAccessSource:
                 problems.append(str(exc))
                 log.warning("%s; the server is left out of this run", exc)
         self.problems = problems
-        rules = self._rules(user_id, thread_id)
-        return ToolAccess(
-            servers=tuple(servers),
-            disabled=tuple(sorted(rules.disabled)),
-            approved=tuple(sorted(rules.approved)),
-        )
+        return tuple(servers)

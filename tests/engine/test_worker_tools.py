@@ -354,3 +354,148 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Every process below ``pid``, with its command line."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                try:
+                    found[child] = (
+                        (Path("/proc") / str(child) / "cmdline").read_text().replace("\0", " ")
+                    )
+                except OSError:
+                    continue
+                frontier.append(child)
+    return found
+
+
+def test_warming_starts_servers_before_the_first_run_needs_them(
+    client: WorkerClient, recorder: Recorder, qtbot: Any
+) -> None:
+    server = basic("warmed", args=("-m", "tests.support.mcp_servers.basic_server", "--warm"))
+    worker = client.pid
+    assert worker is not None
+    client.warm_tools(ToolAccess(servers=(server,)))
+
+    def started() -> list[int]:
+        return [
+            pid
+            for pid, cmd in _descendants(worker).items()
+            if "basic_server --warm" in cmd and "tool_launcher" not in cmd
+        ]
+
+    qtbot.waitUntil(lambda: len(started()) == 1, timeout=60_000)
+    run_id = run_with_tools(client, recorder, qtbot, [calls(("warmed_pid", {})), "ok"], (server,))
+    assert tool_steps(recorder, run_id)[0]["result"] == str(started()[0])
+
+
+def test_shutting_the_worker_down_ends_its_servers(qapp: Any, qtbot: Any, tmp_path: Path) -> None:
+    client = WorkerClient(data_dir=tmp_path)
+    client.start()
+    recorder = Recorder(client)
+    try:
+        wait_ready(qtbot, client)
+        run_id = run_with_tools(
+            client, recorder, qtbot, [calls(("q_pid", {})), "ok"], (basic("q"),)
+        )
+        pid = int(tool_steps(recorder, run_id)[0]["result"])
+        assert _alive(pid)
+    finally:
+        recorder.close()
+        client.shutdown(wait_ms=10_000)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid), "the MCP server outlived the worker's shutdown"
+
+
+def _crew(data_dir: Path, name: str, tools_line: str) -> str:
+    folder = data_dir / "crews" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "agents.yaml").write_text(
+        "helper:\n  role: Helper\n  goal: Help with {message}\n  backstory: Careful.\n"
+        + tools_line,
+        encoding="utf-8",
+    )
+    (folder / "tasks.yaml").write_text(
+        "answer:\n  description: Answer {message}\n  expected_output: An answer\n  agent: helper\n",
+        encoding="utf-8",
+    )
+    return name
+
+
+def test_a_crew_names_its_tools_and_gets_only_those(
+    client: WorkerClient, recorder: Recorder, qtbot: Any, data_dir: Path
+) -> None:
+    crew = _crew(data_dir, "timekeeper", "  tools: [chatdesk/current_time, named/add]\n")
+    request = run_request(
+        scripted(
+            calls(("current_time", {})),
+            calls(("named_echo", {"text": "not offered"})),
+            calls(("named_add", {"a": 1, "b": 2})),
+            "done",
+        ),
+        crew=crew,
+        tools=ToolAccess(servers=(basic("named"), basic("other"))),
+    )
+    client.submit(request)
+    recorder.wait_terminal(qtbot, request.run_id, 90_000)
+    steps = tool_steps(recorder, request.run_id)
+    assert [(s["server"], s["tool"]) for s in steps] == [
+        ("chatdesk", "current_time"),
+        ("", "named_echo"),
+        ("named", "add"),
+    ]
+    assert steps[0]["approval"] == "auto" and steps[0]["result"][:4].isdigit()
+    assert "does not offer" in steps[1]["error"]
+    assert steps[2]["result"] == "3"
+
+
+def test_a_crew_with_no_tools_gets_none_even_with_servers(
+    client: WorkerClient, recorder: Recorder, qtbot: Any, data_dir: Path
+) -> None:
+    crew = _crew(data_dir, "talker", "  tools: []\n")
+    request = run_request(
+        scripted({"echo": True}), crew=crew, tools=ToolAccess(servers=(basic("unused"),))
+    )
+    client.submit(request)
+    recorder.wait_terminal(qtbot, request.run_id, 90_000)
+    assert _offered(recorder, request.run_id) == []
+
+
+def test_a_chat_can_switch_a_server_or_one_tool_off(
+    client: WorkerClient, recorder: Recorder, qtbot: Any
+) -> None:
+    run_id = run_with_tools(
+        client,
+        recorder,
+        qtbot,
+        ["ok"],
+        (basic("on"), basic("off")),
+        disabled=("off", "on/echo"),
+    )
+    assert "on_add" in _offered(recorder, run_id)
+    assert not {"on_echo", "off_add", "off_echo"} & set(_offered(recorder, run_id))
+
+
+def _offered(recorder: Recorder, run_id: str) -> list[str]:
+    """The tools the run's agent was given (its agent_started step)."""
+    [started] = [
+        e
+        for e in recorder.events[run_id]
+        if isinstance(e, StepEvent) and e.event == "agent_started"
+    ]
+    return list(started.detail["tools"])

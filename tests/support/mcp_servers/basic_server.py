@@ -67,6 +67,7 @@ def huge(size: int = 1_000_000) -> str:
 
 
 if __name__ == "__main__":
+    # ``--warm`` changes nothing: it marks a test's server in the process list.
     if len(sys.argv) == 3 and sys.argv[1] == "--http":
         server.settings.port = int(sys.argv[2])
         server.run("streamable-http")
