@@ -102,6 +102,7 @@ class ServerPool:
         self._base_env = dict(base_env)
         self._loop = asyncio.new_event_loop()
         self._servers: dict[str, _Server] = {}
+        self._stopping: set[asyncio.Task[None]] = set()  # kept referenced until done
         self._closed = False
         self._thread = threading.Thread(target=self._loop.run_forever, name="mcp", daemon=True)
         self._thread.start()
@@ -255,6 +256,13 @@ class ServerPool:
                 tool, arguments, read_timeout_seconds=timedelta(seconds=config.timeout_s)
             )
         except asyncio.CancelledError:
+            # The run was stopped mid-call. The server may be stuck on that call for good
+            # (a tool that never returns blocks many servers entirely): the next call gets
+            # a fresh one rather than waiting behind it.
+            server.broken = True
+            stopping = self._loop.create_task(self._stop(server))
+            self._stopping.add(stopping)
+            stopping.add_done_callback(self._stopping.discard)
             raise
         except Exception as exc:
             reason = self._call_failure(server, exc)

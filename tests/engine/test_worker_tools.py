@@ -499,3 +499,31 @@ def _offered(recorder: Recorder, run_id: str) -> list[str]:
         if isinstance(e, StepEvent) and e.event == "agent_started"
     ]
     return list(started.detail["tools"])
+
+
+def test_stop_during_a_hung_call_ends_the_run_within_two_seconds(
+    client: WorkerClient, recorder: Recorder, qtbot: Any
+) -> None:
+    request = run_request(
+        scripted(calls(("stuck_hang", {"seconds": 600})), "never"),
+        tools=ToolAccess(servers=(basic("stuck"),)),
+    )
+    client.submit(request)
+    recorder.wait_until(
+        qtbot,
+        lambda: any(
+            isinstance(e, StepEvent) and e.event == "tool_started"
+            for e in recorder.events[request.run_id]
+        ),
+        90_000,
+    )
+    time.sleep(0.5)  # the call is in the server now
+    started = time.monotonic()
+    client.cancel(request.run_id)
+    assert isinstance(recorder.wait_terminal(qtbot, request.run_id, 10_000), CancelledEvent)
+    assert time.monotonic() - started < 2.0
+    # the worker is healthy: the next run with the same server works
+    run_id = run_with_tools(
+        client, recorder, qtbot, [calls(("stuck_echo", {"text": "again"})), "ok"], (basic("stuck"),)
+    )
+    assert tool_steps(recorder, run_id)[0]["result"] == "again"
