@@ -184,7 +184,7 @@ def _settings_resolver() -> ModelResolver:
 
 def _explain(title: str, message: str) -> None:
     """One line on stderr (what a headless run shows), then the same words in a dialog."""
-    from chatdesk.ui.startup_dialogs import tell
+    from chatdesk.ui.setup.startup_dialogs import tell
 
     log.error("%s", message)
     tell(title, message)
@@ -194,7 +194,7 @@ def _open_store_or_explain(url: str, backups: Path) -> Store | None:
     """Open the database; on failure say why and what to do, offering a repair when safe.
 
     Upgrading an existing database runs off the GUI thread behind a progress window
-    (chatdesk/ui/upgrade_window.py); an up-to-date one opens right here, no window.
+    (chatdesk/ui/setup/upgrade_window.py); an up-to-date one opens right here, no window.
     Lost indexes or search index: rebuilt after a backup if the person agrees. Other
     damage: the latest backup is offered (the damaged file kept aside). Declining
     leaves every file as it was.
@@ -210,7 +210,7 @@ def _open_store_or_explain(url: str, backups: Path) -> Store | None:
 
     try:
         if upgrade_needed(url):
-            from chatdesk.ui.upgrade_window import open_store_showing_progress
+            from chatdesk.ui.setup.upgrade_window import open_store_showing_progress
 
             return open_store_showing_progress(url, backups)
         return open_store(url, backup_dir=backups)
@@ -233,7 +233,7 @@ def _open_store_or_explain(url: str, backups: Path) -> Store | None:
 def _rebuild_if_agreed(url: str, backups: Path, error: DamagedSchemaError) -> bool:
     """Offer to rebuild lost indexes; True once rebuilt (after a backup)."""
     from chatdesk.store.repair import rebuild_derived_data
-    from chatdesk.ui.startup_dialogs import ask
+    from chatdesk.ui.setup.startup_dialogs import ask
 
     log.error("%s chatdesk offers to rebuild it after a backup; quitting changes nothing.", error)
     question = (
@@ -259,7 +259,7 @@ def _restore_if_agreed(url: str, backups: Path, error: DamagedDatabaseError) -> 
     """Offer the latest backup in place of a damaged database (kept aside, renamed)."""
     from chatdesk.store.backup import list_backups, restore_backup
     from chatdesk.store.connection import sqlite_path
-    from chatdesk.ui.startup_dialogs import ask
+    from chatdesk.ui.setup.startup_dialogs import ask
 
     if sqlite_path(url) is None:
         _explain(
@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from chatdesk.quit_signals import QuitOnSignals
-    from chatdesk.ui.startup_dialogs import answering_signals, quit_requested
+    from chatdesk.ui.setup.startup_dialogs import answering_signals, quit_requested
 
     qt_app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(qt_app, QApplication)

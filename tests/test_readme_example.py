@@ -38,9 +38,9 @@ def test_readme_pytest_qt_example_passes(tmp_path: Path) -> None:
 
 
 def test_the_readme_names_every_role_of_every_model() -> None:
-    from chatdesk.ui.message_model import ROLE_NAMES as MESSAGE_ROLES
-    from chatdesk.ui.search_model import ROLE_NAMES as SEARCH_ROLES
-    from chatdesk.ui.thread_model import ROLE_NAMES as THREAD_ROLES
+    from chatdesk.ui.chat.message_model import ROLE_NAMES as MESSAGE_ROLES
+    from chatdesk.ui.search.search_model import ROLE_NAMES as SEARCH_ROLES
+    from chatdesk.ui.threads.thread_model import ROLE_NAMES as THREAD_ROLES
 
     text = README.read_text()
     for names in (MESSAGE_ROLES, THREAD_ROLES, SEARCH_ROLES):

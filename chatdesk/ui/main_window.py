@@ -43,29 +43,29 @@ from chatdesk.services.records import ThreadRecord
 from chatdesk.services.threads import DEFAULT_TITLE, title_from_text
 from chatdesk.ui.bridge import ChangeSignals
 from chatdesk.ui.busy_retry import BusyRetry
-from chatdesk.ui.chat_actions import ChatActions
-from chatdesk.ui.composer import Composer
-from chatdesk.ui.local_probe import LocalServerProbe
-from chatdesk.ui.markdown_render import is_openable_url
-from chatdesk.ui.message_delegate import COLUMN_MAX
-from chatdesk.ui.message_model import MessageListModel
-from chatdesk.ui.message_view import MessageListView
-from chatdesk.ui.pending_deletes import PendingDeletes
-from chatdesk.ui.provider_setup import ProviderSetupCard
+from chatdesk.ui.chat.chat_actions import ChatActions
+from chatdesk.ui.chat.composer import Composer
+from chatdesk.ui.chat.markdown_render import is_openable_url
+from chatdesk.ui.chat.message_delegate import COLUMN_MAX
+from chatdesk.ui.chat.message_model import MessageListModel
+from chatdesk.ui.chat.message_view import MessageListView
+from chatdesk.ui.chat.tool_approval import ToolApprovalPanel
 from chatdesk.ui.scaled_font import keep_scaled, set_text_size
-from chatdesk.ui.search_panel import SearchKeys, SearchPanel
-from chatdesk.ui.search_worker import SearchRunner
+from chatdesk.ui.search.search_panel import SearchKeys, SearchPanel
+from chatdesk.ui.search.search_worker import SearchRunner
 from chatdesk.ui.settings import UiSettings, configured_model
-from chatdesk.ui.settings_dialog import SettingsDialog
+from chatdesk.ui.setup.local_probe import LocalServerProbe
+from chatdesk.ui.setup.provider_setup import ProviderSetupCard
+from chatdesk.ui.setup.settings_dialog import SettingsDialog
 from chatdesk.ui.theme import ThemeManager, ThemeMode
-from chatdesk.ui.thread_header import ThreadHeader
-from chatdesk.ui.thread_list import ThreadListPanel
-from chatdesk.ui.thread_model import ThreadListModel
+from chatdesk.ui.threads.pending_deletes import PendingDeletes
+from chatdesk.ui.threads.thread_header import ThreadHeader
+from chatdesk.ui.threads.thread_list import ThreadListPanel
+from chatdesk.ui.threads.thread_model import ThreadListModel
 from chatdesk.ui.toast import Toast
-from chatdesk.ui.tool_approval import ToolApprovalPanel
-from chatdesk.ui.trace_panel import MIN_WIDTH as TRACE_MIN_WIDTH
-from chatdesk.ui.trace_panel import PREFERRED_WIDTH as TRACE_PREFERRED_WIDTH
-from chatdesk.ui.trace_panel import ExecutionPanel
+from chatdesk.ui.trace.trace_panel import MIN_WIDTH as TRACE_MIN_WIDTH
+from chatdesk.ui.trace.trace_panel import PREFERRED_WIDTH as TRACE_PREFERRED_WIDTH
+from chatdesk.ui.trace.trace_panel import ExecutionPanel
 from chatdesk.vocabulary import Role
 
 SIDEBAR_BESIDE_DETAILS = 220

@@ -16,7 +16,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from chatdesk.config import settings_path
 from chatdesk.runs.providers import ENV_MODEL, LocalServer
-from chatdesk.ui.provider_choices import local_provider
+from chatdesk.ui.setup.provider_choices import local_provider
 from chatdesk.ui.theme import ThemeMode
 
 DEFAULT_CREW = "assistant"
@@ -117,7 +117,7 @@ class UiSettings:
 
     @property
     def provider(self) -> str:
-        """The picked provider's id (see ``chatdesk.ui.provider_choices``)."""
+        """The picked provider's id (see ``chatdesk.ui.setup.provider_choices``)."""
         return self._text("model/provider")
 
     @provider.setter

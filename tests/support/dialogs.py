@@ -1,4 +1,4 @@
-"""Answer chatdesk's start-up dialogs (``chatdesk.ui.startup_dialogs``) from a test.
+"""Answer chatdesk's start-up dialogs (``chatdesk.ui.setup.startup_dialogs``) from a test.
 
 The dialogs are real modal boxes run with ``exec()``; a timer on the same event loop
 finds each one as it opens, keeps its text and clicks the button named for it.

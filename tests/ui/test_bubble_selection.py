@@ -25,11 +25,11 @@ from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.services.records import MessageRecord
-from chatdesk.ui.code_scroll import code_blocks_of
+from chatdesk.ui.chat.code_scroll import code_blocks_of
+from chatdesk.ui.chat.markdown_render import SafeTextDocument
+from chatdesk.ui.chat.message_model import MessageListModel
+from chatdesk.ui.chat.message_view import MessageListView
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.markdown_render import SafeTextDocument
-from chatdesk.ui.message_model import MessageListModel
-from chatdesk.ui.message_view import MessageListView
 from chatdesk.vocabulary import MessageStatus
 from tests.ui.conftest import add_messages
 from tests.ui.test_untrusted_text import assert_no_connection, hostile_reply

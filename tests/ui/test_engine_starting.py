@@ -15,8 +15,8 @@ from chatdesk.app import ChatdeskApp
 from chatdesk.config import data_dir, database_url
 from chatdesk.services import Services
 from chatdesk.store.migrate import open_store
+from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.message_model import MessageRoles
 
 WORKER_READY_TIMEOUT_MS = 120_000  # CrewAI's import on a busy 2-core machine
 

@@ -16,13 +16,13 @@ from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.services.messages import MAX_USER_CONTENT_CHARS
-from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.markdown_render import (
+from chatdesk.ui.chat.markdown_render import (
     DISPLAY_CHARS,
     SafeTextDocument,
     display_text,
     worth_markdown,
 )
+from chatdesk.ui.main_window import MainWindow
 from tests.ui.test_untrusted_text import _open_thread_with_reply, assert_no_connection
 
 PAINT_BUDGET_MS = 100.0

@@ -22,9 +22,9 @@ from chatdesk.services.events import Change
 from chatdesk.services.transfer import ImportProgress, ImportStage
 from chatdesk.store.models import Execution, Message, Thread
 from chatdesk.ui.bridge import ChangeSignals
-from chatdesk.ui.import_panel import ImportPanel
-from chatdesk.ui.import_task import ImportTask
 from chatdesk.ui.main_window import MainWindow
+from chatdesk.ui.transfer.import_panel import ImportPanel
+from chatdesk.ui.transfer.import_task import ImportTask
 from tests.support.exports import write_export
 from tests.ui.conftest import add_messages
 

@@ -12,13 +12,13 @@ from PySide6.QtGui import QFont, QFontMetrics, QTextCursor
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
-from chatdesk.ui.code_scroll import code_blocks_of
+from chatdesk.ui.chat.code_scroll import code_blocks_of
+from chatdesk.ui.chat.message_delegate import COLUMN_MAX
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.message_delegate import COLUMN_MAX
-from chatdesk.ui.search_model import SnippetParts
-from chatdesk.ui.search_panel import fit_snippet
+from chatdesk.ui.search.search_model import SnippetParts
+from chatdesk.ui.search.search_panel import fit_snippet
 from chatdesk.ui.theme import DARK, LIGHT, Colors, user_bubble_colors
-from chatdesk.ui.thread_header import COMPACT_TITLE_MIN_WIDTH
+from chatdesk.ui.threads.thread_header import COMPACT_TITLE_MIN_WIDTH
 from chatdesk.vocabulary import MessageStatus
 
 MakeWindow = Callable[[], MainWindow]

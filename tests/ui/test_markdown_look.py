@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QTextBlock, QTextCursor, QTextDocument, QTextTable
 
-from chatdesk.ui.markdown_render import (
+from chatdesk.ui.chat.markdown_render import (
     BLOCK_SPACING,
     CODE_PADDING,
     LIST_INDENT,

@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
 
-from chatdesk.ui import mcp_servers_dialog
-from chatdesk.ui.mcp_servers_dialog import McpServersDialog, ServerJsonDialog
+from chatdesk.ui.setup import mcp_servers_dialog
+from chatdesk.ui.setup.mcp_servers_dialog import McpServersDialog, ServerJsonDialog
 from tests.support.keyrings import MemoryKeyring, memory_keyring
 
 __all__ = ["memory_keyring"]

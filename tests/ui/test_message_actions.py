@@ -19,11 +19,11 @@ from chatdesk.app import ChatdeskApp
 from chatdesk.services import Services
 from chatdesk.services.records import MessageRecord
 from chatdesk.testing import ScriptedLLM
-from chatdesk.ui.action_bar import COPIED_MS, BarCommand
-from chatdesk.ui.code_copy import code_button_rect
-from chatdesk.ui.code_scroll import code_blocks_of
+from chatdesk.ui.chat.action_bar import COPIED_MS, BarCommand
+from chatdesk.ui.chat.code_copy import code_button_rect
+from chatdesk.ui.chat.code_scroll import code_blocks_of
+from chatdesk.ui.chat.message_view import MessageListView
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.message_view import MessageListView
 from chatdesk.vocabulary import MessageStatus, Role
 from tests.ui.conftest import OFFSCREEN_NOISE
 from tests.ui.test_bubble_selection import _reply

@@ -10,8 +10,8 @@ from pytestqt.qtbot import QtBot
 from chatdesk.services import Services
 from chatdesk.services.events import Change, Entity
 from chatdesk.store.migrate import Store
+from chatdesk.ui.chat.message_model import MessageListModel
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.message_model import MessageListModel
 
 from .conftest import add_messages
 

@@ -13,10 +13,10 @@ from pytestqt.qtbot import QtBot
 from chatdesk.config import data_dir
 from chatdesk.engine.crews import list_crews
 from chatdesk.testkit.fake_openai import FakeOpenAIServer, running_server
-from chatdesk.ui import local_probe
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.settings import UiSettings
-from chatdesk.ui.settings_dialog import SettingsDialog
+from chatdesk.ui.setup import local_probe
+from chatdesk.ui.setup.settings_dialog import SettingsDialog
 from tests.support.keyrings import memory_keyring
 
 __all__ = ["memory_keyring"]

@@ -10,10 +10,10 @@ from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.store.migrate import Store
-from chatdesk.ui import thread_model
 from chatdesk.ui.bridge import ChangeSignals
-from chatdesk.ui.message_model import MessageListModel, MessageRoles
-from chatdesk.ui.thread_model import ThreadListModel, ThreadRoles, one_line
+from chatdesk.ui.chat.message_model import MessageListModel, MessageRoles
+from chatdesk.ui.threads import thread_model
+from chatdesk.ui.threads.thread_model import ThreadListModel, ThreadRoles, one_line
 from chatdesk.vocabulary import ExecutionStatus, MessageStatus
 from tests.ui.conftest import add_messages
 

@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.trace_panel import MIN_WIDTH as TRACE_MIN_WIDTH
+from chatdesk.ui.trace.trace_panel import MIN_WIDTH as TRACE_MIN_WIDTH
 
 MakeWindow = Callable[[], MainWindow]
 

@@ -15,8 +15,13 @@ from chatdesk.services import Services
 from chatdesk.services.search import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit
 from chatdesk.store.migrate import Store
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.search_model import SearchResultsModel, SearchRoles, SnippetParts, parse_snippet
-from chatdesk.ui.search_panel import SearchPanel
+from chatdesk.ui.search.search_model import (
+    SearchResultsModel,
+    SearchRoles,
+    SnippetParts,
+    parse_snippet,
+)
+from chatdesk.ui.search.search_panel import SearchPanel
 from chatdesk.vocabulary import Role
 
 from .conftest import add_messages

@@ -21,10 +21,10 @@ from chatdesk.runs.model_settings import read_model_settings
 from chatdesk.secrets import API_KEY_ENV, NO_BACKEND_MESSAGE, SERVICE_NAME
 from chatdesk.services import Services
 from chatdesk.store.migrate import open_store
+from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.settings import UiSettings
-from chatdesk.ui.settings_dialog import SettingsDialog
+from chatdesk.ui.setup.settings_dialog import SettingsDialog
 from chatdesk.ui.theme import ThemeMode
 from chatdesk.vocabulary import MessageStatus, Role
 from tests.support.keyrings import MemoryKeyring, memory_keyring, no_keyring
@@ -316,8 +316,8 @@ def test_without_a_model_a_reply_fails_with_a_clear_message_then_settings_fix_it
 def test_the_settings_ui_never_loads_crewai() -> None:
     """Settings, header and probe live in the GUI process, which must stay CrewAI-free."""
     code = (
-        "import chatdesk.app, chatdesk.ui.main_window, chatdesk.ui.settings_dialog, sys; "
-        "import chatdesk.ui.thread_header, chatdesk.ui.provider_setup; "
+        "import chatdesk.app, chatdesk.ui.main_window, chatdesk.ui.setup.settings_dialog, sys; "
+        "import chatdesk.ui.threads.thread_header, chatdesk.ui.setup.provider_setup; "
         "bad = sorted(m for m in sys.modules if m.startswith('crewai')); "
         "assert not bad, bad"
     )

@@ -14,9 +14,9 @@ from PySide6.QtGui import QFont, QTextDocument, QTextTable
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
+from chatdesk.ui.chat.markdown_render import build_document, render_markdown, settled_text
+from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.markdown_render import build_document, render_markdown, settled_text
-from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.theme import LIGHT
 from chatdesk.vocabulary import MessageStatus
 

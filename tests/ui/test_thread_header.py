@@ -12,11 +12,11 @@ from pytestqt.qtbot import QtBot
 from chatdesk.runs.providers import ProbeTarget
 from chatdesk.services import Services
 from chatdesk.testkit.fake_openai import running_server
-from chatdesk.ui import local_probe
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.provider_setup import NONE_FOUND
 from chatdesk.ui.settings import UiSettings
-from chatdesk.ui.thread_header import OTHER_MODEL
+from chatdesk.ui.setup import local_probe
+from chatdesk.ui.setup.provider_setup import NONE_FOUND
+from chatdesk.ui.threads.thread_header import OTHER_MODEL
 
 MakeWindow = Callable[[], MainWindow]
 
@@ -105,7 +105,7 @@ def test_other_model_and_system_prompt_go_through_small_dialogs(
     window = make_window()
     window.sidebar.select_thread(thread.id)
     header = window.header
-    from chatdesk.ui import thread_header
+    from chatdesk.ui.threads import thread_header
 
     monkeypatch.setattr(
         thread_header.QInputDialog, "getText", lambda *_a, **_k: ("  anthropic/claude-x ", True)

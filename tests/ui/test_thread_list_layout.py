@@ -17,8 +17,8 @@ from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.thread_list import HEADER_HEIGHT, INSET, PAD, ROW_HEIGHT
-from chatdesk.ui.thread_model import ThreadRoles
+from chatdesk.ui.threads.thread_list import HEADER_HEIGHT, INSET, PAD, ROW_HEIGHT
+from chatdesk.ui.threads.thread_model import ThreadRoles
 
 MakeWindow = Callable[[], MainWindow]
 

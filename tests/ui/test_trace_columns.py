@@ -13,8 +13,8 @@ from pytestqt.qtbot import QtBot
 from chatdesk.services import Services
 from chatdesk.services.executions import LogEntry
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.trace_columns import AGENT, EVENT, TASK, TOOL
-from chatdesk.ui.trace_view import TraceView
+from chatdesk.ui.trace.trace_columns import AGENT, EVENT, TASK, TOOL
+from chatdesk.ui.trace.trace_view import TraceView
 
 AGENT_ROLE = "Senior Research Analyst"
 TASK_TEXT = (

@@ -18,10 +18,10 @@ from chatdesk.services import Services
 from chatdesk.services.executions import LogEntry, Tokens
 from chatdesk.store.migrate import open_store
 from chatdesk.testing import ScriptedLLM
-from chatdesk.ui import trace_model
 from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.trace_model import TraceModel, TraceRoles
-from chatdesk.ui.trace_panel import (
+from chatdesk.ui.trace import trace_model
+from chatdesk.ui.trace.trace_model import TraceModel, TraceRoles
+from chatdesk.ui.trace.trace_panel import (
     NO_SELECTION,
     NO_STEPS_ENDED,
     NO_STEPS_PENDING,
@@ -29,7 +29,7 @@ from chatdesk.ui.trace_panel import (
     WRITTEN_BY_YOU,
     ExecutionPanel,
 )
-from chatdesk.ui.trace_text import describe_step, step_cells
+from chatdesk.ui.trace.trace_text import describe_step, step_cells
 from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 
 MakeWindow = Callable[[], MainWindow]

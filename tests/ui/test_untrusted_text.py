@@ -12,14 +12,14 @@ from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.services.records import MessageRecord
-from chatdesk.ui.main_window import MainWindow
-from chatdesk.ui.markdown_render import (
+from chatdesk.ui.chat.markdown_render import (
     SafeTextDocument,
     build_document,
     is_openable_url,
     render_markdown,
 )
-from chatdesk.ui.message_delegate import MessageDelegate
+from chatdesk.ui.chat.message_delegate import MessageDelegate
+from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.theme import DARK, LIGHT
 from chatdesk.vocabulary import MessageStatus
 

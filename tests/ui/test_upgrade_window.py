@@ -23,8 +23,8 @@ from chatdesk.store.backup import list_backups
 from chatdesk.store.connection import create_session_factory, create_store_engine
 from chatdesk.store.migrate import Store, upgrade
 from chatdesk.store.schema import HEAD_REVISION
-from chatdesk.ui import upgrade_window
-from chatdesk.ui.upgrade_window import UpgradeWindow
+from chatdesk.ui.setup import upgrade_window
+from chatdesk.ui.setup.upgrade_window import UpgradeWindow
 from tests.ui.conftest import add_messages
 
 MESSAGES = 40
@@ -99,7 +99,7 @@ class Watcher:
 @pytest.fixture
 def critical(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What start-up's problem dialog would have said (it is not shown)."""
-    from chatdesk.ui import startup_dialogs
+    from chatdesk.ui.setup import startup_dialogs
 
     shown: list[str] = []
     monkeypatch.setattr(startup_dialogs, "tell", lambda _title, message: shown.append(message))

@@ -19,11 +19,11 @@ from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.store.migrate import open_store
-from chatdesk.ui import thread_header
 from chatdesk.ui.busy_retry import WAITING_TEXT
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.settings import UiSettings
-from chatdesk.ui.settings_dialog import SettingsDialog
+from chatdesk.ui.setup.settings_dialog import SettingsDialog
+from chatdesk.ui.threads import thread_header
 from tests.support.exports import write_export
 from tests.support.faults import hold_exclusive_lock, small_disk, sqlite_file
 from tests.support.gui_lag import GuiLagMonitor

@@ -22,12 +22,12 @@ from pytestqt.qtbot import QtBot
 from chatdesk.services import Services
 from chatdesk.services.threads import title_from_text
 from chatdesk.store.migrate import Store
+from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.main_window import EMPTY_THREAD_HINT, NO_THREAD_HINT, MainWindow
-from chatdesk.ui.message_model import MessageRoles
 from chatdesk.ui.settings import UiSettings
-from chatdesk.ui.settings_dialog import SettingsDialog
+from chatdesk.ui.setup.settings_dialog import SettingsDialog
 from chatdesk.ui.theme import ThemeMode
-from chatdesk.ui.thread_model import ThreadRoles
+from chatdesk.ui.threads.thread_model import ThreadRoles
 from chatdesk.vocabulary import MessageStatus
 from tests.ui.conftest import add_messages
 

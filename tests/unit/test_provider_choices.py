@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatdesk.ui.provider_choices import (
+from chatdesk.ui.setup.provider_choices import (
     PROVIDERS,
     base_url_problem,
     guess_provider,

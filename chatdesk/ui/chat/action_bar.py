@@ -54,16 +54,16 @@ from PySide6.QtWidgets import QToolTip
 
 from chatdesk.services.records import MessageRecord
 from chatdesk.ui import glyphs
-from chatdesk.ui.code_copy import code_button_rect, paint_code_button
-from chatdesk.ui.code_scroll import code_blocks_of
-from chatdesk.ui.message_delegate import ROW_SPACING, status_font
-from chatdesk.ui.message_model import MessageRoles
+from chatdesk.ui.chat.code_copy import code_button_rect, paint_code_button
+from chatdesk.ui.chat.code_scroll import code_blocks_of
+from chatdesk.ui.chat.message_delegate import ROW_SPACING, status_font
+from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.theme import Colors
 from chatdesk.vocabulary import Role
 
 if TYPE_CHECKING:
-    from chatdesk.ui.message_model import MessageListModel
-    from chatdesk.ui.message_view import MessageListView
+    from chatdesk.ui.chat.message_model import MessageListModel
+    from chatdesk.ui.chat.message_view import MessageListView
 
 _Index = QModelIndex | QPersistentModelIndex
 

@@ -47,7 +47,7 @@ from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QS
 
 from chatdesk.services.messages import SUPERSEDED
 from chatdesk.services.records import MessageRecord
-from chatdesk.ui.markdown_render import (
+from chatdesk.ui.chat.markdown_render import (
     SafeTextDocument,
     build_document,
     code_blocks,
@@ -57,14 +57,14 @@ from chatdesk.ui.markdown_render import (
     settled_text,
     worth_markdown,
 )
-from chatdesk.ui.message_model import MessageRoles
+from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.theme import Colors, ThemeManager, user_bubble_colors
 from chatdesk.ui.time_format import message_time
 from chatdesk.vocabulary import RETRYABLE_MESSAGE_STATUSES, MessageStatus, Role
 
 if TYPE_CHECKING:
-    from chatdesk.ui.action_bar import ActionBar
-    from chatdesk.ui.bubble_selection import BubbleSelection
+    from chatdesk.ui.chat.action_bar import ActionBar
+    from chatdesk.ui.chat.bubble_selection import BubbleSelection
 
 _Index = QModelIndex | QPersistentModelIndex
 

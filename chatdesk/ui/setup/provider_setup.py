@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from chatdesk.runs.providers import LocalServer
-from chatdesk.ui.local_probe import LocalServerProbe
 from chatdesk.ui.scaled_font import keep_scaled
+from chatdesk.ui.setup.local_probe import LocalServerProbe
 
 TITLE = "Connect a model to get replies"
 BODY = (

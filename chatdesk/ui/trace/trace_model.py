@@ -31,8 +31,8 @@ from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change
 from chatdesk.services.records import ExecutionLogRecord, ExecutionRecord
 from chatdesk.ui.roles import role_names
-from chatdesk.ui.trace_text import COLUMNS, describe_run, describe_step, is_failure, run_title
-from chatdesk.ui.trace_text import step_cells as _cells
+from chatdesk.ui.trace.trace_text import COLUMNS, describe_run, describe_step, is_failure, run_title
+from chatdesk.ui.trace.trace_text import step_cells as _cells
 
 PAGE_SIZE = 200
 """Steps read per page; a run can hold thousands."""

@@ -26,7 +26,7 @@ from PySide6.QtCore import (
 )
 
 from chatdesk.services.search import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit
-from chatdesk.ui.plain_text import strip_markup
+from chatdesk.ui.chat.plain_text import strip_markup
 from chatdesk.ui.roles import role_names
 from chatdesk.ui.time_format import short_time
 

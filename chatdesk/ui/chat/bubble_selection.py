@@ -43,13 +43,13 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication
 
 from chatdesk.services.records import MessageRecord
-from chatdesk.ui.code_scroll import WHEEL_STEP_PX, CodeBlock, CodeScroll, code_blocks_of
-from chatdesk.ui.message_model import MessageRoles
+from chatdesk.ui.chat.code_scroll import WHEEL_STEP_PX, CodeBlock, CodeScroll, code_blocks_of
+from chatdesk.ui.chat.message_model import MessageRoles
 
 if TYPE_CHECKING:
-    from chatdesk.ui.message_delegate import BubbleGeometry
-    from chatdesk.ui.message_model import MessageListModel
-    from chatdesk.ui.message_view import MessageListView
+    from chatdesk.ui.chat.message_delegate import BubbleGeometry
+    from chatdesk.ui.chat.message_model import MessageListModel
+    from chatdesk.ui.chat.message_view import MessageListView
 
 AUTOSCROLL_MS = 30
 EDGE_STEP_MAX = 40

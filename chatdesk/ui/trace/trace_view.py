@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatdesk.ui.trace_columns import TraceColumns
-from chatdesk.ui.trace_model import TraceModel
+from chatdesk.ui.trace.trace_columns import TraceColumns
+from chatdesk.ui.trace.trace_model import TraceModel
 
 FOLLOW_SLACK_PX = 4
 """How close to the bottom still counts as "at the bottom" (follow new steps)."""

@@ -42,9 +42,10 @@ from chatdesk.secrets import (
     set_api_key,
     stored_api_key,
 )
-from chatdesk.ui.local_probe import LocalServerProbe
-from chatdesk.ui.mcp_servers_dialog import McpServersDialog
-from chatdesk.ui.provider_choices import (
+from chatdesk.ui.settings import FONT_SIZE_RANGE, UiSettings
+from chatdesk.ui.setup.local_probe import LocalServerProbe
+from chatdesk.ui.setup.mcp_servers_dialog import McpServersDialog
+from chatdesk.ui.setup.provider_choices import (
     PROVIDERS,
     ProviderChoice,
     base_url_problem,
@@ -52,7 +53,6 @@ from chatdesk.ui.provider_choices import (
     local_provider,
     provider_choice,
 )
-from chatdesk.ui.settings import FONT_SIZE_RANGE, UiSettings
 from chatdesk.ui.theme import ThemeMode
 from chatdesk.ui.thread_call import ThreadCall
 

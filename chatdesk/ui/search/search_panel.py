@@ -56,8 +56,8 @@ from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import MessageRecord
 from chatdesk.services.search import SearchHit
 from chatdesk.ui.scaled_font import keep_scaled
-from chatdesk.ui.search_model import SearchResultsModel, SearchRoles, SnippetParts
-from chatdesk.ui.search_worker import SearchRunner
+from chatdesk.ui.search.search_model import SearchResultsModel, SearchRoles, SnippetParts
+from chatdesk.ui.search.search_worker import SearchRunner
 from chatdesk.ui.theme import ThemeManager
 from chatdesk.vocabulary import ACTIVE_MESSAGE_STATUSES
 

@@ -38,7 +38,7 @@ from PySide6.QtGui import (
     QTextTable,
 )
 
-from chatdesk.ui.markdown_render import CODE_PADDING
+from chatdesk.ui.chat.markdown_render import CODE_PADDING
 from chatdesk.ui.theme import Colors
 
 FADE_PX = 28.0

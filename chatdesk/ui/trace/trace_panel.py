@@ -33,8 +33,8 @@ from chatdesk.services.records import ExecutionRecord, MessageRecord
 from chatdesk.ui.scaled_font import keep_scaled
 from chatdesk.ui.theme import DARK, LIGHT
 from chatdesk.ui.time_format import full_time
-from chatdesk.ui.trace_model import TraceModel, TraceRoles
-from chatdesk.ui.trace_view import TraceView
+from chatdesk.ui.trace.trace_model import TraceModel, TraceRoles
+from chatdesk.ui.trace.trace_view import TraceView
 from chatdesk.vocabulary import ExecutionStatus, Role, status_word
 
 FIELDS = (

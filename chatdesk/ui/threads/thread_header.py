@@ -38,9 +38,9 @@ from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError, StorageError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import ThreadRecord
-from chatdesk.ui.provider_choices import guess_provider, provider_choice
 from chatdesk.ui.scaled_font import keep_scaled
 from chatdesk.ui.settings import UiSettings, configured_model
+from chatdesk.ui.setup.provider_choices import guess_provider, provider_choice
 from chatdesk.ui.thread_call import ThreadCall
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,10 @@ from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
 from chatdesk.services.records import MessageRecord
-from chatdesk.ui.action_bar import ActionBar, BarCommand, rerun_of
-from chatdesk.ui.bubble_selection import BubbleSelection
-from chatdesk.ui.message_delegate import MessageDelegate
-from chatdesk.ui.message_model import MessageListModel, MessageRoles
+from chatdesk.ui.chat.action_bar import ActionBar, BarCommand, rerun_of
+from chatdesk.ui.chat.bubble_selection import BubbleSelection
+from chatdesk.ui.chat.message_delegate import MessageDelegate
+from chatdesk.ui.chat.message_model import MessageListModel, MessageRoles
 from chatdesk.ui.theme import ThemeManager
 from chatdesk.vocabulary import ACTIVE_MESSAGE_STATUSES, MessageStatus, Role
 

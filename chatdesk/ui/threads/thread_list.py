@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 
 from chatdesk.ui.scaled_font import scaled
 from chatdesk.ui.theme import ThemeManager
-from chatdesk.ui.thread_model import ThreadListModel, ThreadRoles
+from chatdesk.ui.threads.thread_model import ThreadListModel, ThreadRoles
 
 _Index = QModelIndex | QPersistentModelIndex
 

@@ -21,11 +21,11 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QBoxLayout, QFileDialog, QMenu
 
 from chatdesk.services.transfer import ImportProgress, ImportResult
-from chatdesk.ui.action_bar import BarCommand
-from chatdesk.ui.export_task import ExportTask
-from chatdesk.ui.import_panel import ImportPanel
-from chatdesk.ui.import_task import ImportTask
-from chatdesk.ui.thread_model import ThreadRoles
+from chatdesk.ui.chat.action_bar import BarCommand
+from chatdesk.ui.threads.thread_model import ThreadRoles
+from chatdesk.ui.transfer.export_task import ExportTask
+from chatdesk.ui.transfer.import_panel import ImportPanel
+from chatdesk.ui.transfer.import_task import ImportTask
 
 if TYPE_CHECKING:
     from chatdesk.ui.main_window import MainWindow

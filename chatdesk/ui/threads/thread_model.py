@@ -39,7 +39,7 @@ from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.patience import is_busy
 from chatdesk.services.records import MessageRecord, ThreadRecord
 from chatdesk.services.threads import title_matches
-from chatdesk.ui.plain_text import strip_markup
+from chatdesk.ui.chat.plain_text import strip_markup
 from chatdesk.ui.roles import role_names
 from chatdesk.ui.time_format import PINNED, date_group, now_local, short_time
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatdesk.services.transfer import ImportProgress, ImportStage
-from chatdesk.ui.message_delegate import COLUMN_MAX
+from chatdesk.ui.chat.message_delegate import COLUMN_MAX
 
 BAR_STEPS = 1000
 

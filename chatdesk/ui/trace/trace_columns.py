@@ -21,8 +21,8 @@ from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, 
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QTreeView
 
-from chatdesk.ui.trace_model import TraceModel
-from chatdesk.ui.trace_text import COLUMNS
+from chatdesk.ui.trace.trace_model import TraceModel
+from chatdesk.ui.trace.trace_text import COLUMNS
 
 _Index = QModelIndex | QPersistentModelIndex
 

@@ -1,0 +1,1 @@
+"""Search across threads: panel, model and the worker thread that reads."""

@@ -1,0 +1,1 @@
+"""The thread list, its header and the undoable deletes."""

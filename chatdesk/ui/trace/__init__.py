@@ -1,0 +1,1 @@
+"""A run's trace: its model, columns, text and panel."""
