@@ -96,6 +96,8 @@ class ChatdeskApp:
         self.coordinator.save_failed.connect(self.window.on_reply_save_failed)
         self.worker.worker_ready.connect(self.window.on_engine_ready)
         self.worker.worker_ready.connect(self._warm_tools)
+        self.worker.tools_listed.connect(self.tool_access.remember)
+        self.window.header.tools_button.set_catalog(self.tool_access.catalog)
         self.worker.worker_died.connect(self.window.on_engine_restarting)
         self.coordinator.approval_changed.connect(self._show_approval)
         self.window.thread_opened.connect(self._show_approval)

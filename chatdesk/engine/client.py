@@ -54,6 +54,7 @@ from chatdesk.engine.protocol import (
     RunRequest,
     ShutdownRequest,
     ToolAccess,
+    ToolsEvent,
     WarmToolsRequest,
     decode_event,
     encode,
@@ -120,12 +121,14 @@ class WorkerClient(QObject):
 
     ``event_received`` carries run events (:data:`chatdesk.engine.protocol.RunEvent`);
     ``worker_ready`` a :class:`~chatdesk.engine.protocol.ReadyEvent`; ``worker_died`` a
-    human-readable reason (a new worker is already on its way when it is emitted).
+    human-readable reason (a new worker is already on its way when it is emitted);
+    ``tools_listed`` a :class:`~chatdesk.engine.protocol.ToolsEvent` after a warm-up.
     """
 
     event_received = Signal(object)
     worker_ready = Signal(object)
     worker_died = Signal(str)
+    tools_listed = Signal(object)  # a ToolsEvent: what the MCP servers offer
 
     def __init__(
         self,
@@ -367,6 +370,9 @@ class WorkerClient(QObject):
         if isinstance(event, PongEvent):
             if gen.outstanding_ping and gen.outstanding_ping[0] == event.nonce:
                 gen.outstanding_ping = None
+            return
+        if isinstance(event, ToolsEvent):
+            self.tools_listed.emit(event)
             return
         if isinstance(event, ReadyEvent):
             gen.ready = True

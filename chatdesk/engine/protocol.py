@@ -346,6 +346,16 @@ class ReadyEvent:
 
 
 @dataclass(frozen=True)
+class ToolsEvent:
+    """The tools the worker's MCP servers offer (after a warm-up), or why one has none:
+    the GUI lists them where a chat switches tools on and off."""
+
+    TYPE: ClassVar[str] = "tools"
+    servers: dict[str, list[str]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class PongEvent:
     TYPE: ClassVar[str] = "pong"
     nonce: int = 0
@@ -455,6 +465,7 @@ class CancelledEvent:
 Event: TypeAlias = (
     ReadyEvent
     | PongEvent
+    | ToolsEvent
     | StatusEvent
     | ChunkEvent
     | ResetEvent
@@ -493,6 +504,7 @@ _EVENT_TYPES: dict[str, type[Any]] = {
     for c in (
         ReadyEvent,
         PongEvent,
+        ToolsEvent,
         StatusEvent,
         ChunkEvent,
         ResetEvent,
@@ -629,6 +641,16 @@ def decode_event(line: bytes | str) -> Event:
         )
     if kind == "pong":
         return PongEvent(nonce=_opt_int(data, "nonce", where) or 0)
+    if kind == "tools":
+        servers = data.get("servers", {})
+        if not isinstance(servers, dict) or not all(
+            isinstance(name, str)
+            and isinstance(tools, list)
+            and all(isinstance(tool, str) for tool in tools)
+            for name, tools in servers.items()
+        ):
+            raise ProtocolError(f"{where}: 'servers' must map names to lists of tool names")
+        return ToolsEvent(servers=servers, errors=_str_map(data, "errors", where))
     run_id = _run_id(data, where)
     seq = _opt_int(data, "seq", where)
     if seq is None or seq < 0:

@@ -363,7 +363,12 @@ class RunTools:
         }
         if error is not None:
             detail["error"] = cap(error, 2000)
-        self._step(StepName.TOOL_CALL, detail)
+        self._step(
+            StepName.TOOL_CALL,
+            detail,
+            agent_role=_text_of(getattr(context, "agent", None), "role"),
+            task_name=_text_of(getattr(context, "task", None), "name"),
+        )
         return replacement
 
     def answer(self, call_id: str, decision: str) -> None:
@@ -405,15 +410,32 @@ class RunTools:
                 return Approval.CHAT
         return Approval.ONCE if decision == ApprovalDecision.ONCE else Approval.DENIED
 
-    def _step(self, name: StepName, detail: dict[str, Any]) -> None:
+    def _step(
+        self,
+        name: StepName,
+        detail: dict[str, Any],
+        agent_role: str | None = None,
+        task_name: str | None = None,
+    ) -> None:
         from datetime import UTC, datetime
 
         stamp = datetime.now(UTC).isoformat()
         self._emit(
             lambda seq: StepEvent(
-                run_id=self._run_id, seq=seq, event=name.value, timestamp=stamp, detail=detail
+                run_id=self._run_id,
+                seq=seq,
+                event=name.value,
+                timestamp=stamp,
+                agent_role=agent_role,
+                task_name=task_name,
+                detail=detail,
             )
         )
+
+
+def _text_of(thing: Any, attribute: str) -> str | None:
+    value = getattr(thing, attribute, None)
+    return str(value).strip()[:200] or None if value else None
 
 
 def _json(value: Any) -> str:

@@ -47,6 +47,7 @@ from chatdesk.engine.protocol import (
     RunRequest,
     StatusEvent,
     StepEvent,
+    ToolsEvent,
 )
 from chatdesk.engine.run_tools import RunTools
 from chatdesk.engine.tool_servers import ServerPool
@@ -262,11 +263,19 @@ class Engine:
 
         def start() -> None:
             try:
-                for name, result in self.pool.start_all(list(servers)).items():
-                    if isinstance(result, Exception):
-                        log.info("tool server %s did not warm up: %s", name, result)
+                results = self.pool.start_all(list(servers))
             except Exception:
                 log.exception("warming tool servers failed")
+                return
+            listed: dict[str, list[str]] = {}
+            errors: dict[str, str] = {}
+            for name, result in results.items():
+                if isinstance(result, Exception):
+                    errors[name] = str(result)
+                    log.info("tool server %s did not warm up: %s", name, result)
+                else:
+                    listed[name] = [tool.name for tool in result]
+            self.outbox.send(ToolsEvent(servers=listed, errors=errors))
 
         threading.Thread(target=start, name="warm-tools", daemon=True).start()
 

@@ -58,7 +58,7 @@ from chatdesk.runs.model_choice import ModelResolver
 from chatdesk.services import Services
 from chatdesk.services.errors import StorageError, StorageFault
 from chatdesk.services.events import Change, ChangeKind, Entity
-from chatdesk.services.executions import LogEntry, Tokens
+from chatdesk.services.executions import LogEntry, Tokens, ToolCallSummary
 from chatdesk.services.leases import RENEW_EVERY_S, LeaseLostError
 from chatdesk.services.messages import MAX_CONTENT_CHARS
 from chatdesk.services.patience import patiently_async
@@ -118,6 +118,7 @@ class _Run:
     finished: bool = False
     task: asyncio.Task[None] | None = None
     approval: PendingApproval | None = None
+    tool_calls: list[ToolCallSummary] = field(default_factory=list)
 
 
 class Coordinator(QObject):
@@ -363,6 +364,8 @@ class Coordinator(QObject):
             if event.tokens:
                 detail["tokens"] = dict(event.tokens)
             detail["at"] = event.timestamp
+            if event.event == "tool_call":
+                run.tool_calls.append(_tool_summary(event.detail))
             run.pending_logs.append(
                 LogEntry(event.event, event.agent_role, event.task_name, detail)
             )
@@ -488,6 +491,7 @@ class Coordinator(QObject):
                 error=error,
                 model=model,
                 tokens=tokens,
+                tool_calls=run.tool_calls,
             )
         except LeaseLostError:
             self._lose(run)
@@ -579,6 +583,17 @@ class Coordinator(QObject):
             text = self.live_text(message_id)
             if text is not None:
                 self.reply_text_changed.emit(message_id, text)
+
+
+def _tool_summary(detail: dict[str, object]) -> ToolCallSummary:
+    duration = detail.get("duration_ms")
+    return ToolCallSummary(
+        server=str(detail.get("server") or ""),
+        tool=str(detail.get("tool") or detail.get("tool_name") or "?"),
+        approval=str(detail.get("approval") or ""),
+        duration_ms=duration if isinstance(duration, int) else 0,
+        failed=bool(detail.get("error")),
+    )
 
 
 def _could_not_save(error: Exception) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from chatdesk.engine.protocol import ToolAccess, ToolServer
+from chatdesk.engine.protocol import ToolAccess, ToolServer, ToolsEvent
 from chatdesk.services.tool_rules import ChatToolRules
 from chatdesk.toolconfig.mcp_file import McpLoadResult, load_mcp_servers, mcp_file
 from chatdesk.toolconfig.secret_refs import (
@@ -28,6 +29,16 @@ from chatdesk.toolconfig.server_config import McpServerConfig
 log = logging.getLogger(__name__)
 
 RulesReader = Callable[[int, int], ChatToolRules]
+
+
+@dataclass(frozen=True)
+class ServerTools:
+    """An enabled server as a chat's tool menu lists it: its tools once the worker has
+    listed them (empty until then), or why it could not start."""
+
+    name: str
+    tools: tuple[str, ...] = ()
+    error: str | None = None
 
 
 def to_tool_server(server: McpServerConfig) -> ToolServer:
@@ -64,7 +75,23 @@ class ToolAccessSource:
         self._rules = rules
         self._stamp: tuple[int, int] | None = None
         self._loaded: McpLoadResult | None = None
+        self._listed: dict[str, tuple[str, ...]] = {}
+        self._errors: dict[str, str] = {}
         self.problems: list[str] = []
+
+    def remember(self, event: ToolsEvent) -> None:
+        """What the worker found the servers offer (a ``tools_listed`` signal)."""
+        self._listed = {name: tuple(tools) for name, tools in event.servers.items()}
+        self._errors = dict(event.errors)
+
+    def catalog(self) -> list[ServerTools]:
+        """Every enabled server with its tools as last listed."""
+        return [
+            ServerTools(
+                server.name, self._listed.get(server.name, ()), self._errors.get(server.name)
+            )
+            for server in self.servers()
+        ]
 
     def servers(self) -> tuple[McpServerConfig, ...]:
         """The enabled servers of mcp.json as it is now."""

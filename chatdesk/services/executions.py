@@ -81,6 +81,30 @@ class Tokens:
     total: int | None = None
 
 
+TOOLS_KEY = "tools"
+MAX_TOOL_SUMMARIES = 50
+
+
+@dataclass(frozen=True)
+class ToolCallSummary:
+    """One tool call of a run, as its reply's bubble names it."""
+
+    server: str
+    tool: str
+    approval: str
+    duration_ms: int
+    failed: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "server": self.server,
+            "tool": self.tool,
+            "approval": self.approval,
+            "duration_ms": self.duration_ms,
+            "failed": self.failed,
+        }
+
+
 class ExecutionService:
     """Runs of threads the acting user owns."""
 
@@ -284,11 +308,14 @@ class ExecutionService:
         error: str | None = None,
         model: str | None = None,
         tokens: Tokens | None = None,
+        tool_calls: Sequence[ToolCallSummary] = (),
     ) -> ExecutionRecord:
         """End a run: the execution, its trigger and its reply move together.
 
         ``text`` is the reply's final (or, on failure and cancel, partial) text; when
-        None the text saved so far is kept.
+        None the text saved so far is kept. ``tool_calls`` (the run's calls, in order)
+        are kept on the reply as its ``tools`` metadata: the bubble shows them without
+        reading the run's steps.
         """
         status = ExecutionStatus(status)
         if status not in _MESSAGE_END:
@@ -311,6 +338,11 @@ class ExecutionService:
             reply = _reply_of(session, execution.id)
             if status is ExecutionStatus.COMPLETED:
                 execution.result = text if text is not None else (reply.content if reply else "")
+            if reply is not None and tool_calls:
+                reply.meta = {
+                    **(reply.meta or {}),
+                    TOOLS_KEY: [call.as_dict() for call in tool_calls[:MAX_TOOL_SUMMARIES]],
+                }
             changes.extend(self._end_messages(session, execution, status, text, error, reply))
             session.flush()
             record = ExecutionRecord.of(execution)

@@ -198,6 +198,7 @@ def style_sheet(c: Colors) -> str:
     #sendButton:disabled {{ background: {c.hover}; color: {c.muted}; }}
     #sendButton:focus, #openSettingsButton:focus {{ border: 2px solid {c.text}; }}
     #newThreadButton:focus, #stopButton:focus, #systemPromptButton:focus,
+    #threadToolsButton:focus,
     #useServerButton:focus {{ border-color: {c.accent}; }}
     #stopButton {{
         border: 1px solid {c.border}; border-radius: 8px; padding: 6px 12px;
@@ -249,6 +250,12 @@ def style_sheet(c: Colors) -> str:
     #emptyPage {{ background: {c.chat}; }}
     #threadHeader {{ background: {c.chat}; border: none; border-bottom: 1px solid {c.border}; }}
     #threadTitle {{ color: {c.text}; }}
+    #threadToolsButton {{
+        border: 1px solid {c.border}; border-radius: 6px; padding: 3px 8px;
+        background: {c.chat}; color: {c.text};
+    }}
+    #threadToolsButton::menu-indicator {{ image: none; width: 0; }}
+    #threadToolsButton:hover {{ background: {c.hover}; }}
     #systemPromptButton {{
         border: 1px solid {c.border}; border-radius: 6px; padding: 3px 8px;
         background: {c.chat}; color: {c.text};

@@ -16,6 +16,7 @@ from chatdesk.testing import (
     use_mcp_servers,
     wait_for_reply,
 )
+from chatdesk.vocabulary import ToolRule
 
 REPO = str(Path(__file__).resolve().parents[2])
 
@@ -106,3 +107,44 @@ def test_auto_approved_tools_never_ask(
     assert reply["content"] == "two"
     assert not shown and not window.tool_approval.isVisible()
     assert [s["approval"] for s in _tool_steps(chatdesk_app)] == ["auto"]
+
+
+def test_the_header_switches_tools_off_and_takes_approvals_back(
+    qtbot: Any, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
+) -> None:
+    use_mcp_servers({"basic": _basic(), "broken": {"command": "/nonexistent/server"}})
+    window = chatdesk_app.window
+    scripted_llm.run("hello")
+    send(qtbot, window, "Hi")
+    wait_for_reply(qtbot, window, timeout_ms=90_000)
+    with qtbot.waitSignal(chatdesk_app.worker.tools_listed, timeout=90_000):
+        chatdesk_app._warm_tools()
+    button = window.header.tools_button
+    window.header.set_thread(window.header.record)
+    assert button.isVisible() and button.text() == "Tools"
+    button.fill()
+    actions = {a.objectName(): a for a in button.tool_menu.actions() if a.objectName()}
+    assert {"switch:basic", "switch:basic/echo", "switch:basic/add"} <= set(actions)
+    assert actions["switch:basic/echo"].isChecked()
+    texts = [a.text() for a in button.tool_menu.actions()]
+    assert any("could not start" in t for t in texts)  # the broken server says why
+
+    actions["switch:basic/echo"].toggle()
+    thread_id = window.current_thread_id
+    assert thread_id is not None
+    tool_rules = chatdesk_app.services.tool_rules
+    assert tool_rules.rules(chatdesk_app.user_id, thread_id).disabled == {"basic/echo"}
+
+    # the next run's crew does not get the switched-off tool
+    scripted_llm.run(tool_calls(("basic_echo", {"text": "x"})), "done")
+    send(qtbot, window, "Echo x")
+    wait_for_reply(qtbot, window, timeout_ms=90_000)
+    [step] = _tool_steps(chatdesk_app)
+    assert "does not offer" in step["error"]
+
+    tool_rules.set_rule(chatdesk_app.user_id, thread_id, "basic/add", ToolRule.APPROVED, True)
+    button.fill()
+    revoke = [a for a in button.tool_menu.actions() if a.objectName() == "revoke:basic/add"]
+    assert len(revoke) == 1
+    revoke[0].trigger()
+    assert tool_rules.rules(chatdesk_app.user_id, thread_id).approved == frozenset()

@@ -135,14 +135,18 @@ def test_an_older_database_opens_behind_the_progress_window(
     assert watcher.steps[0] == "Checking your chat history"
     assert watcher.steps[1] == "Backing up"
     assert watcher.steps[2] == (
-        "Upgrading (1 of 2): Prefix indexes for message search, so the words being typed "
+        "Upgrading (1 of 3): Prefix indexes for message search, so the words being typed "
         "are found fast"
     )
     assert watcher.steps[3] == (
-        "Upgrading (2 of 2): Each reply remembers which chatdesk is writing it, so several "
+        "Upgrading (2 of 3): Each reply remembers which chatdesk is writing it, so several "
         "can share a database"
     )
-    assert len(watcher.steps) == 4
+    assert watcher.steps[4] == (
+        "Upgrading (3 of 3): A chat remembers which tools it switched off and which it "
+        "allowed without asking"
+    )
+    assert len(watcher.steps) == 5
     assert _upgrade_window() is None  # and it went away
     services = Services(store)
     user = services.users.ensure()
@@ -172,9 +176,10 @@ def test_steps_name_each_pending_revision(
     assert [step.split(":")[0] for step in watcher.steps] == [
         "Checking your chat history",
         "Backing up",
-        "Upgrading (1 of 3)",
-        "Upgrading (2 of 3)",
-        "Upgrading (3 of 3)",
+        "Upgrading (1 of 4)",
+        "Upgrading (2 of 4)",
+        "Upgrading (3 of 4)",
+        "Upgrading (4 of 4)",
     ]
 
 

@@ -42,6 +42,7 @@ from chatdesk.ui.scaled_font import keep_scaled
 from chatdesk.ui.settings import UiSettings, configured_model
 from chatdesk.ui.setup.provider_choices import guess_provider, provider_choice
 from chatdesk.ui.thread_call import ThreadCall
+from chatdesk.ui.threads.tool_menu import ToolMenuButton
 
 log = logging.getLogger(__name__)
 
@@ -189,9 +190,13 @@ class ThreadHeader(QFrame):
         layout.addWidget(self.model_combo)
         layout.addSpacing(4)
         layout.addWidget(self.prompt_button)
+        self.tools_button = ToolMenuButton(services, user_id, self)
+        self.tools_button.error.connect(self.error)
+        layout.addWidget(self.tools_button)
 
         QWidget.setTabOrder(self.crew_combo, self.model_combo)
         QWidget.setTabOrder(self.model_combo, self.prompt_button)
+        QWidget.setTabOrder(self.prompt_button, self.tools_button)
         self.crew_combo.activated.connect(self.on_crew_activated)
         self.model_combo.activated.connect(self.on_model_activated)
         self.model_combo.popup_opening.connect(self.on_model_popup_opening)
@@ -280,6 +285,7 @@ class ThreadHeader(QFrame):
     def set_thread(self, record: ThreadRecord | None) -> None:
         """Show ``record`` (None hides the bar: there is nothing to describe)."""
         self._record = record
+        self.tools_button.set_thread(record.id if record else None)
         self.setVisible(record is not None)
         self.title_label.setText(record.title if record else "")
         self._fill_crews()

@@ -17,6 +17,17 @@ from chatdesk.vocabulary import ACTIVE_EXECUTION_STATUSES, status_word
 
 COLUMNS = ("Time", "Agent", "Task", "Event", "Tool", "Tokens")
 SHOWN_ELSEWHERE = frozenset({"at", "tokens", "tool_name"})
+TOOL_CALL_KEYS = frozenset(
+    {"server", "tool", "arguments", "result", "result_chars", "error", "approval", "duration_ms"}
+)
+"""What a ``tool_call`` step's own section shows (the rest is listed as usual)."""
+APPROVAL_WORDS = {
+    "auto": "ran without asking (built in, or the server's autoApprove)",
+    "once": "you allowed it once",
+    "chat": "allowed for this chat",
+    "denied": "you refused it; it did not run",
+    "stopped": "the run was stopped while it waited",
+}
 """Detail keys that already have a column (and a line of their own in the detail pane)."""
 ACRONYMS = {"llm": "LLM"}
 
@@ -72,8 +83,51 @@ def step_tokens(step: ExecutionLogRecord) -> int | None:
 
 
 def step_tool(step: ExecutionLogRecord) -> str:
-    tool = step.detail.get("tool_name")
-    return one_line(tool) if isinstance(tool, str) else ""
+    """The Tool column: ``server/tool`` for chatdesk's record of a call, else CrewAI's name."""
+    server, tool = step.detail.get("server"), step.detail.get("tool")
+    if isinstance(tool, str) and tool:
+        return one_line(f"{server}/{tool}" if isinstance(server, str) and server else tool)
+    if isinstance(server, str) and server:
+        return one_line(server)
+    name = step.detail.get("tool_name")
+    return one_line(name) if isinstance(name, str) else ""
+
+
+def duration_text(milliseconds: object) -> str:
+    """``7 ms``, ``1.2 s``: how long a call took."""
+    if not isinstance(milliseconds, int | float) or isinstance(milliseconds, bool):
+        return "—"
+    if milliseconds < 1000:
+        return f"{milliseconds:.0f} ms"
+    return f"{milliseconds / 1000:.1f} s"
+
+
+def _tool_call_lines(detail: dict[str, Any]) -> list[str]:
+    approval = detail.get("approval")
+    lines = [
+        "",
+        f"Approval: {APPROVAL_WORDS.get(str(approval), str(approval or '—'))}",
+        f"Took:     {duration_text(detail.get('duration_ms'))}",
+        "",
+        "Arguments:",
+        _block(detail.get("arguments")),
+    ]
+    error = detail.get("error")
+    if isinstance(error, str) and error:
+        lines += ["", "Error:", _block(error)]
+    else:
+        total = detail.get("result_chars")
+        result = detail.get("result")
+        size = f" ({total:,} characters)" if isinstance(total, int) else ""
+        lines += ["", f"Result{size}:", _block(result)]
+    return lines
+
+
+def _block(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
+    if not text:
+        return "    (empty)"
+    return "\n".join(f"    {line}" for line in text.splitlines())
 
 
 def step_cells(step: ExecutionLogRecord) -> tuple[str, str, str, str, str, str]:
@@ -117,7 +171,11 @@ def describe_step(step: ExecutionLogRecord) -> str:
         f"Tool:   {step_tool(step) or '—'}",
         f"Tokens: {_tokens_text(tokens) if isinstance(tokens, dict) else '—'}",
     ]
-    rest = {k: v for k, v in step.detail.items() if k not in SHOWN_ELSEWHERE}
+    hidden = SHOWN_ELSEWHERE
+    if step.event == "tool_call":
+        lines += _tool_call_lines(step.detail)
+        hidden = hidden | TOOL_CALL_KEYS
+    rest = {k: v for k, v in step.detail.items() if k not in hidden}
     if rest:
         lines.append("")
         lines.extend(f"{key}: {_value_text(value)}" for key, value in rest.items())
