@@ -58,6 +58,7 @@ class ChatdeskApp:
         worker: WorkerClient | None = None,
         max_concurrent: int = 2,
         deadline_s: float | None = None,
+        start_worker_now: bool = False,
     ) -> None:
         from chatdesk.engine.client import WorkerClient
         from chatdesk.runs.coordinator import DEFAULT_DEADLINE_S, Coordinator
@@ -71,11 +72,15 @@ class ChatdeskApp:
         # before the window shows, a lock another program holds is waited out
         self.recovered = patiently(self.services.executions.recover_interrupted)
         self.user_id = patiently(self.services.users.ensure)
-        self.window: MainWindow = MainWindow(self.services, self.user_id)
         self._owns_worker = worker is None
         self.worker: WorkerClient = worker or WorkerClient(
             data_dir=data_dir, extra_env=_worker_log_env()
         )
+        if start_worker_now:
+            # CrewAI's import (seconds) overlaps building and showing the window, so
+            # the first reply after a launch waits that much less.
+            self.worker.start()
+        self.window: MainWindow = MainWindow(self.services, self.user_id)
         self.tool_access = ToolAccessSource(data_dir, self.services.tool_rules.rules)
         self.coordinator: Coordinator = Coordinator(
             self.services,
@@ -398,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         loop = qasync.QEventLoop(qt_app)
         asyncio.set_event_loop(loop)
-        app = ChatdeskApp(store, directory)
+        app = ChatdeskApp(store, directory, start_worker_now=True)
     finally:
         startup_signals.uninstall()
     from chatdesk.ui.exception_hook import ExceptionReporter

@@ -118,7 +118,12 @@ def probe_session(big_thread_id: int) -> None:
         return ModelConfig(model="scripted", script=tuple(script), timeout_s=60)
 
     directory = data_dir()
-    chat = ChatdeskApp(open_store(database_url(directory)), directory, resolve_model=resolve)
+    chat = ChatdeskApp(
+        open_store(database_url(directory)),
+        directory,
+        resolve_model=resolve,
+        start_worker_now=True,  # as chatdesk's main does
+    )
     chat.show()
     ready_at: list[float] = []
     chat.worker.worker_ready.connect(lambda _event: ready_at.append(_seconds_since_launch()))
