@@ -14,9 +14,10 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def test_readme_pytest_qt_example_passes(tmp_path: Path) -> None:
     text = README.read_text()
     section = text.split("## Testing chatdesk with pytest-qt", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert match, "the README lost its example test"
-    (tmp_path / "test_example_from_readme.py").write_text(match.group(1))
+    examples = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(examples) >= 2, "the README lost its example tests"
+    for number, example in enumerate(examples):
+        (tmp_path / f"test_example_{number}_from_readme.py").write_text(example)
     # A real model named in the shell is ignored without --chatdesk-real-model: this one
     # does not exist, so the test passes only if the scripted model answered.
     env = {
@@ -34,7 +35,7 @@ def test_readme_pytest_qt_example_passes(tmp_path: Path) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "1 passed" in done.stdout
+    assert f"{len(examples)} passed" in done.stdout
 
 
 def test_the_readme_names_every_role_of_every_model() -> None:
