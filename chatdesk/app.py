@@ -121,7 +121,7 @@ class ChatdeskApp:
         """The open chat's waiting tool call, if any, above the composer."""
         thread_id = self.window.current_thread_id
         pending = self.coordinator.pending_approval(thread_id) if thread_id else None
-        self.window.tool_approval.show_request(pending)
+        self.window.show_tool_question(pending)
 
     def _answer_approval(self, execution_id: int, call_id: str, decision: str) -> None:
         from chatdesk.vocabulary import ApprovalDecision

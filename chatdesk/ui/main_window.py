@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatdesk.config import data_dir
+from chatdesk.runs.coordinator import PendingApproval
 from chatdesk.runs.crew_choice import list_crews
 from chatdesk.runs.providers import LocalServer
 from chatdesk.services import Services
@@ -347,6 +348,7 @@ class MainWindow(QMainWindow):
         self.message_view.link_activated.connect(self.on_link_activated)
         self.message_view.retry_requested.connect(self.on_retry)
         self.message_view.current_message_changed.connect(self.on_message_selected)
+        self.message_view.details_requested.connect(self.on_details_requested)
         # composer
         self.composer.send_requested.connect(self.on_send)
         self.composer.stop_requested.connect(self.on_stop)
@@ -380,6 +382,16 @@ class MainWindow(QMainWindow):
         delegate = self.message_view.delegate
         if delegate.engine_starting != starting:
             delegate.engine_starting = starting
+            self.message_view.viewport().update()
+
+    def show_tool_question(self, pending: PendingApproval | None) -> None:
+        """Ask about this tool call above the composer (None: nothing waits); its reply
+        says it waits for the person."""
+        self.tool_approval.show_request(pending)
+        delegate = self.message_view.delegate
+        reply_id = pending.reply_id if pending is not None else None
+        if delegate.awaiting_approval != reply_id:
+            delegate.awaiting_approval = reply_id
             self.message_view.viewport().update()
 
     def on_engine_ready(self, _ready: object) -> None:
@@ -701,6 +713,13 @@ class MainWindow(QMainWindow):
         self.execution_panel.set_message(
             self.message_model.record(row) if row is not None else None
         )
+
+    def on_details_requested(self, message_id: int) -> None:
+        """Show Run details for this message (its tools line was clicked)."""
+        self.message_view.select_message(message_id)
+        self.on_message_selected(message_id)
+        if not self.execution_panel.isVisible():
+            self.details_action.trigger()
 
     def on_link_activated(self, url: str) -> None:
         """Open a clicked link only if it is a web link; never anything else."""

@@ -88,6 +88,9 @@ def test_stop_while_the_panel_waits_ends_the_run_and_hides_it(
     scripted_llm.run(tool_calls(("basic_echo", {"text": "x"})), "never")
     send(qtbot, window, "Echo")
     qtbot.waitUntil(window.tool_approval.isVisible, timeout=90_000)
+    view = window.message_view
+    waiting = view.model().index(view.model().rowCount() - 1, 0)
+    assert view.itemDelegate().status_line(waiting).text.startswith("Waiting for you to allow")
     window.composer.stop_button.click()
     reply = wait_for_reply(qtbot, window, timeout_ms=10_000)
     assert reply["status"] == "cancelled"
@@ -148,3 +151,36 @@ def test_the_header_switches_tools_off_and_takes_approvals_back(
     assert len(revoke) == 1
     revoke[0].trigger()
     assert tool_rules.rules(chatdesk_app.user_id, thread_id).approved == frozenset()
+
+
+def test_a_reply_names_its_tool_calls_and_the_line_opens_run_details(
+    qtbot: Any, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
+) -> None:
+    from PySide6.QtCore import QPoint, Qt
+
+    use_mcp_servers({"basic": _basic(autoApprove=["add", "fail"])})
+    window = chatdesk_app.window
+    scripted_llm.run(
+        tool_calls(("basic_add", {"a": 1, "b": 1})),
+        tool_calls(("basic_fail", {"reason": "no"})),
+        "two",
+    )
+    send(qtbot, window, "1+1")
+    reply = wait_for_reply(qtbot, window, timeout_ms=90_000)
+    view = window.message_view
+    index = view.model().index(view.model().rowCount() - 1, 0)
+    delegate = view.itemDelegate()
+    status = delegate.status_line(index)
+    assert status.text.startswith("Used add (") and "fail (failed)" in status.text
+    assert status.tools
+    assert reply["content"] == "two"
+
+    assert not window.execution_panel.isVisible()
+    view.scrollToBottom()
+    qtbot.wait(50)
+    rect = view.visualRect(index)
+    geo = delegate.geometry(rect, index, view.font())
+    point = QPoint(int(geo.status.left()) + 6, int(geo.status.center().y()))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    qtbot.waitUntil(window.execution_panel.isVisible, timeout=5_000)
+    assert window.execution_panel.value("message").startswith(f"#{reply['messageId']}")

@@ -58,6 +58,7 @@ from chatdesk.ui.chat.markdown_render import (
     worth_markdown,
 )
 from chatdesk.ui.chat.message_model import MessageRoles
+from chatdesk.ui.chat.tool_line import tool_summary
 from chatdesk.ui.theme import Colors, ThemeManager, user_bubble_colors
 from chatdesk.ui.time_format import message_time
 from chatdesk.vocabulary import RETRYABLE_MESSAGE_STATUSES, MessageStatus, Role
@@ -123,6 +124,7 @@ class StatusLine:
     color: str
     retry: bool
     widest: str  # the text whose width the bubble reserves (stable while dots animate)
+    tools: bool = False  # it names the run's tool calls: a click opens Run details
 
 
 class MessageDelegate(QStyledItemDelegate):
@@ -131,10 +133,12 @@ class MessageDelegate(QStyledItemDelegate):
     Signals:
         link_activated: a link in a message was clicked (str URL, not yet vetted).
         retry_clicked: Retry was clicked; the user message id to send again (int).
+        tools_clicked: the "Used …" line of a reply was clicked (its message id).
     """
 
     link_activated = Signal(str)
     retry_clicked = Signal(int)
+    tools_clicked = Signal(int)
 
     def __init__(self, view: QAbstractItemView, theme: ThemeManager) -> None:
         super().__init__(view)
@@ -143,6 +147,8 @@ class MessageDelegate(QStyledItemDelegate):
         self._cache: OrderedDict[int, _Layout] = OrderedDict()
         self.engine_starting = False
         """The crew worker is starting: a reply not begun says so instead of "Thinking"."""
+        self.awaiting_approval: int | None = None
+        """The reply whose run waits for the person to allow a tool call."""
         self._sizes: dict[int, tuple[tuple[object, ...], tuple[float, float]]] = {}
         # Row sizes and painted parts of completed messages, valid while the record
         # object is the same (a completed bubble's looks depend on nothing else but
@@ -238,6 +244,9 @@ class MessageDelegate(QStyledItemDelegate):
             if m.role is Role.USER:
                 t = message_time(m.created_at)
                 return StatusLine(t, muted, False, t)
+            if m.id == self.awaiting_approval:
+                text = "Waiting for you to allow a tool ↓"
+                return StatusLine(text, muted, False, text)
             if m.content.strip():
                 word = "Writing "
             elif self.engine_starting:  # the crew worker is still loading CrewAI
@@ -254,12 +263,16 @@ class MessageDelegate(QStyledItemDelegate):
             error = " ".join(error.split())
             color = c.user_muted if m.role is Role.USER else c.error
             return StatusLine(error, color, retry, error)
+        used = tool_summary(m.metadata) if m.role is Role.ASSISTANT else ""
         if m.status is MessageStatus.CANCELLED:
-            return StatusLine("Stopped", muted, retry, "Stopped")
+            text = f"{used} · Stopped" if used else "Stopped"
+            return StatusLine(text, muted, retry, text, tools=bool(used))
         t = message_time(m.created_at)
         if m.metadata.get(SUPERSEDED):
             t = f"{SUPERSEDED_LABEL} · {t}"  # kept, but no longer told to the model
-        return StatusLine(t, muted, False, t)
+        if used:
+            t = f"{used} · {t}"
+        return StatusLine(t, muted, False, t, tools=bool(used))
 
     def _text_size(
         self, m: MessageRecord, text_width: float, font: QFont, need_doc: bool
@@ -524,11 +537,17 @@ class MessageDelegate(QStyledItemDelegate):
         pos = event.position()
         anchor = self._anchor_at(geo, m, pos)
         on_retry = geo.retry is not None and geo.retry.adjusted(-4, -4, 4, 4).contains(pos)
+        on_tools = (
+            not on_retry
+            and geo.status.contains(pos)
+            and self.status_line(index).tools
+            and self._on_status_ink(option.rect, index, option.font, pos)
+        )
         kind = event.type()
         if kind == QEvent.Type.MouseMove:
             cursor = (
                 Qt.CursorShape.PointingHandCursor
-                if anchor or on_retry
+                if anchor or on_retry or on_tools
                 else Qt.CursorShape.IBeamCursor
                 if geo.text.contains(pos)
                 else Qt.CursorShape.ArrowCursor
@@ -538,7 +557,9 @@ class MessageDelegate(QStyledItemDelegate):
         if event.button() != Qt.MouseButton.LeftButton:
             return False
         if kind == QEvent.Type.MouseButtonPress:
-            self._pressed_anchor = anchor or ("\0retry" if on_retry else None)
+            self._pressed_anchor = anchor or (
+                "\0retry" if on_retry else "\0tools" if on_tools else None
+            )
             return False
         if kind == QEvent.Type.MouseButtonRelease:
             pressed, self._pressed_anchor = self._pressed_anchor, None
@@ -547,10 +568,17 @@ class MessageDelegate(QStyledItemDelegate):
                 if isinstance(target, int):
                     self.retry_clicked.emit(target)
                     return True
+            if on_tools and pressed == "\0tools":
+                self.tools_clicked.emit(m.id)
+                return True
             if anchor and pressed == anchor:
                 self.link_activated.emit(anchor)
                 return True
         return False
+
+    def _on_status_ink(self, option_rect: QRect, index: _Index, font: QFont, pos: QPointF) -> bool:
+        left, right = self.status_span(option_rect, index, font)
+        return left - 2 <= pos.x() <= right + 2
 
 
 def status_font(font: QFont) -> QFont:

@@ -43,6 +43,7 @@ class MessageListView(QListView):
         current_message_changed: the selected message (int id, 0 for none).
         regenerate_requested: Regenerate was chosen; the user message to answer again (int).
         edit_requested: Edit and resend was chosen on this user message (int).
+        details_requested: the tools line of this reply was clicked: show its run (int).
     """
 
     link_activated = Signal(str)
@@ -50,6 +51,7 @@ class MessageListView(QListView):
     current_message_changed = Signal(int)
     regenerate_requested = Signal(int)
     edit_requested = Signal(int)
+    details_requested = Signal(int)
 
     def __init__(
         self, model: MessageListModel, theme: ThemeManager, parent: QWidget | None = None
@@ -111,6 +113,7 @@ class MessageListView(QListView):
         # delegate
         self._delegate.link_activated.connect(self.link_activated)
         self._delegate.retry_clicked.connect(self.retry_requested)
+        self._delegate.tools_clicked.connect(self.details_requested)
         self._animation.timeout.connect(self.on_animation_tick)
         self._flash.timeout.connect(self.on_flash_tick)
         self.customContextMenuRequested.connect(self.on_context_menu)
