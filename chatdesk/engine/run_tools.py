@@ -197,6 +197,19 @@ class RunTools:
         self._calls: dict[int, _Call] = {}
         self._answers: dict[str, str] = {}
         self._lock = threading.Condition()
+        self._waited_s = 0.0
+        self._waiting_since: float | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a call waits for the person now."""
+        return self._waiting_since is not None
+
+    @property
+    def waited_s(self) -> float:
+        """How long this run has waited for the person, the current wait included."""
+        since = self._waiting_since
+        return self._waited_s + (time.monotonic() - since if since is not None else 0.0)
 
     # -- building the crew ----------------------------------------------------------
 
@@ -400,10 +413,15 @@ class RunTools:
         if not written:
             return Approval.STOPPED
         with self._lock:
-            while call.call_id not in self._answers:
-                if self._cancel.is_set():
-                    return Approval.STOPPED
-                self._lock.wait(0.1)
+            self._waiting_since = time.monotonic()
+            try:
+                while call.call_id not in self._answers:
+                    if self._cancel.is_set():
+                        return Approval.STOPPED
+                    self._lock.wait(0.1)
+            finally:
+                self._waited_s += time.monotonic() - self._waiting_since
+                self._waiting_since = None
             decision = self._answers.pop(call.call_id)
             if decision == ApprovalDecision.CHAT:
                 self._approved.add(ref.ref)

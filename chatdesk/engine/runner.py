@@ -94,6 +94,7 @@ class RunState:
         self.deadline_timer: threading.Timer | None = None
         self.deadline_at = time.monotonic() + request.deadline_s
         self.tools: RunTools | None = None
+        self.deadline_credit_s = 0.0  # approval waits already added to the deadline
 
     @property
     def finished(self) -> bool:
@@ -362,6 +363,18 @@ class Engine:
         return state.tools
 
     def _deadline(self, state: RunState) -> None:
+        # Time spent waiting for the person to allow a tool call is not the run's: the
+        # deadline moves by it (and never falls while a question is open).
+        tools = state.tools
+        if tools is not None and (tools.waiting or tools.waited_s > state.deadline_credit_s):
+            state.deadline_credit_s = tools.waited_s
+            remaining = state.deadline_at + tools.waited_s - time.monotonic()
+            timer = threading.Timer(max(remaining, 1.0), self._deadline, args=(state,))
+            timer.daemon = True
+            state.deadline_timer = timer
+            if not state.finished:
+                timer.start()
+            return
         if state.fail(deadline_failure(state.request.deadline_s)):
             log.info("run %s hit its deadline", state.run_id)
         state.stop()

@@ -118,6 +118,8 @@ class _Run:
     finished: bool = False
     task: asyncio.Task[None] | None = None
     approval: PendingApproval | None = None
+    approval_since: float | None = None  # time.monotonic() the question was asked
+    waited_s: float = 0.0  # time spent waiting for the person (not the run's)
     tool_calls: list[ToolCallSummary] = field(default_factory=list)
 
 
@@ -206,6 +208,9 @@ class Coordinator(QObject):
         if run is None or run.finished or run.approval is None or run.approval.call_id != call_id:
             return
         pending, run.approval = run.approval, None
+        if run.approval_since is not None:
+            run.waited_s += time.monotonic() - run.approval_since
+            run.approval_since = None
         if decision is ApprovalDecision.CHAT:
             try:
                 self._services.tool_rules.set_rule(
@@ -330,7 +335,8 @@ class Coordinator(QObject):
         )
         deadline = time.monotonic() + self._deadline_s + self.grace_s
         while not run.finished:
-            remaining = deadline - time.monotonic()
+            waiting = time.monotonic() - run.approval_since if run.approval_since else 0.0
+            remaining = deadline + run.waited_s + waiting - time.monotonic()
             if remaining <= 0:
                 self._release(
                     run,
@@ -380,6 +386,7 @@ class Coordinator(QObject):
                     tool=event.tool,
                     arguments=dict(event.arguments),
                 )
+                run.approval_since = time.monotonic()
                 self.approval_changed.emit(run.thread_id)
         elif isinstance(event, StatusEvent):
             pass  # running: already recorded when the run started

@@ -527,3 +527,40 @@ def test_stop_during_a_hung_call_ends_the_run_within_two_seconds(
         client, recorder, qtbot, [calls(("stuck_echo", {"text": "again"})), "ok"], (basic("stuck"),)
     )
     assert tool_steps(recorder, run_id)[0]["result"] == "again"
+
+
+def test_waiting_for_the_person_does_not_count_against_the_deadline(
+    client: WorkerClient, recorder: Recorder, qtbot: Any
+) -> None:
+    request = run_request(
+        scripted(calls(("patient_echo", {"text": "x"})), "done"),
+        tools=ToolAccess(servers=(basic("patient", auto_approve=()),)),
+        deadline_s=4.0,
+    )
+    client.submit(request)
+    recorder.wait_for(qtbot, request.run_id, ApprovalEvent, 90_000)
+    [asked] = [e for e in recorder.events[request.run_id] if isinstance(e, ApprovalEvent)]
+    qtbot.wait(5_000)  # the person thinks longer than the run may take
+    assert recorder.terminal(request.run_id) is None
+    client.answer(request.run_id, asked.call_id, "once")
+    assert (
+        recorder.completed(request.run_id)
+        if recorder.wait_terminal(qtbot, request.run_id, 30_000)
+        else False
+    )
+
+
+def test_a_server_that_speaks_garbage_is_a_readable_error(
+    client: WorkerClient, recorder: Recorder, qtbot: Any
+) -> None:
+    garbage = ToolServer(
+        name="garbage",
+        command=sys.executable,
+        args=("-c", "print('this is not JSON-RPC'); print('{\"jsonrpc\": 7}')"),
+    )
+    started = time.monotonic()
+    run_id = run_with_tools(client, recorder, qtbot, ["fine anyway"], (garbage,))
+    [error] = tool_errors(recorder, run_id)
+    assert "garbage" in error["error"] and "could not start" in error["error"]
+    assert recorder.completed(run_id).text == "fine anyway"
+    assert time.monotonic() - started < 20  # not the 30 s start-up limit
