@@ -24,11 +24,11 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import threading
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
 
 from chatdesk.engine.mcp_session import open_session
+from chatdesk.engine.stderr_tail import StderrTail
 
 MAX_ERROR_CHARS = 600
 MAX_TOOLS = 500
@@ -66,7 +66,7 @@ async def _list_tools(spec: dict[str, Any], errlog: TextIO) -> dict[str, Any]:
     return {"ok": True, "server": server, "tools": tools}
 
 
-def _reason(exc: BaseException, errlog_path: str) -> str:
+def _reason(exc: BaseException, errlog: StderrTail) -> str:
     """One sentence: what failed, and the last thing the server wrote to stderr."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
@@ -78,11 +78,10 @@ def _reason(exc: BaseException, errlog_path: str) -> str:
         text = "the server did not answer in time"
     else:
         text = f"the server could not be reached or stopped ({type(exc).__name__}: {exc})"
-    with contextlib.suppress(OSError):
-        with open(errlog_path, encoding="utf-8", errors="replace") as log:
-            said = [line.strip() for line in log.read()[-2000:].splitlines() if line.strip()]
-        if said:
-            text += f"; it said: {said[-1]}"
+    errlog.settle()
+    said = errlog.last_line()
+    if said:
+        text += f"; it said: {said}"
     return text[:MAX_ERROR_CHARS]
 
 
@@ -107,15 +106,13 @@ def main() -> int:
         return 2
     timeout_s = float(spec.get("timeout_s") or 30)
     watcher = _end_group_when_stdin_closes()
-    with tempfile.NamedTemporaryFile("w+", prefix="mcp-probe-", suffix=".log") as errlog:
-        log = cast(TextIO, errlog)
-        try:
-            result = asyncio.run(asyncio.wait_for(_list_tools(spec, log), timeout_s))
-        except BaseException as exc:  # every failure becomes one readable line
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            errlog.flush()
-            result = {"ok": False, "error": _reason(exc, errlog.name)}
+    errlog = StderrTail()  # a flooding server costs a few lines, not the disk
+    try:
+        result = asyncio.run(asyncio.wait_for(_list_tools(spec, errlog.file), timeout_s))
+    except BaseException as exc:  # every failure becomes one readable line
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        result = {"ok": False, "error": _reason(exc, errlog)}
     print(json.dumps(result), flush=True)
     # The caller closes stdin once it has the answer; then the group (this process and
     # whatever the server left behind) ends together. A caller that never closes it

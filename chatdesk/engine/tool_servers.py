@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from typing import Any, TypeVar
 
 from chatdesk.engine.mcp_session import open_session
 from chatdesk.engine.protocol import ToolServer
+from chatdesk.engine.stderr_tail import StderrTail
 
 log = logging.getLogger("chatdesk.engine.tool_servers")
 
@@ -75,7 +74,7 @@ class _Server:
         self.stop = asyncio.Event()
         self.broken = False
         self.task: asyncio.Task[None] | None = None
-        self.errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self.errlog = StderrTail()
 
     @property
     def alive(self) -> bool:
@@ -83,16 +82,8 @@ class _Server:
 
     def last_words(self) -> str:
         """The last line the server wrote to stderr (why it would not start, often)."""
-        with contextlib.suppress(OSError, ValueError):
-            self.errlog.flush()
-            self.errlog.seek(0, os.SEEK_END)
-            size = self.errlog.tell()
-            self.errlog.seek(max(0, size - 4000))
-            lines = [line.strip() for line in self.errlog.read().splitlines() if line.strip()]
-            self.errlog.seek(0, os.SEEK_END)
-            if lines:
-                return lines[-1][:300]
-        return ""
+        self.errlog.settle()
+        return self.errlog.last_line()[:300]
 
 
 class ServerPool:
@@ -206,7 +197,7 @@ class ServerPool:
         name = server.config.name
         try:
             async with open_session(
-                server.spec, server.errlog, base_env=self._base_env, supervised=True
+                server.spec, server.errlog.file, base_env=self._base_env, supervised=True
             ) as session:
                 await asyncio.wait_for(session.initialize(), START_TIMEOUT_S)
                 listed = await asyncio.wait_for(session.list_tools(), START_TIMEOUT_S)
@@ -301,8 +292,7 @@ class ServerPool:
                 server.task.cancel()
                 with contextlib.suppress(BaseException):
                     await server.task
-        with contextlib.suppress(OSError):
-            server.errlog.close()
+        server.errlog.close()
         if self._servers.get(server.config.name) is server:
             del self._servers[server.config.name]
 

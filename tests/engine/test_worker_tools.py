@@ -564,3 +564,20 @@ def test_a_server_that_speaks_garbage_is_a_readable_error(
     assert "garbage" in error["error"] and "could not start" in error["error"]
     assert recorder.completed(run_id).text == "fine anyway"
     assert time.monotonic() - started < 20  # not the 30 s start-up limit
+
+
+def test_a_server_flooding_stderr_costs_a_few_lines_not_the_disk(
+    client: WorkerClient, recorder: Recorder, qtbot: Any
+) -> None:
+    flood = ToolServer(
+        name="flood",
+        command=sys.executable,
+        args=(
+            "-c",
+            "import sys\nfor _ in range(200): sys.stderr.write('y' * 250_000 + '\\n')\n"
+            "sys.stderr.write('the real reason\\n')",
+        ),
+    )
+    run_id = run_with_tools(client, recorder, qtbot, ["ok"], (flood,))
+    [error] = tool_errors(recorder, run_id)
+    assert error["error"].endswith("it said: the real reason"), error["error"][-300:]
