@@ -124,6 +124,16 @@ def test_a_streamable_http_server_serves_a_run(
     assert step["result"] == "42" and step["server"] == "remote"
 
 
+def test_an_sse_server_serves_a_run(client: WorkerClient, recorder: Recorder, qtbot: Any) -> None:
+    with running_http_server("sse") as url:
+        remote = ToolServer(name="sse", transport="sse", url=url, auto_approve=("echo",))
+        run_id = run_with_tools(
+            client, recorder, qtbot, [calls(("sse_echo", {"text": "over sse"})), "ok"], (remote,)
+        )
+    [step] = tool_steps(recorder, run_id)
+    assert step["result"] == "over sse"
+
+
 def test_a_server_is_started_once_and_reused_by_the_next_run(
     client: WorkerClient, recorder: Recorder, qtbot: Any
 ) -> None:

@@ -13,13 +13,13 @@ BASIC_SERVER = [sys.executable, "-m", "tests.support.mcp_servers.basic_server"]
 
 
 @contextlib.contextmanager
-def running_http_server() -> Iterator[str]:
-    """The basic server over streamable HTTP on 127.0.0.1; yields its ``/mcp`` URL."""
+def running_http_server(transport: str = "http") -> Iterator[str]:
+    """The basic server over streamable HTTP (or ``"sse"``) on 127.0.0.1; yields its URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = subprocess.Popen(
-        [*BASIC_SERVER, "--http", str(port)],
+        [*BASIC_SERVER, f"--{transport}", str(port)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -33,7 +33,7 @@ def running_http_server() -> Iterator[str]:
                 break
             assert time.monotonic() < deadline and server.poll() is None, "server did not start"
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield f"http://127.0.0.1:{port}/{'sse' if transport == 'sse' else 'mcp'}"
     finally:
         server.kill()
         server.wait()

@@ -1,7 +1,8 @@
 """A small real MCP server for tests, written with the official SDK's FastMCP.
 
 ``python -m tests.support.mcp_servers.basic_server`` serves over stdio;
-``... --http PORT`` serves streamable HTTP on 127.0.0.1:PORT at ``/mcp``.
+``... --http PORT`` serves streamable HTTP on 127.0.0.1:PORT at ``/mcp``, ``--sse PORT``
+the older SSE transport at ``/sse``.
 Its tools succeed (``echo``, ``add``), and misbehave on request (``fail``, ``hang``,
 ``crash``, ``huge``), so the tests can drive every path with one server.
 """
@@ -71,5 +72,8 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--http":
         server.settings.port = int(sys.argv[2])
         server.run("streamable-http")
+    elif len(sys.argv) == 3 and sys.argv[1] == "--sse":
+        server.settings.port = int(sys.argv[2])
+        server.run("sse")
     else:
         server.run("stdio")
