@@ -25,6 +25,7 @@ from chatdesk.store.migrate import Store
 from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.main_window import EMPTY_THREAD_HINT, NO_THREAD_HINT, MainWindow
 from chatdesk.ui.settings import UiSettings
+from chatdesk.ui.setup.mcp_servers_dialog import McpServersDialog
 from chatdesk.ui.setup.settings_dialog import SettingsDialog
 from chatdesk.ui.theme import ThemeMode
 from chatdesk.ui.threads.thread_model import ThreadRoles
@@ -61,7 +62,9 @@ def test_empty_window_contract(make_window: MakeWindow) -> None:
         assert widget.accessibleName()
 
 
-def test_every_object_name_the_readme_promises_exists(make_window: MakeWindow) -> None:
+def test_every_object_name_the_readme_promises_exists(
+    make_window: MakeWindow, tmp_path: Path
+) -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     table = readme.split("The other parts have stable names too:")[1].split("A complete test:")[0]
     promised = set(re.findall(r"`([a-z][A-Za-z]+)`", table)) - {"messageMenu"}  # a popup
@@ -69,8 +72,11 @@ def test_every_object_name_the_readme_promises_exists(make_window: MakeWindow) -
     dialog = SettingsDialog(window.settings, [], window.probe, window)
     found = {w.objectName() for w in window.findChildren(QObject)}
     found |= {w.objectName() for w in dialog.findChildren(QObject)} | {dialog.objectName()}
+    tools = McpServersDialog(tmp_path, window)
+    found |= {w.objectName() for w in tools.findChildren(QObject)} | {tools.objectName()}
     assert promised - found == set()
     dialog.deleteLater()
+    tools.deleteLater()
 
 
 def test_new_thread_by_button_and_ctrl_n(
