@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chatdesk.services.conversation import ConversationService
 from chatdesk.services.events import ChangeBus
 from chatdesk.services.executions import ExecutionService
 from chatdesk.services.messages import MessageService
@@ -35,3 +36,4 @@ class Services:
         self.executions = ExecutionService(uow)
         self.search = SearchService(uow)
         self.transfer = TransferService(uow)
+        self.conversation = ConversationService(self.threads, self.messages)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import (
@@ -37,11 +36,11 @@ from chatdesk.runs.coordinator import PendingApproval
 from chatdesk.runs.crew_choice import list_crews
 from chatdesk.runs.providers import LocalServer
 from chatdesk.services import Services
+from chatdesk.services.conversation import Outgoing
 from chatdesk.services.errors import ServiceError, StorageError, ValidationError
 from chatdesk.services.events import Change, ChangeKind
-from chatdesk.services.messages import clean_content
 from chatdesk.services.records import ThreadRecord
-from chatdesk.services.threads import DEFAULT_TITLE, title_from_text
+from chatdesk.services.threads import DEFAULT_TITLE
 from chatdesk.ui.bridge import ChangeSignals
 from chatdesk.ui.busy_retry import BusyRetry
 from chatdesk.ui.chat.chat_actions import ChatActions
@@ -51,6 +50,7 @@ from chatdesk.ui.chat.message_delegate import COLUMN_MAX
 from chatdesk.ui.chat.message_model import MessageListModel
 from chatdesk.ui.chat.message_view import MessageListView
 from chatdesk.ui.chat.tool_approval import ToolApprovalPanel
+from chatdesk.ui.notices import Notices
 from chatdesk.ui.scaled_font import keep_scaled, set_text_size
 from chatdesk.ui.search.search_panel import SearchKeys, SearchPanel
 from chatdesk.ui.search.search_worker import SearchRunner
@@ -67,7 +67,6 @@ from chatdesk.ui.toast import Toast
 from chatdesk.ui.trace.trace_panel import MIN_WIDTH as TRACE_MIN_WIDTH
 from chatdesk.ui.trace.trace_panel import PREFERRED_WIDTH as TRACE_PREFERRED_WIDTH
 from chatdesk.ui.trace.trace_panel import ExecutionPanel
-from chatdesk.vocabulary import Role
 
 SIDEBAR_BESIDE_DETAILS = 220
 """How narrow the chat list may get to make room for Run details beside the chat."""
@@ -82,15 +81,6 @@ EMPTY_THREAD_HINT = "No messages yet — type below to start"
 
 _SEND = "send"
 """``BusyRetry`` key of the composer's send (one waits at a time)."""
-
-
-@dataclass
-class _PendingSend:
-    """A send in progress: what, where (set once a new thread exists), and which edit."""
-
-    text: str
-    thread_id: int | None
-    edited: int | None
 
 
 class MainWindow(QMainWindow):
@@ -130,7 +120,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._connect_signals()
-        self.chat_actions = ChatActions(self)
+        self.chat_actions = ChatActions(self, self.notices)
         self._restore_settings()
         self._update_title()
         self._update_empty_state()
@@ -179,6 +169,7 @@ class MainWindow(QMainWindow):
         self.header = ThreadHeader(self.services, self.user_id, self.settings, self.chat_pane)
         self.header.set_crews(list_crews(data_dir()))
         self.toast = Toast(self.message_stack)
+        self.notices = Notices(self.toast, self)
         self.toast.space_needed.connect(self.message_view.reserve_bottom)
 
         self.composer = Composer(self.chat_pane)
@@ -322,7 +313,7 @@ class MainWindow(QMainWindow):
         self.bridge.thread_changed.connect(self.header.on_thread_changed)
         # thread header, model setup and local servers
         self.header.rename_requested.connect(self.on_rename)
-        self.header.error.connect(self._notify)
+        self.header.error.connect(self.notices.error)
         self.setup_card.settings_requested.connect(self.on_open_settings)
         self.setup_card.use_server_requested.connect(self.on_use_local_server)
         self.probe.finished.connect(self.header.set_local_servers)
@@ -462,13 +453,12 @@ class MainWindow(QMainWindow):
             self.probe.start()  # in the background; the card fills in when it answers
         self.message_stack.setCurrentWidget(self.empty_page)
 
-    def _notify(self, text: str) -> None:
-        self.toast.show_message(text)
-
     def perform(self, key: Hashable, action: Callable[[], object]) -> None:
         """Run a person's write: a busy database is tried again (saying so meanwhile),
         any other failure is told in a toast. ``key`` names it (``BusyRetry``)."""
-        self.busy_retry.run(key, action, lambda error: self._notify(str(error)), self._notify)
+        self.busy_retry.run(
+            key, action, lambda error: self.notices.error(str(error)), self.notices.waiting
+        )
 
     # -- threads ---------------------------------------------------------------------
 
@@ -523,12 +513,12 @@ class MainWindow(QMainWindow):
     def on_search_result_chosen(self, thread_id: int, message_id: int) -> None:
         """Open the thread at a found message, however far back, and flash it."""
         if thread_id != self._thread_id and not self.sidebar.open_thread(thread_id):
-            self._notify("That chat is no longer available.")
+            self.notices.error("That chat is no longer available.")
             return
         try:
             self.message_model.load_around(message_id)
         except ServiceError:
-            self._notify("That message is no longer available.")
+            self.notices.error("That message is no longer available.")
             self.search_panel.refresh()
             return
         self._update_empty_state()
@@ -539,15 +529,15 @@ class MainWindow(QMainWindow):
             self.sidebar.start_rename(self._thread_id)
 
     def on_rename_failed(self, _thread_id: int, reason: str) -> None:
-        self._notify(reason)
+        self.notices.error(reason)
 
     def on_rename_busy(self, thread_id: int, title: str) -> None:
         """An inline rename met a busy database: try again, and name the title if it fails."""
         self.busy_retry.run(
             ("rename", thread_id),
             lambda: self.services.threads.rename(self.user_id, thread_id, title),
-            lambda error: self._notify(f"The chat was not renamed to “{title}”. {error}"),
-            self._notify,
+            lambda error: self.notices.error(f"The chat was not renamed to “{title}”. {error}"),
+            self.notices.waiting,
         )
 
     def on_toggle_pin(self, thread_id: int | None = None) -> None:
@@ -594,7 +584,7 @@ class MainWindow(QMainWindow):
     def on_delete_failed(self, thread_id: int, reason: str) -> None:
         self.thread_model.unhide(thread_id)
         self.on_delete_settled(thread_id)
-        self._notify(f"Could not delete the chat: {reason}")
+        self.notices.error(f"Could not delete the chat: {reason}")
 
     # -- sending and runs ------------------------------------------------------------
 
@@ -608,76 +598,64 @@ class MainWindow(QMainWindow):
         composer says so; any failure leaves the text in the composer with the reason.
         """
         try:
-            clean_content(text, Role.USER)
+            self.services.conversation.check(text)
         except ValidationError as error:
             self.composer.show_error(str(error))
             return
         if self.busy_retry.is_waiting(_SEND):
             self.composer.show_error("Still sending your previous message…")
             return
-        pending = _PendingSend(text, self._thread_id, self.composer.editing_id)
+        outgoing = Outgoing(text, self._thread_id, self.composer.editing_id)
         self.busy_retry.run(
             _SEND,
-            lambda: self._send(pending),
-            lambda error: self._send_failed(pending, error),
-            lambda waiting: self._send_waiting(pending, waiting),
+            lambda: self._send(outgoing),
+            lambda error: self._send_failed(outgoing, error),
+            lambda waiting: self._send_waiting(outgoing, waiting),
         )
 
-    def _send(self, pending: _PendingSend) -> None:
-        """One attempt; a thread created by an earlier attempt is not created again."""
-        text = pending.text
-        if pending.thread_id is None:
-            pending.thread_id = self.services.threads.create(
-                self.user_id, title_from_text(text), crew=self.settings.default_crew
-            ).id
-            if self._thread_id is None:
-                self.composer.flush_draft()
-                self._open_without_touching_composer(pending.thread_id)
-        elif self._is_fresh_thread(pending.thread_id):
-            self.services.threads.rename(self.user_id, pending.thread_id, title_from_text(text))
-        if pending.thread_id == self._thread_id:
+    def _send(self, outgoing: Outgoing) -> None:
+        """One attempt (``ConversationService.send``), then what the window shows of it."""
+        if outgoing.thread_id is not None and outgoing.thread_id == self._thread_id:
             self.message_model.jump_to_newest()  # a window far back: the reply shows below
-        if pending.edited is not None:  # Edit and resend: a new message, the old one kept
-            self.services.messages.resend_edited(self.user_id, pending.edited, text)
-        else:
-            self.services.messages.send(self.user_id, pending.thread_id, text)
-        if pending.thread_id != self._thread_id:
-            self._save_draft(pending.thread_id, "")
-        elif self.composer.text() == pending.text:  # not what was typed after coming back
+        sent = self.services.conversation.send(
+            self.user_id, outgoing, crew=self.settings.default_crew
+        )
+        self._open_new_thread(outgoing)
+        thread_id = sent.message.thread_id
+        if thread_id != self._thread_id:
+            self._save_draft(thread_id, "")
+        elif self.composer.text() == outgoing.text:  # not what was typed after coming back
             self.composer.set_text("")
-            self._save_draft(pending.thread_id, "")
-        if pending.thread_id == self._thread_id:
+            self._save_draft(thread_id, "")
+        if thread_id == self._thread_id:
             self.message_view.scroll_to_end()
 
-    def _send_waiting(self, pending: _PendingSend, waiting: str) -> None:
-        if pending.thread_id == self._thread_id:
+    def _send_waiting(self, outgoing: Outgoing, waiting: str) -> None:
+        if outgoing.thread_id == self._thread_id:
             self.composer.set_waiting(waiting)
 
-    def _send_failed(self, pending: _PendingSend, error: ServiceError) -> None:
+    def _send_failed(self, outgoing: Outgoing, error: ServiceError) -> None:
         """Say why; the text stays in the composer (or as its chat's draft, if it moved)."""
+        self._open_new_thread(outgoing)
         kept = " Your message is kept here." if isinstance(error, StorageError) else ""
-        if pending.thread_id == self._thread_id:
+        if outgoing.thread_id == self._thread_id:
             self.composer.set_waiting(None)
             self.composer.show_error(f"{error}{kept}")
             return
-        if pending.thread_id is not None:
-            self._save_draft(pending.thread_id, pending.text)
+        if outgoing.thread_id is not None:
+            self._save_draft(outgoing.thread_id, outgoing.text)
             kept = " It is kept as that chat's draft." if kept else ""
-        self._notify(f"Your message was not sent. {error}{kept}")
+        self.notices.error(f"Your message was not sent. {error}{kept}")
 
-    def _is_fresh_thread(self, thread_id: int) -> bool:
-        record = self.thread_model.record(thread_id)
-        return (
-            record is not None
-            and record.title == DEFAULT_TITLE
-            and self.message_model.thread_id == thread_id
-            and self.message_model.rowCount() == 0
-            and not self.message_model.has_older
-        )
-
-    def _open_without_touching_composer(self, thread_id: int) -> None:
+    def _open_new_thread(self, outgoing: Outgoing) -> None:
+        """Open the thread a send created, if no chat was opened meanwhile; what the
+        composer holds stays (it is the text being sent)."""
+        if not outgoing.created_thread or self._thread_id is not None:
+            return
+        assert outgoing.thread_id is not None
+        self.composer.flush_draft()
         text = self.composer.text()
-        self.sidebar.select_thread(thread_id)
+        self.sidebar.select_thread(outgoing.thread_id)
         self.composer.set_text(text)
 
     def on_reply_text_changed(self, message_id: int, text: str) -> None:
@@ -686,7 +664,7 @@ class MainWindow(QMainWindow):
 
     def on_reply_save_failed(self, _execution_id: int, reason: str) -> None:
         """The end of a reply could not be stored: say so, as its text is only on screen."""
-        self._notify(
+        self.notices.error(
             f"A reply could not be saved: {reason} Its text stays on screen until chatdesk "
             "closes; copy what you need."
         )
@@ -698,7 +676,7 @@ class MainWindow(QMainWindow):
 
     def on_retry(self, message_id: int) -> None:
         def retry() -> None:
-            self.services.messages.retry(self.user_id, message_id)
+            self.services.conversation.retry(self.user_id, message_id)
             self.retry_requested.emit(message_id)
 
         self.perform(("retry", message_id), retry)
@@ -726,7 +704,7 @@ class MainWindow(QMainWindow):
         if is_openable_url(url):
             QDesktopServices.openUrl(QUrl(url))
         else:
-            self._notify("Only web links (http, https) open from a chat.")
+            self.notices.error("Only web links (http, https) open from a chat.")
 
     # -- drafts ----------------------------------------------------------------------
 
@@ -789,7 +767,7 @@ class MainWindow(QMainWindow):
         """Make a model server found on this computer the default (one click)."""
         self.settings.use_local_server(server)
         self.on_settings_saved()
-        self._notify(f"Replies now come from {server.label} ({self.settings.model}).")
+        self.notices.info(f"Replies now come from {server.label} ({self.settings.model}).")
 
     # -- closing ---------------------------------------------------------------------
 

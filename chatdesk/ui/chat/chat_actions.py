@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QBoxLayout, QFileDialog, QMenu
 
 from chatdesk.services.transfer import ImportProgress, ImportResult
 from chatdesk.ui.chat.action_bar import BarCommand
+from chatdesk.ui.notices import Notices
 from chatdesk.ui.threads.thread_model import ThreadRoles
 from chatdesk.ui.transfer.export_task import ExportTask
 from chatdesk.ui.transfer.import_panel import ImportPanel
@@ -46,9 +47,10 @@ def export_file_name(title: str, kind: str) -> str:
 class ChatActions(QObject):
     """The commands, as ``QAction``s with shortcuts, on behalf of one window."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: MainWindow, notices: Notices) -> None:
         super().__init__(window)
         self.window = window
+        self.notices = notices
         act = window._action
         self.export_markdown_action = act(
             "Export chat as &Markdown…", lambda: self.export_current("markdown")
@@ -134,11 +136,11 @@ class ChatActions(QObject):
         w = self.window
         target = message_id if message_id else w.message_model.regenerate_target()
         if target is None:
-            w._notify("There is no finished reply to regenerate.")
+            self.notices.error("There is no finished reply to regenerate.")
             return
 
         def regenerate() -> None:
-            w.services.messages.regenerate(w.user_id, target)
+            w.services.conversation.regenerate(w.user_id, target)
             w.retry_requested.emit(target)
             w.message_view.scroll_to_end()
 
@@ -157,10 +159,10 @@ class ChatActions(QObject):
     def copy_last_reply(self) -> None:
         reply = self.window.message_model.last_reply()
         if reply is None:
-            self.window._notify("No reply to copy yet.")
+            self.notices.error("No reply to copy yet.")
             return
         QGuiApplication.clipboard().setText(reply.content)
-        self.window._notify("Reply copied")
+        self.notices.info("Reply copied")
 
     def switch_thread(self, step: int) -> None:
         """Open the next (1) or previous (-1) chat of the list as shown, wrapping around."""
@@ -216,7 +218,7 @@ class ChatActions(QObject):
         task = ExportTask(w.services.transfer, w.user_id, thread_id, kind, target, self)
         task.done.connect(self.on_export_done)
         self.export_tasks.append(task)
-        w._notify(f"Exporting “{record.title}”…")
+        self.notices.waiting(f"Exporting “{record.title}”…")
         task.start()
         return task
 
@@ -226,9 +228,9 @@ class ChatActions(QObject):
             self.export_tasks.remove(task)
             task.deleteLater()
         if written is None:
-            self.window._notify(f"Could not export the chat: {reason}")
+            self.notices.error(f"Could not export the chat: {reason}")
         else:
-            self.window._notify(f"Exported to {written.name}")
+            self.notices.info(f"Exported to {written.name}")
 
     def import_chat(self, path: str | None = None) -> ImportTask | None:
         """Start importing a chatdesk JSON file as a new chat; it opens when it is in.
@@ -238,7 +240,7 @@ class ChatActions(QObject):
         """
         w = self.window
         if self.import_task is not None:
-            w._notify("Another chat is being imported; wait for it or cancel it.")
+            self.notices.error("Another chat is being imported; wait for it or cancel it.")
             return None
         chosen = path or self.choose_import_path()
         if not chosen:
@@ -266,15 +268,15 @@ class ChatActions(QObject):
     def on_import_succeeded(self, result: ImportResult) -> None:
         w = self.window
         w.sidebar.select_thread(result.thread.id)
-        w._notify(f"Imported “{result.thread.title}” ({result.messages:,} messages)")
+        self.notices.info(f"Imported “{result.thread.title}” ({result.messages:,} messages)")
 
     def on_import_failed(self, reason: str) -> None:
         name = self.import_task.path.name if self.import_task else "the file"
-        self.window._notify(f"Could not import {name}: {reason}")
+        self.notices.error(f"Could not import {name}: {reason}")
 
     def on_import_cancelled(self) -> None:
         name = self.import_task.path.name if self.import_task else "the file"
-        self.window._notify(f"Import of {name} cancelled; nothing was added.")
+        self.notices.info(f"Import of {name} cancelled; nothing was added.")
 
     def on_import_ended(self) -> None:
         task, self.import_task = self.import_task, None

@@ -28,16 +28,14 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from chatdesk.services import Services
+from chatdesk.services import Services, rerun_rules
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import MessagePage
 from chatdesk.services.records import ExecutionRecord, MessageRecord
-from chatdesk.services.transitions import RERUN_FROM
 from chatdesk.ui.roles import role_names
 from chatdesk.vocabulary import (
     ACTIVE_MESSAGE_STATUSES,
-    RETRYABLE_MESSAGE_STATUSES,
     MessageStatus,
     Role,
 )
@@ -201,43 +199,16 @@ class MessageListModel(QAbstractListModel):
         return record
 
     def retry_target(self, m: MessageRecord) -> int | None:
-        """The user message to send again from this bubble's Retry, if it offers one.
-
-        A failed run shows Retry once: on its reply when one exists, else on the
-        user's message itself.
-        """
-        if m.status not in RETRYABLE_MESSAGE_STATUSES or m.execution_id is None:
-            return None
-        siblings = [r for r in self._rows if r.execution_id == m.execution_id and r.id != m.id]
-        if m.role is Role.USER:
-            if not m.triggers_execution:
-                return None
-            has_reply = any(r.role is Role.ASSISTANT for r in siblings)
-            return None if has_reply else m.id
-        if m.role is Role.ASSISTANT:
-            for r in siblings:
-                if r.role is Role.USER and r.status in RETRYABLE_MESSAGE_STATUSES:
-                    return r.id
-        return None
+        """The user message to send again from this bubble's Retry (``rerun_rules``)."""
+        return rerun_rules.retry_target(self._rows, m)
 
     def last_user_message(self) -> MessageRecord | None:
         """The newest loaded message the person wrote (the newest page is always loaded)."""
-        return next((m for m in reversed(self._rows) if m.role is Role.USER), None)
+        return rerun_rules.last_user_message(self._rows)
 
     def regenerate_target(self, m: MessageRecord | None = None) -> int | None:
-        """The user message whose reply Regenerate asks for again, if it can now.
-
-        Only the reply to the last user message can be regenerated, once its run has
-        ended; from a bubble, only from that message or its current reply.
-        """
-        last = self.last_user_message()
-        if last is None or not last.triggers_execution or last.status not in RERUN_FROM:
-            return None
-        if m is None or m.id == last.id:
-            return last.id
-        if m.role is not Role.ASSISTANT or m.execution_id != last.execution_id:
-            return None
-        return last.id
+        """The user message whose reply Regenerate asks for again (``rerun_rules``)."""
+        return rerun_rules.regenerate_target(self._rows, m)
 
     def last_reply(self) -> MessageRecord | None:
         """The newest assistant message with text."""

@@ -1,0 +1,79 @@
+"""The person's chat commands as use cases: send this text, send it again, answer again.
+
+Why a module of its own: the rules of a send (validate once, open or title the thread,
+edit and resend) were spread over the window; here they run the same for the window,
+a script or a test, over the thread and message services, each step in its own short
+transaction. The window calls one method and follows the change bus for the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatdesk.services.messages import MessageService, SendResult, clean_content
+from chatdesk.services.threads import DEFAULT_TITLE, ThreadService, title_from_text
+from chatdesk.vocabulary import Role
+
+
+@dataclass
+class Outgoing:
+    """A message on its way, kept across attempts of one send.
+
+    A busy database makes the caller try the same send again: ``thread_id`` is filled
+    in once a new thread exists, so a second attempt never creates a second thread.
+
+    Attributes:
+        text: what the person typed (validated and trimmed by the send).
+        thread_id: the thread it goes to; None asks for a new thread titled from it.
+        edited_id: the message it is an edited copy of (Edit and resend), else None.
+        created_thread: whether this send created ``thread_id``.
+    """
+
+    text: str
+    thread_id: int | None = None
+    edited_id: int | None = None
+    created_thread: bool = False
+
+
+class ConversationService:
+    """Send, retry and regenerate for one acting user per call."""
+
+    def __init__(self, threads: ThreadService, messages: MessageService) -> None:
+        self._threads = threads
+        self._messages = messages
+
+    @staticmethod
+    def check(text: str) -> str:
+        """``text`` as it would be sent (trimmed); ``ValidationError`` says why it cannot."""
+        return clean_content(text, Role.USER)
+
+    def send(self, user_id: int, outgoing: Outgoing, *, crew: str = "assistant") -> SendResult:
+        """Send ``outgoing``: into a new thread titled from its first line when it names
+        none (of ``crew``), titling a still untitled empty thread the same way.
+
+        Nothing is written when the text is invalid. Each step commits on its own, so a
+        failed attempt may leave the new thread behind: ``outgoing`` remembers it.
+        """
+        text = self.check(outgoing.text)
+        if outgoing.thread_id is None:
+            thread = self._threads.create(user_id, title_from_text(text), crew=crew)
+            outgoing.thread_id = thread.id
+            outgoing.created_thread = True
+        elif self._is_untitled_and_empty(user_id, outgoing.thread_id):
+            self._threads.rename(user_id, outgoing.thread_id, title_from_text(text))
+        if outgoing.edited_id is not None:  # a new message; the old one is kept
+            return self._messages.resend_edited(user_id, outgoing.edited_id, text)
+        return self._messages.send(user_id, outgoing.thread_id, text)
+
+    def retry(self, user_id: int, message_id: int) -> SendResult:
+        """Send a failed or stopped message again (a new run; the old one kept)."""
+        return self._messages.retry(user_id, message_id)
+
+    def regenerate(self, user_id: int, message_id: int) -> SendResult:
+        """Ask again for the reply to the thread's last user message, once its run ended."""
+        return self._messages.regenerate(user_id, message_id)
+
+    def _is_untitled_and_empty(self, user_id: int, thread_id: int) -> bool:
+        if self._threads.get(user_id, thread_id).title != DEFAULT_TITLE:
+            return False
+        return not self._messages.list(user_id, thread_id, limit=1).messages
