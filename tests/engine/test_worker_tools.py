@@ -591,3 +591,25 @@ def test_a_server_flooding_stderr_costs_a_few_lines_not_the_disk(
     run_id = run_with_tools(client, recorder, qtbot, ["ok"], (flood,))
     [error] = tool_errors(recorder, run_id)
     assert error["error"].endswith("it said: the real reason"), error["error"][-300:]
+
+
+def test_the_built_in_calculator_answers_and_refuses_in_words(
+    client: WorkerClient, recorder: Recorder, qtbot: Any, data_dir: Path
+) -> None:
+    crew = _crew(data_dir, "counter", "  tools: [chatdesk/calculator]\n")
+    request = run_request(
+        scripted(
+            calls(("calculator", {"expression": "6 * 7"})),
+            calls(("calculator", {"expression": "__import__('os')"})),
+            calls(("calculator", {"expression": "9 ** 9 ** 9"})),
+            "done",
+        ),
+        crew=crew,
+    )
+    client.submit(request)
+    recorder.wait_terminal(qtbot, request.run_id, 90_000)
+    results = [s["result"] for s in tool_steps(recorder, request.run_id)]
+    assert results[0] == "42"
+    assert results[1].startswith("Cannot calculate:")
+    assert results[2] == "Cannot calculate: the result would be too large"
+    assert _offered(recorder, request.run_id) == ["calculator"]
