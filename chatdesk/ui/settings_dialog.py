@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatdesk.config import data_dir
+from chatdesk.preferences import FONT_SIZE_RANGE
 from chatdesk.redact import redact
 from chatdesk.runs.crew_choice import CrewInfo
 from chatdesk.runs.model_catalog import ModelListError, ModelListing, list_models_at
@@ -52,7 +53,7 @@ from chatdesk.ui.provider_choices import (
     local_provider,
     provider_choice,
 )
-from chatdesk.ui.settings import FONT_SIZE_RANGE, UiSettings
+from chatdesk.ui.settings import UiSettings
 from chatdesk.ui.theme import ThemeMode
 from chatdesk.ui.thread_call import ThreadCall
 
