@@ -3,10 +3,11 @@
 Why not through ``chatdesk.ui.settings``: the model of every run is decided here, in
 the runs layer, which must not depend on the window (and a headless run has no
 window). The window writes the file with QSettings; this reads its ``[model]`` section
-the way QSettings does: quoted values with backslash escapes, ``@@`` for a leading
-``@``, ``@String(...)`` for a text holding NUL. A value QSettings would not return as
-one string (a list, a ``@Variant``) reads as unset, as it does in the window. A
-missing or unreadable file means no settings: the run then says how to set a model up.
+(keys declared once in :mod:`chatdesk.preferences`) the way QSettings does: quoted
+values with backslash escapes, ``@@`` for a leading ``@``, ``@String(...)`` for a text
+holding NUL. A value QSettings would not return as one string (a list, a ``@Variant``)
+reads as unset, as it does in the window. A missing or unreadable file means no
+settings: the run then says how to set a model up.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from chatdesk import preferences as pref
 from chatdesk.config import settings_path
 
 log = logging.getLogger(__name__)
 _Number = TypeVar("_Number", int, float)
 
-SECTION = "model"
+SECTION = pref.MODEL.section
 # QSettings' simple escapes (qsettings.cpp, iniUnescapedStringList).
 _ESCAPES = {
     "a": "\a",
@@ -50,11 +52,11 @@ def read_model_settings(path: Path | None = None) -> dict[str, Any]:
     """
     values = _read_section(path if path is not None else settings_path(), SECTION)
     return {
-        "provider": _text(values.get("provider")),
-        "model": _text(values.get("model")),
-        "base_url": _text(values.get("baseUrl")),
-        "timeout_s": _positive(values.get("timeoutS"), float),
-        "max_tokens": _positive(values.get("maxTokens"), int),
+        "provider": _text(values.get(pref.PROVIDER.name)),
+        "model": _text(values.get(pref.MODEL.name)),
+        "base_url": _text(values.get(pref.BASE_URL.name)),
+        "timeout_s": _positive(values.get(pref.TIMEOUT_S.name), float),
+        "max_tokens": _positive(values.get(pref.MAX_TOKENS.name), int),
     }
 
 

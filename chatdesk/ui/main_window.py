@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatdesk import preferences
 from chatdesk.config import data_dir
 from chatdesk.runs.coordinator import PendingApproval
 from chatdesk.runs.crew_choice import list_crews
@@ -101,7 +102,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.services = services
         self.user_id = user_id
-        self.settings = UiSettings()
+        self.settings = UiSettings(parent=self)
         self.theme = ThemeManager(self.settings.theme, self)
         self.theme.apply()
         self.bridge = ChangeSignals(services.bus, user_id, self)
@@ -311,6 +312,8 @@ class MainWindow(QMainWindow):
         self.bridge.execution_log_changed.connect(self.execution_panel.on_log_changed)
         self.bridge.thread_changed.connect(self.on_thread_changed)
         self.bridge.thread_changed.connect(self.header.on_thread_changed)
+        # preferences, wherever they change
+        self.settings.changed.connect(self.on_setting_changed)
         # thread header, model setup and local servers
         self.header.rename_requested.connect(self.on_rename)
         self.header.error.connect(self.notices.error)
@@ -731,10 +734,16 @@ class MainWindow(QMainWindow):
     # -- appearance ------------------------------------------------------------------
 
     def on_theme_selected(self, mode: ThemeMode) -> None:
-        self.theme.apply(mode)
         self.settings.theme = mode
+        self._show_theme()
+
+    def _show_theme(self) -> None:
+        """Paint in the theme the settings name (nothing to do when it is shown)."""
+        mode = self.settings.theme
+        if mode is not self.theme.mode:
+            self.theme.apply(mode)
+            self.sidebar.view.viewport().update()
         self.theme_actions[mode].setChecked(True)
-        self.sidebar.view.viewport().update()
 
     def apply_font_size(self, points: int) -> None:
         """The text size of the whole window in points, 0 for the platform's default."""
@@ -754,19 +763,22 @@ class MainWindow(QMainWindow):
         return dialog
 
     def on_settings_saved(self) -> None:
-        """Apply what the Settings dialog changed, at once."""
-        mode = self.settings.theme
-        if mode is not self.theme.mode:
-            self.on_theme_selected(mode)
-        self.apply_font_size(self.settings.font_size)
+        """The Settings dialog saved: the crews it lists may have changed on disk too
+        (each changed preference is followed through ``on_setting_changed``)."""
         self.header.set_crews(list_crews(data_dir()))
-        self.header.refresh()
-        self._update_empty_state()
+
+    def on_setting_changed(self, key: str) -> None:
+        """Follow a preference that took a new value, wherever it was set."""
+        if key == preferences.THEME.key:
+            self._show_theme()
+        elif key == preferences.FONT_SIZE.key:
+            self.apply_font_size(self.settings.font_size)
+        elif key in preferences.MODEL_KEYS:
+            self._update_empty_state()
 
     def on_use_local_server(self, server: LocalServer) -> None:
         """Make a model server found on this computer the default (one click)."""
         self.settings.use_local_server(server)
-        self.on_settings_saved()
         self.notices.info(f"Replies now come from {server.label} ({self.settings.model}).")
 
     # -- closing ---------------------------------------------------------------------

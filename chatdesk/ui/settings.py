@@ -11,144 +11,162 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QObject, QSettings, Signal
 
+from chatdesk import preferences as pref
 from chatdesk.config import settings_path
+from chatdesk.preferences import FONT_SIZE_RANGE, Preference
 from chatdesk.runs.providers import ENV_MODEL, LocalServer
 from chatdesk.ui.setup.provider_choices import local_provider
 from chatdesk.ui.theme import ThemeMode
 
-DEFAULT_CREW = "assistant"
-FONT_SIZE_RANGE = (8, 24)  # points; 0 means the platform's default size
+T = TypeVar("T")
 
 ORGANIZATION = "chatdesk"
 APPLICATION = "chatdesk"
 
 
-class UiSettings:
-    """Typed access to ``ui.ini``; unreadable values fall back to defaults."""
+class UiSettings(QObject):
+    """Typed access to ``ui.ini`` (keys declared in ``chatdesk.preferences``);
+    unreadable values fall back to their defaults.
 
-    def __init__(self, path: Path | None = None) -> None:
+    Signals:
+        changed: a preference took a new value (str key, e.g. ``appearance/theme``), so
+            each widget follows the keys it shows instead of being told by hand.
+    """
+
+    changed = Signal(str)
+
+    def __init__(self, path: Path | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.path = path if path is not None else settings_path()
         self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
 
-    def _bytes(self, key: str) -> QByteArray | None:
-        value = self._qs.value(key)
-        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+    # -- any preference ----------------------------------------------------------------
+
+    def value(self, preference: Preference[T]) -> T:
+        """The value of ``preference``, or its default when unset or unreadable."""
+        raw = self._qs.value(preference.key)
+        kind = preference.kind
+        read: Any = None
+        if kind is bytes:
+            if isinstance(raw, QByteArray) and not raw.isEmpty():
+                read = raw
+        elif kind is str:
+            read = raw.strip() or None if isinstance(raw, str) else None
+        elif raw is not None:
+            try:
+                read = kind(str(raw))
+            except (TypeError, ValueError):
+                read = None
+        return cast(T, preference.default if read is None else read)
+
+    def set_value(self, preference: Preference[T], value: T | QByteArray | None) -> None:
+        """Store ``value`` (None or blank text removes the key); ``changed`` when it differs."""
+        before = self.value(preference)
+        stored = value.strip() if isinstance(value, str) else value
+        if stored is None or (isinstance(stored, str) and not stored):
+            self._qs.remove(preference.key)
+        else:
+            self._qs.setValue(preference.key, stored)
+        if self.value(preference) != before:
+            self.changed.emit(preference.key)
+
+    # -- the window ----------------------------------------------------------------------
 
     @property
     def geometry(self) -> QByteArray | None:
-        return self._bytes("window/geometry")
+        return cast(QByteArray | None, self.value(pref.GEOMETRY))
 
     @geometry.setter
     def geometry(self, value: QByteArray) -> None:
-        self._qs.setValue("window/geometry", value)
+        self.set_value(pref.GEOMETRY, value)
 
     @property
     def window_state(self) -> QByteArray | None:
-        return self._bytes("window/state")
+        return cast(QByteArray | None, self.value(pref.WINDOW_STATE))
 
     @window_state.setter
     def window_state(self, value: QByteArray) -> None:
-        self._qs.setValue("window/state", value)
+        self.set_value(pref.WINDOW_STATE, value)
 
     @property
     def splitter_state(self) -> QByteArray | None:
-        return self._bytes("window/splitter")
+        return cast(QByteArray | None, self.value(pref.SPLITTER_STATE))
 
     @splitter_state.setter
     def splitter_state(self, value: QByteArray) -> None:
-        self._qs.setValue("window/splitter", value)
+        self.set_value(pref.SPLITTER_STATE, value)
 
     @property
     def last_thread_id(self) -> int | None:
-        value = self._qs.value("session/lastThreadId")
-        try:
-            number = int(str(value))
-        except (TypeError, ValueError):
-            return None
-        return number if number > 0 else None
+        number = self.value(pref.LAST_THREAD_ID)
+        return number if number is not None and number > 0 else None
 
     @last_thread_id.setter
     def last_thread_id(self, value: int | None) -> None:
-        self._qs.setValue("session/lastThreadId", value or 0)
+        self.set_value(pref.LAST_THREAD_ID, value or None)
 
     @property
     def theme(self) -> ThemeMode:
-        value = str(self._qs.value("appearance/theme", ThemeMode.SYSTEM.value))
         try:
-            return ThemeMode(value)
+            return ThemeMode(self.value(pref.THEME))
         except ValueError:
             return ThemeMode.SYSTEM
 
     @theme.setter
     def theme(self, value: ThemeMode) -> None:
-        self._qs.setValue("appearance/theme", ThemeMode(value).value)
+        self.set_value(pref.THEME, ThemeMode(value).value)
 
     @property
     def font_size(self) -> int:
         """The chat text size in points, 0 for the platform's default."""
-        size = self._int("appearance/fontSize")
+        size = self.value(pref.FONT_SIZE)
         low, high = FONT_SIZE_RANGE
-        return size if size is not None and low <= size <= high else 0
+        return size if low <= size <= high else 0
 
     @font_size.setter
     def font_size(self, value: int) -> None:
-        self._qs.setValue("appearance/fontSize", int(value))
+        self.set_value(pref.FONT_SIZE, int(value))
 
     # -- model -----------------------------------------------------------------------
-
-    def _text(self, key: str, default: str = "") -> str:
-        value = self._qs.value(key, default)
-        return value.strip() if isinstance(value, str) else default
-
-    def _int(self, key: str) -> int | None:
-        try:
-            return int(str(self._qs.value(key)))
-        except (TypeError, ValueError):
-            return None
-
-    def _set_text(self, key: str, value: str | None) -> None:
-        if value and value.strip():
-            self._qs.setValue(key, value.strip())
-        else:
-            self._qs.remove(key)
 
     @property
     def provider(self) -> str:
         """The picked provider's id (see ``chatdesk.ui.setup.provider_choices``)."""
-        return self._text("model/provider")
+        return self.value(pref.PROVIDER)
 
     @provider.setter
     def provider(self, value: str | None) -> None:
-        self._set_text("model/provider", value)
+        self.set_value(pref.PROVIDER, value)
 
     @property
     def model(self) -> str:
         """A CrewAI model string such as ``ollama/llama3.2``; empty when none is set."""
-        return self._text("model/model")
+        return self.value(pref.MODEL)
 
     @model.setter
     def model(self, value: str | None) -> None:
-        self._set_text("model/model", value)
+        self.set_value(pref.MODEL, value)
 
     @property
     def base_url(self) -> str:
-        return self._text("model/baseUrl")
+        return self.value(pref.BASE_URL)
 
     @base_url.setter
     def base_url(self, value: str | None) -> None:
-        self._set_text("model/baseUrl", value)
+        self.set_value(pref.BASE_URL, value)
 
     @property
     def default_crew(self) -> str:
         """The crew new chats start with."""
-        return self._text("chat/defaultCrew") or DEFAULT_CREW
+        return self.value(pref.DEFAULT_CREW)
 
     @default_crew.setter
     def default_crew(self, value: str | None) -> None:
-        self._set_text("chat/defaultCrew", value)
+        self.set_value(pref.DEFAULT_CREW, value)
 
     def use_local_server(self, server: LocalServer, model: str | None = None) -> None:
         """Make a server found on this computer (and one of its models) the default."""

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatdesk.config import data_dir
+from chatdesk.preferences import FONT_SIZE_RANGE
 from chatdesk.redact import redact
 from chatdesk.runs.crew_choice import CrewInfo
 from chatdesk.runs.model_catalog import ModelListError, ModelListing, list_models_at
@@ -42,7 +43,7 @@ from chatdesk.secrets import (
     set_api_key,
     stored_api_key,
 )
-from chatdesk.ui.settings import FONT_SIZE_RANGE, UiSettings
+from chatdesk.ui.settings import UiSettings
 from chatdesk.ui.setup.local_probe import LocalServerProbe
 from chatdesk.ui.setup.mcp_servers_dialog import McpServersDialog
 from chatdesk.ui.setup.provider_choices import (

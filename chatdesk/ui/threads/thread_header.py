@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatdesk.preferences import MODEL_KEYS
 from chatdesk.runs.crew_choice import CrewInfo
 from chatdesk.runs.model_catalog import ModelListing, list_models
 from chatdesk.runs.model_choice import resolve_config
@@ -155,6 +156,7 @@ class ThreadHeader(QFrame):
         self.model_lister = ThreadCall("chatdesk-model-list", self)
         self.model_lister.succeeded.connect(self.on_models_listed)
         self.model_lister.failed.connect(self.on_models_not_listed)
+        settings.changed.connect(self.on_setting_changed)
 
         self.title_label = ElidedLabel(self)
         self.title_label.setObjectName("threadTitle")
@@ -291,6 +293,10 @@ class ThreadHeader(QFrame):
         self._fill_crews()
         self._fill_models()
         self._show_prompt_state()
+
+    def on_setting_changed(self, key: str) -> None:
+        if key in MODEL_KEYS:  # another default model, perhaps on another server
+            self.refresh()
 
     def refresh(self) -> None:
         """Re-read what depends on Settings (the default model and its suggestions)."""
