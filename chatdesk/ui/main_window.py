@@ -121,7 +121,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._connect_signals()
-        self.chat_actions = ChatActions(self, self.notices)
+        self.chat_actions = ChatActions(self, self.notices, parent=self)
         self._restore_settings()
         self._update_title()
         self._update_empty_state()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import (
     QEvent,
@@ -50,20 +50,20 @@ from PySide6.QtGui import (
     QPen,
     QTextDocument,
 )
-from PySide6.QtWidgets import QToolTip
+from PySide6.QtWidgets import QAbstractItemView, QToolTip
 
 from chatdesk.services.records import MessageRecord
 from chatdesk.ui import glyphs
+from chatdesk.ui.chat.bubble_parts import ROW_SPACING, status_font
 from chatdesk.ui.chat.code_copy import code_button_rect, paint_code_button
 from chatdesk.ui.chat.code_scroll import code_blocks_of
-from chatdesk.ui.chat.message_delegate import ROW_SPACING, status_font
+from chatdesk.ui.chat.message_delegate import MessageDelegate
 from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.theme import Colors
 from chatdesk.vocabulary import Role
 
 if TYPE_CHECKING:
     from chatdesk.ui.chat.message_model import MessageListModel
-    from chatdesk.ui.chat.message_view import MessageListView
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -144,14 +144,32 @@ def button_size(font: QFont) -> float:
     return round(QFontMetricsF(status_font(font)).height() + 8.0)
 
 
+class BarCommands(Protocol):
+    """What the list does for its bar: the handlers its bubble menu runs too, and
+    making a row current without scrolling."""
+
+    def run_command(self, message_id: int, command: BarCommand, at: QPoint) -> None: ...
+
+    def copy_code_block(self, message_id: int, number: int) -> bool: ...
+
+    def make_current(self, index: QModelIndex) -> None: ...
+
+
 class ActionBar(QObject):
     """Hover, keyboard focus, hit-testing and painting of the bars and code buttons."""
 
-    def __init__(self, view: MessageListView, model: MessageListModel) -> None:
+    def __init__(
+        self,
+        view: QAbstractItemView,
+        delegate: MessageDelegate,
+        model: MessageListModel,
+        commands: BarCommands,
+    ) -> None:
         super().__init__(view)
         self._view = view
         self._model = model
-        self._delegate = view.delegate
+        self._delegate = delegate
+        self._commands = commands
         self.hovered_id: int | None = None
         self._hover: _Target | None = None
         self._pressed: _Target | None = None
@@ -298,11 +316,11 @@ class ActionBar(QObject):
         if isinstance(target, _CodeTarget):
             self.copy_code(target.message_id, target.block)
             return
-        self._view.run_command(target.message_id, target.command, at)
+        self._commands.run_command(target.message_id, target.command, at)
 
     def copy_code(self, message_id: int, block: int) -> bool:
         """Copy one code block's code, exactly as the reply wrote it; say "Copied"."""
-        if not self._view.copy_code_block(message_id, block):
+        if not self._commands.copy_code_block(message_id, block):
             return False
         self._repaint(self.copied)
         self.copied = _CodeTarget(message_id, block)
@@ -443,7 +461,7 @@ class ActionBar(QObject):
         rows = self._model.rowCount()
         view = self._view
         if rows and not view.currentIndex().isValid():
-            view.make_current(self._model.index(rows - 1))
+            self._commands.make_current(self._model.index(rows - 1))
 
     def _press_focused(self, message_id: int) -> None:
         buttons = self._bar_of(message_id)

@@ -40,16 +40,16 @@ from PySide6.QtGui import (
     QTextDocument,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QAbstractItemView, QApplication
 
 from chatdesk.services.records import MessageRecord
+from chatdesk.ui.chat.bubble_parts import BubbleGeometry
 from chatdesk.ui.chat.code_scroll import WHEEL_STEP_PX, CodeBlock, CodeScroll, code_blocks_of
+from chatdesk.ui.chat.message_delegate import MessageDelegate
 from chatdesk.ui.chat.message_model import MessageRoles
 
 if TYPE_CHECKING:
-    from chatdesk.ui.chat.message_delegate import BubbleGeometry
     from chatdesk.ui.chat.message_model import MessageListModel
-    from chatdesk.ui.chat.message_view import MessageListView
 
 AUTOSCROLL_MS = 30
 EDGE_STEP_MAX = 40
@@ -87,10 +87,12 @@ class BubbleSelection(QObject):
     (``paint_text``). ``code_scroll`` holds the horizontal offsets of code blocks.
     """
 
-    def __init__(self, view: MessageListView, model: MessageListModel) -> None:
+    def __init__(
+        self, view: QAbstractItemView, delegate: MessageDelegate, model: MessageListModel
+    ) -> None:
         super().__init__(view)
         self._view = view
-        self._delegate = view.delegate
+        self._delegate = delegate
         self._model = model
         self.code_scroll = CodeScroll()
         self.selection: TextSelection | None = None

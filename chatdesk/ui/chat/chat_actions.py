@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QStandardPaths
 from PySide6.QtGui import QAction, QGuiApplication
@@ -29,7 +29,18 @@ from chatdesk.ui.transfer.import_panel import ImportPanel
 from chatdesk.ui.transfer.import_task import ImportTask
 
 if TYPE_CHECKING:
-    from chatdesk.ui.main_window import MainWindow
+    from collections.abc import Callable, Hashable
+
+    from PySide6.QtCore import SignalInstance
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtWidgets import QMenuBar, QWidget
+
+    from chatdesk.services import Services
+    from chatdesk.ui.chat.composer import Composer
+    from chatdesk.ui.chat.message_model import MessageListModel
+    from chatdesk.ui.chat.message_view import MessageListView
+    from chatdesk.ui.threads.thread_list import ThreadListPanel
+    from chatdesk.ui.threads.thread_model import ThreadListModel
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +55,53 @@ def export_file_name(title: str, kind: str) -> str:
     return stem + EXPORT_SUFFIXES[kind]
 
 
+class ChatWindow(Protocol):
+    """The parts of the window the chat commands act on (the main window is one).
+
+    Named here, rather than importing the window, so that the window may import this
+    module without a circle.
+    """
+
+    services: Services
+    user_id: int
+    message_model: MessageListModel
+    message_view: MessageListView
+    thread_model: ThreadListModel
+    sidebar: ThreadListPanel
+    composer: Composer
+    chat_pane: QWidget
+    settings_action: QAction
+
+    @property
+    def thread_opened(self) -> SignalInstance: ...
+
+    @property
+    def retry_requested(self) -> SignalInstance: ...
+
+    @property
+    def current_thread_id(self) -> int | None: ...
+
+    def menuBar(self) -> QMenuBar: ...
+
+    def _action(
+        self,
+        text: str,
+        slot: object,
+        *shortcuts: QKeySequence | QKeySequence.StandardKey | str,
+        scope: QWidget | None = None,
+    ) -> QAction: ...
+
+    def perform(self, key: Hashable, action: Callable[[], object]) -> None: ...
+
+
 class ChatActions(QObject):
     """The commands, as ``QAction``s with shortcuts, on behalf of one window."""
 
-    def __init__(self, window: MainWindow, notices: Notices) -> None:
-        super().__init__(window)
+    def __init__(self, window: ChatWindow, notices: Notices, parent: QWidget) -> None:
+        super().__init__(parent)
         self.window = window
         self.notices = notices
+        self._parent = parent  # the file dialogs' parent
         act = window._action
         self.export_markdown_action = act(
             "Export chat as &Markdown…", lambda: self.export_current("markdown")
@@ -183,7 +234,7 @@ class ChatActions(QObject):
         """Ask where to save (a dialog); tests replace this method."""
         folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
         path, _filter = QFileDialog.getSaveFileName(
-            self.window,
+            self._parent,
             "Export chat",
             str(Path(folder) / suggested),
             EXPORT_FILTERS[kind],
@@ -193,7 +244,7 @@ class ChatActions(QObject):
     def choose_import_path(self) -> str | None:
         """Ask which file to import (a dialog); tests replace this method."""
         path, _filter = QFileDialog.getOpenFileName(
-            self.window, "Import chat", "", f"{EXPORT_FILTERS['json']};;All files (*)"
+            self._parent, "Import chat", "", f"{EXPORT_FILTERS['json']};;All files (*)"
         )
         return path or None
 

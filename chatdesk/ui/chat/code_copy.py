@@ -24,8 +24,8 @@ from PySide6.QtGui import (
 )
 
 from chatdesk.ui import glyphs
+from chatdesk.ui.chat.bubble_parts import status_font
 from chatdesk.ui.chat.code_scroll import CodeBlock
-from chatdesk.ui.chat.message_delegate import status_font
 from chatdesk.ui.theme import Colors
 
 CODE_COPY = "Copy"

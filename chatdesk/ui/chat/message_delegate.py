@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -47,6 +46,13 @@ from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QS
 
 from chatdesk.services.messages import SUPERSEDED
 from chatdesk.services.records import MessageRecord
+from chatdesk.ui.chat.bubble_parts import (
+    ROW_SPACING,
+    BarLayer,
+    BubbleGeometry,
+    TextLayer,
+    status_font,
+)
 from chatdesk.ui.chat.markdown_render import (
     SafeTextDocument,
     build_document,
@@ -63,10 +69,6 @@ from chatdesk.ui.theme import Colors, ThemeManager, user_bubble_colors
 from chatdesk.ui.time_format import message_time
 from chatdesk.vocabulary import RETRYABLE_MESSAGE_STATUSES, MessageStatus, Role
 
-if TYPE_CHECKING:
-    from chatdesk.ui.chat.action_bar import ActionBar
-    from chatdesk.ui.chat.bubble_selection import BubbleSelection
-
 _Index = QModelIndex | QPersistentModelIndex
 
 SIDE_MARGIN = 20
@@ -75,7 +77,6 @@ USER_FRACTION = 0.78
 PAD_X = 14
 PAD_Y = 10
 GAP = 5
-ROW_SPACING = 7
 RADIUS = 14.0
 CACHE_SIZE = 600
 RETRY_TEXT = "Retry"
@@ -97,16 +98,6 @@ class _Layout:
         if self.doc is not None and self.size == (0.0, 0.0):
             self.size = (self.doc.idealWidth(), self.doc.size().height())
         return self.size
-
-
-@dataclass(frozen=True)
-class BubbleGeometry:
-    """Where the parts of one bubble go, in viewport coordinates."""
-
-    bubble: QRectF
-    text: QRectF
-    status: QRectF
-    retry: QRectF | None
 
 
 @dataclass(frozen=True)
@@ -159,8 +150,8 @@ class MessageDelegate(QStyledItemDelegate):
         self.frame = 0
         self.flash_id: int | None = None  # a message just revealed, glowing as it fades
         self.flash_level = 0.0
-        self.text_layer: BubbleSelection | None = None  # paints selections, wide code
-        self.action_bar: ActionBar | None = None  # hover bar and code blocks' Copy
+        self.text_layer: TextLayer | None = None  # paints selections, wide code
+        self.action_bar: BarLayer | None = None  # hover bar and code blocks' Copy
         theme.changed.connect(self.on_theme_changed)
 
     # -- layout ----------------------------------------------------------------------
@@ -579,15 +570,6 @@ class MessageDelegate(QStyledItemDelegate):
     def _on_status_ink(self, option_rect: QRect, index: _Index, font: QFont, pos: QPointF) -> bool:
         left, right = self.status_span(option_rect, index, font)
         return left - 2 <= pos.x() <= right + 2
-
-
-def status_font(font: QFont) -> QFont:
-    """The status line's smaller font (the action bar's labels use it too)."""
-    small = QFont(font)
-    size = font.pointSizeF()
-    if size > 0:
-        small.setPointSizeF(max(size - 1.5, 7.0))
-    return small
 
 
 def _moved(geo: BubbleGeometry, dy: float) -> BubbleGeometry:

@@ -86,8 +86,9 @@ class MessageListView(QListView):
         # turn of the event loop, so paging in history costs its frame almost nothing.
         self._warmer = QTimer(self)
         self._warmer.setInterval(WARM_STEP_MS)
-        self.text_selection = BubbleSelection(self, model)  # drag-select inside a bubble
-        self.action_bar = ActionBar(self, model)  # after the selection: it sees clicks first
+        # Drag-select inside a bubble; then the bar, which so sees clicks first.
+        self.text_selection = BubbleSelection(self, self._delegate, model)
+        self.action_bar = ActionBar(self, self._delegate, model, commands=self)
         self.setAccessibleDescription("Right arrow: this message's actions")
         self._connect_signals()
 
