@@ -27,7 +27,6 @@ from PySide6.QtCore import (
     QEvent,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QPoint,
     QPointF,
     QRect,
@@ -59,13 +58,13 @@ from chatdesk.ui.chat.code_copy import code_button_rect, paint_code_button
 from chatdesk.ui.chat.code_scroll import code_blocks_of
 from chatdesk.ui.chat.message_delegate import MessageDelegate
 from chatdesk.ui.chat.message_model import MessageRoles
+from chatdesk.ui.list_model import Index
 from chatdesk.ui.theme import Colors
 from chatdesk.vocabulary import Role
 
 if TYPE_CHECKING:
     from chatdesk.ui.chat.message_model import MessageListModel
 
-_Index = QModelIndex | QPersistentModelIndex
 
 KEYBOARD_FOCUS = frozenset(
     {
@@ -212,7 +211,7 @@ class ActionBar(QObject):
             return False
         return self._view.hasFocus() and message_id == self.current_id()
 
-    def buttons(self, index: _Index, row_rect: QRect, font: QFont) -> list[BarButton]:
+    def buttons(self, index: Index, row_rect: QRect, font: QFont) -> list[BarButton]:
         """The bar's buttons for the bubble of ``index`` in ``row_rect`` (viewport
         coordinates).
 
@@ -269,7 +268,7 @@ class ActionBar(QObject):
     # -- painting (called by the delegate) --------------------------------------------
 
     def paint_bar(
-        self, painter: QPainter, index: _Index, row_rect: QRect, font: QFont, c: Colors
+        self, painter: QPainter, index: Index, row_rect: QRect, font: QFont, c: Colors
     ) -> None:
         record: MessageRecord = index.data(MessageRoles.Record)
         buttons = self.buttons(index, row_rect, font)

@@ -19,8 +19,6 @@ from datetime import date
 from PySide6.QtCore import (
     QAbstractItemModel,
     QEvent,
-    QModelIndex,
-    QPersistentModelIndex,
     QPointF,
     QRect,
     QRectF,
@@ -65,11 +63,10 @@ from chatdesk.ui.chat.markdown_render import (
 )
 from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.chat.tool_line import tool_summary
+from chatdesk.ui.list_model import Index
 from chatdesk.ui.theme import Colors, ThemeManager, user_bubble_colors
 from chatdesk.ui.time_format import message_time
 from chatdesk.vocabulary import RETRYABLE_MESSAGE_STATUSES, MessageStatus, Role
-
-_Index = QModelIndex | QPersistentModelIndex
 
 SIDE_MARGIN = 20
 COLUMN_MAX = 920
@@ -224,7 +221,7 @@ class MessageDelegate(QStyledItemDelegate):
             self._cache.popitem(last=False)
         return entry
 
-    def status_line(self, index: _Index) -> StatusLine:
+    def status_line(self, index: Index) -> StatusLine:
         m: MessageRecord = index.data(MessageRoles.Record)
         c = self.colors
         muted = c.user_muted if m.role is Role.USER else c.muted
@@ -311,7 +308,7 @@ class MessageDelegate(QStyledItemDelegate):
         return (hash(m.content), m.role, self.colors.dark, font.key(), text_width)
 
     def geometry(
-        self, option_rect: QRect, index: _Index, font: QFont, need_doc: bool = True
+        self, option_rect: QRect, index: Index, font: QFont, need_doc: bool = True
     ) -> BubbleGeometry:
         """The bubble, text, status and Retry rectangles of ``index`` in ``option_rect``.
 
@@ -348,7 +345,7 @@ class MessageDelegate(QStyledItemDelegate):
             retry = QRectF(status_rect.right() - rw, status_rect.top(), rw, status_h)
         return BubbleGeometry(bubble, text, status_rect, retry)
 
-    def status_span(self, option_rect: QRect, index: _Index, font: QFont) -> tuple[float, float]:
+    def status_span(self, option_rect: QRect, index: Index, font: QFont) -> tuple[float, float]:
         """Left and right x of the status line's ink (its text, and Retry if shown)."""
         geo = self.geometry(option_rect, index, font)
         status = self.status_line(index)
@@ -361,7 +358,7 @@ class MessageDelegate(QStyledItemDelegate):
             return geo.status.right() - width, geo.status.right()
         return geo.status.left(), geo.status.left() + width
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         m: MessageRecord | None = index.data(MessageRoles.Record)
         if m is None:
             return QSize(0, 0)
@@ -378,7 +375,7 @@ class MessageDelegate(QStyledItemDelegate):
 
     # -- painting --------------------------------------------------------------------
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         m: MessageRecord | None = index.data(MessageRoles.Record)
         if m is None:
             return
@@ -447,7 +444,7 @@ class MessageDelegate(QStyledItemDelegate):
             self.action_bar.paint_bar(painter, index, option.rect, option.font, c)
         painter.restore()
 
-    def _paint_parts(self, option: QStyleOptionViewItem, index: _Index, m: MessageRecord) -> _Parts:
+    def _paint_parts(self, option: QStyleOptionViewItem, index: Index, m: MessageRecord) -> _Parts:
         """Geometry and status text of a bubble at y = 0; kept for completed messages,
         so scrolling through history repaints from them instead of re-measuring."""
         width = self._view.viewport().width()
@@ -469,7 +466,7 @@ class MessageDelegate(QStyledItemDelegate):
 
     # -- interaction -----------------------------------------------------------------
 
-    def code_at(self, option_rect: QRect, index: _Index, pos: QPointF, font: QFont) -> str | None:
+    def code_at(self, option_rect: QRect, index: Index, pos: QPointF, font: QFont) -> str | None:
         """The code of the reply's code block under ``pos`` (viewport coordinates), if any.
 
         Code blocks are the document's one-cell tables, in the order of the reply's
@@ -517,7 +514,7 @@ class MessageDelegate(QStyledItemDelegate):
         event: QEvent,
         model: QAbstractItemModel,
         option: QStyleOptionViewItem,
-        index: _Index,
+        index: Index,
     ) -> bool:
         if not isinstance(event, QMouseEvent):
             return False
@@ -567,7 +564,7 @@ class MessageDelegate(QStyledItemDelegate):
                 return True
         return False
 
-    def _on_status_ink(self, option_rect: QRect, index: _Index, font: QFont, pos: QPointF) -> bool:
+    def _on_status_ink(self, option_rect: QRect, index: Index, font: QFont, pos: QPointF) -> bool:
         left, right = self.status_span(option_rect, index, font)
         return left - 2 <= pos.x() <= right + 2
 

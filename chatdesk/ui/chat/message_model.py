@@ -15,25 +15,17 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from enum import IntEnum
+from enum import auto
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractListModel,
-    QByteArray,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-)
+from PySide6.QtCore import QObject, Qt, Signal
 
 from chatdesk.services import Services, rerun_rules
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import MessagePage
 from chatdesk.services.records import ExecutionRecord, MessageRecord
-from chatdesk.ui.roles import role_names
+from chatdesk.ui.list_model import ListModel, Roles, changed_roles
 from chatdesk.vocabulary import (
     ACTIVE_MESSAGE_STATUSES,
     MessageStatus,
@@ -46,26 +38,22 @@ PAGE_SIZE = 10  # rows per read: a screenful; each new row costs a Markdown layo
 # first screen.
 MAX_ROWS = 200
 
-_Index = QModelIndex | QPersistentModelIndex
 
-
-class MessageRoles(IntEnum):
+class MessageRoles(Roles):
     """Data roles of ``MessageListModel`` (names in ``roleNames()``)."""
 
-    MessageId = Qt.ItemDataRole.UserRole + 1
-    Role = Qt.ItemDataRole.UserRole + 2
-    Content = Qt.ItemDataRole.UserRole + 3
-    Status = Qt.ItemDataRole.UserRole + 4
-    CreatedAt = Qt.ItemDataRole.UserRole + 5
-    ExecutionId = Qt.ItemDataRole.UserRole + 6
-    Error = Qt.ItemDataRole.UserRole + 7
-    CanRetry = Qt.ItemDataRole.UserRole + 8
-    RetryTarget = Qt.ItemDataRole.UserRole + 9
-    ExecutionStatus = Qt.ItemDataRole.UserRole + 10
-    Record = Qt.ItemDataRole.UserRole + 11
+    MessageId = auto()
+    Role = auto()
+    Content = auto()
+    Status = auto()
+    CreatedAt = auto()
+    ExecutionId = auto()
+    Error = auto()
+    CanRetry = auto()
+    RetryTarget = auto()
+    ExecutionStatus = auto()
+    Record = auto()
 
-
-ROLE_NAMES = role_names(MessageRoles)
 
 _FIELD_ROLES: dict[str, tuple[int, ...]] = {
     "content": (MessageRoles.Content, Qt.ItemDataRole.DisplayRole),
@@ -75,7 +63,7 @@ _FIELD_ROLES: dict[str, tuple[int, ...]] = {
 }
 
 
-class MessageListModel(QAbstractListModel):
+class MessageListModel(ListModel[MessageRecord]):
     """Messages of one thread, for one user.
 
     Signals:
@@ -89,14 +77,13 @@ class MessageListModel(QAbstractListModel):
     older_loaded = Signal(int)
     newer_loaded = Signal(int)
     activity_changed = Signal()
+    roles = MessageRoles
 
     def __init__(self, services: Services, user_id: int, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._services = services
         self._user_id = user_id
         self._thread_id: int | None = None
-        self._rows: list[MessageRecord] = []
-        self._ids: list[int] = []
         self._has_older = False
         self._has_newer = False
         self._executions: dict[int, ExecutionRecord] = {}
@@ -123,26 +110,16 @@ class MessageListModel(QAbstractListModel):
         """Newer messages exist than the loaded ones (a window opened around a message)."""
         return self._has_newer
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt default)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def roleNames(self) -> dict[int, QByteArray]:
-        return dict(ROLE_NAMES)
-
     def record(self, row: int) -> MessageRecord:
         return self._rows[row]
-
-    def row_of(self, message_id: int) -> int | None:
-        pos = bisect.bisect_left(self._ids, message_id)
-        return pos if pos < len(self._ids) and self._ids[pos] == message_id else None
 
     def execution(self, execution_id: int | None) -> ExecutionRecord | None:
         return self._executions.get(execution_id) if execution_id is not None else None
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        m = self._rows[index.row()]
+    def row_id(self, row: MessageRecord) -> int:
+        return row.id
+
+    def row_data(self, m: MessageRecord, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, MessageRoles.Content):
             return m.content
         if role == Qt.ItemDataRole.AccessibleTextRole:
@@ -169,11 +146,6 @@ class MessageListModel(QAbstractListModel):
         if role == MessageRoles.Record:
             return m
         return None
-
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def error_of(self, m: MessageRecord) -> str | None:
         """The reason a message failed: its own metadata, else its execution's error."""
@@ -256,15 +228,12 @@ class MessageListModel(QAbstractListModel):
             self.load_thread(self._thread_id)
 
     def _reset(self, thread_id: int | None, page: MessagePage | None) -> None:
-        self.beginResetModel()
         self._thread_id = thread_id
         self._live.clear()
         self._ahead.clear()
-        self._rows = list(page.messages) if page else []
-        self._ids = [m.id for m in self._rows]
         self._has_older = page.has_older if page else False
         self._has_newer = page.has_newer if page else False
-        self.endResetModel()
+        self._reset_rows(page.messages if page else ())
         self._update_activity()
         self.thread_loaded.emit(thread_id or 0)
 
@@ -276,10 +245,7 @@ class MessageListModel(QAbstractListModel):
         older = [m for m in page.messages if m.id < self._ids[0]]
         self._has_older = page.has_older
         if older:
-            self.beginInsertRows(QModelIndex(), 0, len(older) - 1)
-            self._rows[:0] = older
-            self._ids[:0] = [m.id for m in older]
-            self.endInsertRows()
+            self._insert_rows(0, older)
             self._trim(from_end=True)
         self.older_loaded.emit(len(older))
         return len(older)
@@ -292,11 +258,7 @@ class MessageListModel(QAbstractListModel):
         newer = [m for m in page.messages if m.id > self._ids[-1]]
         self._has_newer = page.has_newer
         if newer:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(newer) - 1)
-            self._rows.extend(newer)
-            self._ids.extend(m.id for m in newer)
-            self.endInsertRows()
+            self._insert_rows(len(self._rows), newer)
             self._trim(from_end=False)
             self._update_activity()
         self.newer_loaded.emit(len(newer))
@@ -361,10 +323,7 @@ class MessageListModel(QAbstractListModel):
         )
         if any(m.status in ACTIVE_MESSAGE_STATUSES for m in self._rows[first : last + 1]):
             return
-        self.beginRemoveRows(QModelIndex(), first, last)
-        del self._rows[first : last + 1]
-        del self._ids[first : last + 1]
-        self.endRemoveRows()
+        self._remove_rows(first, last)
         if from_end:
             self._has_newer = True
         else:
@@ -399,10 +358,9 @@ class MessageListModel(QAbstractListModel):
         if record.status not in ACTIVE_MESSAGE_STATUSES or record.content == text:
             return
         self._live[message_id] = text
-        self._rows[row] = dataclasses.replace(record, content=text)
-        idx = self.index(row)
-        self.dataChanged.emit(
-            idx, idx, [Qt.ItemDataRole.DisplayRole, MessageRoles.Content, MessageRoles.Record]
+        self._set_row(row, dataclasses.replace(record, content=text))
+        self._emit_changed(
+            row, (Qt.ItemDataRole.DisplayRole, MessageRoles.Content, MessageRoles.Record)
         )
 
     def on_execution_changed(self, change: Change) -> None:
@@ -424,10 +382,7 @@ class MessageListModel(QAbstractListModel):
         if self._ids and record.id > self._ids[-1] and self._has_newer:
             return  # newer than the window shown; paging newer will bring it
         pos = bisect.bisect_left(self._ids, record.id)
-        self.beginInsertRows(QModelIndex(), pos, pos)
-        self._rows.insert(pos, record)
-        self._ids.insert(pos, record.id)
-        self.endInsertRows()
+        self._insert_rows(pos, [record])
         if record.execution_id is not None:
             self._emit_for_execution(
                 record.execution_id, (MessageRoles.CanRetry, MessageRoles.RetryTarget), skip=pos
@@ -444,10 +399,8 @@ class MessageListModel(QAbstractListModel):
             elif len(record.content) < len(live) and live.startswith(record.content):
                 record = dataclasses.replace(record, content=live)
         old = self._rows[row]
-        self._rows[row] = record
-        roles: set[int] = set()
-        for name in fields or {}:
-            roles.update(_FIELD_ROLES.get(str(name), ()))
+        self._set_row(row, record)
+        roles = changed_roles(fields, _FIELD_ROLES)
         if not roles:  # unknown fields: compare what can be seen
             if old.content != record.content:
                 roles.update(_FIELD_ROLES["content"])
@@ -458,8 +411,7 @@ class MessageListModel(QAbstractListModel):
         if old.metadata != record.metadata or old.status != record.status:
             roles.add(MessageRoles.Error)
         roles.add(MessageRoles.Record)
-        idx = self.index(row)
-        self.dataChanged.emit(idx, idx, sorted(roles))
+        self._emit_changed(row, roles)
         if old.status != record.status or old.execution_id != record.execution_id:
             for execution_id in {old.execution_id, record.execution_id} - {None}:
                 assert execution_id is not None
@@ -469,20 +421,15 @@ class MessageListModel(QAbstractListModel):
 
     def _remove(self, message_id: int) -> None:
         row = self.row_of(message_id)
-        if row is None:
-            return
-        self.beginRemoveRows(QModelIndex(), row, row)
-        del self._rows[row]
-        del self._ids[row]
-        self.endRemoveRows()
+        if row is not None:
+            self._remove_rows(row, row)
 
     def _emit_for_execution(
         self, execution_id: int, roles: tuple[int, ...], skip: int | None = None
     ) -> None:
         for row, m in enumerate(self._rows):
             if m.execution_id == execution_id and row != skip:
-                idx = self.index(row)
-                self.dataChanged.emit(idx, idx, list(roles))
+                self._emit_changed(row, roles)
 
     def _update_activity(self) -> None:
         active = self.active_execution_id()

@@ -13,41 +13,30 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import auto
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractListModel,
-    QByteArray,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-)
+from PySide6.QtCore import QObject, Qt
 
 from chatdesk.services.search import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit
 from chatdesk.ui.chat.plain_text import strip_markup
-from chatdesk.ui.roles import role_names
+from chatdesk.ui.list_model import ListModel, Roles
 from chatdesk.ui.time_format import short_time
 
-_Index = QModelIndex | QPersistentModelIndex
 _SPACES = re.compile(r"\s+")
 
 
-class SearchRoles(IntEnum):
+class SearchRoles(Roles):
     """Data roles of ``SearchResultsModel`` (names in ``roleNames()``)."""
 
-    MessageId = Qt.ItemDataRole.UserRole + 1
-    ThreadId = Qt.ItemDataRole.UserRole + 2
-    ThreadTitle = Qt.ItemDataRole.UserRole + 3
-    Snippet = Qt.ItemDataRole.UserRole + 4
-    SnippetParts = Qt.ItemDataRole.UserRole + 5
-    CreatedAt = Qt.ItemDataRole.UserRole + 6
-    DateText = Qt.ItemDataRole.UserRole + 7
-    Role = Qt.ItemDataRole.UserRole + 8
-
-
-ROLE_NAMES = role_names(SearchRoles)
+    MessageId = auto()
+    ThreadId = auto()
+    ThreadTitle = auto()
+    Snippet = auto()
+    SnippetParts = auto()
+    CreatedAt = auto()
+    DateText = auto()
+    Role = auto()
 
 
 @dataclass(frozen=True)
@@ -99,12 +88,13 @@ class _Row:
     date_text: str
 
 
-class SearchResultsModel(QAbstractListModel):
+class SearchResultsModel(ListModel[_Row]):
     """The hits of one query; more pages append at the end."""
+
+    roles = SearchRoles
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[_Row] = []
         self._has_more = False
         self.query = ""
 
@@ -114,28 +104,16 @@ class SearchResultsModel(QAbstractListModel):
     def has_more(self) -> bool:
         return self._has_more
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt default)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def roleNames(self) -> dict[int, QByteArray]:
-        return dict(ROLE_NAMES)
-
     def hit(self, row: int) -> SearchHit:
         return self._rows[row].hit
 
     def last_message_id(self) -> int | None:
-        return self._rows[-1].hit.message_id if self._rows else None
+        return self._ids[-1] if self._ids else None
 
-    def row_of(self, message_id: int) -> int | None:
-        for row, r in enumerate(self._rows):
-            if r.hit.message_id == message_id:
-                return row
-        return None
+    def row_id(self, row: _Row) -> int:
+        return row.hit.message_id
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        r = self._rows[index.row()]
+    def row_data(self, r: _Row, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return r.parts.text
         if role in (Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.ToolTipRole):
@@ -158,31 +136,20 @@ class SearchResultsModel(QAbstractListModel):
             return r.hit.role.value
         return None
 
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
     # -- changing --------------------------------------------------------------------
 
     def set_hits(self, query: str, hits: list[SearchHit], has_more: bool) -> None:
         """Show the first page of ``query``'s results (replacing whatever was shown)."""
-        self.beginResetModel()
         self.query = query
-        self._rows = [_row(hit) for hit in hits]
         self._has_more = has_more
-        self.endResetModel()
+        self._reset_rows(_row(hit) for hit in hits)
 
     def append_hits(self, hits: list[SearchHit], has_more: bool) -> int:
         """Add the next page; hits already shown (or newer than the last) are skipped."""
         last = self.last_message_id()
         fresh = [h for h in hits if last is None or h.message_id < last]
         self._has_more = has_more
-        if fresh:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
-            self._rows.extend(_row(hit) for hit in fresh)
-            self.endInsertRows()
+        self._insert_rows(len(self._rows), [_row(hit) for hit in fresh])
         return len(fresh)
 
     def clear(self) -> None:
@@ -198,9 +165,7 @@ class SearchResultsModel(QAbstractListModel):
             end = row
             while row - 1 >= 0 and self._rows[row - 1].hit.thread_id == thread_id:
                 row -= 1
-            self.beginRemoveRows(QModelIndex(), row, end)
-            del self._rows[row : end + 1]
-            self.endRemoveRows()
+            self._remove_rows(row, end)
             row -= 1
 
 

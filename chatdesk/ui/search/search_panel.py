@@ -22,7 +22,6 @@ from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QPointF,
     QRect,
     QSize,
@@ -55,13 +54,12 @@ from PySide6.QtWidgets import (
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.records import MessageRecord
 from chatdesk.services.search import SearchHit
+from chatdesk.ui.list_model import Index
 from chatdesk.ui.scaled_font import keep_scaled
 from chatdesk.ui.search.search_model import SearchResultsModel, SearchRoles, SnippetParts
 from chatdesk.ui.search.search_worker import SearchRunner
 from chatdesk.ui.theme import ThemeManager
 from chatdesk.vocabulary import ACTIVE_MESSAGE_STATUSES
-
-_Index = QModelIndex | QPersistentModelIndex
 
 DEBOUNCE_MS = 150
 REFRESH_MS = 400
@@ -150,13 +148,13 @@ class SearchResultDelegate(QStyledItemDelegate):
         small.setPointSizeF(max(base.pointSizeF() - 1.0, 7.0))
         return title, small
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         title, small = self._fonts(option.font)
         height = 8 + QFontMetrics(title).height() + 4
         height += SNIPPET_LINES * QFontMetrics(small).lineSpacing() + 10
         return QSize(0, height)
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         c = self._theme.colors
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)

@@ -19,7 +19,6 @@ from PySide6.QtCore import (
     QAbstractItemModel,
     QItemSelectionModel,
     QModelIndex,
-    QPersistentModelIndex,
     QPoint,
     QRect,
     QSize,
@@ -43,11 +42,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatdesk.ui.list_model import Index
 from chatdesk.ui.scaled_font import scaled
 from chatdesk.ui.theme import ThemeManager
 from chatdesk.ui.threads.thread_model import ThreadListModel, ThreadRoles
-
-_Index = QModelIndex | QPersistentModelIndex
 
 ROW_HEIGHT = 54
 HEADER_HEIGHT = 30
@@ -85,7 +83,7 @@ class _RowLayout:
     preview: QRect
 
 
-def _group_starts(index: _Index) -> bool:
+def _group_starts(index: Index) -> bool:
     model = index.model()
     return isinstance(model, ThreadListModel) and model.starts_group(index.row())
 
@@ -106,12 +104,12 @@ class ThreadDelegate(QStyledItemDelegate):
             fonts = self._fonts[key] = _RowFonts(base)
         return fonts
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         fonts = self._fonts_for(option.font)
         height = fonts.row_height() + (fonts.header_height() if _group_starts(index) else 0)
         return QSize(0, height)  # the view gives every row its full width
 
-    def _layout(self, rect: QRect, option: QStyleOptionViewItem, index: _Index) -> _RowLayout:
+    def _layout(self, rect: QRect, option: QStyleOptionViewItem, index: Index) -> _RowLayout:
         """Where each part of a row goes: one place for painting and for the rename editor."""
         fonts = self._fonts_for(option.font)
         top = rect.top() + (fonts.header_height() if _group_starts(index) else 0)
@@ -133,7 +131,7 @@ class ThreadDelegate(QStyledItemDelegate):
         )
         return _RowLayout(fonts, header, row, title, time, time_text, preview)
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         c = self._theme.colors
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -196,26 +194,26 @@ class ThreadDelegate(QStyledItemDelegate):
         )
         painter.restore()
 
-    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: _Index) -> QWidget:
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: Index) -> QWidget:
         """A plain line edit: Qt's default one widens with the text, over the chat's time."""
         editor = QLineEdit(parent)
         editor.setFrame(True)
         editor.setAccessibleName("Chat title")
         return editor
 
-    def setEditorData(self, editor: QWidget, index: _Index) -> None:
+    def setEditorData(self, editor: QWidget, index: Index) -> None:
         if isinstance(editor, QLineEdit):
             editor.setText(str(index.data(Qt.ItemDataRole.EditRole) or ""))
             editor.selectAll()
 
     def updateEditorGeometry(
-        self, editor: QWidget, option: QStyleOptionViewItem, index: _Index
+        self, editor: QWidget, option: QStyleOptionViewItem, index: Index
     ) -> None:
         """Over the title only: the chat's time stays readable beside the editor."""
         title = self._layout(option.rect, option, index).title
         editor.setGeometry(title.adjusted(-4, -3, 4, 3))
 
-    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: _Index) -> None:
+    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: Index) -> None:
         if isinstance(editor, QLineEdit) and editor.text().strip():
             model.setData(index, editor.text(), Qt.ItemDataRole.EditRole)
 
@@ -253,8 +251,8 @@ class ThreadListView(QListView):
 
     def dataChanged(
         self,
-        topLeft: _Index,
-        bottomRight: _Index,
+        topLeft: Index,
+        bottomRight: Index,
         roles: Sequence[int] = (),
     ) -> None:
         """Repaint changed rows; re-lay out only when a group label changed.

@@ -20,18 +20,10 @@ from __future__ import annotations
 import bisect
 import html
 from datetime import date
-from enum import IntEnum
+from enum import auto
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractListModel,
-    QByteArray,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-)
+from PySide6.QtCore import QObject, Qt, Signal
 
 from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
@@ -40,29 +32,26 @@ from chatdesk.services.patience import is_busy
 from chatdesk.services.records import MessageRecord, ThreadRecord
 from chatdesk.services.threads import title_matches
 from chatdesk.ui.chat.plain_text import strip_markup
-from chatdesk.ui.roles import role_names
+from chatdesk.ui.list_model import ROOT, ROW_FLAGS, Index, ListModel, Roles, changed_roles
 from chatdesk.ui.time_format import PINNED, date_group, now_local, short_time
 
-_Index = QModelIndex | QPersistentModelIndex
 PREVIEW_CHARS = 140
 PAGE_SIZE = 200  # rows per read: several screens, a few milliseconds
 MAX_PAGED_ROWS = 400  # how far ``ensure_loaded`` reads on to find one thread
 
 
-class ThreadRoles(IntEnum):
+class ThreadRoles(Roles):
     """Data roles of ``ThreadListModel`` (names in ``roleNames()``)."""
 
-    ThreadId = Qt.ItemDataRole.UserRole + 1
-    Title = Qt.ItemDataRole.UserRole + 2
-    UpdatedAt = Qt.ItemDataRole.UserRole + 3
-    Preview = Qt.ItemDataRole.UserRole + 4
-    Pinned = Qt.ItemDataRole.UserRole + 5
-    Group = Qt.ItemDataRole.UserRole + 6
-    Draft = Qt.ItemDataRole.UserRole + 7
-    TimeText = Qt.ItemDataRole.UserRole + 8
+    ThreadId = auto()
+    Title = auto()
+    UpdatedAt = auto()
+    Preview = auto()
+    Pinned = auto()
+    Group = auto()
+    Draft = auto()
+    TimeText = auto()
 
-
-ROLE_NAMES = role_names(ThreadRoles)
 
 _FIELD_ROLES: dict[str, tuple[int, ...]] = {
     "title": (ThreadRoles.Title, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole),
@@ -83,7 +72,7 @@ def one_line(text: str, limit: int = PREVIEW_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-class ThreadListModel(QAbstractListModel):
+class ThreadListModel(ListModel[ThreadRecord]):
     """Threads of one user.
 
     Signals:
@@ -94,12 +83,13 @@ class ThreadListModel(QAbstractListModel):
 
     rename_failed = Signal(int, str)
     rename_busy = Signal(int, str)
+    roles = ThreadRoles
+    row_flags = ROW_FLAGS | Qt.ItemFlag.ItemIsEditable
 
     def __init__(self, services: Services, user_id: int, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._services = services
         self._user_id = user_id
-        self._rows: list[ThreadRecord] = []
         self._keys: list[tuple[bool, float, int]] = []
         self._hidden: dict[int, ThreadRecord] = {}
         self._previews: dict[int, tuple[int, str]] = {}
@@ -116,12 +106,6 @@ class ThreadListModel(QAbstractListModel):
 
     # -- reading ---------------------------------------------------------------------
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt default)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def roleNames(self) -> dict[int, QByteArray]:
-        return dict(ROLE_NAMES)
-
     @property
     def title_filter(self) -> str:
         return self._filter
@@ -135,26 +119,21 @@ class ThreadListModel(QAbstractListModel):
 
     def reload(self) -> None:
         """Start again from the first page (start-up, filter changes)."""
-        self.beginResetModel()
-        self._rows = []
-        self._keys = []
         self._boundary = None
         self._exhausted = False
-        self._append(self._read_page(PAGE_SIZE))
-        self.endResetModel()
+        page = self._read_page(PAGE_SIZE, fresh=True)
+        self._keys = [sort_key(t) for t in page]
+        self._reset_rows(page)
 
-    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
+    def canFetchMore(self, parent: Index = ROOT) -> bool:
         return not parent.isValid() and not self._exhausted
 
-    def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008
+    def fetchMore(self, parent: Index = ROOT) -> None:
         if parent.isValid() or self._exhausted:
             return
         page = self._read_page(PAGE_SIZE)
-        if page:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
-            self._append(page)
-            self.endInsertRows()
+        self._keys.extend(sort_key(t) for t in page)
+        self._insert_rows(len(self._rows), page)
 
     def ensure_loaded(self, thread_id: int) -> int | None:
         """Page on until ``thread_id`` is held; its row, or None if it is not listed.
@@ -179,7 +158,9 @@ class ThreadListModel(QAbstractListModel):
             self.fetchMore()
         return self.row_of(thread_id)
 
-    def _read_page(self, limit: int) -> list[ThreadRecord]:
+    def _read_page(self, limit: int, *, fresh: bool = False) -> list[ThreadRecord]:
+        """The next page after the boundary, less hidden threads and (unless the rows
+        are read ``fresh``) the ones already held."""
         try:
             page = self._services.threads.list(
                 self._user_id, limit=limit, after=self._boundary, title_contains=self._filter
@@ -190,22 +171,13 @@ class ThreadListModel(QAbstractListModel):
             self._exhausted = True
         if page:
             self._boundary = page[-1]
-        held = {t.id for t in self._rows}
-        return [t for t in page if t.id not in self._hidden and t.id not in held]
-
-    def _append(self, page: list[ThreadRecord]) -> None:
-        self._rows.extend(page)
-        self._keys.extend(sort_key(t) for t in page)
+        return [
+            t for t in page if t.id not in self._hidden and (fresh or self.row_of(t.id) is None)
+        ]
 
     def _within_boundary(self, key: tuple[bool, float, int]) -> bool:
         """Whether a thread with this sort key belongs among the rows read so far."""
         return self._exhausted or (self._boundary is not None and key <= sort_key(self._boundary))
-
-    def row_of(self, thread_id: int) -> int | None:
-        for row, t in enumerate(self._rows):
-            if t.id == thread_id:
-                return row
-        return None
 
     def record(self, thread_id: int) -> ThreadRecord | None:
         """The thread as listed, hidden, or (not read yet or filtered out) from the store."""
@@ -220,7 +192,7 @@ class ThreadListModel(QAbstractListModel):
             return None
 
     def thread_ids(self) -> list[int]:
-        return [t.id for t in self._rows]
+        return list(self._ids)
 
     def preview(self, thread_id: int) -> str:
         """The last message in one line, read from the store the first time it is asked."""
@@ -235,10 +207,10 @@ class ThreadListModel(QAbstractListModel):
             self._previews[thread_id] = cached
         return cached[1]
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        t = self._rows[index.row()]
+    def row_id(self, row: ThreadRecord) -> int:
+        return row.id
+
+    def row_data(self, t: ThreadRecord, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole, ThreadRoles.Title):
             return t.title
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -275,7 +247,7 @@ class ThreadListModel(QAbstractListModel):
     def _forget_group_starts(self, *_args: object) -> None:
         self._starts = None
 
-    def _on_own_data_changed(self, _first: _Index, _last: _Index, roles: list[int]) -> None:
+    def _on_own_data_changed(self, _first: Index, _last: Index, roles: list[int]) -> None:
         if not roles or ThreadRoles.Group in roles:
             self._starts = None
 
@@ -292,12 +264,7 @@ class ThreadListModel(QAbstractListModel):
         self._label_cache[t.id] = (t, today, *labels)
         return labels
 
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
-
-    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         """Inline rename: the title is written through the thread service."""
         if role != Qt.ItemDataRole.EditRole or not index.isValid():
             return False
@@ -397,23 +364,18 @@ class ThreadListModel(QAbstractListModel):
     def _emit_preview(self, thread_id: int) -> None:
         row = self.row_of(thread_id)
         if row is not None:
-            idx = self.index(row)
-            self.dataChanged.emit(idx, idx, [ThreadRoles.Preview])
+            self._emit_changed(row, (ThreadRoles.Preview,))
 
     def _insert(self, record: ThreadRecord) -> int:
         key = sort_key(record)
         pos = bisect.bisect_left(self._keys, key)
-        self.beginInsertRows(QModelIndex(), pos, pos)
-        self._rows.insert(pos, record)
         self._keys.insert(pos, key)
-        self.endInsertRows()
+        self._insert_rows(pos, [record])
         return pos
 
     def _remove_row(self, row: int) -> None:
-        self.beginRemoveRows(QModelIndex(), row, row)
-        del self._rows[row]
         del self._keys[row]
-        self.endRemoveRows()
+        self._remove_rows(row, row)
 
     def _update(self, row: int, record: ThreadRecord, fields: Any) -> None:
         old = self._rows[row]
@@ -421,20 +383,13 @@ class ThreadListModel(QAbstractListModel):
         # Where it belongs among the others (computed without itself).
         others = self._keys[:row] + self._keys[row + 1 :]
         new_row = bisect.bisect_left(others, key)
+        del self._keys[row]
+        self._keys.insert(new_row, key)
         if new_row != row:
-            dest = new_row if new_row < row else new_row + 1
-            self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), dest)
-            del self._rows[row]
-            del self._keys[row]
-            self._rows.insert(new_row, record)
-            self._keys.insert(new_row, key)
-            self.endMoveRows()
+            self._move_row(row, new_row, record)
         else:
-            self._rows[row] = record
-            self._keys[row] = key
-        roles: set[int] = set()
-        for name in fields or {}:
-            roles.update(_FIELD_ROLES.get(str(name), ()))
+            self._set_row(row, record)
+        roles = changed_roles(fields, _FIELD_ROLES)
         if old.title != record.title:
             roles.update(_FIELD_ROLES["title"])
         if old.pinned != record.pinned:
@@ -446,5 +401,4 @@ class ThreadListModel(QAbstractListModel):
         if old.pinned == record.pinned and self._labels(old)[0] == self._labels(record)[0]:
             roles.discard(ThreadRoles.Group)  # same group: row heights stay as they are
         if roles:
-            idx = self.index(new_row)
-            self.dataChanged.emit(idx, idx, sorted(roles))
+            self._emit_changed(new_row, roles)

@@ -17,14 +17,13 @@ keeps the reader's width.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QTimer
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QTimer
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QTreeView
 
+from chatdesk.ui.list_model import Index
 from chatdesk.ui.trace.trace_model import TraceModel
 from chatdesk.ui.trace.trace_text import COLUMNS
-
-_Index = QModelIndex | QPersistentModelIndex
 
 TIME, AGENT, TASK, EVENT, TOOL, TOKENS = range(len(COLUMNS))
 TIME_SAMPLE = "00:00:00.000"
@@ -85,7 +84,7 @@ class TraceColumns(QObject):
         """The width that shows every text of ``column`` seen so far whole."""
         return self._natural[column]
 
-    def measure(self, parent: _Index, first: int, last: int) -> None:
+    def measure(self, parent: Index, first: int, last: int) -> None:
         """Note the widths of the step rows ``first``..``last`` under run ``parent``."""
         metrics = self._view.fontMetrics()
         pad = self._pad()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import auto
 from typing import Any
 
 from PySide6.QtCore import (
@@ -21,7 +21,6 @@ from PySide6.QtCore import (
     QByteArray,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     Qt,
 )
 from PySide6.QtGui import QColor, QFont
@@ -30,29 +29,28 @@ from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.events import Change
 from chatdesk.services.records import ExecutionLogRecord, ExecutionRecord
-from chatdesk.ui.roles import role_names
+from chatdesk.ui.list_model import ROOT as _ROOT
+from chatdesk.ui.list_model import Index, Roles, role_names
 from chatdesk.ui.trace.trace_text import COLUMNS, describe_run, describe_step, is_failure, run_title
 from chatdesk.ui.trace.trace_text import step_cells as _cells
 
 PAGE_SIZE = 200
 """Steps read per page; a run can hold thousands."""
 
-Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
 _COLUMN_COUNT = len(COLUMNS)
 _NO_FLAGS = Qt.ItemFlag.NoItemFlags
 _RUN_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _STEP_FLAGS = _RUN_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
 
 
-class TraceRoles(IntEnum):
+class TraceRoles(Roles):
     """Data roles besides display (named in ``roleNames`` for tests and tools)."""
 
-    ExecutionId = Qt.ItemDataRole.UserRole + 1
-    Seq = Qt.ItemDataRole.UserRole + 2
-    Event = Qt.ItemDataRole.UserRole + 3
-    IsRun = Qt.ItemDataRole.UserRole + 4
-    Detail = Qt.ItemDataRole.UserRole + 5
+    ExecutionId = auto()
+    Seq = auto()
+    Event = auto()
+    IsRun = auto()
+    Detail = auto()
 
 
 @dataclass
