@@ -97,7 +97,10 @@ class ChatdeskApp:
     def _connect_signals(self) -> None:
         # worker -> coordinator -> window
         self.worker.event_received.connect(self.coordinator.on_worker_event)
-        self.coordinator.reply_text_changed.connect(self.window.on_reply_text_changed)
+        # streamed text: held by the coordinator, shown by the message list
+        messages = self.window.message_model
+        messages.read_live_text_from(self.coordinator.live_text)
+        self.coordinator.reply_text_changed.connect(messages.on_reply_text_changed)
         self.coordinator.save_failed.connect(self.window.on_reply_save_failed)
         self.worker.worker_ready.connect(self.window.on_engine_ready)
         self.worker.worker_ready.connect(self._warm_tools)

@@ -120,6 +120,31 @@ def test_stop_ends_a_run_within_two_seconds_keeping_its_text(
     assert (stored.content, stored.status) == (partial, MessageStatus.CANCELLED)
 
 
+def test_a_chat_opened_again_mid_reply_shows_the_reply_as_far_as_it_has_come(
+    qtbot: QtBot, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
+) -> None:
+    window = chatdesk_app.window
+    scripted_llm.reply({"text": LONG_TEXT, "chunk_size": 3, "delay_s": 0.03})
+    other = chatdesk_app.services.threads.create(chatdesk_app.user_id, "Elsewhere")
+    _send(qtbot, window, "Tell me a long story")
+    qtbot.waitUntil(
+        lambda: (_last_reply(window) or {}).get("content", "").startswith("The"),
+        timeout=RUN_TIMEOUT_MS,
+    )
+    thread_id = window.current_thread_id
+    assert thread_id is not None
+    window.sidebar.select_thread(other.id)
+    assert _rows(window) == []
+    window.sidebar.select_thread(thread_id)
+    reply = _last_reply(window)
+    assert reply is not None and reply["status"] == "processing"
+    live = chatdesk_app.coordinator.live_text(reply["messageId"])
+    assert live and reply["content"] == live  # not the database's copy, up to 1 s behind
+    assert _reply_is(window, "processing")
+    qtbot.waitUntil(lambda: _reply_is(window, "completed"), timeout=RUN_TIMEOUT_MS)
+    assert (_last_reply(window) or {})["content"] == LONG_TEXT.strip()
+
+
 def test_a_failed_run_offers_retry_and_retry_works(
     qtbot: QtBot, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
 ) -> None:

@@ -6,8 +6,10 @@ writes and Qt signals:
 
 - status: the services publish every status change on the change bus (the UI's
   signals come from there);
-- streamed text: coalesced to one ``reply_text_changed`` signal per frame at most, and
-  saved to the database about once a second, so a crash loses at most a second of text;
+- streamed text: held here, the one copy in the GUI process (``live_text``, which the
+  message list reads); its changes are coalesced to one ``reply_text_changed`` signal
+  per frame at most, and it is saved to the database about once a second, so a crash
+  loses at most a second of text;
 - steps: appended to ``execution_logs`` in arrival order, in small batches.
 
 Runs in different threads go on concurrently (``max_concurrent``, default 2); runs in
@@ -127,7 +129,8 @@ class Coordinator(QObject):
     """Runs executions and reports their progress.
 
     Signals:
-        reply_text_changed(int, str): a streaming reply's text (message id, text so far).
+        reply_text_changed(int, str): a streaming reply's text changed (message id, text
+            so far; ``live_text`` reads it too).
         run_started(int): an execution began running (execution id).
         run_finished(int, str): an execution ended (execution id, final status).
         save_failed(int, str): the end of a run could not be stored (execution id, why);
@@ -165,6 +168,7 @@ class Coordinator(QObject):
         self._runs: dict[int, _Run] = {}
         self._by_run_id: dict[str, _Run] = {}
         self._dirty: set[int] = set()
+        self._unsaved: dict[int, str] = {}  # replies whose end could not be stored
         self._frame_scheduled = False
         self._last_frame = 0.0
         self._renewing: asyncio.Task[None] | None = None
@@ -184,11 +188,12 @@ class Coordinator(QObject):
         return list(self._runs)
 
     def live_text(self, message_id: int) -> str | None:
-        """The latest streamed text of a reply (possibly newer than the database)."""
+        """The latest streamed text of a reply being written (newer than the database's),
+        or of one whose end could not be stored (then only here); None for others."""
         for run in self._runs.values():
             if run.reply_id == message_id:
                 return run.text
-        return None
+        return self._unsaved.get(message_id)
 
     def live_text_for(self, execution_id: int) -> str | None:
         """The streamed text of an execution's reply, while it runs."""
@@ -515,6 +520,8 @@ class Coordinator(QObject):
                 )
             except Exception:
                 log.exception("could not mark run %s failed either", run.execution_id)
+                if run.reply_id is not None:  # on screen until chatdesk closes
+                    self._unsaved[run.reply_id] = run.text
                 self.save_failed.emit(run.execution_id, str(error))
         if run.reply_id is not None:
             self._dirty.discard(run.reply_id)

@@ -56,14 +56,12 @@ class ChangeSignals(QObject):
     """One Qt signal per kind of entity, for the changes of one user.
 
     Signals:
-        changed: every change (Change).
         thread_changed: a thread was created, updated or deleted (Change).
         message_changed: a message was created, edited, changed status or deleted (Change).
         execution_changed: an execution was created or changed (Change).
         execution_log_changed: an execution log row was added (Change).
     """
 
-    changed = Signal(object)
     thread_changed = Signal(object)
     message_changed = Signal(object)
     execution_changed = Signal(object)
@@ -82,7 +80,6 @@ class ChangeSignals(QObject):
         """Called by the bus after a commit; re-emits the change as Qt signals."""
         if self._user_id is not None and change.user_id != self._user_id:
             return
-        self.changed.emit(change)
         if change.entity is Entity.THREAD:
             self.thread_changed.emit(change)
         elif change.entity is Entity.MESSAGE:

@@ -2,9 +2,9 @@
 
 It wires the parts together and performs the person's commands through the services
 (send, retry, rename, pin, delete with Undo, drafts). It does not run replies: Stop is
-handed to whoever runs executions through ``stop_requested``, retries are announced
-through ``retry_requested`` after the service has queued them, and streamed text comes
-in through ``on_reply_text_changed`` (the coordinator's per-frame signal). Everything
+handed to whoever runs executions through ``stop_requested``, and retries are announced
+through ``retry_requested`` after the service has queued them; streamed text goes from
+the coordinator to the message model without it (``chatdesk.app`` wires that). Everything
 else it shows follows the change bus through ``ChangeSignals``.
 """
 
@@ -660,10 +660,6 @@ class MainWindow(QMainWindow):
         text = self.composer.text()
         self.sidebar.select_thread(outgoing.thread_id)
         self.composer.set_text(text)
-
-    def on_reply_text_changed(self, message_id: int, text: str) -> None:
-        """Slot for the coordinator's per-frame streamed text of a reply."""
-        self.message_model.set_live_text(message_id, text)
 
     def on_reply_save_failed(self, _execution_id: int, reason: str) -> None:
         """The end of a reply could not be stored: say so, as its text is only on screen."""

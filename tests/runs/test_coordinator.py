@@ -395,6 +395,8 @@ def test_a_run_whose_end_cannot_be_stored_says_so(
         coordinator.on_worker_event(CompletedEvent(transport.requests[0].run_id, 1, "x", "m"))
     assert refused.args[0] == sent.execution.id
     assert "busy" in refused.args[1]
+    reply = services.messages.list(user, thread.id).messages[-1]
+    assert coordinator.live_text(reply.id) == "x"  # on screen, as the window says
 
 
 def test_a_run_that_starts_while_another_program_holds_the_database_waits_for_it(

@@ -244,20 +244,24 @@ def test_a_streaming_reply_can_be_selected_while_it_streams(
     reply = _reply(ui_services, me, thread.id, "Streaming words arrive", done=False)
     window, view = _open(make_window, thread.id)
     model = window.message_model
+    live: dict[int, str] = {}  # what the run coordinator holds
+    model.read_live_text_from(live.get)
     start, end = _where(view, reply.id, "words")
     viewport = view.viewport()
     qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=_point(view, reply.id, start))
     text = "Streaming words arrive"
     for chunk in (" one by one,", " then **bold", "** and\n\n```py\nx = 1", "\n```\n\nDone."):
         text += chunk
-        model.set_live_text(reply.id, text)  # a new document under the drag
+        live[reply.id] = text
+        model.on_reply_text_changed(reply.id)  # a new document under the drag
         view.grab()
         qtbot.mouseMove(viewport, _point(view, reply.id, end))
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=_point(view, reply.id, end))
     assert _copy(qtbot, view) == "words"
 
     qtbot.keyClick(view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    model.set_live_text(reply.id, text + " More text after the selection.")
+    live[reply.id] = text + " More text after the selection."
+    model.on_reply_text_changed(reply.id)
     view.grab()
     assert view.text_selection.selected_text().startswith("Streaming words arrive one by one")
     # The live text can also shrink (a saved copy replaces it): positions clamp.

@@ -235,6 +235,8 @@ def test_live_streamed_text_never_goes_back(ui_services: Services, me: int) -> N
     assert sent.execution is not None
     bridge = ChangeSignals(ui_services.bus, me)
     model = MessageListModel(ui_services, me)
+    live: dict[int, str] = {}  # what the run coordinator holds
+    model.read_live_text_from(live.get)
     bridge.message_changed.connect(model.on_message_changed)
     model.load_thread(thread.id)
     ui_services.messages.set_status(me, sent.message.id, MessageStatus.PROCESSING)
@@ -242,16 +244,43 @@ def test_live_streamed_text_never_goes_back(ui_services: Services, me: int) -> N
     row = model.row_of(reply.id)
     assert row is not None
     spy = Spy(model)
-    model.set_live_text(reply.id, "Hello wor")
+    live[reply.id] = "Hello wor"
+    model.on_reply_text_changed(reply.id)
     assert model.index(row).data(MessageRoles.Content) == "Hello wor"
+    assert model.index(row).data(MessageRoles.Record).content == "Hello wor"
+    assert model.record(row).content == "Hello wor"
     assert spy.events[-1][0] == "data" and MessageRoles.Content in spy.events[-1][2]
     ui_services.messages.edit(me, reply.id, "Hello")  # the once-a-second save lags behind
     assert model.index(row).data(MessageRoles.Content) == "Hello wor"
+    live[reply.id] = "Hello world, done."
     ui_services.messages.edit(me, reply.id, "Hello world, done.")
     ui_services.messages.set_status(me, reply.id, MessageStatus.COMPLETED)
     assert model.index(row).data(MessageRoles.Content) == "Hello world, done."
-    model.set_live_text(reply.id, "late frame")  # ignored once the reply is final
+    spy.events.clear()
+    live[reply.id] = "late frame"
+    model.on_reply_text_changed(reply.id)  # ignored once the reply is final
     assert model.index(row).data(MessageRoles.Content) == "Hello world, done."
+    assert spy.events == []
+
+
+def test_a_chat_opened_again_mid_reply_shows_the_reply_as_far_as_it_has_come(
+    ui_services: Services, me: int
+) -> None:
+    thread = ui_services.threads.create(me, "Streaming")
+    sent = ui_services.messages.send(me, thread.id, "go")
+    assert sent.execution is not None
+    reply = ui_services.messages.add_reply(me, thread.id, sent.execution.id)
+    live = {reply.id: "Streamed so far, not saved yet"}
+    model = MessageListModel(ui_services, me)
+    model.read_live_text_from(live.get)
+    model.load_thread(thread.id)
+    model.load_thread(None)
+    model.load_thread(thread.id)
+    row = model.row_of(reply.id)
+    assert row is not None
+    assert model.index(row).data(MessageRoles.Content) == "Streamed so far, not saved yet"
+    assert model.last_reply() == model.record(row)
+    assert ui_services.messages.get(me, reply.id).content == ""
 
 
 def test_error_of_an_earlier_failed_run_is_read_from_its_execution(

@@ -116,13 +116,11 @@ class Composer(QWidget):
         send_requested: Send or Enter with non-empty text (str).
         stop_requested: Stop was clicked.
         draft_changed: the text, debounced while typing (str).
-        editing_changed: the message being edited (int id, 0 when none).
     """
 
     send_requested = Signal(str)
     stop_requested = Signal()
     draft_changed = Signal(str)
-    editing_changed = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -226,7 +224,6 @@ class Composer(QWidget):
             return
         self._editing = message_id
         self.edit_bar.setVisible(message_id is not None)
-        self.editing_changed.emit(message_id or 0)
 
     def set_text(self, text: str) -> None:
         """Replace the text without reporting it as a draft change (e.g. on thread switch).

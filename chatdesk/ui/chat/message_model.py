@@ -9,12 +9,20 @@ change bus: a new message is one
 ``beginInsertRows``, an edit or status change is one ``dataChanged`` naming only the
 roles that changed. Execution changes seen on the bus are kept so that bubbles can show
 their run's error.
+
+A reply being written shows its streamed text, which is newer than the database's (saved
+about once a second). The model keeps no copy of it: it reads it, while the reply is
+pending or processing, from whoever holds it (``read_live_text_from``: the run
+coordinator) and is told when it changed (``on_reply_text_changed``). So a chat opened
+again mid-reply shows the reply as far as it has come, and a lagging save never makes
+the bubble go back.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+from collections.abc import Callable
 from enum import auto
 from typing import Any
 
@@ -55,6 +63,16 @@ class MessageRoles(Roles):
     Record = auto()
 
 
+LiveText = Callable[[int], str | None]
+"""The streamed text of a reply being written, by message id (None: none streams)."""
+
+_TEXT_ROLES = (Qt.ItemDataRole.DisplayRole, MessageRoles.Content, MessageRoles.Record)
+
+
+def _nothing_streams(_message_id: int) -> str | None:
+    return None
+
+
 _FIELD_ROLES: dict[str, tuple[int, ...]] = {
     "content": (MessageRoles.Content, Qt.ItemDataRole.DisplayRole),
     "status": (MessageRoles.Status, MessageRoles.CanRetry, MessageRoles.RetryTarget),
@@ -88,7 +106,7 @@ class MessageListModel(ListModel[MessageRecord]):
         self._has_newer = False
         self._executions: dict[int, ExecutionRecord] = {}
         self._active_execution: int | None = None
-        self._live: dict[int, str] = {}
+        self._live_text: LiveText = _nothing_streams
         # The next page each way, read ahead in idle time (see ``upcoming``), keyed by
         # the loaded id it continues from.
         self._ahead: dict[bool, tuple[int, MessagePage]] = {}
@@ -111,7 +129,14 @@ class MessageListModel(ListModel[MessageRecord]):
         return self._has_newer
 
     def record(self, row: int) -> MessageRecord:
-        return self._rows[row]
+        """The message of ``row`` as shown (a reply being written: with its live text)."""
+        return self._shown(self._rows[row])
+
+    def _shown(self, m: MessageRecord) -> MessageRecord:
+        if m.status not in ACTIVE_MESSAGE_STATUSES:
+            return m
+        text = self._live_text(m.id)
+        return m if text is None or text == m.content else dataclasses.replace(m, content=text)
 
     def execution(self, execution_id: int | None) -> ExecutionRecord | None:
         return self._executions.get(execution_id) if execution_id is not None else None
@@ -120,6 +145,7 @@ class MessageListModel(ListModel[MessageRecord]):
         return row.id
 
     def row_data(self, m: MessageRecord, role: int) -> Any:
+        m = self._shown(m)
         if role in (Qt.ItemDataRole.DisplayRole, MessageRoles.Content):
             return m.content
         if role == Qt.ItemDataRole.AccessibleTextRole:
@@ -185,7 +211,11 @@ class MessageListModel(ListModel[MessageRecord]):
     def last_reply(self) -> MessageRecord | None:
         """The newest assistant message with text."""
         return next(
-            (m for m in reversed(self._rows) if m.role is Role.ASSISTANT and m.content.strip()),
+            (
+                shown
+                for m in reversed(self._rows)
+                if m.role is Role.ASSISTANT and (shown := self._shown(m)).content.strip()
+            ),
             None,
         )
 
@@ -229,7 +259,6 @@ class MessageListModel(ListModel[MessageRecord]):
 
     def _reset(self, thread_id: int | None, page: MessagePage | None) -> None:
         self._thread_id = thread_id
-        self._live.clear()
         self._ahead.clear()
         self._has_older = page.has_older if page else False
         self._has_newer = page.has_newer if page else False
@@ -344,24 +373,15 @@ class MessageListModel(ListModel[MessageRecord]):
                 self._replace(change.record, change.fields)
         self._update_activity()
 
-    def set_live_text(self, message_id: int, text: str) -> None:
-        """Show a streaming reply's newest text before it reaches the database.
+    def read_live_text_from(self, live_text: LiveText) -> None:
+        """Where the streamed text of replies being written is held (module doc)."""
+        self._live_text = live_text
 
-        The coordinator saves streamed text about once a second but reports it every
-        frame; until the reply ends, a saved copy shorter than what is shown never
-        makes the bubble go back.
-        """
+    def on_reply_text_changed(self, message_id: int) -> None:
+        """A reply's streamed text grew (at most once a frame): repaint its bubble."""
         row = self.row_of(message_id)
-        if row is None:
-            return
-        record = self._rows[row]
-        if record.status not in ACTIVE_MESSAGE_STATUSES or record.content == text:
-            return
-        self._live[message_id] = text
-        self._set_row(row, dataclasses.replace(record, content=text))
-        self._emit_changed(
-            row, (Qt.ItemDataRole.DisplayRole, MessageRoles.Content, MessageRoles.Record)
-        )
+        if row is not None and self._rows[row].status in ACTIVE_MESSAGE_STATUSES:
+            self._emit_changed(row, _TEXT_ROLES)
 
     def on_execution_changed(self, change: Change) -> None:
         if not isinstance(change.record, ExecutionRecord):
@@ -392,12 +412,6 @@ class MessageListModel(ListModel[MessageRecord]):
         row = self.row_of(record.id)
         if row is None:
             return
-        live = self._live.get(record.id)
-        if live is not None:
-            if record.status not in ACTIVE_MESSAGE_STATUSES:
-                del self._live[record.id]  # the run ended: the stored text is final
-            elif len(record.content) < len(live) and live.startswith(record.content):
-                record = dataclasses.replace(record, content=live)
         old = self._rows[row]
         self._set_row(row, record)
         roles = changed_roles(fields, _FIELD_ROLES)
