@@ -12,25 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import shiboken6
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 
 from chatdesk.services.events import Change, ChangeBus, Entity
-
-
-class _GuiThreadCalls(QObject):
-    """Runs calls posted from any thread on the thread this object was made on."""
-
-    _posted = Signal(object)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._posted.connect(self._run, Qt.ConnectionType.QueuedConnection)
-
-    def _run(self, call: Callable[[], None]) -> None:
-        call()
-
-    def post(self, call: Callable[[], None]) -> None:
-        self._posted.emit(call)
+from chatdesk.ui.tasks import gui_thread_calls
 
 
 class _Relay:
@@ -71,7 +56,7 @@ class ChangeSignals(QObject):
         super().__init__(parent)
         self._user_id = user_id
         if not bus.marshalled:
-            bus.deliver_with(_GuiThreadCalls().post)
+            bus.deliver_with(gui_thread_calls().post)
         relay = _Relay(bus, self)
         self._relay = relay
         self.destroyed.connect(lambda *_: relay.close())

@@ -59,6 +59,7 @@ from chatdesk.ui.settings import UiSettings, configured_model
 from chatdesk.ui.setup.local_probe import LocalServerProbe
 from chatdesk.ui.setup.provider_setup import ProviderSetupCard
 from chatdesk.ui.setup.settings_dialog import SettingsDialog
+from chatdesk.ui.tasks import Tasks
 from chatdesk.ui.theme import ThemeManager, ThemeMode
 from chatdesk.ui.threads.pending_deletes import PendingDeletes
 from chatdesk.ui.threads.thread_header import ThreadHeader
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         self.services = services
         self.user_id = user_id
         self.settings = UiSettings(parent=self)
+        self.tasks = Tasks(self)  # work off the GUI thread, closed with the window
         self.theme = ThemeManager(self.settings.theme, self)
         self.theme.apply()
         self.bridge = ChangeSignals(services.bus, user_id, self)
@@ -110,7 +112,7 @@ class MainWindow(QMainWindow):
         self.thread_model.reload()
         self.message_model = MessageListModel(services, user_id, self)
         self.pending_deletes = PendingDeletes(services, user_id, parent=self)
-        self.probe = LocalServerProbe(self)
+        self.probe = LocalServerProbe(self, tasks=self.tasks)
         self.busy_retry = BusyRetry(self)
         self._thread_id: int | None = None
         self._closed = False
@@ -131,7 +133,7 @@ class MainWindow(QMainWindow):
 
     def _build_ui(self) -> None:
         self.sidebar = ThreadListPanel(self.thread_model, self.theme, self)
-        self.search_runner = SearchRunner(self.services.search, self.user_id, self)
+        self.search_runner = SearchRunner(self.services.search, self.user_id, self.tasks, self)
         self.search_panel = SearchPanel(
             self.search_runner, self.theme, self.thread_model.is_hidden, self.sidebar
         )
@@ -167,7 +169,9 @@ class MainWindow(QMainWindow):
         self.message_stack = QStackedWidget(self.chat_pane)
         self.message_stack.addWidget(self.message_view)
         self.message_stack.addWidget(self.empty_page)
-        self.header = ThreadHeader(self.services, self.user_id, self.settings, self.chat_pane)
+        self.header = ThreadHeader(
+            self.services, self.user_id, self.settings, self.chat_pane, tasks=self.tasks
+        )
         self.header.set_crews(list_crews(data_dir()))
         self.toast = Toast(self.message_stack)
         self.notices = Notices(self.toast, self)
@@ -752,7 +756,9 @@ class MainWindow(QMainWindow):
 
     def on_open_settings(self) -> SettingsDialog:
         """Open the Settings dialog (window-modal; returns it for tests and scripts)."""
-        dialog = SettingsDialog(self.settings, list_crews(data_dir()), self.probe, self)
+        dialog = SettingsDialog(
+            self.settings, list_crews(data_dir()), self.probe, self, tasks=self.tasks
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         dialog.saved.connect(self.on_settings_saved)
         dialog.open()
@@ -780,7 +786,8 @@ class MainWindow(QMainWindow):
     # -- closing ---------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Save the draft and settings and finish pending deletes (safe to call twice)."""
+        """Save the draft and settings, finish pending deletes and close the background
+        tasks (safe to call twice)."""
         if self._closed:
             return
         self._closed = True
@@ -795,9 +802,8 @@ class MainWindow(QMainWindow):
         s.splitter_state = self.splitter.saveState()
         s.last_thread_id = self._thread_id
         s.sync()
-        self.chat_actions.shutdown()
+        self.tasks.close()  # an import stops and removes what it wrote; nothing more arrives
         self.bridge.close()
-        self.search_runner.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()

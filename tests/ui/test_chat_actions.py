@@ -390,7 +390,7 @@ def test_overlapping_background_jobs_put_the_interpreter_settings_back() -> None
     import gc
     import sys
 
-    from chatdesk.ui.background_job import gui_first
+    from chatdesk.ui.tasks import gui_first
 
     before = (gc.isenabled(), sys.getswitchinterval())
     first, second = gui_first(), gui_first()

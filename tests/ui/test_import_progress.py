@@ -23,8 +23,8 @@ from chatdesk.services.transfer import ImportProgress, ImportStage
 from chatdesk.store.models import Execution, Message, Thread
 from chatdesk.ui.bridge import ChangeSignals
 from chatdesk.ui.main_window import MainWindow
+from chatdesk.ui.tasks import TaskControl
 from chatdesk.ui.transfer.import_panel import ImportPanel
-from chatdesk.ui.transfer.import_task import ImportTask
 from tests.support.exports import write_export
 from tests.ui.conftest import add_messages
 
@@ -115,15 +115,15 @@ def test_cancel_mid_import_keeps_nothing_and_says_so(
     actions = window.chat_actions
     before = _rows(ui_services)
     clicked = threading.Event()
-    report_progress = ImportTask._on_progress
+    report_progress = TaskControl.progress
 
-    def paced(task: ImportTask, report: ImportProgress) -> None:
+    def paced(control: TaskControl, report: ImportProgress) -> None:
         """Rows are written; the worker waits for the click (so it cannot finish first)."""
-        report_progress(task, report)
+        report_progress(control, report)
         if report.stage is ImportStage.WRITING and report.done >= CANCEL_AT:
             clicked.wait(IMPORT_TIMEOUT_MS / 1000)
 
-    monkeypatch.setattr(ImportTask, "_on_progress", paced)
+    monkeypatch.setattr(TaskControl, "progress", paced)
     staged_when_cancelled: list[int] = []
     outcome: list[str] = []
 
@@ -200,15 +200,15 @@ def test_closing_the_window_mid_import_stops_it_and_keeps_nothing(
 ) -> None:
     window = make_window()
     writing = threading.Event()
-    report_progress = ImportTask._on_progress
+    report_progress = TaskControl.progress
 
-    def note(task: ImportTask, report: ImportProgress) -> None:
-        report_progress(task, report)
+    def note(control: TaskControl, report: ImportProgress) -> None:
+        report_progress(control, report)
         if report.stage is ImportStage.WRITING and report.done >= CANCEL_AT:
             writing.set()
             time.sleep(0.05)  # slow enough that the window closes mid-way
 
-    monkeypatch.setattr(ImportTask, "_on_progress", note)
+    monkeypatch.setattr(TaskControl, "progress", note)
     task = window.chat_actions.import_chat(str(write_export(tmp_path / "big.json", MESSAGES)))
     assert task is not None
     qtbot.waitUntil(writing.is_set, timeout=IMPORT_TIMEOUT_MS)

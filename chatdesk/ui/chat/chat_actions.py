@@ -6,13 +6,15 @@ They live here rather than in ``main_window`` so the window stays a wiring diagr
 connects the bubble menu's requests. File dialogs are opened by ``choose_export_path``
 and ``choose_import_path`` only, so tests (and scripts) replace those two methods.
 
-Importing runs in the background (``ImportTask``) with a progress bar and Cancel above
-the composer (``ImportPanel``); the window stays usable, and the chat opens when it is in.
+Importing and exporting run in the background (the window's ``Tasks``, the work in
+``ui/transfer/jobs.py``); an import shows a progress bar and Cancel above the composer
+(``ImportPanel``), the window stays usable, and the chat opens when it is in.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,10 +25,10 @@ from PySide6.QtWidgets import QBoxLayout, QFileDialog, QMenu
 from chatdesk.services.transfer import ImportProgress, ImportResult
 from chatdesk.ui.chat.action_bar import BarCommand
 from chatdesk.ui.notices import Notices
+from chatdesk.ui.tasks import Task, Tasks, failure_reason
 from chatdesk.ui.threads.thread_model import ThreadRoles
-from chatdesk.ui.transfer.export_task import ExportTask
 from chatdesk.ui.transfer.import_panel import ImportPanel
-from chatdesk.ui.transfer.import_task import ImportTask
+from chatdesk.ui.transfer.jobs import export_work, import_work
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable
@@ -71,6 +73,7 @@ class ChatWindow(Protocol):
     composer: Composer
     chat_pane: QWidget
     settings_action: QAction
+    tasks: Tasks
 
     @property
     def thread_opened(self) -> SignalInstance: ...
@@ -121,8 +124,9 @@ class ChatActions(QObject):
         self.regenerate_action.setEnabled(False)
         bar = window.message_view.action_bar  # its tooltips name the shortcut
         bar.set_shortcut(BarCommand.REGENERATE, self.regenerate_action.shortcut())
-        self.import_task: ImportTask | None = None
-        self.export_tasks: list[ExportTask] = []
+        self.import_task: Task | None = None
+        self._import_path: Path | None = None
+        self.export_tasks: list[Task] = []
         self.import_panel = ImportPanel(window.chat_pane)
         self._add_import_panel()
         self._add_to_menus()
@@ -248,10 +252,10 @@ class ChatActions(QObject):
         )
         return path or None
 
-    def export_current(self, kind: str, path: str | None = None) -> ExportTask | None:
+    def export_current(self, kind: str, path: str | None = None) -> Task | None:
         """Start writing the open thread as ``markdown`` or ``json``, in the background.
 
-        Returns the running export (its ``done`` signal gives the file), or None when no
+        Returns the running export (it ``succeeded`` with the file), or None when no
         chat is open or no file was chosen.
         """
         w = self.window
@@ -266,24 +270,28 @@ class ChatActions(QObject):
         target = Path(chosen)
         if not target.suffix:
             target = target.with_suffix(EXPORT_SUFFIXES[kind])
-        task = ExportTask(w.services.transfer, w.user_id, thread_id, kind, target, self)
-        task.done.connect(self.on_export_done)
+        work = export_work(w.services.transfer, w.user_id, thread_id, kind, target)
+        task = w.tasks.start("chatdesk-export", work, gui_first=True)
+        task.succeeded.connect(self.on_exported)
+        task.failed.connect(partial(self.on_export_failed, target))
+        task.ended.connect(self.on_export_ended)
         self.export_tasks.append(task)
         self.notices.waiting(f"Exporting “{record.title}”…")
-        task.start()
         return task
 
-    def on_export_done(self, written: Path | None, reason: str) -> None:
-        task = self.sender()
-        if isinstance(task, ExportTask) and task in self.export_tasks:
-            self.export_tasks.remove(task)
-            task.deleteLater()
-        if written is None:
-            self.notices.error(f"Could not export the chat: {reason}")
-        else:
-            self.notices.info(f"Exported to {written.name}")
+    def on_exported(self, written: Path) -> None:
+        self.notices.info(f"Exported to {written.name}")
 
-    def import_chat(self, path: str | None = None) -> ImportTask | None:
+    def on_export_failed(self, target: Path, error: BaseException) -> None:
+        reason = failure_reason(error, f"export of {target.name}")
+        self.notices.error(f"Could not export the chat: {reason}")
+
+    def on_export_ended(self) -> None:
+        task = self.sender()
+        if isinstance(task, Task) and task in self.export_tasks:
+            self.export_tasks.remove(task)
+
+    def import_chat(self, path: str | None = None) -> Task | None:
         """Start importing a chatdesk JSON file as a new chat; it opens when it is in.
 
         Returns the running import (its ``ended`` signal tells when it is over), or None
@@ -296,16 +304,18 @@ class ChatActions(QObject):
         chosen = path or self.choose_import_path()
         if not chosen:
             return None
-        task = ImportTask(w.services.transfer, w.user_id, Path(chosen), self)
+        source = Path(chosen)
+        task = w.tasks.start(
+            "chatdesk-import", import_work(w.services.transfer, w.user_id, source), gui_first=True
+        )
         task.progressed.connect(self.on_import_progress)
         task.succeeded.connect(self.on_import_succeeded)
         task.failed.connect(self.on_import_failed)
         task.cancelled.connect(self.on_import_cancelled)
         task.ended.connect(self.on_import_ended)
-        self.import_task = task
+        self.import_task, self._import_path = task, source
         self.import_action.setEnabled(False)
-        self.import_panel.begin(task.path.name)
-        task.start()
+        self.import_panel.begin(source.name)
         return task
 
     def cancel_import(self) -> None:
@@ -321,25 +331,16 @@ class ChatActions(QObject):
         w.sidebar.select_thread(result.thread.id)
         self.notices.info(f"Imported “{result.thread.title}” ({result.messages:,} messages)")
 
-    def on_import_failed(self, reason: str) -> None:
-        name = self.import_task.path.name if self.import_task else "the file"
+    def on_import_failed(self, error: BaseException) -> None:
+        name = self._import_path.name if self._import_path else "the file"
+        reason = failure_reason(error, f"import of {name}")
         self.notices.error(f"Could not import {name}: {reason}")
 
     def on_import_cancelled(self) -> None:
-        name = self.import_task.path.name if self.import_task else "the file"
+        name = self._import_path.name if self._import_path else "the file"
         self.notices.info(f"Import of {name} cancelled; nothing was added.")
 
     def on_import_ended(self) -> None:
-        task, self.import_task = self.import_task, None
+        self.import_task = self._import_path = None
         self.import_panel.finish()
         self.import_action.setEnabled(True)
-        if task is not None:
-            task.deleteLater()
-
-    def shutdown(self) -> None:
-        """The window is closing: stop an import (it keeps nothing) and emit no more."""
-        task = self.import_task
-        if task is not None:
-            task.close()
-        for export in self.export_tasks:
-            export.close()

@@ -1,6 +1,6 @@
 """The "Messages" section of the sidebar: full-text results for the search field.
 
-Typing is debounced (``DEBOUNCE_MS``); queries run on a worker thread
+Typing is debounced (``DEBOUNCE_MS``); queries run off the GUI thread
 (``SearchRunner``), and only the newest request's answer is shown, so a slow query for
 an old prefix never overwrites the results of what the person has typed since. While
 a new query runs, the previous results stay on screen (no flicker to empty). More

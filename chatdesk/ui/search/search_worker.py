@@ -1,35 +1,27 @@
-"""Runs message searches on a worker thread so typing never waits for the database.
+"""Runs message searches off the GUI thread (``chatdesk.ui.tasks``), so typing never waits
+for the database.
 
-One thread, reading through the window's own ``SearchService``: reads begin deferred
-(``UnitOfWork.read``), so on SQLite they never take the write lock and the GUI
-thread's writes never wait for a search. Requests
-are coalesced: while a search runs, newer requests replace older queued ones, so only
-the newest query runs next. Results come back on the GUI thread as a queued signal
-carrying the request's ticket; the receiver ignores tickets it no longer wants.
+Each search is a task reading through the window's own ``SearchService``: reads begin
+deferred (``UnitOfWork.read``), so on SQLite they never take the write lock and the GUI
+thread's writes never wait for a search. Answers come back on the GUI thread carrying
+the request's ticket; the receiver ignores tickets it no longer wants. (Typing is
+debounced first, and a search takes milliseconds, so searches do not pile up.)
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass
+from functools import partial
 
 from PySide6.QtCore import QObject, Signal
 
 from chatdesk.services.errors import ServiceError
-from chatdesk.services.search import SearchService
+from chatdesk.services.search import SearchHit, SearchService
+from chatdesk.ui.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
-JOIN_TIMEOUT_S = 5.0
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    ticket: int
-    query: str
-    limit: int
-    before_id: int | None
+UNAVAILABLE = "Search is not available right now."
 
 
 class SearchRunner(QObject):
@@ -47,71 +39,33 @@ class SearchRunner(QObject):
         self,
         service: SearchService,
         user_id: int,
+        tasks: Tasks,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._service = service
         self._user_id = user_id
-        self._cond = threading.Condition()
-        self._request: SearchRequest | None = None
-        self._closing = False
-        self._thread: threading.Thread | None = None
+        self._tasks = tasks
         self._tickets = 0
 
     def submit(self, query: str, *, limit: int, before_id: int | None = None) -> int:
-        """Queue a search (replacing one still queued); returns its ticket."""
-        with self._cond:
-            if self._closing:
-                return 0
-            self._tickets += 1
-            self._request = SearchRequest(self._tickets, query, limit, before_id)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="chatdesk-search", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify()
-            return self._tickets
+        """Start a search; returns its ticket."""
+        self._tickets += 1
+        ticket = self._tickets
+        search = partial(
+            self._service.search, self._user_id, query, limit=limit + 1, before_id=before_id
+        )
+        task = self._tasks.start("chatdesk-search", lambda _control: search())
+        task.succeeded.connect(partial(self._on_hits, ticket, limit))
+        task.failed.connect(partial(self._on_error, ticket))
+        return ticket
 
-    def close(self) -> None:
-        """Stop the thread (after a search in flight ends) and release its connections."""
-        with self._cond:
-            self._closing = True
-            self._request = None
-            self._cond.notify()
-            thread = self._thread
-        if thread is not None:
-            thread.join(JOIN_TIMEOUT_S)
+    def _on_hits(self, ticket: int, limit: int, hits: list[SearchHit]) -> None:
+        self.finished.emit(ticket, hits[:limit], len(hits) > limit)
 
-    def _next(self) -> SearchRequest | None:
-        with self._cond:
-            while self._request is None and not self._closing:
-                self._cond.wait()
-            request, self._request = self._request, None
-            return None if self._closing else request
-
-    def _run(self) -> None:
-        while (request := self._next()) is not None:
-            self._search(request)
-
-    def _search(self, request: SearchRequest) -> None:
-        try:
-            hits = self._service.search(
-                self._user_id, request.query, limit=request.limit + 1, before_id=request.before_id
-            )
-        except ServiceError as error:
-            self._emit_failed(request.ticket, str(error))
-        except Exception:  # a bug: logged, and the search box still gets an answer
-            log.exception("message search failed")
-            self._emit_failed(request.ticket, "Search is not available right now.")
-        else:
-            with self._cond:
-                if not self._closing:
-                    self.finished.emit(
-                        request.ticket, hits[: request.limit], len(hits) > request.limit
-                    )
-
-    def _emit_failed(self, ticket: int, reason: str) -> None:
-        with self._cond:
-            if not self._closing:
-                self.failed.emit(ticket, reason)
+    def _on_error(self, ticket: int, error: BaseException) -> None:
+        if isinstance(error, ServiceError):
+            self.failed.emit(ticket, str(error))
+            return
+        log.error("message search failed", exc_info=error)  # a bug: the box still answers
+        self.failed.emit(ticket, UNAVAILABLE)

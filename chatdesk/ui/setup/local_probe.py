@@ -1,8 +1,8 @@
 """Looks for model servers on this computer without ever blocking the window.
 
 The probe (:func:`chatdesk.runs.providers.probe_local_servers`, about 300 ms at
-worst) runs through a :class:`~chatdesk.ui.thread_call.ThreadCall`: off the GUI
-thread, its answer delivered on it, dropped if the window closed meanwhile.
+worst) runs as a :class:`~chatdesk.ui.tasks.Task`: off the GUI thread, its answer
+delivered on it, dropped if the window closed meanwhile.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from chatdesk.runs.providers import (
     ProbeTarget,
     probe_local_servers,
 )
-from chatdesk.ui.thread_call import ThreadCall
+from chatdesk.ui.tasks import LatestCall, Tasks
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +37,10 @@ class LocalServerProbe(QObject):
     started = Signal()
     finished = Signal(list)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, tasks: Tasks | None = None) -> None:
         super().__init__(parent)
         self._servers: list[LocalServer] | None = None
-        self._call = ThreadCall("chatdesk-probe", self)
+        self._call = LatestCall("chatdesk-probe", tasks or Tasks(self), self)
         self._call.succeeded.connect(self.on_found)
         self._call.failed.connect(self.on_failed)
 

@@ -54,8 +54,8 @@ from chatdesk.ui.setup.provider_choices import (
     local_provider,
     provider_choice,
 )
+from chatdesk.ui.tasks import LatestCall, Tasks
 from chatdesk.ui.theme import ThemeMode
-from chatdesk.ui.thread_call import ThreadCall
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,10 @@ class SettingsDialog(QDialog):
         crews: Sequence[CrewInfo],
         probe: LocalServerProbe | None = None,
         parent: QWidget | None = None,
+        *,
+        tasks: Tasks | None = None,
     ) -> None:
+        """``tasks``: the window's, so the model list is never asked for past its end."""
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings — chatdesk")
@@ -117,7 +120,7 @@ class SettingsDialog(QDialog):
         self._listed: ModelListing | None = None
         self._listed_for: str | None = None  # the provider id the listing belongs to
         self._listing_for: str | None = None  # the provider id of the call that is out
-        self.model_lister = ThreadCall("chatdesk-model-list", self)
+        self.model_lister = LatestCall("chatdesk-model-list", tasks or Tasks(self), self)
         self._build()
         self._load()
         self._connect_signals()

@@ -1,11 +1,11 @@
 """The window shown while start-up upgrades an existing database, before the main window.
 
 A big history takes 30-60 s to back up and migrate; without a window the app looks
-dead and may be killed. ``open_store_showing_progress`` runs ``open_store`` in a
-QThread and, while it works, a small window says what is happening (checking, backing
-up with bytes and percent, each migration by name), with a progress bar and the
-elapsed time; the GUI thread only runs a local event loop, so the window repaints and
-answers.
+dead and may be killed. ``open_store_showing_progress`` runs ``open_store`` as a
+background task (``chatdesk.ui.tasks``) and, while it works, a small window says what
+is happening (checking, backing up with bytes and percent, each migration by name),
+with a progress bar and the elapsed time; the GUI thread only runs a local event loop,
+so the window repaints and answers.
 
 Closing the window or SIGTERM/SIGINT during the upgrade: the upgrade is STOPPED AND
 ROLLED BACK, then chatdesk quits. Closing asks first ("Keep upgrading" is the default);
@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QLabel,
@@ -43,6 +43,7 @@ from chatdesk.services.store_upgrade import (
     UpgradeStep,
     open_store,
 )
+from chatdesk.ui.tasks import Task, TaskControl
 
 log = logging.getLogger(__name__)
 
@@ -55,30 +56,6 @@ WIDTH = 520
 HEADING = "Upgrading your chat history…"
 EXPLANATION = "This is done once and can take a minute for large histories.\nDon't close chatdesk."
 STOPPING = "Stopping… putting your chat history back as it was"
-
-
-class UpgradeThread(QThread):
-    """Runs ``open_store`` off the GUI thread; keeps the store or the error it raised.
-
-    Signals:
-        progressed(UpgradeStep): a step began or moved on (queued to the GUI thread).
-    """
-
-    progressed = Signal(object)
-
-    def __init__(self, url: str, backups: Path, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._url = url
-        self._backups = backups
-        self.monitor = UpgradeMonitor(self.progressed.emit)
-        self.store: Store | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.store = open_store(self._url, backup_dir=self._backups, monitor=self.monitor)
-        except BaseException as error:  # handed to the GUI thread, raised there
-            self.error = error
 
 
 class UpgradeWindow(QWidget):
@@ -256,16 +233,21 @@ def open_store_showing_progress(url: str, backups: Path) -> Store:
     its store is closed: the person asked to quit).
     """
     window = UpgradeWindow()
-    thread = UpgradeThread(url, backups)
-    thread.progressed.connect(window.on_progressed)
-    window.stop_requested.connect(thread.monitor.request_stop)
+
+    def upgrade(_control: TaskControl) -> Store:
+        return open_store(url, backup_dir=backups, monitor=monitor)
+
+    task = Task("chatdesk-upgrade", upgrade)
+    monitor = UpgradeMonitor(task.control.progress)  # reports from the task's thread
+    task.progressed.connect(window.on_progressed)
+    window.stop_requested.connect(monitor.request_stop)
     loop = QEventLoop()
-    thread.finished.connect(loop.quit)
+    task.ended.connect(loop.quit)
     shower = QTimer()
     shower.setSingleShot(True)
     shower.timeout.connect(window.show)
     signals = QuitOnSignals(window)
-    thread.start()
+    task.start()
     if SHOW_AFTER_MS > 0:
         shower.start(SHOW_AFTER_MS)
     else:
@@ -273,16 +255,16 @@ def open_store_showing_progress(url: str, backups: Path) -> Store:
     try:
         loop.exec()
     finally:
-        thread.wait()  # returns at once unless the loop was left by an exception
+        task.wait()  # returns at once unless the loop was left by an exception
         signals.uninstall()
         shower.stop()
         window.finish()
         window.deleteLater()
     log.info("upgrade window said: %s", " | ".join(window.steps))
-    if thread.error is not None:
-        raise thread.error
-    assert thread.store is not None
-    if thread.monitor.stop_requested:
-        thread.store.close()
+    if task.error is not None:
+        raise task.error
+    store: Store = task.result
+    if monitor.stop_requested:
+        store.close()
         raise UpgradeCancelled("The upgrade was stopped, but it had already finished.")
-    return thread.store
+    return store

@@ -42,7 +42,7 @@ from chatdesk.services.records import ThreadRecord
 from chatdesk.ui.scaled_font import keep_scaled
 from chatdesk.ui.settings import UiSettings, configured_model
 from chatdesk.ui.setup.provider_choices import guess_provider, provider_choice
-from chatdesk.ui.thread_call import ThreadCall
+from chatdesk.ui.tasks import LatestCall, Tasks
 from chatdesk.ui.threads.tool_menu import ToolMenuButton
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,8 @@ class ThreadHeader(QFrame):
         user_id: int,
         settings: UiSettings,
         parent: QWidget | None = None,
+        *,
+        tasks: Tasks | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("threadHeader")
@@ -153,7 +155,7 @@ class ThreadHeader(QFrame):
         self._servers: list[LocalServer] = []
         self._listing: ModelListing | None = None
         self._listed_at = 0.0  # time.monotonic() of the last answer, 0 for none
-        self.model_lister = ThreadCall("chatdesk-model-list", self)
+        self.model_lister = LatestCall("chatdesk-model-list", tasks or Tasks(self), self)
         self.model_lister.succeeded.connect(self.on_models_listed)
         self.model_lister.failed.connect(self.on_models_not_listed)
         settings.changed.connect(self.on_setting_changed)
