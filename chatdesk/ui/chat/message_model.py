@@ -67,6 +67,7 @@ LiveText = Callable[[int], str | None]
 """The streamed text of a reply being written, by message id (None: none streams)."""
 
 _TEXT_ROLES = (Qt.ItemDataRole.DisplayRole, MessageRoles.Content, MessageRoles.Record)
+_SHOWN_TEXT_ROLES = frozenset((*_TEXT_ROLES, Qt.ItemDataRole.AccessibleTextRole))
 
 
 def _nothing_streams(_message_id: int) -> str | None:
@@ -145,7 +146,8 @@ class MessageListModel(ListModel[MessageRecord]):
         return row.id
 
     def row_data(self, m: MessageRecord, role: int) -> Any:
-        m = self._shown(m)
+        if role in _SHOWN_TEXT_ROLES:
+            m = self._shown(m)
         if role in (Qt.ItemDataRole.DisplayRole, MessageRoles.Content):
             return m.content
         if role == Qt.ItemDataRole.AccessibleTextRole:
