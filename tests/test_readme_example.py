@@ -39,11 +39,12 @@ def test_readme_pytest_qt_example_passes(tmp_path: Path) -> None:
 
 
 def test_the_readme_names_every_role_of_every_model() -> None:
-    from chatdesk.ui.chat.message_model import ROLE_NAMES as MESSAGE_ROLES
-    from chatdesk.ui.search.search_model import ROLE_NAMES as SEARCH_ROLES
-    from chatdesk.ui.threads.thread_model import ROLE_NAMES as THREAD_ROLES
+    from chatdesk.ui.chat.message_model import MessageRoles
+    from chatdesk.ui.list_model import role_names
+    from chatdesk.ui.search.search_model import SearchRoles
+    from chatdesk.ui.threads.thread_model import ThreadRoles
 
     text = README.read_text()
-    for names in (MESSAGE_ROLES, THREAD_ROLES, SEARCH_ROLES):
-        for name in names.values():
+    for roles in (MessageRoles, ThreadRoles, SearchRoles):
+        for name in role_names(roles).values():
             assert f"`{bytes(name.data()).decode()}`" in text
