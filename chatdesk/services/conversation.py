@@ -25,7 +25,7 @@ class Outgoing:
     Attributes:
         text: what the person typed (validated and trimmed by the send).
         thread_id: the thread it goes to; None asks for a new thread titled from it.
-        edited_id: the message it is an edited copy of (Edit and resend), else None.
+        edited_id: the message it is a new version of (an edit), else None.
         created_thread: whether this send created ``thread_id``.
     """
 
@@ -61,8 +61,8 @@ class ConversationService:
             outgoing.created_thread = True
         elif self._is_untitled_and_empty(user_id, outgoing.thread_id):
             self._threads.rename(user_id, outgoing.thread_id, title_from_text(text))
-        if outgoing.edited_id is not None:  # a new message; the old one is kept
-            return self._messages.resend_edited(user_id, outgoing.edited_id, text)
+        if outgoing.edited_id is not None:  # a new version; the old one is kept
+            return self._messages.send_version(user_id, outgoing.edited_id, text)
         return self._messages.send(user_id, outgoing.thread_id, text)
 
     def retry(self, user_id: int, message_id: int) -> SendResult:
@@ -70,7 +70,8 @@ class ConversationService:
         return self._messages.retry(user_id, message_id)
 
     def regenerate(self, user_id: int, message_id: int) -> SendResult:
-        """Ask again for the reply to the thread's last user message, once its run ended."""
+        """Ask again for the reply to a message (or answered by a reply), once its run
+        ended: a new version of the reply."""
         return self._messages.regenerate(user_id, message_id)
 
     def _is_untitled_and_empty(self, user_id: int, thread_id: int) -> bool:

@@ -21,12 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chatdesk.redact import redact, redact_data, redact_known
+from chatdesk.services import message_tree as tree
 from chatdesk.services.errors import NotFoundError, PermissionDeniedError, ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.leases import LIVE, claim, database_now, hold, orphaned, renew, take_over
 from chatdesk.services.messages import (
     EARLIER_RUNS_KEY,
-    SUPERSEDED,
     clean_content,
     execution_change,
 )
@@ -193,29 +193,27 @@ class ExecutionService:
                 status=MessageStatus.PROCESSING,
                 execution_id=execution.id,
                 meta={},
+                parent_id=trigger.id,
             )
             session.add(reply)
             thread.updated_at = utcnow()
             session.flush()
-            history_rows = session.scalars(
-                select(Message)
-                .where(
-                    Message.thread_id == thread.id,
-                    Message.id < trigger.id,
-                    Message.status == MessageStatus.COMPLETED,
+            _place_reply(session, thread, trigger, reply)
+            history_rows = [
+                row
+                for row in tree.load(
+                    session,
+                    tree.ids_up(session, thread.id, trigger.parent_id, history_limit)
+                    if trigger.parent_id is not None
+                    else [],
                 )
-                .order_by(Message.id.desc())
-                .limit(history_limit)
-            ).all()
+                if row.status == MessageStatus.COMPLETED
+            ]
             result = RunStart(
                 execution=ExecutionRecord.of(execution),
                 trigger=MessageRecord.of(trigger),
                 reply=MessageRecord.of(reply),
-                history=[
-                    MessageRecord.of(row)
-                    for row in reversed(history_rows)
-                    if not (row.meta or {}).get(SUPERSEDED)  # replaced: not told to the model
-                ],
+                history=[MessageRecord.of(row) for row in history_rows],
                 system_prompt=thread.system_prompt,
             )
             changes.append(
@@ -453,6 +451,30 @@ class ExecutionService:
             session.flush()
             changes.append(_status_change(MessageRecord.of(reply), MessageStatus.PROCESSING))
         return changes
+
+
+def _place_reply(session: Session, thread: Thread, trigger: Message, reply: Message) -> None:
+    """Put a new reply where the person expects it: below the message it answers,
+    chosen, ending the current path if that message did.
+
+    Messages sent while the question waited for its run (queued in the same thread)
+    were written below the question; they move below its reply, so the conversation
+    reads question, answer, next question, as it was asked. (A question's children are
+    otherwise replies: its versions are its siblings.)
+    """
+    tree.choose(session, reply)
+    queued = session.scalars(
+        select(Message).where(
+            Message.thread_id == thread.id,
+            Message.parent_id == trigger.id,
+            Message.role == Role.USER,
+        )
+    ).all()
+    for message in queued:
+        message.parent_id = reply.id
+    if thread.current_leaf_id in (None, trigger.id):
+        thread.current_leaf_id = reply.id
+    session.flush()
 
 
 def _owned_execution(session: Session, user_id: int, execution_id: int) -> tuple[Execution, Thread]:

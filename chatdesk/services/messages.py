@@ -1,5 +1,9 @@
 """Use cases on messages: send (with its execution), read in pages, edit, status, delete.
 
+A thread is a tree (``chatdesk.services.message_tree``): pages follow the path the
+person sees, a new message follows the current leaf, and Regenerate, Retry and editing
+a message make versions (siblings) instead of rewriting history.
+
 Size limits (documented in the README): a message a person writes holds at most
 ``MAX_USER_CONTENT_CHARS`` characters after trimming; a reply or system text at most
 ``MAX_CONTENT_CHARS``. Replies are kept exactly as the model sent them.
@@ -7,12 +11,14 @@ Size limits (documented in the README): a message a person writes holds at most
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
+from chatdesk.services import message_tree as tree
 from chatdesk.services.errors import IllegalTransitionError, ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.leases import claim
@@ -22,15 +28,18 @@ from chatdesk.services.transitions import MESSAGE_TRANSITIONS, RERUN_FROM, check
 from chatdesk.services.unit_of_work import UnitOfWork, owned_message, owned_thread
 from chatdesk.store.base import utcnow
 from chatdesk.store.models import Execution, Message, Thread
-from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
+from chatdesk.vocabulary import ACTIVE_EXECUTION_STATUSES, ExecutionStatus, MessageStatus, Role
 
 MAX_USER_CONTENT_CHARS = 100_000
 MAX_CONTENT_CHARS = 4_000_000
 DEFAULT_PAGE_SIZE = 50
+_MAX_IN = 500
+"""Ids per IN list when a branch's runs are deleted (SQLite caps bound variables)."""
 MAX_PAGE_SIZE = 1_000
 SUPERSEDED = "superseded"
-"""Metadata flag of a message replaced by Regenerate or Edit and resend: kept and shown,
-but no longer part of what the model is told."""
+"""Metadata flag of the line-shaped history before trees: a message replaced by
+Regenerate or Edit and resend. The tree migration made those earlier versions; nothing
+reads the flag any more."""
 EARLIER_RUNS_KEY = "earlier_executions"
 """Metadata key of a retried message: the ids of its earlier executions, oldest first."""
 
@@ -45,11 +54,8 @@ class SendResult:
 
 @dataclass(frozen=True)
 class MessagePage:
-    """Messages in ascending id order, and whether older (newer) ones exist around them.
-
-    ``has_newer`` is only known for pages read with ``after_id`` or ``around``; a page
-    of the newest messages has none newer.
-    """
+    """A stretch of the path the person sees, oldest first, and whether it goes on
+    above (``has_older``) or below (``has_newer``). Each message knows its version."""
 
     messages: list[MessageRecord]
     has_older: bool
@@ -126,7 +132,7 @@ class MessageService:
         content: str = "",
         status: MessageStatus = MessageStatus.PROCESSING,
     ) -> MessageRecord:
-        """Create the assistant message an execution fills with its streamed text."""
+        """Create an assistant message at the end of the thread's current path."""
         text = clean_content(content, Role.ASSISTANT)
         with self._uow.write() as (session, changes):
             thread = owned_thread(session, user_id, thread_id)
@@ -138,8 +144,11 @@ class MessageService:
                 status=status,
                 execution_id=execution_id,
                 meta={},
+                parent_id=tree.current_leaf(session, thread),
             )
             session.add(message)
+            session.flush()
+            thread.current_leaf_id = message.id
             _touch(thread)
             session.flush()
             record = MessageRecord.of(message)
@@ -149,7 +158,9 @@ class MessageService:
 
     def get(self, user_id: int, message_id: int) -> MessageRecord:
         with self._uow.read() as session:
-            return MessageRecord.of(owned_message(session, user_id, message_id))
+            message = owned_message(session, user_id, message_id)
+            found = tree.versions(session, message.thread_id, [message])
+            return MessageRecord.of(message, found.get(message.id))
 
     def list(
         self,
@@ -160,36 +171,81 @@ class MessageService:
         before_id: int | None = None,
         after_id: int | None = None,
     ) -> MessagePage:
-        """A page by keyset: the newest ``limit`` messages older than ``before_id``, or
-        with ``after_id`` the oldest ``limit`` messages newer than it."""
+        """A page of the current path: its last ``limit`` messages, or those just above
+        ``before_id``, or with ``after_id`` the ``limit`` just below it."""
         _check_page_size(limit)
         if before_id is not None and after_id is not None:
             raise ValidationError("A page is read before one message or after one, not both.")
         with self._uow.read() as session:
-            owned_thread(session, user_id, thread_id)
-            if after_id is None:
-                rows, has_older = _older(session, thread_id, before_id, limit)
-                return MessagePage(rows, has_older, has_newer=False)
-            rows, has_newer = _newer(session, thread_id, after_id, limit)
-            return MessagePage(rows, has_older=True, has_newer=has_newer)
+            thread = owned_thread(session, user_id, thread_id)
+            if after_id is not None:
+                _in_thread(session, user_id, thread, after_id)
+                ids = _down_to_leaf(session, thread, after_id, limit + 1)
+                return MessagePage(
+                    _records(session, thread.id, tree.load(session, ids[:limit])),
+                    has_older=True,
+                    has_newer=len(ids) > limit,
+                )
+            if before_id is None:
+                end = tree.current_leaf(session, thread)
+            else:
+                end = _in_thread(session, user_id, thread, before_id).parent_id
+            if end is None:
+                return MessagePage([], has_older=False)
+            ids = tree.ids_up(session, thread.id, end, limit)
+            rows = tree.load(session, ids)
+            return MessagePage(
+                _records(session, thread.id, rows),
+                has_older=bool(rows) and rows[0].parent_id is not None,
+            )
 
     def around(
         self, user_id: int, thread_id: int, message_id: int, *, limit: int = DEFAULT_PAGE_SIZE
     ) -> MessagePage:
         """The page centred on ``message_id``: ``limit`` messages up to and including it
-        and ``limit`` after it, for opening a thread far back in its history."""
+        and ``limit`` after it, for opening a thread at a search hit or far back.
+
+        A message on another branch becomes part of the current path first (the branch
+        is chosen and remembered), so the page shows it where it was written.
+        """
         _check_page_size(limit)
-        with self._uow.read() as session:
+        with self._uow.write() as (session, changes):
             thread = owned_thread(session, user_id, thread_id)
+            message = _in_thread(session, user_id, thread, message_id)
+            if tree.choose_path_to(session, message):
+                _set_leaf(session, thread, tree.leaf_below(session, thread.id, message.id))
+                changes.append(_thread_touched(thread))
+            return _page_around(session, thread, message, limit)
+
+    def switch_version(self, user_id: int, message_id: int, step: int) -> MessagePage:
+        """Show the version ``step`` places from ``message_id`` among its siblings (-1:
+        the previous one), with the conversation below it, and remember it.
+
+        Returns the page around the version now shown. One row changes (its
+        ``chosen_at``) and the thread's leaf moves to the end of its chosen path.
+        """
+        with self._uow.write() as (session, changes):
             message = owned_message(session, user_id, message_id)
-            if message.thread_id != thread.id:
-                raise ValidationError(f"Message {message_id} is not in thread {thread_id}.")
-            older, has_older = _older(session, thread_id, message_id + 1, limit)
-            newer, has_newer = _newer(session, thread_id, message_id, limit)
-        return MessagePage(older + newer, has_older, has_newer)
+            thread = owned_thread(session, user_id, message.thread_id)
+            siblings = tree.sibling_ids(session, message)
+            at = siblings.index(message.id)
+            target = session.get(Message, siblings[max(0, min(len(siblings) - 1, at + step))])
+            assert target is not None
+            if tree.is_chosen(session, message):  # on the path shown: one row changes
+                changed = target.id != message.id
+                if changed:
+                    tree.choose(session, target)
+                    session.flush()
+            else:  # flipped from a version not shown (another window's stale view)
+                changed = tree.choose_path_to(session, target)
+            if changed or thread.current_leaf_id is None:
+                _set_leaf(session, thread, tree.leaf_below(session, thread.id, target.id))
+                changes.append(_thread_touched(thread))
+            return _page_around(session, thread, target, DEFAULT_PAGE_SIZE)
 
     def edit(self, user_id: int, message_id: int, content: str) -> MessageRecord:
-        """Replace a message's text (a person's edit, or a reply's streamed text)."""
+        """Replace a message's text (a reply's streamed text; a person's own edits make
+        a new version instead, ``send_version``)."""
         with self._uow.write() as (session, changes):
             message = owned_message(session, user_id, message_id)
             text = clean_content(content, Role(message.role))
@@ -217,74 +273,149 @@ class MessageService:
             )
         return record
 
-    def delete(self, user_id: int, message_id: int) -> None:
+    def branch_size(self, user_id: int, message_id: int) -> int:
+        """How many messages ``delete`` would remove: the message and all below it."""
+        with self._uow.read() as session:
+            message = owned_message(session, user_id, message_id)
+            return len(tree.subtree_ids(session, message.thread_id, message.id))
+
+    def delete(self, user_id: int, message_id: int) -> int:
+        """Delete a message and every message below it (all their versions), with the
+        runs the questions among them asked for; returns how many messages went. Refused
+        while one of those runs is still going. (Deleting a reply alone keeps its run:
+        it belongs to the question, whose Run details still show it.)
+
+        If the current path ran through it, the path moves to the chosen remaining
+        version (or ends at the parent). The branch goes in one statement, whatever its
+        size: the database refuses to leave a message without its parent.
+        """
         with self._uow.write() as (session, changes):
             message = owned_message(session, user_id, message_id)
-            record = MessageRecord.of(message)
-            session.delete(message)
-            changes.append(
-                Change(ChangeKind.DELETED, Entity.MESSAGE, record.id, record.thread_id, user_id)
+            thread = owned_thread(session, user_id, message.thread_id)
+            branch = {"start": message.id, "thread": thread.id}
+            in_branch = Message.id.in_(
+                select(text("id")).select_from(text(f"({tree.SUBTREE_SQL}) AS branch"))
             )
+            rows = session.execute(
+                select(Message.id, Message.role, Message.execution_id, Message.meta).where(
+                    in_branch
+                ),
+                branch,
+            ).all()
+            ids = {row.id for row in rows}
+            asked = [row for row in rows if row.role == Role.USER]  # a reply's run is its
+            runs = {row.execution_id for row in asked if row.execution_id is not None}
+            for row in asked:  # question's: it stays with the question (and its trace)
+                earlier = (row.meta or {}).get(EARLIER_RUNS_KEY, [])
+                runs.update(run for run in earlier if isinstance(run, int))
+            live = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Execution)
+                    .where(
+                        Execution.thread_id == thread.id,
+                        Execution.id.in_(sorted(runs)),
+                        Execution.status.in_(ACTIVE_EXECUTION_STATUSES),
+                    )
+                )
+                if len(runs) <= _MAX_IN
+                else _live_runs(session, thread.id, runs)
+            )
+            if live:
+                raise IllegalTransitionError(
+                    "A reply in this branch is still being written; stop it before deleting."
+                )
+            parent_id = message.parent_id
+            leaf_gone = thread.current_leaf_id is None or thread.current_leaf_id in ids
+            if leaf_gone:
+                thread.current_leaf_id = None
+                session.flush()
+            session.expunge(message)
+            session.execute(
+                delete(Message).where(in_branch),
+                branch,
+                execution_options={"synchronize_session": False},
+            )
+            ordered = sorted(runs)
+            for start in range(0, len(ordered), _MAX_IN):
+                session.execute(
+                    delete(Execution).where(
+                        Execution.thread_id == thread.id,
+                        Execution.id.in_(ordered[start : start + _MAX_IN]),
+                    ),
+                    execution_options={"synchronize_session": False},
+                )
+            if leaf_gone:
+                thread.current_leaf_id = _leaf_after_delete(session, thread, parent_id)
+            session.flush()
+            changes.append(
+                Change(
+                    ChangeKind.DELETED,
+                    Entity.MESSAGE,
+                    message_id,
+                    thread.id,
+                    user_id,
+                    {"branch": len(ids), "parent_id": parent_id},
+                )
+            )
+            changes.append(_thread_touched(thread))
+        return len(ids)
 
     def retry(self, user_id: int, message_id: int) -> SendResult:
-        """Send a failed or cancelled message again: a new execution, the old one kept."""
+        """Send a failed or cancelled message again: a new execution, the old one kept;
+        its reply will be a new version of the failed one."""
         return self._rerun(user_id, message_id, regenerate=False)
 
     def regenerate(self, user_id: int, message_id: int) -> SendResult:
-        """Ask again for the reply to the thread's last user message, whatever its end.
+        """Ask again for the reply to ``message_id`` (a message the person wrote, or a
+        reply: then the message it answers), whatever its end and wherever it is.
 
-        A new execution answers it; the earlier run stays in the trace and its reply
-        stays in the thread, marked superseded, so the model is not shown both answers.
+        A new execution answers it; its reply is a new version beside the earlier ones,
+        whose runs stay browsable.
         """
         return self._rerun(user_id, message_id, regenerate=True)
 
     def last_user_message(self, user_id: int, thread_id: int) -> MessageRecord | None:
-        """The newest message the person wrote in the thread (what Regenerate answers)."""
-        query = (
-            select(Message)
-            .where(Message.thread_id == thread_id, Message.role == Role.USER)
-            .order_by(Message.id.desc())
-            .limit(1)
-        )
+        """The newest message the person wrote on the current path."""
         with self._uow.read() as session:
-            owned_thread(session, user_id, thread_id)
-            row = session.scalar(query)
-            return MessageRecord.of(row) if row is not None else None
+            thread = owned_thread(session, user_id, thread_id)
+            end = tree.current_leaf(session, thread)
+            while end is not None:
+                ids = tree.ids_up(session, thread.id, end, DEFAULT_PAGE_SIZE)
+                rows = tree.load(session, ids)
+                for row in reversed(rows):
+                    if row.role == Role.USER:
+                        return MessageRecord.of(row)
+                end = rows[0].parent_id if rows else None
+            return None
 
-    def resend_edited(self, user_id: int, message_id: int, content: str) -> SendResult:
-        """Send an edited copy of a message as a new message at the end of its thread.
-
-        The original stays as it was. When it is the thread's last user message and its
-        run has ended, it and its replies are marked superseded, so the model answers
-        the edited question as if it replaced the old one (nothing is deleted).
-        """
-        with self._uow.read() as session:
-            source = owned_message(session, user_id, message_id)
-            if source.role != Role.USER:
-                raise ValidationError("Only a message you wrote can be edited and sent again.")
-            thread_id = source.thread_id
-        last = self.last_user_message(user_id, thread_id)
-        supersede = last is not None and last.id == message_id and last.status in RERUN_FROM
+    def send_version(self, user_id: int, message_id: int, content: str) -> SendResult:
+        """A new version of a message the person wrote: ``content`` beside it (same
+        parent), becoming the current path's end, and a run answering it."""
         text = clean_content(content, Role.USER)
         with self._uow.write() as (session, changes):
             source = owned_message(session, user_id, message_id)
-            if supersede and MessageStatus(source.status) in RERUN_FROM:
-                changes.extend(_supersede(session, source, include_self=True))
+            if source.role != Role.USER:
+                raise ValidationError("Only a message you wrote can be edited.")
             return _write_message(
                 session,
                 changes,
                 self._uow.owner,
                 user_id,
-                thread_id,
+                source.thread_id,
                 text,
                 Role.USER,
                 True,
                 {"edited_from": source.id},
+                parent=_Parent(source.parent_id),
             )
 
     def _rerun(self, user_id: int, message_id: int, *, regenerate: bool) -> SendResult:
         with self._uow.write() as (session, changes):
             message = owned_message(session, user_id, message_id)
+            if regenerate and message.role == Role.ASSISTANT and message.parent_id is not None:
+                asker = session.get(Message, message.parent_id)
+                message = asker if asker is not None else message
             if message.role != Role.USER or not message.triggers_execution:
                 raise ValidationError("Only a message that asked for a reply can be retried.")
             old = MessageStatus(message.status)
@@ -295,15 +426,6 @@ class MessageService:
                     "This reply is still being written; stop it before regenerating."
                 )
             thread = owned_thread(session, user_id, message.thread_id)
-            if regenerate:
-                newest = session.scalar(
-                    select(func.max(Message.id)).where(
-                        Message.thread_id == thread.id, Message.role == Role.USER
-                    )
-                )
-                if newest != message.id:
-                    raise ValidationError("Only the reply to your last message can be regenerated.")
-                changes.extend(_supersede(session, message, include_self=False))
             execution = _new_execution(session, thread, self._uow.owner)
             if message.execution_id is not None:  # the trace keeps showing the old run
                 meta = dict(message.meta or {})
@@ -311,6 +433,8 @@ class MessageService:
                 message.meta = meta
             message.status = MessageStatus.PENDING
             message.execution_id = execution.id
+            tree.choose_path_to(session, message)
+            _set_leaf(session, thread, message.id)
             _touch(thread)
             session.flush()
             result = SendResult(MessageRecord.of(message), ExecutionRecord.of(execution))
@@ -325,6 +449,71 @@ class MessageService:
             changes.append(execution_change(ChangeKind.CREATED, result.execution, user_id))
             changes.append(_thread_touched(thread))
         return result
+
+
+@dataclass(frozen=True)
+class _Parent:
+    """An explicit parent for a new message (None: a first message), instead of the
+    current leaf."""
+
+    id: int | None
+
+
+def _in_thread(session: Session, user_id: int, thread: Thread, message_id: int) -> Message:
+    message = owned_message(session, user_id, message_id)
+    if message.thread_id != thread.id:
+        raise ValidationError(f"Message {message_id} is not in thread {thread.id}.")
+    return message
+
+
+def _records(session: Session, thread_id: int, rows: Sequence[Message]) -> list[MessageRecord]:
+    """Records of ``rows``, each with its version among its siblings."""
+    found = tree.versions(session, thread_id, rows)
+    return [MessageRecord.of(row, found.get(row.id)) for row in rows]
+
+
+def _page_around(session: Session, thread: Thread, message: Message, limit: int) -> MessagePage:
+    above = tree.load(session, tree.ids_up(session, thread.id, message.id, limit))
+    below = _down_to_leaf(session, thread, message.id, limit + 1)
+    return MessagePage(
+        _records(session, thread.id, above + tree.load(session, below[:limit])),
+        has_older=bool(above) and above[0].parent_id is not None,
+        has_newer=len(below) > limit,
+    )
+
+
+def _down_to_leaf(session: Session, thread: Thread, start: int, count: int) -> list[int]:
+    """Up to ``count`` ids below ``start`` along the path shown, which ends at the
+    current leaf even where that has children (a reply being asked for again)."""
+    if start == thread.current_leaf_id:
+        return []
+    ids = tree.ids_down(session, thread.id, start, count)
+    if thread.current_leaf_id in ids:
+        return ids[: ids.index(thread.current_leaf_id) + 1]
+    return ids
+
+
+def _set_leaf(session: Session, thread: Thread, leaf_id: int | None) -> None:
+    thread.current_leaf_id = leaf_id
+
+
+def _leaf_after_delete(session: Session, thread: Thread, parent_id: int | None) -> int | None:
+    """Where the path ends once a branch below ``parent_id`` is gone: down the chosen
+    remaining version, or at the parent itself."""
+    if parent_id is None:
+        root = tree.chosen_root(session, thread.id)
+        return None if root is None else tree.leaf_below(session, thread.id, root)
+    return tree.leaf_below(session, thread.id, parent_id)
+
+
+def _live_runs(session: Session, thread_id: int, runs: set[int]) -> int:
+    """How many of ``runs`` (too many for one IN list) are still going."""
+    live = session.scalars(
+        select(Execution.id).where(
+            Execution.thread_id == thread_id, Execution.status.in_(ACTIVE_EXECUTION_STATUSES)
+        )
+    )
+    return sum(1 for run in live if run in runs)
 
 
 def _new_execution(session: Session, thread: Thread, owner: RunOwner) -> Execution:
@@ -348,9 +537,12 @@ def _write_message(
     role: Role,
     triggers_execution: bool,
     metadata: dict[str, Any] | None,
+    parent: _Parent | None = None,
 ) -> SendResult:
-    """The body of ``send``, inside a caller's transaction."""
+    """The body of ``send``, inside a caller's transaction: the message follows
+    ``parent`` (default: the current path's end) and becomes the path's new end."""
     thread = owned_thread(session, user_id, thread_id)
+    parent_id = tree.current_leaf(session, thread) if parent is None else parent.id
     execution = _new_execution(session, thread, owner) if triggers_execution else None
     message = Message(
         thread_id=thread.id,
@@ -361,8 +553,12 @@ def _write_message(
         triggers_execution=triggers_execution,
         execution_id=execution.id if execution else None,
         meta=dict(metadata or {}),
+        parent_id=parent_id,
     )
     session.add(message)
+    session.flush()
+    tree.choose(session, message)
+    thread.current_leaf_id = message.id
     _touch(thread)
     session.flush()
     result = SendResult(
@@ -435,7 +631,7 @@ def _thread_touched(thread: Thread) -> Change:
         record.id,
         record.id,
         record.user_id,
-        {"updated_at": record.updated_at},
+        {"updated_at": record.updated_at, "current_leaf_id": record.current_leaf_id},
         record,
     )
 

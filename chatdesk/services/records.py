@@ -11,6 +11,15 @@ from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 
 
 @dataclass(frozen=True)
+class Version:
+    """Where a message stands among its siblings (its versions): ``index`` of ``count``,
+    counting from 1, oldest first."""
+
+    index: int
+    count: int
+
+
+@dataclass(frozen=True)
 class ThreadRecord:
     id: int
     user_id: int
@@ -22,6 +31,7 @@ class ThreadRecord:
     draft: str
     created_at: datetime
     updated_at: datetime
+    current_leaf_id: int | None = None
 
     @classmethod
     def of(cls, row: Thread) -> ThreadRecord:
@@ -36,6 +46,7 @@ class ThreadRecord:
             draft=row.draft,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            current_leaf_id=row.current_leaf_id,
         )
 
 
@@ -52,9 +63,12 @@ class MessageRecord:
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    parent_id: int | None = None
+    version: Version | None = None
+    """Its place among its siblings, when the reader asked (pages do); None: not read."""
 
     @classmethod
-    def of(cls, row: Message) -> MessageRecord:
+    def of(cls, row: Message, version: Version | None = None) -> MessageRecord:
         return cls(
             id=row.id,
             thread_id=row.thread_id,
@@ -67,6 +81,8 @@ class MessageRecord:
             metadata=dict(row.meta or {}),
             created_at=row.created_at,
             updated_at=row.updated_at,
+            parent_id=row.parent_id,
+            version=version,
         )
 
 

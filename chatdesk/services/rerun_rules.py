@@ -1,8 +1,8 @@
 """Which bubbles offer Retry and Regenerate, decided over the messages a view holds.
 
 Why here and not in the window: these are the same rules ``MessageService.retry`` and
-``regenerate`` enforce when asked (failed or stopped runs are retried; only the reply
-to the last user message is regenerated, once its run ended). Plain functions over
+``regenerate`` enforce when asked (failed or stopped runs are retried; any reply is
+regenerated, as a new version, once the run of the message it answers ended). Plain functions over
 records, so the message list, the action bar and the Chat menu ask one place.
 """
 
@@ -46,15 +46,18 @@ def regenerate_target(
 ) -> int | None:
     """The user message whose reply Regenerate asks for again, if it can now.
 
-    ``rows`` must hold the thread's newest messages. Only the reply to the last user
-    message can be regenerated, once its run has ended; from a bubble (``message``),
-    only from that user message or its current reply.
+    Without ``message`` (the Chat menu), the last user message of ``rows`` (the path
+    shown, newest at the end). From a bubble, that message if the person wrote it, or
+    the message a reply answers. Only once that message's run has ended.
     """
-    last = last_user_message(rows)
-    if last is None or not last.triggers_execution or last.status not in RERUN_FROM:
+    if message is None:
+        asker = last_user_message(rows)
+    elif message.role is Role.USER:
+        asker = message
+    elif message.role is Role.ASSISTANT and message.parent_id is not None:
+        asker = next((r for r in rows if r.id == message.parent_id), None)
+    else:
+        asker = None
+    if asker is None or asker.role is not Role.USER or not asker.triggers_execution:
         return None
-    if message is None or message.id == last.id:
-        return last.id
-    if message.role is not Role.ASSISTANT or message.execution_id != last.execution_id:
-        return None
-    return last.id
+    return asker.id if asker.status in RERUN_FROM else None

@@ -1,7 +1,10 @@
 """A thread to a file and back: JSON (exact, versioned, importable) and Markdown (to read).
 
 JSON format ``{"format": "chatdesk-thread", "version": 1}``: the thread's settings,
-its executions (with a count of their logged steps) and its messages in order. Text is
+its executions (with a count of their logged steps) and its messages, each after its
+parent: a message's ``ref`` names it, its ``parent`` names the message it follows (a
+file without them is one line, each message following the one before), and the
+thread's ``current_leaf`` ends the path shown. Older chatdesks ignore the three. Text is
 kept exactly (lone surrogates and NUL travel as JSON escapes). Export streams rows
 from one read transaction, a page at a time, so a 100,000-message thread is never held
 as ORM objects; files are written beside their target and renamed into place, so a
@@ -53,11 +56,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, TextIO
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chatdesk.private_files import write_atomically
 from chatdesk.redact import redact, redact_data, redact_known
+from chatdesk.services import message_tree as tree
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.json_stream import (
@@ -109,6 +113,8 @@ _IMPORTING = threading.Lock()
 
 _MESSAGE_COLUMNS = (
     Message.id,
+    Message.parent_id,
+    Message.chosen_at,
     Message.role,
     Message.content,
     Message.status,
@@ -242,6 +248,7 @@ class TransferService:
                     "model": thread.model,
                     "system_prompt": thread.system_prompt,
                     "created_at": _stamp(thread.created_at),
+                    "current_leaf": thread.current_leaf_id,
                 },
             }
             out.write(_json_line(head)[:-1])  # reopened below to append the lists
@@ -265,8 +272,11 @@ class TransferService:
                 }
                 out.write(("," if n else "") + "\n  " + _json_line(entry))
             out.write('\n],\n"messages": [')
-            for n, row in enumerate(_stream(session, _MESSAGE_COLUMNS, Message, thread.id)):
+            rows = _parents_first(_stream(session, _MESSAGE_COLUMNS, Message, thread.id))
+            for n, row in enumerate(rows):
                 entry = {
+                    "ref": row.id,
+                    "parent": row.parent_id,
                     "role": Role(row.role).value,
                     "content": redact_known(row.content),
                     "status": MessageStatus(row.status).value,
@@ -275,6 +285,7 @@ class TransferService:
                     "metadata": redact_data(row.meta or {}),
                     "created_at": _stamp(row.created_at),
                     "updated_at": _stamp(row.updated_at),
+                    "chosen_at": _stamp(row.chosen_at),
                 }
                 out.write(("," if n else "") + "\n  " + _json_line(entry))
             out.write("\n]}\n")
@@ -412,8 +423,8 @@ class TransferService:
         self._discard_staged(staging, None)  # left by an import that crashed
         try:
             staged = self._stage_thread(staging, plan.thread)
-            self._stage_rows(staging, staged, plan, reopen, backend, steps)
-            record = self._publish(user_id, staging, staged)
+            leaf = self._stage_rows(staging, staged, plan, reopen, backend, steps)
+            record = self._publish(user_id, staging, staged, leaf)
         except BaseException:
             try:
                 self._discard_staged(staging, steps)
@@ -446,8 +457,9 @@ class TransferService:
         reopen: Callable[[], IO[bytes]],
         backend: ModuleType,
         steps: _Steps,
-    ) -> None:
-        """Read the file again and write its rows, a chunk per short transaction.
+    ) -> int | None:
+        """Read the file again and write its rows, a chunk per short transaction; the
+        new id of the file's current leaf, if it names one.
 
         One read per list, executions first (messages name them): the C parser skips
         the other list fast, wherever it is in the file.
@@ -462,9 +474,11 @@ class TransferService:
         if writer.written != (plan.messages, plan.executions):
             raise TransferError("The file changed while it was being imported.")
         steps(ImportStage.WRITING, plan.messages, plan.messages)
+        return writer.message_id(plan.thread.current_leaf)
 
-    def _publish(self, user_id: int, staging: int, staged: int) -> ThreadRecord:
-        """Move the staged rows to a new thread of ``user_id`` in one short transaction."""
+    def _publish(self, user_id: int, staging: int, staged: int, leaf: int | None) -> ThreadRecord:
+        """Move the staged rows to a new thread of ``user_id`` in one short transaction,
+        its path ending at ``leaf`` (or, unnamed, at the end of its chosen versions)."""
         with self._uow.write(background=True) as (session, changes):
             source = session.get_one(Thread, staged)
             thread = Thread(
@@ -493,6 +507,10 @@ class TransferService:
                 delete(Thread).where(Thread.id == staged, Thread.user_id == staging),
                 execution_options=plain,
             )
+            thread.current_leaf_id = (
+                leaf if leaf is not None else tree.current_leaf(session, thread)
+            )
+            session.flush()
             record = ThreadRecord.of(thread)
             changes.append(
                 Change(ChangeKind.CREATED, Entity.THREAD, record.id, record.id, user_id, {}, record)
@@ -514,8 +532,11 @@ class TransferService:
                 if steps is not None:
                     steps.report(ImportStage.DISCARDING, done, total or 0)
                 with self._uow.write(background=True) as (session, _changes):
-                    ids = session.scalars(
-                        select(Message.id).where(Message.thread_id == thread_id).limit(WRITE_CHUNK)
+                    ids = session.scalars(  # newest first: children before their parents
+                        select(Message.id)
+                        .where(Message.thread_id == thread_id)
+                        .order_by(Message.id.desc())
+                        .limit(WRITE_CHUNK)
                     ).all()
                     if ids:
                         session.execute(
@@ -544,8 +565,10 @@ class _ChunkWriter:
         self._total = total
         self._steps = steps
         self._executions: list[tuple[object, dict[str, Any]]] = []
-        self._messages: list[tuple[object | None, dict[str, Any]]] = []
+        self._messages: list[_MessageItem] = []
         self._new_ids: dict[object, int] = {}
+        self._message_ids: dict[object, int] = {}
+        self._last_message: int | None = None
         self._messages_written = 0
 
     @property
@@ -566,6 +589,10 @@ class _ChunkWriter:
             if len(self._messages) >= WRITE_CHUNK:
                 self.flush()
 
+    def message_id(self, ref: object | None) -> int | None:
+        """The new id of the message the file calls ``ref``."""
+        return None if ref is None else self._message_ids.get(ref)
+
     def flush(self) -> None:
         self._write_executions()
         if not self._messages:
@@ -573,19 +600,45 @@ class _ChunkWriter:
         try:
             rows = [
                 {
-                    **values,
+                    **item.values,
                     "thread_id": self._thread_id,
                     "user_id": self._staging,
-                    "execution_id": self._new_ids[ref] if ref is not None else None,
+                    "execution_id": self._new_ids[item.execution]
+                    if item.execution is not None
+                    else None,
                 }
-                for ref, values in self._messages
+                for item in self._messages
             ]
         except KeyError:
             raise TransferError("The file changed while it was being imported.") from None
         with self._uow.write(background=True) as (session, _changes):
-            session.execute(insert(Message), rows)
+            ids = session.scalars(
+                insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
+            ).all()
+            links = []
+            for item, new_id in zip(self._messages, ids, strict=True):
+                parent = self._last_message if item.parent is LINE else self.message_id(item.parent)
+                if parent is not None:
+                    links.append({"child": new_id, "parent": parent})
+                if item.ref is not None:
+                    self._message_ids[item.ref] = new_id
+                self._last_message = new_id
+            if links:  # parents come first in the file, so each has its id by now
+                table = Message.__table__
+                assert isinstance(table, Table)
+                session.execute(
+                    table.update()
+                    .where(table.c.id == bindparam("child"))
+                    # a link, not an edit: updated_at stays as imported
+                    .values(parent_id=bindparam("parent"), updated_at=table.c.updated_at),
+                    links,
+                )
         self._messages_written += len(rows)
         self._messages.clear()
+
+    @property
+    def last_message(self) -> int | None:
+        return self._last_message
 
     def _write_executions(self) -> None:
         if not self._executions:
@@ -618,6 +671,29 @@ def _stream(
         if len(rows) < PAGE:
             return
         last = rows[-1].id
+
+
+def _parents_first(rows: Iterator[Any]) -> Iterator[Any]:
+    """``rows`` (in id order) with each one after its parent.
+
+    Id order is nearly that already: only a message sent while the one before waited
+    for its reply follows a younger message (the reply), so it waits here until that
+    has gone by. What is held is the ids seen and those few.
+    """
+    seen: set[int] = set()
+    waiting: dict[int, list[Any]] = {}
+    for row in rows:
+        if row.parent_id is not None and row.parent_id not in seen:
+            waiting.setdefault(row.parent_id, []).append(row)
+            continue
+        ready = [row]
+        while ready:
+            current = ready.pop()
+            seen.add(current.id)
+            yield current
+            ready.extend(reversed(waiting.pop(current.id, [])))
+    for orphans in waiting.values():  # cannot happen: the database keeps parents
+        yield from orphans
 
 
 def _step_counts(session: Session, thread_id: int) -> dict[int, int]:
@@ -685,6 +761,7 @@ class _ThreadPlan:
     model: str | None
     system_prompt: str | None
     created_at: datetime | None
+    current_leaf: object | None = None
 
 
 @dataclass(frozen=True)
@@ -731,6 +808,7 @@ class _Check:
         self._checked = dict.fromkeys(_LISTS, 0)
         self._refs: set[object] = set()
         self._triggered: set[object] = set()
+        self._messages: set[object] = set()
 
     def part(self, part: Part) -> None:
         """A member of the top-level object, or (unbuilt) an item of a list."""
@@ -773,7 +851,9 @@ class _Check:
                 raise TransferError(f"executions[{n}].ref: {ref!r} is used twice.")
             self._refs.add(ref)
             return
-        ref, values = _message_values(n, item)
+        message = _message_values(n, item)
+        self._check_tree(n, message)
+        ref, values = message.execution, message.values
         if ref is None:
             return
         if ref not in self._refs:
@@ -785,10 +865,23 @@ class _Check:
                 )
             self._triggered.add(ref)
 
+    def _check_tree(self, n: int, message: _MessageItem) -> None:
+        """A message's parent comes before it in the file, so no tree can loop."""
+        if message.ref is not None:
+            if message.ref in self._messages:
+                raise TransferError(f"messages[{n}].ref: {message.ref!r} is used twice.")
+            self._messages.add(message.ref)
+        parent = message.parent
+        if parent is not None and parent is not LINE and parent not in self._messages:
+            raise TransferError(f"messages[{n}].parent: no message before it has ref {parent!r}.")
+
     def finish(self) -> _Plan:
         assert self._thread is not None  # shape_done saw it
         if self._checked != self._counts:
             raise TransferError("The file changed while it was being imported.")
+        leaf = self._thread.current_leaf
+        if leaf is not None and leaf not in self._messages:
+            raise TransferError(f"thread.current_leaf: no message has ref {leaf!r}.")
         return _Plan(self._thread, self._counts["executions"], self._counts["messages"])
 
 
@@ -829,6 +922,7 @@ def _thread_plan(thread: object) -> _ThreadPlan:
         _optional_plain_text(thread, "model", where, MAX_MODEL_CHARS),
         _optional_plain_text(thread, "system_prompt", where, MAX_SYSTEM_PROMPT_CHARS),
         _time(thread, "created_at", where, required=False),
+        _ref(thread.get("current_leaf"), f"{where}.current_leaf"),
     )
 
 
@@ -861,8 +955,26 @@ def _execution_values(n: int, item: object) -> tuple[object, dict[str, Any]]:
     return ref, values
 
 
-def _message_values(n: int, item: object) -> tuple[object | None, dict[str, Any]]:
-    """``messages[n]`` checked on its own: the execution ref it names and its row."""
+@dataclass(frozen=True)
+class _MessageItem:
+    """``messages[n]`` checked on its own: its row and the refs it names.
+
+    ``parent`` is ``LINE`` when the item has no ``parent`` field (a file from before
+    trees): it follows the message before it.
+    """
+
+    execution: object | None
+    ref: object | None
+    parent: object | None
+    values: dict[str, Any]
+
+
+LINE = object()
+"""The parent of a message from a file without trees: the message before it."""
+
+
+def _message_values(n: int, item: object) -> _MessageItem:
+    """``messages[n]`` checked on its own."""
     where = f"messages[{n}]"
     if not isinstance(item, dict):
         raise TransferError(f"{where}: expected an object.")
@@ -894,8 +1006,10 @@ def _message_values(n: int, item: object) -> tuple[object | None, dict[str, Any]
         "meta": metadata,
         "created_at": created,
         "updated_at": _time(item, "updated_at", where, required=False) or created,
+        "chosen_at": _time(item, "chosen_at", where, required=False) or created,
     }
-    return ref, values
+    parent = _ref(item.get("parent"), f"{where}.parent") if "parent" in item else LINE
+    return _MessageItem(ref, _ref(item.get("ref"), f"{where}.ref"), parent, values)
 
 
 _TYPE_NAMES = {str: "text", dict: "an object", list: "a list", bool: "true or false"}

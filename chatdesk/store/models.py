@@ -4,6 +4,12 @@ Integrity lives in the database, not only in Python: enumerations are CHECK-cons
 a message points at its thread through the composite key (thread id, user id) so it can
 neither be orphaned nor carry another user's id, and deleting a thread cascades to its
 messages, executions and their logs.
+
+A thread's messages form a tree: each points at its parent through the composite key
+(parent id, thread id, user id), so a parent is always a message of the same thread and
+user and never goes while it has children (the services delete a branch in one
+statement; an ON DELETE CASCADE would recurse once per level, and SQLite stops at 1,000).
+Siblings are versions; the thread's ``current_leaf_id`` ends the path the person sees.
 """
 
 from __future__ import annotations
@@ -85,6 +91,10 @@ class Thread(Base):
     system_prompt: Mapped[str | None] = mapped_column(Text)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     draft: Mapped[str] = mapped_column(Text, default="", server_default="")
+    current_leaf_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL", use_alter=True)
+    )
+    """The last message of the path shown (and told to the model); NULL when empty."""
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=CURRENT_TIMESTAMP
@@ -96,6 +106,7 @@ class Thread(Base):
         passive_deletes=True,
         order_by="Message.id",
         overlaps="messages",
+        foreign_keys="[Message.thread_id, Message.user_id]",
     )
     executions: Mapped[list[Execution]] = relationship(
         back_populates="thread", cascade="all, delete-orphan", passive_deletes=True
@@ -161,14 +172,25 @@ class Execution(Base):
 
 
 class Message(Base):
-    """One bubble of a thread."""
+    """One bubble of a thread, a node of its tree.
+
+    ``parent_id`` is the message it follows (NULL for a first message); messages with
+    the same parent are versions of each other, and the one ``chosen_at`` last is the
+    one the path follows below their parent.
+    """
 
     __tablename__ = "messages"
     __table_args__ = (
         ForeignKeyConstraint(
             ["thread_id", "user_id"], ["threads.id", "threads.user_id"], ondelete="CASCADE"
         ),
+        UniqueConstraint("id", "thread_id", "user_id"),
+        ForeignKeyConstraint(
+            ["parent_id", "thread_id", "user_id"],
+            ["messages.id", "messages.thread_id", "messages.user_id"],
+        ),
         Index("ix_messages_thread_id_id", "thread_id", "id"),
+        Index("ix_messages_thread_id_parent_id", "thread_id", "parent_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -186,10 +208,17 @@ class Message(Base):
         ForeignKey("executions.id", ondelete="SET NULL"), index=True
     )
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    parent_id: Mapped[int | None] = mapped_column(Integer)
+    chosen_at: Mapped[datetime] = _created_at()
+    """When this version was last chosen among its siblings (at first: when written)."""
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
-    thread: Mapped[Thread] = relationship(back_populates="messages", overlaps="messages")
+    thread: Mapped[Thread] = relationship(
+        back_populates="messages",
+        overlaps="messages",
+        foreign_keys="[Message.thread_id, Message.user_id]",
+    )
     execution: Mapped[Execution | None] = relationship()
 
 

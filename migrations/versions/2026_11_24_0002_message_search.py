@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from chatdesk.store.search_ddl import SQLITE_FTS_TRIGGERS
+
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -23,15 +25,7 @@ SQLITE_UP = [
     "CREATE VIRTUAL TABLE messages_fts USING fts5("
     "content, content='messages', content_rowid='id', "
     "tokenize='unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN "
-    "INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END",
-    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN "
-    "INSERT INTO messages_fts(messages_fts, rowid, content) "
-    "VALUES ('delete', old.id, old.content); END",
-    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN "
-    "INSERT INTO messages_fts(messages_fts, rowid, content) "
-    "VALUES ('delete', old.id, old.content); "
-    "INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END",
+    *SQLITE_FTS_TRIGGERS,
     "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
 ]
 SQLITE_DOWN = [

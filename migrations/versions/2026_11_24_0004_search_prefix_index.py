@@ -17,22 +17,13 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from chatdesk.store.search_ddl import SQLITE_FTS_TRIGGERS
+
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_TRIGGERS = [
-    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN "
-    "INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END",
-    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN "
-    "INSERT INTO messages_fts(messages_fts, rowid, content) "
-    "VALUES ('delete', old.id, old.content); END",
-    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN "
-    "INSERT INTO messages_fts(messages_fts, rowid, content) "
-    "VALUES ('delete', old.id, old.content); "
-    "INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END",
-]
 
 
 def _rebuild(prefix: str) -> None:
@@ -46,7 +37,7 @@ def _rebuild(prefix: str) -> None:
         "content, content='messages', content_rowid='id', "
         f"tokenize='unicode61 remove_diacritics 2'{prefix})"
     )
-    for statement in _TRIGGERS:
+    for statement in SQLITE_FTS_TRIGGERS:
         op.execute(statement)
     op.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
 

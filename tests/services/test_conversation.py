@@ -8,7 +8,7 @@ from chatdesk.services import Services
 from chatdesk.services.conversation import Outgoing
 from chatdesk.services.errors import IllegalTransitionError, ValidationError
 from chatdesk.services.messages import MAX_USER_CONTENT_CHARS
-from chatdesk.services.records import MessageRecord
+from chatdesk.services.records import MessageRecord, Version
 from chatdesk.services.rerun_rules import regenerate_target, retry_target
 from chatdesk.services.threads import DEFAULT_TITLE
 from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
@@ -112,8 +112,7 @@ def test_retry_and_regenerate_are_offered_exactly_where_the_services_allow_them(
     assert regenerate_target(done) == asked.message.id
     newest_reply = max((m for m in done if m.role is Role.ASSISTANT), key=lambda m: m.id)
     assert regenerate_target(done, newest_reply) == asked.message.id
-    old_reply = min((m for m in done if m.role is Role.ASSISTANT), key=lambda m: m.id)
-    assert regenerate_target(done, old_reply) is None  # a reply of an earlier run
+    assert [m.version for m in done][1] == Version(2, 2)  # the retried reply is version 2
     again = services.conversation.regenerate(user_id, asked.message.id)
     assert again.execution is not None and again.message.status is MessageStatus.PENDING
     later = services.conversation.send(user_id, Outgoing("two", thread_id))
@@ -121,5 +120,8 @@ def test_retry_and_regenerate_are_offered_exactly_where_the_services_allow_them(
     _end(services, user_id, again.execution.id, ExecutionStatus.COMPLETED)
     _end(services, user_id, later.execution.id, ExecutionStatus.COMPLETED)
     assert regenerate_target(rows()) == later.message.id
-    with pytest.raises(ValidationError, match="last message"):
-        services.conversation.regenerate(user_id, asked.message.id)
+    first_reply = rows()[1]
+    assert regenerate_target(rows(), first_reply) == asked.message.id  # any reply, any place
+    earlier = services.conversation.regenerate(user_id, asked.message.id)
+    assert earlier.execution is not None
+    assert [m.id for m in rows()] == [asked.message.id]  # the path ends at the question again

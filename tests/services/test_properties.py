@@ -1,12 +1,16 @@
 """Random sequences of service operations keep every invariant (hypothesis).
 
 A model of what should exist is kept beside a real SQLite store; after each step the
-store must match it, and the rules the database and the services promise must hold.
+store must match it, and the rules the database and the services promise must hold:
+among them the tree's (parents in the same thread, no cycles, the path shown runs
+from a first message to the current leaf, version counts match the siblings), through
+random sends, answers, regenerations, edits, version flips and branch deletes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -25,8 +29,8 @@ from chatdesk.services import Services
 from chatdesk.services.errors import IllegalTransitionError, ValidationError
 from chatdesk.services.transitions import MESSAGE_TRANSITIONS
 from chatdesk.store.migrate import open_store
-from chatdesk.store.models import Execution, Message
-from chatdesk.vocabulary import MessageStatus, Role
+from chatdesk.store.models import Execution, Message, Thread
+from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 
 texts = st.text(min_size=0, max_size=40)
 
@@ -93,6 +97,58 @@ class ServiceMachine(RuleBasedStateMachine):
         with contextlib.suppress(IllegalTransitionError, ValidationError):
             self.services.messages.retry(self.owner[thread], message)
 
+    @rule(target=messages, message=messages)
+    def answer(self, message: int) -> int:
+        """Run the message's pending execution to its end, as the coordinator would."""
+        thread = self._thread_of(message)
+        if thread is None:
+            return -1
+        user = self.owner[thread]
+        execution = self.services.messages.get(user, message).execution_id
+        if execution is None or self.services.executions.get(user, execution).status != (
+            ExecutionStatus.PENDING
+        ):
+            return -1
+        try:
+            start = self.services.executions.start(user, execution)
+        except IllegalTransitionError:  # set_status moved its message on by hand
+            return -1
+        self.expected[thread].add(start.reply.id)
+        self.services.executions.finish(user, execution, ExecutionStatus.COMPLETED, text="ok")
+        return start.reply.id
+
+    @rule(target=messages, message=messages)
+    def regenerate(self, message: int) -> int:
+        thread = self._thread_of(message)
+        if thread is None:
+            return -1
+        with contextlib.suppress(IllegalTransitionError, ValidationError):
+            return self.services.messages.regenerate(self.owner[thread], message).message.id
+        return -1
+
+    @rule(target=messages, message=messages, content=texts)
+    def edit(self, message: int, content: str) -> int:
+        thread = self._thread_of(message)
+        if thread is None:
+            return -1
+        try:
+            sent = self.services.messages.send_version(self.owner[thread], message, content)
+        except ValidationError:
+            return -1
+        self.expected[thread].add(sent.message.id)
+        return sent.message.id
+
+    @rule(message=messages, step=st.sampled_from([-2, -1, 1, 2]))
+    def flip(self, message: int, step: int) -> None:
+        thread = self._thread_of(message)
+        if thread is None:
+            return
+        before = self.services.threads.get(self.owner[thread], thread).current_leaf_id
+        page = self.services.messages.switch_version(self.owner[thread], message, step)
+        leaf = self.services.threads.get(self.owner[thread], thread).current_leaf_id
+        if leaf != before:  # a real flip: the page shows the new path down to its end
+            assert page.has_newer or page.messages[-1].id == leaf
+
     @rule(thread=threads, pinned=st.booleans())
     def pin(self, thread: int, pinned: bool) -> None:
         if thread in self.expected:
@@ -101,9 +157,27 @@ class ServiceMachine(RuleBasedStateMachine):
     @rule(message=consumes(messages))
     def delete_message(self, message: int) -> None:
         thread = self._thread_of(message)
-        if thread is not None:
-            self.services.messages.delete(self.owner[thread], message)
-            self.expected[thread].discard(message)
+        if thread is None:
+            return
+        branch = self._branch(message)
+        try:
+            gone = self.services.messages.delete(self.owner[thread], message)
+        except IllegalTransitionError:  # a run in the branch is going: nothing goes
+            return
+        assert gone == len(branch)
+        self.expected[thread] -= branch
+
+    def _branch(self, message: int) -> set[int]:
+        with self.store.session_factory() as session:
+            children: dict[int | None, list[int]] = {}
+            for message_id, parent_id in session.execute(select(Message.id, Message.parent_id)):
+                children.setdefault(parent_id, []).append(message_id)
+        found, todo = set(), [message]
+        while todo:
+            current = todo.pop()
+            found.add(current)
+            todo.extend(children.get(current, []))
+        return found
 
     @rule(thread=consumes(threads))
     def delete_thread(self, thread: int) -> None:
@@ -143,6 +217,32 @@ class ServiceMachine(RuleBasedStateMachine):
                 .where(Execution.thread_id.not_in(list(self.expected) or [-1]))
             )
             assert orphans == 0
+
+    @invariant()
+    def every_thread_is_a_tree_shown_along_one_path(self) -> None:
+        with self.store.session_factory() as session:
+            parents = dict(session.execute(select(Message.id, Message.parent_id)).all())
+            where = dict(session.execute(select(Message.id, Message.thread_id)).all())
+            leaves = dict(session.execute(select(Thread.id, Thread.current_leaf_id)).all())
+        for message_id, parent_id in parents.items():
+            if parent_id is not None:
+                assert where[parent_id] == where[message_id], "a parent in another thread"
+            seen = set()
+            while message_id is not None:  # walking up ends: no cycles
+                assert message_id not in seen, "a cycle"
+                seen.add(message_id)
+                message_id = parents[message_id]
+        for thread, ids in self.expected.items():
+            leaf = leaves[thread]
+            assert (leaf is None) == (not ids)
+            page = self.services.messages.list(self.owner[thread], thread, limit=1000).messages
+            assert [m.id for m in page[-1:]] == ([leaf] if leaf is not None else [])
+            assert all(a.id == b.parent_id for a, b in itertools.pairwise(page))
+            assert not page or page[0].parent_id is None
+            for m in page:
+                siblings = [i for i in ids if parents[i] == m.parent_id]
+                assert m.version is not None and m.version.count == len(siblings)
+                assert sorted(siblings)[m.version.index - 1] == m.id
 
     @invariant()
     def lists_are_ordered_and_private(self) -> None:

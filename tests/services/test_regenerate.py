@@ -1,4 +1,4 @@
-"""Regenerate and Edit and resend: new runs that keep the old ones, and what the model sees."""
+"""Versions: Regenerate, Retry and editing make siblings; the model sees only its path."""
 
 from __future__ import annotations
 
@@ -6,28 +6,34 @@ import pytest
 
 from chatdesk.services import Services
 from chatdesk.services.errors import IllegalTransitionError, ValidationError
-from chatdesk.services.messages import SUPERSEDED
+from chatdesk.services.records import Version
 from chatdesk.vocabulary import ExecutionStatus, MessageStatus
+
+
+def _answer(services: Services, user_id: int, execution_id: int, reply: str) -> None:
+    services.executions.start(user_id, execution_id)
+    services.executions.finish(user_id, execution_id, ExecutionStatus.COMPLETED, text=reply)
 
 
 def _ask(services: Services, user_id: int, thread_id: int, text: str, reply: str) -> int:
     """A question answered by a run that ends ``completed``; returns the question's id."""
     sent = services.messages.send(user_id, thread_id, text)
     assert sent.execution is not None
-    services.executions.start(user_id, sent.execution.id)
-    services.executions.finish(user_id, sent.execution.id, ExecutionStatus.COMPLETED, text=reply)
+    _answer(services, user_id, sent.execution.id, reply)
     return sent.message.id
 
 
-def test_regenerate_a_completed_reply_keeps_the_old_one_out_of_the_models_sight(
+def _path(services: Services, user_id: int, thread_id: int) -> list[str]:
+    return [m.content for m in services.messages.list(user_id, thread_id).messages]
+
+
+def test_regenerate_any_reply_makes_a_version_the_model_alone_sees(
     services: Services, user_id: int
 ) -> None:
     thread = services.threads.create(user_id)
     first = _ask(services, user_id, thread.id, "one", "answer one")
     question = _ask(services, user_id, thread.id, "two", "weak answer")
     old_execution = services.messages.get(user_id, question).execution_id
-    with pytest.raises(ValidationError, match="last message"):
-        services.messages.regenerate(user_id, first)
     again = services.messages.regenerate(user_id, question)
     assert again.execution is not None and again.execution.id != old_execution
     assert again.message.status is MessageStatus.PENDING
@@ -35,56 +41,144 @@ def test_regenerate_a_completed_reply_keeps_the_old_one_out_of_the_models_sight(
     assert (old.status, old.result) == (ExecutionStatus.COMPLETED, "weak answer")
     start = services.executions.start(user_id, again.execution.id)
     assert [m.content for m in start.history] == ["one", "answer one"]
-    rows = services.messages.list(user_id, thread.id).messages
-    weak = next(m for m in rows if m.content == "weak answer")
-    assert weak.metadata[SUPERSEDED] is True and weak.status is MessageStatus.COMPLETED
+    assert start.reply.parent_id == question
     with pytest.raises(IllegalTransitionError, match="still being written"):
         services.messages.regenerate(user_id, question)
     services.executions.finish(user_id, again.execution.id, ExecutionStatus.COMPLETED, text="ok")
+    rows = services.messages.list(user_id, thread.id).messages
+    assert [m.content for m in rows] == ["one", "answer one", "two", "ok"]
+    assert [m.version for m in rows] == [Version(1, 1), Version(1, 1), Version(1, 1), Version(2, 2)]
     nxt = services.messages.send(user_id, thread.id, "three")
     assert nxt.execution is not None
     history = services.executions.start(user_id, nxt.execution.id).history
     assert [m.content for m in history] == ["one", "answer one", "two", "ok"]
+    # an earlier reply, far from the end: its own version, and the path ends there
+    early = services.messages.regenerate(user_id, rows[1].id)  # from the reply itself
+    assert early.message.id == first and early.execution is not None
+    assert _path(services, user_id, thread.id) == ["one"]
+    _answer(services, user_id, early.execution.id, "answer one, again")
+    assert _path(services, user_id, thread.id) == ["one", "answer one, again"]
 
 
-def test_completed_stays_final_for_plain_status_changes(services: Services, user_id: int) -> None:
-    thread = services.threads.create(user_id)
-    question = _ask(services, user_id, thread.id, "q", "a")
-    with pytest.raises(IllegalTransitionError):
-        services.messages.retry(user_id, question)
-    with pytest.raises(IllegalTransitionError):
-        services.messages.set_status(user_id, question, MessageStatus.PENDING)
-
-
-def test_edit_and_resend_the_last_message_supersedes_it_and_its_reply(
+def test_flipping_versions_shows_each_with_its_own_conversation_and_remembers(
     services: Services, user_id: int
 ) -> None:
     thread = services.threads.create(user_id)
     _ask(services, user_id, thread.id, "one", "answer one")
+    question = _ask(services, user_id, thread.id, "two", "first take")
+    _ask(services, user_id, thread.id, "deeper", "deeper answer")
+    again = services.messages.regenerate(user_id, question)
+    assert again.execution is not None
+    _answer(services, user_id, again.execution.id, "second take")
+    _ask(services, user_id, thread.id, "other", "other answer")
+    second = services.messages.list(user_id, thread.id).messages[3]
+    assert (second.content, second.version) == ("second take", Version(2, 2))
+    page = services.messages.switch_version(user_id, second.id, -1)
+    assert [m.content for m in page.messages] == [
+        "one",
+        "answer one",
+        "two",
+        "first take",
+        "deeper",
+        "deeper answer",
+    ]
+    assert _path(services, user_id, thread.id) == [m.content for m in page.messages]
+    assert services.threads.get(user_id, thread.id).current_leaf_id == page.messages[-1].id
+    first_take = page.messages[3]
+    assert services.messages.switch_version(user_id, first_take.id, -1).messages[3].id == (
+        first_take.id
+    )  # no version before the first: it stays
+    back = services.messages.switch_version(user_id, first_take.id, +1)
+    assert [m.content for m in back.messages][3:] == ["second take", "other", "other answer"]
+    # a new message goes at the end of the path shown
+    services.messages.switch_version(user_id, second.id, -1)
+    sent = services.messages.send(user_id, thread.id, "continue the first")
+    assert sent.message.parent_id == page.messages[-1].id
+
+
+def test_editing_a_message_makes_a_version_answered_from_its_place(
+    services: Services, user_id: int
+) -> None:
+    thread = services.threads.create(user_id)
+    first = _ask(services, user_id, thread.id, "one", "answer one")
     question = _ask(services, user_id, thread.id, "tow", "what is tow?")
-    sent = services.messages.resend_edited(user_id, question, "  two  ")
+    _ask(services, user_id, thread.id, "later", "later answer")
+    sent = services.messages.send_version(user_id, question, "  two  ")
     assert sent.message.content == "two"
     assert sent.message.metadata == {"edited_from": question}
     assert sent.execution is not None
     original = services.messages.get(user_id, question)
     assert (original.content, original.status) == ("tow", MessageStatus.COMPLETED)
-    assert original.metadata[SUPERSEDED] is True
+    assert original.version == Version(1, 2)
     history = services.executions.start(user_id, sent.execution.id).history
     assert [m.content for m in history] == ["one", "answer one"]
+    assert _path(services, user_id, thread.id)[-2:] == ["two", ""]
+    root = services.messages.send_version(user_id, first, "one, again")
+    assert root.message.parent_id is None and root.execution is not None
+    assert services.executions.start(user_id, root.execution.id).history == []
+    reply = services.messages.add_reply(user_id, thread.id, None, "not mine to edit")
+    with pytest.raises(ValidationError, match="Only a message you wrote"):
+        services.messages.send_version(user_id, reply.id, "x")
+    with pytest.raises(ValidationError, match="empty"):
+        services.messages.send_version(user_id, first, "   ")
 
 
-def test_edit_and_resend_an_earlier_message_changes_nothing_before(
+def test_retry_keeps_the_question_and_makes_its_reply_a_version(
     services: Services, user_id: int
 ) -> None:
     thread = services.threads.create(user_id)
-    first = _ask(services, user_id, thread.id, "one", "answer one")
-    _ask(services, user_id, thread.id, "two", "answer two")
-    sent = services.messages.resend_edited(user_id, first, "one, again")
+    sent = services.messages.send(user_id, thread.id, "q")
     assert sent.execution is not None
-    history = services.executions.start(user_id, sent.execution.id).history
-    assert [m.content for m in history] == ["one", "answer one", "two", "answer two"]
-    reply = services.messages.add_reply(user_id, thread.id, None, "not mine to edit")
-    with pytest.raises(ValidationError, match="Only a message you wrote"):
-        services.messages.resend_edited(user_id, reply.id, "x")
-    with pytest.raises(ValidationError, match="empty"):
-        services.messages.resend_edited(user_id, first, "   ")
+    services.executions.start(user_id, sent.execution.id)
+    services.executions.finish(user_id, sent.execution.id, ExecutionStatus.FAILED, error="down")
+    retried = services.messages.retry(user_id, sent.message.id)
+    assert retried.message.id == sent.message.id and retried.execution is not None
+    _answer(services, user_id, retried.execution.id, "fine now")
+    rows = services.messages.list(user_id, thread.id).messages
+    assert [(m.content, m.version) for m in rows] == [
+        ("q", Version(1, 1)),
+        ("fine now", Version(2, 2)),
+    ]
+
+
+def test_messages_sent_while_a_question_waits_follow_its_reply(
+    services: Services, user_id: int
+) -> None:
+    thread = services.threads.create(user_id)
+    first = services.messages.send(user_id, thread.id, "first")
+    queued = services.messages.send(user_id, thread.id, "queued")
+    assert first.execution is not None and queued.execution is not None
+    _answer(services, user_id, first.execution.id, "first answer")
+    start = services.executions.start(user_id, queued.execution.id)
+    assert [m.content for m in start.history] == ["first", "first answer"]
+    services.executions.finish(user_id, queued.execution.id, ExecutionStatus.COMPLETED, text="ok")
+    assert _path(services, user_id, thread.id) == ["first", "first answer", "queued", "ok"]
+
+
+def test_deleting_a_message_takes_its_branch_and_runs_and_the_path_moves_on(
+    services: Services, user_id: int
+) -> None:
+    thread = services.threads.create(user_id)
+    _ask(services, user_id, thread.id, "one", "answer one")
+    question = _ask(services, user_id, thread.id, "two", "first take")
+    _ask(services, user_id, thread.id, "deeper", "deeper answer")
+    again = services.messages.regenerate(user_id, question)
+    assert again.execution is not None
+    _answer(services, user_id, again.execution.id, "second take")
+    second = services.messages.list(user_id, thread.id).messages[3]
+    assert services.messages.branch_size(user_id, second.id) == 1
+    assert services.messages.delete(user_id, second.id) == 1
+    assert _path(services, user_id, thread.id) == [
+        "one",
+        "answer one",
+        "two",
+        "first take",
+        "deeper",
+        "deeper answer",
+    ]
+    runs_before = len(services.executions.runs_for_message(user_id, question))
+    assert runs_before == 1  # the second take's run went with it
+    assert services.messages.delete(user_id, question) == 4
+    assert _path(services, user_id, thread.id) == ["one", "answer one"]
+    leaf = services.threads.get(user_id, thread.id).current_leaf_id
+    assert leaf == services.messages.list(user_id, thread.id).messages[-1].id

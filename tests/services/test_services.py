@@ -221,6 +221,10 @@ def test_changes_are_announced_after_commit(services: Services, user_id: int) ->
     sent = services.messages.send(user_id, thread.id, "hi")
     services.messages.set_status(user_id, sent.message.id, S.PROCESSING)
     services.messages.edit(user_id, sent.message.id, "hi!")
+    with pytest.raises(IllegalTransitionError, match="still being written"):
+        services.messages.delete(user_id, sent.message.id)  # its run is going
+    assert sent.execution is not None
+    services.executions.finish(user_id, sent.execution.id, ExecutionStatus.CANCELLED)
     services.messages.delete(user_id, sent.message.id)
     services.threads.delete(user_id, thread.id)
     unsubscribe()
@@ -233,7 +237,10 @@ def test_changes_are_announced_after_commit(services: Services, user_id: int) ->
         (ChangeKind.UPDATED, Entity.THREAD),
         (ChangeKind.STATUS_CHANGED, Entity.MESSAGE),
         (ChangeKind.UPDATED, Entity.MESSAGE),
+        (ChangeKind.STATUS_CHANGED, Entity.EXECUTION),
+        (ChangeKind.STATUS_CHANGED, Entity.MESSAGE),
         (ChangeKind.DELETED, Entity.MESSAGE),
+        (ChangeKind.UPDATED, Entity.THREAD),  # its path now ends elsewhere (here: nowhere)
         (ChangeKind.DELETED, Entity.THREAD),
     ]
     status_change = recorder.changes[4]
