@@ -36,10 +36,6 @@ DEFAULT_PAGE_SIZE = 50
 _MAX_IN = 500
 """Ids per IN list when a branch's runs are deleted (SQLite caps bound variables)."""
 MAX_PAGE_SIZE = 1_000
-SUPERSEDED = "superseded"
-"""Metadata flag of the line-shaped history before trees: a message replaced by
-Regenerate or Edit and resend. The tree migration made those earlier versions; nothing
-reads the flag any more."""
 EARLIER_RUNS_KEY = "earlier_executions"
 """Metadata key of a retried message: the ids of its earlier executions, oldest first."""
 
@@ -569,26 +565,6 @@ def _write_message(
         changes.append(execution_change(ChangeKind.CREATED, result.execution, user_id))
     changes.append(_thread_touched(thread))
     return result
-
-
-def _supersede(session: Session, trigger: Message, *, include_self: bool) -> list[Change]:
-    """Mark the replies of ``trigger``'s current run (and it, if asked) superseded."""
-    rows: list[Message] = [trigger] if include_self else []
-    if trigger.execution_id is not None:
-        rows += session.scalars(
-            select(Message).where(
-                Message.execution_id == trigger.execution_id, Message.role == Role.ASSISTANT
-            )
-        ).all()
-    changes = []
-    for row in rows:
-        if (row.meta or {}).get(SUPERSEDED):
-            continue
-        row.meta = {**(row.meta or {}), SUPERSEDED: True}
-        session.flush()
-        record = MessageRecord.of(row)
-        changes.append(_message_change(ChangeKind.UPDATED, record, {"metadata": record.metadata}))
-    return changes
 
 
 def _check_page_size(limit: int) -> None:

@@ -19,8 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from chatdesk.app import ChatdeskApp
 from chatdesk.services import Services
-from chatdesk.services.messages import SUPERSEDED
-from chatdesk.services.records import MessageRecord
+from chatdesk.services.records import MessageRecord, Version
 from chatdesk.store.migrate import Store
 from chatdesk.testing import ScriptedLLM
 from chatdesk.ui.main_window import MainWindow
@@ -174,7 +173,21 @@ def test_import_errors_are_shown_and_change_nothing(
         assert ui_services.threads.count(me) == 0
 
 
-def test_regenerate_keeps_the_old_reply_and_run_but_not_in_the_models_context(
+def _wait_new_reply(qtbot: QtBot, window: MainWindow, not_from: int | None) -> None:
+    """Until the path shown ends in a completed reply of another run than ``not_from``."""
+
+    def done() -> bool:
+        rows = _records(window)
+        return bool(
+            _settled(window, 1)
+            and rows[-1].role is Role.ASSISTANT
+            and rows[-1].execution_id != not_from
+        )
+
+    qtbot.waitUntil(done, timeout=RUN_TIMEOUT_MS)
+
+
+def test_regenerate_makes_a_version_and_keeps_the_old_reply_and_run_out_of_context(
     qtbot: QtBot, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
 ) -> None:
     window = chatdesk_app.window
@@ -192,37 +205,34 @@ def test_regenerate_keeps_the_old_reply_and_run_but_not_in_the_models_context(
         Qt.Key.Key_R,
         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
     )
-    _wait_replies(qtbot, window, 2)
+    _wait_new_reply(qtbot, window, weak.execution_id)
     rows = _records(window)
-    assert [m.id for m in rows[:2]] == [question.id, weak.id]
-    old_reply, new_reply = rows[1], rows[2]
-    assert old_reply.content == "A first, weak answer" and old_reply.metadata[SUPERSEDED]
+    assert [m.id for m in rows[:1]] == [question.id] and len(rows) == 2  # the path shown
+    new_reply = rows[1]
+    assert new_reply.version == Version(2, 2) and new_reply.parent_id == question.id
     assert "Name a colour" in new_reply.content
-    assert "weak answer" not in new_reply.content  # the model never saw the replaced reply
+    assert "weak answer" not in new_reply.content  # the model never saw the other version
+    assert services.messages.get(user, weak.id).version == Version(1, 2)  # kept, as version 1
     assert weak.execution_id is not None and new_reply.execution_id != weak.execution_id
     kept = services.executions.get(user, weak.execution_id)
     assert (kept.status, kept.result) == (ExecutionStatus.COMPLETED, "A first, weak answer")
     assert services.executions.logs(user, weak.execution_id)  # its trace is kept too
-    # Regenerate is on the current reply's menu only, not on the replaced one
-    assert "Regenerate reply" not in [a.text() for a in _bubble_menu(window, weak.id).actions()]
     scripted_llm.reply("Third try")
     _trigger(_bubble_menu(window, new_reply.id), "Regenerate reply")
-    _wait_replies(qtbot, window, 3)
+    _wait_new_reply(qtbot, window, new_reply.execution_id)
     assert _records(window)[-1].content == "Third try"
-    status = window.message_view.delegate.status_line(
-        window.message_model.index(window.message_model.row_of(weak.id) or 0)
-    )
-    assert status.text.startswith("Replaced · ")
+    assert _records(window)[-1].version == Version(3, 3)
 
 
-def test_edit_and_resend_sends_a_new_message_and_keeps_the_old_one(
+def test_editing_a_message_sends_a_new_version_and_keeps_the_old_one(
     qtbot: QtBot, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM
 ) -> None:
     window = chatdesk_app.window
+    services, user = chatdesk_app.services, chatdesk_app.user_id
     scripted_llm.reply("What is a tow?", {"text": "", "echo": True})
     _send(qtbot, window, "Explain tow")
     _wait_replies(qtbot, window, 1)
-    question = _records(window)[0]
+    question, first_reply = _records(window)
     composer = window.composer
     qtbot.keyClicks(composer.edit, "a draft")
     # Esc gives the draft back
@@ -235,16 +245,14 @@ def test_edit_and_resend_sends_a_new_message_and_keeps_the_old_one(
     composer.edit.selectAll()
     qtbot.keyClicks(composer.edit, "Explain two")
     qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
-    _wait_replies(qtbot, window, 2)
+    _wait_new_reply(qtbot, window, first_reply.execution_id)
     rows = _records(window)
-    assert [(m.role, m.content) for m in rows[:2]] == [
-        (Role.USER, "Explain tow"),
-        (Role.ASSISTANT, "What is a tow?"),
-    ]
-    assert all(m.metadata.get(SUPERSEDED) for m in rows[:2])
-    assert rows[2].content == "Explain two" and rows[2].metadata["edited_from"] == question.id
-    echo = rows[3].content
+    assert [m.content for m in rows[:1]] == ["Explain two"] and len(rows) == 2
+    assert rows[0].metadata["edited_from"] == question.id and rows[0].version == Version(2, 2)
+    echo = rows[1].content
     assert "Explain two" in echo and "tow" not in echo.replace("two", "")
+    original = services.messages.get(user, question.id)
+    assert (original.content, original.version) == ("Explain tow", Version(1, 2))
     assert not composer.edit_bar.isVisible() and composer.text() == ""
 
 

@@ -42,7 +42,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from chatdesk.services.messages import SUPERSEDED
 from chatdesk.services.records import MessageRecord
 from chatdesk.ui.chat.bubble_parts import (
     ROW_SPACING,
@@ -79,8 +78,6 @@ CACHE_SIZE = 600
 RETRY_TEXT = "Retry"
 RETRY_GAP = "   "
 DOTS = ("•  ", "•• ", "•••")
-SUPERSEDED_OPACITY = 0.55
-SUPERSEDED_LABEL = "Replaced"
 
 
 @dataclass
@@ -256,8 +253,6 @@ class MessageDelegate(QStyledItemDelegate):
             text = f"{used} · Stopped" if used else "Stopped"
             return StatusLine(text, muted, retry, text, tools=bool(used))
         t = message_time(m.created_at)
-        if m.metadata.get(SUPERSEDED):
-            t = f"{SUPERSEDED_LABEL} · {t}"  # kept, but no longer told to the model
         if used:
             t = f"{used} · {t}"
         return StatusLine(t, muted, False, t, tools=bool(used))
@@ -386,8 +381,6 @@ class MessageDelegate(QStyledItemDelegate):
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        if m.metadata.get(SUPERSEDED) and not selected:
-            painter.setOpacity(SUPERSEDED_OPACITY)
         if m.id == self.flash_id and self.flash_level > 0:
             glow = QColor(c.accent)
             glow.setAlphaF(0.35 * self.flash_level)

@@ -20,7 +20,6 @@ the bubble go back.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 from collections.abc import Callable
 from enum import auto
@@ -396,14 +395,19 @@ class MessageListModel(ListModel[MessageRecord]):
         )
 
     def _insert(self, record: MessageRecord) -> None:
+        """A new message of the open thread: appended when it continues the path shown;
+        a new version or an answer that moved messages below it changes the path, so
+        the path's newest page is read again."""
         if self.row_of(record.id) is not None:
             self._replace(record, {"content": None, "status": None, "execution_id": None})
             return
-        if self._ids and record.id < self._ids[0] and self._has_older:
-            return  # belongs to history not loaded yet; paging will bring it
-        if self._ids and record.id > self._ids[-1] and self._has_newer:
+        if self._has_newer:
             return  # newer than the window shown; paging newer will bring it
-        pos = bisect.bisect_left(self._ids, record.id)
+        last = self._rows[-1].id if self._rows else None
+        if record.parent_id != last:
+            self.load_thread(self._thread_id)
+            return
+        pos = len(self._rows)
         self._insert_rows(pos, [record])
         if record.execution_id is not None:
             self._emit_for_execution(
@@ -436,9 +440,10 @@ class MessageListModel(ListModel[MessageRecord]):
                 )
 
     def _remove(self, message_id: int) -> None:
-        row = self.row_of(message_id)
-        if row is not None:
-            self._remove_rows(row, row)
+        """A message went, with the branch below it: the path shown moves on to the
+        version left beside it (or ends above it), so it is read again."""
+        if self.row_of(message_id) is not None:
+            self.load_thread(self._thread_id)
 
     def _emit_for_execution(
         self, execution_id: int, roles: tuple[int, ...], skip: int | None = None
