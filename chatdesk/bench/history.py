@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 
 from chatdesk.store.migrate import Store, open_store
 from chatdesk.store.models import Thread, User
@@ -99,6 +99,8 @@ def _fill(store: Store, size: HistorySize, rng: random.Random, started: float) -
     ]
     batch: list[dict[str, object]] = []
     clock = base
+    next_id = 1  # ids given here, so each message names the one before as its parent
+    leaves: list[dict[str, object]] = []
 
     def flush() -> None:
         with store.engine.begin() as connection:
@@ -111,6 +113,9 @@ def _fill(store: Store, size: HistorySize, rng: random.Random, started: float) -
             clock += timedelta(seconds=7)
             batch.append(
                 {
+                    "id": next_id,
+                    "parent_id": next_id - 1 if index else None,
+                    "chosen_at": clock,
                     "thread_id": thread_id,
                     "user_id": user_id,
                     "role": role,
@@ -122,8 +127,19 @@ def _fill(store: Store, size: HistorySize, rng: random.Random, started: float) -
                     "updated_at": clock,
                 }
             )
+            next_id += 1
             if len(batch) >= BATCH:
                 flush()
+        if count:
+            leaves.append({"thread": thread_id, "leaf": next_id - 1})
     if batch:
         flush()
+    threads_table = User.metadata.tables["threads"]
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(threads_table)
+            .where(threads_table.c.id == bindparam("thread"))
+            .values(current_leaf_id=bindparam("leaf")),
+            leaves,
+        )
     return BuiltHistory(user_id, big_thread_id, time.perf_counter() - started)

@@ -17,10 +17,11 @@ import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QCursor
 from pytestqt.qtbot import QtBot
+from sqlalchemy import func, select
 
 from chatdesk.services import Services
 from chatdesk.store.migrate import Store, open_store
-from chatdesk.store.models import Message
+from chatdesk.store.models import Message, Thread
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.vocabulary import MessageStatus, Role
 
@@ -81,11 +82,17 @@ def make_window(qtbot: QtBot, ui_services: Services, me: int) -> Iterator[Callab
 
 
 def add_messages(store: Store, thread_id: int, user_id: int, count: int) -> None:
-    """Write ``count`` completed messages in one transaction (fast fixture data)."""
+    """Write ``count`` completed messages in one transaction (fast fixture data), each
+    following the one before at the end of the thread's current path."""
     start = datetime.now(UTC) - timedelta(minutes=count)
     with store.session_factory.begin() as session:
+        thread = session.get_one(Thread, thread_id)
+        parent = thread.current_leaf_id
+        first = (session.scalar(select(func.max(Message.id))) or 0) + 1
         session.add_all(
             Message(
+                id=first + i,
+                parent_id=first + i - 1 if i else parent,
                 thread_id=thread_id,
                 user_id=user_id,
                 role=Role.USER if i % 2 == 0 else Role.ASSISTANT,
@@ -95,9 +102,13 @@ def add_messages(store: Store, thread_id: int, user_id: int, count: int) -> None
                 meta={},
                 created_at=start + timedelta(minutes=i),
                 updated_at=start + timedelta(minutes=i),
+                chosen_at=start + timedelta(minutes=i),
             )
             for i in range(count)
         )
+        session.flush()
+        if count:
+            thread.current_leaf_id = first + count - 1
 
 
 @pytest.fixture

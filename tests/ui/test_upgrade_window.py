@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
@@ -21,7 +22,7 @@ from chatdesk.app import _open_store_or_explain
 from chatdesk.services import Services
 from chatdesk.store.backup import list_backups
 from chatdesk.store.connection import create_session_factory, create_store_engine
-from chatdesk.store.migrate import Store, upgrade
+from chatdesk.store.migrate import Store, alembic_config, upgrade
 from chatdesk.store.schema import HEAD_REVISION
 from chatdesk.ui.setup import upgrade_window
 from chatdesk.ui.setup.upgrade_window import UpgradeWindow
@@ -31,15 +32,23 @@ MESSAGES = 40
 
 
 def _older_database(tmp_path: Path, revision: str) -> str:
-    """A chatdesk database at ``revision`` holding a thread of messages."""
+    """A chatdesk database at ``revision`` holding a thread of messages.
+
+    Filled at head and migrated down: the models describe only the head schema.
+    """
     url = f"sqlite:///{tmp_path / 'chatdesk.db'}"
     engine = create_store_engine(url)
-    upgrade(engine, revision)
+    upgrade(engine)
     store = Store(engine=engine, session_factory=create_session_factory(engine), url=url)
     services = Services(store)
     user = services.users.ensure()
     thread = services.threads.create(user, "kept")
     add_messages(store, thread.id, user, MESSAGES)
+    config = alembic_config()
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+        connection.commit()
     store.close()
     return url
 
@@ -135,18 +144,22 @@ def test_an_older_database_opens_behind_the_progress_window(
     assert watcher.steps[0] == "Checking your chat history"
     assert watcher.steps[1] == "Backing up"
     assert watcher.steps[2] == (
-        "Upgrading (1 of 3): Prefix indexes for message search, so the words being typed "
+        "Upgrading (1 of 4): Prefix indexes for message search, so the words being typed "
         "are found fast"
     )
     assert watcher.steps[3] == (
-        "Upgrading (2 of 3): Each reply remembers which chatdesk is writing it, so several "
+        "Upgrading (2 of 4): Each reply remembers which chatdesk is writing it, so several "
         "can share a database"
     )
     assert watcher.steps[4] == (
-        "Upgrading (3 of 3): A chat remembers which tools it switched off and which it "
+        "Upgrading (3 of 4): A chat remembers which tools it switched off and which it "
         "allowed without asking"
     )
-    assert len(watcher.steps) == 5
+    assert watcher.steps[5] == (
+        "Upgrading (4 of 4): Conversations become trees: each message has a parent, a thread "
+        "its current leaf"
+    )
+    assert len(watcher.steps) == 6
     assert _upgrade_window() is None  # and it went away
     services = Services(store)
     user = services.users.ensure()
@@ -176,10 +189,11 @@ def test_steps_name_each_pending_revision(
     assert [step.split(":")[0] for step in watcher.steps] == [
         "Checking your chat history",
         "Backing up",
-        "Upgrading (1 of 4)",
-        "Upgrading (2 of 4)",
-        "Upgrading (3 of 4)",
-        "Upgrading (4 of 4)",
+        "Upgrading (1 of 5)",
+        "Upgrading (2 of 5)",
+        "Upgrading (3 of 5)",
+        "Upgrading (4 of 5)",
+        "Upgrading (5 of 5)",
     ]
 
 

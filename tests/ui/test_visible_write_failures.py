@@ -311,4 +311,5 @@ def test_an_edit_resent_into_a_locked_database_stays_an_edit_with_its_text(
     assert _contents(ui_services, me, thread_id) == ["first words"]
     qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
     assert window.composer.editing_id is None and window.composer.text() == ""
-    assert _contents(ui_services, me, thread_id) == ["first words", "better words"]
+    assert _contents(ui_services, me, thread_id) == ["better words"]  # the path shown
+    assert ui_services.messages.get(me, original.id).content == "first words"  # version 1

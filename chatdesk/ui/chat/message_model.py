@@ -419,6 +419,8 @@ class MessageListModel(ListModel[MessageRecord]):
         if row is None:
             return
         old = self._rows[row]
+        if record.version is None:  # a change says nothing of siblings: keep what is known
+            record = dataclasses.replace(record, version=old.version)
         self._set_row(row, record)
         roles = changed_roles(fields, _FIELD_ROLES)
         if not roles:  # unknown fields: compare what can be seen
