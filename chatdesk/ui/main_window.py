@@ -339,6 +339,7 @@ class MainWindow(QMainWindow):
         self.thread_model.rename_failed.connect(self.on_rename_failed)
         self.thread_model.rename_busy.connect(self.on_rename_busy)
         # chat
+        self.message_view.version_switcher.failed.connect(self.notices.error)
         self.message_model.activity_changed.connect(self.on_activity_changed)
         self.message_model.rowsInserted.connect(self._update_empty_state)
         self.message_model.rowsRemoved.connect(self._update_empty_state)

@@ -12,6 +12,7 @@ to open it), Retry reports the user message to send again.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
@@ -105,6 +106,8 @@ class _Parts:
 
 @dataclass(frozen=True)
 class StatusLine:
+    """What a bubble's status line says, and how."""
+
     text: str
     color: str
     retry: bool
@@ -119,11 +122,14 @@ class MessageDelegate(QStyledItemDelegate):
         link_activated: a link in a message was clicked (str URL, not yet vetted).
         retry_clicked: Retry was clicked; the user message id to send again (int).
         tools_clicked: the "Used …" line of a reply was clicked (its message id).
+        version_clicked: an arrow of a bubble's ``‹ 2 / 3 ›`` was clicked (message id,
+            -1 or +1).
     """
 
     link_activated = Signal(str)
     retry_clicked = Signal(int)
     tools_clicked = Signal(int)
+    version_clicked = Signal(int, int)
 
     def __init__(self, view: QAbstractItemView, theme: ThemeManager) -> None:
         super().__init__(view)
@@ -219,6 +225,38 @@ class MessageDelegate(QStyledItemDelegate):
         return entry
 
     def status_line(self, index: Index) -> StatusLine:
+        """The line under a bubble's text: its state or time, after ``‹ 2 / 3 ›`` when
+        the message has versions (a click on an arrow shows the one before or after)."""
+        line = self._status_body(index)
+        prefix = version_label(index)
+        if not prefix:
+            return line
+        return dataclasses.replace(
+            line,
+            text=f"{prefix}{VERSION_GAP}{line.text}",
+            widest=f"{prefix}{VERSION_GAP}{line.widest}",
+        )
+
+    def version_step_at(self, option_rect: QRect, index: Index, font: QFont, pos: QPointF) -> int:
+        """-1 or +1 when ``pos`` is on the ‹ or › of the bubble's version label, else 0."""
+        prefix = version_label(index)
+        if not prefix:
+            return 0
+        geo = self.geometry(option_rect, index, font)
+        if not geo.status.adjusted(-4, -4, 4, 4).contains(pos):
+            return 0
+        left, _right = self.status_span(option_rect, index, font)
+        sfm = QFontMetrics(self._status_font(font))
+        back_end = left + sfm.horizontalAdvance(prefix[:2]) + 2
+        forward_start = left + sfm.horizontalAdvance(prefix[:-1]) - 2
+        forward_end = left + sfm.horizontalAdvance(prefix) + 4
+        if left - 6 <= pos.x() <= back_end:
+            return -1
+        if forward_start <= pos.x() <= forward_end:
+            return 1
+        return 0
+
+    def _status_body(self, index: Index) -> StatusLine:
         m: MessageRecord = index.data(MessageRoles.Record)
         c = self.colors
         muted = c.user_muted if m.role is Role.USER else c.muted
@@ -518,8 +556,10 @@ class MessageDelegate(QStyledItemDelegate):
         pos = event.position()
         anchor = self._anchor_at(geo, m, pos)
         on_retry = geo.retry is not None and geo.retry.adjusted(-4, -4, 4, 4).contains(pos)
+        step = 0 if on_retry else self.version_step_at(option.rect, index, option.font, pos)
         on_tools = (
             not on_retry
+            and not step
             and geo.status.contains(pos)
             and self.status_line(index).tools
             and self._on_status_ink(option.rect, index, option.font, pos)
@@ -528,7 +568,7 @@ class MessageDelegate(QStyledItemDelegate):
         if kind == QEvent.Type.MouseMove:
             cursor = (
                 Qt.CursorShape.PointingHandCursor
-                if anchor or on_retry or on_tools
+                if anchor or on_retry or on_tools or step
                 else Qt.CursorShape.IBeamCursor
                 if geo.text.contains(pos)
                 else Qt.CursorShape.ArrowCursor
@@ -539,9 +579,15 @@ class MessageDelegate(QStyledItemDelegate):
             return False
         if kind == QEvent.Type.MouseButtonPress:
             self._pressed_anchor = anchor or (
-                "\0retry" if on_retry else "\0tools" if on_tools else None
+                "\0retry"
+                if on_retry
+                else "\0tools"
+                if on_tools
+                else f"\0version{step}"
+                if step
+                else None
             )
-            return False
+            return bool(step)  # a click on an arrow is not a click on the row
         if kind == QEvent.Type.MouseButtonRelease:
             pressed, self._pressed_anchor = self._pressed_anchor, None
             if on_retry and pressed == "\0retry":
@@ -552,6 +598,9 @@ class MessageDelegate(QStyledItemDelegate):
             if on_tools and pressed == "\0tools":
                 self.tools_clicked.emit(m.id)
                 return True
+            if step and pressed == f"\0version{step}":
+                self.version_clicked.emit(m.id, step)
+                return True
             if anchor and pressed == anchor:
                 self.link_activated.emit(anchor)
                 return True
@@ -560,6 +609,18 @@ class MessageDelegate(QStyledItemDelegate):
     def _on_status_ink(self, option_rect: QRect, index: Index, font: QFont, pos: QPointF) -> bool:
         left, right = self.status_span(option_rect, index, font)
         return left - 2 <= pos.x() <= right + 2
+
+
+VERSION_GAP = "   "
+"""Room between a version label and the rest of the status line."""
+
+
+def version_label(index: Index) -> str:
+    """``‹ 2 / 3 ›`` for a message with versions, else empty."""
+    count = index.data(MessageRoles.VersionCount)
+    if not isinstance(count, int) or count <= 1:
+        return ""
+    return f"‹ {index.data(MessageRoles.VersionIndex)} / {count} ›"
 
 
 def _moved(geo: BubbleGeometry, dy: float) -> BubbleGeometry:

@@ -60,6 +60,9 @@ class MessageRoles(Roles):
     RetryTarget = auto()
     ExecutionStatus = auto()
     Record = auto()
+    ParentId = auto()
+    VersionIndex = auto()
+    VersionCount = auto()
 
 
 LiveText = Callable[[int], str | None]
@@ -172,6 +175,12 @@ class MessageListModel(ListModel[MessageRecord]):
             return execution.status.value if execution else None
         if role == MessageRoles.Record:
             return m
+        if role == MessageRoles.ParentId:
+            return m.parent_id
+        if role == MessageRoles.VersionIndex:
+            return m.version.index if m.version else 1
+        if role == MessageRoles.VersionCount:
+            return m.version.count if m.version else 1
         return None
 
     def error_of(self, m: MessageRecord) -> str | None:
@@ -252,6 +261,20 @@ class MessageListModel(ListModel[MessageRecord]):
             )
             self._reset(self._thread_id, page)
         return self.row_of(message_id)
+
+    def switch_version(self, message_id: int, step: int) -> int | None:
+        """Show the version ``step`` places from ``message_id`` (-1: the one before) with
+        the conversation below it; the services remember the choice. Returns the row of
+        the version now shown. Raises ``ServiceError`` if that cannot be written."""
+        row = self.row_of(message_id)
+        if self._thread_id is None or row is None:
+            return None
+        parent = self._rows[row].parent_id
+        page = self._services.messages.switch_version(self._user_id, message_id, step)
+        self._reset(self._thread_id, page)
+        # the version shown now stands where the flipped one stood: below the same parent
+        shown = next((m for m in page.messages if m.parent_id == parent), None)
+        return self.row_of(shown.id) if shown is not None else None
 
     def jump_to_newest(self) -> None:
         """Back to the newest page, if a window further back is shown."""

@@ -22,6 +22,7 @@ from chatdesk.ui.chat.action_bar import ActionBar, BarCommand, rerun_of
 from chatdesk.ui.chat.bubble_selection import BubbleSelection
 from chatdesk.ui.chat.message_delegate import MessageDelegate
 from chatdesk.ui.chat.message_model import MessageListModel, MessageRoles
+from chatdesk.ui.chat.version_switcher import VersionSwitcher
 from chatdesk.ui.theme import ThemeManager
 from chatdesk.vocabulary import ACTIVE_MESSAGE_STATUSES, MessageStatus, Role
 
@@ -89,6 +90,7 @@ class MessageListView(QListView):
         # Drag-select inside a bubble; then the bar, which so sees clicks first.
         self.text_selection = BubbleSelection(self, self._delegate, model)
         self.action_bar = ActionBar(self, self._delegate, model, commands=self)
+        self.version_switcher = VersionSwitcher(self, model, self._delegate)
         self.setAccessibleDescription("Right arrow: this message's actions")
         self._connect_signals()
 

@@ -1,0 +1,120 @@
+"""Versions in the window: ``‹ 2 / 3 ›`` under a bubble, its arrows, Alt+Left/Right."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QPoint, Qt
+from pytestqt.qtbot import QtBot
+
+from chatdesk.services import Services
+from chatdesk.ui.chat.message_delegate import version_label
+from chatdesk.ui.chat.message_model import MessageRoles
+from chatdesk.ui.chat.version_switcher import VersionSwitcher
+from chatdesk.ui.main_window import MainWindow
+from chatdesk.vocabulary import ExecutionStatus
+from tests.ui.test_chat_actions import _records
+
+MakeWindow = Callable[[], MainWindow]
+
+
+def _answer(services: Services, me: int, execution_id: int, text: str) -> None:
+    services.executions.start(me, execution_id)
+    services.executions.finish(me, execution_id, ExecutionStatus.COMPLETED, text=text)
+
+
+def _three_takes(services: Services, me: int) -> tuple[int, int]:
+    """A chat whose second question has three replies, the last with a follow-up."""
+    thread = services.threads.create(me, "takes")
+    first = services.messages.send(me, thread.id, "one")
+    assert first.execution is not None
+    _answer(services, me, first.execution.id, "answer one")
+    question = services.messages.send(me, thread.id, "two")
+    assert question.execution is not None
+    _answer(services, me, question.execution.id, "take 1")
+    for take in (2, 3):
+        again = services.messages.regenerate(me, question.message.id)
+        assert again.execution is not None
+        _answer(services, me, again.execution.id, f"take {take}")
+    follow = services.messages.send(me, thread.id, "more about take 3")
+    assert follow.execution is not None
+    _answer(services, me, follow.execution.id, "more")
+    return thread.id, question.message.id
+
+
+def _label_point(window: MainWindow, message_id: int, step: int) -> QPoint:
+    """A point on the ‹ (step -1) or › (step +1) of a bubble's version label."""
+    view = window.message_view
+    row = window.message_model.row_of(message_id)
+    assert row is not None
+    index = window.message_model.index(row)
+    rect = view.visualRect(index)
+    geo = view.delegate.geometry(rect, index, view.font())
+    left, right = view.delegate.status_span(rect, index, view.font())
+    y = int(geo.status.center().y())
+    for x in range(int(left) - 4, int(right) + 4):
+        if view.delegate.version_step_at(rect, index, view.font(), QPoint(x, y).toPointF()) == step:
+            return QPoint(x + 1, y)
+    raise AssertionError("no arrow found")
+
+
+def test_a_reply_with_versions_flips_by_click_and_by_keys_and_remembers(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    thread_id, _question = _three_takes(ui_services, me)
+    window = make_window()
+    window.resize(1000, 700)
+    window.sidebar.select_thread(thread_id)
+    view = window.message_view
+    view.grab()
+    rows = _records(window)
+    assert [m.content for m in rows] == [
+        "one",
+        "answer one",
+        "two",
+        "take 3",
+        "more about take 3",
+        "more",
+    ]
+    model = window.message_model
+    take = model.index(3)
+    assert (take.data(MessageRoles.VersionIndex), take.data(MessageRoles.VersionCount)) == (3, 3)
+    assert take.data(MessageRoles.ParentId) == rows[2].id
+    assert version_label(take) == "‹ 3 / 3 ›"
+    assert version_label(model.index(2)) == ""  # one version: no label
+    assert view.delegate.status_line(take).text.startswith("‹ 3 / 3 ›")
+    roles = {bytes(name).decode() for name in model.roleNames().values()}
+    assert {"parentId", "versionIndex", "versionCount"} <= roles
+    switcher = window.findChild(QObject, "versionSwitcher")
+    assert isinstance(switcher, VersionSwitcher)
+
+    # a click on ‹ shows take 2, and the conversation below it: none
+    with qtbot.waitSignal(switcher.flipped, timeout=5_000):
+        qtbot.mouseClick(
+            view.viewport(), Qt.MouseButton.LeftButton, pos=_label_point(window, rows[3].id, -1)
+        )
+    assert [m.content for m in _records(window)] == ["one", "answer one", "two", "take 2"]
+    assert version_label(model.index(3)) == "‹ 2 / 3 ›"
+    assert view.currentIndex().row() == 3
+    assert view.accessibleDescription() == "Version 2 of 3"
+
+    # keys: Alt+Left to take 1, Alt+Left again does nothing more, Alt+Right back to 2
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert _records(window)[3].content == "take 1"
+    qtbot.keyClick(view, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert _records(window)[3].content == "take 1"
+    qtbot.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert [m.content for m in _records(window)][3:] == ["take 3", "more about take 3", "more"]
+    qtbot.keyClick(view, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert _records(window)[-1].content == "take 2"
+
+    # remembered: the chat opens again on take 2, in another window too
+    other = make_window()
+    other.sidebar.select_thread(thread_id)
+    assert [m.content for m in _records(other)][-1] == "take 2"
+    # and a new message continues the version shown
+    sent = ui_services.messages.send(me, thread_id, "about take 2")
+    qtbot.waitUntil(lambda: _records(window)[-1].id == sent.message.id, timeout=5_000)
+    assert [m.content for m in _records(window)][-2:] == ["take 2", "about take 2"]
