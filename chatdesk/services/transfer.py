@@ -290,8 +290,12 @@ class TransferService:
                 out.write(("," if n else "") + "\n  " + _json_line(entry))
             out.write("\n]}\n")
 
-    def write_markdown(self, user_id: int, thread_id: int, out: TextIO) -> None:
-        """Write the thread as Markdown for people to read (not for importing)."""
+    def write_markdown(
+        self, user_id: int, thread_id: int, out: TextIO, *, all_branches: bool = False
+    ) -> None:
+        """Write the thread as Markdown for people to read (not for importing): the
+        conversation as shown (the current path), or with ``all_branches`` every
+        message, each after its parent, its headline naming its version."""
         with self._uow.read() as session:
             thread = owned_thread(session, user_id, thread_id)
             out.write(f"# {_one_line(thread.title)}\n\n")
@@ -304,11 +308,23 @@ class TransferService:
             if thread.system_prompt:
                 out.write("\n**System prompt**\n\n" + fenced(thread.system_prompt, "text"))
             errors = _errors(session, thread.id)
-            for row in _stream(session, _MESSAGE_COLUMNS, Message, thread.id):
+            if all_branches:
+                versions = _sibling_places(session, thread.id)
+                rows = _parents_first(_stream(session, _MESSAGE_COLUMNS, Message, thread.id))
+            else:
+                versions = {}
+                leaf = tree.current_leaf(session, thread)
+                path = (
+                    [] if leaf is None else tree.ids_up(session, thread.id, leaf, tree.WHOLE_PATH)
+                )
+                rows = _stream_ids(session, _MESSAGE_COLUMNS, path)
+            for row in rows:
                 role = Role(row.role)
                 status = MessageStatus(row.status)
                 who = {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "System"}[role]
                 head = f"{who} · {_human_time(row.created_at)}"
+                if row.id in versions:
+                    head += " · version {} of {}".format(*versions[row.id])
                 if status is not MessageStatus.COMPLETED:
                     head += f" · {status_word(status)}"
                 out.write(f"\n---\n\n## {head}\n\n")
@@ -324,8 +340,13 @@ class TransferService:
         """``write_json`` into ``path``, replacing it only once the whole file is written."""
         write_atomically(Path(path), lambda out: self.write_json(user_id, thread_id, out))
 
-    def export_markdown(self, user_id: int, thread_id: int, path: Path | str) -> None:
-        write_atomically(Path(path), lambda out: self.write_markdown(user_id, thread_id, out))
+    def export_markdown(
+        self, user_id: int, thread_id: int, path: Path | str, *, all_branches: bool = False
+    ) -> None:
+        write_atomically(
+            Path(path),
+            lambda out: self.write_markdown(user_id, thread_id, out, all_branches=all_branches),
+        )
 
     # -- import ------------------------------------------------------------------------
 
@@ -671,6 +692,30 @@ def _stream(
         if len(rows) < PAGE:
             return
         last = rows[-1].id
+
+
+def _stream_ids(session: Session, columns: tuple[Any, ...], ids: list[int]) -> Iterator[Any]:
+    """The messages ``ids`` in that order, fetched a page at a time."""
+    for start in range(0, len(ids), PAGE):
+        page = ids[start : start + PAGE]
+        rows = {
+            row.id: row for row in session.execute(select(*columns).where(Message.id.in_(page)))
+        }
+        yield from (rows[i] for i in page if i in rows)
+
+
+def _sibling_places(session: Session, thread_id: int) -> dict[int, tuple[int, int]]:
+    """(version, of how many) of every message that has siblings."""
+    groups: dict[int | None, list[int]] = {}
+    query = select(Message.id, Message.parent_id).where(Message.thread_id == thread_id)
+    for message_id, parent_id in session.execute(query.order_by(Message.id)):
+        groups.setdefault(parent_id, []).append(message_id)
+    return {
+        message_id: (place, len(group))
+        for group in groups.values()
+        if len(group) > 1
+        for place, message_id in enumerate(group, start=1)
+    }
 
 
 def _parents_first(rows: Iterator[Any]) -> Iterator[Any]:

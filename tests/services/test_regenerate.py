@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from sqlalchemy import func, select
 
 from chatdesk.services import Services
 from chatdesk.services.errors import IllegalTransitionError, ValidationError
 from chatdesk.services.records import Version
+from chatdesk.store.models import Execution
 from chatdesk.vocabulary import ExecutionStatus, MessageStatus
 
 
@@ -176,9 +180,30 @@ def test_deleting_a_message_takes_its_branch_and_runs_and_the_path_moves_on(
         "deeper",
         "deeper answer",
     ]
-    runs_before = len(services.executions.runs_for_message(user_id, question))
-    assert runs_before == 1  # the second take's run went with it
+    # a reply's run belongs to its question: its Run details still show it
+    assert len(services.executions.runs_for_message(user_id, question)) == 2
     assert services.messages.delete(user_id, question) == 4
     assert _path(services, user_id, thread.id) == ["one", "answer one"]
     leaf = services.threads.get(user_id, thread.id).current_leaf_id
     assert leaf == services.messages.list(user_id, thread.id).messages[-1].id
+    with services.store.session_factory() as session:  # the question's runs went with it
+        assert session.scalar(select(func.count()).select_from(Execution)) == 1
+
+
+def test_markdown_writes_the_path_shown_or_every_branch_with_its_version(
+    services: Services, user_id: int
+) -> None:
+    thread = services.threads.create(user_id, "takes")
+    question = _ask(services, user_id, thread.id, "two", "first take")
+    again = services.messages.regenerate(user_id, question)
+    assert again.execution is not None
+    _answer(services, user_id, again.execution.id, "second take")
+    out = io.StringIO()
+    services.transfer.write_markdown(user_id, thread.id, out)
+    shown = out.getvalue()
+    assert "second take" in shown and "first take" not in shown
+    out = io.StringIO()
+    services.transfer.write_markdown(user_id, thread.id, out, all_branches=True)
+    every = out.getvalue()
+    assert every.index("first take") < every.index("second take")
+    assert every.count("· version 1 of 2") == 1 and every.count("· version 2 of 2") == 1
