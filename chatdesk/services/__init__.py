@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chatdesk.services.branches import BranchService
 from chatdesk.services.conversation import ConversationService
 from chatdesk.services.events import ChangeBus
 from chatdesk.services.executions import ExecutionService
@@ -33,6 +34,7 @@ class Services:
         self.threads = ThreadService(uow)
         self.tool_rules = ToolRuleService(uow)
         self.messages = MessageService(uow)
+        self.branches = BranchService(uow)
         self.executions = ExecutionService(uow)
         self.search = SearchService(uow)
         self.transfer = TransferService(uow)

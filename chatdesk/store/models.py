@@ -190,7 +190,7 @@ class Message(Base):
             ["messages.id", "messages.thread_id", "messages.user_id"],
         ),
         Index("ix_messages_thread_id_id", "thread_id", "id"),
-        Index("ix_messages_thread_id_parent_id", "thread_id", "parent_id"),
+        Index("ix_messages_thread_id_parent_id", "thread_id", "parent_id", "chosen_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

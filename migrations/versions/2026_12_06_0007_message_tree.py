@@ -92,7 +92,7 @@ def upgrade() -> None:
             ["parent_id", "thread_id", "user_id"],
             ["id", "thread_id", "user_id"],
         )
-        batch.create_index(_CHILDREN, ["thread_id", "parent_id"])
+        batch.create_index(_CHILDREN, ["thread_id", "parent_id", "chosen_at"])
     if dialect == "sqlite":
         for statement in SQLITE_FTS_TRIGGERS:
             op.execute(statement)

@@ -207,3 +207,28 @@ def test_markdown_writes_the_path_shown_or_every_branch_with_its_version(
     every = out.getvalue()
     assert every.index("first take") < every.index("second take")
     assert every.count("· version 1 of 2") == 1 and every.count("· version 2 of 2") == 1
+
+
+def test_branching_copies_the_path_into_a_new_chat_that_names_its_origin(
+    services: Services, user_id: int
+) -> None:
+    thread = services.threads.create(user_id, "Trip plans")
+    _ask(services, user_id, thread.id, "one", "answer one")
+    question = _ask(services, user_id, thread.id, "two", "first take")
+    again = services.messages.regenerate(user_id, question)
+    assert again.execution is not None
+    _answer(services, user_id, again.execution.id, "second take")
+    _ask(services, user_id, thread.id, "three", "answer three")
+    second = services.messages.list(user_id, thread.id).messages[3]
+    branch = services.branches.branch(user_id, second.id)
+    assert branch.title == "Trip plans (branch)" and branch.id != thread.id
+    copied = services.messages.list(user_id, branch.id).messages
+    assert [m.content for m in copied] == ["one", "answer one", "two", "second take"]
+    assert all(m.execution_id is None and not m.triggers_execution for m in copied)
+    assert copied[-1].metadata["branched_from"] == {"thread_id": thread.id, "message_id": second.id}
+    assert [m.version for m in copied] == [Version(1, 1)] * 4  # a line: one version each
+    # the original is untouched; the branch goes on by itself
+    assert _path(services, user_id, thread.id)[-2:] == ["three", "answer three"]
+    more = services.messages.send(user_id, branch.id, "four")
+    assert more.message.parent_id == copied[-1].id
+    assert services.threads.list(user_id)[0].id == branch.id

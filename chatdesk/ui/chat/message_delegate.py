@@ -398,7 +398,7 @@ class MessageDelegate(QStyledItemDelegate):
         width = self._view.viewport().width()
         key = (width, self.colors.dark, option.font.key())
         known = self._row_sizes.get(m.id)
-        if known is not None and known[0] is m and known[1] == key:
+        if known is not None and known[1] == key and (known[0] is m or known[0] == m):
             return known[2]  # a re-layout of thousands of rows is dict lookups
         geo = self.geometry(QRect(0, 0, width, 0), index, option.font, need_doc=False)
         size = QSize(width, int(geo.bubble.height()) + 2 * ROW_SPACING)
@@ -481,7 +481,7 @@ class MessageDelegate(QStyledItemDelegate):
         width = self._view.viewport().width()
         key = (width, self.colors.dark, option.font.key(), date.today())
         known = self._parts.get(m.id)
-        if known is not None and known[0] is m and known[1] == key:
+        if known is not None and known[1] == key and (known[0] is m or known[0] == m):
             return known[2]
         geo = self.geometry(QRect(0, 0, width, 0), index, option.font)
         status = self.status_line(index)

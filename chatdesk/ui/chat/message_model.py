@@ -265,16 +265,27 @@ class MessageListModel(ListModel[MessageRecord]):
     def switch_version(self, message_id: int, step: int) -> int | None:
         """Show the version ``step`` places from ``message_id`` (-1: the one before) with
         the conversation below it; the services remember the choice. Returns the row of
-        the version now shown. Raises ``ServiceError`` if that cannot be written."""
+        the version now shown. Raises ``ServiceError`` if that cannot be written.
+
+        The rows above stay as they are (their bubbles keep their layout); the flipped
+        row and everything below it are replaced by the new version's page.
+        """
         row = self.row_of(message_id)
         if self._thread_id is None or row is None:
             return None
         parent = self._rows[row].parent_id
         page = self._services.messages.switch_version(self._user_id, message_id, step)
-        self._reset(self._thread_id, page)
         # the version shown now stands where the flipped one stood: below the same parent
-        shown = next((m for m in page.messages if m.parent_id == parent), None)
-        return self.row_of(shown.id) if shown is not None else None
+        at = next((n for n, m in enumerate(page.messages) if m.parent_id == parent), None)
+        if at is None:  # the path changed above it meanwhile (another window): start over
+            self._reset(self._thread_id, page)
+            return None
+        self._ahead.clear()
+        self._remove_rows(row, len(self._rows) - 1)
+        self._insert_rows(row, page.messages[at:])
+        self._has_newer = page.has_newer
+        self._update_activity()
+        return row
 
     def jump_to_newest(self) -> None:
         """Back to the newest page, if a window further back is shown."""
