@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
+from chatdesk.services import branch_undo as undo
 from chatdesk.services import message_tree as tree
 from chatdesk.services.errors import IllegalTransitionError, ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
@@ -276,6 +277,10 @@ class MessageService:
             return len(tree.subtree_ids(session, message.thread_id, message.id))
 
     def delete(self, user_id: int, message_id: int) -> int:
+        """``delete_branch`` without keeping anything for Undo; how many messages went."""
+        return self.delete_branch(user_id, message_id, keep=False).count
+
+    def delete_branch(self, user_id: int, message_id: int, *, keep: bool = True) -> DeletedBranch:
         """Delete a message and every message below it (all their versions), with the
         runs the questions among them asked for; returns how many messages went. Refused
         while one of those runs is still going. (Deleting a reply alone keeps its run:
@@ -283,7 +288,9 @@ class MessageService:
 
         If the current path ran through it, the path moves to the chosen remaining
         version (or ends at the parent). The branch goes in one statement, whatever its
-        size: the database refuses to leave a message without its parent.
+        size: the database refuses to leave a message without its parent. With
+        ``keep``, a branch of up to ``UNDO_LIMIT`` messages is kept (rows of its
+        messages, runs and steps) for ``restore``.
         """
         with self._uow.write() as (session, changes):
             message = owned_message(session, user_id, message_id)
@@ -322,6 +329,11 @@ class MessageService:
                     "A reply in this branch is still being written; stop it before deleting."
                 )
             parent_id = message.parent_id
+            kept = (
+                undo.capture(session, in_branch, branch, sorted(runs), thread.current_leaf_id)
+                if keep and len(ids) <= undo.UNDO_LIMIT
+                else None
+            )
             leaf_gone = thread.current_leaf_id is None or thread.current_leaf_id in ids
             if leaf_gone:
                 thread.current_leaf_id = None
@@ -355,7 +367,19 @@ class MessageService:
                 )
             )
             changes.append(_thread_touched(thread))
-        return len(ids)
+        return DeletedBranch(user_id, thread.id, message_id, len(ids), kept)
+
+    def restore(self, deleted: DeletedBranch) -> None:
+        """Undo ``delete_branch``: the branch, its runs and steps come back as they were
+        (same ids), and the path it was on. Refused if the chat changed where it stood."""
+        if deleted.rows is None:
+            raise ValidationError("That delete was too large to undo.")
+        with self._uow.write() as (session, changes):
+            thread = owned_thread(session, deleted.user_id, deleted.thread_id)
+            undo.put_back(session, deleted.rows)
+            thread.current_leaf_id = deleted.rows.leaf
+            session.flush()
+            changes.append(_thread_touched(thread))
 
     def retry(self, user_id: int, message_id: int) -> SendResult:
         """Send a failed or cancelled message again: a new execution, the old one kept;
@@ -445,6 +469,17 @@ class MessageService:
             changes.append(execution_change(ChangeKind.CREATED, result.execution, user_id))
             changes.append(_thread_touched(thread))
         return result
+
+
+@dataclass(frozen=True)
+class DeletedBranch:
+    """What ``delete_branch`` took away: how many messages, and (when kept) the rows."""
+
+    user_id: int
+    thread_id: int
+    message_id: int
+    count: int
+    rows: undo.KeptRows | None
 
 
 @dataclass(frozen=True)

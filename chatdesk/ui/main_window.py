@@ -44,6 +44,7 @@ from chatdesk.services.records import ThreadRecord
 from chatdesk.services.threads import DEFAULT_TITLE
 from chatdesk.ui.bridge import ChangeSignals
 from chatdesk.ui.busy_retry import BusyRetry
+from chatdesk.ui.chat.branch_actions import BranchActions
 from chatdesk.ui.chat.chat_actions import ChatActions
 from chatdesk.ui.chat.composer import Composer
 from chatdesk.ui.chat.markdown_render import is_openable_url
@@ -176,6 +177,9 @@ class MainWindow(QMainWindow):
         self.toast = Toast(self.message_stack)
         self.notices = Notices(self.toast, self)
         self.toast.space_needed.connect(self.message_view.reserve_bottom)
+        self.branch_actions = BranchActions(
+            self.services, self.user_id, self.notices, self.toast, self.open_thread, self
+        )
 
         self.composer = Composer(self.chat_pane)
         self.composer.setMaximumWidth(COLUMN_MAX)
@@ -340,6 +344,9 @@ class MainWindow(QMainWindow):
         self.thread_model.rename_busy.connect(self.on_rename_busy)
         # chat
         self.message_view.version_switcher.failed.connect(self.notices.error)
+        self.bridge.thread_changed.connect(self.message_model.on_thread_changed)
+        self.message_view.branch_requested.connect(self.branch_actions.branch)
+        self.message_view.delete_requested.connect(self.branch_actions.delete)
         self.message_model.activity_changed.connect(self.on_activity_changed)
         self.message_model.rowsInserted.connect(self._update_empty_state)
         self.message_model.rowsRemoved.connect(self._update_empty_state)
@@ -470,6 +477,10 @@ class MainWindow(QMainWindow):
 
     # -- threads ---------------------------------------------------------------------
 
+    def open_thread(self, thread_id: int) -> None:
+        """Open ``thread_id`` as if the person had picked it in the list."""
+        self.sidebar.select_thread(thread_id)
+
     def on_thread_selected(self, thread_id: int) -> None:
         new = thread_id or None
         if new == self._thread_id:
@@ -575,6 +586,8 @@ class MainWindow(QMainWindow):
         self.toast.show_message("Chat deleted", "Undo", self.pending_deletes.timeout_ms)
 
     def on_undo(self) -> None:
+        if self.branch_actions.undo():  # a message branch deleted last
+            return
         thread_id = self.pending_deletes.undo_last()
         if thread_id is None:
             return

@@ -232,3 +232,21 @@ def test_branching_copies_the_path_into_a_new_chat_that_names_its_origin(
     more = services.messages.send(user_id, branch.id, "four")
     assert more.message.parent_id == copied[-1].id
     assert services.threads.list(user_id)[0].id == branch.id
+
+
+def test_a_deleted_branch_comes_back_exactly_with_undo(services: Services, user_id: int) -> None:
+    thread = services.threads.create(user_id)
+    _ask(services, user_id, thread.id, "one", "answer one")
+    question = _ask(services, user_id, thread.id, "two", "first take")
+    _ask(services, user_id, thread.id, "deeper", "deeper answer")
+    before = services.messages.list(user_id, thread.id).messages
+    runs = services.executions.runs_for_message(user_id, question)
+    steps = services.executions.logs(user_id, runs[0].id)
+    deleted = services.messages.delete_branch(user_id, question)
+    assert deleted.count == 4 and _path(services, user_id, thread.id) == ["one", "answer one"]
+    services.messages.restore(deleted)
+    assert services.messages.list(user_id, thread.id).messages == before
+    assert services.executions.runs_for_message(user_id, question) == runs
+    assert services.executions.logs(user_id, runs[0].id) == steps
+    with pytest.raises(ValidationError, match="changed"):  # twice: its ids are taken now
+        services.messages.restore(deleted)

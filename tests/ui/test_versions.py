@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from PySide6.QtCore import QObject, QPoint, Qt
+from PySide6.QtGui import QAction
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
@@ -118,3 +120,70 @@ def test_a_reply_with_versions_flips_by_click_and_by_keys_and_remembers(
     sent = ui_services.messages.send(me, thread_id, "about take 2")
     qtbot.waitUntil(lambda: _records(window)[-1].id == sent.message.id, timeout=5_000)
     assert [m.content for m in _records(window)][-2:] == ["take 2", "about take 2"]
+
+
+def _menu_action(window: MainWindow, message_id: int, text: str) -> QAction:
+    view = window.message_view
+    row = window.message_model.row_of(message_id)
+    assert row is not None
+    menu = view.context_menu_for(view.visualRect(window.message_model.index(row)).center())
+    assert menu is not None
+    action = next((a for a in menu.actions() if a.text() == text), None)
+    assert action is not None, [a.text() for a in menu.actions()]
+    return action
+
+
+def test_delete_asks_takes_the_branch_and_undo_brings_it_back(
+    qtbot: QtBot,
+    make_window: MakeWindow,
+    ui_services: Services,
+    me: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    thread_id, _question = _three_takes(ui_services, me)
+    window = make_window()
+    window.resize(1000, 700)
+    window.sidebar.select_thread(thread_id)
+    before = [m.content for m in _records(window)]
+    asked: list[int] = []
+    answers = iter([False, True])
+
+    def confirm(count: int) -> bool:
+        asked.append(count)
+        return next(answers)
+
+    monkeypatch.setattr(window.branch_actions, "confirm_delete", confirm)
+    take3 = _records(window)[3]
+    _menu_action(window, take3.id, "Delete…").trigger()  # said no: nothing goes
+    assert [m.content for m in _records(window)] == before
+    _menu_action(window, take3.id, "Delete…").trigger()
+    assert asked == [3, 3]  # the reply and the two messages below it
+    # the path moves to the newest version left: take 2, which has nothing below
+    assert [m.content for m in _records(window)] == ["one", "answer one", "two", "take 2"]
+    assert _records(window)[3].version is not None
+    assert _records(window)[3].version.count == 2
+    assert window.toast.isVisible() and window.toast.button.text() == "Undo"
+    qtbot.mouseClick(window.toast.button, Qt.MouseButton.LeftButton)
+    assert [m.content for m in _records(window)] == before  # back, as it was
+    assert _records(window)[3].version is not None and _records(window)[3].version.count == 3
+    # a question's delete takes its answers; a run still going refuses it
+    sent = ui_services.messages.send(me, thread_id, "still waiting")
+    qtbot.waitUntil(lambda: _records(window)[-1].id == sent.message.id, timeout=5_000)
+    monkeypatch.setattr(window.branch_actions, "confirm_delete", lambda _count: True)
+    _menu_action(window, sent.message.id, "Delete…").trigger()
+    assert "still being written" in window.toast.label.text()
+    assert _records(window)[-1].id == sent.message.id
+
+
+def test_branch_into_a_new_chat_opens_it_with_the_path_up_to_the_message(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    thread_id, _question = _three_takes(ui_services, me)
+    window = make_window()
+    window.sidebar.select_thread(thread_id)
+    take3 = _records(window)[3]
+    _menu_action(window, take3.id, "Branch into new chat").trigger()
+    qtbot.waitUntil(lambda: window.current_thread_id != thread_id, timeout=5_000)
+    assert [m.content for m in _records(window)] == ["one", "answer one", "two", "take 3"]
+    assert ui_services.threads.get(me, window.current_thread_id or 0).title == "takes (branch)"
+    assert "Branched into" in window.toast.label.text()

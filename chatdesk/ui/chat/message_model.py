@@ -20,6 +20,7 @@ the bubble go back.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from enum import auto
@@ -408,6 +409,19 @@ class MessageListModel(ListModel[MessageRecord]):
                 self._replace(change.record, change.fields)
         self._update_activity()
 
+    def on_thread_changed(self, change: Change) -> None:
+        """The open chat's path may have moved (a version chosen, a branch deleted or
+        brought back, here or in another window): read it again if its end is not the
+        last row shown."""
+        if change.id != self._thread_id or change.kind is not ChangeKind.UPDATED:
+            return
+        if "current_leaf_id" not in change.fields or self._has_newer:
+            return
+        leaf = change.fields["current_leaf_id"]
+        last = self._rows[-1].id if self._rows else None
+        if leaf != last:
+            self.load_thread(self._thread_id)
+
     def read_live_text_from(self, live_text: LiveText) -> None:
         """Where the streamed text of replies being written is held (module doc)."""
         self._live_text = live_text
@@ -441,6 +455,9 @@ class MessageListModel(ListModel[MessageRecord]):
         if record.parent_id != last:
             self.load_thread(self._thread_id)
             return
+        if record.version is None:  # a new version beside others says so: read its place
+            with contextlib.suppress(ServiceError):  # gone, or unreadable: shown as announced
+                record = self._services.messages.get(self._user_id, record.id)
         pos = len(self._rows)
         self._insert_rows(pos, [record])
         if record.execution_id is not None:

@@ -44,6 +44,8 @@ class MessageListView(QListView):
         current_message_changed: the selected message (int id, 0 for none).
         regenerate_requested: Regenerate was chosen; the user message to answer again (int).
         edit_requested: Edit and resend was chosen on this user message (int).
+        branch_requested: Branch into new chat was chosen on this message (int).
+        delete_requested: Delete was chosen on this message (int).
         details_requested: the tools line of this reply was clicked: show its run (int).
     """
 
@@ -52,6 +54,8 @@ class MessageListView(QListView):
     current_message_changed = Signal(int)
     regenerate_requested = Signal(int)
     edit_requested = Signal(int)
+    branch_requested = Signal(int)
+    delete_requested = Signal(int)
     details_requested = Signal(int)
 
     def __init__(
@@ -355,6 +359,11 @@ class MessageListView(QListView):
             menu.addSeparator()
             again = menu.addAction(command.value)
             again.triggered.connect(lambda: self._rerun(command, target))
+        menu.addSeparator()
+        branch = menu.addAction("Branch into new chat")
+        branch.triggered.connect(lambda: self.branch_requested.emit(record.id))
+        delete = menu.addAction("Delete…")
+        delete.triggered.connect(lambda: self.delete_requested.emit(record.id))
         return menu
 
     def _rerun(self, command: BarCommand, target: int) -> None:
