@@ -29,7 +29,7 @@ def _rows(window: Any) -> list[dict[str, Any]]:
     return [
         {
             name: model.data(model.index(row, 0), names[name])
-            for name in ("messageId", "role", "content", "status")
+            for name in ("messageId", "role", "content", "status", "versionIndex", "versionCount")
         }
         for row in range(model.rowCount())
     ]
@@ -158,7 +158,10 @@ def test_a_failed_run_offers_retry_and_retry_works(
     qtbot.waitUntil(lambda: _reply_is(window, "completed"), timeout=RUN_TIMEOUT_MS)
     rows = _rows(window)
     assert rows[-1]["content"] == "Second time lucky."
-    assert [r["status"] for r in rows if r["role"] == "assistant"] == ["failed", "completed"]
+    # the retried reply is the second version of the failed one, which stays
+    assert [(r["status"], r["versionIndex"], r["versionCount"]) for r in rows[1:]] == [
+        ("completed", 2, 2)
+    ]
     executions = chatdesk_app.services.executions
     failed = [
         executions.get(chatdesk_app.user_id, eid)

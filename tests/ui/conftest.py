@@ -17,7 +17,7 @@ import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QCursor
 from pytestqt.qtbot import QtBot
-from sqlalchemy import func, select
+from sqlalchemy import insert, update
 
 from chatdesk.services import Services
 from chatdesk.store.migrate import Store, open_store
@@ -85,30 +85,33 @@ def add_messages(store: Store, thread_id: int, user_id: int, count: int) -> None
     """Write ``count`` completed messages in one transaction (fast fixture data), each
     following the one before at the end of the thread's current path."""
     start = datetime.now(UTC) - timedelta(minutes=count)
+    rows = [
+        {
+            "thread_id": thread_id,
+            "user_id": user_id,
+            "role": Role.USER if i % 2 == 0 else Role.ASSISTANT,
+            "content": f"message number {i}\n\nsome text to make the bubble a little taller",
+            "status": MessageStatus.COMPLETED,
+            "triggers_execution": False,
+            "meta": {},
+            "created_at": start + timedelta(minutes=i),
+            "updated_at": start + timedelta(minutes=i),
+            "chosen_at": start + timedelta(minutes=i),
+        }
+        for i in range(count)
+    ]
     with store.session_factory.begin() as session:
         thread = session.get_one(Thread, thread_id)
-        parent = thread.current_leaf_id
-        first = (session.scalar(select(func.max(Message.id))) or 0) + 1
-        session.add_all(
-            Message(
-                id=first + i,
-                parent_id=first + i - 1 if i else parent,
-                thread_id=thread_id,
-                user_id=user_id,
-                role=Role.USER if i % 2 == 0 else Role.ASSISTANT,
-                content=f"message number {i}\n\nsome text to make the bubble a little taller",
-                status=MessageStatus.COMPLETED,
-                triggers_execution=False,
-                meta={},
-                created_at=start + timedelta(minutes=i),
-                updated_at=start + timedelta(minutes=i),
-                chosen_at=start + timedelta(minutes=i),
-            )
-            for i in range(count)
+        ids = session.scalars(
+            insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
+        ).all()
+        parents = [thread.current_leaf_id, *ids[:-1]]
+        session.execute(
+            update(Message),
+            [{"id": i, "parent_id": p} for i, p in zip(ids, parents, strict=True) if p],
         )
-        session.flush()
-        if count:
-            thread.current_leaf_id = first + count - 1
+        if ids:
+            thread.current_leaf_id = ids[-1]
 
 
 @pytest.fixture
