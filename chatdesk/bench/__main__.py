@@ -4,8 +4,10 @@ Prints one JSON object per line, ``{"metric": ..., "value": ..., "unit": ...}``:
 ``build_s``, ``db_mb``, ``startup_s`` (median of fresh processes until the thread list
 is painted), ``open_thread_ms``, ``scroll_frame_ms_p99``, ``search_ms_p95``,
 ``stream_lag_ms_p99``/``_max``, ``crew_overhead_ms``, ``rss_mb`` and ``worker_rss_mb``, then
-the import figures of ``chatdesk.bench.imports`` (``import_peak_rss_mb``, ...) and the tool
-figures of ``chatdesk.bench.tools`` (``tool_call_overhead_ms``, ...).
+the import figures of ``chatdesk.bench.imports`` (``import_peak_rss_mb``, ...), the tool
+figures of ``chatdesk.bench.tools`` (``tool_call_overhead_ms``, ...) and the tree figures
+of ``chatdesk.bench.trees`` (``open_branchy_thread_ms``, ``version_switch_ms``, and
+``tree_migration_s`` on the big history).
 The defaults are the issue's: 10,000 threads, 1,000,000 messages, one of 100,000.
 """
 
@@ -26,6 +28,7 @@ from chatdesk.bench.history import HistorySize, build_history
 from chatdesk.bench.imports import bench_import
 from chatdesk.bench.probe import emit
 from chatdesk.bench.tools import bench_tools
+from chatdesk.bench.trees import bench_trees
 
 SEARCH_WORDS = (
     "python lisbon regex error train hotel cache stream token agent garden budget "
@@ -44,6 +47,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--import-messages", type=int, default=100_000, help="export to import (0: skip)"
     )
     parser.add_argument("--tool-calls", type=int, default=30, help="MCP calls to time (0: skip)")
+    parser.add_argument(
+        "--tree-messages", type=int, default=100_000, help="messages of the tree bench (0: skip)"
+    )
     return parser.parse_args(argv)
 
 
@@ -120,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_import(args.import_messages)
     if args.tool_calls:
         bench_tools(args.tool_calls)
+    if args.tree_messages:
+        bench_trees(args.tree_messages, migrate=database)
     if own_dir:
         import shutil
 
