@@ -192,12 +192,13 @@ def is_chosen(session: Session, message: Message) -> bool:
 
 
 def sibling_ids(session: Session, message: Message) -> list[int]:
-    """``message`` and its versions, oldest first."""
-    return list(
+    """``message`` and its versions, oldest first (sorted here: an ORDER BY id would
+    make SQLite walk the thread in id order instead of using the parent index)."""
+    return sorted(
         session.scalars(
-            select(Message.id)
-            .where(Message.thread_id == message.thread_id, _same_parent(message.parent_id))
-            .order_by(Message.id)
+            select(Message.id).where(
+                Message.thread_id == message.thread_id, _same_parent(message.parent_id)
+            )
         )
     )
 
@@ -212,14 +213,14 @@ def versions(session: Session, thread_id: int, messages: Iterable[Message]) -> d
         queries.append(Message.parent_id.in_(parents))
     if any(m.parent_id is None for m in wanted):  # apart: an OR would scan the thread
         queries.append(Message.parent_id.is_(None))
-    for condition in queries:
+    for condition in queries:  # no ORDER BY: SQLite would walk the thread in id order
         rows = session.execute(
-            select(Message.parent_id, Message.id)
-            .where(Message.thread_id == thread_id, condition)
-            .order_by(Message.id)
+            select(Message.parent_id, Message.id).where(Message.thread_id == thread_id, condition)
         )
         for parent_id, message_id in rows:
             siblings[parent_id].append(message_id)
+    for group in siblings.values():
+        group.sort()
     found: dict[int, Version] = {}
     for m in wanted:
         group = siblings.get(m.parent_id, [m.id])

@@ -214,12 +214,17 @@ class MessageService:
                 changes.append(_thread_touched(thread))
             return _page_around(session, thread, message, limit)
 
-    def switch_version(self, user_id: int, message_id: int, step: int) -> MessagePage:
+    def switch_version(
+        self, user_id: int, message_id: int, step: int, *, find_leaf: bool = True
+    ) -> MessagePage:
         """Show the version ``step`` places from ``message_id`` among its siblings (-1:
         the previous one), with the conversation below it, and remember it.
 
         Returns the page around the version now shown. One row changes (its
-        ``chosen_at``) and the thread's leaf moves to the end of its chosen path.
+        ``chosen_at``) and the thread's leaf moves to the end of its chosen path. That
+        end may lie 10,000 messages down (a walk of ~6 ms): with ``find_leaf=False``
+        the leaf is left unset, meaning "follow the chosen versions", for the caller
+        to ``settle_leaf`` once it has shown the page.
         """
         with self._uow.write() as (session, changes):
             message = owned_message(session, user_id, message_id)
@@ -236,9 +241,20 @@ class MessageService:
             else:  # flipped from a version not shown (another window's stale view)
                 changed = tree.choose_path_to(session, target)
             if changed or thread.current_leaf_id is None:
-                _set_leaf(session, thread, tree.leaf_below(session, thread.id, target.id))
+                leaf = tree.leaf_below(session, thread.id, target.id) if find_leaf else None
+                _set_leaf(session, thread, leaf)
                 changes.append(_thread_touched(thread))
             return _page_around(session, thread, target, DEFAULT_PAGE_SIZE)
+
+    def settle_leaf(self, user_id: int, thread_id: int) -> int | None:
+        """Store where the thread's path ends, if a flip left it to be found."""
+        with self._uow.write() as (session, changes):
+            thread = owned_thread(session, user_id, thread_id)
+            if thread.current_leaf_id is None:
+                thread.current_leaf_id = tree.current_leaf(session, thread)
+                if thread.current_leaf_id is not None:
+                    changes.append(_thread_touched(thread))
+            return thread.current_leaf_id
 
     def edit(self, user_id: int, message_id: int, content: str) -> MessageRecord:
         """Replace a message's text (a reply's streamed text; a person's own edits make

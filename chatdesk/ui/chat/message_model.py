@@ -26,7 +26,7 @@ from collections.abc import Callable
 from enum import auto
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from chatdesk.services import Services, rerun_rules
 from chatdesk.services.errors import ServiceError
@@ -65,6 +65,10 @@ class MessageRoles(Roles):
     VersionIndex = auto()
     VersionCount = auto()
 
+
+SETTLE_LEAF_MS = 100
+"""After a flip, the path's new end is found and stored this long after (the page is
+painted by then; the walk to a leaf 10,000 messages down takes ~6 ms)."""
 
 LiveText = Callable[[int], str | None]
 """The streamed text of a reply being written, by message id (None: none streams)."""
@@ -275,7 +279,9 @@ class MessageListModel(ListModel[MessageRecord]):
         if self._thread_id is None or row is None:
             return None
         parent = self._rows[row].parent_id
-        page = self._services.messages.switch_version(self._user_id, message_id, step)
+        page = self._services.messages.switch_version(
+            self._user_id, message_id, step, find_leaf=False
+        )
         # the version shown now stands where the flipped one stood: below the same parent
         at = next((n for n, m in enumerate(page.messages) if m.parent_id == parent), None)
         if at is None:  # the path changed above it meanwhile (another window): start over
@@ -286,7 +292,13 @@ class MessageListModel(ListModel[MessageRecord]):
         self._insert_rows(row, page.messages[at:])
         self._has_newer = page.has_newer
         self._update_activity()
+        QTimer.singleShot(SETTLE_LEAF_MS, self._settle_leaf)  # once painted: where it ends
         return row
+
+    def _settle_leaf(self) -> None:
+        if self._thread_id is not None:
+            with contextlib.suppress(ServiceError):  # unset stays correct, only slower
+                self._services.messages.settle_leaf(self._user_id, self._thread_id)
 
     def jump_to_newest(self) -> None:
         """Back to the newest page, if a window further back is shown."""
@@ -419,7 +431,7 @@ class MessageListModel(ListModel[MessageRecord]):
             return
         leaf = change.fields["current_leaf_id"]
         last = self._rows[-1].id if self._rows else None
-        if leaf != last:
+        if leaf is not None and leaf != last:  # unset: being found, said again once found
             self.load_thread(self._thread_id)
 
     def read_live_text_from(self, live_text: LiveText) -> None:

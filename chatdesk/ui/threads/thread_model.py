@@ -199,10 +199,12 @@ class ThreadListModel(ListModel[ThreadRecord]):
         cached = self._previews.get(thread_id)
         if cached is None:
             try:
-                page = self._services.messages.list(self._user_id, thread_id, limit=1)
+                page = self._services.messages.list(self._user_id, thread_id, limit=2)
             except ServiceError:
                 return ""
-            last = page.messages[-1] if page.messages else None
+            # a reply with no words yet leaves the words before it as the preview
+            worded = [m for m in page.messages if m.content.strip()]
+            last = worded[-1] if worded else None
             cached = (last.id, one_line(last.content)) if last else (0, "")
             self._previews[thread_id] = cached
         return cached[1]
@@ -328,6 +330,11 @@ class ThreadListModel(ListModel[ThreadRecord]):
         if change.id in self._hidden:
             self._hidden[change.id] = record
             return
+        leaf = change.fields.get("current_leaf_id")
+        known = self._previews.get(change.id)
+        if leaf is not None and known is not None and known[0] != leaf:
+            self._previews.pop(change.id, None)  # the path now ends elsewhere: read again
+            self._emit_preview(change.id)
         row = self.row_of(change.id)
         listed = title_matches(record.title, self._filter) and self._within_boundary(
             sort_key(record)
