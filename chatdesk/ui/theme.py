@@ -285,6 +285,14 @@ def style_sheet(c: Colors) -> str:
         border: 1px solid {c.accent}; border-radius: 10px; background: {c.window};
     }}
     #toolApproval QLabel {{ background: transparent; color: {c.text}; }}
+    #bubbleEditor {{
+        border: 1px solid {c.accent}; border-radius: 12px; background: {c.chat};
+    }}
+    #bubbleEditText {{ border: none; background: transparent; color: {c.text}; }}
+    #bubbleEditSend {{
+        border: none; border-radius: 8px; padding: 5px 14px;
+        background: {c.accent}; color: {c.accent_text}; font-weight: 600;
+    }}
     #toolApproval QLabel[muted="true"] {{ color: {c.muted}; }}
     #toolApprovalArguments {{
         border: 1px solid {c.border}; border-radius: 6px; background: {c.chat}; color: {c.text};

@@ -234,18 +234,23 @@ def test_editing_a_message_sends_a_new_version_and_keeps_the_old_one(
     _wait_replies(qtbot, window, 1)
     question, first_reply = _records(window)
     composer = window.composer
+    editor = window.message_view.bubble_editor
     qtbot.keyClicks(composer.edit, "a draft")
-    # Esc gives the draft back
+    # Esc leaves everything as it was, the draft included
     _trigger(_bubble_menu(window, question.id), "Edit and resend")
-    assert composer.text() == "Explain tow" and composer.edit_bar.isVisible()
-    qtbot.keyClick(composer.edit, Qt.Key.Key_Escape)
-    assert composer.text() == "a draft" and not composer.edit_bar.isVisible()
-    composer.set_text("")
+    assert editor.isVisible() and editor.edit.toPlainText() == "Explain tow"
+    assert editor.geometry().intersects(  # it sits over the bubble it edits
+        window.message_view.visualRect(window.message_model.index(0))
+    )
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Escape)
+    assert not editor.isVisible() and composer.text() == "a draft"
+    assert [m.content for m in _records(window)] == ["Explain tow", "What is a tow?"]
     _trigger(_bubble_menu(window, question.id), "Edit and resend")
-    composer.edit.selectAll()
-    qtbot.keyClicks(composer.edit, "Explain two")
-    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
+    editor.edit.selectAll()
+    qtbot.keyClicks(editor.edit, "Explain two")
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Return)
     _wait_new_reply(qtbot, window, first_reply.execution_id)
+    assert not editor.isVisible() and composer.text() == "a draft"  # the draft untouched
     rows = _records(window)
     assert [m.content for m in rows[:1]] == ["Explain two"] and len(rows) == 2
     assert rows[0].metadata["edited_from"] == question.id and rows[0].version == Version(2, 2)
@@ -253,7 +258,6 @@ def test_editing_a_message_sends_a_new_version_and_keeps_the_old_one(
     assert "Explain two" in echo and "tow" not in echo.replace("two", "")
     original = services.messages.get(user, question.id)
     assert (original.content, original.version) == ("Explain tow", Version(1, 2))
-    assert not composer.edit_bar.isVisible() and composer.text() == ""
 
 
 def test_copy_last_reply_and_copy_code(

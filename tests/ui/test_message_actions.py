@@ -209,9 +209,11 @@ def test_your_own_message_offers_edit_and_the_keyboard_reaches_every_button(
         qtbot.keyClick(view, key)
     assert view.action_bar.focused == 1
     qtbot.keyClick(view, Qt.Key.Key_Space)
-    composer = window.composer
-    assert composer.text() == "code please" and composer.edit_bar.isVisible()
-    qtbot.keyClick(composer.edit, Qt.Key.Key_Escape)
+    editor = view.bubble_editor
+    assert editor.isVisible() and editor.edit.toPlainText() == "code please"
+    assert editor.edit.hasFocus()
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Escape)
+    assert not editor.isVisible()
     # back on the reply: Right, Right, Enter regenerates it
     view.setFocus()
     qtbot.waitUntil(view.hasFocus)

@@ -22,6 +22,8 @@ from PySide6.QtCore import QObject, QStandardPaths
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QBoxLayout, QFileDialog, QMenu
 
+from chatdesk.services.conversation import Outgoing
+from chatdesk.services.errors import ValidationError
 from chatdesk.services.transfer import ImportProgress, ImportResult
 from chatdesk.ui.chat.action_bar import BarCommand
 from chatdesk.ui.notices import Notices
@@ -170,6 +172,7 @@ class ChatActions(QObject):
         self.import_panel.cancel_clicked.connect(self.cancel_import)
         w.message_view.regenerate_requested.connect(self.regenerate)
         w.message_view.edit_requested.connect(self.edit_and_resend)
+        w.message_view.bubble_editor.submitted.connect(self.send_edit)
         model = w.message_model
         model.activity_changed.connect(self.update_actions)
         model.modelReset.connect(self.update_actions)
@@ -202,12 +205,25 @@ class ChatActions(QObject):
         w.perform(("regenerate", target), regenerate)
 
     def edit_and_resend(self, message_id: int) -> None:
-        """Put a message's text in the composer; sending it makes a new message."""
+        """Edit a message of yours in its bubble; sending makes a new version of it."""
+        self.window.message_view.bubble_editor.open_on(message_id)
+
+    def send_edit(self, message_id: int, text: str) -> None:
+        """Send the bubble editor's words as a new version of ``message_id``; the editor
+        closes once it is written (a busy database is tried again, a failure told)."""
         w = self.window
-        row = w.message_model.row_of(message_id)
-        if row is None:
+        try:
+            w.services.conversation.check(text)
+        except ValidationError as error:
+            self.notices.error(str(error))
             return
-        w.composer.begin_edit(message_id, w.message_model.record(row).content)
+        outgoing = Outgoing(text, w.current_thread_id, message_id)
+
+        def send() -> None:
+            w.services.conversation.send(w.user_id, outgoing)
+            w.message_view.bubble_editor.close_editor()
+
+        w.perform(("edit", message_id), send)
 
     # -- clipboard and navigation ----------------------------------------------------
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
 from chatdesk.services.records import MessageRecord
 from chatdesk.ui.chat.action_bar import ActionBar, BarCommand, rerun_of
+from chatdesk.ui.chat.bubble_editor import BubbleEditor
 from chatdesk.ui.chat.bubble_selection import BubbleSelection
 from chatdesk.ui.chat.message_delegate import MessageDelegate
 from chatdesk.ui.chat.message_model import MessageListModel, MessageRoles
@@ -95,6 +96,7 @@ class MessageListView(QListView):
         self.text_selection = BubbleSelection(self, self._delegate, model)
         self.action_bar = ActionBar(self, self._delegate, model, commands=self)
         self.version_switcher = VersionSwitcher(self, model, self._delegate)
+        self.bubble_editor = BubbleEditor(self, model, self._delegate)
         self.setAccessibleDescription("Right arrow: this message's actions")
         self._connect_signals()
 
