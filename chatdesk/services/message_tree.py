@@ -35,8 +35,7 @@ _UP = text(
     SELECT id FROM up ORDER BY depth DESC
     """
 )
-_DOWN = text(
-    """
+_DOWN_CTE = """
     WITH RECURSIVE down(id, depth) AS (
         SELECT CAST(:start AS INTEGER), 0
         UNION ALL
@@ -46,23 +45,10 @@ _DOWN = text(
         ), down.depth + 1
         FROM down WHERE down.id IS NOT NULL AND down.depth < :steps
     )
-    SELECT id FROM down WHERE id IS NOT NULL ORDER BY depth
-    """
-)
-_LEAF = text(
-    """
-    WITH RECURSIVE down(id, depth) AS (
-        SELECT CAST(:start AS INTEGER), 0
-        UNION ALL
-        SELECT (
-            SELECT c.id FROM messages c WHERE c.thread_id = :thread AND c.parent_id = down.id
-            ORDER BY c.chosen_at DESC, c.id DESC LIMIT 1
-        ), down.depth + 1
-        FROM down WHERE down.id IS NOT NULL AND down.depth < :steps
-    )
-    SELECT id FROM down WHERE id IS NOT NULL ORDER BY depth DESC LIMIT 1
-    """
-)
+"""
+"""From ``:start`` down its chosen children, ``:steps`` at most (one index lookup each)."""
+_DOWN = text(_DOWN_CTE + "SELECT id FROM down WHERE id IS NOT NULL ORDER BY depth")
+_LEAF = text(_DOWN_CTE + "SELECT id FROM down WHERE id IS NOT NULL ORDER BY depth DESC LIMIT 1")
 _OFF_PATH = text(
     """
     WITH RECURSIVE up(id, parent_id, chosen_at, depth) AS (

@@ -256,6 +256,21 @@ def upgrade(
         engine.dispose()
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database back to ``revision`` (tests and the bench make older histories
+    this way: the models describe only the newest schema)."""
+    from alembic import command
+
+    config = alembic_config()
+    try:
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
 def open_store(
     url: str, backup_dir: Path | None = None, monitor: UpgradeMonitor | None = None
 ) -> Store:

@@ -24,7 +24,7 @@ from chatdesk.store.errors import (
     MigrationFailedError,
     NotAChatdeskDatabaseError,
 )
-from chatdesk.store.migrate import alembic_config, open_store, upgrade
+from chatdesk.store.migrate import alembic_config, downgrade, open_store, upgrade
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
 from chatdesk.store.schema import HEAD_REVISION
 
@@ -224,12 +224,8 @@ def _populated_at(url: str, revision: str) -> dict[str, int]:
     """
     store = open_store(url)
     counts = _populate(Services(store))
-    config = alembic_config()
-    with store.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-        connection.commit()
     store.close()
+    downgrade(create_store_engine(url), revision)
     return counts
 
 

@@ -11,25 +11,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from alembic import command
 from sqlalchemy import text
 
 from chatdesk.services import Services
 from chatdesk.services.records import Version
 from chatdesk.store.connection import create_store_engine
-from chatdesk.store.migrate import alembic_config, open_store
+from chatdesk.store.migrate import open_store, upgrade
 
 SUPERSEDED = {"superseded": True}
 
 
 def _at_0006(url: str) -> None:
     engine = create_store_engine(url)
-    config = alembic_config()
-    with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0006")
-        connection.commit()
-    engine.dispose()
+    upgrade(engine, "0006")
 
 
 def _write(url: str, threads: dict[int, list[tuple[int, str, dict[str, Any], int | None]]]) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
@@ -22,7 +21,7 @@ from chatdesk.app import _open_store_or_explain
 from chatdesk.services import Services
 from chatdesk.store.backup import list_backups
 from chatdesk.store.connection import create_session_factory, create_store_engine
-from chatdesk.store.migrate import Store, alembic_config, upgrade
+from chatdesk.store.migrate import Store, downgrade, upgrade
 from chatdesk.store.schema import HEAD_REVISION
 from chatdesk.ui.setup import upgrade_window
 from chatdesk.ui.setup.upgrade_window import UpgradeWindow
@@ -44,12 +43,8 @@ def _older_database(tmp_path: Path, revision: str) -> str:
     user = services.users.ensure()
     thread = services.threads.create(user, "kept")
     add_messages(store, thread.id, user, MESSAGES)
-    config = alembic_config()
-    with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-        connection.commit()
     store.close()
+    downgrade(create_store_engine(url), revision)
     return url
 
 
