@@ -250,3 +250,18 @@ def test_a_deleted_branch_comes_back_exactly_with_undo(services: Services, user_
     assert services.executions.logs(user_id, runs[0].id) == steps
     with pytest.raises(ValidationError, match="changed"):  # twice: its ids are taken now
         services.messages.restore(deleted)
+
+
+def test_search_finds_every_branch_and_opening_a_hit_shows_its_branch(
+    services: Services, user_id: int
+) -> None:
+    thread = services.threads.create(user_id)
+    question = _ask(services, user_id, thread.id, "colours", "first: vermilion")
+    again = services.messages.regenerate(user_id, question)
+    assert again.execution is not None
+    _answer(services, user_id, again.execution.id, "second: ultramarine")
+    assert _path(services, user_id, thread.id) == ["colours", "second: ultramarine"]
+    (hit,) = services.search.search(user_id, "vermilion")  # on the branch not shown
+    page = services.messages.around(user_id, thread.id, hit.message_id)
+    assert [m.content for m in page.messages] == ["colours", "first: vermilion"]
+    assert _path(services, user_id, thread.id) == ["colours", "first: vermilion"]  # kept
