@@ -25,7 +25,8 @@ from chatdesk.vocabulary import ACTIVE_MESSAGE_STATUSES, MessageStatus
 
 BRANCH_MARK = " (branch)"
 BRANCHED_FROM = "branched_from"
-"""Metadata of the copy of the message a branch was made from: {thread_id, message_id}."""
+"""Metadata of the copy of the message a branch was made from: the original chat's id and
+title, and the message's id there (its bubble links back)."""
 COPY_CHUNK = 500
 
 
@@ -61,7 +62,7 @@ class BranchService:
             previous: int | None = None
             for start in range(0, len(path), COPY_CHUNK):
                 rows = [
-                    _copy(row, thread.id, source, original.id)
+                    _copy(row, thread.id, source, original)
                     for row in tree.load(session, path[start : start + COPY_CHUNK])
                 ]
                 ids = session.scalars(
@@ -88,10 +89,14 @@ class BranchService:
         return record
 
 
-def _copy(row: Message, thread_id: int, source: Message, original: int) -> dict[str, Any]:
+def _copy(row: Message, thread_id: int, source: Message, original: Thread) -> dict[str, Any]:
     meta = dict(row.meta or {})
     if row.id == source.id:
-        meta[BRANCHED_FROM] = {"thread_id": original, "message_id": source.id}
+        meta[BRANCHED_FROM] = {
+            "thread_id": original.id,
+            "message_id": source.id,
+            "title": original.title,
+        }
     status = MessageStatus(row.status)
     if status in ACTIVE_MESSAGE_STATUSES:
         status = MessageStatus.CANCELLED

@@ -347,6 +347,7 @@ class MainWindow(QMainWindow):
         self.bridge.thread_changed.connect(self.message_model.on_thread_changed)
         self.message_view.branch_requested.connect(self.branch_actions.branch)
         self.message_view.delete_requested.connect(self.branch_actions.delete)
+        self.message_view.origin_requested.connect(self.on_search_result_chosen)
         self.message_model.activity_changed.connect(self.on_activity_changed)
         self.message_model.rowsInserted.connect(self._update_empty_state)
         self.message_model.rowsRemoved.connect(self._update_empty_state)

@@ -225,7 +225,11 @@ def test_branching_copies_the_path_into_a_new_chat_that_names_its_origin(
     copied = services.messages.list(user_id, branch.id).messages
     assert [m.content for m in copied] == ["one", "answer one", "two", "second take"]
     assert all(m.execution_id is None and not m.triggers_execution for m in copied)
-    assert copied[-1].metadata["branched_from"] == {"thread_id": thread.id, "message_id": second.id}
+    assert copied[-1].metadata["branched_from"] == {
+        "thread_id": thread.id,
+        "message_id": second.id,
+        "title": "Trip plans",
+    }
     assert [m.version for m in copied] == [Version(1, 1)] * 4  # a line: one version each
     # the original is untouched; the branch goes on by itself
     assert _path(services, user_id, thread.id)[-2:] == ["three", "answer three"]

@@ -187,3 +187,15 @@ def test_branch_into_a_new_chat_opens_it_with_the_path_up_to_the_message(
     assert [m.content for m in _records(window)] == ["one", "answer one", "two", "take 3"]
     assert ui_services.threads.get(me, window.current_thread_id or 0).title == "takes (branch)"
     assert "Branched into" in window.toast.label.text()
+    # the copied message links back: a click on "Branched from …" opens the original there
+    view = window.message_view
+    index = window.message_model.index(3)
+    status = view.delegate.status_line(index)
+    assert status.origin and status.text.startswith("Branched from “takes” · ")
+    rect = view.visualRect(index)
+    geo = view.delegate.geometry(rect, index, view.font())
+    left, _right = view.delegate.status_span(rect, index, view.font())
+    point = QPoint(int(left) + 20, int(geo.status.center().y()))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    qtbot.waitUntil(lambda: window.current_thread_id == thread_id, timeout=5_000)
+    assert window.message_model.row_of(take3.id) is not None

@@ -113,6 +113,7 @@ class StatusLine:
     retry: bool
     widest: str  # the text whose width the bubble reserves (stable while dots animate)
     tools: bool = False  # it names the run's tool calls: a click opens Run details
+    origin: bool = False  # it names the chat this one branched from: a click opens it
 
 
 class MessageDelegate(QStyledItemDelegate):
@@ -124,12 +125,15 @@ class MessageDelegate(QStyledItemDelegate):
         tools_clicked: the "Used …" line of a reply was clicked (its message id).
         version_clicked: an arrow of a bubble's ``‹ 2 / 3 ›`` was clicked (message id,
             -1 or +1).
+        origin_clicked: "Branched from …" was clicked (the original chat's id, and the
+            message's id there).
     """
 
     link_activated = Signal(str)
     retry_clicked = Signal(int)
     tools_clicked = Signal(int)
     version_clicked = Signal(int, int)
+    origin_clicked = Signal(int, int)
 
     def __init__(self, view: QAbstractItemView, theme: ThemeManager) -> None:
         super().__init__(view)
@@ -228,6 +232,13 @@ class MessageDelegate(QStyledItemDelegate):
         """The line under a bubble's text: its state or time, after ``‹ 2 / 3 ›`` when
         the message has versions (a click on an arrow shows the one before or after)."""
         line = self._status_body(index)
+        m: MessageRecord = index.data(MessageRoles.Record)
+        origin = branch_origin(m)
+        if origin is not None and not line.tools:
+            words = f"Branched from “{one_line_title(origin[2])}” · "
+            line = dataclasses.replace(
+                line, text=words + line.text, widest=words + line.widest, origin=True
+            )
         prefix = version_label(index)
         if not prefix:
             return line
@@ -557,18 +568,21 @@ class MessageDelegate(QStyledItemDelegate):
         anchor = self._anchor_at(geo, m, pos)
         on_retry = geo.retry is not None and geo.retry.adjusted(-4, -4, 4, 4).contains(pos)
         step = 0 if on_retry else self.version_step_at(option.rect, index, option.font, pos)
-        on_tools = (
+        status = self.status_line(index)
+        on_status = bool(
             not on_retry
             and not step
+            and (status.tools or status.origin)
             and geo.status.contains(pos)
-            and self.status_line(index).tools
             and self._on_status_ink(option.rect, index, option.font, pos)
         )
+        on_tools = on_status and status.tools
+        on_origin = on_status and status.origin
         kind = event.type()
         if kind == QEvent.Type.MouseMove:
             cursor = (
                 Qt.CursorShape.PointingHandCursor
-                if anchor or on_retry or on_tools or step
+                if anchor or on_retry or on_tools or on_origin or step
                 else Qt.CursorShape.IBeamCursor
                 if geo.text.contains(pos)
                 else Qt.CursorShape.ArrowCursor
@@ -583,6 +597,8 @@ class MessageDelegate(QStyledItemDelegate):
                 if on_retry
                 else "\0tools"
                 if on_tools
+                else "\0origin"
+                if on_origin
                 else f"\0version{step}"
                 if step
                 else None
@@ -597,6 +613,11 @@ class MessageDelegate(QStyledItemDelegate):
                     return True
             if on_tools and pressed == "\0tools":
                 self.tools_clicked.emit(m.id)
+                return True
+            if on_origin and pressed == "\0origin":
+                origin = branch_origin(m)
+                if origin is not None:
+                    self.origin_clicked.emit(origin[0], origin[1])
                 return True
             if step and pressed == f"\0version{step}":
                 self.version_clicked.emit(m.id, step)
@@ -613,6 +634,22 @@ class MessageDelegate(QStyledItemDelegate):
 
 VERSION_GAP = "   "
 """Room between a version label and the rest of the status line."""
+
+
+def branch_origin(m: MessageRecord) -> tuple[int, int, str] | None:
+    """(chat id, message id, chat title) a branched chat's message came from, if any."""
+    origin = m.metadata.get("branched_from")
+    if not isinstance(origin, dict):
+        return None
+    thread, message, title = origin.get("thread_id"), origin.get("message_id"), origin.get("title")
+    if not (isinstance(thread, int) and isinstance(message, int) and isinstance(title, str)):
+        return None
+    return thread, message, title
+
+
+def one_line_title(title: str, limit: int = 40) -> str:
+    words = " ".join(title.split())
+    return words if len(words) <= limit else words[: limit - 1] + "…"
 
 
 def version_label(index: Index) -> str:

@@ -47,6 +47,8 @@ class MessageListView(QListView):
         edit_requested: Edit and resend was chosen on this user message (int).
         branch_requested: Branch into new chat was chosen on this message (int).
         delete_requested: Delete was chosen on this message (int).
+        origin_requested: a branched chat's "Branched from …" was clicked (the original
+            chat's id, the message's id there).
         details_requested: the tools line of this reply was clicked: show its run (int).
     """
 
@@ -57,6 +59,7 @@ class MessageListView(QListView):
     edit_requested = Signal(int)
     branch_requested = Signal(int)
     delete_requested = Signal(int)
+    origin_requested = Signal(int, int)
     details_requested = Signal(int)
 
     def __init__(
@@ -123,6 +126,7 @@ class MessageListView(QListView):
         self._delegate.link_activated.connect(self.link_activated)
         self._delegate.retry_clicked.connect(self.retry_requested)
         self._delegate.tools_clicked.connect(self.details_requested)
+        self._delegate.origin_clicked.connect(self.origin_requested)
         self._animation.timeout.connect(self.on_animation_tick)
         self._flash.timeout.connect(self.on_flash_tick)
         self.customContextMenuRequested.connect(self.on_context_menu)
