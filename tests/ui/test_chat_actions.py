@@ -92,6 +92,7 @@ def test_menus_show_the_commands_and_their_shortcuts(make_window: MakeWindow) ->
         "&New chat",
         "&Import chat…",
         "Export chat as &Markdown…",
+        "Export chat as Markdown, every &version…",
         "Export chat as &JSON…",
         "Se&ttings…",
         "&Quit",

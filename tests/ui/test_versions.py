@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QObject, QPoint, Qt
@@ -199,3 +200,21 @@ def test_branch_into_a_new_chat_opens_it_with_the_path_up_to_the_message(
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
     qtbot.waitUntil(lambda: window.current_thread_id == thread_id, timeout=5_000)
     assert window.message_model.row_of(take3.id) is not None
+
+
+def test_markdown_of_every_version_from_the_file_menu(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int, tmp_path: Path
+) -> None:
+    thread_id, _question = _three_takes(ui_services, me)
+    window = make_window()
+    window.sidebar.select_thread(thread_id)
+    shown, every = tmp_path / "shown.md", tmp_path / "every.md"
+    for kind, path in (("markdown", shown), ("markdown-all", every)):
+        task = window.chat_actions.export_current(kind, str(path))
+        assert task is not None
+        with qtbot.waitSignal(task.succeeded, timeout=10_000):
+            pass
+    assert "take 1" not in shown.read_text(encoding="utf-8")
+    text = every.read_text(encoding="utf-8")
+    assert text.index("take 1") < text.index("take 2") < text.index("take 3")
+    assert "· version 3 of 3" in text

@@ -48,8 +48,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXPORT_FILTERS = {"markdown": "Markdown (*.md)", "json": "chatdesk JSON (*.json)"}
-EXPORT_SUFFIXES = {"markdown": ".md", "json": ".json"}
+EXPORT_FILTERS = {
+    "markdown": "Markdown (*.md)",
+    "markdown-all": "Markdown (*.md)",
+    "json": "chatdesk JSON (*.json)",
+}
+EXPORT_SUFFIXES = {"markdown": ".md", "markdown-all": ".md", "json": ".json"}
 
 
 def export_file_name(title: str, kind: str) -> str:
@@ -111,6 +115,10 @@ class ChatActions(QObject):
         self.export_markdown_action = act(
             "Export chat as &Markdown…", lambda: self.export_current("markdown")
         )
+        self.export_versions_action = act(
+            "Export chat as Markdown, every &version…",
+            lambda: self.export_current("markdown-all"),
+        )
         self.export_json_action = act("Export chat as &JSON…", lambda: self.export_current("json"))
         self.import_action = act("&Import chat…", self.import_chat)
         self.regenerate_action = act("&Regenerate reply", self.regenerate, "Ctrl+Shift+R")
@@ -134,8 +142,8 @@ class ChatActions(QObject):
         self._add_to_menus()
         self._connect_signals()
 
-    def export_actions(self) -> tuple[QAction, QAction]:
-        return self.export_markdown_action, self.export_json_action
+    def export_actions(self) -> tuple[QAction, QAction, QAction]:
+        return self.export_markdown_action, self.export_versions_action, self.export_json_action
 
     def _menu(self, title: str) -> QMenu | None:
         for action in self.window.menuBar().actions():
@@ -150,6 +158,7 @@ class ChatActions(QObject):
             before = self.window.settings_action
             file_menu.insertAction(before, self.import_action)
             file_menu.insertAction(before, self.export_markdown_action)
+            file_menu.insertAction(before, self.export_versions_action)
             file_menu.insertAction(before, self.export_json_action)
             file_menu.insertSeparator(before)
         chat_menu = self._menu("&Chat")
@@ -269,7 +278,8 @@ class ChatActions(QObject):
         return path or None
 
     def export_current(self, kind: str, path: str | None = None) -> Task | None:
-        """Start writing the open thread as ``markdown`` or ``json``, in the background.
+        """Start writing the open thread as ``markdown`` (the path shown), ``markdown-all``
+        (every version) or ``json``, in the background.
 
         Returns the running export (it ``succeeded`` with the file), or None when no
         chat is open or no file was chosen.

@@ -24,11 +24,14 @@ from chatdesk.ui.tasks import Cancelled, TaskControl, Work
 def export_work(
     transfer: TransferService, user_id: int, thread_id: int, kind: str, path: Path
 ) -> Work:
-    """Write one chat to ``path`` as ``kind`` (``markdown`` or ``json``); returns the path."""
-    export = transfer.export_markdown if kind == "markdown" else transfer.export_json
+    """Write one chat to ``path`` as ``kind`` (``markdown``: the path shown,
+    ``markdown-all``: every version, or ``json``); returns the path."""
 
     def work(_control: TaskControl) -> Path:
-        export(user_id, thread_id, path)
+        if kind == "json":
+            transfer.export_json(user_id, thread_id, path)
+        else:
+            transfer.export_markdown(user_id, thread_id, path, all_branches=kind == "markdown-all")
         return path
 
     return work
