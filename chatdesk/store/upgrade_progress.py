@@ -27,6 +27,9 @@ from chatdesk.store.errors import UpgradeCancelled
 SQLITE_CHECK_EVERY_OPS = 10_000
 # Alembic logs "Running upgrade A -> B, doc" on this logger as it starts each revision.
 ALEMBIC_RUNNER_LOGGER = "alembic.runtime.migration"
+MIGRATION_STEPS_LOGGER = "chatdesk.migration.steps"
+"""A long revision logs what it is doing on this logger (INFO, a few words each step);
+the window shows it after the revision's name. Migrations stay free of the monitor."""
 
 
 class Stage(Enum):
@@ -104,6 +107,8 @@ class _RevisionReporter(logging.Handler):
         super().__init__(logging.INFO)
         self._monitor = monitor
         self._pending = list(pending)
+        self.current: UpgradeStep | None = None
+        """The revision running now, as last reported."""
 
     def emit(self, record: logging.LogRecord) -> None:
         # The record's argument is Alembic's RevisionStep; read it defensively, as a
@@ -117,14 +122,25 @@ class _RevisionReporter(logging.Handler):
         name = doc[0].rstrip(".") if doc else f"revision {revision}"
         done = self._pending.index(revision) if revision in self._pending else 0
         total = len(self._pending)
-        self._monitor.report(
-            UpgradeStep(
-                Stage.MIGRATING,
-                f"Upgrading ({done + 1} of {total}): {name}",
-                done,
-                total,
-            )
+        self.current = UpgradeStep(
+            Stage.MIGRATING, f"Upgrading ({done + 1} of {total}): {name}", done, total
         )
+        self._monitor.report(self.current)
+
+
+class _StepReporter(logging.Handler):
+    """Turns a revision's own step records into reports: "<revision> — <step>"."""
+
+    def __init__(self, monitor: UpgradeMonitor, revisions: _RevisionReporter) -> None:
+        super().__init__(logging.INFO)
+        self._monitor = monitor
+        self._revisions = revisions
+
+    def emit(self, record: logging.LogRecord) -> None:
+        current = self._revisions.current
+        if current is not None:
+            text = f"{current.text} — {record.getMessage()}"
+            self._monitor.report(UpgradeStep(Stage.MIGRATING, text, current.done, current.total))
 
 
 @contextmanager
@@ -154,16 +170,22 @@ def watching_migrations(
     if raw is not None:
         raw.set_progress_handler(interrupt_once, SQLITE_CHECK_EVERY_OPS)
     runner_log = logging.getLogger(ALEMBIC_RUNNER_LOGGER)
+    steps_log = logging.getLogger(MIGRATION_STEPS_LOGGER)
     reporter = _RevisionReporter(monitor, pending)
-    previous_level = runner_log.level
-    if not runner_log.isEnabledFor(logging.INFO):
-        runner_log.setLevel(logging.INFO)
+    step_reporter = _StepReporter(monitor, reporter)
+    previous_levels = runner_log.level, steps_log.level
+    for log in (runner_log, steps_log):
+        if not log.isEnabledFor(logging.INFO):
+            log.setLevel(logging.INFO)
     runner_log.addHandler(reporter)
+    steps_log.addHandler(step_reporter)
     try:
         yield
     finally:
         runner_log.removeHandler(reporter)
-        runner_log.setLevel(previous_level)
+        steps_log.removeHandler(step_reporter)
+        runner_log.setLevel(previous_levels[0])
+        steps_log.setLevel(previous_levels[1])
         if raw is not None:
             raw.set_progress_handler(None, 0)
         event.remove(connection, "before_cursor_execute", before_statement)

@@ -24,12 +24,16 @@ SQLite rebuilds ``messages`` for the new constraints (and recreates the search
 triggers the rebuild drops); PostgreSQL alters it in place.
 """
 
+import logging
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 from chatdesk.store.search_ddl import SQLITE_FTS_TRIGGERS
+from chatdesk.store.upgrade_progress import MIGRATION_STEPS_LOGGER
+
+steps = logging.getLogger(MIGRATION_STEPS_LOGGER)
 
 revision: str = "0007"
 down_revision: str | Sequence[str] | None = "0006"
@@ -73,6 +77,7 @@ _LEAVES = (
 def upgrade() -> None:
     bind = op.get_bind()
     dialect = bind.dialect.name
+    steps.info("copying messages into their new table (1 of 5)")
     with op.batch_alter_table(
         "messages", recreate="always" if dialect == "sqlite" else "auto"
     ) as batch:
@@ -96,15 +101,19 @@ def upgrade() -> None:
     if dialect == "sqlite":
         for statement in SQLITE_FTS_TRIGGERS:
             op.execute(statement)
+    steps.info("linking each message to the one it follows (2 of 5)")
     op.execute(_LINE_PARENTS.format(superseded=_SUPERSEDED.get(dialect, _SUPERSEDED["sqlite"])))
+    steps.info("linking replies to their questions (3 of 5)")
     op.execute(_REPLY_PARENTS)
     _link_earlier_replies(bind)
+    steps.info("giving each chat the end of its path (4 of 5)")
     with op.batch_alter_table("threads") as batch:
         batch.add_column(sa.Column("current_leaf_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
             _LEAF_FK, "messages", ["current_leaf_id"], ["id"], ondelete="SET NULL"
         )
     op.execute(_LEAVES)
+    steps.info("checking every link (5 of 5)")
 
 
 def _link_earlier_replies(bind: sa.Connection) -> None:

@@ -40,10 +40,19 @@ def test_the_backup_reports_bytes_up_to_the_whole_file(tmp_path: Path) -> None:
     assert backups and backups[-1].done == backups[-1].total > 0
     assert store.backup is not None and store.backup.stat().st_size == backups[-1].total
     after_0003 = int(HEAD_REVISION) - 3  # one report for each revision to run
-    assert [r.stage for r in reports if r.stage is not Stage.BACKING_UP] == [
-        Stage.CHECKING,
-        *[Stage.MIGRATING] * after_0003,
+    revisions = [r for r in reports if r.stage is not Stage.BACKING_UP and " — " not in r.text]
+    assert [r.stage for r in revisions] == [Stage.CHECKING, *[Stage.MIGRATING] * after_0003]
+    # a long revision tells its steps after its name, keeping the revisions' count
+    steps = [r for r in reports if " — " in r.text]
+    assert [r.text.split(" — ")[1] for r in steps] == [
+        "copying messages into their new table (1 of 5)",
+        "linking each message to the one it follows (2 of 5)",
+        "linking replies to their questions (3 of 5)",
+        "giving each chat the end of its path (4 of 5)",
+        "checking every link (5 of 5)",
     ]
+    assert all(r.text.startswith(revisions[-1].text) for r in steps)
+    assert {(r.done, r.total) for r in steps} == {(revisions[-1].done, revisions[-1].total)}
 
 
 def test_a_stop_during_the_backup_leaves_no_partial_copy(tmp_path: Path) -> None:
