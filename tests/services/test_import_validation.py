@@ -152,7 +152,10 @@ _FIELDS = [
     "thread",
     "executions",
     "messages",
-    *(f"thread.{name}" for name in ("title", "crew", "model", "system_prompt", "created_at")),
+    *(
+        f"thread.{name}"
+        for name in ("title", "crew", "model", "system_prompt", "created_at", "current_leaf")
+    ),
     "executions.0",
     *(
         f"executions.0.{name}"
@@ -184,6 +187,9 @@ _FIELDS = [
             "metadata",
             "created_at",
             "updated_at",
+            "ref",
+            "parent",
+            "chosen_at",
         )
     ),
 ]
@@ -293,3 +299,28 @@ def test_any_damage_to_the_bytes_is_taken_or_refused_with_a_reason(
         services.transfer.import_json(user_id, bytes(data[: len(data) - cut]))
     except TransferError as error:
         assert str(error)
+
+
+def test_a_tree_that_could_loop_or_points_nowhere_is_refused_with_its_place(
+    shared: tuple[Services, int],
+) -> None:
+    services, user_id = shared
+    document = _valid()
+    first, second = document["messages"]
+    first.update(ref="a", parent="b")  # a cycle needs a parent after its child: refused
+    second.update(ref="b", parent="a")
+    with pytest.raises(TransferError, match=r"messages\[0\]\.parent: no message before it"):
+        services.transfer.import_json(user_id, json.dumps(document))
+    first["parent"] = None
+    document["thread"]["current_leaf"] = "nowhere"
+    with pytest.raises(TransferError, match=r"thread\.current_leaf: no message has ref"):
+        services.transfer.import_json(user_id, json.dumps(document))
+    second["ref"] = "a"
+    document["thread"]["current_leaf"] = "a"
+    with pytest.raises(TransferError, match=r"messages\[1\]\.ref: 'a' is used twice"):
+        services.transfer.import_json(user_id, json.dumps(document))
+    second["ref"] = "b"
+    imported = services.transfer.import_json(user_id, json.dumps(document))
+    shown = services.messages.list(user_id, imported.thread.id).messages
+    assert [m.content for m in shown] == ["hi"]  # the leaf named: the first message
+    assert shown[0].version is not None and shown[0].version.count == 1
