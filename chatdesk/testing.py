@@ -241,6 +241,8 @@ def _close_already_running(loop: asyncio.AbstractEventLoop) -> None:
 # -- helpers for tests -----------------------------------------------------------------
 
 MESSAGE_FIELDS = ("messageId", "role", "content", "status")
+VERSION_FIELDS = ("messageId", "content", "parentId", "versionIndex", "versionCount")
+"""``rows(window, VERSION_FIELDS)``: where each message shown stands among its versions."""
 REPLY_TIMEOUT_MS = 30_000
 
 
@@ -256,6 +258,16 @@ def rows(window: MainWindow, fields: tuple[str, ...] = MESSAGE_FIELDS) -> list[d
         {field: model.index(row, 0).data(roles[field]) for field in fields}
         for row in range(model.rowCount())
     ]
+
+
+def flip_version(window: MainWindow, message_id: int, step: int) -> bool:
+    """Show the version ``step`` places from ``message_id`` (-1: the one before), as its
+    ``‹ ›`` arrows or Alt+Left/Right would; False if there is none that way."""
+    from PySide6.QtCore import QObject
+
+    switcher = window.findChild(QObject, "versionSwitcher")
+    assert switcher is not None, "no versionSwitcher in this window"
+    return bool(switcher.flip(message_id, step))  # type: ignore[attr-defined]
 
 
 def send(qtbot: Any, window: MainWindow, text: str) -> None:

@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
+from chatdesk.testing import VERSION_FIELDS, flip_version, rows
 from chatdesk.ui.chat.message_delegate import version_label
 from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.chat.version_switcher import VersionSwitcher
@@ -218,3 +219,16 @@ def test_markdown_of_every_version_from_the_file_menu(
     text = every.read_text(encoding="utf-8")
     assert text.index("take 1") < text.index("take 2") < text.index("take 3")
     assert "· version 3 of 3" in text
+
+
+def test_the_plugin_reads_and_flips_versions(
+    make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    thread_id, _question = _three_takes(ui_services, me)
+    window = make_window()
+    window.sidebar.select_thread(thread_id)
+    take3 = rows(window, VERSION_FIELDS)[3]
+    assert (take3["content"], take3["versionIndex"], take3["versionCount"]) == ("take 3", 3, 3)
+    assert flip_version(window, take3["messageId"], -1)
+    assert rows(window, VERSION_FIELDS)[3]["content"] == "take 2"
+    assert not flip_version(window, rows(window)[0]["messageId"], 1)  # one version only
