@@ -33,6 +33,8 @@ from chatdesk.bench.probe import emit
 BRANCH_EVERY = 20
 OPEN_RUNS = 21
 SWITCH_RUNS = 11
+SETTLE_S = 0.3
+"""Between flips: the window stores the path's new end 0.1 s after a flip."""
 
 
 def _rows(
@@ -168,10 +170,19 @@ def bench_switch(url: str, ids: dict[str, int], below: int) -> None:
         assert watcher.painted_at is not None
         if run:  # the first flip warms caches
             times.append((watcher.painted_at - started) * 1000)
+        _pause(app, SETTLE_S)  # a person flips again seconds later, after the end is stored
         shown = ids["first_reply"] if shown == ids["second_reply"] else ids["second_reply"]
     window.close()
     services.store.close()
     emit("version_switch_ms", statistics.median(times), "ms", below=below, max=round(max(times), 3))
+
+
+def _pause(app: Any, seconds: float) -> None:
+    """Let the window's event loop run for ``seconds``."""
+    from chatdesk.bench.probe import wait_until
+
+    deadline = time.perf_counter() + seconds
+    wait_until(app, lambda: time.perf_counter() > deadline)
 
 
 def bench_tree_migration(database: Path) -> None:
