@@ -411,20 +411,6 @@ class MessageService:
         """
         return self._rerun(user_id, message_id, regenerate=True)
 
-    def last_user_message(self, user_id: int, thread_id: int) -> MessageRecord | None:
-        """The newest message the person wrote on the current path."""
-        with self._uow.read() as session:
-            thread = owned_thread(session, user_id, thread_id)
-            end = tree.current_leaf(session, thread)
-            while end is not None:
-                ids = tree.ids_up(session, thread.id, end, DEFAULT_PAGE_SIZE)
-                rows = tree.load(session, ids)
-                for row in reversed(rows):
-                    if row.role == Role.USER:
-                        return MessageRecord.of(row)
-                end = rows[0].parent_id if rows else None
-            return None
-
     def send_version(self, user_id: int, message_id: int, content: str) -> SendResult:
         """A new version of a message the person wrote: ``content`` beside it (same
         parent), becoming the current path's end, and a run answering it."""
