@@ -27,6 +27,19 @@ def _ask(services: Services, user_id: int, thread_id: int, text: str, reply: str
     return sent.message.id
 
 
+def _two_takes(services: Services, user_id: int) -> tuple[int, int]:
+    """one / answer one / two / (first take / deeper / deeper answer | second take):
+    the thread and the question with two takes, the second shown."""
+    thread = services.threads.create(user_id)
+    _ask(services, user_id, thread.id, "one", "answer one")
+    question = _ask(services, user_id, thread.id, "two", "first take")
+    _ask(services, user_id, thread.id, "deeper", "deeper answer")
+    again = services.messages.regenerate(user_id, question)
+    assert again.execution is not None
+    _answer(services, user_id, again.execution.id, "second take")
+    return thread.id, question
+
+
 def _path(services: Services, user_id: int, thread_id: int) -> list[str]:
     return [m.content for m in services.messages.list(user_id, thread_id).messages]
 
@@ -67,15 +80,9 @@ def test_regenerate_any_reply_makes_a_version_the_model_alone_sees(
 def test_flipping_versions_shows_each_with_its_own_conversation_and_remembers(
     services: Services, user_id: int
 ) -> None:
-    thread = services.threads.create(user_id)
-    _ask(services, user_id, thread.id, "one", "answer one")
-    question = _ask(services, user_id, thread.id, "two", "first take")
-    _ask(services, user_id, thread.id, "deeper", "deeper answer")
-    again = services.messages.regenerate(user_id, question)
-    assert again.execution is not None
-    _answer(services, user_id, again.execution.id, "second take")
-    _ask(services, user_id, thread.id, "other", "other answer")
-    second = services.messages.list(user_id, thread.id).messages[3]
+    thread_id, _question = _two_takes(services, user_id)
+    _ask(services, user_id, thread_id, "other", "other answer")
+    second = services.messages.list(user_id, thread_id).messages[3]
     assert (second.content, second.version) == ("second take", Version(2, 2))
     page = services.messages.switch_version(user_id, second.id, -1)
     assert [m.content for m in page.messages] == [
@@ -86,8 +93,8 @@ def test_flipping_versions_shows_each_with_its_own_conversation_and_remembers(
         "deeper",
         "deeper answer",
     ]
-    assert _path(services, user_id, thread.id) == [m.content for m in page.messages]
-    assert services.threads.get(user_id, thread.id).current_leaf_id == page.messages[-1].id
+    assert _path(services, user_id, thread_id) == [m.content for m in page.messages]
+    assert services.threads.get(user_id, thread_id).current_leaf_id == page.messages[-1].id
     first_take = page.messages[3]
     assert services.messages.switch_version(user_id, first_take.id, -1).messages[3].id == (
         first_take.id
@@ -96,7 +103,7 @@ def test_flipping_versions_shows_each_with_its_own_conversation_and_remembers(
     assert [m.content for m in back.messages][3:] == ["second take", "other", "other answer"]
     # a new message goes at the end of the path shown
     services.messages.switch_version(user_id, second.id, -1)
-    sent = services.messages.send(user_id, thread.id, "continue the first")
+    sent = services.messages.send(user_id, thread_id, "continue the first")
     assert sent.message.parent_id == page.messages[-1].id
 
 
@@ -162,17 +169,11 @@ def test_messages_sent_while_a_question_waits_follow_its_reply(
 def test_deleting_a_message_takes_its_branch_and_runs_and_the_path_moves_on(
     services: Services, user_id: int
 ) -> None:
-    thread = services.threads.create(user_id)
-    _ask(services, user_id, thread.id, "one", "answer one")
-    question = _ask(services, user_id, thread.id, "two", "first take")
-    _ask(services, user_id, thread.id, "deeper", "deeper answer")
-    again = services.messages.regenerate(user_id, question)
-    assert again.execution is not None
-    _answer(services, user_id, again.execution.id, "second take")
-    second = services.messages.list(user_id, thread.id).messages[3]
+    thread_id, question = _two_takes(services, user_id)
+    second = services.messages.list(user_id, thread_id).messages[3]
     assert services.messages.branch_size(user_id, second.id) == 1
     assert services.messages.delete(user_id, second.id) == 1
-    assert _path(services, user_id, thread.id) == [
+    assert _path(services, user_id, thread_id) == [
         "one",
         "answer one",
         "two",
@@ -183,9 +184,9 @@ def test_deleting_a_message_takes_its_branch_and_runs_and_the_path_moves_on(
     # a reply's run belongs to its question: its Run details still show it
     assert len(services.executions.runs_for_message(user_id, question)) == 2
     assert services.messages.delete(user_id, question) == 4
-    assert _path(services, user_id, thread.id) == ["one", "answer one"]
-    leaf = services.threads.get(user_id, thread.id).current_leaf_id
-    assert leaf == services.messages.list(user_id, thread.id).messages[-1].id
+    assert _path(services, user_id, thread_id) == ["one", "answer one"]
+    leaf = services.threads.get(user_id, thread_id).current_leaf_id
+    assert leaf == services.messages.list(user_id, thread_id).messages[-1].id
     with services.store.session_factory() as session:  # the question's runs went with it
         assert session.scalar(select(func.count()).select_from(Execution)) == 1
 
