@@ -22,7 +22,10 @@ from chatdesk.store.models import Execution, ExecutionLog, Message
 
 UNDO_LIMIT = 5_000
 """Messages a delete keeps for Undo; a larger branch is said to be final beforehand."""
-CHANGED = "The chat changed since that delete (a message took its place); it cannot be undone."
+CHANGED = (
+    "The chat changed since that delete (a message took its place, or the message it "
+    "followed is gone); it cannot be undone."
+)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,9 @@ def put_back(session: Session, kept: KeptRows) -> None:
     messages, executions, logs = (_table(m) for m in (Message, Execution, ExecutionLog))
     ids = [row["id"] for row in kept.messages]
     taken = session.scalar(select(messages.c.id).where(messages.c.id.in_(ids)).limit(1))
-    if taken is not None:
+    outside = {row["parent_id"] for row in kept.messages} - set(ids) - {None}
+    present = set(session.scalars(select(messages.c.id).where(messages.c.id.in_(outside))))
+    if taken is not None or present != outside:  # a place taken, or the parent gone
         raise ValidationError(CHANGED)
     if kept.executions:
         session.execute(insert(executions), list(kept.executions))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from chatdesk.services import branch_undo as undo
@@ -327,19 +327,7 @@ class MessageService:
             for row in asked:  # question's: it stays with the question (and its trace)
                 earlier = (row.meta or {}).get(EARLIER_RUNS_KEY, [])
                 runs.update(run for run in earlier if isinstance(run, int))
-            live = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(Execution)
-                    .where(
-                        Execution.thread_id == thread.id,
-                        Execution.id.in_(sorted(runs)),
-                        Execution.status.in_(ACTIVE_EXECUTION_STATUSES),
-                    )
-                )
-                if len(runs) <= _MAX_IN
-                else _live_runs(session, thread.id, runs)
-            )
+            live = _live_runs(session, thread.id, runs)
             if live:
                 raise IllegalTransitionError(
                     "A reply in this branch is still being written; stop it before deleting."
@@ -540,7 +528,8 @@ def _leaf_after_delete(session: Session, thread: Thread, parent_id: int | None) 
 
 
 def _live_runs(session: Session, thread_id: int, runs: set[int]) -> int:
-    """How many of ``runs`` (too many for one IN list) are still going."""
+    """How many of ``runs`` are still going (the thread's live runs are few: read
+    them, rather than an IN list of a large branch's runs)."""
     live = session.scalars(
         select(Execution.id).where(
             Execution.thread_id == thread_id, Execution.status.in_(ACTIVE_EXECUTION_STATUSES)

@@ -270,3 +270,15 @@ def test_search_finds_every_branch_and_opening_a_hit_shows_its_branch(
     page = services.messages.around(user_id, thread.id, hit.message_id)
     assert [m.content for m in page.messages] == ["colours", "first: vermilion"]
     assert _path(services, user_id, thread.id) == ["colours", "first: vermilion"]  # kept
+
+
+def test_undo_refuses_when_another_client_deleted_what_the_branch_followed(
+    services: Services, user_id: int
+) -> None:
+    thread_id, question = _two_takes(services, user_id)
+    second = services.messages.list(user_id, thread_id).messages[3]
+    deleted = services.messages.delete_branch(user_id, second.id)
+    services.messages.delete(user_id, question)  # meanwhile, elsewhere: its parent goes
+    with pytest.raises(ValidationError, match="changed"):
+        services.messages.restore(deleted)
+    assert _path(services, user_id, thread_id) == ["one", "answer one"]  # nothing half-done
