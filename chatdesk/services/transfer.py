@@ -48,7 +48,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable, Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -64,7 +64,7 @@ from chatdesk.redact import redact, redact_data, redact_known
 from chatdesk.services import message_tree as tree
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.foreign.chat import Source
-from chatdesk.services.import_batch import ImportBatch, refuse_known
+from chatdesk.services.import_batch import ImportBatch, known_imports, refuse_known
 from chatdesk.services.json_stream import (
     NOT_AN_OBJECT,
     NOT_UTF8,
@@ -418,6 +418,36 @@ class TransferService:
             self.stage(batch, checked, steps)
             (record,) = batch.publish()
         return ImportResult(record, plan.messages, plan.executions)
+
+    def import_sources(
+        self,
+        user_id: int,
+        sources: Sequence[tuple[Callable[[], IO[bytes]], int]],
+        *,
+        on_progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        again: bool = False,
+    ) -> list[ImportResult]:
+        """Import several chatdesk JSON files (each ``(reopen, size)``: an archive's
+        chats) as one batch: every file is checked first, then all are written and shown
+        together, or none. Files imported before are skipped unless ``again``; when all
+        were, ``AlreadyImportedError``."""
+        steps = _Steps(on_progress, should_stop)
+        checked = [self.check(reopen, size, steps) for reopen, size in sources]
+        if not again:
+            titles = {c.plan.imported_from: c.plan.thread.title for c in checked}
+            refuse_known(self._uow, user_id, titles)
+            known = known_imports(self._uow, user_id, titles)
+            checked = [c for c in checked if c.plan.imported_from not in known]
+        with ImportBatch(self._uow, user_id) as batch:
+            batch.on_discard = lambda done, total: steps.report(ImportStage.DISCARDING, done, total)
+            for one in checked:
+                self.stage(batch, one, steps)
+            records = batch.publish()
+        return [
+            ImportResult(record, c.plan.messages, c.plan.executions)
+            for record, c in zip(records, checked, strict=True)
+        ]
 
     def check(self, reopen: Callable[[], IO[bytes]], size: int, steps: _Steps) -> CheckedFile:
         """Pass one: every part of the file checked, nothing written."""

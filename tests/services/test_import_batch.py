@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
+from typing import IO
 
+import pytest
 from sqlalchemy import func, select, update
 
 from chatdesk.services import Services
-from chatdesk.services.import_batch import ImportBatch, recover
+from chatdesk.services.import_batch import AlreadyImportedError, ImportBatch, recover
 from chatdesk.services.run_owner import this_process
+from chatdesk.services.transfer import TransferError
 from chatdesk.store.base import utcnow
 from chatdesk.store.models import Message, Thread, User
+from tests.support.exports import write_export
 from tests.ui.conftest import add_messages
 
 
@@ -126,4 +132,35 @@ def test_an_error_while_staging_deletes_what_was_staged(services: Services, user
             raise RuntimeError("the disk is full")
     except RuntimeError:
         pass
+    assert _counts(services, user_id) == (0, 0, 1)
+
+
+def test_several_files_import_as_one_batch_and_files_seen_before_are_skipped(
+    services: Services, user_id: int, tmp_path: Path
+) -> None:
+    first, second = write_export(tmp_path / "a.json", 10), write_export(tmp_path / "b.json", 30)
+
+    def source(path: Path) -> tuple[Callable[[], IO[bytes]], int]:
+        return (lambda: path.open("rb")), path.stat().st_size
+
+    services.transfer.import_file(user_id, first)
+    results = services.transfer.import_sources(user_id, [source(first), source(second)])
+    assert [r.messages for r in results] == [30]
+    assert _counts(services, user_id) == (2, 40, 1)
+    with pytest.raises(AlreadyImportedError, match="and 1 more chats of this file are already"):
+        services.transfer.import_sources(user_id, [source(first), source(second)])
+    again = services.transfer.import_sources(user_id, [source(first), source(second)], again=True)
+    assert [r.messages for r in again] == [10, 30]
+    assert _counts(services, user_id) == (4, 80, 1)
+
+
+def test_a_bad_file_among_several_imports_none_of_them(
+    services: Services, user_id: int, tmp_path: Path
+) -> None:
+    good = write_export(tmp_path / "good.json", 10)
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(good.read_bytes()[:-40])
+    sources = [((lambda p=p: p.open("rb")), p.stat().st_size) for p in (good, bad)]
+    with pytest.raises(TransferError, match="not valid JSON"):
+        services.transfer.import_sources(user_id, sources)
     assert _counts(services, user_id) == (0, 0, 1)
