@@ -149,6 +149,8 @@ class ImportStage(StrEnum):
 
     READING = "reading"  # bytes of the file read and checked (pass one)
     WRITING = "writing"  # messages written
+    IMPORTING = "importing"  # bytes of another app's export read and written (one pass)
+    PUBLISHING = "publishing"  # chats shown, once all of the file is written
     DISCARDING = "discarding"  # cancelled or failed: staged messages deleted
 
 
@@ -169,7 +171,7 @@ class ImportResult:
 ProgressCallback = Callable[[ImportProgress], None]
 
 
-class _Steps:
+class ImportSteps:
     """Progress reports (about one per percent of each stage) and cancel checks.
 
     Called once per item, so it stays cheap: ``should_stop`` is asked every call (an
@@ -379,7 +381,7 @@ class TransferService:
                 message = f"Cannot read {path.name}: {error.strerror or error}."
                 raise TransferError(message) from None
 
-        return self._import(user_id, reopen, size, _Steps(on_progress, should_stop), again)
+        return self._import(user_id, reopen, size, ImportSteps(on_progress, should_stop), again)
 
     def import_json(
         self,
@@ -397,7 +399,7 @@ class TransferService:
             except UnicodeEncodeError:
                 raise TransferError(_NOT_UTF8) from None
         content = data
-        steps = _Steps(on_progress, should_stop)
+        steps = ImportSteps(on_progress, should_stop)
         return self._import(user_id, lambda: io.BytesIO(content), len(content), steps, again)
 
     def _import(
@@ -405,7 +407,7 @@ class TransferService:
         user_id: int,
         reopen: Callable[[], IO[bytes]],
         size: int,
-        steps: _Steps,
+        steps: ImportSteps,
         again: bool,
     ) -> ImportResult:
         """Check the whole file (pass one), then write it out of sight and show it (two)."""
@@ -432,7 +434,7 @@ class TransferService:
         chats) as one batch: every file is checked first, then all are written and shown
         together, or none. Files imported before are skipped unless ``again``; when all
         were, ``AlreadyImportedError``."""
-        steps = _Steps(on_progress, should_stop)
+        steps = ImportSteps(on_progress, should_stop)
         checked = [self.check(reopen, size, steps) for reopen, size in sources]
         if not again:
             titles = {c.plan.imported_from: c.plan.thread.title for c in checked}
@@ -449,7 +451,7 @@ class TransferService:
             for record, c in zip(records, checked, strict=True)
         ]
 
-    def check(self, reopen: Callable[[], IO[bytes]], size: int, steps: _Steps) -> CheckedFile:
+    def check(self, reopen: Callable[[], IO[bytes]], size: int, steps: ImportSteps) -> CheckedFile:
         """Pass one: every part of the file checked, nothing written."""
         with reopen() as source:
             head = source.read(4)
@@ -478,7 +480,7 @@ class TransferService:
         steps(ImportStage.READING, scans * size, scans * size)
         return CheckedFile(plan, reopen, backend)
 
-    def stage(self, batch: ImportBatch, checked: CheckedFile, steps: _Steps) -> int:
+    def stage(self, batch: ImportBatch, checked: CheckedFile, steps: ImportSteps) -> int:
         """Write a checked file's chat into ``batch``; the staged thread's id."""
         plan = checked.plan
         thread = plan.thread
@@ -499,7 +501,7 @@ class TransferService:
         return staged
 
     def _stage_rows(
-        self, staging: int, thread_id: int, checked: CheckedFile, steps: _Steps
+        self, staging: int, thread_id: int, checked: CheckedFile, steps: ImportSteps
     ) -> int | None:
         """Read the file again and write its rows, a chunk per short transaction; the
         new id of the file's current leaf, if it names one.
@@ -525,7 +527,7 @@ class _ChunkWriter:
     """Pass two's rows, written under the staging user ``WRITE_CHUNK`` at a time."""
 
     def __init__(
-        self, uow: UnitOfWork, staging: int, thread_id: int, total: int, steps: _Steps
+        self, uow: UnitOfWork, staging: int, thread_id: int, total: int, steps: ImportSteps
     ) -> None:
         self._uow = uow
         self._staging = staging
