@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import ijson
 from ijson.common import ObjectBuilder
@@ -176,7 +176,7 @@ def as_json(value: object, place: str) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2)
 
 
-def check_depth(value: object, place: str, limit: int = 16) -> None:
+def check_depth(value: object, place: str, limit: int = 32) -> None:
     """Refuse a value nested deeper than ``limit`` before it is walked or written as JSON
     (``json.dumps`` recurses). Iterative: the check itself cannot overflow."""
     pending: list[tuple[object, int]] = [(value, 0)]
@@ -319,12 +319,16 @@ def settle(drafts: list[Draft], place: str) -> Settled:
 # -- the stream -----------------------------------------------------------------------------
 
 
-class _GuardedReader:
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class GuardedReader:
     """The file as the parser reads it: a UTF-8 BOM skipped, bytes counted, and nesting
     deeper than ``MAX_DEPTH`` refused as it streams by (strings skipped at C speed),
     so a small hostile file cannot make the parser's prefixes eat the memory."""
 
-    def __init__(self, source: IO[bytes], limit: int | None = MAX_DEPTH) -> None:
+    def __init__(self, source: Readable, limit: int | None = MAX_DEPTH) -> None:
         self._source = source
         self._limit = limit
         self.done = 0
@@ -362,15 +366,15 @@ class _GuardedReader:
             for byte in brackets:
                 depth += _STEP[byte]
                 if depth > limit:
-                    raise _TooDeep
+                    raise TooDeep
         self._depth += 2 * opened - len(brackets)
 
 
-class _TooDeep(Exception):
+class TooDeep(Exception):
     pass
 
 
-def _top_level(reader: _GuardedReader) -> tuple[bytes, str]:
+def top_level(reader: GuardedReader) -> tuple[bytes, str]:
     """The first bytes of the file and its first character (``[`` or ``{``)."""
     head = b""
     while True:
@@ -388,10 +392,10 @@ def _top_level(reader: _GuardedReader) -> tuple[bytes, str]:
     return head, first
 
 
-class _Replay:
+class Replay:
     """``head`` again, then the rest of ``reader``: the first bytes were read to look."""
 
-    def __init__(self, head: bytes, reader: _GuardedReader) -> None:
+    def __init__(self, head: bytes, reader: GuardedReader) -> None:
         self._head = head
         self._reader = reader
 
@@ -414,20 +418,20 @@ def conversations(
     ``step(bytes read)`` runs after each conversation is read and may raise to cancel.
     """
     backend = _backend(source)
-    reader = _GuardedReader(source)
-    head, first = _top_level(reader)
+    reader = GuardedReader(source)
+    head, first = top_level(reader)
     if first not in "[{" or (first == "{" and not single):
         raise FormatError("", "This file does not hold a list of conversations (JSON).")
     prefix = "item" if first == "[" else ""
     index = 0
     place = f"{name}[0]" if first == "[" else name
-    stream = backend.items(_Replay(head, reader), prefix, use_float=True)
+    stream = backend.items(Replay(head, reader), prefix, use_float=True)
     while True:
         try:
             item = next(stream)
         except StopIteration:
             return
-        except _TooDeep:
+        except TooDeep:
             raise FormatError(place, f"nested more than {MAX_DEPTH} levels deep") from None
         except UnicodeDecodeError:
             raise FormatError(place, NOT_UTF8) from None
@@ -445,13 +449,13 @@ def deep_conversations(source: IO[bytes], step: Step, name: str) -> Iterator[tup
     depth, so the events are read without them and built here, iteratively. Slower
     than ``conversations`` (Python per event): for files of one conversation."""
     backend = _backend(source)
-    reader = _GuardedReader(source, limit=None)
-    head, first = _top_level(reader)
+    reader = GuardedReader(source, limit=None)
+    head, first = top_level(reader)
     if first not in "[{":
         raise FormatError("", "This file does not hold a conversation (JSON).")
     index = 0
     place = f"{name}[0]" if first == "[" else name
-    events = _checked(backend.basic_parse(_Replay(head, reader), use_float=True), lambda: place)
+    events = _checked(backend.basic_parse(Replay(head, reader), use_float=True), lambda: place)
     if first == "[":
         next(events)  # the list's start
     builder: ObjectBuilder | None = None

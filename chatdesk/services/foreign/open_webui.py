@@ -96,10 +96,10 @@ def _message(message: dict[str, Any], place: str) -> ForeignMessage:
     role = _ROLES.get(text_or_none(message, "role", place) or "")
     if role is None:
         raise FormatError(at(place, "role"), f"{shown(message.get('role'))} is not a role")
+    notes = _files(message, place)
     text = message.get("content")
     if not isinstance(text, str):  # a message sent with images: a list of parts
-        text = _parts(items_of(text, at(place, "content")), at(place, "content"))
-    notes = _files(message, place)
+        text = _parts(items_of(text, at(place, "content")), at(place, "content"), notes)
     error = message.get("error")
     if error:
         said = error.get("content") if isinstance(error, dict) else None
@@ -116,14 +116,19 @@ def _message(message: dict[str, Any], place: str) -> ForeignMessage:
     )
 
 
-def _parts(parts: list[Any], place: str) -> str:
-    """The text parts of an OpenAI-style content list (images are listed in ``files``)."""
+def _parts(parts: list[Any], place: str, notes: list[str]) -> str:
+    """The text of an OpenAI-style content list; its other parts (images) become notes."""
     texts = []
     for index, part in enumerate(parts):
-        if isinstance(part, dict) and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-        elif not isinstance(part, dict):
-            raise FormatError(f"{place}[{index}]", "expected an object")
+        where = f"{place}[{index}]"
+        part = obj(part, where)
+        kind = text_or_none(part, "type", where) or "text"
+        if kind == "text":
+            texts.append(text_or_none(part, "text", where) or "")
+        elif kind == "image_url":
+            notes.append("An image sent with this message was not imported.")
+        else:
+            notes.append(f"A part of type “{shown(kind)}” could not be shown.")
     return "\n".join(texts)
 
 
