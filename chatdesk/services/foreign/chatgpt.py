@@ -124,7 +124,10 @@ def _message(message: dict[str, Any], place: str, prompts: list[str]) -> Foreign
         return None
     extra: dict[str, Any] = {}
     recipient = text_or_none(message, "recipient", place)
-    if role == "tool":
+    if kind == "code" and role == "assistant" and recipient in (None, "all"):
+        language = text_or_none(body, "language", at(place, "content")) or ""
+        text = fenced(text, "" if language == "unknown" else language)
+    elif role == "tool":
         name = plain(text_or_none(author, "name", at(place, "author"))) or "tool"
         text = _tool_output(name, text, kind)
         extra = {"source_role": "tool", "tool": name}
