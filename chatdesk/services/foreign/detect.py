@@ -30,7 +30,8 @@ from chatdesk.services.foreign.chat import (
     Step,
 )
 from chatdesk.services.foreign.common import GuardedReader, Replay, TooDeep, top_level
-from chatdesk.services.json_stream import FAST, SCAN_BYTES
+from chatdesk.services.json_stream import FAST, NOT_UTF8, SCAN_BYTES
+from chatdesk.services.json_stream import _reason as parse_reason
 from chatdesk.services.transfer import MAX_IMPORT_BYTES
 
 SNIFF_BYTES = SCAN_BYTES
@@ -248,7 +249,8 @@ class _Shape:
 
 def _sniff(source: IO[bytes], name: str) -> Source:
     """The source shown by the first conversation's keys (within ``SNIFF_BYTES``)."""
-    reader = GuardedReader(_Bounded(source))
+    bounded = _Bounded(source)
+    reader = GuardedReader(bounded)
     head, first = top_level(reader)
     shape = _Shape()
     item = "item" if first == "[" else ""
@@ -276,18 +278,19 @@ def _sniff(source: IO[bytes], name: str) -> Source:
     except TooDeep:
         pass  # decided on what was seen; the reader refuses the nesting with its place
     except (ijson.JSONError, UnicodeDecodeError) as error:
-        return _decided(shape, name, error)
+        # past the bound the parse ends early by design: only an error before it counts
+        return _decided(shape, name, error if bounded.left else None)
     return _decided(shape, name, None)
 
 
 def _decided(shape: _Shape, name: str, error: Exception | None) -> Source:
     found = shape.source(finished=True)
     if found is not None:
-        return found
-    if isinstance(error, UnicodeDecodeError) or (error and "utf" in str(error).lower()):
+        return found  # its reader names the place of the problem, if any
+    if error is not None and parse_reason(error) == NOT_UTF8:
         raise FormatError("", f"{name} is not UTF-8 text, so not an export chatdesk reads.")
-    if error is not None and shape.keys is None:
-        reason = str(error).splitlines()[0] if str(error) else "it ends too soon"
+    if error is not None:
+        reason = parse_reason(error)
         raise FormatError("", f"{name} is not JSON ({reason}), so not an export chatdesk reads.")
     raise FormatError("", f"chatdesk cannot tell which app wrote {name}. {WHAT_CHATDESK_READS}")
 
