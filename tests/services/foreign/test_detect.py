@@ -97,7 +97,7 @@ def test_a_claude_zip_and_a_chatdesk_archive_zip(tmp_path: Path) -> None:
         len(manifest),
     )
     other = _zip(tmp_path / "c.zip", {"manifest.json": b'{"format": "other"}'})
-    with pytest.raises(FormatError, match="without a conversations.json"):
+    with pytest.raises(FormatError, match=r"without a conversations\.json"):
         detect(other)
 
 
@@ -166,7 +166,7 @@ def test_damaged_truncated_and_memberless_zips(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="damaged or incomplete zip"):
         detect(truncated)
     empty = _zip(tmp_path / "empty.zip", {})
-    with pytest.raises(FormatError, match="without a conversations.json"):
+    with pytest.raises(FormatError, match=r"without a conversations\.json"):
         detect(empty)
 
 
