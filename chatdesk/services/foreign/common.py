@@ -45,6 +45,7 @@ CHUNK = 1 << 16
 _UTF8_BOM = b"\xef\xbb\xbf"
 _OTHER_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKETS = b"[]{}"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
 _STEP = tuple(1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256))
@@ -333,7 +334,8 @@ class GuardedReader:
         self._limit = limit
         self.done = 0
         self._depth = 0
-        self._string_tail = b""  # an unfinished string at the end of the last chunk
+        self._in_string = False  # the last chunk ended inside a string
+        self._escaped = False  # ... right after a backslash
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:  # ijson asks once, to learn whether the file gives bytes
@@ -348,15 +350,23 @@ class GuardedReader:
         return data
 
     def _watch(self, data: bytes, limit: int) -> None:
-        text = self._string_tail + data
-        outside = _STRING.sub(b"", text)
+        start = 0
+        if self._in_string:  # the end of a string the last chunk began
+            start = 1 if self._escaped else 0
+            end = _STRING_REST.match(data, start)
+            if end is None:
+                self._escaped = _odd_backslashes(data[start:]) if start < len(data) else False
+                return
+            self._in_string = self._escaped = False
+            start = end.end()
+        rest = data[start:]
+        outside = _STRING.sub(b"", rest)
         quote = outside.find(b'"')
         if quote >= 0:  # a string goes on into the next chunk
-            start = len(text) - (len(outside) - quote)
-            self._string_tail = text[start:]
+            begun = len(rest) - (len(outside) - quote)
+            self._in_string = True
+            self._escaped = _odd_backslashes(rest[begun + 1 :])
             outside = outside[:quote]
-        else:
-            self._string_tail = b""
         brackets = outside.translate(None, _NOT_BRACKETS)
         if not brackets:
             return
@@ -370,15 +380,20 @@ class GuardedReader:
         self._depth += 2 * opened - len(brackets)
 
 
+def _odd_backslashes(text: bytes) -> bool:
+    """Whether ``text`` (inside a string) ends escaping the next byte."""
+    return (len(text) - len(text.rstrip(b"\\"))) % 2 == 1
+
+
 class TooDeep(Exception):
     pass
 
 
-def top_level(reader: GuardedReader) -> tuple[bytes, str]:
+def top_level(reader: GuardedReader, size: int = CHUNK) -> tuple[bytes, str]:
     """The first bytes of the file and its first character (``[`` or ``{``)."""
     head = b""
     while True:
-        chunk = reader.read(CHUNK)
+        chunk = reader.read(size)
         head += chunk
         stripped = head.lstrip(b" \t\r\n")
         if stripped or not chunk:
@@ -419,7 +434,10 @@ def conversations(
     """
     backend = _backend(source)
     reader = GuardedReader(source)
-    head, first = top_level(reader)
+    try:
+        head, first = top_level(reader)
+    except TooDeep:
+        raise FormatError(f"{name}[0]", f"nested more than {MAX_DEPTH} levels deep") from None
     if first not in "[{" or (first == "{" and not single):
         raise FormatError("", "This file does not hold a list of conversations (JSON).")
     prefix = "item" if first == "[" else ""

@@ -40,6 +40,9 @@ CONVERSATIONS = "conversations.json"
 MANIFEST = "manifest.json"
 ARCHIVE_FORMAT = "chatdesk-archive"
 THREAD_FORMAT = "chatdesk-thread"
+_SNIFF_READS = 1024
+"""Bytes per read while sniffing: nesting past the readers' limit stops the sniff where
+it starts, after the keys before it were seen (a chat nested in its replies is deep)."""
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 READERS: dict[Source, Reader] = {
     Source.CHATGPT: chatgpt.read_chats,
@@ -251,13 +254,14 @@ def _sniff(source: IO[bytes], name: str) -> Source:
     """The source shown by the first conversation's keys (within ``SNIFF_BYTES``)."""
     bounded = _Bounded(source)
     reader = GuardedReader(bounded)
-    head, first = top_level(reader)
     shape = _Shape()
-    item = "item" if first == "[" else ""
-    chat = f"{item}.chat" if item else "chat"
-    fmt = f"{item}.format" if item else "format"
     try:
-        for prefix, event, value in FAST.parse(Replay(head, reader), use_float=True):
+        head, first = top_level(reader, _SNIFF_READS)
+        item = "item" if first == "[" else ""
+        chat = f"{item}.chat" if item else "chat"
+        fmt = f"{item}.format" if item else "format"
+        events = FAST.parse(Replay(head, reader), buf_size=_SNIFF_READS, use_float=True)
+        for prefix, event, value in events:
             if first == "[" and prefix == "" and event == "end_array" and shape.keys is None:
                 raise FormatError("", f"{name} holds an empty list: no conversations to import.")
             if event == "start_map" and prefix == item and shape.keys is None:

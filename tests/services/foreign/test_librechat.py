@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from chatdesk.services.foreign import librechat
 from chatdesk.services.foreign.chat import FormatError, Source
+from chatdesk.services.foreign.detect import detect
 from chatdesk.vocabulary import Role
 
 from .helpers import assert_parents_first, by_ref, fixture, read, read_bytes, read_json
@@ -90,3 +92,16 @@ def test_a_list_of_conversations_is_read_too() -> None:
 def test_a_file_without_conversation_id_is_refused() -> None:
     with pytest.raises(FormatError, match="not a LibreChat conversation"):
         read_bytes(librechat.read_chats, json.dumps({"messages": []}).encode())
+
+
+def test_a_deep_nested_export_is_detected_and_read(tmp_path: Path) -> None:
+    depth = 1_000
+    opening = "".join(
+        f'{{"messageId": "m{n}", "isCreatedByUser": true, "text": "m", "children": ['
+        for n in range(depth)
+    )
+    path = tmp_path / "deep.json"
+    path.write_text('{"conversationId": "deep", "messagesTree": [' + opening + "]}" * depth + "]}")
+    found = detect(path)
+    assert found.source is Source.LIBRECHAT
+    assert len(next(found.chats(lambda _done: None)).messages) == depth
