@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from datetime import UTC, datetime
@@ -197,9 +198,7 @@ def test_a_big_file_is_read_a_conversation_at_a_time() -> None:
     assert source.tell() < len(data) // 4  # the parser has read only the start
 
 
-def _source(data: bytes) -> Any:
-    import io
-
+def _source(data: bytes) -> io.BytesIO:
     return io.BytesIO(data)
 
 
