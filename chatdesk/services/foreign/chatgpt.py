@@ -108,6 +108,8 @@ def _message(message: dict[str, Any], place: str, prompts: list[str]) -> Foreign
     if kind == "user_editable_context":
         prompts.extend(_instructions(body, ("user_profile", "user_instructions")))
         return None
+    if kind == "model_editable_context" and hidden:  # ChatGPT's memory, never shown
+        return None
     if isinstance(context, dict) and role in ("system", "user"):
         prompts.extend(_instructions(context, ("about_user_message", "about_model_message")))
         return None
@@ -124,17 +126,17 @@ def _message(message: dict[str, Any], place: str, prompts: list[str]) -> Foreign
         return None
     extra: dict[str, Any] = {}
     recipient = text_or_none(message, "recipient", place)
+    language = text_or_none(body, "language", at(place, "content")) or ""
+    language = "" if language == "unknown" else language
     if kind == "code" and role == "assistant" and recipient in (None, "all"):
-        language = text_or_none(body, "language", at(place, "content")) or ""
-        text = fenced(text, "" if language == "unknown" else language)
+        text = fenced(text, language)
     elif role == "tool":
         name = plain(text_or_none(author, "name", at(place, "author"))) or "tool"
         text = _tool_output(name, text, kind)
         extra = {"source_role": "tool", "tool": name}
     elif role == "assistant" and recipient not in (None, "all"):
         name = plain(recipient) or "tool"
-        language = text_or_none(body, "language", at(place, "content")) or ""
-        text = f"Call to “{name}”:\n\n" + fenced(text, "" if language == "unknown" else language)
+        text = f"Call to “{name}”:\n\n" + fenced(text, language)
         extra = {"source_role": "assistant", "tool_call": name}
     elif role not in ("user", "assistant"):
         notes.append(f"Written by “{shown(role)}” in ChatGPT.")
@@ -170,10 +172,7 @@ def _text(body: dict[str, Any], kind: str, place: str, notes: list[str]) -> str:
     """The readable text of a message's ``content``, by its ``content_type``."""
     if kind in ("text", "multimodal_text"):
         return _parts(items_of(body.get("parts"), at(place, "parts")), at(place, "parts"), notes)
-    if kind == "code":
-        code = text_or_none(body, "text", place) or ""
-        return code
-    if kind in ("execution_output", "system_error"):
+    if kind in ("code", "execution_output", "system_error"):
         return text_or_none(body, "text", place) or ""
     if kind == "tether_browsing_display":
         return text_or_none(body, "result", place) or text_or_none(body, "summary", place) or ""

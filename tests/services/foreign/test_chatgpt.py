@@ -141,3 +141,22 @@ def test_another_apps_file_is_refused_with_its_place() -> None:
         read(chatgpt.read_chats, "claude-conversations.json")
     assert caught.value.place == "conversations[0]"
     assert "not a ChatGPT conversation" in str(caught.value)
+
+
+def test_hidden_memory_is_left_out_and_plain_code_is_fenced() -> None:
+    data = fixture(NAME)[1:2]
+    mapping = data[0]["mapping"]
+    mapping["b1"]["message"]["metadata"] = {"is_visually_hidden_from_conversation": True}
+    mapping["b1"]["message"]["content"] = {
+        "content_type": "model_editable_context",
+        "model_set_context": "1. Likes anchovies.",
+    }
+    mapping["b2"]["message"]["content"] = {
+        "content_type": "code",
+        "language": "unknown",
+        "text": "boil(water)",
+    }
+    (chat,) = read_json(chatgpt.read_chats, data)
+    assert [(m.ref, m.parent, m.content) for m in chat.messages] == [
+        ("b2", None, "```\nboil(water)\n```")
+    ]
