@@ -228,3 +228,9 @@ def test_the_depth_guard_skips_strings_across_reads(size: int) -> None:
     with pytest.raises(common.TooDeep):
         while deep.read(size):
             pass
+
+
+def test_a_number_past_a_double_is_refused_with_its_conversation() -> None:
+    data = (EXPORTS / CHATGPT).read_bytes().replace(b"1700000002", b"1e400")
+    error = _refused(chatgpt.read_chats, data)
+    assert (error.place, error.reason) == ("conversations[1]", "a number out of range")
