@@ -136,6 +136,10 @@ class ChatdeskApp:
 
         self.window.show()
         QTimer.singleShot(0, self._freeze_startup_heap)  # once the window has painted
+        if self.services.imports.left_behind():  # a killed import: finish showing its chats
+            self.window.tasks.start(
+                "import-recovery", lambda _control: self.services.imports.recover(), gui_first=True
+            )
 
     def _freeze_startup_heap(self) -> None:
         """Keep what start-up built out of Python's full garbage collections.

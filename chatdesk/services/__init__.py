@@ -8,6 +8,7 @@ from chatdesk.services.branches import BranchService
 from chatdesk.services.conversation import ConversationService
 from chatdesk.services.events import ChangeBus
 from chatdesk.services.executions import ExecutionService
+from chatdesk.services.importing import ImportService
 from chatdesk.services.messages import MessageService
 from chatdesk.services.run_owner import RunOwner, this_process
 from chatdesk.services.search import SearchService
@@ -38,4 +39,5 @@ class Services:
         self.executions = ExecutionService(uow)
         self.search = SearchService(uow)
         self.transfer = TransferService(uow)
+        self.imports = ImportService(uow, self.transfer)
         self.conversation = ConversationService(self.threads, self.messages)

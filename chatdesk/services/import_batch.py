@@ -141,7 +141,7 @@ class ImportBatch:
     def __enter__(self) -> ImportBatch:
         _ONE_AT_A_TIME.acquire()
         try:
-            recover(self._uow)
+            _recover(self._uow)
             with self._uow.write(background=True) as (session, _changes):
                 user = User(name=str(self._name))
                 session.add(user)
@@ -200,12 +200,24 @@ class ImportBatch:
         return _move_all(self._uow, self.staging_id, self.user_id, on_moved)
 
 
+def left_behind(uow: UnitOfWork) -> bool:
+    """Whether an earlier import left a batch (one quick read, for start-up)."""
+    with uow.read() as session:
+        found = session.scalar(select(User.id).where(User.name.startswith(PREFIX)).limit(1))
+    return found is not None
+
+
 def recover(uow: UnitOfWork) -> int:
     """Finish or clear what earlier imports left; the number of chats it published.
 
     A batch past its commit point is moved to its person; one still staging is deleted
     when the process writing it is gone (or it is older than ``ABANDONED_AFTER``).
     """
+    with _ONE_AT_A_TIME:
+        return _recover(uow)
+
+
+def _recover(uow: UnitOfWork) -> int:
     with uow.read(background=True) as session:
         users = session.execute(
             select(User.id, User.name, User.created_at).where(User.name.startswith(PREFIX))

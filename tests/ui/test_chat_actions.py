@@ -90,7 +90,7 @@ def test_menus_show_the_commands_and_their_shortcuts(make_window: MakeWindow) ->
     file_items = _menu_texts(window, "&File")
     assert [t for t, _ in file_items] == [
         "&New chat",
-        "&Import chat…",
+        "&Import chats…",
         "Export chat as &Markdown…",
         "Export chat as Markdown, every &version…",
         "Export chat as &JSON…",

@@ -18,13 +18,16 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import QObject, QStandardPaths
+from PySide6.QtCore import QObject, QStandardPaths, QTimer
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QBoxLayout, QFileDialog, QMenu
+from PySide6.QtWidgets import QBoxLayout, QFileDialog, QMenu, QMessageBox
 
 from chatdesk.services.conversation import Outgoing
 from chatdesk.services.errors import ValidationError
-from chatdesk.services.transfer import ImportProgress, ImportResult
+from chatdesk.services.foreign.chat import SOURCE_NAMES, Source
+from chatdesk.services.foreign_import import ALREADY, ImportSummary
+from chatdesk.services.import_batch import AlreadyImportedError
+from chatdesk.services.transfer import ImportProgress
 from chatdesk.ui.chat.action_bar import BarCommand
 from chatdesk.ui.notices import Notices
 from chatdesk.ui.tasks import Task, Tasks, failure_reason
@@ -48,12 +51,46 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
+def import_report(summary: ImportSummary) -> str:
+    """What an import did, in a sentence: "Imported 12 chats from ChatGPT (3,400
+    messages); 2 already here". """
+    chats = summary.chats
+    if len(chats) == 1:
+        text = f"Imported “{chats[0].title}” ({summary.messages:,} messages)"
+    else:
+        text = (
+            f"Imported {len(chats):,} chats from {SOURCE_NAMES[summary.source]} "
+            f"({summary.messages:,} messages)"
+        )
+    already = sum(1 for skipped in summary.skipped if skipped.reason == ALREADY)
+    others = [skipped for skipped in summary.skipped if skipped.reason != ALREADY]
+    if already:
+        text += f"; {already:,} already here"
+    if others:
+        first = others[0]
+        more = f" and {len(others) - 1:,} more" if len(others) > 1 else ""
+        text += f"; skipped “{first.title}” ({first.reason}){more}"
+    return text
+
+
 EXPORT_FILTERS = {
     "markdown": "Markdown (*.md)",
     "markdown-all": "Markdown (*.md)",
     "json": "chatdesk JSON (*.json)",
 }
 EXPORT_SUFFIXES = {"markdown": ".md", "markdown-all": ".md", "json": ".json"}
+IMPORT_FILTERS: dict[str, Source | None] = {
+    "Chat exports, any kind found from the file (*.json *.zip)": None,
+    "ChatGPT export: conversations.json or its .zip (*.json *.zip)": Source.CHATGPT,
+    "Claude export: conversations.json or its .zip (*.json *.zip)": Source.CLAUDE,
+    "Open WebUI chat export (*.json)": Source.OPEN_WEBUI,
+    "LibreChat conversation export (*.json)": Source.LIBRECHAT,
+    "chatdesk chat (*.json)": Source.CHATDESK,
+    "chatdesk archive (*.zip *.json)": Source.CHATDESK_ARCHIVE,
+    "All files (*)": None,
+}
+"""The import dialog's file types: picking one says what the file is (else: found out)."""
 
 
 def export_file_name(title: str, kind: str) -> str:
@@ -120,7 +157,7 @@ class ChatActions(QObject):
             lambda: self.export_current("markdown-all"),
         )
         self.export_json_action = act("Export chat as &JSON…", lambda: self.export_current("json"))
-        self.import_action = act("&Import chat…", self.import_chat)
+        self.import_action = act("&Import chats…", lambda: self.import_chat())
         self.regenerate_action = act("&Regenerate reply", self.regenerate, "Ctrl+Shift+R")
         self.copy_reply_action = act("&Copy last reply", self.copy_last_reply, "Ctrl+Shift+C")
         self.next_thread_action = act(
@@ -136,6 +173,9 @@ class ChatActions(QObject):
         bar.set_shortcut(BarCommand.REGENERATE, self.regenerate_action.shortcut())
         self.import_task: Task | None = None
         self._import_path: Path | None = None
+        self.import_source: Source | None = None
+        """The format the person said the file is in (None: found from the file)."""
+        self._import_again: tuple[Path, Source | None] = (Path(), None)
         self.export_tasks: list[Task] = []
         self.import_panel = ImportPanel(window.chat_pane)
         self._add_import_panel()
@@ -271,11 +311,24 @@ class ChatActions(QObject):
         return path or None
 
     def choose_import_path(self) -> str | None:
-        """Ask which file to import (a dialog); tests replace this method."""
-        path, _filter = QFileDialog.getOpenFileName(
-            self._parent, "Import chat", "", f"{EXPORT_FILTERS['json']};;All files (*)"
+        """Ask which file to import (a dialog; its file type, if not "any", says the
+        format: ``import_source``); tests replace this method."""
+        path, chosen = QFileDialog.getOpenFileName(
+            self._parent, "Import chats", "", ";;".join(IMPORT_FILTERS)
         )
+        self.import_source = IMPORT_FILTERS.get(chosen)
         return path or None
+
+    def confirm_import_again(self, text: str) -> bool:
+        """Ask whether to import chats that are here already as copies; tests replace it."""
+        answer = QMessageBox.question(
+            self._parent,
+            "Already imported",
+            f"{text}\n\nImport it again as copies?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def export_current(self, kind: str, path: str | None = None) -> Task | None:
         """Start writing the open thread as ``markdown`` (the path shown), ``markdown-all``
@@ -317,31 +370,35 @@ class ChatActions(QObject):
         if isinstance(task, Task) and task in self.export_tasks:
             self.export_tasks.remove(task)
 
-    def import_chat(self, path: str | None = None) -> Task | None:
-        """Start importing a chatdesk JSON file as a new chat; it opens when it is in.
+    def import_chat(
+        self, path: str | None = None, source: Source | None = None, *, again: bool = False
+    ) -> Task | None:
+        """Start importing a file of chats (chatdesk's, or another app's export: found
+        from its content unless ``source`` says); the chat opens when it is in.
 
         Returns the running import (its ``ended`` signal tells when it is over), or None
         when no file was chosen or another import is still running.
         """
         w = self.window
         if self.import_task is not None:
-            self.notices.error("Another chat is being imported; wait for it or cancel it.")
+            self.notices.error("Another import is running; wait for it or cancel it.")
             return None
+        self.import_source = source
         chosen = path or self.choose_import_path()
         if not chosen:
             return None
-        source = Path(chosen)
-        task = w.tasks.start(
-            "chatdesk-import", import_work(w.services.transfer, w.user_id, source), gui_first=True
-        )
+        file = Path(chosen)
+        work = import_work(w.services.imports, w.user_id, file, self.import_source, again)
+        task = w.tasks.start("chatdesk-import", work, gui_first=True)
         task.progressed.connect(self.on_import_progress)
         task.succeeded.connect(self.on_import_succeeded)
         task.failed.connect(self.on_import_failed)
         task.cancelled.connect(self.on_import_cancelled)
         task.ended.connect(self.on_import_ended)
-        self.import_task, self._import_path = task, source
+        self.import_task, self._import_path = task, file
+        self._import_again = (file, self.import_source)
         self.import_action.setEnabled(False)
-        self.import_panel.begin(source.name)
+        self.import_panel.begin(file.name)
         return task
 
     def cancel_import(self) -> None:
@@ -352,15 +409,25 @@ class ChatActions(QObject):
     def on_import_progress(self, progress: ImportProgress) -> None:
         self.import_panel.show_progress(progress)
 
-    def on_import_succeeded(self, result: ImportResult) -> None:
-        w = self.window
-        w.sidebar.select_thread(result.thread.id)
-        self.notices.info(f"Imported “{result.thread.title}” ({result.messages:,} messages)")
+    def on_import_succeeded(self, summary: ImportSummary) -> None:
+        if summary.chats:  # the newest chat of the file opens
+            newest = max(summary.chats, key=lambda chat: chat.updated_at)
+            self.window.sidebar.select_thread(newest.id)
+        self.notices.info(import_report(summary))
 
     def on_import_failed(self, error: BaseException) -> None:
+        if isinstance(error, AlreadyImportedError):
+            file, source = self._import_again
+            # after the task ends, so the next import can start
+            QTimer.singleShot(0, lambda: self._offer_import_again(str(error), file, source))
+            return
         name = self._import_path.name if self._import_path else "the file"
         reason = failure_reason(error, f"import of {name}")
         self.notices.error(f"Could not import {name}: {reason}")
+
+    def _offer_import_again(self, text: str, file: Path, source: Source | None) -> None:
+        if self.confirm_import_again(text):
+            self.import_chat(str(file), source, again=True)
 
     def on_import_cancelled(self) -> None:
         name = self._import_path.name if self._import_path else "the file"

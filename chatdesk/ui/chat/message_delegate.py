@@ -62,6 +62,7 @@ from chatdesk.ui.chat.markdown_render import (
     worth_markdown,
 )
 from chatdesk.ui.chat.message_model import MessageRoles
+from chatdesk.ui.chat.message_notes import bubble_text, model_of
 from chatdesk.ui.chat.tool_line import tool_summary
 from chatdesk.ui.list_model import Index
 from chatdesk.ui.theme import Colors, ThemeManager, user_bubble_colors
@@ -199,11 +200,12 @@ class MessageDelegate(QStyledItemDelegate):
         return int(col * USER_FRACTION) if m.role is Role.USER else col
 
     def _document(self, m: MessageRecord, text_width: float, font: QFont) -> _Layout | None:
-        if not m.content.strip():
+        text = bubble_text(m)
+        if not text.strip():
             return None
         c = self.colors
         finished = m.role is Role.USER or m.status is MessageStatus.COMPLETED
-        key = (hash(m.content), m.role, finished, c.dark, font.key())
+        key = (hash(text), m.role, finished, c.dark, font.key())
         entry = self._cache.get(m.id)
         if entry is not None and entry.key == key:
             self._cache.move_to_end(m.id)
@@ -212,7 +214,7 @@ class MessageDelegate(QStyledItemDelegate):
                 entry.width = text_width
                 entry.size = (0.0, 0.0)
             return entry
-        shown = display_text(m.content if finished else settled_text(m.content))
+        shown = display_text(text if finished else settled_text(text))
         link = c.user_link if m.role is Role.USER else c.link
         if not worth_markdown(shown):
             html_text = render_plain(shown)
@@ -304,6 +306,8 @@ class MessageDelegate(QStyledItemDelegate):
         t = message_time(m.created_at)
         if used:
             t = f"{used} · {t}"
+        elif m.role is Role.ASSISTANT and (model := model_of(m.metadata)):
+            t = f"{model} · {t}"  # a reply imported from another app names its model
         return StatusLine(t, muted, False, t, tools=bool(used))
 
     def _text_size(
@@ -315,7 +319,7 @@ class MessageDelegate(QStyledItemDelegate):
         ``CACHE_SIZE``: a re-layout of thousands of rows (after a page of history
         comes in) then reads sizes instead of rebuilding documents.
         """
-        if not m.content.strip():
+        if not bubble_text(m).strip():
             return None
         key = self._size_key(m, text_width, font)
         known = self._sizes.get(m.id)
@@ -334,7 +338,7 @@ class MessageDelegate(QStyledItemDelegate):
         A page of history then comes in with its sizes and documents ready, so the
         frame that shows it only positions rows.
         """
-        if not m.content.strip():
+        if not bubble_text(m).strip():
             return False
         text_width = self._text_width(m)
         known = self._sizes.get(m.id)
@@ -349,7 +353,7 @@ class MessageDelegate(QStyledItemDelegate):
         return max(self._max_bubble(m, col) - 2 * PAD_X, 40)
 
     def _size_key(self, m: MessageRecord, text_width: float, font: QFont) -> tuple[object, ...]:
-        return (hash(m.content), m.role, self.colors.dark, font.key(), text_width)
+        return (hash(bubble_text(m)), m.role, self.colors.dark, font.key(), text_width)
 
     def geometry(
         self, option_rect: QRect, index: Index, font: QFont, need_doc: bool = True

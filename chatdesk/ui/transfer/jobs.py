@@ -6,7 +6,7 @@ begins deferred (``UnitOfWork.read``): on SQLite it reads a snapshot beside the 
 so replies stream and messages send meanwhile, and the file is written whole or not at
 all (``TransferService``'s atomic write).
 
-Importing calls ``TransferService.import_file`` with the window's own services: the
+Importing calls ``ImportService.import_path`` with the window's own services: the
 engine's pool hands the task's thread a SQLite connection of its own, and the service
 keeps its write transactions short, so the GUI thread's reads and writes go on
 meanwhile. The thread it creates is announced on the change bus, which delivers on the
@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatdesk.services.transfer import ImportCancelled, ImportResult, TransferService
+from chatdesk.services.foreign.chat import Source
+from chatdesk.services.foreign_import import ImportSummary
+from chatdesk.services.importing import ImportService
+from chatdesk.services.transfer import ImportCancelled, TransferService
 from chatdesk.ui.tasks import Cancelled, TaskControl, Work
 
 
@@ -37,13 +40,21 @@ def export_work(
     return work
 
 
-def import_work(transfer: TransferService, user_id: int, path: Path) -> Work:
-    """Read one chatdesk JSON file in as a new chat; returns the ``ImportResult``."""
+def import_work(
+    imports: ImportService, user_id: int, path: Path, source: Source | None, again: bool
+) -> Work:
+    """Read a file of chats in (its format found from its content unless ``source``
+    says); returns the ``ImportSummary``."""
 
-    def work(control: TaskControl) -> ImportResult:
+    def work(control: TaskControl) -> ImportSummary:
         try:
-            return transfer.import_file(
-                user_id, path, on_progress=control.progress, should_stop=control.stopping
+            return imports.import_path(
+                user_id,
+                path,
+                source=source,
+                again=again,
+                on_progress=control.progress,
+                should_stop=control.stopping,
             )
         except ImportCancelled:
             raise Cancelled from None
