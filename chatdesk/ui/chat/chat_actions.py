@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 def import_report(summary: ImportSummary) -> str:
     """What an import did, in a sentence: "Imported 12 chats from ChatGPT (3,400
-    messages); 2 already here". """
+    messages); 2 already here"."""
     chats = summary.chats
     if len(chats) == 1:
         text = f"Imported “{chats[0].title}” ({summary.messages:,} messages)"
