@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.foreign.chat import ForeignChat, ForeignMessage, Source
@@ -38,6 +39,7 @@ from chatdesk.services.threads import MAX_SYSTEM_PROMPT_CHARS, clean_title
 from chatdesk.services.transfer import TransferError
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store.base import utcnow
+from chatdesk.store.ids import reserve_ids
 from chatdesk.store.models import Message, Thread
 from chatdesk.vocabulary import MessageStatus
 
@@ -85,8 +87,26 @@ def plain(text: str) -> str:
     return _NOT_PLAIN.sub("", text)
 
 
+@dataclass
+class _Queued:
+    """A conversation checked and turned into rows, waiting for its write."""
+
+    values: dict[str, Any]
+    messages: list[ForeignMessage]
+    rows: list[dict[str, Any]]
+    leaf: str | None
+    thread_id: int | None = None
+    done: int = 0
+    ids: dict[str, int] = field(default_factory=dict)
+
+
 class ForeignWriter:
-    """Writes ``ForeignChat``s into one ``ImportBatch`` (the caller publishes it)."""
+    """Writes ``ForeignChat``s into one ``ImportBatch`` (the caller publishes it).
+
+    Conversations are queued and written ``WRITE_CHUNK`` messages per transaction:
+    many small chats share one, a long one is spread over several. Ids are taken ahead
+    (``reserve_ids``), so a message goes in with its parent's id in one plain insert.
+    """
 
     def __init__(
         self,
@@ -102,7 +122,8 @@ class ForeignWriter:
         self._summary = summary
         self._step = step
         self._known: set[str] = set() if again else self._imported_before(summary.source)
-        self._keys: list[str] = []
+        self._queue: list[_Queued] = []
+        self._queued = 0
 
     def _imported_before(self, source: Source) -> set[str]:
         prefix = f"{source.value}:"
@@ -121,9 +142,10 @@ class ForeignWriter:
     def write_all(self, chats: Iterable[ForeignChat]) -> None:
         for chat in chats:
             self.write(chat)
+        self.flush()
 
     def write(self, chat: ForeignChat) -> None:
-        """Stage one conversation (or note it as skipped)."""
+        """Queue one conversation (or note it as skipped); written once enough wait."""
         title = _title(chat.title)
         key = import_key(chat)
         if key in self._known:
@@ -141,53 +163,61 @@ class ForeignWriter:
             system_prompt = system_prompt[:MAX_SYSTEM_PROMPT_CHARS]
             _note(rows[0], f"The system prompt was {cut:,} characters too long and was cut.")
         created = chat.created_at or min(times)
-        staged = self._batch.stage_thread(
-            {
-                "title": title,
-                "system_prompt": system_prompt,
-                "imported_from": key,
-                "created_at": created,
-                "updated_at": max(chat.updated_at or created, max(times)),
-            }
-        )
-        ids: dict[str, int] = {}
-        for start in range(0, len(rows), WRITE_CHUNK):
-            self._step()
-            self._write_chunk(staged, chat.messages[start : start + WRITE_CHUNK], rows, start, ids)
-        self._batch.set_leaf(staged, ids.get(leaf_ref) if leaf_ref is not None else None)
+        values = {
+            "title": title,
+            "system_prompt": system_prompt,
+            "imported_from": key,
+            "created_at": created,
+            "updated_at": max(chat.updated_at or created, max(times)),
+        }
+        self._queue.append(_Queued(values, chat.messages, rows, leaf_ref))
+        self._queued += len(rows)
         self._summary.messages += len(rows)
+        if self._queued >= WRITE_CHUNK:
+            self.flush()
 
-    def _write_chunk(
-        self,
-        thread_id: int,
-        messages: list[ForeignMessage],
-        rows: list[dict[str, Any]],
-        start: int,
-        ids: dict[str, int],
-    ) -> None:
-        chunk = [
-            {**row, "thread_id": thread_id, "user_id": self._batch.staging_id}
-            for row in rows[start : start + len(messages)]
-        ]
-        with self._uow.write(background=True) as (session, _changes):
-            new_ids = session.scalars(
-                insert(Message).returning(Message.id, sort_by_parameter_order=True), chunk
-            ).all()
-            links = []
-            for message, new_id in zip(messages, new_ids, strict=True):
-                ids[message.ref] = new_id
-                parent = ids.get(message.parent) if message.parent is not None else None
-                if parent is not None:
-                    links.append({"child": new_id, "parent": parent})
-            if links:  # parents come first, so each has its id by now
-                table = Message.__table__
-                assert isinstance(table, Table)
-                session.execute(
-                    table.update()
-                    .where(table.c.id == bindparam("child"))
-                    .values(parent_id=bindparam("parent"), updated_at=table.c.updated_at),
-                    links,
-                )
+    def flush(self) -> None:
+        """Write what is queued, a transaction per ``WRITE_CHUNK`` messages."""
+        while self._queue:
+            self._step()
+            with self._uow.write(background=True) as (session, _changes):
+                room = WRITE_CHUNK
+                while self._queue and room > 0:
+                    queued = self._queue[0]
+                    room -= self._write_some(session, queued, room)
+                    if queued.done == len(queued.rows):
+                        self._queue.pop(0)
+        self._queued = 0
+
+    def _write_some(self, session: Session, queued: _Queued, room: int) -> int:
+        """Up to ``room`` more of ``queued``'s messages (its thread first, its path's end
+        last); how many were written."""
+        if queued.thread_id is None:
+            queued.thread_id = self._batch.add_thread(session, queued.values)
+        end = min(queued.done + room, len(queued.rows))
+        messages = queued.messages[queued.done : end]
+        rows = queued.rows[queued.done : end]
+        ids = reserve_ids(session, Message, len(rows))
+        for message, new_id in zip(messages, ids, strict=True):
+            queued.ids[message.ref] = new_id
+        staging = self._batch.staging_id
+        session.execute(
+            insert(Message),
+            [
+                {
+                    **row,
+                    "id": new_id,
+                    "parent_id": queued.ids.get(message.parent) if message.parent else None,
+                    "thread_id": queued.thread_id,
+                    "user_id": staging,
+                }
+                for message, row, new_id in zip(messages, rows, ids, strict=True)
+            ],
+        )
+        queued.done = end
+        if end == len(queued.rows) and queued.leaf is not None:
+            self._batch.set_leaf(session, queued.thread_id, queued.ids.get(queued.leaf))
+        return len(rows)
 
 
 def _title(text: str) -> str:

@@ -169,21 +169,25 @@ class ImportBatch:
     def stage_thread(self, values: dict[str, Any]) -> int:
         """A hidden thread for one chat (``values``: its columns); returns its id."""
         with self._uow.write(background=True) as (session, _changes):
-            row = Thread(user_id=self.staging_id, **values)
-            session.add(row)
-            session.flush()
-            self._threads.append(row.id)
-            return row.id
+            return self.add_thread(session, values)
 
-    def set_leaf(self, thread_id: int, leaf: int | None) -> None:
-        """The message a staged chat's path ends at (None: follow its chosen versions)."""
-        with self._uow.write(background=True) as (session, _changes):
-            session.execute(
-                update(Thread)
-                .where(Thread.id == thread_id, Thread.user_id == self.staging_id)
-                .values(current_leaf_id=leaf, updated_at=Thread.updated_at),
-                execution_options={"synchronize_session": False},
-            )
+    def add_thread(self, session: Session, values: dict[str, Any]) -> int:
+        """``stage_thread`` inside the caller's write transaction."""
+        row = Thread(user_id=self.staging_id, **values)
+        session.add(row)
+        session.flush()
+        self._threads.append(row.id)
+        return row.id
+
+    def set_leaf(self, session: Session, thread_id: int, leaf: int | None) -> None:
+        """The message a staged chat's path ends at (None: follow its chosen versions),
+        inside the caller's write transaction."""
+        session.execute(
+            update(Thread)
+            .where(Thread.id == thread_id, Thread.user_id == self.staging_id)
+            .values(current_leaf_id=leaf, updated_at=Thread.updated_at),
+            execution_options={"synchronize_session": False},
+        )
 
     def publish(self, on_moved: Callable[[int, int], None] | None = None) -> list[ThreadRecord]:
         """Commit the batch, then move its chats to the person, one transaction each.
@@ -236,65 +240,92 @@ def _recover(uow: UnitOfWork) -> int:
     return published
 
 
+MOVE_MESSAGES = 5_000
+"""Messages moved per transaction when a batch is shown: small chats go together (one
+wait for the GUI's turn instead of one each), a big one alone."""
+
+
 def _move_all(
     uow: UnitOfWork, staging_id: int, user_id: int, on_moved: Callable[[int, int], None] | None
 ) -> list[ThreadRecord]:
     with uow.read(background=True) as session:
+        sizes = dict(
+            session.execute(
+                select(Message.thread_id, func.count())
+                .where(Message.user_id == staging_id)
+                .group_by(Message.thread_id)
+            ).all()
+        )
         threads = session.scalars(
             select(Thread.id).where(Thread.user_id == staging_id).order_by(Thread.id)
         ).all()
-    records = []
-    for done, staged in enumerate(threads, start=1):
-        records.append(_move(uow, staging_id, staged, user_id))
-        if on_moved is not None:
-            on_moved(done, len(threads))
+    records: list[ThreadRecord] = []
+    group: list[int] = []
+    size = 0
+    for n, staged in enumerate(threads):
+        group.append(staged)
+        size += sizes.get(staged, 0)
+        if size >= MOVE_MESSAGES or n == len(threads) - 1:
+            with uow.write(background=True) as (session, changes):
+                for one in group:
+                    record = _move(session, staging_id, one, user_id)
+                    records.append(record)
+                    changes.append(
+                        Change(
+                            ChangeKind.CREATED,
+                            Entity.THREAD,
+                            record.id,
+                            record.id,
+                            user_id,
+                            {},
+                            record,
+                        )
+                    )
+            group, size = [], 0
+            if on_moved is not None:
+                on_moved(len(records), len(threads))
     with uow.write(background=True) as (session, _changes):
         session.execute(delete(User).where(User.id == staging_id))
     return records
 
 
-def _move(uow: UnitOfWork, staging_id: int, staged: int, user_id: int) -> ThreadRecord:
-    """Move one staged chat to ``user_id`` in one short transaction, announced once."""
+def _move(session: Session, staging_id: int, staged: int, user_id: int) -> ThreadRecord:
+    """Move one staged chat to ``user_id`` (a new thread, its rows moved under it)."""
     plain = {"synchronize_session": False}
-    with uow.write(background=True) as (session, changes):
-        source = session.get_one(Thread, staged)
-        thread = Thread(
-            user_id=user_id,
-            title=_imported_title(session, user_id, source.title),
-            crew=source.crew,
-            model=source.model,
-            system_prompt=source.system_prompt,
-            pinned=source.pinned,
-            draft=source.draft,
-            imported_from=source.imported_from,
-            created_at=source.created_at,
-            updated_at=source.updated_at,
-        )
-        session.add(thread)
-        session.flush()
+    source = session.get_one(Thread, staged)
+    thread = Thread(
+        user_id=user_id,
+        title=_imported_title(session, user_id, source.title),
+        crew=source.crew,
+        model=source.model,
+        system_prompt=source.system_prompt,
+        pinned=source.pinned,
+        draft=source.draft,
+        imported_from=source.imported_from,
+        created_at=source.created_at,
+        updated_at=source.updated_at,
+    )
+    session.add(thread)
+    session.flush()
+    session.execute(
+        update(Message)
+        .where(Message.thread_id == staged)
+        .values(thread_id=thread.id, user_id=user_id, updated_at=Message.updated_at),
+        execution_options=plain,  # a move, not an edit: updated_at stays as imported
+    )
+    for table in (Execution, ThreadToolRule):
         session.execute(
-            update(Message)
-            .where(Message.thread_id == staged)
-            .values(thread_id=thread.id, user_id=user_id, updated_at=Message.updated_at),
-            execution_options=plain,  # a move, not an edit: updated_at stays as imported
-        )
-        for table in (Execution, ThreadToolRule):
-            session.execute(
-                update(table).where(table.thread_id == staged).values(thread_id=thread.id),
-                execution_options=plain,
-            )
-        leaf = source.current_leaf_id
-        session.execute(
-            delete(Thread).where(Thread.id == staged, Thread.user_id == staging_id),
+            update(table).where(table.thread_id == staged).values(thread_id=thread.id),
             execution_options=plain,
         )
-        thread.current_leaf_id = leaf if leaf is not None else tree.current_leaf(session, thread)
-        session.flush()
-        record = ThreadRecord.of(thread)
-        changes.append(
-            Change(ChangeKind.CREATED, Entity.THREAD, record.id, record.id, user_id, {}, record)
-        )
-    return record
+    leaf = source.current_leaf_id
+    session.execute(
+        delete(Thread).where(Thread.id == staged, Thread.user_id == staging_id),
+        execution_options=plain,
+    )
+    thread.current_leaf_id = leaf if leaf is not None else tree.current_leaf(session, thread)
+    session.flush()
+    return ThreadRecord.of(thread)
 
 
 def _discard(uow: UnitOfWork, staging_id: int, told: Discarded | None) -> None:

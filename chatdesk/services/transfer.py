@@ -497,7 +497,8 @@ class TransferService:
             }
         )
         leaf = self._stage_rows(batch.staging_id, staged, checked, steps)
-        batch.set_leaf(staged, leaf)
+        with self._uow.write(background=True) as (session, _changes):
+            batch.set_leaf(session, staged, leaf)
         return staged
 
     def _stage_rows(

@@ -2,8 +2,9 @@
 
 Transactions are *foreground* (the GUI thread's: every service call by default) or
 *background* (a worker's long job cut into short transactions, such as an import).
-SQLite has one write lock, which chatdesk's reads take too (``BEGIN IMMEDIATE``), and
-its busy handler polls with growing sleeps, so a worker that commits and begins again
+SQLite has one write lock, which chatdesk's writes take at their start (``BEGIN
+IMMEDIATE``; reads begin deferred and read a snapshot), and its busy handler polls with
+growing sleeps, so a worker that commits and begins again
 at once can starve the GUI thread until the busy timeout fails it. ``_Turns`` puts the
 foreground first: a background transaction starts only while no foreground one waits
 or runs, and not until the foreground has been idle for ``FOREGROUND_GRACE_S``, so a
@@ -46,10 +47,12 @@ class _Turns:
         self._background = False
 
     @contextmanager
-    def foreground(self) -> Iterator[None]:
+    def foreground(self, *, wait: bool = True) -> Iterator[None]:
+        """A GUI transaction's turn: background ones wait for it (and ``wait``: it waits
+        for the one running; a read need not, since it takes no write lock)."""
         with self._cond:
             self._foreground += 1
-            while self._background:
+            while wait and self._background:
                 self._cond.wait()
         try:
             yield
@@ -130,13 +133,12 @@ class UnitOfWork:
 
         Its transaction starts deferred (``READ_ONLY``): on SQLite it reads a snapshot
         without taking the write lock, so long reads and writes go on side by side.
-        A damaged schema or a lost database raises ``StorageError``.
+        A damaged schema or a lost database raises ``StorageError``. A GUI read does
+        not wait for a background transaction that is running (an import's chunk):
+        reading a snapshot beside it is safe, and the window stays responsive.
         """
-        with (
-            storage_errors_told(),
-            self._turns.turn(background),
-            self._session_factory() as session,
-        ):
+        turn = self._turns.background() if background else self._turns.foreground(wait=False)
+        with storage_errors_told(), turn, self._session_factory() as session:
             session.connection(execution_options={READ_ONLY: True})
             yield session
 

@@ -56,3 +56,25 @@ def test_around_refuses_a_message_of_another_thread_or_one_that_is_gone(
         services.messages.around(user_id, thread_id, ids[0])
     with pytest.raises(ValidationError):
         services.messages.list(user_id, thread_id, before_id=ids[1], after_id=ids[0])
+
+
+def test_previews_of_many_threads_are_their_last_worded_messages(
+    services: Services, user_id: int
+) -> None:
+    answered = services.threads.create(user_id, "answered")
+    services.messages.send(user_id, answered.id, "question")
+    waiting = services.threads.create(user_id, "waiting")
+    sent = services.messages.send(user_id, waiting.id, "first words")
+    assert sent.execution is not None
+    services.executions.start(user_id, sent.execution.id)  # its reply has no words yet
+    empty = services.threads.create(user_id, "empty")
+    other_user = services.users.ensure("someone else")
+    theirs = services.threads.create(other_user, "theirs")
+    services.messages.send(other_user, theirs.id, "private")
+    found = services.messages.previews(user_id, [answered.id, waiting.id, empty.id, theirs.id])
+    assert {thread: text for thread, (_id, text) in found.items()} == {
+        answered.id: "question",
+        waiting.id: "first words",
+        empty.id: "",
+    }
+    assert found[waiting.id][0] == sent.message.id

@@ -40,6 +40,10 @@ PAGE_SIZE = 200  # rows per read: several screens, a few milliseconds
 MAX_PAGED_ROWS = 400  # how far ``ensure_loaded`` reads on to find one thread
 
 
+PREVIEW_READ_AHEAD = 40
+"""Rows whose previews one read fetches: more than a screenful of the list."""
+
+
 class ThreadRoles(Roles):
     """Data roles of ``ThreadListModel`` (names in ``roleNames()``)."""
 
@@ -195,18 +199,23 @@ class ThreadListModel(ListModel[ThreadRecord]):
         return list(self._ids)
 
     def preview(self, thread_id: int) -> str:
-        """The last message in one line, read from the store the first time it is asked."""
+        """The last message in one line, read from the store the first time it is asked:
+        with those of the rows after it that are not known yet (a screenful of new rows
+        paints after two queries, not one page read per row)."""
         cached = self._previews.get(thread_id)
         if cached is None:
+            row = self.row_of(thread_id)
+            wanted = [thread_id]
+            if row is not None:
+                after = self._ids[row + 1 : row + PREVIEW_READ_AHEAD]
+                wanted += [other for other in after if other not in self._previews]
             try:
-                page = self._services.messages.list(self._user_id, thread_id, limit=2)
+                read = self._services.messages.previews(self._user_id, wanted)
             except ServiceError:
                 return ""
-            # a reply with no words yet leaves the words before it as the preview
-            worded = [m for m in page.messages if m.content.strip()]
-            last = worded[-1] if worded else None
-            cached = (last.id, one_line(last.content)) if last else (0, "")
-            self._previews[thread_id] = cached
+            for other, (message_id, text) in read.items():
+                self._previews[other] = (message_id, one_line(text))
+            cached = self._previews.setdefault(thread_id, (0, ""))
         return cached[1]
 
     def row_id(self, row: ThreadRecord) -> int:

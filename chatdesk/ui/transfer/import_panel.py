@@ -33,6 +33,11 @@ def progress_text(name: str, progress: ImportProgress) -> str:
         return f"Checking {name}… {share}%"
     if progress.stage is ImportStage.WRITING:
         return f"Importing {name}… {done:,} of {total:,} messages"
+    if progress.stage is ImportStage.IMPORTING:  # another app's export: one pass
+        share = done * 100 // total if total else 100
+        return f"Importing {name}… {share}%"
+    if progress.stage is ImportStage.PUBLISHING:
+        return f"Adding the chats of {name}… {done:,} of {total:,}"
     return f"Removing what was imported… {done:,} of {total:,} messages"
 
 
