@@ -277,3 +277,25 @@ def test_run_details_read_the_selected_message_only_once_shown(
     assert panel.model.rowCount() == 0  # nothing read for a panel nobody sees
     window.details_action.trigger()
     qtbot.waitUntil(lambda: take_3.execution_id in panel.model.run_ids(), timeout=5_000)
+
+
+def test_the_bubble_editor_pushes_the_messages_below_it_down(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    thread_id, question = _three_takes(ui_services, me)
+    window = make_window()
+    window.resize(1000, 700)
+    window.sidebar.select_thread(thread_id)
+    view, model = window.message_view, window.message_model
+    row = model.row_of(question)
+    assert row is not None
+    editor = view.bubble_editor
+    assert editor.open_on(question)
+    editor.edit.setPlainText("\n".join(f"line {n}" for n in range(8)))  # a taller editor
+    qtbot.waitUntil(
+        lambda: view.visualRect(model.index(row + 1)).top() >= editor.geometry().bottom()
+    )
+    editor.close_editor()
+    qtbot.waitUntil(
+        lambda: view.visualRect(model.index(row + 1)).top() < editor.geometry().bottom()
+    )

@@ -108,6 +108,7 @@ class BubbleEditor(QFrame):
         left = max(8, min(bubble.right() - width, viewport.width() - width - 8))
         top = max(0, min(bubble.top(), viewport.height() - height))
         self.setGeometry(left, top, width, height)
+        self._delegate.reserve(index, height)  # its row makes room: nothing below is covered
 
     def submit(self) -> None:
         if self.message_id is not None:
@@ -115,6 +116,7 @@ class BubbleEditor(QFrame):
 
     def close_editor(self) -> None:
         self.message_id = None
+        self._delegate.reserve(None)
         self.hide()
         self._view.setFocus()
 

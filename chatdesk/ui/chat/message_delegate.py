@@ -20,6 +20,7 @@ from datetime import date
 from PySide6.QtCore import (
     QAbstractItemModel,
     QEvent,
+    QPersistentModelIndex,
     QPointF,
     QRect,
     QRectF,
@@ -150,6 +151,7 @@ class MessageDelegate(QStyledItemDelegate):
         # object is the same (a completed bubble's looks depend on nothing else but
         # the width, theme, font and, for its time, the day).
         self._row_sizes: dict[int, tuple[MessageRecord, tuple[object, ...], QSize]] = {}
+        self._reserved: tuple[QPersistentModelIndex, int] | None = None
         self._parts: dict[int, tuple[MessageRecord, tuple[object, ...], _Parts]] = {}
         self._pressed_anchor: str | None = None
         self.frame = 0
@@ -406,10 +408,27 @@ class MessageDelegate(QStyledItemDelegate):
             return geo.status.right() - width, geo.status.right()
         return geo.status.left(), geo.status.left() + width
 
+    def reserve(self, index: Index | None, height: int = 0) -> None:
+        """Make ``index``'s row at least ``height`` tall (the bubble editor over it), or
+        (None) give the reserved row back its own height."""
+        previous = self._reserved
+        self._reserved = (QPersistentModelIndex(index), height) if index is not None else None
+        if previous != self._reserved:
+            for changed in (previous, self._reserved):
+                if changed is not None and changed[0].isValid():
+                    self.sizeHintChanged.emit(self._view.model().index(changed[0].row(), 0))
+
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         m: MessageRecord | None = index.data(MessageRoles.Record)
         if m is None:
             return QSize(0, 0)
+        reserved = self._reserved
+        if reserved is not None and reserved[0].row() == index.row() and reserved[0].isValid():
+            size = self._own_size(option, index, m)
+            return QSize(size.width(), max(size.height(), reserved[1] + 2 * ROW_SPACING))
+        return self._own_size(option, index, m)
+
+    def _own_size(self, option: QStyleOptionViewItem, index: Index, m: MessageRecord) -> QSize:
         width = self._view.viewport().width()
         key = (width, self.colors.dark, option.font.key())
         known = self._row_sizes.get(m.id)
