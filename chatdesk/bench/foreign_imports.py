@@ -13,6 +13,7 @@ answer). JSON lines: ``foreign_import_file_mb``, ``foreign_import_messages_per_s
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -43,6 +44,8 @@ def _child(data_dir: Path, export: Path) -> None:
     window = MainWindow(services, services.users.ensure())
     window.resize(1000, 700)
     window.show()
+    wait_until(app, lambda: window.isVisible())
+    gc.freeze()  # as the app does once its window is up (``ChatdeskApp.show``)
     gaps: list[float] = []
     last = time.perf_counter()
 

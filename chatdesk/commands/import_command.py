@@ -32,6 +32,17 @@ PROGRESS_EVERY_S = 0.2
 """How often a terminal's progress line is rewritten (a pipe gets a line per tenth)."""
 
 
+def main(argv: Sequence[str]) -> int:
+    """``chatdesk import PATH... [--from SOURCE] [--again]``; the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="chatdesk import",
+        description="Import chats from files: chatdesk's own (a chat or an archive) or "
+        "exports of ChatGPT, Claude, Open WebUI and LibreChat, found from their content.",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files to import")
     parser.add_argument(

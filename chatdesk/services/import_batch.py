@@ -241,8 +241,10 @@ def _recover(uow: UnitOfWork) -> int:
 
 
 MOVE_MESSAGES = 5_000
-"""Messages moved per transaction when a batch is shown: small chats go together (one
-wait for the GUI's turn instead of one each), a big one alone."""
+MOVE_CHATS = 20
+"""Messages and chats moved per transaction when a batch is shown: small chats go
+together (one wait for the GUI's turn instead of one each), a big one alone, and the
+thread list takes in at most ``MOVE_CHATS`` new rows at a time."""
 
 
 def _move_all(
@@ -265,7 +267,7 @@ def _move_all(
     for n, staged in enumerate(threads):
         group.append(staged)
         size += sizes.get(staged, 0)
-        if size >= MOVE_MESSAGES or n == len(threads) - 1:
+        if size >= MOVE_MESSAGES or len(group) >= MOVE_CHATS or n == len(threads) - 1:
             with uow.write(background=True) as (session, changes):
                 for one in group:
                     record = _move(session, staging_id, one, user_id)

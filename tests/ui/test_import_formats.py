@@ -27,18 +27,21 @@ def _import(qtbot: QtBot, window: MainWindow, path: Path, source: Source | None 
     return window.toast.label.text()
 
 
-def test_a_chatgpt_zip_imports_its_chats_and_opens_the_newest(
+def test_a_chatgpt_zip_imports_its_chats_and_leaves_the_open_chat_open(
     qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int, tmp_path: Path
 ) -> None:
     export = tmp_path / "chatgpt-export.zip"
     with zipfile.ZipFile(export, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.write(CHATGPT, "conversations.json")
+    reading = ui_services.threads.create(me, "What I was reading")
     window = make_window()
+    window.sidebar.select_thread(reading.id)
     said = _import(qtbot, window, export)
     assert said.startswith("Imported 3 chats from ChatGPT (")
-    assert window.thread_model.rowCount() == 3
-    newest = max(ui_services.threads.list(me), key=lambda thread: thread.updated_at)
-    assert window.current_thread_id == newest.id
+    assert window.thread_model.rowCount() == 4
+    assert window.current_thread_id == reading.id  # a history does not pull you away
+    imported = next(t for t in ui_services.threads.list(me) if t.id != reading.id)
+    window.sidebar.select_thread(imported.id)
     assert _records(window)  # its path is shown
 
 

@@ -410,9 +410,8 @@ class ChatActions(QObject):
         self.import_panel.show_progress(progress)
 
     def on_import_succeeded(self, summary: ImportSummary) -> None:
-        if summary.chats:  # the newest chat of the file opens
-            newest = max(summary.chats, key=lambda chat: chat.updated_at)
-            self.window.sidebar.select_thread(newest.id)
+        if len(summary.chats) == 1:  # one chat opens; a history stays where you were
+            self.window.sidebar.select_thread(summary.chats[0].id)
         self.notices.info(import_report(summary))
 
     def on_import_failed(self, error: BaseException) -> None:
