@@ -10,9 +10,11 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
+from chatdesk.store.migrate import open_store
 from chatdesk.ui.main_window import MainWindow
 from tests.support.faults import hold_exclusive_lock, sqlite_file
 from tests.support.gui_lag import GuiLagMonitor
+from tests.ui.conftest import add_messages
 from tests.ui.test_chat_actions import _records
 from tests.ui.test_versions import _menu_action, _three_takes
 
@@ -88,3 +90,26 @@ def test_a_branch_into_a_locked_database_makes_no_chat_and_says_so(
         qtbot.waitUntil(lambda: "busy" in window.toast.label.text(), timeout=20_000)
     assert window.current_thread_id == thread_id
     assert ui_services.threads.count(me) == 1
+
+
+def test_paging_up_past_a_row_another_client_deleted_reads_the_path_again(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    thread = ui_services.threads.create(me, "long")
+    add_messages(ui_services.store, thread.id, me, 60)
+    window = make_window()
+    window.sidebar.select_thread(thread.id)
+    model = window.message_model
+    top = _records(window)[0]
+    assert model.has_older
+    other = Services(open_store(str(ui_services.store.engine.url)))  # another desktop
+    try:
+        parent = ui_services.messages.get(me, top.id).parent_id
+        assert parent is not None
+        other.messages.delete(me, top.id)  # no change reaches this window's bus
+    finally:
+        other.store.close()
+    assert model.load_older() == 0  # the edge was gone: the path was read again
+    shown = _records(window)
+    assert shown and shown[-1].id == parent
+    assert model.load_older() > 0  # and paging goes on from there

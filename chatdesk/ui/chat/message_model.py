@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Callable
 from enum import auto
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from chatdesk.services import Services, rerun_rules
-from chatdesk.services.errors import ServiceError
+from chatdesk.services.errors import NotFoundError, ServiceError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import MessagePage
 from chatdesk.services.records import ExecutionRecord, MessageRecord
@@ -40,6 +41,7 @@ from chatdesk.vocabulary import (
     Role,
 )
 
+log = logging.getLogger(__name__)
 PAGE_SIZE = 10  # rows per read: a screenful; each new row costs a Markdown layout
 # The window of rows held: paging further drops rows at the far end (read again when
 # scrolled back to), so a long scroll through 100,000 messages stays as light as the
@@ -323,7 +325,7 @@ class MessageListModel(ListModel[MessageRecord]):
         if self._thread_id is None or not self._has_older or not self._ids:
             return 0
         page = self._next_page(older=True)
-        older = [m for m in page.messages if m.id < self._ids[0]]
+        older = [m for m in page.messages if self.row_of(m.id) is None]
         self._has_older = page.has_older
         if older:
             self._insert_rows(0, older)
@@ -336,7 +338,7 @@ class MessageListModel(ListModel[MessageRecord]):
         if self._thread_id is None or not self._has_newer or not self._ids:
             return 0
         page = self._next_page(older=False)
-        newer = [m for m in page.messages if m.id > self._ids[-1]]
+        newer = [m for m in page.messages if self.row_of(m.id) is None]
         self._has_newer = page.has_newer
         if newer:
             self._insert_rows(len(self._rows), newer)
@@ -379,13 +381,20 @@ class MessageListModel(ListModel[MessageRecord]):
         if ahead is not None and ahead[0] == edge:
             page = ahead[1]
         else:
-            page = self._services.messages.list(
-                self._user_id,
-                self._thread_id,
-                limit=self.page_size,
-                before_id=edge if older else None,
-                after_id=None if older else edge,
-            )
+            try:
+                page = self._services.messages.list(
+                    self._user_id,
+                    self._thread_id,
+                    limit=self.page_size,
+                    before_id=edge if older else None,
+                    after_id=None if older else edge,
+                )
+            except NotFoundError:  # another client deleted the edge row: read the path again
+                self.load_thread(self._thread_id)
+                return MessagePage([], has_older=self._has_older, has_newer=self._has_newer)
+            except ServiceError as error:  # busy or unreadable: the next scroll tries again
+                log.warning("could not read the next page of messages: %s", error)
+                return MessagePage([], has_older=self._has_older, has_newer=self._has_newer)
         if keep:
             self._ahead[older] = (edge, page)
         return page
