@@ -1,7 +1,7 @@
 """A thread to a file and back: JSON (exact, versioned, importable) and Markdown (to read).
 
 JSON format ``{"format": "chatdesk-thread", "version": 1}``: the thread's settings,
-its executions (with a count of their logged steps) and its messages, each after its
+its executions (each with its steps, ``trace_transfer``) and its messages, each after its
 parent: a message's ``ref`` names it, its ``parent`` names the message it follows (a
 file without them is one line, each message following the one before), and the
 thread's ``current_leaf`` ends the path shown. Older chatdesks ignore the three. Text is
@@ -61,6 +61,7 @@ from sqlalchemy.orm import Session
 
 from chatdesk.private_files import write_atomically
 from chatdesk.redact import redact, redact_data, redact_known
+from chatdesk.services import chat_extras, trace_transfer
 from chatdesk.services import message_tree as tree
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
@@ -249,11 +250,13 @@ class TransferService:
                     "system_prompt": thread.system_prompt,
                     "created_at": _stamp(thread.created_at),
                     "current_leaf": thread.current_leaf_id,
+                    **chat_extras.exported(session, thread),
                 },
             }
             out.write(_json_line(head)[:-1])  # reopened below to append the lists
             out.write(',\n"executions": [')
             steps = _step_counts(session, thread.id)
+            traces = trace_transfer.TraceReader(session, thread.id)
             for n, row in enumerate(_stream(session, _EXECUTION_COLUMNS, Execution, thread.id)):
                 entry = {
                     "ref": row.id,
@@ -270,7 +273,10 @@ class TransferService:
                     "total_tokens": row.total_tokens,
                     "steps": steps.get(row.id, 0),
                 }
-                out.write(("," if n else "") + "\n  " + _json_line(entry))
+                out.write(("," if n else "") + "\n  " + _json_line(entry)[:-1] + ', "trace": [')
+                for k, step in enumerate(traces.items(row.id)):  # streamed: a page at a time
+                    out.write(("," if k else "") + "\n    " + _json_line(step))
+                out.write("]}")
             out.write('\n],\n"messages": [')
             rows = _parents_first(_stream(session, _MESSAGE_COLUMNS, Message, thread.id))
             for n, row in enumerate(rows):
@@ -468,6 +474,7 @@ class TransferService:
             )
             session.add(row)
             session.flush()
+            chat_extras.stage(session, row.id, thread.extras)
             return row.id
 
     def _stage_rows(
@@ -513,6 +520,7 @@ class TransferService:
             )
             session.add(thread)
             session.flush()
+            chat_extras.publish(session, source, thread)
             plain = {"synchronize_session": False}
             session.execute(
                 update(Message)
@@ -586,6 +594,7 @@ class _ChunkWriter:
         self._total = total
         self._steps = steps
         self._executions: list[tuple[object, dict[str, Any]]] = []
+        self._trace = trace_transfer.HeldSteps()
         self._messages: list[_MessageItem] = []
         self._new_ids: dict[object, int] = {}
         self._message_ids: dict[object, int] = {}
@@ -603,7 +612,8 @@ class _ChunkWriter:
     def add(self, key: str, index: int, item: Any) -> None:
         if key == "executions":
             self._executions.append(_execution_values(index, item))
-            if len(self._executions) >= WRITE_CHUNK:
+            self._trace.add(self._executions[-1][0], item, f"executions[{index}]")
+            if len(self._executions) >= WRITE_CHUNK or self._trace.count >= WRITE_CHUNK:
                 self._write_executions()
         else:
             self._messages.append(_message_values(index, item))
@@ -671,6 +681,7 @@ class _ChunkWriter:
             ).all()
         self._new_ids.update(zip((ref for ref, _values in self._executions), ids, strict=True))
         self._executions.clear()
+        self._trace.write(self._uow, self._new_ids)  # after their executions
 
 
 # -- reading rows ---------------------------------------------------------------------------
@@ -807,6 +818,7 @@ class _ThreadPlan:
     system_prompt: str | None
     created_at: datetime | None
     current_leaf: object | None = None
+    extras: chat_extras.ChatExtras = chat_extras.NONE
 
 
 @dataclass(frozen=True)
@@ -892,6 +904,10 @@ class _Check:
         self._checked[key] += 1
         if key == "executions":
             ref, _values = _execution_values(n, item)
+            try:
+                trace_transfer.checked_steps(item, f"executions[{n}]")
+            except trace_transfer.TraceError as error:
+                raise TransferError(str(error)) from None
             if ref in self._refs:
                 raise TransferError(f"executions[{n}].ref: {ref!r} is used twice.")
             self._refs.add(ref)
@@ -968,7 +984,15 @@ def _thread_plan(thread: object) -> _ThreadPlan:
         _optional_plain_text(thread, "system_prompt", where, MAX_SYSTEM_PROMPT_CHARS),
         _time(thread, "created_at", where, required=False),
         _ref(thread.get("current_leaf"), f"{where}.current_leaf"),
+        _extras(thread),
     )
+
+
+def _extras(thread: dict[str, Any]) -> chat_extras.ChatExtras:
+    try:
+        return chat_extras.checked(thread)
+    except chat_extras.ExtrasError as error:
+        raise TransferError(str(error)) from None
 
 
 def _execution_values(n: int, item: object) -> tuple[object, dict[str, Any]]:
