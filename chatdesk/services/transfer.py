@@ -61,8 +61,9 @@ from sqlalchemy.orm import Session
 
 from chatdesk.private_files import write_atomically
 from chatdesk.redact import redact, redact_data, redact_known
-from chatdesk.services import chat_extras, trace_transfer
+from chatdesk.services import archive, chat_extras, trace_transfer
 from chatdesk.services import message_tree as tree
+from chatdesk.services.archive import ArchiveImport, ArchiveProgressCallback, ExportResult
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.json_stream import (
@@ -230,8 +231,18 @@ class TransferService:
 
     # -- export ------------------------------------------------------------------------
 
-    def write_json(self, user_id: int, thread_id: int, out: TextIO) -> None:
+    def write_json(
+        self,
+        user_id: int,
+        thread_id: int,
+        out: TextIO,
+        *,
+        on_message: Callable[[int], None] | None = None,
+    ) -> None:
         """Write the thread to ``out`` as chatdesk JSON, streaming its rows.
+
+        ``on_message(n)`` hears each message as the ``n``-th is written (an archive's
+        progress, which may stop the export by raising).
 
         Text is kept exactly, except secrets: a row written by an older chatdesk may hold
         a key a provider echoed, so errors and metadata are redacted, and replies lose
@@ -294,6 +305,8 @@ class TransferService:
                     "chosen_at": _stamp(row.chosen_at),
                 }
                 out.write(("," if n else "") + "\n  " + _json_line(entry))
+                if on_message is not None:
+                    on_message(n + 1)
             out.write("\n]}\n")
 
     def write_markdown(
@@ -388,6 +401,58 @@ class TransferService:
                 raise TransferError(message) from None
 
         return self._import(user_id, reopen, size, _Steps(on_progress, should_stop))
+
+    def import_stream(
+        self,
+        user_id: int,
+        reopen: Callable[[], IO[bytes]],
+        size: int,
+        *,
+        on_progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> ImportResult:
+        """Import chatdesk JSON that ``reopen()`` reads from the start (``size`` bytes),
+        such as a member of an archive, as a new thread, all or nothing."""
+        if size > MAX_IMPORT_BYTES:
+            raise TransferError(
+                f"{size:,} bytes; chatdesk imports chats of up to {MAX_IMPORT_BYTES:,}."
+            )
+        return self._import(user_id, reopen, size, _Steps(on_progress, should_stop))
+
+    def export_archive(
+        self,
+        user_id: int,
+        target: Path | str,
+        thread_ids: list[int] | None = None,
+        *,
+        as_zip: bool = True,
+        on_progress: ArchiveProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> ExportResult:
+        """Every chat of ``user_id`` (or ``thread_ids``) into one archive (``archive.py``)."""
+        return archive.export_archive(
+            self,
+            self._uow,
+            user_id,
+            Path(target),
+            thread_ids,
+            as_zip=as_zip,
+            on_progress=on_progress,
+            should_stop=should_stop,
+        )
+
+    def import_archive(
+        self,
+        user_id: int,
+        path: Path | str,
+        *,
+        on_progress: ArchiveProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> ArchiveImport:
+        """Every chat of an archive as new chats of ``user_id`` (``archive.py``)."""
+        return archive.import_archive(
+            self, self._uow, user_id, path, on_progress=on_progress, should_stop=should_stop
+        )
 
     def import_json(
         self,
