@@ -575,7 +575,9 @@ def import_archive(
     """Import every chat of the archive at ``path`` as new chats of ``user_id``.
 
     Each chat keeps its title (marked "(imported)" only beside a chat the person had
-    before) and its place in the chat list (its last activity).
+    before) and its place in the chat list (its last activity). The oldest is imported
+    first, so new ids keep the chats' order. A chat file's problem is told with its
+    member's name (``chats/0002-x.json: messages[3].role: ...``).
     """
     with read_manifest(path) as archive:
         total = sum(chat.messages for chat in archive.chats)
@@ -585,17 +587,22 @@ def import_archive(
         try:
             # batch: all-or-nothing once the batch writer lands (until then the chats
             # are published one by one and deleted again if a later one fails)
-            for number, chat in enumerate(archive.chats, start=1):
+            for number, chat in enumerate(reversed(archive.chats), start=1):
                 progress = _chat_progress(
                     on_progress, number, len(archive.chats), chat, done, total
                 )
-                result = transfer.import_stream(
-                    user_id,
-                    partial(archive.open, chat.json),
-                    archive.size(chat.json),
-                    on_progress=progress,
-                    should_stop=should_stop,
-                )
+                try:
+                    result = transfer.import_stream(
+                        user_id,
+                        partial(archive.open, chat.json),
+                        archive.size(chat.json),
+                        on_progress=progress,
+                        should_stop=should_stop,
+                    )
+                except ArchiveError:
+                    raise
+                except ValidationError as error:
+                    raise ArchiveError(f"{archive.place}: {chat.json}: {error}") from None
                 imported.append((result, chat))
                 if (result.messages, result.executions) != (chat.messages, chat.executions):
                     raise ArchiveError(
@@ -604,6 +611,7 @@ def import_archive(
                         f"{result.messages:,} and {result.executions:,}."
                     )
                 done += chat.messages
+            imported.reverse()  # the archive's order
             threads = _restore_places(uow, user_id, archive, imported, titles_before)
         except BaseException:
             _delete(uow, user_id, [result.thread.id for result, _chat in imported])
