@@ -29,7 +29,6 @@ import contextlib
 import io
 import json
 import os
-import posixpath
 import re
 import shutil
 import tempfile
@@ -37,35 +36,26 @@ import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from chatdesk import __version__
 from chatdesk.services.errors import NotFoundError, ValidationError
-from chatdesk.services.events import Change, ChangeKind, Entity
-from chatdesk.services.json_stream import EXACT
-from chatdesk.services.records import ThreadRecord
-from chatdesk.services.threads import clean_title
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store.base import utcnow
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
 
 if TYPE_CHECKING:  # transfer imports this module, and calls it with itself
-    from chatdesk.services.transfer import ImportProgress, ImportResult, TransferService
+    from chatdesk.services.transfer import TransferService
 
 FORMAT = "chatdesk-archive"
 VERSION = 1
 MANIFEST = "manifest.json"
 CHATS_DIR = "chats"
-MAX_MANIFEST_BYTES = 64 << 20
-MAX_MEMBER_BYTES = 1 << 30
-"""A chat file larger than this is refused (what a one-chat import refuses too)."""
-MAX_ARCHIVE_BYTES = 16 << 30
-"""What every chat of an archive may unpack to, together."""
 MAX_NAME_CHARS = 60
 _WINDOWS_RESERVED = frozenset(
     {"CON", "PRN", "AUX", "NUL"}
@@ -119,15 +109,6 @@ class ExportResult:
     executions: int
     steps: int
     skipped: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class ArchiveImport:
-    """The chats an archive import added, in the archive's order."""
-
-    threads: tuple[ThreadRecord, ...]
-    messages: int
-    executions: int
 
 
 # -- names ---------------------------------------------------------------------------------
@@ -358,356 +339,3 @@ def _writer(target: Path, as_zip: bool) -> Iterator[Put]:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-
-
-# -- reading -------------------------------------------------------------------------------
-
-
-@dataclass
-class Archive:
-    """An archive whose manifest was checked: its chats and how to open each member."""
-
-    place: str
-    chats: list[ArchivedChat]
-    _open: Callable[[str], IO[bytes]]
-    _size: Callable[[str], int]
-    _close: Callable[[], None]
-
-    def open(self, name: str) -> IO[bytes]:
-        return self._open(name)
-
-    def size(self, name: str) -> int:
-        return self._size(name)
-
-    def close(self) -> None:
-        self._close()
-
-    def __enter__(self) -> Archive:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-
-def read_manifest(path: Path | str) -> Archive:
-    """Open the archive at ``path`` (a .zip, its folder, or its manifest.json) and check
-    its manifest as any file from elsewhere: refused with ``ArchiveError`` naming the place."""
-    path = Path(path)
-    if path.is_dir():
-        return _folder_archive(path)
-    if path.name == MANIFEST and path.is_file():
-        return _folder_archive(path.parent)
-    if not path.exists():
-        raise ArchiveError(f"{path} does not exist.")
-    try:
-        is_zip = zipfile.is_zipfile(path)
-    except OSError as error:
-        raise ArchiveError(f"Cannot read {path.name}: {error.strerror or error}.") from None
-    if not is_zip:
-        raise ArchiveError(f"{path.name} is not a chatdesk archive (a .zip or a folder).")
-    return _zip_archive(path)
-
-
-def _zip_archive(path: Path) -> Archive:
-    try:
-        archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as error:
-        raise ArchiveError(f"{path.name} cannot be read as a zip file ({error}).") from None
-    try:
-        infos = {info.filename: info for info in archive.infolist()}
-        manifest = infos.get(MANIFEST)
-        if manifest is None:
-            raise ArchiveError(f"{path.name} has no {MANIFEST}: not a chatdesk archive.")
-        if manifest.file_size > MAX_MANIFEST_BYTES:
-            raise ArchiveError(
-                f"{path.name}: {MANIFEST} is too big ({manifest.file_size:,} bytes)."
-            )
-        with archive.open(manifest) as source:
-            chats = _checked_manifest(source.read(MAX_MANIFEST_BYTES + 1), path.name)
-        unpacked = 0
-        for n, chat in enumerate(chats):
-            for member in (chat.json, chat.markdown):
-                info = infos.get(member)
-                if info is None or info.is_dir():
-                    raise ArchiveError(
-                        f"{path.name}: {MANIFEST} chats[{n}] names {member}, which is not in it."
-                    )
-                if info.file_size > MAX_MEMBER_BYTES:
-                    raise ArchiveError(
-                        f"{path.name}: {member} would unpack to {info.file_size:,} bytes; "
-                        f"chatdesk reads chats of up to {MAX_MEMBER_BYTES:,}."
-                    )
-                unpacked += info.file_size
-        if unpacked > MAX_ARCHIVE_BYTES:
-            raise ArchiveError(
-                f"{path.name} would unpack to {unpacked:,} bytes; chatdesk reads archives of "
-                f"up to {MAX_ARCHIVE_BYTES:,}."
-            )
-    except BaseException:
-        archive.close()
-        raise
-    except_bad = (zipfile.BadZipFile, OSError)
-
-    def open_member(name: str) -> IO[bytes]:
-        try:
-            return archive.open(infos[name])
-        except except_bad as error:
-            raise ArchiveError(f"{path.name}: {name} cannot be read ({error}).") from None
-
-    return Archive(path.name, chats, open_member, lambda name: infos[name].file_size, archive.close)
-
-
-def _folder_archive(folder: Path) -> Archive:
-    manifest = folder / MANIFEST
-    place = folder.name or str(folder)
-    try:
-        size = manifest.stat().st_size
-        if size > MAX_MANIFEST_BYTES:
-            raise ArchiveError(f"{place}: {MANIFEST} is too big ({size:,} bytes).")
-        data = manifest.read_bytes()
-    except FileNotFoundError:
-        raise ArchiveError(f"{place} has no {MANIFEST}: not a chatdesk archive.") from None
-    except OSError as error:
-        raise ArchiveError(f"Cannot read {manifest}: {error.strerror or error}.") from None
-    chats = _checked_manifest(data, place)
-    root = folder.resolve()
-    for n, chat in enumerate(chats):
-        for member in (chat.json, chat.markdown):
-            file = (folder / member).resolve()
-            if not file.is_relative_to(root):  # a link that leads out of the folder
-                raise ArchiveError(f"{place}: {MANIFEST} chats[{n}].{member} leaves the folder.")
-            if not file.is_file():
-                raise ArchiveError(
-                    f"{place}: {MANIFEST} chats[{n}] names {member}, which is not in it."
-                )
-
-    def open_member(name: str) -> IO[bytes]:
-        try:
-            return (folder / name).open("rb")
-        except OSError as error:
-            raise ArchiveError(f"Cannot read {name}: {error.strerror or error}.") from None
-
-    return Archive(
-        place, chats, open_member, lambda name: (folder / name).stat().st_size, lambda: None
-    )
-
-
-def _checked_manifest(data: bytes, place: str) -> list[ArchivedChat]:
-    where = f"{place}: {MANIFEST}"
-    try:
-        manifest = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ArchiveError(f"{where} is not JSON.") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ArchiveError(f"{where} is not a chatdesk archive manifest.")
-    version = manifest.get("version")
-    if type(version) is not int:
-        raise ArchiveError(f"{where} has no valid version number.")
-    if version != VERSION:
-        newer = " by a newer chatdesk" if version > VERSION else ""
-        raise ArchiveError(
-            f"{where}: written{newer} in archive version {version}; "
-            f"this chatdesk reads version {VERSION}."
-        )
-    chats = manifest.get("chats")
-    if not isinstance(chats, list):
-        raise ArchiveError(f"{where}: chats: expected a list.")
-    checked: list[ArchivedChat] = []
-    seen: set[str] = set()
-    for n, chat in enumerate(chats):
-        at = f"{where}: chats[{n}]"
-        if not isinstance(chat, dict):
-            raise ArchiveError(f"{at}: expected an object.")
-        title = chat.get("title")
-        if not isinstance(title, str):
-            raise ArchiveError(f"{at}.title: expected text.")
-        members = [_member(chat.get(key), f"{at}.{key}", suffix) for key, suffix in _MEMBERS]
-        for member in members:
-            if member in seen:
-                raise ArchiveError(f"{at}: {member} is named twice.")
-            seen.add(member)
-        counts = [chat.get(key) for key in ("messages", "executions")]
-        for key, value in zip(("messages", "executions"), counts, strict=True):
-            if type(value) is not int or value < 0:
-                raise ArchiveError(f"{at}.{key}: expected a whole number of at least 0.")
-        messages, executions = counts
-        assert isinstance(messages, int) and isinstance(executions, int)  # checked above
-        checked.append(ArchivedChat(title, members[0], members[1], messages, executions))
-    return checked
-
-
-_MEMBERS = (("json", ".json"), ("markdown", ".md"))
-
-
-def _member(name: object, where: str, suffix: str) -> str:
-    """A member name that stays inside the archive: relative, plain, under ``chats/``."""
-    if not isinstance(name, str) or not name:
-        raise ArchiveError(f"{where}: expected a file name.")
-    parts = name.split("/")
-    if (
-        "\\" in name
-        or "\x00" in name
-        or name.startswith("/")
-        or re.match(r"^[A-Za-z]:", name)
-        or any(part in ("", ".", "..") for part in parts)
-        or posixpath.normpath(name) != name
-        or parts[0] != CHATS_DIR
-        or len(parts) != 2
-    ):
-        raise ArchiveError(f"{where}: {name[:80]!r} leaves the archive's {CHATS_DIR} folder.")
-    if not name.endswith(suffix):
-        raise ArchiveError(f"{where}: {name[:80]!r} is not a {suffix} file.")
-    return name
-
-
-# -- import --------------------------------------------------------------------------------
-
-
-def import_archive(
-    transfer: TransferService,
-    uow: UnitOfWork,
-    user_id: int,
-    path: Path | str,
-    *,
-    on_progress: ArchiveProgressCallback | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> ArchiveImport:
-    """Import every chat of the archive at ``path`` as new chats of ``user_id``.
-
-    Each chat keeps its title (marked "(imported)" only beside a chat the person had
-    before) and its place in the chat list (its last activity). The oldest is imported
-    first, so new ids keep the chats' order. A chat file's problem is told with its
-    member's name (``chats/0002-x.json: messages[3].role: ...``).
-    """
-    with read_manifest(path) as archive:
-        total = sum(chat.messages for chat in archive.chats)
-        titles_before = _titles(uow, user_id)
-        imported: list[tuple[ImportResult, ArchivedChat]] = []
-        done = 0
-        try:
-            # batch: all-or-nothing once the batch writer lands (until then the chats
-            # are published one by one and deleted again if a later one fails)
-            for number, chat in enumerate(reversed(archive.chats), start=1):
-                progress = _chat_progress(
-                    on_progress, number, len(archive.chats), chat, done, total
-                )
-                try:
-                    result = transfer.import_stream(
-                        user_id,
-                        partial(archive.open, chat.json),
-                        archive.size(chat.json),
-                        on_progress=progress,
-                        should_stop=should_stop,
-                    )
-                except ArchiveError:
-                    raise
-                except ValidationError as error:
-                    raise ArchiveError(f"{archive.place}: {chat.json}: {error}") from None
-                imported.append((result, chat))
-                if (result.messages, result.executions) != (chat.messages, chat.executions):
-                    raise ArchiveError(
-                        f"{archive.place}: {MANIFEST} says {chat.json} holds "
-                        f"{chat.messages:,} messages and {chat.executions:,} runs; it holds "
-                        f"{result.messages:,} and {result.executions:,}."
-                    )
-                done += chat.messages
-            imported.reverse()  # the archive's order
-            threads = _restore_places(uow, user_id, archive, imported, titles_before)
-        except BaseException:
-            _delete(uow, user_id, [result.thread.id for result, _chat in imported])
-            raise
-    return ArchiveImport(
-        threads,
-        sum(result.messages for result, _chat in imported),
-        sum(result.executions for result, _chat in imported),
-    )
-
-
-def _chat_progress(
-    on_progress: ArchiveProgressCallback | None,
-    number: int,
-    chats: int,
-    chat: ArchivedChat,
-    done: int,
-    total: int,
-) -> Callable[[ImportProgress], None] | None:
-    """A chat's own import progress as the archive's (its written messages count)."""
-    if on_progress is None:
-        return None
-    from chatdesk.services.transfer import ImportStage  # at run time: transfer imports us
-
-    def report(progress: ImportProgress) -> None:
-        written = progress.done if progress.stage is ImportStage.WRITING else 0
-        on_progress(ArchiveProgress(number, chats, chat.title, done + written, total))
-
-    return report
-
-
-def _titles(uow: UnitOfWork, user_id: int) -> set[str]:
-    with uow.read(background=True) as session:
-        return set(session.scalars(select(Thread.title).where(Thread.user_id == user_id)))
-
-
-def _restore_places(
-    uow: UnitOfWork,
-    user_id: int,
-    archive: Archive,
-    imported: list[tuple[ImportResult, ArchivedChat]],
-    titles_before: set[str],
-) -> tuple[ThreadRecord, ...]:
-    """Give each imported chat back its title and last activity, as in the archive."""
-    heads = [_head(archive, chat.json) for _result, chat in imported]
-    with uow.write(background=True) as (session, changes):
-        for (result, _chat), (title, updated) in zip(imported, heads, strict=True):
-            values: dict[str, Any] = {}
-            if title is not None and title not in titles_before:
-                values["title"] = title
-            if updated is not None:
-                values["updated_at"] = updated
-            if values:
-                session.execute(
-                    update(Thread)
-                    .where(Thread.id == result.thread.id, Thread.user_id == user_id)
-                    .values(**values),
-                    execution_options={"synchronize_session": False},
-                )
-        rows = session.scalars(
-            select(Thread).where(Thread.id.in_([result.thread.id for result, _chat in imported]))
-        )
-        records = {row.id: ThreadRecord.of(row) for row in rows}
-        for record in records.values():
-            changes.append(
-                Change(ChangeKind.UPDATED, Entity.THREAD, record.id, record.id, user_id, {}, record)
-            )
-    return tuple(records[result.thread.id] for result, _chat in imported)
-
-
-def _head(archive: Archive, member: str) -> tuple[str | None, datetime | None]:
-    """The title and last activity a chat file gives its chat (read off its start)."""
-    with archive.open(member) as source:
-        thread = next(iter(EXACT.items(source, "thread")), None)
-    if not isinstance(thread, dict):
-        return None, None
-    title: str | None = None
-    name = thread.get("title")
-    if isinstance(name, str):
-        with contextlib.suppress(ValidationError):
-            title = clean_title(name)
-    updated: datetime | None = None
-    stamp = thread.get("updated_at")
-    if isinstance(stamp, str):
-        with contextlib.suppress(ValueError, OverflowError):
-            moment = datetime.fromisoformat(stamp)
-            updated = moment.astimezone(UTC) if moment.tzinfo is not None else None
-    return title, updated
-
-
-def _delete(uow: UnitOfWork, user_id: int, thread_ids: list[int]) -> None:
-    """Take back the chats of an archive import that did not finish."""
-    for thread_id in thread_ids:
-        with uow.write(background=True) as (session, changes):
-            thread = session.get(Thread, thread_id)
-            if thread is None or thread.user_id != user_id:
-                continue
-            session.delete(thread)
-            changes.append(Change(ChangeKind.DELETED, Entity.THREAD, thread_id, thread_id, user_id))

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from chatdesk.redact import redact_known
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.messages import MAX_CONTENT_CHARS
+from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store.models import Thread, ThreadToolRule
 from chatdesk.vocabulary import ToolRule
 
@@ -117,15 +118,11 @@ def _rules(value: object) -> tuple[tuple[str, ToolRule, datetime | None], ...]:
     return tuple(rules)
 
 
-def stage(session: Session, thread_id: int, extras: ChatExtras) -> None:
-    """Write the extras of a staged thread (its rules move with it when published)."""
-    session.execute(
-        update(Thread)
-        .where(Thread.id == thread_id)
-        .values(pinned=extras.pinned, draft=extras.draft),
-        execution_options={"synchronize_session": False},
-    )
-    if extras.tool_rules:
+def stage_rules(uow: UnitOfWork, thread_id: int, extras: ChatExtras) -> None:
+    """Write a staged thread's tool rules (they move with it when it is published)."""
+    if not extras.tool_rules:
+        return
+    with uow.write(background=True) as (session, _changes):
         session.execute(
             insert(ThreadToolRule),
             [
@@ -134,18 +131,6 @@ def stage(session: Session, thread_id: int, extras: ChatExtras) -> None:
                 for tool, rule, created in extras.tool_rules
             ],
         )
-
-
-def publish(session: Session, staged: Thread, thread: Thread) -> None:
-    """Give the published ``thread`` the staged one's extras (before it is deleted)."""
-    thread.pinned = staged.pinned
-    thread.draft = staged.draft
-    session.execute(
-        update(ThreadToolRule)
-        .where(ThreadToolRule.thread_id == staged.id)
-        .values(thread_id=thread.id),
-        execution_options={"synchronize_session": False},
-    )
 
 
 def _stamp(moment: datetime | None) -> str | None:

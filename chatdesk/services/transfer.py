@@ -43,29 +43,30 @@ swallow the messages after it, or make a viewer fetch an image.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import re
-import threading
-from collections.abc import Callable, Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from chatdesk.private_files import write_atomically
 from chatdesk.redact import redact, redact_data, redact_known
 from chatdesk.services import archive, chat_extras, trace_transfer
 from chatdesk.services import message_tree as tree
-from chatdesk.services.archive import ArchiveImport, ArchiveProgressCallback, ExportResult
+from chatdesk.services.archive import ArchiveProgressCallback, ExportResult
 from chatdesk.services.errors import ValidationError
-from chatdesk.services.events import Change, ChangeKind, Entity
+from chatdesk.services.foreign.chat import Source
+from chatdesk.services.import_batch import ImportBatch, known_imports, refuse_known
 from chatdesk.services.json_stream import (
     NOT_AN_OBJECT,
     NOT_UTF8,
@@ -78,11 +79,10 @@ from chatdesk.services.json_stream import (
 from chatdesk.services.markdown_containment import contained_markdown
 from chatdesk.services.messages import MAX_CONTENT_CHARS, MAX_USER_CONTENT_CHARS
 from chatdesk.services.records import ThreadRecord
-from chatdesk.services.threads import MAX_SYSTEM_PROMPT_CHARS, MAX_TITLE_CHARS, clean_title
+from chatdesk.services.threads import MAX_SYSTEM_PROMPT_CHARS, clean_title
 from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
-from chatdesk.services.users import UserService
 from chatdesk.store.base import utcnow
-from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
+from chatdesk.store.models import Execution, ExecutionLog, Message
 from chatdesk.vocabulary import (
     ACTIVE_EXECUTION_STATUSES,
     ACTIVE_MESSAGE_STATUSES,
@@ -91,6 +91,9 @@ from chatdesk.vocabulary import (
     Role,
     status_word,
 )
+
+if TYPE_CHECKING:  # it imports this module
+    from chatdesk.services.archive_import import ArchiveImport
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +107,10 @@ MAX_MODEL_CHARS = 200
 INTERRUPTED_IMPORT = "Interrupted: this reply was still running when the chat was exported."
 WRITE_CHUNK = 500
 """Messages per write transaction of an import (tens of milliseconds of write lock)."""
-STAGING_USER = "chatdesk: import in progress"
-"""The hidden user that owns an import's rows until they are complete."""
 _NOT_UTF8 = "This file is not UTF-8 text, so not a chatdesk export."
 _OTHER_BOMS = (b"\xff\xfe", b"\xfe\xff")
 """UTF-16 and UTF-32 byte order marks: JSON in another encoding than UTF-8."""
 _NOT_AN_EXPORT = "This file is not a chatdesk chat export (JSON)."
-_IMPORTING = threading.Lock()
-"""One import at a time per process, so clearing old staged rows never hits a live one."""
 
 _MESSAGE_COLUMNS = (
     Message.id,
@@ -155,6 +154,8 @@ class ImportStage(StrEnum):
 
     READING = "reading"  # bytes of the file read and checked (pass one)
     WRITING = "writing"  # messages written
+    IMPORTING = "importing"  # bytes of another app's export read and written (one pass)
+    PUBLISHING = "publishing"  # chats shown, once all of the file is written
     DISCARDING = "discarding"  # cancelled or failed: staged messages deleted
 
 
@@ -175,7 +176,7 @@ class ImportResult:
 ProgressCallback = Callable[[ImportProgress], None]
 
 
-class _Steps:
+class ImportSteps:
     """Progress reports (about one per percent of each stage) and cancel checks.
 
     Called once per item, so it stays cheap: ``should_stop`` is asked every call (an
@@ -376,11 +377,13 @@ class TransferService:
         *,
         on_progress: ProgressCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
+        again: bool = False,
     ) -> ImportResult:
         """Import a chatdesk JSON file as a new thread of ``user_id``, all or nothing.
 
         ``on_progress`` hears how far it got; when ``should_stop()`` turns true the import
-        ends with ``ImportCancelled`` after deleting whatever it wrote.
+        ends with ``ImportCancelled`` after deleting whatever it wrote. A file imported
+        before (and its chat still there) raises ``AlreadyImportedError`` unless ``again``.
         """
         path = Path(path)
         try:
@@ -400,24 +403,7 @@ class TransferService:
                 message = f"Cannot read {path.name}: {error.strerror or error}."
                 raise TransferError(message) from None
 
-        return self._import(user_id, reopen, size, _Steps(on_progress, should_stop))
-
-    def import_stream(
-        self,
-        user_id: int,
-        reopen: Callable[[], IO[bytes]],
-        size: int,
-        *,
-        on_progress: ProgressCallback | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> ImportResult:
-        """Import chatdesk JSON that ``reopen()`` reads from the start (``size`` bytes),
-        such as a member of an archive, as a new thread, all or nothing."""
-        if size > MAX_IMPORT_BYTES:
-            raise TransferError(
-                f"{size:,} bytes; chatdesk imports chats of up to {MAX_IMPORT_BYTES:,}."
-            )
-        return self._import(user_id, reopen, size, _Steps(on_progress, should_stop))
+        return self._import(user_id, reopen, size, ImportSteps(on_progress, should_stop), again)
 
     def export_archive(
         self,
@@ -448,10 +434,20 @@ class TransferService:
         *,
         on_progress: ArchiveProgressCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
+        again: bool = False,
     ) -> ArchiveImport:
-        """Every chat of an archive as new chats of ``user_id`` (``archive.py``)."""
-        return archive.import_archive(
-            self, self._uow, user_id, path, on_progress=on_progress, should_stop=should_stop
+        """Every chat of an archive as new chats of ``user_id``, all or none
+        (``archive_import.py``)."""
+        from chatdesk.services.archive_import import import_archive  # it builds on this module
+
+        return import_archive(
+            self,
+            self._uow,
+            user_id,
+            path,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            again=again,
         )
 
     def import_json(
@@ -461,6 +457,7 @@ class TransferService:
         *,
         on_progress: ProgressCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
+        again: bool = False,
     ) -> ImportResult:
         """Import chatdesk JSON (UTF-8 bytes or text) as a new thread, all or nothing."""
         if isinstance(data, str):
@@ -469,14 +466,60 @@ class TransferService:
             except UnicodeEncodeError:
                 raise TransferError(_NOT_UTF8) from None
         content = data
-        return self._import(
-            user_id, lambda: io.BytesIO(content), len(content), _Steps(on_progress, should_stop)
-        )
+        steps = ImportSteps(on_progress, should_stop)
+        return self._import(user_id, lambda: io.BytesIO(content), len(content), steps, again)
 
     def _import(
-        self, user_id: int, reopen: Callable[[], IO[bytes]], size: int, steps: _Steps
+        self,
+        user_id: int,
+        reopen: Callable[[], IO[bytes]],
+        size: int,
+        steps: ImportSteps,
+        again: bool,
     ) -> ImportResult:
-        """Check the whole file (pass one), then write it under the staging user (two)."""
+        """Check the whole file (pass one), then write it out of sight and show it (two)."""
+        checked = self.check(reopen, size, steps)
+        plan = checked.plan
+        if not again:
+            refuse_known(self._uow, user_id, {plan.imported_from: plan.thread.title})
+        with ImportBatch(self._uow, user_id) as batch:
+            batch.on_discard = lambda done, total: steps.report(ImportStage.DISCARDING, done, total)
+            self.stage(batch, checked, steps)
+            (record,) = batch.publish()
+        return ImportResult(record, plan.messages, plan.executions)
+
+    def import_sources(
+        self,
+        user_id: int,
+        sources: Sequence[tuple[Callable[[], IO[bytes]], int]],
+        *,
+        on_progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        again: bool = False,
+    ) -> list[ImportResult]:
+        """Import several chatdesk JSON files (each ``(reopen, size)``: an archive's
+        chats) as one batch: every file is checked first, then all are written and shown
+        together, or none. Files imported before are skipped unless ``again``; when all
+        were, ``AlreadyImportedError``."""
+        steps = ImportSteps(on_progress, should_stop)
+        checked = [self.check(reopen, size, steps) for reopen, size in sources]
+        if not again:
+            titles = {c.plan.imported_from: c.plan.thread.title for c in checked}
+            refuse_known(self._uow, user_id, titles)
+            known = known_imports(self._uow, user_id, titles)
+            checked = [c for c in checked if c.plan.imported_from not in known]
+        with ImportBatch(self._uow, user_id) as batch:
+            batch.on_discard = lambda done, total: steps.report(ImportStage.DISCARDING, done, total)
+            for one in checked:
+                self.stage(batch, one, steps)
+            records = batch.publish()
+        return [
+            ImportResult(record, c.plan.messages, c.plan.executions)
+            for record, c in zip(records, checked, strict=True)
+        ]
+
+    def check(self, reopen: Callable[[], IO[bytes]], size: int, steps: ImportSteps) -> CheckedFile:
+        """Pass one: every part of the file checked, nothing written."""
         with reopen() as source:
             head = source.read(4)
             if head.startswith(_OTHER_BOMS) or b"\x00" in head:  # UTF-16 or UTF-32
@@ -489,8 +532,10 @@ class TransferService:
         def read(scan: int) -> Callable[[int], None]:
             return lambda done: steps(ImportStage.READING, scan * size + done, scans * size)
 
+        digest = hashlib.sha256()
         with reopen() as source:
-            for part in _parts(source, _HEADER, backend, read(0)):
+            hashed = cast(IO[bytes], _Hashing(source, digest))
+            for part in _parts(hashed, _HEADER, backend, read(0)):
                 check.part(part)
         check.shape_done()
         for scan, key in enumerate(_LISTS, start=1):
@@ -498,58 +543,35 @@ class TransferService:
                 items = list_items(source, key, step=read(scan), backend=backend)
                 for index, item in enumerate(_told(items)):
                     check.item(key, index, item)
-        plan = check.finish()
+        plan = check.finish(f"{Source.CHATDESK.value}:{digest.hexdigest()}")
         steps(ImportStage.READING, scans * size, scans * size)
-        with _IMPORTING:
-            return self._write(user_id, plan, reopen, backend, steps)
+        return CheckedFile(plan, reopen, backend)
 
-    def _write(
-        self,
-        user_id: int,
-        plan: _Plan,
-        reopen: Callable[[], IO[bytes]],
-        backend: ModuleType,
-        steps: _Steps,
-    ) -> ImportResult:
-        staging = UserService(self._uow).ensure(STAGING_USER)
-        self._discard_staged(staging, None)  # left by an import that crashed
-        try:
-            staged = self._stage_thread(staging, plan.thread)
-            leaf = self._stage_rows(staging, staged, plan, reopen, backend, steps)
-            record = self._publish(user_id, staging, staged, leaf)
-        except BaseException:
-            try:
-                self._discard_staged(staging, steps)
-            except Exception:  # the next import clears what is left; keep the first error
-                log.exception("could not delete the rows of a stopped import")
-            raise
-        return ImportResult(record, plan.messages, plan.executions)
-
-    def _stage_thread(self, staging: int, thread: _ThreadPlan) -> int:
+    def stage(self, batch: ImportBatch, checked: CheckedFile, steps: ImportSteps) -> int:
+        """Write a checked file's chat into ``batch``; the staged thread's id."""
+        plan = checked.plan
+        thread = plan.thread
         now = utcnow()
-        with self._uow.write(background=True) as (session, _changes):
-            row = Thread(
-                user_id=staging,
-                title=thread.title,
-                crew=thread.crew,
-                model=thread.model,
-                system_prompt=thread.system_prompt,
-                created_at=thread.created_at or now,
-                updated_at=now,
-            )
-            session.add(row)
-            session.flush()
-            chat_extras.stage(session, row.id, thread.extras)
-            return row.id
+        staged = batch.stage_thread(
+            {
+                "title": thread.title,
+                "crew": thread.crew,
+                "model": thread.model,
+                "system_prompt": thread.system_prompt,
+                "imported_from": plan.imported_from,
+                "pinned": thread.extras.pinned,
+                "draft": thread.extras.draft,
+                "created_at": thread.created_at or now,
+                "updated_at": now,
+            }
+        )
+        chat_extras.stage_rules(self._uow, staged, thread.extras)
+        leaf = self._stage_rows(batch.staging_id, staged, checked, steps)
+        batch.set_leaf(staged, leaf)
+        return staged
 
     def _stage_rows(
-        self,
-        staging: int,
-        thread_id: int,
-        plan: _Plan,
-        reopen: Callable[[], IO[bytes]],
-        backend: ModuleType,
-        steps: _Steps,
+        self, staging: int, thread_id: int, checked: CheckedFile, steps: ImportSteps
     ) -> int | None:
         """Read the file again and write its rows, a chunk per short transaction; the
         new id of the file's current leaf, if it names one.
@@ -557,10 +579,11 @@ class TransferService:
         One read per list, executions first (messages name them): the C parser skips
         the other list fast, wherever it is in the file.
         """
+        plan = checked.plan
         writer = _ChunkWriter(self._uow, staging, thread_id, plan.messages, steps)
         for key in _LISTS:
-            with reopen() as source:
-                items = list_items(source, key, step=writer.step, backend=backend)
+            with checked.reopen() as source:
+                items = list_items(source, key, step=writer.step, backend=checked.backend)
                 for index, item in enumerate(_told(items)):
                     writer.add(key, index, item)
         writer.flush()
@@ -569,89 +592,12 @@ class TransferService:
         steps(ImportStage.WRITING, plan.messages, plan.messages)
         return writer.message_id(plan.thread.current_leaf)
 
-    def _publish(self, user_id: int, staging: int, staged: int, leaf: int | None) -> ThreadRecord:
-        """Move the staged rows to a new thread of ``user_id`` in one short transaction,
-        its path ending at ``leaf`` (or, unnamed, at the end of its chosen versions)."""
-        with self._uow.write(background=True) as (session, changes):
-            source = session.get_one(Thread, staged)
-            thread = Thread(
-                user_id=user_id,
-                title=_imported_title(session, user_id, source.title),
-                crew=source.crew,
-                model=source.model,
-                system_prompt=source.system_prompt,
-                created_at=source.created_at,
-                updated_at=utcnow(),
-            )
-            session.add(thread)
-            session.flush()
-            chat_extras.publish(session, source, thread)
-            plain = {"synchronize_session": False}
-            session.execute(
-                update(Message)
-                .where(Message.thread_id == staged)
-                .values(thread_id=thread.id, user_id=user_id, updated_at=Message.updated_at),
-                execution_options=plain,  # a move, not an edit: updated_at stays as imported
-            )
-            session.execute(
-                update(Execution).where(Execution.thread_id == staged).values(thread_id=thread.id),
-                execution_options=plain,
-            )
-            session.execute(
-                delete(Thread).where(Thread.id == staged, Thread.user_id == staging),
-                execution_options=plain,
-            )
-            thread.current_leaf_id = (
-                leaf if leaf is not None else tree.current_leaf(session, thread)
-            )
-            session.flush()
-            record = ThreadRecord.of(thread)
-            changes.append(
-                Change(ChangeKind.CREATED, Entity.THREAD, record.id, record.id, user_id, {}, record)
-            )
-        return record
-
-    def _discard_staged(self, staging: int, steps: _Steps | None) -> None:
-        """Delete every staged thread, a chunk of messages per transaction."""
-        with self._uow.read(background=True) as session:
-            threads = session.scalars(select(Thread.id).where(Thread.user_id == staging)).all()
-            if not threads:
-                return
-            total = session.scalar(
-                select(func.count()).select_from(Message).where(Message.thread_id.in_(threads))
-            )
-        done = 0
-        for thread_id in threads:
-            while True:
-                if steps is not None:
-                    steps.report(ImportStage.DISCARDING, done, total or 0)
-                with self._uow.write(background=True) as (session, _changes):
-                    ids = session.scalars(  # newest first: children before their parents
-                        select(Message.id)
-                        .where(Message.thread_id == thread_id)
-                        .order_by(Message.id.desc())
-                        .limit(WRITE_CHUNK)
-                    ).all()
-                    if ids:
-                        session.execute(
-                            delete(Message).where(Message.id.in_(ids)),
-                            execution_options={"synchronize_session": False},
-                        )
-                    else:  # the thread is empty now: its executions go with it
-                        session.execute(
-                            delete(Thread).where(Thread.id == thread_id, Thread.user_id == staging),
-                            execution_options={"synchronize_session": False},
-                        )
-                done += len(ids)
-                if not ids:
-                    break
-
 
 class _ChunkWriter:
     """Pass two's rows, written under the staging user ``WRITE_CHUNK`` at a time."""
 
     def __init__(
-        self, uow: UnitOfWork, staging: int, thread_id: int, total: int, steps: _Steps
+        self, uow: UnitOfWork, staging: int, thread_id: int, total: int, steps: ImportSteps
     ) -> None:
         self._uow = uow
         self._staging = staging
@@ -893,6 +839,30 @@ class _Plan:
     thread: _ThreadPlan
     executions: int
     messages: int
+    imported_from: str
+    """``chatdesk:<sha-256 of the file>``: the same file imported again is recognised."""
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file that passed pass one, and how to read it again for pass two."""
+
+    plan: _Plan
+    reopen: Callable[[], IO[bytes]]
+    backend: ModuleType
+
+
+class _Hashing:
+    """A binary file whose bytes read are also fed to ``digest``."""
+
+    def __init__(self, source: IO[bytes], digest: Any) -> None:
+        self._source = source
+        self._digest = digest
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        self._digest.update(data)
+        return data
 
 
 _LISTS = ("executions", "messages")
@@ -1001,14 +971,15 @@ class _Check:
         if parent is not None and parent is not LINE and parent not in self._messages:
             raise TransferError(f"messages[{n}].parent: no message before it has ref {parent!r}.")
 
-    def finish(self) -> _Plan:
+    def finish(self, imported_from: str) -> _Plan:
         assert self._thread is not None  # shape_done saw it
         if self._checked != self._counts:
             raise TransferError("The file changed while it was being imported.")
         leaf = self._thread.current_leaf
         if leaf is not None and leaf not in self._messages:
             raise TransferError(f"thread.current_leaf: no message has ref {leaf!r}.")
-        return _Plan(self._thread, self._counts["executions"], self._counts["messages"])
+        counts = self._counts
+        return _Plan(self._thread, counts["executions"], counts["messages"], imported_from)
 
 
 def _told(items: Iterator[Any]) -> Iterator[Any]:
@@ -1259,17 +1230,3 @@ def _time(item: Mapping[str, Any], name: str, where: str, *, required: bool) -> 
         raise TransferError(
             f"{where}.{name}: year {moment.year} with a time zone is out of range."
         ) from None
-
-
-IMPORTED_MARK = " (imported)"
-
-
-def _imported_title(session: Session, user_id: int, title: str) -> str:
-    """``title``, marked "(imported)" when the person already has a chat of that name
-    (importing a chat back beside its original would give two alike)."""
-    taken = session.scalar(
-        select(Thread.id).where(Thread.user_id == user_id, Thread.title == title).limit(1)
-    )
-    if taken is None or title.endswith(IMPORTED_MARK):
-        return title
-    return title[: MAX_TITLE_CHARS - len(IMPORTED_MARK)].rstrip() + IMPORTED_MARK

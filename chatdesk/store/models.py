@@ -81,6 +81,7 @@ class Thread(Base):
         UniqueConstraint("id", "user_id"),
         Index("ix_threads_user_id_updated_at", "user_id", "updated_at"),
         Index("ix_threads_user_id_pinned_updated_at_id", "user_id", "pinned", "updated_at", "id"),
+        Index("ix_threads_user_id_imported_from", "user_id", "imported_from"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -95,6 +96,8 @@ class Thread(Base):
         ForeignKey("messages.id", ondelete="SET NULL", use_alter=True)
     )
     """The last message of the path shown (and told to the model); NULL when empty."""
+    imported_from: Mapped[str | None] = mapped_column(String(300))
+    """The conversation this chat was imported from (``chatgpt:<id>``); NULL if made here."""
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=CURRENT_TIMESTAMP

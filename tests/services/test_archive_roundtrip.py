@@ -30,6 +30,7 @@ LEFT_OUT = {
     ("messages", "user_id"): "the chats belong to whoever imports them",
     ("executions", "owner"): "an imported run is over: no client owns it",
     ("executions", "lease_expires_at"): "an imported run is over: no lease to renew",
+    ("threads", "imported_from"): "an import names the file it came from (not imported twice)",
 }
 
 

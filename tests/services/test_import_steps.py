@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from chatdesk.services import Services
 from chatdesk.services.transfer import (
-    STAGING_USER,
     WRITE_CHUNK,
     ImportCancelled,
     ImportProgress,
@@ -114,14 +113,14 @@ def test_a_cancel_at_any_stage_keeps_nothing(
 def test_rows_left_by_a_crashed_import_go_with_the_next_import(
     services: Services, user_id: int, tmp_path: Path
 ) -> None:
-    staging = services.users.ensure(STAGING_USER)
+    staging = services.users.ensure("chatdesk: import in progress")  # an older chatdesk's
     left = services.threads.create(staging, "half written")
     add_messages(services.store, left.id, staging, 1_500)
     result = services.transfer.import_file(user_id, write_export(tmp_path / "a.json", 10))
     assert _rows(services) == (1, 10, 5)
     assert services.threads.list(user_id)[0].id == result.thread.id
     with services.store.session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(User)) == 2  # me and staging
+        assert session.scalar(select(func.count()).select_from(User)) == 1  # staging gone
 
 
 def test_a_bad_file_writes_nothing_at_all(services: Services, user_id: int, tmp_path: Path) -> None:

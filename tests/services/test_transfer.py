@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from chatdesk.services import Services, transfer
 from chatdesk.services.events import ChangeRecorder, Entity
 from chatdesk.services.executions import LogEntry
+from chatdesk.services.import_batch import AlreadyImportedError
 from chatdesk.services.messages import MAX_USER_CONTENT_CHARS
 from chatdesk.services.transfer import (
     FORMAT,
@@ -363,5 +364,7 @@ def test_an_import_keeps_its_title_when_no_chat_has_it(
     services.transfer.export_json(user_id, thread_id, path)
     services.threads.delete(user_id, thread_id)
     assert services.transfer.import_file(user_id, path).thread.title == "Export me"
-    again = services.transfer.import_file(user_id, path)
+    with pytest.raises(AlreadyImportedError, match="“Export me” is already here"):
+        services.transfer.import_file(user_id, path)
+    again = services.transfer.import_file(user_id, path, again=True)
     assert again.thread.title == "Export me (imported)"
