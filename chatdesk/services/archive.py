@@ -139,13 +139,15 @@ def member_names(number: int, title: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
-class _Chosen:
+class ChatChoice:
+    """A chat one may put into an archive: its id, title and number of messages."""
+
     thread_id: int
     title: str
     messages: int
 
 
-def chosen_chats(uow: UnitOfWork, user_id: int, thread_ids: list[int] | None) -> list[_Chosen]:
+def chosen_chats(uow: UnitOfWork, user_id: int, thread_ids: list[int] | None) -> list[ChatChoice]:
     """The chats to export, in the chat list's order (pinned, then newest), with their
     message counts; ``thread_ids`` picks some (each must be the user's)."""
     counts = (
@@ -161,7 +163,7 @@ def chosen_chats(uow: UnitOfWork, user_id: int, thread_ids: list[int] | None) ->
         .order_by(Thread.pinned.desc(), Thread.updated_at.desc(), Thread.id.desc())
     )
     with uow.read(background=True) as session:
-        rows = [_Chosen(i, t, n) for i, t, n in session.execute(query)]
+        rows = [ChatChoice(i, t, n) for i, t, n in session.execute(query)]
     if thread_ids is None:
         return rows
     found = {row.thread_id: row for row in rows}

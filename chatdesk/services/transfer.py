@@ -63,7 +63,7 @@ from chatdesk.private_files import write_atomically
 from chatdesk.redact import redact, redact_data, redact_known
 from chatdesk.services import archive, chat_extras, trace_transfer
 from chatdesk.services import message_tree as tree
-from chatdesk.services.archive import ArchiveProgressCallback, ExportResult
+from chatdesk.services.archive import ArchiveProgressCallback, ChatChoice, ExportResult
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.foreign.chat import Source
 from chatdesk.services.import_batch import ImportBatch, known_imports, refuse_known
@@ -404,6 +404,11 @@ class TransferService:
                 raise TransferError(message) from None
 
         return self._import(user_id, reopen, size, ImportSteps(on_progress, should_stop), again)
+
+    def archive_choices(self, user_id: int) -> list[ChatChoice]:
+        """Every chat of ``user_id`` as an archive lists them (the chat list's order),
+        with its number of messages."""
+        return archive.chosen_chats(self._uow, user_id, None)
 
     def export_archive(
         self,
