@@ -215,12 +215,20 @@ class MessageService:
             return _page_around(session, thread, message, limit)
 
     def switch_version(
-        self, user_id: int, message_id: int, step: int, *, find_leaf: bool = True
+        self,
+        user_id: int,
+        message_id: int,
+        step: int,
+        *,
+        find_leaf: bool = True,
+        above: int = DEFAULT_PAGE_SIZE,
+        below: int = DEFAULT_PAGE_SIZE,
     ) -> MessagePage:
         """Show the version ``step`` places from ``message_id`` among its siblings (-1:
         the previous one), with the conversation below it, and remember it.
 
-        Returns the page around the version now shown. One row changes (its
+        Returns the page around the version now shown: up to ``above`` messages of the
+        path ending at it (itself included) and ``below`` after it. One row changes (its
         ``chosen_at``) and the thread's leaf moves to the end of its chosen path. That
         end may lie 10,000 messages down (a walk of ~6 ms): with ``find_leaf=False``
         the leaf is left unset, meaning "follow the chosen versions", for the caller
@@ -244,7 +252,7 @@ class MessageService:
                 leaf = tree.leaf_below(session, thread.id, target.id) if find_leaf else None
                 _set_leaf(session, thread, leaf)
                 changes.append(_thread_touched(thread))
-            return _page_around(session, thread, target, DEFAULT_PAGE_SIZE)
+            return _page_around(session, thread, target, below, above)
 
     def settle_leaf(self, user_id: int, thread_id: int) -> int | None:
         """Store where the thread's path ends, if a flip left it to be found."""
@@ -493,8 +501,13 @@ def _records(session: Session, thread_id: int, rows: Sequence[Message]) -> list[
     return [MessageRecord.of(row, found.get(row.id)) for row in rows]
 
 
-def _page_around(session: Session, thread: Thread, message: Message, limit: int) -> MessagePage:
-    above = tree.load(session, tree.ids_up(session, thread.id, message.id, limit))
+def _page_around(
+    session: Session, thread: Thread, message: Message, limit: int, above_limit: int | None = None
+) -> MessagePage:
+    """``limit`` messages after ``message`` and up to ``above_limit`` (default ``limit``)
+    ending at it."""
+    up = limit if above_limit is None else above_limit
+    above = tree.load(session, tree.ids_up(session, thread.id, message.id, up))
     below = _down_to_leaf(session, thread, message.id, limit + 1)
     return MessagePage(
         _records(session, thread.id, above + tree.load(session, below[:limit])),

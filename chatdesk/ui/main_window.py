@@ -214,6 +214,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.execution_panel = ExecutionPanel(self.services, self.user_id, self)
+        self._selected_message_id = 0
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.execution_panel)
         self.execution_panel.hide()
         self.execution_panel.before_show = self._place_details
@@ -355,6 +356,7 @@ class MainWindow(QMainWindow):
         self.message_view.link_activated.connect(self.on_link_activated)
         self.message_view.retry_requested.connect(self.on_retry)
         self.message_view.current_message_changed.connect(self.on_message_selected)
+        self.execution_panel.visibilityChanged.connect(self.on_details_shown)
         self.message_view.details_requested.connect(self.on_details_requested)
         # composer
         self.composer.send_requested.connect(self.on_send)
@@ -493,6 +495,7 @@ class MainWindow(QMainWindow):
         self.header.set_thread(record)
         self.composer.set_text(self._draft_of(record) if record else "")
         self.composer.clear_error()
+        self._selected_message_id = 0
         self.execution_panel.set_message(None)
         self.settings.last_thread_id = new
         self._update_title()
@@ -705,10 +708,23 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(busy)
 
     def on_message_selected(self, message_id: int) -> None:
+        """The Run details follow the selected message. While they are hidden, their
+        reading waits until they are shown: a version flip selects the new version, and
+        its frame should not pay for a panel nobody sees."""
+        self._selected_message_id = message_id
+        if self.execution_panel.isVisible():
+            self._show_selected_runs()
+
+    def _show_selected_runs(self) -> None:
+        message_id = self._selected_message_id
         row = self.message_model.row_of(message_id) if message_id else None
         self.execution_panel.set_message(
             self.message_model.record(row) if row is not None else None
         )
+
+    def on_details_shown(self, visible: bool) -> None:
+        if visible:
+            self._show_selected_runs()
 
     def on_details_requested(self, message_id: int) -> None:
         """Show Run details for this message (its tools line was clicked)."""

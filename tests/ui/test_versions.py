@@ -13,10 +13,11 @@ from pytestqt.qtbot import QtBot
 from chatdesk.services import Services
 from chatdesk.testing import VERSION_FIELDS, flip_version, rows
 from chatdesk.ui.chat.message_delegate import version_label
-from chatdesk.ui.chat.message_model import MessageRoles
+from chatdesk.ui.chat.message_model import FLIP_ROWS, MessageRoles
 from chatdesk.ui.chat.version_switcher import VersionSwitcher
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.vocabulary import ExecutionStatus
+from tests.ui.conftest import add_messages
 from tests.ui.test_chat_actions import _records
 
 MakeWindow = Callable[[], MainWindow]
@@ -232,3 +233,47 @@ def test_the_plugin_reads_and_flips_versions(
     assert flip_version(window, take3["messageId"], -1)
     assert rows(window, VERSION_FIELDS)[3]["content"] == "take 2"
     assert not flip_version(window, rows(window)[0]["messageId"], 1)  # one version only
+
+
+def test_a_flip_above_a_long_branch_shows_a_screenful_then_reads_on_as_it_scrolls(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    thread_id, _question = _three_takes(ui_services, me)
+    take_3 = ui_services.messages.list(me, thread_id).messages[3]
+    add_messages(ui_services.store, thread_id, me, 300)  # a long conversation below take 3
+    window = make_window()
+    window.resize(1000, 700)
+    window.sidebar.select_thread(thread_id)
+    model, view = window.message_model, window.message_view
+    model.load_around(take_3.id)
+    assert window.message_view.version_switcher.flip(take_3.id, -1)  # take 2: nothing below
+    assert [m.content for m in _records(window)][-1] == "take 2"
+    assert window.message_view.version_switcher.flip(model.record(3).id, 1)  # back to take 3
+    assert model.rowCount() == 3 + 1 + FLIP_ROWS  # the rows above, take 3, a screenful
+    assert model.has_newer
+    for _ in range(40):  # scrolling on reads the rest of the branch
+        view.verticalScrollBar().setValue(view.verticalScrollBar().maximum())
+        qtbot.wait(20)
+        if not model.has_newer:
+            break
+    assert not model.has_newer
+    assert (
+        _records(window)[-1].content
+        == "message number 299\n\nsome text to make the bubble a little taller"
+    )
+    assert ui_services.threads.get(me, thread_id).current_leaf_id == _records(window)[-1].id
+
+
+def test_run_details_read_the_selected_message_only_once_shown(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    thread_id, _question = _three_takes(ui_services, me)
+    window = make_window()
+    window.sidebar.select_thread(thread_id)
+    panel = window.execution_panel
+    assert not panel.isVisible()
+    take_3 = _records(window)[3]
+    window.message_view.select_message(take_3.id)  # a hidden panel
+    assert panel.model.rowCount() == 0  # nothing read for a panel nobody sees
+    window.details_action.trigger()
+    qtbot.waitUntil(lambda: take_3.execution_id in panel.model.run_ids(), timeout=5_000)

@@ -66,6 +66,9 @@ class MessageRoles(Roles):
     VersionCount = auto()
 
 
+FLIP_ROWS = PAGE_SIZE
+"""Rows a version flip shows at once from the flipped message down (a screenful; the
+list reads on as it scrolls, or at once when they do not fill it)."""
 SETTLE_LEAF_MS = 100
 """After a flip, the path's new end is found and stored this long after (the page is
 painted by then; the walk to a leaf 10,000 messages down takes ~6 ms)."""
@@ -273,14 +276,15 @@ class MessageListModel(ListModel[MessageRecord]):
         the version now shown. Raises ``ServiceError`` if that cannot be written.
 
         The rows above stay as they are (their bubbles keep their layout); the flipped
-        row and everything below it are replaced by the new version's page.
+        row and a screenful below it (``FLIP_ROWS``) replace what was there, so the frame
+        that shows them lays out only those; the rest comes as the list scrolls on.
         """
         row = self.row_of(message_id)
         if self._thread_id is None or row is None:
             return None
         parent = self._rows[row].parent_id
         page = self._services.messages.switch_version(
-            self._user_id, message_id, step, find_leaf=False
+            self._user_id, message_id, step, find_leaf=False, above=1, below=FLIP_ROWS
         )
         # the version shown now stands where the flipped one stood: below the same parent
         at = next((n for n, m in enumerate(page.messages) if m.parent_id == parent), None)
