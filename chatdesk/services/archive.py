@@ -12,7 +12,11 @@ is streamed straight into its place (a zip member is written as it is produced),
 chat is ever held whole. Each chat is read in a read transaction of its own: one
 transaction for the whole archive would keep SQLite from checkpointing its WAL for as
 long as the export runs (the app's writes pile up in the WAL meanwhile), and a chat is
-the unit a person thinks in. A chat deleted meanwhile is skipped, with the reason.
+the unit a person thinks in (measured: a 100,000-message chat with 250,000 steps reads
+for ~10-17 s of JSON and ~25 s of Markdown, each its own transaction). A chat deleted
+meanwhile is skipped, with the reason. Its reads are foreground turns, like the one-chat
+export's: a read never blocks a writer, and a background turn waits 0.1 s after each
+GUI transaction (1,000 chats took 100 s longer so).
 
 Written atomically: a zip beside its target, a folder as a hidden sibling, renamed
 into place once whole; a cancelled or failed export leaves nothing behind.
@@ -162,7 +166,7 @@ def chosen_chats(uow: UnitOfWork, user_id: int, thread_ids: list[int] | None) ->
         .where(Thread.user_id == user_id)
         .order_by(Thread.pinned.desc(), Thread.updated_at.desc(), Thread.id.desc())
     )
-    with uow.read(background=True) as session:
+    with uow.read() as session:
         rows = [ChatChoice(i, t, n) for i, t, n in session.execute(query)]
     if thread_ids is None:
         return rows
@@ -267,7 +271,7 @@ def _write_markdown(transfer: TransferService, user_id: int, thread_id: int, out
 
 
 def _run_counts(uow: UnitOfWork, thread_id: int) -> tuple[int, int]:
-    with uow.read(background=True) as session:
+    with uow.read() as session:
         runs = session.scalar(
             select(func.count()).select_from(Execution).where(Execution.thread_id == thread_id)
         )
