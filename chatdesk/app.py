@@ -372,7 +372,15 @@ def _open_data(debug: bool) -> tuple[Path, Path, SingleInstance, Store] | int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the app until its window closes; returns the process exit code."""
+    """Run the app until its window closes; returns the process exit code.
+
+    A sub-command (``chatdesk export ...``) runs instead, before Qt is imported.
+    """
+    from chatdesk.commands import run
+
+    code = run(sys.argv[1:] if argv is None else list(argv))
+    if code is not None:
+        return code
     args = _parse_args(argv)
 
     from chatdesk import qt_platform

@@ -11,6 +11,9 @@ import stat
 from pathlib import Path
 
 APP_NAME = "chatdesk"
+LOCK_FILE_NAME = "chatdesk.lock"
+"""The data directory's lock file (a ``QLockFile``): held by the app, or a command that
+writes, while it uses the database."""
 DATA_DIR_ENV = "CHATDESK_DATA_DIR"
 DATABASE_URL_ENV = "CHATDESK_DATABASE_URL"
 DATABASE_FILE_NAME = "chatdesk.db"

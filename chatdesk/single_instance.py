@@ -15,8 +15,9 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QLockFile, QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
+from chatdesk.config import LOCK_FILE_NAME
+
 ACTIVATE = b"activate\n"
-LOCK_FILE_NAME = "chatdesk.lock"
 CONNECT_TIMEOUT_MS = 1000
 
 

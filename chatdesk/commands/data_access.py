@@ -30,10 +30,15 @@ def writable_services() -> Iterator[tuple[Services, int]]:
     the acting user, with the data directory held against the app starting meanwhile."""
     from PySide6.QtCore import QLockFile
 
-    from chatdesk.config import backups_dir, data_dir, database_url, ensure_private_dir
+    from chatdesk.config import (
+        LOCK_FILE_NAME,
+        backups_dir,
+        data_dir,
+        database_url,
+        ensure_private_dir,
+    )
     from chatdesk.file_checks import find_file_problem
     from chatdesk.services.errors import ServiceError
-    from chatdesk.single_instance import LOCK_FILE_NAME
     from chatdesk.store.connection import sqlite_path
     from chatdesk.store.errors import StoreError
     from chatdesk.store.migrate import open_store

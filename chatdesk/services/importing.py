@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from chatdesk.services.archive import ArchiveProgress
 from chatdesk.services.foreign.chat import FormatError, Source
 from chatdesk.services.foreign.detect import detect
-from chatdesk.services.foreign_import import ALREADY, ForeignWriter, ImportSummary
+from chatdesk.services.foreign_import import ALREADY, ForeignWriter, ImportSummary, Skipped
 from chatdesk.services.import_batch import AlreadyImportedError, ImportBatch, left_behind, recover
 from chatdesk.services.transfer import (
+    ImportProgress,
     ImportStage,
     ImportSteps,
     ProgressCallback,
@@ -70,14 +72,21 @@ class ImportService:
                 Source.CHATDESK, [result.thread], result.messages, result.executions
             )
         if export.source is Source.CHATDESK_ARCHIVE:
-            results = self._transfer.import_archive(  # type: ignore[attr-defined]
-                user_id, path, on_progress=on_progress, should_stop=should_stop, again=again
+
+            def told(progress: ArchiveProgress) -> None:
+                if on_progress is not None:
+                    stage, done, total = ImportStage.WRITING, progress.messages, progress.total
+                    on_progress(ImportProgress(stage, done, total))
+
+            archive = self._transfer.import_archive(
+                user_id, path, on_progress=told, should_stop=should_stop, again=again
             )
             return ImportSummary(
                 Source.CHATDESK_ARCHIVE,
-                [r.thread for r in results],
-                sum(r.messages for r in results),
-                sum(r.executions for r in results),
+                list(archive.threads),
+                archive.messages,
+                archive.executions,
+                [Skipped(title, reason) for title, reason in archive.skipped],
             )
         steps = ImportSteps(on_progress, should_stop)
         summary = ImportSummary(export.source)

@@ -1,7 +1,7 @@
 """A thread to a file and back: JSON (exact, versioned, importable) and Markdown (to read).
 
 JSON format ``{"format": "chatdesk-thread", "version": 1}``: the thread's settings,
-its executions (with a count of their logged steps) and its messages, each after its
+its executions (each with its steps, ``trace_transfer``) and its messages, each after its
 parent: a message's ``ref`` names it, its ``parent`` names the message it follows (a
 file without them is one line, each message following the one before), and the
 thread's ``current_leaf`` ends the path shown. Older chatdesks ignore the three. Text is
@@ -54,14 +54,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, TextIO, cast
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from chatdesk.private_files import write_atomically
 from chatdesk.redact import redact, redact_data, redact_known
+from chatdesk.services import archive, chat_extras, trace_transfer
 from chatdesk.services import message_tree as tree
+from chatdesk.services.archive import ArchiveProgressCallback, ChatChoice, ExportResult
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.foreign.chat import Source
 from chatdesk.services.import_batch import ImportBatch, known_imports, refuse_known
@@ -89,6 +91,9 @@ from chatdesk.vocabulary import (
     Role,
     status_word,
 )
+
+if TYPE_CHECKING:  # it imports this module
+    from chatdesk.services.archive_import import ArchiveImport
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +232,18 @@ class TransferService:
 
     # -- export ------------------------------------------------------------------------
 
-    def write_json(self, user_id: int, thread_id: int, out: TextIO) -> None:
+    def write_json(
+        self,
+        user_id: int,
+        thread_id: int,
+        out: TextIO,
+        *,
+        on_message: Callable[[int], None] | None = None,
+    ) -> None:
         """Write the thread to ``out`` as chatdesk JSON, streaming its rows.
+
+        ``on_message(n)`` hears each message as the ``n``-th is written (an archive's
+        progress, which may stop the export by raising).
 
         Text is kept exactly, except secrets: a row written by an older chatdesk may hold
         a key a provider echoed, so errors and metadata are redacted, and replies lose
@@ -247,11 +262,13 @@ class TransferService:
                     "system_prompt": thread.system_prompt,
                     "created_at": _stamp(thread.created_at),
                     "current_leaf": thread.current_leaf_id,
+                    **chat_extras.exported(session, thread),
                 },
             }
             out.write(_json_line(head)[:-1])  # reopened below to append the lists
             out.write(',\n"executions": [')
             steps = _step_counts(session, thread.id)
+            traces = trace_transfer.TraceReader(session, thread.id)
             for n, row in enumerate(_stream(session, _EXECUTION_COLUMNS, Execution, thread.id)):
                 entry = {
                     "ref": row.id,
@@ -268,7 +285,10 @@ class TransferService:
                     "total_tokens": row.total_tokens,
                     "steps": steps.get(row.id, 0),
                 }
-                out.write(("," if n else "") + "\n  " + _json_line(entry))
+                out.write(("," if n else "") + "\n  " + _json_line(entry)[:-1] + ', "trace": [')
+                for k, step in enumerate(traces.items(row.id)):  # streamed: a page at a time
+                    out.write(("," if k else "") + "\n    " + _json_line(step))
+                out.write("]}")
             out.write('\n],\n"messages": [')
             rows = _parents_first(_stream(session, _MESSAGE_COLUMNS, Message, thread.id))
             for n, row in enumerate(rows):
@@ -286,6 +306,8 @@ class TransferService:
                     "chosen_at": _stamp(row.chosen_at),
                 }
                 out.write(("," if n else "") + "\n  " + _json_line(entry))
+                if on_message is not None:
+                    on_message(n + 1)
             out.write("\n]}\n")
 
     def write_markdown(
@@ -382,6 +404,56 @@ class TransferService:
                 raise TransferError(message) from None
 
         return self._import(user_id, reopen, size, ImportSteps(on_progress, should_stop), again)
+
+    def archive_choices(self, user_id: int) -> list[ChatChoice]:
+        """Every chat of ``user_id`` as an archive lists them (the chat list's order),
+        with its number of messages."""
+        return archive.chosen_chats(self._uow, user_id, None)
+
+    def export_archive(
+        self,
+        user_id: int,
+        target: Path | str,
+        thread_ids: list[int] | None = None,
+        *,
+        as_zip: bool = True,
+        on_progress: ArchiveProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> ExportResult:
+        """Every chat of ``user_id`` (or ``thread_ids``) into one archive (``archive.py``)."""
+        return archive.export_archive(
+            self,
+            self._uow,
+            user_id,
+            Path(target),
+            thread_ids,
+            as_zip=as_zip,
+            on_progress=on_progress,
+            should_stop=should_stop,
+        )
+
+    def import_archive(
+        self,
+        user_id: int,
+        path: Path | str,
+        *,
+        on_progress: ArchiveProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        again: bool = False,
+    ) -> ArchiveImport:
+        """Every chat of an archive as new chats of ``user_id``, all or none
+        (``archive_import.py``)."""
+        from chatdesk.services.archive_import import import_archive  # it builds on this module
+
+        return import_archive(
+            self,
+            self._uow,
+            user_id,
+            path,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            again=again,
+        )
 
     def import_json(
         self,
@@ -492,10 +564,13 @@ class TransferService:
                 "model": thread.model,
                 "system_prompt": thread.system_prompt,
                 "imported_from": plan.imported_from,
+                "pinned": thread.extras.pinned,
+                "draft": thread.extras.draft,
                 "created_at": thread.created_at or now,
                 "updated_at": now,
             }
         )
+        chat_extras.stage_rules(self._uow, staged, thread.extras)
         leaf = self._stage_rows(batch.staging_id, staged, checked, steps)
         with self._uow.write(background=True) as (session, _changes):
             batch.set_leaf(session, staged, leaf)
@@ -536,6 +611,7 @@ class _ChunkWriter:
         self._total = total
         self._steps = steps
         self._executions: list[tuple[object, dict[str, Any]]] = []
+        self._trace = trace_transfer.HeldSteps()
         self._messages: list[_MessageItem] = []
         self._new_ids: dict[object, int] = {}
         self._message_ids: dict[object, int] = {}
@@ -553,7 +629,8 @@ class _ChunkWriter:
     def add(self, key: str, index: int, item: Any) -> None:
         if key == "executions":
             self._executions.append(_execution_values(index, item))
-            if len(self._executions) >= WRITE_CHUNK:
+            self._trace.add(self._executions[-1][0], item, f"executions[{index}]")
+            if len(self._executions) >= WRITE_CHUNK or self._trace.count >= WRITE_CHUNK:
                 self._write_executions()
         else:
             self._messages.append(_message_values(index, item))
@@ -621,6 +698,7 @@ class _ChunkWriter:
             ).all()
         self._new_ids.update(zip((ref for ref, _values in self._executions), ids, strict=True))
         self._executions.clear()
+        self._trace.write(self._uow, self._new_ids)  # after their executions
 
 
 # -- reading rows ---------------------------------------------------------------------------
@@ -757,6 +835,7 @@ class _ThreadPlan:
     system_prompt: str | None
     created_at: datetime | None
     current_leaf: object | None = None
+    extras: chat_extras.ChatExtras = chat_extras.NONE
 
 
 @dataclass(frozen=True)
@@ -866,6 +945,10 @@ class _Check:
         self._checked[key] += 1
         if key == "executions":
             ref, _values = _execution_values(n, item)
+            try:
+                trace_transfer.checked_steps(item, f"executions[{n}]")
+            except trace_transfer.TraceError as error:
+                raise TransferError(str(error)) from None
             if ref in self._refs:
                 raise TransferError(f"executions[{n}].ref: {ref!r} is used twice.")
             self._refs.add(ref)
@@ -943,7 +1026,15 @@ def _thread_plan(thread: object) -> _ThreadPlan:
         _optional_plain_text(thread, "system_prompt", where, MAX_SYSTEM_PROMPT_CHARS),
         _time(thread, "created_at", where, required=False),
         _ref(thread.get("current_leaf"), f"{where}.current_leaf"),
+        _extras(thread),
     )
+
+
+def _extras(thread: dict[str, Any]) -> chat_extras.ChatExtras:
+    try:
+        return chat_extras.checked(thread)
+    except chat_extras.ExtrasError as error:
+        raise TransferError(str(error)) from None
 
 
 def _execution_values(n: int, item: object) -> tuple[object, dict[str, Any]]:

@@ -17,6 +17,11 @@ class UserService:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
+    def find(self, name: str = DEFAULT_USER_NAME) -> int | None:
+        """The id of the user called ``name``, if there is one (writes nothing)."""
+        with self._uow.read() as session:
+            return session.scalar(select(User.id).where(User.name == name.strip()))
+
     def ensure(self, name: str = DEFAULT_USER_NAME) -> int:
         """The id of the user called ``name``, created if missing."""
         name = name.strip()

@@ -94,6 +94,7 @@ def test_menus_show_the_commands_and_their_shortcuts(make_window: MakeWindow) ->
         "Export chat as &Markdown…",
         "Export chat as Markdown, every &version…",
         "Export chat as &JSON…",
+        "Export &all chats…",
         "Se&ttings…",
         "&Quit",
     ]

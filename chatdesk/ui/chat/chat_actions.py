@@ -32,6 +32,7 @@ from chatdesk.ui.chat.action_bar import BarCommand
 from chatdesk.ui.notices import Notices
 from chatdesk.ui.tasks import Task, Tasks, failure_reason
 from chatdesk.ui.threads.thread_model import ThreadRoles
+from chatdesk.ui.transfer.export_all import ExportAll
 from chatdesk.ui.transfer.import_panel import ImportPanel
 from chatdesk.ui.transfer.jobs import export_work, import_work
 
@@ -158,6 +159,10 @@ class ChatActions(QObject):
         )
         self.export_json_action = act("Export chat as &JSON…", lambda: self.export_current("json"))
         self.import_action = act("&Import chats…", lambda: self.import_chat())
+        self.export_all = ExportAll(
+            window.services.transfer, window.user_id, window.tasks, notices, parent
+        )
+        self.export_all_action = act("Export &all chats…", self.export_all.open_dialog)
         self.regenerate_action = act("&Regenerate reply", self.regenerate, "Ctrl+Shift+R")
         self.copy_reply_action = act("&Copy last reply", self.copy_last_reply, "Ctrl+Shift+C")
         self.next_thread_action = act(
@@ -200,6 +205,7 @@ class ChatActions(QObject):
             file_menu.insertAction(before, self.export_markdown_action)
             file_menu.insertAction(before, self.export_versions_action)
             file_menu.insertAction(before, self.export_json_action)
+            file_menu.insertAction(before, self.export_all_action)
             file_menu.insertSeparator(before)
         chat_menu = self._menu("&Chat")
         if chat_menu is not None:
