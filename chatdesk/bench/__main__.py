@@ -7,7 +7,9 @@ is painted), ``open_thread_ms``, ``scroll_frame_ms_p99``, ``search_ms_p95``,
 the import figures of ``chatdesk.bench.imports`` (``import_peak_rss_mb``, ...), the tool
 figures of ``chatdesk.bench.tools`` (``tool_call_overhead_ms``, ...) and the tree figures
 of ``chatdesk.bench.trees`` (``open_branchy_thread_ms``, ``version_switch_ms``, and
-``tree_migration_s`` on the big history).
+``tree_migration_s`` on the big history), and those of a 1,000,000-message ChatGPT
+export imported in a window (``chatdesk.bench.foreign_imports``:
+``foreign_import_messages_per_s``, ``_peak_rss_mb``, ``_gui_gap_ms``).
 The defaults are the issue's: 10,000 threads, 1,000,000 messages, one of 100,000.
 """
 
@@ -24,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from chatdesk.bench.foreign_imports import bench_foreign_import
 from chatdesk.bench.history import HistorySize, build_history
 from chatdesk.bench.imports import bench_import
 from chatdesk.bench.probe import emit
@@ -49,6 +52,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tool-calls", type=int, default=30, help="MCP calls to time (0: skip)")
     parser.add_argument(
         "--tree-messages", type=int, default=100_000, help="messages of the tree bench (0: skip)"
+    )
+    parser.add_argument(
+        "--chatgpt-messages",
+        type=int,
+        default=1_000_000,
+        help="messages of the ChatGPT-format export imported in a window (0: skip)",
     )
     return parser.parse_args(argv)
 
@@ -128,6 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_tools(args.tool_calls)
     if args.tree_messages:
         bench_trees(args.tree_messages, migrate=database)
+    if args.chatgpt_messages:
+        bench_foreign_import(args.chatgpt_messages)
     if own_dir:
         import shutil
 
