@@ -630,7 +630,7 @@ class MainWindow(QMainWindow):
         if self.busy_retry.is_waiting(_SEND):
             self.composer.show_error("Still sending your previous message…")
             return
-        outgoing = Outgoing(text, self._thread_id, self.composer.editing_id)
+        outgoing = Outgoing(text, self._thread_id)
         self.busy_retry.run(
             _SEND,
             lambda: self._send(outgoing),

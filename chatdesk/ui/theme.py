@@ -207,12 +207,6 @@ def style_sheet(c: Colors) -> str:
     #stopButton:hover {{ background: {c.hover}; }}
     #composerError {{ color: {c.error}; }}
     #composerError[waiting="true"] {{ color: {c.muted}; }}
-    #composerEditLabel {{ color: {c.muted}; }}
-    #cancelEditButton {{
-        border: none; background: transparent; color: {c.accent}; font-weight: 600;
-        padding: 2px 6px;
-    }}
-    #cancelEditButton:hover {{ text-decoration: underline; }}
     #emptyHint, #threadListEmpty {{ color: {c.muted}; }}
     #searchStatus, #searchResultsHeader {{ color: {c.muted}; }}
     #toast {{

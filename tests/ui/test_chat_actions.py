@@ -199,7 +199,7 @@ def test_regenerate_makes_a_version_and_keeps_the_old_reply_and_run_out_of_conte
     _wait_replies(qtbot, window, 1)
     question, weak = _records(window)
     assert window.chat_actions.regenerate_action.isEnabled()
-    # the question's bubble offers Edit and resend; the reply's, Regenerate
+    # the question's bubble offers Edit; the reply's, Regenerate
     assert "Regenerate reply" not in [a.text() for a in _bubble_menu(window, question.id).actions()]
     window.message_view.setFocus()
     qtbot.keyClick(
@@ -239,7 +239,7 @@ def test_editing_a_message_sends_a_new_version_and_keeps_the_old_one(
     editor = window.message_view.bubble_editor
     qtbot.keyClicks(composer.edit, "a draft")
     # Esc leaves everything as it was, the draft included
-    _trigger(_bubble_menu(window, question.id), "Edit and resend")
+    _trigger(_bubble_menu(window, question.id), "Edit")
     assert editor.isVisible() and editor.edit.toPlainText() == "Explain tow"
     assert editor.geometry().intersects(  # it sits over the bubble it edits
         window.message_view.visualRect(window.message_model.index(0))
@@ -247,7 +247,7 @@ def test_editing_a_message_sends_a_new_version_and_keeps_the_old_one(
     qtbot.keyClick(editor.edit, Qt.Key.Key_Escape)
     assert not editor.isVisible() and composer.text() == "a draft"
     assert [m.content for m in _records(window)] == ["Explain tow", "What is a tow?"]
-    _trigger(_bubble_menu(window, question.id), "Edit and resend")
+    _trigger(_bubble_menu(window, question.id), "Edit")
     editor.edit.selectAll()
     qtbot.keyClicks(editor.edit, "Explain two")
     qtbot.keyClick(editor.edit, Qt.Key.Key_Return)

@@ -265,7 +265,7 @@ def test_a_failed_reply_offers_retry_and_dragging_across_a_bar_still_selects(
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
     assert view.text_selection.has_selection(typed.message.id)
     assert view.text_selection.selected_text() == typed.message.content
-    assert not window.composer.edit_bar.isVisible()  # the release did not press Edit
+    assert not view.bubble_editor.isVisible()  # the release did not press Edit
 
 
 def test_pressing_a_tall_replys_bar_keeps_the_list_where_it_is(

@@ -294,22 +294,23 @@ def test_a_send_into_a_damaged_schema_says_so_and_keeps_the_text(
     assert window.composer.text() == "into a broken database"
 
 
-def test_an_edit_resent_into_a_locked_database_stays_an_edit_with_its_text(
+def test_an_edit_sent_into_a_locked_database_stays_open_with_its_text(
     qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
 ) -> None:
     window = make_window()
     thread_id = _open_thread(window, ui_services, me)
     _send(qtbot, window, "first words")
     (original,) = ui_services.messages.list(me, thread_id).messages
-    window.composer.begin_edit(original.id, "better words")
+    editor = window.message_view.bubble_editor
+    assert editor.open_on(original.id)
+    editor.edit.setPlainText("better words")
     with hold_exclusive_lock(sqlite_file(ui_services)):
-        qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: not window.composer.is_waiting(), timeout=20_000)
-    assert "busy" in window.composer.error_label.text()
-    assert window.composer.editing_id == original.id and window.composer.edit_bar.isVisible()
-    assert window.composer.text() == "better words"
+        qtbot.mouseClick(editor.send_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "busy" in window.toast.label.text(), timeout=20_000)
+    assert editor.isVisible() and editor.message_id == original.id
+    assert editor.edit.toPlainText() == "better words"
     assert _contents(ui_services, me, thread_id) == ["first words"]
-    qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
-    assert window.composer.editing_id is None and window.composer.text() == ""
+    qtbot.mouseClick(editor.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not editor.isVisible(), timeout=10_000)
     assert _contents(ui_services, me, thread_id) == ["better words"]  # the path shown
     assert ui_services.messages.get(me, original.id).content == "first words"  # version 1

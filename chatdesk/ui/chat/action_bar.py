@@ -1,6 +1,6 @@
 """The small action bar a bubble shows on hover or keyboard focus, and code blocks' Copy.
 
-Why: the bubble's commands (Copy text, Regenerate or Retry, Edit and resend) were only
+Why: the bubble's commands (Copy text, Regenerate or Retry, Edit) were only
 in its right-click menu and in shortcuts nobody finds. Like the chat apps people know,
 a hovered bubble (or the list's current row while the list has focus) shows a rounded
 bar of glyph buttons on its bottom edge: Copy, Regenerate/Retry, More for a reply;
@@ -86,7 +86,7 @@ class BarCommand(StrEnum):
     """A button of the bar; its value is the name screen readers and tooltips use."""
 
     COPY = "Copy text"
-    EDIT = "Edit and resend"
+    EDIT = "Edit"
     REGENERATE = "Regenerate reply"
     RETRY = "Retry"
     MORE = "More actions"

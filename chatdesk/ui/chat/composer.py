@@ -5,9 +5,7 @@ with the text, ``stop_requested``, and ``draft_changed`` at most every 400 ms wh
 typing (the window saves the draft of the open thread). Errors from sending are shown
 inline under the text, which is kept so nothing typed is lost.
 
-Edit and resend puts a message's text in the composer under an "Editing" bar; the
-window reads ``editing_id`` when sending. Esc or the bar's Cancel gives back the draft
-that was there before.
+Editing a sent message happens in its bubble (``bubble_editor.py``), not here.
 """
 
 from __future__ import annotations
@@ -37,12 +35,10 @@ class ComposerEdit(QPlainTextEdit):
 
     Signals:
         submit: the person asked to send.
-        cancel: Esc was pressed (and nothing else took it).
         focus_changed: the field gained (True) or lost (False) the keyboard focus.
     """
 
     submit = Signal()
-    cancel = Signal()
     focus_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -59,8 +55,6 @@ class ComposerEdit(QPlainTextEdit):
         self.document().contentsChanged.connect(self.updateGeometry)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Escape and not event.modifiers():
-            self.cancel.emit()
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             mods = event.modifiers()
             if mods & Qt.KeyboardModifier.ShiftModifier:
@@ -144,25 +138,6 @@ class Composer(QWidget):
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setWordWrap(True)
         self.error_label.setVisible(False)
-        self.edit_bar = QFrame(self)
-        self.edit_bar.setObjectName("composerEditBar")
-        self.edit_label = QLabel(
-            "✎  Editing — sends a new message; the original stays above", self.edit_bar
-        )
-        self.edit_label.setObjectName("composerEditLabel")
-        self.edit_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.cancel_edit_button = QPushButton("Cancel", self.edit_bar)
-        self.cancel_edit_button.setObjectName("cancelEditButton")
-        self.cancel_edit_button.setToolTip("Stop editing (Esc)")
-        self.cancel_edit_button.setFlat(True)
-        self.cancel_edit_button.setCursor(Qt.CursorShape.PointingHandCursor)
-        bar_row = QHBoxLayout(self.edit_bar)
-        bar_row.setContentsMargins(10, 0, 4, 0)
-        bar_row.addWidget(self.edit_label, 1)
-        bar_row.addWidget(self.cancel_edit_button)
-        self.edit_bar.setVisible(False)
-        self._editing: int | None = None
-        self._text_before_edit = ""
         self._draft_timer = QTimer(self)
         self._draft_timer.setSingleShot(True)
         self._draft_timer.setInterval(DRAFT_DEBOUNCE_MS)
@@ -178,7 +153,6 @@ class Composer(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(4)
-        outer.addWidget(self.edit_bar)
         outer.addWidget(self.frame)
         outer.addWidget(self.error_label)
         self.setFocusProxy(self.edit)
@@ -190,8 +164,6 @@ class Composer(QWidget):
         self.edit.submit.connect(self.on_submit)
         self.send_button.clicked.connect(self.on_submit)
         self.stop_button.clicked.connect(self.stop_requested)
-        self.cancel_edit_button.clicked.connect(self.cancel_edit)
-        self.edit.cancel.connect(self.cancel_edit)
         self._draft_timer.timeout.connect(self.on_draft_timeout)
         self.edit.focus_changed.connect(self.on_edit_focus_changed)
 
@@ -200,37 +172,8 @@ class Composer(QWidget):
     def text(self) -> str:
         return self.edit.toPlainText()
 
-    @property
-    def editing_id(self) -> int | None:
-        """The message whose edited text the composer holds, if any."""
-        return self._editing
-
-    def begin_edit(self, message_id: int, text: str) -> None:
-        """Hold ``text`` for editing; the draft that was there comes back on cancel."""
-        before = self._text_before_edit if self._editing is not None else self.text()
-        self.set_text(text)
-        self._text_before_edit = before
-        self._set_editing(message_id)
-        self.edit.setFocus()
-
-    def cancel_edit(self) -> None:
-        if self._editing is None:
-            return
-        self.set_text(self._text_before_edit)
-        self.draft_changed.emit(self.text())
-
-    def _set_editing(self, message_id: int | None) -> None:
-        if message_id == self._editing:
-            return
-        self._editing = message_id
-        self.edit_bar.setVisible(message_id is not None)
-
     def set_text(self, text: str) -> None:
-        """Replace the text without reporting it as a draft change (e.g. on thread switch).
-
-        It also ends editing: the text now there is not the edited message any more.
-        """
-        self._set_editing(None)
+        """Replace the text without reporting it as a draft change (e.g. on thread switch)."""
         self._draft_timer.stop()
         self._quiet = True
         try:

@@ -44,7 +44,7 @@ class MessageListView(QListView):
         retry_requested: Retry was clicked; the user message to send again (int).
         current_message_changed: the selected message (int id, 0 for none).
         regenerate_requested: Regenerate was chosen; the user message to answer again (int).
-        edit_requested: Edit and resend was chosen on this user message (int).
+        edit_requested: Edit was chosen on this user message (int): edit it in its bubble.
         branch_requested: Branch into new chat was chosen on this message (int).
         delete_requested: Delete was chosen on this message (int).
         origin_requested: a branched chat's "Branched from …" was clicked (the original
