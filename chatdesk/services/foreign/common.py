@@ -33,6 +33,10 @@ from chatdesk.services.threads import (
 )
 from chatdesk.services.transfer import MAX_MODEL_CHARS
 
+MAX_CONVERSATION_BYTES = 100_000_000
+"""JSON one conversation may take: it is built whole in memory (a few times its size),
+so a file of one giant conversation is refused instead of swallowing the machine;
+real ones run to a few megabytes."""
 MAX_DEPTH = 64
 """JSON nesting the readers accept. The apps write at most about 15 levels; ijson keeps
 a prefix string per open level, so 20,000 levels (40 kB of brackets) would take a
@@ -329,9 +333,17 @@ class GuardedReader:
     deeper than ``MAX_DEPTH`` refused as it streams by (strings skipped at C speed),
     so a small hostile file cannot make the parser's prefixes eat the memory."""
 
-    def __init__(self, source: Readable, limit: int | None = MAX_DEPTH) -> None:
+    def __init__(
+        self,
+        source: Readable,
+        limit: int | None = MAX_DEPTH,
+        budget: int | None = None,
+    ) -> None:
         self._source = source
         self._limit = limit
+        self._budget = budget
+        self.marked = 0
+        """``done`` where the conversation being read began (``mark``)."""
         self.done = 0
         self._depth = 0
         self._in_string = False  # the last chunk ended inside a string
@@ -345,9 +357,15 @@ class GuardedReader:
             data = data[len(_UTF8_BOM) :]
             self.done += len(_UTF8_BOM)
         self.done += len(data)
+        if self._budget is not None and self.done - self.marked > self._budget + CHUNK:
+            raise TooBig
         if self._limit is not None:
             self._watch(data, self._limit)
         return data
+
+    def mark(self) -> None:
+        """A conversation ends here: the next one's bytes are counted from now."""
+        self.marked = self.done
 
     def _watch(self, data: bytes, limit: int) -> None:
         start = 0
@@ -387,6 +405,17 @@ def _odd_backslashes(text: bytes) -> bool:
 
 class TooDeep(Exception):
     pass
+
+
+class TooBig(Exception):
+    pass
+
+
+def too_big() -> str:
+    return (
+        f"one conversation of over {MAX_CONVERSATION_BYTES:,} bytes of JSON; chatdesk "
+        "imports conversations up to that size"
+    )
 
 
 def top_level(reader: GuardedReader, size: int = CHUNK) -> tuple[bytes, str]:
@@ -433,7 +462,7 @@ def conversations(
     ``step(bytes read)`` runs after each conversation is read and may raise to cancel.
     """
     backend = _backend(source)
-    reader = GuardedReader(source)
+    reader = GuardedReader(source, budget=MAX_CONVERSATION_BYTES)
     try:
         head, first = top_level(reader)
     except TooDeep:
@@ -451,11 +480,14 @@ def conversations(
             return
         except TooDeep:
             raise FormatError(place, f"nested more than {MAX_DEPTH} levels deep") from None
+        except TooBig:
+            raise FormatError(place, too_big()) from None
         except UnicodeDecodeError:
             raise FormatError(place, NOT_UTF8) from None
         except (ijson.JSONError, ValueError) as error:  # ValueError: the exact parser's
             raise FormatError(place, parse_reason(error)) from None
         yield place, item
+        reader.mark()
         step(reader.done)
         index += 1
         place = f"{name}[{index}]"
@@ -467,7 +499,7 @@ def deep_conversations(source: IO[bytes], step: Step, name: str) -> Iterator[tup
     depth, so the events are read without them and built here, iteratively. Slower
     than ``conversations`` (Python per event): for files of one conversation."""
     backend = _backend(source)
-    reader = GuardedReader(source, limit=None)
+    reader = GuardedReader(source, limit=None, budget=MAX_CONVERSATION_BYTES)
     head, first = top_level(reader)
     if first not in "[{":
         raise FormatError("", "This file does not hold a conversation (JSON).")
@@ -492,6 +524,7 @@ def deep_conversations(source: IO[bytes], step: Step, name: str) -> Iterator[tup
             continue
         yield place, builder.value
         builder = None
+        reader.mark()
         step(reader.done)
         index += 1
         place = f"{name}[{index}]"
@@ -501,6 +534,8 @@ def _checked(events: Iterator[Any], place: Callable[[], str]) -> Iterator[Any]:
     """``events`` with the parser's errors as ``FormatError``s at ``place()``."""
     try:
         yield from events
+    except TooBig:
+        raise FormatError(place(), too_big()) from None
     except UnicodeDecodeError:
         raise FormatError(place(), NOT_UTF8) from None
     except (ijson.JSONError, ValueError) as error:  # ValueError: the exact parser's

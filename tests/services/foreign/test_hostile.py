@@ -234,3 +234,26 @@ def test_a_number_past_a_double_is_refused_with_its_conversation() -> None:
     data = (EXPORTS / CHATGPT).read_bytes().replace(b"1700000002", b"1e400")
     error = _refused(chatgpt.read_chats, data)
     assert (error.place, error.reason) == ("conversations[1]", "a number out of range")
+
+
+@pytest.mark.parametrize("reader", [chatgpt.read_chats, librechat.read_chats])
+def test_one_giant_conversation_is_refused_before_it_is_built(
+    monkeypatch: pytest.MonkeyPatch, reader: Any
+) -> None:
+    monkeypatch.setattr(common, "MAX_CONVERSATION_BYTES", 200_000)
+    small = fixture(CHATGPT)[0]
+    giant = json.loads(json.dumps(small))
+    node = next(n for n in giant["mapping"].values() if n.get("message"))
+    node["message"]["content"]["parts"] = ["x" * 100_000] * 5  # 500 kB in one conversation
+    if reader is librechat.read_chats:
+        giant = {
+            "conversationId": "c",
+            "messages": [
+                {"messageId": f"m{n}", "parentMessageId": None, "text": "x" * 100_000}
+                for n in range(5)
+            ],
+        }
+    data = json.dumps([small, giant] if reader is chatgpt.read_chats else giant).encode()
+    error = _refused(reader, data)
+    assert error.place.endswith("[1]") or "[" not in error.place
+    assert "one conversation of over 200,000 bytes" in error.reason
