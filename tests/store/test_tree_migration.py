@@ -9,6 +9,9 @@ message sent while the one before still waited for its reply.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -17,6 +20,7 @@ from chatdesk.services import Services
 from chatdesk.services.records import Version
 from chatdesk.store.connection import create_store_engine
 from chatdesk.store.migrate import open_store, upgrade
+from tests.support.processes import die_with_parent
 
 SUPERSEDED = {"superseded": True}
 
@@ -138,3 +142,60 @@ def test_line_histories_become_the_trees_they_were(db_url: str) -> None:
     # search still finds every message, on every branch
     assert {hit.message_id for hit in services.search.search(1, "m2")} >= {2}
     store.close()
+
+
+_UPGRADE_CHILD = """
+import logging, sys
+from chatdesk.store.migrate import open_store
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
+open_store(sys.argv[1])
+"""
+
+
+def test_a_kill_in_the_middle_of_0007_leaves_0006_whole_and_the_next_start_upgrades(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    _at_0006(url)
+    count = 100_000  # seconds of work after step 2: the kill lands inside it
+    _write(url, {1: [(1, "user", {}, None)]})
+    engine = create_store_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO messages (id, thread_id, user_id, role, content, status, "
+                "triggers_execution, metadata) VALUES (:id, 1, 1, :role, :content, "
+                "'completed', 0, '{}')"
+            ),
+            [
+                {"id": n, "role": "user" if n % 2 else "assistant", "content": f"m{n}"}
+                for n in range(2, count + 1)
+            ],
+        )
+    engine.dispose()
+    with subprocess.Popen(
+        [sys.executable, "-c", _UPGRADE_CHILD, url],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=die_with_parent(),
+    ) as child:
+        assert child.stdout is not None
+        seen = ""
+        while "(2 of 5)" not in seen:  # the messages are being copied and linked
+            line = child.stdout.readline()
+            assert line, "the upgrade ended before it could be stopped"
+            seen += line
+        child.kill()  # SIGKILL: no clean-up of any kind
+        child.wait(timeout=30)
+    engine = create_store_engine(url)
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0006"
+        assert connection.scalar(text("SELECT count(*) FROM messages")) == count
+    engine.dispose()
+    store = open_store(url)  # the next start upgrades it whole
+    try:
+        services = Services(store)
+        page = services.messages.list(1, 1, limit=3).messages
+        assert [m.content for m in page] == [f"m{n}" for n in range(count - 2, count + 1)]
+    finally:
+        store.close()
