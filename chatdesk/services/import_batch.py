@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 import threading
 from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
@@ -101,19 +102,21 @@ def refuse_known(uow: UnitOfWork, user_id: int, titles: Mapping[str, str]) -> No
 class _Name:
     state: str
     user_id: int
+    token: str
+    """Tells apart the batches of one process (one left by a failed clean-up)."""
     owner: RunOwner | None
 
     def __str__(self) -> str:
-        return f"{PREFIX}{self.state} {self.user_id} {self.owner}"
+        return f"{PREFIX}{self.state} {self.user_id} {self.token} {self.owner}"
 
     @staticmethod
     def parse(name: str) -> _Name | None:
         """The batch a staging user's name describes; None for an older chatdesk's
         staging user (``chatdesk: import in progress``), which is always cleared."""
-        parts = name.removeprefix(PREFIX).split(" ", 2)
-        if len(parts) != 3 or parts[0] not in (STAGING, PUBLISHING) or not parts[1].isdigit():
+        parts = name.removeprefix(PREFIX).split(" ", 3)
+        if len(parts) != 4 or parts[0] not in (STAGING, PUBLISHING) or not parts[1].isdigit():
             return None
-        return _Name(parts[0], int(parts[1]), RunOwner.parse(parts[2]))
+        return _Name(parts[0], int(parts[1]), parts[2], RunOwner.parse(parts[3]))
 
 
 def _short(owner: RunOwner) -> RunOwner:
@@ -132,7 +135,7 @@ class ImportBatch:
     def __init__(self, uow: UnitOfWork, user_id: int) -> None:
         self._uow = uow
         self.user_id = user_id
-        self._name = _Name(STAGING, user_id, _short(uow.owner))
+        self._name = _Name(STAGING, user_id, secrets.token_hex(4), _short(uow.owner))
         self.staging_id = 0
         self._threads: list[int] = []
         self._published = False
@@ -228,12 +231,16 @@ def _recover(uow: UnitOfWork) -> int:
         ).all()
     published = 0
     now = utcnow()
+    here = _short(uow.owner)
     for staging_id, name, created_at in users:
         batch = _Name.parse(name)
         if batch is not None and batch.state == PUBLISHING:
             published += len(_move_all(uow, staging_id, batch.user_id, None))
             continue
-        alive = batch is not None and batch.owner is not None and not batch.owner.is_gone()
+        owner = batch.owner if batch is not None else None
+        # this process runs one batch at a time, under the lock held now: its own
+        # leftovers are dead; another process's are while it is provably gone
+        alive = owner is not None and owner != here and not owner.is_gone()
         if alive and now - created_at < ABANDONED_AFTER:
             continue
         _discard(uow, staging_id, None)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from chatdesk.services import Services
 from chatdesk.services.import_batch import AlreadyImportedError, ImportBatch, recover
-from chatdesk.services.run_owner import this_process
+from chatdesk.services.run_owner import RunOwner, this_process
 from chatdesk.services.transfer import TransferError
 from chatdesk.store.base import utcnow
 from chatdesk.store.models import Message, Thread, User
@@ -83,26 +83,41 @@ def test_a_batch_killed_after_its_commit_point_is_finished_by_the_next_start(
     assert _counts(services, user_id) == (3, 30, 1)
 
 
+def _written_by(services: Services, batch: ImportBatch, owner: RunOwner) -> None:
+    """Make ``batch`` look written by ``owner``."""
+    with services.store.session_factory.begin() as session:
+        user = session.get_one(User, batch.staging_id)
+        user.name = f"{user.name.rsplit(' ', 1)[0]} {owner}"  # the writer ends the name
+
+
 def test_a_batch_killed_before_its_commit_point_is_deleted_once_its_writer_is_gone(
     services: Services, user_id: int
 ) -> None:
     batch = _staged_batch(services, user_id, 2, 700)
     _kill(batch)
     uow = services.transfer._uow
-    recover(uow)  # its writer (this process) is alive: it may still be writing
+    _written_by(services, batch, dataclasses.replace(this_process(), token="another"))
+    recover(uow)  # another live process of this pid and start: it may still be writing
     assert _counts(services, user_id) == (0, 0, 2)
-    with services.store.session_factory.begin() as session:
-        name = session.get_one(User, batch.staging_id).name
-        dead = dataclasses.replace(this_process(), started="1")  # this pid, started earlier
-        session.execute(
-            update(User)
-            .where(User.id == batch.staging_id)
-            .values(name=name.replace(str(this_process()), str(dead)))
-        )
-    recover(uow)
+    _written_by(services, batch, dataclasses.replace(this_process(), started="1"))
+    recover(uow)  # this pid, started earlier: that process is gone
     assert _counts(services, user_id) == (0, 0, 1)
     with services.store.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_a_batch_this_process_left_is_cleared_by_its_next_batch(
+    services: Services, user_id: int
+) -> None:
+    batch = _staged_batch(services, user_id, 1, 50)
+    _kill(batch)  # its clean-up failed (a full disk): this process imports again
+    uow = services.transfer._uow
+    with ImportBatch(uow, user_id) as again:
+        staged = again.stage_thread({"title": "next", "imported_from": "test:next"})
+        add_messages(services.store, staged, again.staging_id, 5)
+        (record,) = again.publish()
+    assert record.title == "next"
+    assert _counts(services, user_id) == (1, 5, 1)
 
 
 def test_a_batch_of_another_host_is_deleted_only_when_a_day_old(
