@@ -27,6 +27,7 @@ from chatdesk.services.foreign.common import (
     flag,
     items_of,
     key_at,
+    missing_files,
     obj,
     optional_ref,
     plain,
@@ -117,7 +118,8 @@ def _message(message: dict[str, Any], place: str, prompts: list[str]) -> Foreign
     text = _text(body, kind, at(place, "content"), notes)
     created = epoch_time(message.get("create_time"), at(place, "create_time"))
     model = plain(text_or_none(meta, "model_slug", at(place, "metadata")))
-    notes.extend(_attachments(meta, at(place, "metadata")))
+    where = at(at(place, "metadata"), "attachments")
+    notes.extend(missing_files(meta.get("attachments"), where, "name", "id"))
     if role == "system":
         if hidden or not text.strip():
             return None
@@ -231,13 +233,3 @@ def _unknown(body: dict[str, Any], kind: str, place: str, notes: list[str]) -> s
     else:
         notes.append(f"Content of type “{shown(kind)}” could not be shown.")
     return "\n".join(text for text in texts if text)
-
-
-def _attachments(meta: dict[str, Any], place: str) -> list[str]:
-    notes = []
-    for index, item in enumerate(items_of(meta.get("attachments"), at(place, "attachments"))):
-        where = f"{at(place, 'attachments')}[{index}]"
-        item = obj(item, where)
-        name = text_or_none(item, "name", where) or text_or_none(item, "id", where) or "(unnamed)"
-        notes.append(f"Attachment “{shown(name)}” was not in the export.")
-    return notes

@@ -132,6 +132,18 @@ def content(text: str, place: str) -> str:
     return text
 
 
+def missing_files(value: object, place: str, *names: str) -> list[str]:
+    """A note per file an export only names (the file is not in it), by the first of
+    ``names`` the item has."""
+    notes = []
+    for index, item in enumerate(items_of(value, place)):
+        where = f"{place}[{index}]"
+        entry = obj(item, where)
+        name = next((found for key in names if (found := text_or_none(entry, key, where))), None)
+        notes.append(f"Attachment “{shown(name or '(unnamed)')}” was not in the export.")
+    return notes
+
+
 def plain(value: str | None, limit: int = MAX_MODEL_CHARS) -> str | None:
     """Text for a plain column (a model name): no NUL, no lone surrogate, within ``limit``."""
     if value is None:

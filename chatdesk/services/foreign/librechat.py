@@ -26,6 +26,7 @@ from chatdesk.services.foreign.common import (
     flag,
     iso_time,
     items_of,
+    missing_files,
     obj,
     optional_ref,
     plain,
@@ -115,7 +116,7 @@ def _message(message: dict[str, Any], place: str) -> ForeignMessage:
     text = _parts(items_of(message.get("content"), at(place, "content")), place, notes, tools)
     if not text.strip():
         text = text_or_none(message, "text", place) or ""
-    notes.extend(_files(message, place))
+    notes.extend(missing_files(message.get("files"), at(place, "files"), "filename", "file_id"))
     if flag(message, "error"):
         notes.append("This reply ended with an error in LibreChat.")
     if flag(message, "unfinished"):
@@ -165,13 +166,3 @@ def _parts(parts: list[Any], place: str, notes: list[str], tools: list[str]) -> 
         else:
             notes.append(f"A part of type “{shown(kind)}” could not be shown.")
     return "\n\n".join(text for text in texts if text)
-
-
-def _files(message: dict[str, Any], place: str) -> list[str]:
-    notes = []
-    for index, item in enumerate(items_of(message.get("files"), at(place, "files"))):
-        where = f"{at(place, 'files')}[{index}]"
-        item = obj(item, where)
-        name = text_or_none(item, "filename", where) or text_or_none(item, "file_id", where)
-        notes.append(f"Attachment “{shown(name or '(unnamed)')}” was not in the export.")
-    return notes
