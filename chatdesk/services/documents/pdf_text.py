@@ -76,7 +76,7 @@ def read_pdf(path: Path, reading: Reading) -> Document:
             reading.step(index + 1, total)
     if not parts:
         if skipped:
-            raise reading.damaged(f"none of its {total} pages could be read")
+            raise reading.damaged("not one of its pages could be read")
         raise DocumentError(
             Problem.NO_TEXT,
             f"{reading.name} has no text (scanned?); chatdesk does not read images of text. "
