@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -65,7 +66,7 @@ def test_every_sentence_is_in_some_chunk_and_neighbours_overlap() -> None:
 
     assert all(any(sentence in chunk.text for chunk in chunks) for sentence in sentences)
     shared = [
-        before.text[-40:] in after.text for before, after in zip(chunks, chunks[1:], strict=False)
+        before.text[-40:] in after.text for before, after in itertools.pairwise(chunks)
     ]
     assert sum(shared) >= len(shared) // 2  # overlap wherever a last sentence is short
 

@@ -61,7 +61,7 @@ def test_the_chunk_holding_the_rare_words_comes_first() -> None:
 def test_more_matching_words_rank_higher() -> None:
     found = best_chunks(CHUNKS, "crane contract June", 3)
 
-    assert [chunk.index for chunk, _hit in found][0] == 4
+    assert found[0][0].index == 4
     assert {chunk.index for chunk, _hit in found} == {0, 4}  # only those mention them
 
 
