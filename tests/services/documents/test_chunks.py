@@ -65,9 +65,7 @@ def test_every_sentence_is_in_some_chunk_and_neighbours_overlap() -> None:
     sentences = [s.strip() for s in text.replace("\n", " ").split(".") if s.strip()]
 
     assert all(any(sentence in chunk.text for chunk in chunks) for sentence in sentences)
-    shared = [
-        before.text[-40:] in after.text for before, after in itertools.pairwise(chunks)
-    ]
+    shared = [before.text[-40:] in after.text for before, after in itertools.pairwise(chunks)]
     assert sum(shared) >= len(shared) // 2  # overlap wherever a last sentence is short
 
 
