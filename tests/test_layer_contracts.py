@@ -50,6 +50,8 @@ def test_the_package_keeps_every_contract() -> None:
         ("ui/toast.py", "import chatdesk.engine.protocol", "ui-no-store-engine"),
         ("engine/history.py", "import chatdesk.services.records", "engine-alone"),
         ("vocabulary.py", "import sqlalchemy", "vocabulary-alone"),
+        ("services/documents/chunks.py", "import chatdesk.services.errors", "documents-pure"),
+        ("services/documents/model.py", "import chatdesk.store.models", "documents-pure"),
         ("runs/crew_choice.py", "import chatdesk.engine.runner", "crewai-in-worker-only"),
         ("config.py", "import chatdesk.services.users", "helpers-alone"),
         ("commands/export_command.py", "import chatdesk.ui.notices", "commands-headless"),

@@ -9,7 +9,9 @@ figures of ``chatdesk.bench.tools`` (``tool_call_overhead_ms``, ...) and the tre
 of ``chatdesk.bench.trees`` (``open_branchy_thread_ms``, ``version_switch_ms``, and
 ``tree_migration_s`` on the big history), and those of a 1,000,000-message ChatGPT
 export imported in a window (``chatdesk.bench.foreign_imports``:
-``foreign_import_messages_per_s``, ``_peak_rss_mb``, ``_gui_gap_ms``).
+``foreign_import_messages_per_s``, ``_peak_rss_mb``, ``_gui_gap_ms``), and a 50 MB PDF
+turned into text and searched (``chatdesk.bench.documents``: ``documents_pages_per_s``,
+``documents_peak_rss_mb``, ``documents_query_ms_p95``, ...).
 The defaults are the issue's: 10,000 threads, 1,000,000 messages, one of 100,000.
 """
 
@@ -26,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from chatdesk.bench.documents import bench_documents
 from chatdesk.bench.foreign_imports import bench_foreign_import
 from chatdesk.bench.history import HistorySize, build_history
 from chatdesk.bench.imports import bench_import
@@ -52,6 +55,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tool-calls", type=int, default=30, help="MCP calls to time (0: skip)")
     parser.add_argument(
         "--tree-messages", type=int, default=100_000, help="messages of the tree bench (0: skip)"
+    )
+    parser.add_argument(
+        "--document-mb", type=float, default=50.0, help="size of the PDF to extract (0: skip)"
     )
     parser.add_argument(
         "--chatgpt-messages",
@@ -139,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_trees(args.tree_messages, migrate=database)
     if args.chatgpt_messages:
         bench_foreign_import(args.chatgpt_messages)
+    if args.document_mb:
+        bench_documents(args.document_mb)
     if own_dir:
         import shutil
 
