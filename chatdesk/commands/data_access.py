@@ -8,6 +8,7 @@ it is the app's own (its format, its stale-lock rules); it needs no display.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -41,7 +42,7 @@ def writable_services() -> Iterator[tuple[Services, int]]:
     from chatdesk.services.errors import ServiceError
     from chatdesk.store.connection import sqlite_path
     from chatdesk.store.errors import StoreError
-    from chatdesk.store.migrate import open_store
+    from chatdesk.store.migrate import open_store, upgrade_needed
 
     directory = data_dir(create=False)
     url = database_url(directory)
@@ -64,6 +65,8 @@ def writable_services() -> Iterator[tuple[Services, int]]:
             )
     try:
         try:
+            if upgrade_needed(url):  # long on a big history: say so before it starts
+                print("Upgrading the chat history first (a backup is kept)…", file=sys.stderr)
             store = open_store(url, backups_dir(directory))
         except StoreError as error:
             raise DataAccessError(str(error)) from None
