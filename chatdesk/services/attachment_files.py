@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatdesk.config import PRIVATE_FILE_MODE, ensure_private_dir
+from chatdesk.services.attachment_types import megabytes
 from chatdesk.services.errors import StorageError, StorageFault, ValidationError
 
 CHUNK_BYTES = 1 << 20
@@ -218,11 +219,6 @@ def _check_size(name: str, size: int, limit: int) -> None:
         raise ValidationError(
             f"{name} is larger than {megabytes(limit)}, the most a file attached can be."
         )
-
-
-def megabytes(size: int) -> str:
-    """A size as people read it in a limit ("20 MB")."""
-    return f"{size / 1_000_000:,.0f} MB" if size >= 1_000_000 else f"{size:,} bytes"
 
 
 def _check_unchanged(

@@ -69,6 +69,11 @@ _TEXT_TYPES = {
 _CHUNK = 1 << 20
 
 
+def megabytes(size: int) -> str:
+    """A size as people read it in a limit ("20 MB")."""
+    return f"{size / 1_000_000:,.0f} MB" if size >= 1_000_000 else f"{size:,} bytes"
+
+
 @dataclass(frozen=True)
 class FileType:
     """What a file is, for the ``attachments`` row."""
@@ -89,9 +94,7 @@ def identify(path: Path, name: str, size: int) -> FileType:
     limit = MAX_IMAGE_BYTES if found.kind is AttachmentKind.IMAGE else MAX_DOCUMENT_BYTES
     if size > limit:
         what = "an image" if found.kind is AttachmentKind.IMAGE else "a document"
-        raise ValidationError(
-            f"{label} is larger than {limit // 1_000_000} MB, the most {what} can be."
-        )
+        raise ValidationError(f"{label} is larger than {megabytes(limit)}, the most {what} can be.")
     return found
 
 
@@ -167,21 +170,16 @@ def _docx(path: Path, label: str) -> FileType:
 
 def _text(path: Path, label: str, suffix: str) -> FileType:
     decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as file:
-        while chunk := file.read(_CHUNK):
-            try:
-                if b"\x00" in chunk:
-                    raise UnicodeDecodeError("utf-8", chunk, 0, 1, "NUL")
-                decoder.decode(chunk)
-            except UnicodeDecodeError:
-                raise ValidationError(
-                    f"{label} is not a type chatdesk can attach: it attaches images (PNG, "
-                    "JPEG, GIF, WebP), PDFs, Word documents (.docx) and UTF-8 text files."
-                ) from None
     try:
+        with path.open("rb") as file:
+            while chunk := file.read(_CHUNK):
+                if b"\x00" in chunk:
+                    raise UnicodeDecodeError("utf-8", chunk, chunk.index(b"\x00"), 1, "NUL")
+                decoder.decode(chunk)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise ValidationError(
-            f"{label} ends in the middle of a character; it may be cut off."
+            f"{label} is not a type chatdesk can attach: it attaches images (PNG, JPEG, GIF, "
+            "WebP), PDFs, Word documents (.docx) and text files in UTF-8."
         ) from None
     return FileType(AttachmentKind.TEXT, _TEXT_TYPES.get(suffix, "text/plain"))
