@@ -60,6 +60,7 @@ class ChatdeskApp:
         deadline_s: float | None = None,
         start_worker_now: bool = False,
     ) -> None:
+        from chatdesk.config import attachments_dir
         from chatdesk.engine.client import WorkerClient
         from chatdesk.runs.coordinator import DEFAULT_DEADLINE_S, Coordinator
         from chatdesk.runs.tool_access import ToolAccessSource
@@ -68,7 +69,7 @@ class ChatdeskApp:
         from chatdesk.ui.main_window import MainWindow
 
         self.store = store
-        self.services: Services = Services(store)
+        self.services: Services = Services(store, attachments_dir=attachments_dir(data_dir))
         # before the window shows, a lock another program holds is waited out
         self.recovered = patiently(self.services.executions.recover_interrupted)
         self.user_id = patiently(self.services.users.ensure)
@@ -140,6 +141,10 @@ class ChatdeskApp:
             self.window.tasks.start(
                 "import-recovery", lambda _control: self.services.imports.recover(), gui_first=True
             )
+        # attachments nobody sent within the hour, and files a crash left without a row
+        self.window.tasks.start(
+            "attachment-sweep", lambda _control: self.services.attachments.sweep()
+        )
 
     def _freeze_startup_heap(self) -> None:
         """Keep what start-up built out of Python's full garbage collections.

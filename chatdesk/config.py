@@ -84,3 +84,13 @@ def backups_dir(directory: Path | None = None, create: bool = True) -> Path:
     base = directory if directory is not None else data_dir()
     path = base / "backups"
     return ensure_private_dir(path) if create else path
+
+
+ATTACHMENTS_DIR_NAME = "attachments"
+
+
+def attachments_dir(directory: Path | None = None) -> Path:
+    """Where attached files are stored (``<data dir>/attachments``); not created here:
+    the first file attached makes it, private."""
+    base = directory if directory is not None else data_dir(create=False)
+    return base / ATTACHMENTS_DIR_NAME

@@ -84,3 +84,12 @@ class ApprovalDecision(StrEnum):
     ONCE = "once"
     CHAT = "chat"  # this tool, for the rest of this chat
     DENY = "deny"
+
+
+class AttachmentKind(StrEnum):
+    """What an attached file is, told from its bytes (never from its name)."""
+
+    IMAGE = "image"  # PNG, JPEG, GIF, WebP
+    PDF = "pdf"
+    DOCX = "docx"
+    TEXT = "text"  # UTF-8 without NULs: plain text, Markdown, CSV, code

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from chatdesk import config
+from chatdesk.services.attachment_files import AttachmentFiles
+from chatdesk.services.attachments import AttachmentService
 from chatdesk.services.branches import BranchService
 from chatdesk.services.conversation import ConversationService
 from chatdesk.services.events import ChangeBus
@@ -28,13 +32,16 @@ class Services:
     bus: ChangeBus = field(default_factory=ChangeBus)
     owner: RunOwner = field(default_factory=this_process)
     """The client process the runs it starts belong to (see ``services.leases``)."""
+    attachments_dir: Path = field(default_factory=config.attachments_dir)
+    """Where attached files are stored: ``<data dir>/attachments`` unless told."""
 
     def __post_init__(self) -> None:
         uow = UnitOfWork(self.store.session_factory, self.bus, self.owner)
         self.users = UserService(uow)
-        self.threads = ThreadService(uow)
+        self.attachments = AttachmentService(uow, AttachmentFiles(self.attachments_dir))
+        self.threads = ThreadService(uow, self.attachments)
         self.tool_rules = ToolRuleService(uow)
-        self.messages = MessageService(uow)
+        self.messages = MessageService(uow, self.attachments)
         self.branches = BranchService(uow)
         self.executions = ExecutionService(uow)
         self.search = SearchService(uow)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, insert, select
 from sqlalchemy.orm import Session
 
+from chatdesk.services import attachment_links as links
 from chatdesk.services.errors import ValidationError
 from chatdesk.store.models import Execution, ExecutionLog, Message
 
@@ -36,6 +37,11 @@ class KeptRows:
     executions: tuple[Mapping[str, Any], ...]
     logs: tuple[Mapping[str, Any], ...]
     leaf: int | None
+    links: tuple[Mapping[str, Any], ...] = ()
+    """The messages' attachment links (their files are held meanwhile)."""
+
+    def attachment_ids(self) -> set[int]:
+        return {row["attachment_id"] for row in self.links}
 
 
 def _table(model: type[Message] | type[Execution] | type[ExecutionLog]) -> Table:
@@ -61,11 +67,13 @@ def capture(
         tuple(dict(row) for row in run_rows.all()),
         tuple(dict(row) for row in log_rows.all()),
         leaf,
+        links.links_of(session, in_branch, params),
     )
 
 
 def put_back(session: Session, kept: KeptRows) -> None:
-    """Insert the kept rows again: runs, their steps, then messages parents first."""
+    """Insert the kept rows again: runs, their steps, messages parents first, then
+    their attachment links."""
     messages, executions, logs = (_table(m) for m in (Message, Execution, ExecutionLog))
     ids = [row["id"] for row in kept.messages]
     taken = session.scalar(select(messages.c.id).where(messages.c.id.in_(ids)).limit(1))
@@ -79,6 +87,7 @@ def put_back(session: Session, kept: KeptRows) -> None:
         session.execute(insert(logs), list(kept.logs))
     for row in _parents_first(kept.messages):  # one by one: each parent is there first
         session.execute(insert(messages), [dict(row)])
+    links.put_back(session, kept.links)
 
 
 def _parents_first(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -5,7 +5,8 @@ branch that shared rows with its original would lose them with it. The copy keep
 message's words, role, status, time and metadata; runs stay with the original (its Run
 details are where they were), so copies ask for no run. The new chat says where it came
 from: its title ("… (branch)") and the copy of the message it was made from, whose
-``branched_from`` names the original chat and message.
+``branched_from`` names the original chat and message. Attached files are shared, not
+copied: each copy links the same stored file (freed only when the last link goes).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, insert
 
+from chatdesk.services import attachment_links
 from chatdesk.services import message_tree as tree
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.records import ThreadRecord
@@ -61,13 +63,14 @@ class BranchService:
             assert isinstance(table, Table)
             previous: int | None = None
             for start in range(0, len(path), COPY_CHUNK):
-                rows = [
-                    _copy(row, thread.id, source, original)
-                    for row in tree.load(session, path[start : start + COPY_CHUNK])
-                ]
+                loaded = tree.load(session, path[start : start + COPY_CHUNK])
+                rows = [_copy(row, thread.id, source, original) for row in loaded]
                 ids = session.scalars(
                     insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
                 ).all()
+                attachment_links.copy(
+                    session, {row.id: new_id for row, new_id in zip(loaded, ids, strict=True)}
+                )
                 links = []
                 for new_id in ids:  # each copy follows the one before: a line
                     if previous is not None:

@@ -8,9 +8,11 @@ transaction. The window calls one method and follows the change bus for the rest
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from chatdesk.services.messages import MessageService, SendResult, clean_content
+from chatdesk.services.attachment_links import check_files_count
+from chatdesk.services.messages import MessageService, SendResult, content_with_files
+from chatdesk.services.records import AttachmentRecord
 from chatdesk.services.threads import DEFAULT_TITLE, ThreadService, title_from_text
 from chatdesk.vocabulary import Role
 
@@ -27,12 +29,15 @@ class Outgoing:
         thread_id: the thread it goes to; None asks for a new thread titled from it.
         edited_id: the message it is a new version of (an edit), else None.
         created_thread: whether this send created ``thread_id``.
+        attachments: files added for it (``services.attachments.add``), in order; with
+            files the text may be empty. An edit keeps the files of the message edited.
     """
 
     text: str
     thread_id: int | None = None
     edited_id: int | None = None
     created_thread: bool = False
+    attachments: list[AttachmentRecord] = field(default_factory=list)
 
 
 class ConversationService:
@@ -43,9 +48,11 @@ class ConversationService:
         self._messages = messages
 
     @staticmethod
-    def check(text: str) -> str:
-        """``text`` as it would be sent (trimmed); ``ValidationError`` says why it cannot."""
-        return clean_content(text, Role.USER)
+    def check(text: str, files: int = 0) -> str:
+        """``text`` as it would be sent with ``files`` files (trimmed);
+        ``ValidationError`` says why it cannot."""
+        check_files_count(files)
+        return content_with_files(text, Role.USER, files > 0)
 
     def send(self, user_id: int, outgoing: Outgoing, *, crew: str = "assistant") -> SendResult:
         """Send ``outgoing``: into a new thread titled from its first line when it names
@@ -54,16 +61,18 @@ class ConversationService:
         Nothing is written when the text is invalid. Each step commits on its own, so a
         failed attempt may leave the new thread behind: ``outgoing`` remembers it.
         """
-        text = self.check(outgoing.text)
+        files = outgoing.attachments if outgoing.edited_id is None else []
+        text = self.check(outgoing.text, len(files))
+        title = title_from_text(text or "\n".join(file.file_name for file in files))
         if outgoing.thread_id is None:
-            thread = self._threads.create(user_id, title_from_text(text), crew=crew)
+            thread = self._threads.create(user_id, title, crew=crew)
             outgoing.thread_id = thread.id
             outgoing.created_thread = True
         elif self._is_untitled_and_empty(user_id, outgoing.thread_id):
-            self._threads.rename(user_id, outgoing.thread_id, title_from_text(text))
+            self._threads.rename(user_id, outgoing.thread_id, title)
         if outgoing.edited_id is not None:  # a new version; the old one is kept
             return self._messages.send_version(user_id, outgoing.edited_id, text)
-        return self._messages.send(user_id, outgoing.thread_id, text)
+        return self._messages.send(user_id, outgoing.thread_id, text, attachments=files)
 
     def retry(self, user_id: int, message_id: int) -> SendResult:
         """Send a failed or stopped message again (a new run; the old one kept)."""

@@ -13,23 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
+from chatdesk.services import attachment_links as links
 from chatdesk.services import branch_undo as undo
 from chatdesk.services import message_tree as tree
 from chatdesk.services.errors import IllegalTransitionError, ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.leases import claim
-from chatdesk.services.records import ExecutionRecord, MessageRecord
+from chatdesk.services.records import AttachmentRecord, ExecutionRecord, MessageRecord
 from chatdesk.services.run_owner import RunOwner
 from chatdesk.services.transitions import MESSAGE_TRANSITIONS, RERUN_FROM, check_transition
 from chatdesk.services.unit_of_work import UnitOfWork, owned_message, owned_thread
 from chatdesk.store.base import utcnow
 from chatdesk.store.models import Execution, Message, Thread
 from chatdesk.vocabulary import ACTIVE_EXECUTION_STATUSES, ExecutionStatus, MessageStatus, Role
+
+if TYPE_CHECKING:
+    from chatdesk.services.attachments import AttachmentService
 
 MAX_USER_CONTENT_CHARS = 100_000
 MAX_CONTENT_CHARS = 4_000_000
@@ -88,8 +92,9 @@ def parse_role(role: Role | str) -> Role:
 class MessageService:
     """Messages of threads the acting user owns."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, attachments: AttachmentService) -> None:
         self._uow = uow
+        self._attachments = attachments
 
     def send(
         self,
@@ -100,14 +105,18 @@ class MessageService:
         triggers_execution: bool = True,
         role: Role | str = Role.USER,
         metadata: dict[str, Any] | None = None,
+        attachments: Sequence[AttachmentRecord] = (),
     ) -> SendResult:
         """Write a message and, if it triggers one, its pending execution, atomically.
 
         A message that triggers an execution starts ``pending``; others are complete
-        as written. The thread moves to the top of its user's list.
+        as written. The thread moves to the top of its user's list. ``attachments``
+        (added by this user, or already sent by them) are linked in the same
+        transaction, in order; a message carrying files may have no text.
         """
         role = parse_role(role)
-        text = clean_content(content, role)
+        links.check_files_count(len(attachments))
+        text = content_with_files(content, role, bool(attachments))
         with self._uow.write() as (session, changes):
             return _write_message(
                 session,
@@ -119,6 +128,7 @@ class MessageService:
                 role,
                 triggers_execution,
                 metadata,
+                files=attachments,
             )
 
     def add_reply(
@@ -156,8 +166,7 @@ class MessageService:
     def get(self, user_id: int, message_id: int) -> MessageRecord:
         with self._uow.read() as session:
             message = owned_message(session, user_id, message_id)
-            found = tree.versions(session, message.thread_id, [message])
-            return MessageRecord.of(message, found.get(message.id))
+            return _records(session, message.thread_id, [message])[0]
 
     def list(
         self,
@@ -340,7 +349,8 @@ class MessageService:
         version (or ends at the parent). The branch goes in one statement, whatever its
         size: the database refuses to leave a message without its parent. With
         ``keep``, a branch of up to ``UNDO_LIMIT`` messages is kept (rows of its
-        messages, runs and steps) for ``restore``.
+        messages, runs, steps and attachment links) for ``restore``, and its files are
+        held until ``forget``; otherwise files no other message uses go at once.
         """
         with self._uow.write() as (session, changes):
             message = owned_message(session, user_id, message_id)
@@ -372,6 +382,9 @@ class MessageService:
                 if keep and len(ids) <= undo.UNDO_LIMIT
                 else None
             )
+            attached = links.linked_by(session, in_branch, branch)
+            if kept is not None:  # their files stay while Undo is offered
+                links.hold(session, user_id, attached)
             leaf_gone = thread.current_leaf_id is None or thread.current_leaf_id in ids
             if leaf_gone:
                 thread.current_leaf_id = None
@@ -394,6 +407,8 @@ class MessageService:
             if leaf_gone:
                 thread.current_leaf_id = _leaf_after_delete(session, thread, parent_id)
             session.flush()
+            if kept is None:
+                self._attachments.free_unused(session, attached)
             changes.append(
                 Change(
                     ChangeKind.DELETED,
@@ -415,9 +430,20 @@ class MessageService:
         with self._uow.write() as (session, changes):
             thread = owned_thread(session, deleted.user_id, deleted.thread_id)
             undo.put_back(session, deleted.rows)
+            links.unhold(session, deleted.user_id, deleted.rows.attachment_ids())
             thread.current_leaf_id = deleted.rows.leaf
             session.flush()
             changes.append(_thread_touched(thread))
+
+    def forget(self, deleted: DeletedBranch) -> None:
+        """Undo will not come for ``deleted``: the files only its messages used go now
+        (otherwise ``sweep`` frees them once their hold is ``HOLD_S`` old)."""
+        if deleted.rows is None or not deleted.rows.links:
+            return
+        ids = deleted.rows.attachment_ids()
+        with self._uow.write() as (session, _changes):
+            links.unhold(session, deleted.user_id, ids)
+            self._attachments.free_unused(session, ids)
 
     def retry(self, user_id: int, message_id: int) -> SendResult:
         """Send a failed or cancelled message again: a new execution, the old one kept;
@@ -452,6 +478,7 @@ class MessageService:
                 True,
                 {"edited_from": source.id},
                 parent=_Parent(source.parent_id),
+                files_of=source.id,
             )
 
     def _rerun(self, user_id: int, message_id: int, *, regenerate: bool) -> SendResult:
@@ -522,9 +549,18 @@ def _in_thread(session: Session, user_id: int, thread: Thread, message_id: int) 
 
 
 def _records(session: Session, thread_id: int, rows: Sequence[Message]) -> list[MessageRecord]:
-    """Records of ``rows``, each with its version among its siblings."""
+    """Records of ``rows``, each with its version among its siblings and its files
+    (read for all rows at once)."""
     found = tree.versions(session, thread_id, rows)
-    return [MessageRecord.of(row, found.get(row.id)) for row in rows]
+    files = links.for_messages(session, [row.id for row in rows])
+    return [MessageRecord.of(row, found.get(row.id), files.get(row.id, ())) for row in rows]
+
+
+def content_with_files(content: str, role: Role, has_files: bool) -> str:
+    """``clean_content``, except that a message carrying files may have no text."""
+    if has_files and isinstance(content, str) and not content.strip():
+        return ""
+    return clean_content(content, role)
 
 
 def _texts(session: Session, ids: list[int]) -> dict[int, tuple[int | None, str]]:
@@ -609,9 +645,12 @@ def _write_message(
     triggers_execution: bool,
     metadata: dict[str, Any] | None,
     parent: _Parent | None = None,
+    files: Sequence[AttachmentRecord] = (),
+    files_of: int | None = None,
 ) -> SendResult:
     """The body of ``send``, inside a caller's transaction: the message follows
-    ``parent`` (default: the current path's end) and becomes the path's new end."""
+    ``parent`` (default: the current path's end) and becomes the path's new end. It
+    carries ``files``, or the files of message ``files_of`` (an edit keeps them)."""
     thread = owned_thread(session, user_id, thread_id)
     parent_id = tree.current_leaf(session, thread) if parent is None else parent.id
     execution = _new_execution(session, thread, owner) if triggers_execution else None
@@ -628,12 +667,17 @@ def _write_message(
     )
     session.add(message)
     session.flush()
+    attached = links.link(session, user_id, message.id, files)
+    if files_of is not None:
+        links.copy(session, {files_of: message.id})
+        attached = links.for_messages(session, [message.id]).get(message.id, ())
     tree.choose(session, message)
     thread.current_leaf_id = message.id
     _touch(thread)
     session.flush()
     result = SendResult(
-        MessageRecord.of(message), ExecutionRecord.of(execution) if execution else None
+        MessageRecord.of(message, attachments=attached),
+        ExecutionRecord.of(execution) if execution else None,
     )
     changes.append(_message_change(ChangeKind.CREATED, result.message))
     if result.execution is not None:

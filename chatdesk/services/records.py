@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
-from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
+from chatdesk.store.models import Attachment, Execution, ExecutionLog, Message, Thread
+from chatdesk.vocabulary import AttachmentKind, ExecutionStatus, MessageStatus, Role
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,37 @@ class ThreadRecord:
 
 
 @dataclass(frozen=True)
+class AttachmentRecord:
+    """A file attached (or being attached) to a message, as the window shows it.
+
+    ``file_name`` is what the person called it (the same file may carry other names on
+    other messages); ``width``/``height`` are an image's, else None.
+    """
+
+    id: int
+    file_name: str
+    mime_type: str
+    size_bytes: int
+    kind: AttachmentKind
+    sha256: str
+    width: int | None = None
+    height: int | None = None
+
+    @classmethod
+    def of(cls, row: Attachment, file_name: str) -> AttachmentRecord:
+        return cls(
+            id=row.id,
+            file_name=file_name,
+            mime_type=row.mime_type,
+            size_bytes=row.size_bytes,
+            kind=AttachmentKind(row.kind),
+            sha256=row.sha256,
+            width=row.width,
+            height=row.height,
+        )
+
+
+@dataclass(frozen=True)
 class MessageRecord:
     id: int
     thread_id: int
@@ -66,9 +97,16 @@ class MessageRecord:
     parent_id: int | None = None
     version: Version | None = None
     """Its place among its siblings, when the reader asked (pages do); None: not read."""
+    attachments: tuple[AttachmentRecord, ...] = ()
+    """Its files in order (pages, ``get`` and ``send`` read them; other records: none)."""
 
     @classmethod
-    def of(cls, row: Message, version: Version | None = None) -> MessageRecord:
+    def of(
+        cls,
+        row: Message,
+        version: Version | None = None,
+        attachments: tuple[AttachmentRecord, ...] = (),
+    ) -> MessageRecord:
         return cls(
             id=row.id,
             thread_id=row.thread_id,
@@ -83,6 +121,7 @@ class MessageRecord:
             updated_at=row.updated_at,
             parent_id=row.parent_id,
             version=version,
+            attachments=attachments,
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, func, or_, select
 
@@ -11,7 +12,10 @@ from chatdesk.services.errors import ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.records import ThreadRecord
 from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
-from chatdesk.store.models import Thread
+from chatdesk.store.models import Message, Thread
+
+if TYPE_CHECKING:
+    from chatdesk.services.attachments import AttachmentService
 
 MAX_TITLE_CHARS = 200
 MAX_SYSTEM_PROMPT_CHARS = 20_000
@@ -71,8 +75,9 @@ def title_from_text(text: str, limit: int = AUTO_TITLE_CHARS) -> str:
 class ThreadService:
     """Threads of one user at a time; every call names the acting user."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, attachments: AttachmentService) -> None:
         self._uow = uow
+        self._attachments = attachments
 
     def create(
         self,
@@ -189,11 +194,15 @@ class ThreadService:
         return record
 
     def delete(self, user_id: int, thread_id: int) -> None:
-        """Delete the thread; the database cascades to its messages, executions and logs."""
+        """Delete the thread; the database cascades to its messages, executions and logs
+        and the messages' attachment links; files no other message uses go too."""
         with self._uow.write() as (session, changes):
             thread = owned_thread(session, user_id, thread_id)
             record = ThreadRecord.of(thread)
+            attached = self._attachments.linked_by(session, Message.thread_id == thread.id)
             session.delete(thread)
+            session.flush()
+            self._attachments.free_unused(session, attached)
             changes.append(
                 Change(ChangeKind.DELETED, Entity.THREAD, record.id, record.id, record.user_id)
             )

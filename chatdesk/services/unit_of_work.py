@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +29,8 @@ from chatdesk.services.storage_faults import storage_errors_told
 from chatdesk.store.connection import BUSY_TIMEOUT, READ_ONLY
 from chatdesk.store.models import Message, Thread
 
+AFTER_COMMIT = "chatdesk.after_commit"
+"""``Session.info`` key of the actions ``after_commit`` queued."""
 FOREGROUND_GRACE_S = 0.1
 """A background transaction waits until the foreground has been idle this long."""
 FOREGROUND_BUSY_TIMEOUT_MS = 100
@@ -125,6 +127,8 @@ class UnitOfWork:
                         f"SET LOCAL lock_timeout = {FOREGROUND_BUSY_TIMEOUT_MS}"
                     )
             yield session, changes
+        for action in session.info.pop(AFTER_COMMIT, ()):
+            action()
         self.bus.publish(changes)
 
     @contextmanager
@@ -141,6 +145,13 @@ class UnitOfWork:
         with storage_errors_told(), turn, self._session_factory() as session:
             session.connection(execution_options={READ_ONLY: True})
             yield session
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once the write transaction of ``session`` has committed, never if
+    it rolls back: for work outside the database that must follow the commit, such as
+    deleting the file of an attachment row the transaction deleted."""
+    session.info.setdefault(AFTER_COMMIT, []).append(action)
 
 
 def owned_thread(session: Session, user_id: int, thread_id: int) -> Thread:

@@ -10,6 +10,11 @@ A thread's messages form a tree: each points at its parent through the composite
 user and never goes while it has children (the services delete a branch in one
 statement; an ON DELETE CASCADE would recurse once per level, and SQLite stops at 1,000).
 Siblings are versions; the thread's ``current_leaf_id`` ends the path the person sees.
+
+Attached files are stored once per content (``attachments``, by SHA-256) and linked to
+the messages that carry them (``message_attachments``, deleted with the message); an
+attachment no message links yet is held by the person who added it
+(``attachment_holds``), so nobody else can use it and the sweep leaves it for a while.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chatdesk.store.base import Base, ExactText, UTCDateTime, utcnow
-from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role, ToolRule
+from chatdesk.vocabulary import AttachmentKind, ExecutionStatus, MessageStatus, Role, ToolRule
 
 CURRENT_TIMESTAMP = text("CURRENT_TIMESTAMP")
 """Server-side fallback, so rows written by raw SQL get timestamps too."""
@@ -241,3 +246,58 @@ class ExecutionLog(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     execution: Mapped[Execution] = relationship(back_populates="logs")
+
+
+class Attachment(Base):
+    """A file attached to messages, stored once under ``<data dir>/attachments`` by its
+    SHA-256 (the same file attached twice is one row and one file).
+
+    ``width``/``height`` are an image's, read from its header; NULL for other kinds.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    mime_type: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[AttachmentKind] = mapped_column(_enum_column_type(AttachmentKind, "kind"))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class MessageAttachment(Base):
+    """A message carries an attachment at ``position``, under the name the person gave it.
+
+    Deleted with its message (a cascade); an attachment is never deleted while a link
+    to it remains (no cascade that way), so a message never loses its file.
+    """
+
+    __tablename__ = "message_attachments"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+
+
+class AttachmentHold(Base):
+    """A person holds an attachment no message of theirs links yet: one they added and
+    have not sent (or whose message they deleted, while Undo is offered).
+
+    A hold is what lets them send it, and what keeps it from being freed; the sweep
+    drops holds older than an hour.
+    """
+
+    __tablename__ = "attachment_holds"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    attachment_id: Mapped[int] = mapped_column(
+        ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = _created_at()

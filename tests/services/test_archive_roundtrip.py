@@ -25,6 +25,9 @@ E = ExecutionStatus
 HOSTILE = "NUL \x00, lone \ud800 surrogate, 日本語 🎉, RTL \u202e, ``` open fence"
 TABLES = {"threads", "messages", "executions", "execution_logs", "thread_tool_rules"}
 """What a chat is made of (``users`` is who imports: the acting user)."""
+NOT_EXPORTED_YET = {"attachments", "message_attachments", "attachment_holds"}
+"""Attached files (issue 19): storage first; their export and import come next, and
+then these tables move to ``TABLES`` (holds are pending state and never travel)."""
 LEFT_OUT = {
     ("threads", "user_id"): "the chats belong to whoever imports them",
     ("messages", "user_id"): "the chats belong to whoever imports them",
@@ -112,7 +115,7 @@ def _canonical(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the chat tables, ids replaced by a key that names the row by what it
     holds (the same in both databases), every other column as stored."""
     tables = {t.name: t for t in Base.metadata.sorted_tables}
-    assert set(tables) == TABLES | {"users"}, "a new table: export it too"
+    assert set(tables) == TABLES | {"users"} | NOT_EXPORTED_YET, "a new table: export it too"
     with store.engine.connect() as connection:
         rows = {name: list(connection.execute(select(tables[name])).mappings()) for name in TABLES}
     keys: dict[tuple[str, int], Any] = {}

@@ -8,6 +8,7 @@ exactly. A branch too large to keep is said to be final in the question.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
@@ -19,6 +20,8 @@ from chatdesk.services.errors import ServiceError
 from chatdesk.services.messages import DeletedBranch
 from chatdesk.ui.notices import Notices
 from chatdesk.ui.toast import Toast
+
+log = logging.getLogger(__name__)
 
 UNDO_MS = 6000
 
@@ -101,6 +104,7 @@ class BranchActions(QObject):
         if deleted.rows is None:
             self._notices.info(words)
             return
+        self.forget()  # a newer delete replaces the Undo offered
         self.deleted = deleted
         self._toast.show_message(words, "Undo", UNDO_MS)
         self._expiry.start(UNDO_MS)
@@ -119,4 +123,12 @@ class BranchActions(QObject):
         return True
 
     def forget(self) -> None:
-        self.deleted = None
+        """Undo is no longer offered: the files only that branch used go now (if the
+        database is busy, the start-up sweep frees them later)."""
+        deleted, self.deleted = self.deleted, None
+        if deleted is None:
+            return
+        try:
+            self._services.messages.forget(deleted)
+        except ServiceError:
+            log.warning("could not free the files of a deleted branch", exc_info=True)
