@@ -45,6 +45,6 @@ class Services:
         self.branches = BranchService(uow)
         self.executions = ExecutionService(uow)
         self.search = SearchService(uow)
-        self.transfer = TransferService(uow)
+        self.transfer = TransferService(uow, self.attachments)
         self.imports = ImportService(uow, self.transfer)
         self.conversation = ConversationService(self.threads, self.messages)

@@ -48,6 +48,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from sqlalchemy import func, select
 
 from chatdesk import __version__
+from chatdesk.services import attachment_transfer
+from chatdesk.services.attachments import Carried
 from chatdesk.services.errors import NotFoundError, ValidationError
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store.base import utcnow
@@ -204,7 +206,8 @@ def export_archive(
         if on_progress is not None:
             on_progress(ArchiveProgress(number, len(chats), title, messages, total))
 
-    with _writer(target, as_zip) as put:
+    files: dict[str, Carried] = {}
+    with _writer(target, as_zip) as (put, put_file):
         for number, chat in enumerate(chats, start=1):
             report(number, chat.title, done)
             json_name, markdown_name = member_names(number, chat.title)
@@ -215,6 +218,14 @@ def export_archive(
             except NotFoundError:
                 skipped.append((chat.title, "deleted while the archive was written"))
                 continue
+            for carried in _carried(uow, chat.thread_id):
+                if carried.sha256 not in files:
+                    report(number, chat.title, done + counter.n)
+                    put_file(
+                        attachment_transfer.member_name(carried.sha256),
+                        transfer.attachments.files.path(carried.sha256),
+                    )
+                    files[carried.sha256] = carried
             runs, chat_steps = _run_counts(uow, chat.thread_id)
             executions += runs
             steps += chat_steps
@@ -235,6 +246,7 @@ def export_archive(
             "exported_at": utcnow().astimezone(UTC).isoformat(),
             "app_version": __version__,
             "chats": entries,
+            "attachments": [attachment_transfer.entry(one) for one in files.values()],
         }
         put(MANIFEST, partial(_write_manifest, manifest))
     return ExportResult(target, len(entries), done, executions, steps, tuple(skipped))
@@ -270,6 +282,11 @@ def _write_markdown(transfer: TransferService, user_id: int, thread_id: int, out
     transfer.write_markdown(user_id, thread_id, out)
 
 
+def _carried(uow: UnitOfWork, thread_id: int) -> list[Carried]:
+    with uow.read() as session:
+        return attachment_transfer.carried_by(session, thread_id)
+
+
 def _run_counts(uow: UnitOfWork, thread_id: int) -> tuple[int, int]:
     with uow.read() as session:
         runs = session.scalar(
@@ -298,10 +315,27 @@ def _check_target(target: Path, as_zip: bool) -> None:
 
 Put = Callable[[str, Callable[[TextIO], None]], None]
 """Writes one member: its name and a function writing its text."""
+PutFile = Callable[[str, Path], None]
+"""Copies a stored file in as one member, a chunk at a time."""
+_COPY_CHUNK = 1 << 20
 
 
 @contextlib.contextmanager
-def _writer(target: Path, as_zip: bool) -> Iterator[Put]:
+def _stored_file(path: Path) -> Iterator[io.BufferedReader]:
+    """An attachment's stored copy, opened to be copied into an archive."""
+    try:
+        source = path.open("rb")
+    except OSError as error:
+        raise ArchiveError(
+            f"The stored copy of an attached file is missing or unreadable ({path}: "
+            f"{error.strerror or error}); the archive was not written."
+        ) from None
+    with source:
+        yield source
+
+
+@contextlib.contextmanager
+def _writer(target: Path, as_zip: bool) -> Iterator[tuple[Put, PutFile]]:
     """A place to ``put`` members; renamed to ``target`` once the block ends well."""
     if as_zip:
         fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
@@ -320,7 +354,14 @@ def _writer(target: Path, as_zip: bool) -> Iterator[Put]:
                         out.flush()
                         out.detach()
 
-                yield put_member
+                def put_stored(name: str, path: Path) -> None:
+                    with (
+                        _stored_file(path) as source,
+                        archive.open(name, "w", force_zip64=True) as member,
+                    ):
+                        shutil.copyfileobj(source, member, _COPY_CHUNK)
+
+                yield put_member, put_stored
                 archive.close()
                 raw.flush()
                 os.fsync(raw.fileno())
@@ -338,7 +379,13 @@ def _writer(target: Path, as_zip: bool) -> Iterator[Put]:
             with open(folder / name, "w", encoding="utf-8", newline="\n") as out:
                 write(out)
 
-        yield put_file
+        def put_stored_file(name: str, path: Path) -> None:
+            place = folder / name
+            place.parent.mkdir(exist_ok=True)
+            with _stored_file(path) as source, open(place, "wb") as out:
+                shutil.copyfileobj(source, out, _COPY_CHUNK)
+
+        yield put_file, put_stored_file
         if target.exists():
             target.rmdir()  # empty (checked): the archive takes its place
         os.replace(folder, target)

@@ -15,7 +15,8 @@ makes it "(imported)"). A problem in a chat file is told with the member's name
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -23,14 +24,17 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from chatdesk.services import attachment_transfer
 from chatdesk.services.archive import MANIFEST, ArchivedChat, ArchiveError, ArchiveProgress
 from chatdesk.services.archive_reading import Archive, read_manifest
+from chatdesk.services.attachments import Carried
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.import_batch import ImportBatch, known_imports, refuse_known
 from chatdesk.services.records import ThreadRecord
 from chatdesk.services.transfer import (
     CheckedFile,
+    ImportCancelled,
     ImportProgress,
     ImportStage,
     ImportSteps,
@@ -69,6 +73,7 @@ def import_archive(
         total = sum(chat.messages for chat in chats)
         told = _Told(on_progress, should_stop, len(chats), total)
         checked = [_check(transfer, archive, n, chat, told) for n, chat in enumerate(chats)]
+        carried = {one.sha256: one for one in archive.attachments}
         skipped: list[tuple[str, str]] = []
         wanted = list(zip(chats, checked, strict=True))
         if not again:
@@ -81,7 +86,11 @@ def import_archive(
             wanted = [(c, one) for c, one in wanted if one.plan.imported_from not in known]
         titles_before = _titles(uow, user_id)
         order = wanted[::-1]  # the oldest first, so new ids keep the chats' order
-        with ImportBatch(uow, user_id) as batch:
+        used = {sha256 for _chat, one in wanted for sha256 in one.plan.attachments}
+        with ImportBatch(uow, user_id, transfer.attachments) as batch:
+            for sha256 in sorted(used):
+                told.stop_check()
+                _restore(batch, archive, carried[sha256], told)
             done = 0
             for n, (chat, one) in enumerate(order):
                 staged = transfer.stage(batch, one, told.steps(n, chat, done))
@@ -114,6 +123,10 @@ class _Told:
         self._chats = chats
         self._total = total
 
+    def stop_check(self) -> None:
+        if self._should_stop is not None and self._should_stop():
+            raise ImportCancelled
+
     def steps(self, n: int, chat: ArchivedChat, done: int = 0) -> ImportSteps:
         title = chat.title
 
@@ -140,12 +153,53 @@ def _check(
     except ValidationError as error:
         raise ArchiveError(f"{archive.place}: {chat.json}: {error}") from None
     plan = checked.plan
+    missing = sorted(plan.attachments - {one.sha256 for one in archive.attachments})
+    if missing:
+        raise ArchiveError(
+            f"{archive.place}: {chat.json} names the attached file {missing[0]}, which "
+            f"{MANIFEST} does not list."
+        )
     if (plan.messages, plan.executions) != (chat.messages, chat.executions):
         raise ArchiveError(
             f"{archive.place}: {MANIFEST} says {chat.json} holds {chat.messages:,} messages "
             f"and {chat.executions:,} runs; it holds {plan.messages:,} and {plan.executions:,}."
         )
     return checked
+
+
+_CHUNK = 1 << 20
+
+
+def _restore(batch: ImportBatch, archive: Archive, carried: Carried, told: _Told) -> None:
+    """One attached file of the archive into the store (checked while copied), held by
+    the batch."""
+    member = attachment_transfer.member_name(carried.sha256)
+    label = f"{archive.place}: {member}"
+
+    def chunks() -> Iterator[bytes]:
+        read = 0
+        with archive.open(member) as source:
+            while True:
+                told.stop_check()
+                try:
+                    chunk = source.read(_CHUNK)
+                except (zipfile.BadZipFile, OSError) as error:
+                    raise ArchiveError(f"{label} cannot be read ({error}).") from None
+                if not chunk:
+                    return
+                read += len(chunk)
+                if read > carried.size:
+                    raise ArchiveError(
+                        f"{label} holds more than the {carried.size:,} bytes {MANIFEST} says."
+                    )
+                yield chunk
+
+    try:
+        batch.restore_attachment(carried, chunks, label)
+    except ArchiveError:
+        raise
+    except ValidationError as error:
+        raise ArchiveError(str(error)) from None
 
 
 def _keep_activity(uow: UnitOfWork, staged: int, checked: CheckedFile) -> None:

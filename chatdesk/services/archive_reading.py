@@ -16,10 +16,11 @@ import posixpath
 import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from chatdesk.services import attachment_transfer
 from chatdesk.services.archive import (
     CHATS_DIR,
     FORMAT,
@@ -28,6 +29,7 @@ from chatdesk.services.archive import (
     ArchivedChat,
     ArchiveError,
 )
+from chatdesk.services.attachments import Carried
 
 MAX_MANIFEST_BYTES = 64 << 20
 MAX_MEMBER_BYTES = 1 << 30
@@ -45,6 +47,8 @@ class Archive:
     _open: Callable[[str], IO[bytes]]
     _size: Callable[[str], int]
     _close: Callable[[], None]
+    attachments: list[Carried] = field(default_factory=list)
+    """The attached files it carries (``attachments/<sha256>``), sizes checked."""
 
     def open(self, name: str) -> IO[bytes]:
         return self._open(name)
@@ -96,8 +100,19 @@ def _zip_archive(path: Path) -> Archive:
                 f"{path.name}: {MANIFEST} is too big ({manifest.file_size:,} bytes)."
             )
         with archive.open(manifest) as source:
-            chats = _checked_manifest(source.read(MAX_MANIFEST_BYTES + 1), path.name)
+            chats, files = _checked_manifest(source.read(MAX_MANIFEST_BYTES + 1), path.name)
         unpacked = 0
+        for carried in files:
+            member = attachment_transfer.member_name(carried.sha256)
+            info = infos.get(member)
+            if info is None or info.is_dir():
+                raise ArchiveError(f"{path.name}: {MANIFEST} names {member}, which is not in it.")
+            if info.file_size != carried.size:
+                raise ArchiveError(
+                    f"{path.name}: {member} holds {info.file_size:,} bytes; {MANIFEST} says "
+                    f"{carried.size:,}."
+                )
+            unpacked += info.file_size
         for n, chat in enumerate(chats):
             for member in (chat.json, chat.markdown):
                 info = infos.get(member)
@@ -127,7 +142,9 @@ def _zip_archive(path: Path) -> Archive:
         except except_bad as error:
             raise ArchiveError(f"{path.name}: {name} cannot be read ({error}).") from None
 
-    return Archive(path.name, chats, open_member, lambda name: infos[name].file_size, archive.close)
+    return Archive(
+        path.name, chats, open_member, lambda name: infos[name].file_size, archive.close, files
+    )
 
 
 def _folder_archive(folder: Path) -> Archive:
@@ -142,8 +159,20 @@ def _folder_archive(folder: Path) -> Archive:
         raise ArchiveError(f"{place} has no {MANIFEST}: not a chatdesk archive.") from None
     except OSError as error:
         raise ArchiveError(f"Cannot read {manifest}: {error.strerror or error}.") from None
-    chats = _checked_manifest(data, place)
+    chats, files = _checked_manifest(data, place)
     root = folder.resolve()
+    for carried in files:
+        member = attachment_transfer.member_name(carried.sha256)
+        file = (folder / member).resolve()
+        if not file.is_relative_to(root):
+            raise ArchiveError(f"{place}: {member} leaves the folder.")
+        if not file.is_file():
+            raise ArchiveError(f"{place}: {MANIFEST} names {member}, which is not in it.")
+        size = file.stat().st_size
+        if size != carried.size:
+            raise ArchiveError(
+                f"{place}: {member} holds {size:,} bytes; {MANIFEST} says {carried.size:,}."
+            )
     for n, chat in enumerate(chats):
         for member in (chat.json, chat.markdown):
             file = (folder / member).resolve()
@@ -161,11 +190,11 @@ def _folder_archive(folder: Path) -> Archive:
             raise ArchiveError(f"Cannot read {name}: {error.strerror or error}.") from None
 
     return Archive(
-        place, chats, open_member, lambda name: (folder / name).stat().st_size, lambda: None
+        place, chats, open_member, lambda name: (folder / name).stat().st_size, lambda: None, files
     )
 
 
-def _checked_manifest(data: bytes, place: str) -> list[ArchivedChat]:
+def _checked_manifest(data: bytes, place: str) -> tuple[list[ArchivedChat], list[Carried]]:
     where = f"{place}: {MANIFEST}"
     try:
         manifest = json.loads(data.decode("utf-8"))
@@ -206,7 +235,32 @@ def _checked_manifest(data: bytes, place: str) -> list[ArchivedChat]:
         messages, executions = counts
         assert isinstance(messages, int) and isinstance(executions, int)  # checked above
         checked.append(ArchivedChat(title, members[0], members[1], messages, executions))
-    return checked
+    return checked, _checked_files(manifest.get("attachments"), where)
+
+
+def _checked_files(files: object, where: str) -> list[Carried]:
+    """The manifest's ``attachments`` (absent in an archive from before them)."""
+    if files is None:
+        return []
+    if not isinstance(files, list):
+        raise ArchiveError(f"{where}: attachments: expected a list.")
+    checked: dict[str, Carried] = {}
+    total = 0
+    for n, item in enumerate(files):
+        try:
+            carried = attachment_transfer.checked_entry(item, f"{where}: attachments[{n}]")
+        except attachment_transfer.AttachmentTransferError as error:
+            raise ArchiveError(str(error)) from None
+        if carried.sha256 in checked:
+            raise ArchiveError(f"{where}: attachments[{n}]: {carried.sha256} is named twice.")
+        checked[carried.sha256] = carried
+        total += carried.size
+    if total > MAX_ARCHIVE_BYTES:
+        raise ArchiveError(
+            f"{where}: its attached files come to {total:,} bytes; chatdesk reads archives of "
+            f"up to {MAX_ARCHIVE_BYTES:,}."
+        )
+    return list(checked.values())
 
 
 _MEMBERS = (("json", ".json"), ("markdown", ".md"))

@@ -67,6 +67,11 @@ class AttachmentFiles:
             raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
         return self.root / sha256[:2] / sha256
 
+    def has(self, sha256: str, size: int) -> bool:
+        """Whether the file of ``sha256`` is stored, whole (of ``size`` bytes)."""
+        final = self.path(sha256)
+        return final.is_file() and final.stat().st_size == size
+
     def receive(self, source: Path, limit: int) -> Incoming:
         """Copy the regular file ``source`` (at most ``limit`` bytes) in; refuse it with
         a sentence for the person (``ValidationError``) when it cannot be taken."""
@@ -96,6 +101,11 @@ class AttachmentFiles:
         """``data`` (a pasted image) as an incoming copy, under the same rules."""
         _check_size(f"“{name}”", len(data), limit)
         return self._copy_from(iter([data]), f"“{name}”", limit)
+
+    def receive_stream(self, chunks: Iterator[bytes], name: str, limit: int) -> Incoming:
+        """Bytes from elsewhere (an archive's member) as an incoming copy, hashed while
+        copied, under the same rules; ``chunks`` may raise to stop the copy."""
+        return self._copy_from(chunks, f"“{name}”", limit)
 
     def place(self, incoming: Incoming) -> bool:
         """Move ``incoming`` to its place (the caller holds ``PLACING``); False when an

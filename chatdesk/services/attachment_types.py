@@ -98,6 +98,26 @@ def identify(path: Path, name: str, size: int) -> FileType:
     return found
 
 
+TEXT_MIME_TYPES = frozenset({*_TEXT_TYPES.values(), "text/plain"})
+
+
+def as_declared(found: FileType, kind: str, mime_type: str, label: str) -> FileType:
+    """``found`` (what the bytes are) if a file from elsewhere declared it truly as
+    ``kind`` and ``mime_type``; a text file keeps its declared text type (the name it
+    was told by is not at hand)."""
+    if kind != found.kind.value:
+        raise ValidationError(
+            f"{label} is said to be {kind!r} but its bytes are {found.kind.value!r}."
+        )
+    if found.kind is AttachmentKind.TEXT and mime_type in TEXT_MIME_TYPES:
+        return FileType(found.kind, mime_type)
+    if mime_type != found.mime_type:
+        raise ValidationError(
+            f"{label} is said to be {mime_type[:80]!r} but its bytes are {found.mime_type!r}."
+        )
+    return found
+
+
 def _identify(path: Path, head: bytes, name: str) -> FileType:
     label = f"“{name}”"
     for magic, image_format, mime in _IMAGES:

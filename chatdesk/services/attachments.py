@@ -13,9 +13,9 @@ without its file.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, delete, select
@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from chatdesk.services import attachment_links as links
 from chatdesk.services.attachment_files import PLACING, AttachmentFiles, Incoming
-from chatdesk.services.attachment_types import MAX_FILE_BYTES, FileType, identify
-from chatdesk.services.errors import NotFoundError, ServiceError
+from chatdesk.services.attachment_types import MAX_FILE_BYTES, FileType, as_declared, identify
+from chatdesk.services.errors import NotFoundError, ServiceError, ValidationError
 from chatdesk.services.records import AttachmentRecord
 from chatdesk.services.unit_of_work import UnitOfWork, after_commit, owned_message
 from chatdesk.store.base import utcnow
@@ -48,6 +48,17 @@ class Swept:
     copies: int
 
 
+@dataclass(frozen=True)
+class Carried:
+    """An attachment as a file from elsewhere (an archive, an export) declares it."""
+
+    sha256: str
+    size: int
+    mime_type: str
+    kind: str
+    created_at: datetime | None = None
+
+
 class AttachmentService:
     """Attachments of the acting user: add, read, find on disk, free."""
 
@@ -69,6 +80,57 @@ class AttachmentService:
         """``add`` for bytes in memory (a pasted image), named ``name``."""
         name = links.clean_file_name(name)
         return self._keep(user_id, self.files.receive_bytes(data, name, MAX_FILE_BYTES), name)
+
+    def restore(
+        self, holder_id: int, carried: Carried, chunks: Callable[[], Iterator[bytes]], label: str
+    ) -> int:
+        """The id of the attachment ``carried`` declares, held for ``holder_id`` (an
+        import's staging user): the one stored already (nothing is copied), or a copy
+        of ``chunks()`` whose SHA-256 (computed while copying) and size are what was
+        declared and whose type the stored-file checks accept as declared. A refusal
+        (``ValidationError`` naming ``label``) leaves no new file.
+        """
+        with PLACING, self._uow.write(background=True) as (session, _changes):
+            row = session.scalar(select(Attachment).where(Attachment.sha256 == carried.sha256))
+            if row is not None and self.files.has(row.sha256, row.size_bytes):
+                links.hold(session, holder_id, [row.id])
+                return row.id
+        incoming = self.files.receive_stream(chunks(), label, MAX_FILE_BYTES)
+        try:
+            if (incoming.sha256, incoming.size) != (carried.sha256, carried.size):
+                raise ValidationError(
+                    f"{label} does not hold the file it names: its bytes ({incoming.size:,}) "
+                    f"have another SHA-256 or size than declared ({carried.size:,})."
+                )
+            found = as_declared(
+                identify(incoming.temp, label, incoming.size),
+                carried.kind,
+                carried.mime_type,
+                label,
+            )
+        except BaseException:
+            self.files.discard(incoming)
+            raise
+        with PLACING:
+            placed = self.files.place(incoming)
+            try:
+                with self._uow.write(background=True) as (session, _changes):
+                    row = _stored(session, incoming, found, carried.created_at)
+                    links.hold(session, holder_id, [row.id])
+                    return row.id
+            except BaseException:
+                if placed:
+                    self.files.remove(incoming.sha256)
+                raise
+
+    def free_held(self, holder_id: int, ids: Collection[int]) -> None:
+        """Drop ``holder_id``'s holds on ``ids`` and free those nothing else keeps (an
+        import that stopped); their files go once that committed."""
+        if not ids:
+            return
+        with self._uow.write(background=True) as (session, _changes):
+            links.unhold(session, holder_id, ids)
+            self.free_unused(session, ids)
 
     def for_message(self, user_id: int, message_id: int) -> tuple[AttachmentRecord, ...]:
         """The files of a message the user owns, in order."""
@@ -160,8 +222,11 @@ class AttachmentService:
         return removed
 
 
-def _stored(session: Session, incoming: Incoming, found: FileType) -> Attachment:
-    """The row of this content, made now if there is none."""
+def _stored(
+    session: Session, incoming: Incoming, found: FileType, created_at: datetime | None = None
+) -> Attachment:
+    """The row of this content, made now if there is none (``created_at``: a restored
+    one's time)."""
     row = session.scalar(select(Attachment).where(Attachment.sha256 == incoming.sha256))
     if row is None:
         row = Attachment(
@@ -172,6 +237,8 @@ def _stored(session: Session, incoming: Incoming, found: FileType) -> Attachment
             width=found.width,
             height=found.height,
         )
+        if created_at is not None:
+            row.created_at = created_at
         session.add(row)
         session.flush()
     return row

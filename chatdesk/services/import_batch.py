@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from chatdesk.services import message_tree as tree
+from chatdesk.services.attachments import AttachmentService, Carried
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.records import ThreadRecord
@@ -132,8 +133,13 @@ class ImportBatch:
     deletes what was staged.
     """
 
-    def __init__(self, uow: UnitOfWork, user_id: int) -> None:
+    def __init__(
+        self, uow: UnitOfWork, user_id: int, attachments: AttachmentService | None = None
+    ) -> None:
         self._uow = uow
+        self._attachments = attachments
+        self.attachment_ids: dict[str, int] = {}
+        """The attached files of the batch (digest -> id), held by its staging user."""
         self.user_id = user_id
         self._name = _Name(STAGING, user_id, secrets.token_hex(4), _short(uow.owner))
         self.staging_id = 0
@@ -162,8 +168,30 @@ class ImportBatch:
                     _discard(self._uow, self.staging_id, self.on_discard)
                 except Exception:  # the next import clears what is left; keep the first error
                     log.exception("could not delete the rows of a stopped import")
+                self._free_attachments()
         finally:
             _ONE_AT_A_TIME.release()
+
+    def restore_attachment(
+        self, carried: Carried, chunks: Callable[[], Iterator[bytes]], label: str
+    ) -> int:
+        """The attachment ``carried`` declares, found or copied in from ``chunks()`` and
+        held until the batch is published (dropped with it otherwise); its id."""
+        assert self._attachments is not None, "an ImportBatch without attachments"
+        found = self.attachment_ids.get(carried.sha256)
+        if found is None:
+            found = self._attachments.restore(self.staging_id, carried, chunks, label)
+            self.attachment_ids[carried.sha256] = found
+        return found
+
+    def _free_attachments(self) -> None:
+        """The batch's attachments nothing else keeps go (rows now, files after)."""
+        if self._attachments is None or not self.attachment_ids:
+            return
+        try:
+            self._attachments.free_held(self.staging_id, self.attachment_ids.values())
+        except Exception:  # the start-up sweep frees them
+            log.exception("could not free the attachments of a stopped import")
 
     @property
     def staged_threads(self) -> int:

@@ -61,9 +61,10 @@ from sqlalchemy.orm import Session
 
 from chatdesk.private_files import write_atomically
 from chatdesk.redact import redact, redact_data, redact_known
-from chatdesk.services import archive, chat_extras, trace_transfer
+from chatdesk.services import archive, attachment_transfer, chat_extras, trace_transfer
 from chatdesk.services import message_tree as tree
 from chatdesk.services.archive import ArchiveProgressCallback, ChatChoice, ExportResult
+from chatdesk.services.attachments import AttachmentService
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.foreign.chat import Source
 from chatdesk.services.import_batch import ImportBatch, known_imports, refuse_known
@@ -227,8 +228,9 @@ def _json_line(value: Any) -> str:
 class TransferService:
     """Exports the acting user's threads and imports files as new threads of theirs."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, attachments: AttachmentService) -> None:
         self._uow = uow
+        self.attachments = attachments
 
     # -- export ------------------------------------------------------------------------
 
@@ -290,6 +292,7 @@ class TransferService:
                     out.write(("," if k else "") + "\n    " + _json_line(step))
                 out.write("]}")
             out.write('\n],\n"messages": [')
+            files = attachment_transfer.links_by_message(session, thread.id)
             rows = _parents_first(_stream(session, _MESSAGE_COLUMNS, Message, thread.id))
             for n, row in enumerate(rows):
                 entry = {
@@ -305,6 +308,8 @@ class TransferService:
                     "updated_at": _stamp(row.updated_at),
                     "chosen_at": _stamp(row.chosen_at),
                 }
+                if row.id in files:
+                    entry["attachments"] = files[row.id]
                 out.write(("," if n else "") + "\n  " + _json_line(entry))
                 if on_message is not None:
                     on_message(n + 1)
@@ -487,7 +492,7 @@ class TransferService:
         plan = checked.plan
         if not again:
             refuse_known(self._uow, user_id, {plan.imported_from: plan.thread.title})
-        with ImportBatch(self._uow, user_id) as batch:
+        with ImportBatch(self._uow, user_id, self.attachments) as batch:
             batch.on_discard = lambda done, total: steps.report(ImportStage.DISCARDING, done, total)
             self.stage(batch, checked, steps)
             (record,) = batch.publish()
@@ -513,7 +518,7 @@ class TransferService:
             refuse_known(self._uow, user_id, titles)
             known = known_imports(self._uow, user_id, titles)
             checked = [c for c in checked if c.plan.imported_from not in known]
-        with ImportBatch(self._uow, user_id) as batch:
+        with ImportBatch(self._uow, user_id, self.attachments) as batch:
             batch.on_discard = lambda done, total: steps.report(ImportStage.DISCARDING, done, total)
             for one in checked:
                 self.stage(batch, one, steps)
@@ -571,13 +576,16 @@ class TransferService:
             }
         )
         chat_extras.stage_rules(self._uow, staged, thread.extras)
-        leaf = self._stage_rows(batch.staging_id, staged, checked, steps)
+        missing = sorted(plan.attachments - batch.attachment_ids.keys())
+        if missing:
+            raise TransferError(f"A message carries the file {missing[0]}, which the file lacks.")
+        leaf = self._stage_rows(batch, staged, checked, steps)
         with self._uow.write(background=True) as (session, _changes):
             batch.set_leaf(session, staged, leaf)
         return staged
 
     def _stage_rows(
-        self, staging: int, thread_id: int, checked: CheckedFile, steps: ImportSteps
+        self, batch: ImportBatch, thread_id: int, checked: CheckedFile, steps: ImportSteps
     ) -> int | None:
         """Read the file again and write its rows, a chunk per short transaction; the
         new id of the file's current leaf, if it names one.
@@ -586,7 +594,7 @@ class TransferService:
         the other list fast, wherever it is in the file.
         """
         plan = checked.plan
-        writer = _ChunkWriter(self._uow, staging, thread_id, plan.messages, steps)
+        writer = _ChunkWriter(self._uow, batch, thread_id, plan.messages, steps)
         for key in _LISTS:
             with checked.reopen() as source:
                 items = list_items(source, key, step=writer.step, backend=checked.backend)
@@ -603,10 +611,11 @@ class _ChunkWriter:
     """Pass two's rows, written under the staging user ``WRITE_CHUNK`` at a time."""
 
     def __init__(
-        self, uow: UnitOfWork, staging: int, thread_id: int, total: int, steps: ImportSteps
+        self, uow: UnitOfWork, batch: ImportBatch, thread_id: int, total: int, steps: ImportSteps
     ) -> None:
         self._uow = uow
-        self._staging = staging
+        self._staging = batch.staging_id
+        self._attachment_ids = batch.attachment_ids
         self._thread_id = thread_id
         self._total = total
         self._steps = steps
@@ -671,6 +680,15 @@ class _ChunkWriter:
                 if item.ref is not None:
                     self._message_ids[item.ref] = new_id
                 self._last_message = new_id
+            try:
+                attachment_transfer.write_links(
+                    session,
+                    ids,
+                    [item.attachments for item in self._messages],
+                    self._attachment_ids,
+                )
+            except KeyError:
+                raise TransferError("The file changed while it was being imported.") from None
             if links:  # parents come first in the file, so each has its id by now
                 table = Message.__table__
                 assert isinstance(table, Table)
@@ -847,6 +865,8 @@ class _Plan:
     messages: int
     imported_from: str
     """``chatdesk:<sha-256 of the file>``: the same file imported again is recognised."""
+    attachments: frozenset[str] = frozenset()
+    """The digests of the files its messages carry."""
 
 
 @dataclass(frozen=True)
@@ -907,6 +927,7 @@ class _Check:
         self._refs: set[object] = set()
         self._triggered: set[object] = set()
         self._messages: set[object] = set()
+        self._files: set[str] = set()
 
     def part(self, part: Part) -> None:
         """A member of the top-level object, or (unbuilt) an item of a list."""
@@ -955,6 +976,7 @@ class _Check:
             return
         message = _message_values(n, item)
         self._check_tree(n, message)
+        self._files.update(link.sha256 for link in message.attachments)
         ref, values = message.execution, message.values
         if ref is None:
             return
@@ -985,7 +1007,13 @@ class _Check:
         if leaf is not None and leaf not in self._messages:
             raise TransferError(f"thread.current_leaf: no message has ref {leaf!r}.")
         counts = self._counts
-        return _Plan(self._thread, counts["executions"], counts["messages"], imported_from)
+        return _Plan(
+            self._thread,
+            counts["executions"],
+            counts["messages"],
+            imported_from,
+            frozenset(self._files),
+        )
 
 
 def _told(items: Iterator[Any]) -> Iterator[Any]:
@@ -1078,6 +1106,7 @@ class _MessageItem:
     ref: object | None
     parent: object | None
     values: dict[str, Any]
+    attachments: tuple[attachment_transfer.Link, ...] = ()
 
 
 LINE = object()
@@ -1120,7 +1149,11 @@ def _message_values(n: int, item: object) -> _MessageItem:
         "chosen_at": _time(item, "chosen_at", where, required=False) or created,
     }
     parent = _ref(item.get("parent"), f"{where}.parent") if "parent" in item else LINE
-    return _MessageItem(ref, _ref(item.get("ref"), f"{where}.ref"), parent, values)
+    try:
+        files = attachment_transfer.checked_links(item, where)
+    except attachment_transfer.AttachmentTransferError as error:
+        raise TransferError(str(error)) from None
+    return _MessageItem(ref, _ref(item.get("ref"), f"{where}.ref"), parent, values, files)
 
 
 _TYPE_NAMES = {str: "text", dict: "an object", list: "a list", bool: "true or false"}

@@ -20,14 +20,23 @@ from chatdesk.store.base import Base
 from chatdesk.store.migrate import Store, open_store
 from chatdesk.store.models import Thread
 from chatdesk.vocabulary import ExecutionStatus, ToolRule
+from tests.support import attached
 
 E = ExecutionStatus
 HOSTILE = "NUL \x00, lone \ud800 surrogate, 日本語 🎉, RTL \u202e, ``` open fence"
-TABLES = {"threads", "messages", "executions", "execution_logs", "thread_tool_rules"}
-"""What a chat is made of (``users`` is who imports: the acting user)."""
-NOT_EXPORTED_YET = {"attachments", "message_attachments", "attachment_holds"}
-"""Attached files (issue 19): storage first; their export and import come next, and
-then these tables move to ``TABLES`` (holds are pending state and never travel)."""
+TABLES = {
+    "threads",
+    "messages",
+    "executions",
+    "execution_logs",
+    "thread_tool_rules",
+    "attachments",
+    "message_attachments",
+    "attachment_holds",
+}
+"""What a chat is made of (``users`` is who imports: the acting user). Holds are
+pending state and never travel: both sides have none once every file is sent, so an
+import that left its staging holds behind fails the comparison."""
 LEFT_OUT = {
     ("threads", "user_id"): "the chats belong to whoever imports them",
     ("messages", "user_id"): "the chats belong to whoever imports them",
@@ -72,12 +81,20 @@ def _run(services: Services, me: int, sent: Any, status: E, text: str, steps: in
     return run
 
 
-def _history(services: Services, me: int) -> None:
-    """Chats with versions and flips, failed and cancelled runs, long traces, settings."""
+def _history(services: Services, me: int, files: Path) -> None:
+    """Chats with versions and flips, failed and cancelled runs, long traces, settings,
+    attached files (a PNG and a PDF on one message, the PNG again under another name in
+    another chat, a text file)."""
+    files.mkdir(exist_ok=True)
+    photo = services.attachments.add(me, attached.png(files / "map.png", (40, 30), "blue"))
+    plan = services.attachments.add(me, attached.pdf(files / "plan.pdf", "Day 1: Lisbon"))
+    notes = services.attachments.add(me, _text(files / "notes.md", "# Packing 日本語\n"))
     main = services.threads.create(
         me, "Trip planning", crew="research-writer", model="openai/x", system_prompt="Be brief."
     )
-    first = services.messages.send(me, main.id, "Where should I go? " + HOSTILE)
+    first = services.messages.send(
+        me, main.id, "Where should I go? " + HOSTILE, attachments=[photo, plan]
+    )
     _run(services, me, first, E.COMPLETED, "Lisbon. " + HOSTILE, steps=250)
     again = services.messages.regenerate(me, first.message.id)  # a second version of the reply
     _run(services, me, again, E.FAILED, "half an answ", steps=5)
@@ -89,16 +106,31 @@ def _history(services: Services, me: int) -> None:
     _run(services, me, edited, E.COMPLETED, "Seville.", steps=1)
     reply = services.messages.list(me, main.id, limit=100).messages[1]
     services.messages.switch_version(me, reply.id, -1, find_leaf=False)  # a flip, leaf unset
-    services.messages.send(me, main.id, "a note to self", triggers_execution=False)
+    services.messages.send(
+        me, main.id, "a note to self", triggers_execution=False, attachments=[notes]
+    )
     services.threads.update(me, main.id, pinned=True, draft="half-typed 日本語 🎉")
     services.tool_rules.set_rule(me, main.id, "parrot", ToolRule.DISABLED, True)
     services.tool_rules.set_rule(me, main.id, "time/now", ToolRule.APPROVED, True)
 
+    again_photo = services.attachments.add(me, attached.png(files / "same.png", (40, 30), "blue"))
     for title in ("New chat", "New chat", "../../etc/passwd", "CON"):  # alike and hostile names
         chat = services.threads.create(me, title)
-        sent = services.messages.send(me, chat.id, f"hello from {title}")
+        carried = [again_photo] if title == "CON" else []
+        sent = services.messages.send(me, chat.id, f"hello from {title}", attachments=carried)
         _run(services, me, sent, E.COMPLETED, f"hi, {title}", steps=4)
     services.threads.create(me, "Empty chat")
+
+
+def _text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _stored_bytes(services: Services) -> dict[str, bytes]:
+    """Every stored attachment file, by the digest it is stored under."""
+    files = services.attachments.files
+    return {digest: files.path(digest).read_bytes() for digest in files.stored()}
 
 
 def _id_columns(table: Table) -> dict[str, str]:
@@ -115,7 +147,7 @@ def _canonical(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the chat tables, ids replaced by a key that names the row by what it
     holds (the same in both databases), every other column as stored."""
     tables = {t.name: t for t in Base.metadata.sorted_tables}
-    assert set(tables) == TABLES | {"users"} | NOT_EXPORTED_YET, "a new table: export it too"
+    assert set(tables) == TABLES | {"users"}, "a new table: export it too"
     with store.engine.connect() as connection:
         rows = {name: list(connection.execute(select(tables[name])).mappings()) for name in TABLES}
     keys: dict[tuple[str, int], Any] = {}
@@ -134,6 +166,8 @@ def _canonical(store: Store) -> dict[str, list[tuple[Any, ...]]]:
         keys["execution_logs", row["id"]] = (keys["executions", row["execution_id"]], row["seq"])
     for row in rows["thread_tool_rules"]:
         keys["thread_tool_rules", row["id"]] = (row["tool"], row["rule"])
+    for row in rows["attachments"]:
+        keys["attachments", row["id"]] = row["sha256"]
     leaves = _resolved_leaves(store)
     canonical: dict[str, list[tuple[Any, ...]]] = {}
     for name in sorted(TABLES):
@@ -141,6 +175,7 @@ def _canonical(store: Store) -> dict[str, list[tuple[Any, ...]]]:
         ids = _id_columns(table)
         if name == "messages":
             ids["parent_id"] = "messages"  # part of a composite key with its thread
+        ids.pop("position", None)  # of a message's files: a place, not an id
         columns = [c.name for c in table.columns if (name, c.name) not in LEFT_OUT]
         assert len(columns) == len(table.columns) - sum(t == name for t, _c in LEFT_OUT)
         out = []
@@ -176,7 +211,7 @@ def _resolved_leaves(store: Store) -> dict[int, int | None]:
 def restored(tmp_path: Path) -> Iterator[Services]:
     """An empty data dir's services."""
     store = open_store(f"sqlite:///{tmp_path / 'restored' / 'chatdesk.db'}")
-    yield Services(store)
+    yield Services(store, attachments_dir=tmp_path / "restored" / "attachments")
     store.close()
 
 
@@ -186,7 +221,7 @@ def test_an_archive_gives_back_the_same_history_row_for_row(
 ) -> None:
     if services.store.engine.dialect.name != "sqlite":
         pytest.skip("compares two SQLite files")
-    _history(services, user_id)
+    _history(services, user_id, tmp_path / "files")
     target = tmp_path / ("all.zip" if as_zip else "all")
     written = services.transfer.export_archive(user_id, target, as_zip=as_zip)
     assert (written.chats, written.skipped) == (6, ())
@@ -201,13 +236,16 @@ def test_an_archive_gives_back_the_same_history_row_for_row(
     original, copy = _canonical(services.store), _canonical(restored.store)
     for table in sorted(TABLES):
         assert copy[table] == original[table], table
+    assert len(original["attachments"]) == 3 and len(original["message_attachments"]) == 4
+    assert _stored_bytes(restored) == _stored_bytes(services)
+    assert len(_stored_bytes(services)) == 3
 
 
 def test_the_comparison_sees_a_dropped_column(
     services: Services, user_id: int, restored: Services, tmp_path: Path
 ) -> None:
     """The row-for-row comparison fails when one column of one row differs."""
-    _history(services, user_id)
+    _history(services, user_id, tmp_path / "files")
     services.transfer.export_archive(user_id, tmp_path / "all.zip", as_zip=True)
     me = restored.users.ensure()
     restored.transfer.import_archive(me, tmp_path / "all.zip")
