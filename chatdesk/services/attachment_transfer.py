@@ -12,11 +12,15 @@ carries); the bytes themselves are checked while they are copied in
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -45,6 +49,10 @@ class Link:
     position: int
 
 
+_RAW_CHUNK = 3 << 18
+"""Bytes per base64 piece written (a multiple of 3: the pieces join into one text)."""
+
+
 def member_name(sha256: str) -> str:
     return f"{MEMBER_DIR}/{sha256}"
 
@@ -71,6 +79,26 @@ def links_by_message(session: Session, thread_id: int) -> dict[int, list[dict[st
         found.setdefault(message_id, []).append(
             {"sha256": sha256, "file_name": file_name, "position": position}
         )
+    return found
+
+
+def shown_by_message(session: Session, thread_id: int) -> dict[int, list[tuple[str, int, str]]]:
+    """Each message of the thread that carries files: their names, sizes and types."""
+    query = (
+        select(
+            MessageAttachment.message_id,
+            MessageAttachment.file_name,
+            Attachment.size_bytes,
+            Attachment.mime_type,
+        )
+        .join(Attachment, Attachment.id == MessageAttachment.attachment_id)
+        .join(Message, Message.id == MessageAttachment.message_id)
+        .where(Message.thread_id == thread_id)
+        .order_by(MessageAttachment.message_id, MessageAttachment.position)
+    )
+    found: dict[int, list[tuple[str, int, str]]] = {}
+    for message_id, file_name, size, mime_type in session.execute(query):
+        found.setdefault(message_id, []).append((file_name, size, mime_type))
     return found
 
 
@@ -111,6 +139,13 @@ def entry(carried: Carried) -> dict[str, Any]:
     }
 
 
+def write_base64(path: Path, out: TextIO) -> None:
+    """The stored file at ``path`` as base64 text, a piece at a time."""
+    with path.open("rb") as source:
+        while chunk := source.read(_RAW_CHUNK):
+            out.write(base64.b64encode(chunk).decode("ascii"))
+
+
 # -- import ---------------------------------------------------------------------------------
 
 
@@ -136,6 +171,39 @@ def checked_entry(item: object, where: str) -> Carried:
         raise AttachmentTransferError(f"{where}.kind: expected one of {allowed}.")
     assert isinstance(kind, str)
     return Carried(sha256, size, mime_type, kind, _time(item.get("created_at"), where))
+
+
+def checked_embedded(item: object, where: str) -> Carried:
+    """A one-chat JSON's ``attachments[n]``: its description checked, and its ``data``
+    base64 of exactly the bytes described (size and SHA-256)."""
+    carried = checked_entry(item, where)
+    assert isinstance(item, dict)  # checked_entry saw it
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in base64_chunks(item.get("data"), f"{where}.data"):
+        size += len(chunk)
+        digest.update(chunk)
+    if (size, digest.hexdigest()) != (carried.size, carried.sha256):
+        raise AttachmentTransferError(
+            f"{where}.data: {size:,} bytes whose SHA-256 or size is not the one described."
+        )
+    return carried
+
+
+_B64_CHUNK = 4 << 18
+
+
+def base64_chunks(data: object, where: str) -> Iterator[bytes]:
+    """The bytes the base64 text ``data`` holds, a piece at a time."""
+    if not isinstance(data, str):
+        raise AttachmentTransferError(f"{where}: expected base64 text.")
+    if len(data) > 4 * ((MAX_FILE_BYTES + 2) // 3):
+        raise AttachmentTransferError(f"{where}: larger than the most a file attached can be.")
+    for start in range(0, len(data), _B64_CHUNK):
+        try:
+            yield base64.b64decode(data[start : start + _B64_CHUNK], validate=True)
+        except (binascii.Error, ValueError):
+            raise AttachmentTransferError(f"{where}: not base64.") from None
 
 
 def checked_digest(value: object, where: str) -> str:

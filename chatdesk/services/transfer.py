@@ -52,6 +52,7 @@ from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any, TextIO, cast
@@ -64,7 +65,7 @@ from chatdesk.redact import redact, redact_data, redact_known
 from chatdesk.services import archive, attachment_transfer, chat_extras, trace_transfer
 from chatdesk.services import message_tree as tree
 from chatdesk.services.archive import ArchiveProgressCallback, ChatChoice, ExportResult
-from chatdesk.services.attachments import AttachmentService
+from chatdesk.services.attachments import AttachmentService, Carried
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.foreign.chat import Source
 from chatdesk.services.import_batch import ImportBatch, known_imports, refuse_known
@@ -103,6 +104,11 @@ VERSION = 1
 PAGE = 1_000
 MAX_IMPORT_BYTES = 1 << 30
 """A file larger than 1 GiB is refused before it is read."""
+MAX_EMBEDDED_BYTES = 250_000_000
+"""The attached files one chat's JSON carries (in base64, a third more): past this, an
+archive carries them."""
+FILES = "attachments"
+"""The top-level list of a one-chat JSON's attached files."""
 MAX_CREW_CHARS = 100
 MAX_MODEL_CHARS = 200
 INTERRUPTED_IMPORT = "Interrupted: this reply was still running when the chat was exported."
@@ -241,8 +247,12 @@ class TransferService:
         out: TextIO,
         *,
         on_message: Callable[[int], None] | None = None,
+        with_files: bool = False,
     ) -> None:
         """Write the thread to ``out`` as chatdesk JSON, streaming its rows.
+
+        ``with_files``: the attached files too, in base64 (a one-chat export; an archive
+        carries them as members of their own), refused past ``MAX_EMBEDDED_BYTES``.
 
         ``on_message(n)`` hears each message as the ``n``-th is written (an archive's
         progress, which may stop the export by raising).
@@ -313,7 +323,27 @@ class TransferService:
                 out.write(("," if n else "") + "\n  " + _json_line(entry))
                 if on_message is not None:
                     on_message(n + 1)
-            out.write("\n]}\n")
+            out.write("\n]")
+            if with_files:
+                self._write_files(session, thread.id, out)
+            out.write("}\n")
+
+    def _write_files(self, session: Session, thread_id: int, out: TextIO) -> None:
+        """The thread's attached files, each once, their bytes streamed as base64."""
+        carried = attachment_transfer.carried_by(session, thread_id)
+        total = sum(one.size for one in carried)
+        if total > MAX_EMBEDDED_BYTES:
+            raise ValidationError(
+                f"This chat's attached files come to {total:,} bytes, more than one JSON "
+                f"file carries ({MAX_EMBEDDED_BYTES:,}); export it in an archive instead."
+            )
+        out.write(',\n"attachments": [')
+        for n, one in enumerate(carried):
+            head = _json_line(attachment_transfer.entry(one))[:-1]
+            out.write(("," if n else "") + "\n  " + head + ', "data": "')
+            attachment_transfer.write_base64(self.attachments.files.path(one.sha256), out)
+            out.write('"}')
+        out.write("\n]")
 
     def write_markdown(
         self, user_id: int, thread_id: int, out: TextIO, *, all_branches: bool = False
@@ -333,6 +363,7 @@ class TransferService:
             if thread.system_prompt:
                 out.write("\n**System prompt**\n\n" + fenced(thread.system_prompt, "text"))
             errors = _errors(session, thread.id)
+            files = attachment_transfer.shown_by_message(session, thread.id)
             if all_branches:
                 versions = _sibling_places(session, thread.id)
                 rows = _parents_first(_stream(session, _MESSAGE_COLUMNS, Message, thread.id))
@@ -357,13 +388,19 @@ class TransferService:
                     out.write(contained_markdown(_readable(redact_known(row.content))))
                 elif status is MessageStatus.COMPLETED:
                     out.write("*(empty)*\n")
+                if row.id in files:
+                    out.write("\n**Attached:**\n\n")
+                    out.write("".join(f"- {_attached_line(*shown)}\n" for shown in files[row.id]))
                 error = (row.meta or {}).get("error") or errors.get(row.execution_id)
                 if status is MessageStatus.FAILED and isinstance(error, str) and error:
                     out.write(f"\n> **Failed:** {_one_line(redact(error))}\n")
 
     def export_json(self, user_id: int, thread_id: int, path: Path | str) -> None:
-        """``write_json`` into ``path``, replacing it only once the whole file is written."""
-        write_atomically(Path(path), lambda out: self.write_json(user_id, thread_id, out))
+        """``write_json`` into ``path`` with the attached files, replacing it only once
+        the whole file is written."""
+        write_atomically(
+            Path(path), lambda out: self.write_json(user_id, thread_id, out, with_files=True)
+        )
 
     def export_markdown(
         self, user_id: int, thread_id: int, path: Path | str, *, all_branches: bool = False
@@ -490,10 +527,12 @@ class TransferService:
         """Check the whole file (pass one), then write it out of sight and show it (two)."""
         checked = self.check(reopen, size, steps)
         plan = checked.plan
+        plan.check_carried()
         if not again:
             refuse_known(self._uow, user_id, {plan.imported_from: plan.thread.title})
         with ImportBatch(self._uow, user_id, self.attachments) as batch:
             batch.on_discard = lambda done, total: steps.report(ImportStage.DISCARDING, done, total)
+            self._restore_files(batch, checked, steps)
             self.stage(batch, checked, steps)
             (record,) = batch.publish()
         return ImportResult(record, plan.messages, plan.executions)
@@ -513,6 +552,8 @@ class TransferService:
         were, ``AlreadyImportedError``."""
         steps = ImportSteps(on_progress, should_stop)
         checked = [self.check(reopen, size, steps) for reopen, size in sources]
+        for one in checked:
+            one.plan.check_carried()
         if not again:
             titles = {c.plan.imported_from: c.plan.thread.title for c in checked}
             refuse_known(self._uow, user_id, titles)
@@ -521,6 +562,7 @@ class TransferService:
         with ImportBatch(self._uow, user_id, self.attachments) as batch:
             batch.on_discard = lambda done, total: steps.report(ImportStage.DISCARDING, done, total)
             for one in checked:
+                self._restore_files(batch, one, steps)
                 self.stage(batch, one, steps)
             records = batch.publish()
         return [
@@ -553,9 +595,41 @@ class TransferService:
                 items = list_items(source, key, step=read(scan), backend=backend)
                 for index, item in enumerate(_told(items)):
                     check.item(key, index, item)
+        if check.has_files:
+            with reopen() as source:
+                items = list_items(source, FILES, step=read(scans - 1), backend=backend)
+                for index, item in enumerate(_told(items)):
+                    check.carried(index, item)
         plan = check.finish(f"{Source.CHATDESK.value}:{digest.hexdigest()}")
         steps(ImportStage.READING, scans * size, scans * size)
         return CheckedFile(plan, reopen, backend)
+
+    def _restore_files(self, batch: ImportBatch, checked: CheckedFile, steps: ImportSteps) -> None:
+        """The files a one-chat JSON carries and its messages use, into the store (each
+        checked again while copied) and held by ``batch``: one more read of the file."""
+        wanted = checked.plan.attachments
+        if not wanted or not checked.plan.carried:
+            return
+        with checked.reopen() as source:
+            items = list_items(source, FILES, step=lambda _done: None, backend=checked.backend)
+            for n, item in enumerate(_told(items)):
+                steps(ImportStage.WRITING, 0, checked.plan.messages)
+                try:
+                    one = attachment_transfer.checked_entry(item, f"{FILES}[{n}]")
+                except attachment_transfer.AttachmentTransferError:
+                    raise TransferError("The file changed while it was being imported.") from None
+                if one.sha256 not in wanted:
+                    continue
+                data = item.get("data")
+                label = f"{FILES}[{n}]"
+                try:
+                    batch.restore_attachment(
+                        one, partial(attachment_transfer.base64_chunks, data, label), label
+                    )
+                except TransferError:
+                    raise
+                except ValidationError as error:
+                    raise TransferError(str(error)) from None
 
     def stage(self, batch: ImportBatch, checked: CheckedFile, steps: ImportSteps) -> int:
         """Write a checked file's chat into ``batch``; the staged thread's id."""
@@ -838,6 +912,27 @@ def fenced(text: str, language: str = "") -> str:
     return f"{fence}{language}\n{body}{fence}\n"
 
 
+def code_span(text: str) -> str:
+    """``text`` as inline code: shown as is, never a link, an image or HTML."""
+    text = _one_line(text)
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _attached_line(file_name: str, size: int, mime_type: str) -> str:
+    """One attached file in Markdown: its name, type and size (the file is not there)."""
+    return f"{code_span(file_name)} ({_one_line(mime_type)}, {_size_words(size)})"
+
+
+def _size_words(size: int) -> str:
+    for unit, step in (("MB", 1_000_000), ("kB", 1_000)):
+        if size >= step:
+            return f"{size / step:,.1f} {unit}"
+    return f"{size:,} bytes"
+
+
 def _human_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -867,6 +962,16 @@ class _Plan:
     """``chatdesk:<sha-256 of the file>``: the same file imported again is recognised."""
     attachments: frozenset[str] = frozenset()
     """The digests of the files its messages carry."""
+    carried: tuple[Carried, ...] = ()
+    """The files a one-chat JSON carries itself (``FILES``)."""
+
+    def check_carried(self) -> None:
+        """A one-chat JSON carries every file its messages name."""
+        missing = sorted(self.attachments - {one.sha256 for one in self.carried})
+        if missing:
+            raise TransferError(
+                f"A message carries the attached file {missing[0]}, which the file lacks."
+            )
 
 
 @dataclass(frozen=True)
@@ -928,6 +1033,21 @@ class _Check:
         self._triggered: set[object] = set()
         self._messages: set[object] = set()
         self._files: set[str] = set()
+        self._carried: dict[str, Carried] = {}
+
+    @property
+    def has_files(self) -> bool:
+        return FILES in self._seen
+
+    def carried(self, n: int, item: Any) -> None:
+        """``attachments[n]`` of a one-chat JSON: described truly, its bytes whole."""
+        try:
+            one = attachment_transfer.checked_embedded(item, f"{FILES}[{n}]")
+        except attachment_transfer.AttachmentTransferError as error:
+            raise TransferError(str(error)) from None
+        if one.sha256 in self._carried:
+            raise TransferError(f"{FILES}[{n}].sha256: {one.sha256} is carried twice.")
+        self._carried[one.sha256] = one
 
     def part(self, part: Part) -> None:
         """A member of the top-level object, or (unbuilt) an item of a list."""
@@ -1013,6 +1133,7 @@ class _Check:
             counts["messages"],
             imported_from,
             frozenset(self._files),
+            tuple(self._carried.values()),
         )
 
 
