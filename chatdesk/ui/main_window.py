@@ -49,6 +49,7 @@ from chatdesk.ui.chat.attaching import LIMITS, Attaching, FileDrops
 from chatdesk.ui.chat.branch_actions import BranchActions
 from chatdesk.ui.chat.chat_actions import ChatActions
 from chatdesk.ui.chat.composer import Composer
+from chatdesk.ui.chat.image_viewer import AttachmentOpener
 from chatdesk.ui.chat.markdown_render import is_openable_url
 from chatdesk.ui.chat.message_delegate import COLUMN_MAX
 from chatdesk.ui.chat.message_model import MessageListModel
@@ -195,6 +196,9 @@ class MainWindow(QMainWindow):
             self,
         )
         self.message_drops = FileDrops(self.message_view.viewport())
+        self.opener = AttachmentOpener(
+            self.services.attachments, self.user_id, self.tasks, self.notices, self
+        )
         self.tool_approval = ToolApprovalPanel(self.chat_pane)
         self.tool_approval.setMaximumWidth(COLUMN_MAX)
         approval_row = QHBoxLayout()
@@ -380,6 +384,7 @@ class MainWindow(QMainWindow):
         self.composer.image_given.connect(self.attaching.add_image)
         self.message_drops.urls_dropped.connect(self.attaching.add_urls)
         self.composer.chips.remove_requested.connect(self.attaching.remove)
+        self.message_view.attachment_clicked.connect(self.on_attachment_clicked)
         chips = self.composer.chip_model
         for signal in (chips.rowsInserted, chips.rowsRemoved, chips.modelReset, chips.dataChanged):
             signal.connect(self.on_chips_changed)
@@ -725,6 +730,15 @@ class MainWindow(QMainWindow):
         paths = self.choose_attachment_paths()
         if paths:
             self.attaching.add_paths(paths)
+
+    def on_attachment_clicked(self, message_id: int, attachment_id: int) -> None:
+        """Open a file a message carries (only its stored copy, found by id)."""
+        row = self.message_model.row_of(message_id)
+        files = self.message_model.record(row).attachments if row is not None else ()
+        for record in files:
+            if record.id == attachment_id:
+                self.opener.open(record)
+                return
 
     def on_chips_changed(self, *_args: object) -> None:
         self.composer.set_file_count(self.composer.chip_model.counted())

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fpdf import FPDF
 from PIL import Image
-from PySide6.QtCore import QMimeData, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QImage
 from pytestqt.qtbot import QtBot
 
@@ -23,7 +23,9 @@ from chatdesk.services import Services
 from chatdesk.services.attachment_types import MAX_FILES_PER_MESSAGE
 from chatdesk.services.errors import ValidationError
 from chatdesk.testing import attach_files, chips, drop_files, rows, wait_for_chips
+from chatdesk.ui.chat import image_viewer
 from chatdesk.ui.chat.attachment_chips import ChipDelegate, ChipRoles
+from chatdesk.ui.chat.image_viewer import ImageViewer
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.notices import NoticeKind
 from tests.support.gui_lag import GuiLagMonitor
@@ -326,3 +328,104 @@ def test_the_chips_model_names_its_roles(window: MainWindow) -> None:
         bytes(name.data()).decode() for name in window.composer.chip_model.roleNames().values()
     }
     assert {"fileName", "mimeType", "sizeBytes", "state"} <= names
+
+
+# -- in the chat ---------------------------------------------------------------------
+
+
+def _send_files(qtbot: QtBot, window: MainWindow, *paths: Path, text: str = "") -> int:
+    attach_files(qtbot, window, *paths)
+    window.composer.set_text(text)
+    _press_send(qtbot, window)
+    qtbot.waitUntil(lambda: bool(rows(window)) and chips(window) == [])
+    return int(rows(window)[-1]["messageId"])
+
+
+def _file_chip(window: MainWindow, message_id: int, n: int) -> QPoint:
+    view = window.message_view
+    row = window.message_model.row_of(message_id)
+    assert row is not None
+    index = window.message_model.index(row)
+    view.scrollTo(index)
+    geo = view.delegate.geometry(view.visualRect(index), index, view.font())
+    assert len(geo.files) > n
+    assert geo.bubble.contains(geo.files[n])
+    return geo.files[n].center().toPoint()
+
+
+def test_a_bubble_shows_its_files_and_a_click_opens_an_image_in_the_viewer(
+    qtbot: QtBot, window: MainWindow, png: Path, pdf: Path, tmp_path: Path
+) -> None:
+    message_id = _send_files(qtbot, window, png, pdf, text="two files")
+    viewport = window.message_view.viewport()
+    opened: list[ImageViewer] = []
+    window.opener.viewer_opened.connect(opened.append)
+
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=_file_chip(window, message_id, 0))
+
+    qtbot.waitUntil(lambda: bool(opened))
+    viewer = window.findChild(ImageViewer, "imageViewer")
+    assert viewer is opened[0] and viewer.isVisible()
+    assert (viewer.image.width(), viewer.image.height()) == (640, 480)
+    fitted = viewer.zoom
+    assert fitted <= 1.0
+    qtbot.keyClick(viewer, Qt.Key.Key_Plus)
+    assert viewer.zoom > fitted
+    qtbot.keyClick(viewer, Qt.Key.Key_Minus)
+    qtbot.keyClick(viewer, Qt.Key.Key_Minus)
+    assert viewer.zoom < fitted
+    qtbot.mouseClick(viewer.copy_button, Qt.MouseButton.LeftButton)
+    copied = QGuiApplication.clipboard().image()
+    assert (copied.width(), copied.height()) == (640, 480)
+    target = tmp_path / "saved.png"
+    viewer.choose_save_path = lambda: str(target)  # type: ignore[method-assign]
+    qtbot.mouseClick(viewer.save_button, Qt.MouseButton.LeftButton)
+    assert target.read_bytes() == png.read_bytes()
+    viewer.close()
+
+
+def test_a_click_on_a_document_opens_its_stored_copy_with_the_system(
+    qtbot: QtBot,
+    window: MainWindow,
+    ui_services: Services,
+    me: int,
+    pdf: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opened: list[QUrl] = []
+    monkeypatch.setattr(
+        image_viewer.QDesktopServices, "openUrl", lambda url: opened.append(url) or True
+    )
+    message_id = _send_files(qtbot, window, pdf)
+    stored = ui_services.attachments.for_message(me, message_id)[0]
+
+    qtbot.mouseClick(
+        window.message_view.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=_file_chip(window, message_id, 0),
+    )
+
+    assert [url.toLocalFile() for url in opened] == [
+        str(ui_services.attachments.path_of(me, stored.id))
+    ]
+    assert opened[0].toLocalFile() != str(pdf)  # the stored copy, never the original
+
+
+def test_a_message_without_files_has_no_file_chips_and_opens_nothing(
+    qtbot: QtBot, window: MainWindow, png: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[QUrl] = []
+    monkeypatch.setattr(
+        image_viewer.QDesktopServices, "openUrl", lambda url: opened.append(url) or True
+    )
+    window.composer.set_text(f"![inline]({QUrl.fromLocalFile(str(png)).toString()})")
+    _press_send(qtbot, window)
+    qtbot.waitUntil(lambda: len(rows(window)) == 1)
+    view = window.message_view
+    index = window.message_model.index(0)
+    assert rows(window, ("attachments",))[0]["attachments"] == []
+    geo = view.delegate.geometry(view.visualRect(index), index, view.font())
+    assert geo.files == ()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=geo.text.center().toPoint())
+    assert opened == []
+    assert window.findChild(ImageViewer, "imageViewer") is None

@@ -28,6 +28,8 @@ class BubbleGeometry:
     text: QRectF
     status: QRectF
     retry: QRectF | None
+    files: tuple[QRectF, ...] = ()
+    """One chip per attached file, in the message's order, between text and status."""
 
 
 def status_font(font: QFont) -> QFont:
