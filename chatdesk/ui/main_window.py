@@ -520,6 +520,7 @@ class MainWindow(QMainWindow):
         record = self.thread_model.record(new) if new else None
         self.header.set_thread(record)
         self.composer.set_text(self._draft_of(record) if record else "")
+        self.attaching.switch(new)
         self.composer.clear_error()
         self._selected_message_id = 0
         self.execution_panel.set_message(None)

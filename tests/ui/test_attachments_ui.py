@@ -429,3 +429,74 @@ def test_a_message_without_files_has_no_file_chips_and_opens_nothing(
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=geo.text.center().toPoint())
     assert opened == []
     assert window.findChild(ImageViewer, "imageViewer") is None
+
+
+def test_chips_stay_with_their_chat_like_its_draft(
+    qtbot: QtBot,
+    make_window: MakeWindow,
+    ui_services: Services,
+    me: int,
+    png: Path,
+    pdf: Path,
+) -> None:
+    first = ui_services.threads.create(me, "First").id
+    second = ui_services.threads.create(me, "Second").id
+    window = make_window()
+    window.open_thread(first)
+    release = threading.Event()
+    original = window.services.attachments.add
+
+    def slow_add(user_id: int, path: Path | str) -> Any:
+        if Path(path).suffix == ".pdf":
+            release.wait(10)
+        return original(user_id, path)
+
+    window.services.attachments.add = slow_add  # type: ignore[method-assign]
+    attach_files(qtbot, window, png)
+    attach_files(qtbot, window, pdf, wait=False)  # still adding when the chat changes
+
+    window.open_thread(second)
+    assert chips(window) == []
+    with qtbot.waitSignal(window.attaching.settled):
+        release.set()
+    assert chips(window) == []  # the first chat's file did not land here
+
+    window.open_thread(first)
+    assert [(c["fileName"], c["state"]) for c in chips(window)] == [
+        ("photo.png", "ready"),
+        ("report.pdf", "ready"),
+    ]
+    _press_send(qtbot, window)
+    qtbot.waitUntil(lambda: len(rows(window)) == 1)
+    stored = ui_services.attachments.for_message(me, rows(window)[0]["messageId"])
+    assert [f.file_name for f in stored] == ["photo.png", "report.pdf"]
+
+
+def test_files_attached_with_no_chat_open_go_with_the_new_chat(
+    qtbot: QtBot, window: MainWindow, ui_services: Services, me: int, png: Path
+) -> None:
+    assert window.current_thread_id is None
+    attach_files(qtbot, window, png)
+
+    _press_send(qtbot, window)
+
+    qtbot.waitUntil(lambda: len(rows(window)) == 1)
+    assert window.current_thread_id is not None
+    assert chips(window) == []
+    stored = ui_services.attachments.for_message(me, rows(window)[0]["messageId"])
+    assert [f.file_name for f in stored] == ["photo.png"]
+
+
+def test_delete_on_a_chip_removes_it_and_the_model_is_sound(
+    qtbot: QtBot, qtmodeltester: Any, window: MainWindow, png: Path, pdf: Path
+) -> None:
+    attach_files(qtbot, window, png, pdf)
+    qtmodeltester.check(window.composer.chip_model)
+    view = window.composer.chips
+    view.setFocus()
+    view.setCurrentIndex(window.composer.chip_model.index(1, 0))
+
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+
+    assert [chip["fileName"] for chip in chips(window)] == ["photo.png"]
+    qtmodeltester.check(window.composer.chip_model)

@@ -7,14 +7,20 @@ a scaled size: the full image is never decoded). The chip turns ``ready``, or
 ``failed`` with the reason as its tooltip and as a notice; nothing is stored for a
 failed file. More files than a message may carry are refused before anything is
 copied, with the limit named.
+
+Chips belong to the chat they were added in, like its draft: switching chats parks
+them and shows the other chat's (``switch``); chips added with no chat open go along
+to the chat that opens next (a send with no chat open creates one).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import (
     QBuffer,
@@ -38,7 +44,7 @@ from chatdesk.services.attachment_types import (
 )
 from chatdesk.services.attachments import AttachmentService
 from chatdesk.services.records import AttachmentRecord
-from chatdesk.ui.chat.attachment_chips import THUMB, AttachmentChipModel, ChipState
+from chatdesk.ui.chat.attachment_chips import THUMB, AttachmentChipModel, Chip, ChipState
 from chatdesk.ui.notices import Notices
 from chatdesk.ui.tasks import Task, Tasks, failure_reason
 from chatdesk.vocabulary import AttachmentKind
@@ -91,6 +97,9 @@ class Attaching(QObject):
         self._notices = notices
         self.model = model
         self._running: dict[int, Task] = {}
+        self._thread: int | None = None
+        self._parked: dict[int, list[Chip]] = {}
+        """The chips of chats not shown, by chat id."""
 
     # -- adding ----------------------------------------------------------------------
 
@@ -148,12 +157,48 @@ class Attaching(QObject):
 
     def _on_added(self, key: int, added: tuple[AttachmentRecord, QImage | None]) -> None:
         record, image = added
-        self.model.set_ready(key, record, image)
+        if self.model.chip(key) is not None:
+            self.model.set_ready(key, record, image)
+        else:
+            self._update_parked(
+                key,
+                state=ChipState.READY,
+                record=record,
+                file_name=record.file_name,
+                mime_type=record.mime_type,
+                size_bytes=record.size_bytes,
+                thumbnail=image,
+            )
 
     def _on_failed(self, key: int, name: str, error: BaseException) -> None:
         reason = failure_reason(error, f"attaching {name}")
-        self.model.set_failed(key, reason)
+        if self.model.chip(key) is not None:
+            self.model.set_failed(key, reason)
+        else:
+            self._update_parked(key, state=ChipState.FAILED, reason=reason)
         self._notices.error(f"{name} was not attached: {reason}")
+
+    def _update_parked(self, key: int, **changes: Any) -> None:
+        for chips in self._parked.values():
+            for n, chip in enumerate(chips):
+                if chip.key == key:
+                    chips[n] = replace(chip, **changes)
+
+    # -- chats -----------------------------------------------------------------------
+
+    def switch(self, thread_id: int | None) -> None:
+        """Show the chips of ``thread_id``'s chat, parking the shown ones with theirs
+        (chips added with no chat open come along)."""
+        if thread_id == self._thread:
+            return
+        shown = self.model.chips()
+        if self._thread is not None:
+            if shown:
+                self._parked[self._thread] = shown
+            shown = []
+        self._thread = thread_id
+        waiting = self._parked.pop(thread_id, []) if thread_id is not None else []
+        self.model.restore(shown + waiting)
 
     def _on_ended(self, key: int) -> None:
         self._running.pop(key, None)
@@ -189,6 +234,12 @@ class Attaching(QObject):
         for chip in self.model.chips():
             if chip.state is ChipState.FAILED or (chip.record and chip.record.id in gone):
                 self.model.remove(chip.key)
+        for thread_id, chips in list(self._parked.items()):
+            kept = [chip for chip in chips if not (chip.record and chip.record.id in gone)]
+            if kept:
+                self._parked[thread_id] = kept
+            else:
+                del self._parked[thread_id]
 
     def clear(self) -> None:
         """Take every chip away (after the message they went with was written)."""

@@ -158,6 +158,11 @@ class AttachmentChipModel(ListModel[Chip]):
         if self._rows:
             self._reset_rows([])
 
+    def restore(self, chips: list[Chip]) -> None:
+        """Show ``chips`` (parked by ``take``) instead of what is shown."""
+        if chips or self._rows:
+            self._reset_rows(chips)
+
     def _update(self, key: int, **changes: Any) -> None:
         row = self.row_of(key)
         if row is None:  # removed while its file was being added
