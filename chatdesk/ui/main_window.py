@@ -49,9 +49,9 @@ from chatdesk.ui.chat.attaching import LIMITS, Attaching, FileDrops
 from chatdesk.ui.chat.branch_actions import BranchActions
 from chatdesk.ui.chat.chat_actions import ChatActions
 from chatdesk.ui.chat.composer import Composer
-from chatdesk.ui.chat.image_viewer import AttachmentOpener
+from chatdesk.ui.chat.image_viewer import AttachmentOpener, BubbleThumbnails
 from chatdesk.ui.chat.markdown_render import is_openable_url
-from chatdesk.ui.chat.message_delegate import COLUMN_MAX
+from chatdesk.ui.chat.message_delegate import COLUMN_MAX, FILE_THUMB
 from chatdesk.ui.chat.message_model import MessageListModel
 from chatdesk.ui.chat.message_view import MessageListView
 from chatdesk.ui.chat.tool_approval import ToolApprovalPanel
@@ -199,6 +199,10 @@ class MainWindow(QMainWindow):
         self.opener = AttachmentOpener(
             self.services.attachments, self.user_id, self.tasks, self.notices, self
         )
+        self.bubble_thumbnails = BubbleThumbnails(
+            self.services.attachments, self.user_id, self.tasks, FILE_THUMB, self
+        )
+        self.message_view.delegate.thumbnails = self.bubble_thumbnails
         self.tool_approval = ToolApprovalPanel(self.chat_pane)
         self.tool_approval.setMaximumWidth(COLUMN_MAX)
         approval_row = QHBoxLayout()
@@ -242,7 +246,8 @@ class MainWindow(QMainWindow):
         QWidget.setTabOrder(self.header.model_combo, self.header.prompt_button)
         QWidget.setTabOrder(self.header.prompt_button, self.message_view)
         QWidget.setTabOrder(self.message_view, self.composer.edit)
-        QWidget.setTabOrder(self.composer.edit, self.composer.stop_button)
+        QWidget.setTabOrder(self.composer.edit, self.composer.attach_button)
+        QWidget.setTabOrder(self.composer.attach_button, self.composer.stop_button)
         QWidget.setTabOrder(self.composer.stop_button, self.composer.send_button)
 
     def _action(
@@ -385,6 +390,7 @@ class MainWindow(QMainWindow):
         self.message_drops.urls_dropped.connect(self.attaching.add_urls)
         self.composer.chips.remove_requested.connect(self.attaching.remove)
         self.message_view.attachment_clicked.connect(self.on_attachment_clicked)
+        self.bubble_thumbnails.ready.connect(lambda _id: self.message_view.viewport().update())
         chips = self.composer.chip_model
         for signal in (chips.rowsInserted, chips.rowsRemoved, chips.modelReset, chips.dataChanged):
             signal.connect(self.on_chips_changed)

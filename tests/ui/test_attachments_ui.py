@@ -26,6 +26,7 @@ from chatdesk.testing import attach_files, chips, drop_files, rows, wait_for_chi
 from chatdesk.ui.chat import image_viewer
 from chatdesk.ui.chat.attachment_chips import ChipDelegate, ChipRoles
 from chatdesk.ui.chat.image_viewer import ImageViewer
+from chatdesk.ui.chat.message_delegate import FILE_THUMB
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.notices import NoticeKind
 from tests.support.gui_lag import GuiLagMonitor
@@ -361,9 +362,18 @@ def test_a_bubble_shows_its_files_and_a_click_opens_an_image_in_the_viewer(
     opened: list[ImageViewer] = []
     window.opener.viewer_opened.connect(opened.append)
 
-    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=_file_chip(window, message_id, 0))
+    chip = _file_chip(window, message_id, 0)
+    first = rows(window, ("attachments",))[-1]["attachments"][0]["id"]
+    qtbot.waitUntil(  # the bubble's picture of the image, decoded off the GUI thread
+        lambda: window.bubble_thumbnails.cached(first) is not None, timeout=5000
+    )
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=chip)
 
     qtbot.waitUntil(lambda: bool(opened))
+    stored = rows(window, ("attachments",))[-1]["attachments"]
+    picture = window.bubble_thumbnails.cached(stored[0]["id"])
+    assert picture is not None and max(picture.width(), picture.height()) <= FILE_THUMB
+    assert window.bubble_thumbnails.cached(stored[1]["id"]) is None  # a PDF has none
     viewer = window.findChild(ImageViewer, "imageViewer")
     assert viewer is opened[0] and viewer.isVisible()
     assert (viewer.image.width(), viewer.image.height()) == (640, 480)

@@ -51,6 +51,7 @@ from chatdesk.ui.chat.bubble_parts import (
     BarLayer,
     BubbleGeometry,
     TextLayer,
+    Thumbnails,
     status_font,
 )
 from chatdesk.ui.chat.markdown_render import (
@@ -69,7 +70,7 @@ from chatdesk.ui.chat.tool_line import tool_summary
 from chatdesk.ui.list_model import Index
 from chatdesk.ui.theme import Colors, ThemeManager, user_bubble_colors
 from chatdesk.ui.time_format import message_time
-from chatdesk.vocabulary import RETRYABLE_MESSAGE_STATUSES, MessageStatus, Role
+from chatdesk.vocabulary import RETRYABLE_MESSAGE_STATUSES, AttachmentKind, MessageStatus, Role
 
 SIDE_MARGIN = 20
 COLUMN_MAX = 920
@@ -85,6 +86,8 @@ DOTS = ("•  ", "•• ", "•••")
 FILE_W = 180
 """The width of a file chip in a bubble (narrower when the bubble is)."""
 FILE_GAP = 6
+FILE_THUMB = 36
+"""The side of an attached image's picture in its bubble chip."""
 
 
 @dataclass
@@ -164,6 +167,7 @@ class MessageDelegate(QStyledItemDelegate):
         self.flash_level = 0.0
         self.text_layer: TextLayer | None = None  # paints selections, wide code
         self.action_bar: BarLayer | None = None  # hover bar and code blocks' Copy
+        self.thumbnails: Thumbnails | None = None  # attached images' small pictures
         theme.changed.connect(self.on_theme_changed)
 
     # -- layout ----------------------------------------------------------------------
@@ -386,7 +390,8 @@ class MessageDelegate(QStyledItemDelegate):
             doc_w, doc_h = 0.0, 0.0
         files = len(m.attachments)
         file_w = float(min(FILE_W, text_width))
-        file_h = float(sfm.height() + 10)
+        pictures = any(file.kind is AttachmentKind.IMAGE for file in m.attachments)
+        file_h = float(max(sfm.height() + 10, FILE_THUMB + 6 if pictures else 0))
         per_row = max(1, int((text_width + FILE_GAP) // (file_w + FILE_GAP)))
         files_w = min(files, per_row) * (file_w + FILE_GAP) - FILE_GAP if files else 0.0
         files_h = -(-files // per_row) * (file_h + FILE_GAP) - FILE_GAP if files else 0.0
@@ -551,6 +556,24 @@ class MessageDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
             size = size_label(file.size_bytes)
             inner = rect.adjusted(8, 0, -8, 0)
+            picture = (
+                self.thumbnails.thumbnail(file)
+                if self.thumbnails is not None and file.kind is AttachmentKind.IMAGE
+                else None
+            )
+            if picture is not None:
+                side = min(float(FILE_THUMB), rect.height() - 6)
+                shown = picture.size().scaled(
+                    int(side), int(side), Qt.AspectRatioMode.KeepAspectRatio
+                )
+                target = QRectF(
+                    rect.left() + 3 + (side - shown.width()) / 2,
+                    rect.top() + (rect.height() - shown.height()) / 2,
+                    shown.width(),
+                    shown.height(),
+                )
+                painter.drawImage(target, picture)
+                inner.setLeft(rect.left() + side + 9)
             size_w = metrics.horizontalAdvance(size)
             name_w = max(int(inner.width()) - size_w - 8, 10)
             name = metrics.elidedText(file.file_name, Qt.TextElideMode.ElideMiddle, name_w)
