@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from fpdf import FPDF
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QGuiApplication, QImage, QWheelEvent
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
@@ -384,6 +385,19 @@ def test_a_bubble_shows_its_files_and_a_click_opens_an_image_in_the_viewer(
     qtbot.keyClick(viewer, Qt.Key.Key_Minus)
     qtbot.keyClick(viewer, Qt.Key.Key_Minus)
     assert viewer.zoom < fitted
+    before = viewer.zoom
+    wheel = QWheelEvent(
+        QPointF(10, 10),
+        QPointF(10, 10),
+        QPoint(0, 0),
+        QPoint(0, 120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(viewer.area.viewport(), wheel)
+    assert viewer.zoom > before  # the wheel over the image zooms it
     qtbot.mouseClick(viewer.copy_button, Qt.MouseButton.LeftButton)
     copied = QGuiApplication.clipboard().image()
     assert (copied.width(), copied.height()) == (640, 480)

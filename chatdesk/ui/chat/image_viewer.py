@@ -18,7 +18,7 @@ import shutil
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QDesktopServices,
     QGuiApplication,
@@ -86,6 +86,7 @@ class ImageViewer(QDialog):
         self.area.setWidget(self.label)
         self.area.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.area.setWidgetResizable(False)
+        self.area.viewport().installEventFilter(self)  # the wheel zooms, not scrolls
         self.copy_button = QPushButton("Copy", self)
         self.copy_button.setObjectName("imageCopyButton")
         self.save_button = QPushButton("Save as…", self)
@@ -134,6 +135,12 @@ class ImageViewer(QDialog):
         if steps:
             self.zoom_by(ZOOM_STEP**steps)
         event.accept()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if isinstance(event, QWheelEvent) and watched is self.area.viewport():
+            self.wheelEvent(event)
+            return True
+        return super().eventFilter(watched, event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
