@@ -18,6 +18,10 @@ Options:
 
 Helpers (``from chatdesk.testing import rows, send, wait_for_reply``) drive the window the
 way a person does, by object names and role names, so tests do not copy role lookups.
+For attachments: ``attach_files(qtbot, window, path, ...)`` clicks ``attachButton`` and
+picks the files, ``drop_files(window, path, ...)`` drops them on the composer (or the
+message list), ``chips(window)`` reads ``attachmentChips`` and ``wait_for_chips`` waits
+until none is still being added.
 For tools: ``use_mcp_servers({...})`` writes the data dir's mcp.json (the ``mcpServers``
 object), ``tool_calls(("server_tool", {args}), ...)`` is a scripted reply that calls tools
 (native function calling; a ``raw`` ReAct text reply works too), and
@@ -297,6 +301,82 @@ def wait_for_reply(
 
     qtbot.waitUntil(last_reply_ended, timeout=timeout_ms)
     return rows(window)[-1]
+
+
+# -- attachments -----------------------------------------------------------------------
+
+CHIP_FIELDS = ("fileName", "mimeType", "sizeBytes", "state")
+ATTACH_TIMEOUT_MS = 20_000
+
+
+def chips(window: MainWindow, fields: tuple[str, ...] = CHIP_FIELDS) -> list[dict[str, Any]]:
+    """The files above the composer (``attachmentChips``) as ``{role name: value}`` dicts;
+    ``state`` is ``adding``, ``ready`` or ``failed``."""
+    from PySide6.QtWidgets import QListView
+
+    view = window.findChild(QListView, "attachmentChips")
+    assert view is not None, "no attachmentChips in this window"
+    model = view.model()
+    roles = {bytes(name.data()).decode(): role for role, name in model.roleNames().items()}
+    return [
+        {field: model.index(row, 0).data(roles[field]) for field in fields}
+        for row in range(model.rowCount())
+    ]
+
+
+def wait_for_chips(
+    qtbot: Any, window: MainWindow, timeout_ms: int = ATTACH_TIMEOUT_MS
+) -> list[dict[str, Any]]:
+    """Wait until no chip is still ``adding``; returns the chips."""
+    qtbot.waitUntil(
+        lambda: all(chip["state"] != "adding" for chip in chips(window)), timeout=timeout_ms
+    )
+    return chips(window)
+
+
+def attach_files(
+    qtbot: Any, window: MainWindow, *paths: str | Path, wait: bool = True
+) -> list[dict[str, Any]]:
+    """Click ``attachButton`` and pick ``paths`` in its dialog, as a person would; waits
+    for the chips to settle unless ``wait`` is False. Returns the chips."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QPushButton
+
+    button = window.findChild(QPushButton, "attachButton")
+    assert button is not None, "no attachButton in this window"
+    chosen = [str(path) for path in paths]
+    window.choose_attachment_paths = lambda: chosen  # type: ignore[method-assign]
+    try:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    finally:
+        del window.choose_attachment_paths
+    return wait_for_chips(qtbot, window) if wait else chips(window)
+
+
+def drop_files(window: MainWindow, *paths: str | Path, onto: str = "composer") -> bool:
+    """Drop ``paths`` (local files, or URLs given as ``str`` with a scheme) on the
+    composer or (``onto="messageList"``) the message list; whether the drop was taken."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QAbstractScrollArea, QApplication
+
+    area = window.findChild(QAbstractScrollArea, onto)
+    assert area is not None, f"no {onto} in this window"
+    urls = [
+        QUrl(str(path)) if "://" in str(path) else QUrl.fromLocalFile(str(path)) for path in paths
+    ]
+    data = QMimeData()
+    data.setUrls(urls)
+    target = area.viewport()
+    at = target.rect().center()
+    buttons, keys = Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(at, Qt.DropAction.CopyAction, data, buttons, keys)
+    QApplication.sendEvent(target, enter)  # a drop goes where the drag was taken
+    if not enter.isAccepted():
+        return False
+    drop = QDropEvent(QPointF(at), Qt.DropAction.CopyAction, data, buttons, keys)
+    QApplication.sendEvent(target, drop)
+    return drop.isAccepted()
 
 
 # -- tools -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -44,11 +45,13 @@ from chatdesk.services.records import ThreadRecord
 from chatdesk.services.threads import DEFAULT_TITLE
 from chatdesk.ui.bridge import ChangeSignals
 from chatdesk.ui.busy_retry import BusyRetry
+from chatdesk.ui.chat.attaching import LIMITS, Attaching, FileDrops
 from chatdesk.ui.chat.branch_actions import BranchActions
 from chatdesk.ui.chat.chat_actions import ChatActions
 from chatdesk.ui.chat.composer import Composer
+from chatdesk.ui.chat.image_viewer import AttachmentOpener, BubbleThumbnails
 from chatdesk.ui.chat.markdown_render import is_openable_url
-from chatdesk.ui.chat.message_delegate import COLUMN_MAX
+from chatdesk.ui.chat.message_delegate import COLUMN_MAX, FILE_THUMB
 from chatdesk.ui.chat.message_model import MessageListModel
 from chatdesk.ui.chat.message_view import MessageListView
 from chatdesk.ui.chat.tool_approval import ToolApprovalPanel
@@ -183,6 +186,23 @@ class MainWindow(QMainWindow):
 
         self.composer = Composer(self.chat_pane)
         self.composer.setMaximumWidth(COLUMN_MAX)
+        self.composer.attach_button.setToolTip(f"Attach files. {LIMITS}")
+        self.attaching = Attaching(
+            self.services.attachments,
+            self.user_id,
+            self.tasks,
+            self.notices,
+            self.composer.chip_model,
+            self,
+        )
+        self.message_drops = FileDrops(self.message_view.viewport())
+        self.opener = AttachmentOpener(
+            self.services.attachments, self.user_id, self.tasks, self.notices, self
+        )
+        self.bubble_thumbnails = BubbleThumbnails(
+            self.services.attachments, self.user_id, self.tasks, FILE_THUMB, self
+        )
+        self.message_view.delegate.thumbnails = self.bubble_thumbnails
         self.tool_approval = ToolApprovalPanel(self.chat_pane)
         self.tool_approval.setMaximumWidth(COLUMN_MAX)
         approval_row = QHBoxLayout()
@@ -226,7 +246,8 @@ class MainWindow(QMainWindow):
         QWidget.setTabOrder(self.header.model_combo, self.header.prompt_button)
         QWidget.setTabOrder(self.header.prompt_button, self.message_view)
         QWidget.setTabOrder(self.message_view, self.composer.edit)
-        QWidget.setTabOrder(self.composer.edit, self.composer.stop_button)
+        QWidget.setTabOrder(self.composer.edit, self.composer.attach_button)
+        QWidget.setTabOrder(self.composer.attach_button, self.composer.stop_button)
         QWidget.setTabOrder(self.composer.stop_button, self.composer.send_button)
 
     def _action(
@@ -362,6 +383,17 @@ class MainWindow(QMainWindow):
         self.composer.send_requested.connect(self.on_send)
         self.composer.stop_requested.connect(self.on_stop)
         self.composer.draft_changed.connect(self.on_draft_changed)
+        # attachments
+        self.composer.attach_requested.connect(self.on_attach)
+        self.composer.urls_given.connect(self.attaching.add_urls)
+        self.composer.image_given.connect(self.attaching.add_image)
+        self.message_drops.urls_dropped.connect(self.attaching.add_urls)
+        self.composer.chips.remove_requested.connect(self.attaching.remove)
+        self.message_view.attachment_clicked.connect(self.on_attachment_clicked)
+        self.bubble_thumbnails.ready.connect(lambda _id: self.message_view.viewport().update())
+        chips = self.composer.chip_model
+        for signal in (chips.rowsInserted, chips.rowsRemoved, chips.modelReset, chips.dataChanged):
+            signal.connect(self.on_chips_changed)
         # deletes with undo
         self.toast.action_clicked.connect(self.on_undo)
         self.pending_deletes.committed.connect(self.on_delete_settled)
@@ -494,6 +526,7 @@ class MainWindow(QMainWindow):
         record = self.thread_model.record(new) if new else None
         self.header.set_thread(record)
         self.composer.set_text(self._draft_of(record) if record else "")
+        self.attaching.switch(new)
         self.composer.clear_error()
         self._selected_message_id = 0
         self.execution_panel.set_message(None)
@@ -617,20 +650,29 @@ class MainWindow(QMainWindow):
         self.composer.on_submit()
 
     def on_send(self, text: str) -> None:
-        """Send the composer's text to the open thread (creating one if none is open).
+        """Send the composer's text and ready files to the open thread (creating one if
+        none is open).
 
         A busy database is tried again for a few seconds (``BusyRetry``) while the
-        composer says so; any failure leaves the text in the composer with the reason.
+        composer says so; any failure leaves the text and the chips in the composer
+        with the reason. A file still being added stops the send with a word rather
+        than holding it: the person sees why and decides (a queued send could go out
+        long after, or with a file that then fails).
         """
+        adding = self.attaching.adding()
+        if adding:
+            self.composer.show_error(f"Still attaching {adding[0]}; send when it is ready.")
+            return
+        files = self.attaching.ready()
         try:
-            self.services.conversation.check(text)
+            self.services.conversation.check(text, len(files))
         except ValidationError as error:
             self.composer.show_error(str(error))
             return
         if self.busy_retry.is_waiting(_SEND):
             self.composer.show_error("Still sending your previous message…")
             return
-        outgoing = Outgoing(text, self._thread_id)
+        outgoing = Outgoing(text, self._thread_id, attachments=files)
         self.busy_retry.run(
             _SEND,
             lambda: self._send(outgoing),
@@ -652,6 +694,7 @@ class MainWindow(QMainWindow):
         elif self.composer.text() == outgoing.text:  # not what was typed after coming back
             self.composer.set_text("")
             self._save_draft(thread_id, "")
+        self.attaching.sent(outgoing.attachments)
         if thread_id == self._thread_id:
             self.message_view.scroll_to_end()
 
@@ -682,6 +725,30 @@ class MainWindow(QMainWindow):
         text = self.composer.text()
         self.sidebar.select_thread(outgoing.thread_id)
         self.composer.set_text(text)
+
+    # -- attachments -----------------------------------------------------------------
+
+    def choose_attachment_paths(self) -> list[str]:
+        """Ask which files to attach (a dialog); tests replace this method."""
+        paths, _filter = QFileDialog.getOpenFileNames(self, "Attach files", "", "All files (*)")
+        return paths
+
+    def on_attach(self) -> None:
+        paths = self.choose_attachment_paths()
+        if paths:
+            self.attaching.add_paths(paths)
+
+    def on_attachment_clicked(self, message_id: int, attachment_id: int) -> None:
+        """Open a file a message carries (only its stored copy, found by id)."""
+        row = self.message_model.row_of(message_id)
+        files = self.message_model.record(row).attachments if row is not None else ()
+        for record in files:
+            if record.id == attachment_id:
+                self.opener.open(record)
+                return
+
+    def on_chips_changed(self, *_args: object) -> None:
+        self.composer.set_file_count(self.composer.chip_model.counted())
 
     def on_reply_save_failed(self, _execution_id: int, reason: str) -> None:
         """The end of a reply could not be stored: say so, as its text is only on screen."""

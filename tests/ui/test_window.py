@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QImage, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -20,8 +20,10 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
+from chatdesk.services.records import AttachmentRecord
 from chatdesk.services.threads import title_from_text
 from chatdesk.store.migrate import Store
+from chatdesk.ui.chat.image_viewer import ImageViewer
 from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.main_window import EMPTY_THREAD_HINT, NO_THREAD_HINT, MainWindow
 from chatdesk.ui.settings import UiSettings
@@ -29,7 +31,7 @@ from chatdesk.ui.setup.mcp_servers_dialog import McpServersDialog
 from chatdesk.ui.setup.settings_dialog import SettingsDialog
 from chatdesk.ui.theme import ThemeMode
 from chatdesk.ui.threads.thread_model import ThreadRoles
-from chatdesk.vocabulary import MessageStatus
+from chatdesk.vocabulary import AttachmentKind, MessageStatus
 from tests.ui.conftest import add_messages
 
 MakeWindow = Callable[[], MainWindow]
@@ -74,7 +76,12 @@ def test_every_object_name_the_readme_promises_exists(
     found |= {w.objectName() for w in dialog.findChildren(QObject)} | {dialog.objectName()}
     tools = McpServersDialog(tmp_path, window)
     found |= {w.objectName() for w in tools.findChildren(QObject)} | {tools.objectName()}
+    image = QImage(8, 8, QImage.Format.Format_RGB32)
+    record = AttachmentRecord(1, "a.png", "image/png", 1, AttachmentKind.IMAGE, "0" * 64)
+    viewer = ImageViewer(image, record, tmp_path / "a.png", window)
+    found |= {w.objectName() for w in viewer.findChildren(QObject)} | {viewer.objectName()}
     assert promised - found == set()
+    viewer.deleteLater()
     dialog.deleteLater()
     tools.deleteLater()
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSizeF
-from PySide6.QtGui import QAbstractTextDocumentLayout, QFont, QPainter, QTextDocument
+from PySide6.QtGui import QAbstractTextDocumentLayout, QFont, QImage, QPainter, QTextDocument
 
+from chatdesk.services.records import AttachmentRecord
 from chatdesk.ui.theme import Colors
 
 ROW_SPACING = 7
@@ -28,6 +29,8 @@ class BubbleGeometry:
     text: QRectF
     status: QRectF
     retry: QRectF | None
+    files: tuple[QRectF, ...] = ()
+    """One chip per attached file, in the message's order, between text and status."""
 
 
 def status_font(font: QFont) -> QFont:
@@ -37,6 +40,12 @@ def status_font(font: QFont) -> QFont:
     if size > 0:
         small.setPointSizeF(max(size - 1.5, 7.0))
     return small
+
+
+class Thumbnails(Protocol):
+    """Small pictures of attached images, decoded elsewhere (None: not ready yet)."""
+
+    def thumbnail(self, record: AttachmentRecord) -> QImage | None: ...
 
 
 class TextLayer(Protocol):

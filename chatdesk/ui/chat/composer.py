@@ -5,13 +5,27 @@ with the text, ``stop_requested``, and ``draft_changed`` at most every 400 ms wh
 typing (the window saves the draft of the open thread). Errors from sending are shown
 inline under the text, which is kept so nothing typed is lost.
 
+Files for the message show as chips above the field (``attachment_chips.py``); the
+composer only reports what the person gave: ``attach_requested`` (the Attach button),
+``urls_given`` (file URLs dropped or pasted) and ``image_given`` (a pasted image). A
+plain text paste stays text. A message may be only files: Send is enabled while the
+text or the chips hold something (``set_file_count``).
+
 Editing a sent message happens in its bubble (``bubble_editor.py``), not here.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QFocusEvent, QKeyEvent, QResizeEvent
+from PySide6.QtCore import QMimeData, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QFocusEvent,
+    QImage,
+    QKeyEvent,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -21,6 +35,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from chatdesk.ui.chat.attachment_chips import AttachmentChipModel, AttachmentChips
 
 DRAFT_DEBOUNCE_MS = 400
 MAX_LINES = 10
@@ -36,10 +52,14 @@ class ComposerEdit(QPlainTextEdit):
     Signals:
         submit: the person asked to send.
         focus_changed: the field gained (True) or lost (False) the keyboard focus.
+        urls_given: file URLs were dropped or pasted into the field (list of QUrl).
+        image_given: an image was pasted into the field (QImage).
     """
 
     submit = Signal()
     focus_changed = Signal(bool)
+    urls_given = Signal(list)
+    image_given = Signal(QImage)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +87,40 @@ class ComposerEdit(QPlainTextEdit):
                 self.submit.emit()
                 return
         super().keyPressEvent(event)
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        return source.hasUrls() or source.hasImage() or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        """A drop or paste: URLs and images become attachments; text stays text."""
+        if source.hasUrls():
+            self.urls_given.emit(list(source.urls()))
+        elif source.hasImage():
+            image = source.imageData()
+            if isinstance(image, QImage) and not image.isNull():
+                self.image_given.emit(image)
+        else:
+            super().insertFromMimeData(source)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Dropped files are attached (never typed in as their paths)."""
+        if event.mimeData().hasUrls() and not self.isReadOnly():
+            event.acceptProposedAction()
+            self.urls_given.emit(list(event.mimeData().urls()))
+        else:
+            super().dropEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """The hint on one line: its short form when the long one would wrap."""
@@ -107,14 +161,20 @@ class Composer(QWidget):
     """The field, the Send and Stop buttons and an inline error line.
 
     Signals:
-        send_requested: Send or Enter with non-empty text (str).
+        send_requested: Send or Enter with non-empty text or files (str).
         stop_requested: Stop was clicked.
         draft_changed: the text, debounced while typing (str).
+        attach_requested: the Attach button was clicked.
+        urls_given: file URLs were dropped or pasted (list of QUrl).
+        image_given: an image was pasted (QImage).
     """
 
     send_requested = Signal(str)
     stop_requested = Signal()
     draft_changed = Signal(str)
+    attach_requested = Signal()
+    urls_given = Signal(list)
+    image_given = Signal(QImage)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -122,6 +182,13 @@ class Composer(QWidget):
         self.frame = QFrame(self)
         self.frame.setObjectName("composerFrame")
         self.edit = ComposerEdit(self.frame)
+        self._files = 0
+        self.chip_model = AttachmentChipModel(self)
+        self.chips = AttachmentChips(self.chip_model, self)
+        self.attach_button = QPushButton("Attach", self.frame)
+        self.attach_button.setObjectName("attachButton")
+        self.attach_button.setAccessibleName("Attach files")
+        self.attach_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.send_button = QPushButton("Send", self.frame)
         self.send_button.setObjectName("sendButton")
         self.send_button.setAccessibleName("Send message")
@@ -148,11 +215,13 @@ class Composer(QWidget):
         row.setSpacing(8)
         row.addWidget(self.edit, 1)
         bottom = Qt.AlignmentFlag.AlignBottom
+        row.addWidget(self.attach_button, 0, bottom)
         row.addWidget(self.stop_button, 0, bottom)
         row.addWidget(self.send_button, 0, bottom)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(4)
+        outer.addWidget(self.chips)
         outer.addWidget(self.frame)
         outer.addWidget(self.error_label)
         self.setFocusProxy(self.edit)
@@ -166,6 +235,9 @@ class Composer(QWidget):
         self.stop_button.clicked.connect(self.stop_requested)
         self._draft_timer.timeout.connect(self.on_draft_timeout)
         self.edit.focus_changed.connect(self.on_edit_focus_changed)
+        self.edit.urls_given.connect(self.urls_given)
+        self.edit.image_given.connect(self.image_given)
+        self.attach_button.clicked.connect(self.attach_requested)
 
     # -- state -----------------------------------------------------------------------
 
@@ -195,7 +267,7 @@ class Composer(QWidget):
         (what is sent is what shows); None ends the wait."""
         waiting = text is not None
         self.edit.setReadOnly(waiting)
-        self.send_button.setEnabled(not waiting and bool(self.text().strip()))
+        self.send_button.setEnabled(not waiting and self._has_content())
         if text is not None:
             self.show_error(text, waiting=True)
         else:
@@ -228,8 +300,16 @@ class Composer(QWidget):
 
     # -- slots -----------------------------------------------------------------------
 
+    def _has_content(self) -> bool:
+        return bool(self.text().strip()) or self._files > 0
+
+    def set_file_count(self, count: int) -> None:
+        """How many files wait to go with the message (a message may be only files)."""
+        self._files = count
+        self.send_button.setEnabled(not self.is_waiting() and self._has_content())
+
     def on_text_changed(self) -> None:
-        self.send_button.setEnabled(bool(self.text().strip()))
+        self.send_button.setEnabled(self._has_content())
         if not self._quiet:
             if self.error_label.isVisible():
                 self.clear_error()
@@ -237,7 +317,7 @@ class Composer(QWidget):
 
     def on_submit(self) -> None:
         text = self.text()
-        if text.strip():
+        if self._has_content():
             self.send_requested.emit(text)
 
     def on_edit_focus_changed(self, focused: bool) -> None:

@@ -45,11 +45,13 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from chatdesk.services.records import MessageRecord
+from chatdesk.ui.chat.attachment_chips import size_label
 from chatdesk.ui.chat.bubble_parts import (
     ROW_SPACING,
     BarLayer,
     BubbleGeometry,
     TextLayer,
+    Thumbnails,
     status_font,
 )
 from chatdesk.ui.chat.markdown_render import (
@@ -68,7 +70,7 @@ from chatdesk.ui.chat.tool_line import tool_summary
 from chatdesk.ui.list_model import Index
 from chatdesk.ui.theme import Colors, ThemeManager, user_bubble_colors
 from chatdesk.ui.time_format import message_time
-from chatdesk.vocabulary import RETRYABLE_MESSAGE_STATUSES, MessageStatus, Role
+from chatdesk.vocabulary import RETRYABLE_MESSAGE_STATUSES, AttachmentKind, MessageStatus, Role
 
 SIDE_MARGIN = 20
 COLUMN_MAX = 920
@@ -81,6 +83,11 @@ CACHE_SIZE = 600
 RETRY_TEXT = "Retry"
 RETRY_GAP = "   "
 DOTS = ("•  ", "•• ", "•••")
+FILE_W = 180
+"""The width of a file chip in a bubble (narrower when the bubble is)."""
+FILE_GAP = 6
+FILE_THUMB = 36
+"""The side of an attached image's picture in its bubble chip."""
 
 
 @dataclass
@@ -133,6 +140,7 @@ class MessageDelegate(QStyledItemDelegate):
 
     link_activated = Signal(str)
     retry_clicked = Signal(int)
+    attachment_clicked = Signal(int, int)
     tools_clicked = Signal(int)
     version_clicked = Signal(int, int)
     origin_clicked = Signal(int, int)
@@ -159,6 +167,7 @@ class MessageDelegate(QStyledItemDelegate):
         self.flash_level = 0.0
         self.text_layer: TextLayer | None = None  # paints selections, wide code
         self.action_bar: BarLayer | None = None  # hover bar and code blocks' Copy
+        self.thumbnails: Thumbnails | None = None  # attached images' small pictures
         theme.changed.connect(self.on_theme_changed)
 
     # -- layout ----------------------------------------------------------------------
@@ -379,10 +388,18 @@ class MessageDelegate(QStyledItemDelegate):
             doc_w = min(ideal_w, text_width)
         else:
             doc_w, doc_h = 0.0, 0.0
-        inner_w = max(doc_w, status_w, 24)
+        files = len(m.attachments)
+        file_w = float(min(FILE_W, text_width))
+        pictures = any(file.kind is AttachmentKind.IMAGE for file in m.attachments)
+        file_h = float(max(sfm.height() + 10, FILE_THUMB + 6 if pictures else 0))
+        per_row = max(1, int((text_width + FILE_GAP) // (file_w + FILE_GAP)))
+        files_w = min(files, per_row) * (file_w + FILE_GAP) - FILE_GAP if files else 0.0
+        files_h = -(-files // per_row) * (file_h + FILE_GAP) - FILE_GAP if files else 0.0
+        inner_w = max(doc_w, status_w, files_w, 24)
         bubble_w = inner_w + 2 * PAD_X
         status_h = sfm.height()
-        inner_h = (doc_h + GAP if text_size is not None else 0) + status_h
+        text_h = doc_h + GAP if text_size is not None else 0
+        inner_h = text_h + (files_h + GAP if files else 0) + status_h
         bubble_h = inner_h + 2 * PAD_Y
         top = option_rect.top() + ROW_SPACING
         left = col_x + col - bubble_w if m.role is Role.USER else col_x
@@ -393,7 +410,16 @@ class MessageDelegate(QStyledItemDelegate):
         if status.retry:
             rw = rfm.horizontalAdvance(RETRY_TEXT) + 2
             retry = QRectF(status_rect.right() - rw, status_rect.top(), rw, status_h)
-        return BubbleGeometry(bubble, text, status_rect, retry)
+        chips = tuple(
+            QRectF(
+                left + PAD_X + (n % per_row) * (file_w + FILE_GAP),
+                top + PAD_Y + text_h + (n // per_row) * (file_h + FILE_GAP),
+                file_w,
+                file_h,
+            )
+            for n in range(files)
+        )
+        return BubbleGeometry(bubble, text, status_rect, retry, chips)
 
     def status_span(self, option_rect: QRect, index: Index, font: QFont) -> tuple[float, float]:
         """Left and right x of the status line's ink (its text, and Retry if shown)."""
@@ -486,6 +512,8 @@ class MessageDelegate(QStyledItemDelegate):
                 self.action_bar.paint_code_buttons(painter, m.id, doc, option.font, c)
             painter.restore()
 
+        if geo.files:
+            self._paint_files(painter, m, geo.files, option.font, user)
         status = parts.status
         painter.setFont(self._status_font(option.font))
         painter.setPen(QColor(status.color))
@@ -508,6 +536,52 @@ class MessageDelegate(QStyledItemDelegate):
         if self.action_bar is not None and self.action_bar.shows_bar(m.id):
             self.action_bar.paint_bar(painter, index, option.rect, option.font, c)
         painter.restore()
+
+    def _paint_files(
+        self,
+        painter: QPainter,
+        m: MessageRecord,
+        rects: tuple[QRectF, ...],
+        font: QFont,
+        user: bool,
+    ) -> None:
+        """A chip per attached file: its name and size (a click opens it)."""
+        c = self.colors
+        small = self._status_font(font)
+        metrics = QFontMetrics(small)
+        painter.setFont(small)
+        for file, rect in zip(m.attachments, rects, strict=True):
+            painter.setPen(QPen(QColor(c.user_muted if user else c.assistant_border), 1.0))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
+            size = size_label(file.size_bytes)
+            inner = rect.adjusted(8, 0, -8, 0)
+            picture = (
+                self.thumbnails.thumbnail(file)
+                if self.thumbnails is not None and file.kind is AttachmentKind.IMAGE
+                else None
+            )
+            if picture is not None:
+                side = min(float(FILE_THUMB), rect.height() - 6)
+                shown = picture.size().scaled(
+                    int(side), int(side), Qt.AspectRatioMode.KeepAspectRatio
+                )
+                target = QRectF(
+                    rect.left() + 3 + (side - shown.width()) / 2,
+                    rect.top() + (rect.height() - shown.height()) / 2,
+                    shown.width(),
+                    shown.height(),
+                )
+                painter.drawImage(target, picture)
+                inner.setLeft(rect.left() + side + 9)
+            size_w = metrics.horizontalAdvance(size)
+            name_w = max(int(inner.width()) - size_w - 8, 10)
+            name = metrics.elidedText(file.file_name, Qt.TextElideMode.ElideMiddle, name_w)
+            painter.setPen(QColor(c.user_text if user else c.text))
+            middle = Qt.AlignmentFlag.AlignVCenter
+            painter.drawText(inner, int(middle | Qt.AlignmentFlag.AlignLeft), name)
+            painter.setPen(QColor(c.user_muted if user else c.muted))
+            painter.drawText(inner, int(middle | Qt.AlignmentFlag.AlignRight), size)
 
     def _paint_parts(self, option: QStyleOptionViewItem, index: Index, m: MessageRecord) -> _Parts:
         """Geometry and status text of a bubble at y = 0; kept for completed messages,
@@ -601,11 +675,12 @@ class MessageDelegate(QStyledItemDelegate):
         )
         on_tools = on_status and status.tools
         on_origin = on_status and status.origin
+        on_file = next((n for n, rect in enumerate(geo.files) if rect.contains(pos)), None)
         kind = event.type()
         if kind == QEvent.Type.MouseMove:
             cursor = (
                 Qt.CursorShape.PointingHandCursor
-                if anchor or on_retry or on_tools or on_origin or step
+                if anchor or on_retry or on_tools or on_origin or step or on_file is not None
                 else Qt.CursorShape.IBeamCursor
                 if geo.text.contains(pos)
                 else Qt.CursorShape.ArrowCursor
@@ -624,6 +699,8 @@ class MessageDelegate(QStyledItemDelegate):
                 if on_origin
                 else f"\0version{step}"
                 if step
+                else f"\0file{on_file}"
+                if on_file is not None
                 else None
             )
             return bool(step)  # a click on an arrow is not a click on the row
@@ -647,6 +724,9 @@ class MessageDelegate(QStyledItemDelegate):
                 return True
             if anchor and pressed == anchor:
                 self.link_activated.emit(anchor)
+                return True
+            if on_file is not None and pressed == f"\0file{on_file}":
+                self.attachment_clicked.emit(m.id, m.attachments[on_file].id)
                 return True
         return False
 
@@ -690,6 +770,7 @@ def _moved(geo: BubbleGeometry, dy: float) -> BubbleGeometry:
         geo.text.translated(0, dy),
         geo.status.translated(0, dy),
         geo.retry.translated(0, dy) if geo.retry is not None else None,
+        tuple(rect.translated(0, dy) for rect in geo.files),
     )
 
 

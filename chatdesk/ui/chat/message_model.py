@@ -66,6 +66,7 @@ class MessageRoles(Roles):
     ParentId = auto()
     VersionIndex = auto()
     VersionCount = auto()
+    Attachments = auto()
 
 
 FLIP_ROWS = PAGE_SIZE
@@ -92,6 +93,20 @@ _FIELD_ROLES: dict[str, tuple[int, ...]] = {
     "execution_id": (MessageRoles.ExecutionId, MessageRoles.CanRetry, MessageRoles.RetryTarget),
     "metadata": (MessageRoles.Error,),
 }
+
+
+def attachment_rows(m: MessageRecord) -> list[dict[str, Any]]:
+    """The ``attachments`` role: a message's files as plain dicts, in order."""
+    return [
+        {
+            "id": file.id,
+            "fileName": file.file_name,
+            "mimeType": file.mime_type,
+            "sizeBytes": file.size_bytes,
+            "kind": file.kind.value,
+        }
+        for file in m.attachments
+    ]
 
 
 class MessageListModel(ListModel[MessageRecord]):
@@ -191,6 +206,8 @@ class MessageListModel(ListModel[MessageRecord]):
             return m.version.index if m.version else 1
         if role == MessageRoles.VersionCount:
             return m.version.count if m.version else 1
+        if role == MessageRoles.Attachments:
+            return attachment_rows(m)
         return None
 
     def error_of(self, m: MessageRecord) -> str | None:
