@@ -24,7 +24,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from crewai.events import LLMCallStartedEvent, LLMStreamChunkEvent, crewai_event_bus
+from crewai.events import (
+    LLMCallCompletedEvent,
+    LLMCallStartedEvent,
+    LLMStreamChunkEvent,
+    crewai_event_bus,
+)
 from crewai.events.base_events import reset_emission_counter
 from crewai.execution import clear_execution_uuid, get_execution_uuid, set_execution_uuid
 from crewai.hooks.dispatch import HookAborted, InterceptionPoint, register
@@ -47,6 +52,7 @@ from chatdesk.engine.protocol import (
     RunRequest,
     StatusEvent,
     StepEvent,
+    StepName,
     ToolsEvent,
 )
 from chatdesk.engine.run_tools import RunTools
@@ -88,6 +94,8 @@ class RunState:
         self.final_task_id: str | None = None
         self._lock = threading.Lock()
         self._seen_calls: set[str] = set()
+        self._stepped_calls: set[str] = set()  # LLM calls whose 'llm_started' was written
+        self._held_ends: dict[str, Any] = {}  # 'llm_completed' that came before its start
         self._last_text_emission = 0
         self._filters: dict[str, AnswerStreamFilter] = {}
         self._redactors: dict[str, StreamRedactor] = {}  # a key may straddle two chunks
@@ -144,6 +152,35 @@ class RunState:
     # -- outcome -----------------------------------------------------------
 
     def step(self, event: Any) -> None:
+        """Write a CrewAI event as a step of the run's record.
+
+        CrewAI hands these to a thread pool, so on a busy machine an LLM call's end can
+        arrive before its start: the end then waits for the start, and the Run details
+        keep the order things happened in. Ends still waiting when the crew ends go
+        first.
+        """
+        call = getattr(event, "call_id", None)
+        if isinstance(event, LLMCallCompletedEvent) and isinstance(call, str):
+            with self._lock:
+                if call not in self._stepped_calls:
+                    self._held_ends[call] = event
+                    return
+        elif type(event) in bridge.STEP_TABLE and (
+            bridge.STEP_TABLE[type(event)][0] is StepName.CREW_COMPLETED
+        ):
+            with self._lock:
+                held, self._held_ends = list(self._held_ends.values()), {}
+            for end in held:
+                self._write_step(end)
+        self._write_step(event)
+        if isinstance(event, LLMCallStartedEvent) and isinstance(call, str):
+            with self._lock:
+                self._stepped_calls.add(call)
+                end = self._held_ends.pop(call, None)
+            if end is not None:
+                self._write_step(end)
+
+    def _write_step(self, event: Any) -> None:
         entry = bridge.STEP_TABLE.get(type(event))
         if entry is None:
             return

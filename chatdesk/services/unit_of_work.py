@@ -3,13 +3,13 @@
 Transactions are *foreground* (the GUI thread's: every service call by default) or
 *background* (a worker's long job cut into short transactions, such as an import).
 SQLite has one write lock, which chatdesk's writes take at their start (``BEGIN
-IMMEDIATE``; reads begin deferred and read a snapshot), and its busy handler polls with
-growing sleeps, so a worker that commits and begins again
-at once can starve the GUI thread until the busy timeout fails it. ``_Turns`` puts the
-foreground first: a background transaction starts only while no foreground one waits
-or runs, and not until the foreground has been idle for ``FOREGROUND_GRACE_S``, so a
-GUI action of several transactions in a row waits at most once, for the one background
-transaction in progress.
+IMMEDIATE``), and its busy handler polls with growing sleeps, so a worker that commits
+and begins again at once can starve the GUI thread until the busy timeout fails it.
+``_Turns`` puts the foreground's writes first: a background transaction starts only
+while no foreground write waits or runs, and not until the foreground has been idle
+for ``FOREGROUND_GRACE_S``, so a GUI action of several writes in a row waits at most
+once, for the one background transaction in progress. Reads begin deferred and read a
+snapshot beside any writer: a GUI read takes no turn at all.
 """
 
 from __future__ import annotations
@@ -49,12 +49,10 @@ class _Turns:
         self._background = False
 
     @contextmanager
-    def foreground(self, *, wait: bool = True) -> Iterator[None]:
-        """A GUI transaction's turn: background ones wait for it (and ``wait``: it waits
-        for the one running; a read need not, since it takes no write lock)."""
+    def foreground(self) -> Iterator[None]:
         with self._cond:
             self._foreground += 1
-            while wait and self._background:
+            while self._background:
                 self._cond.wait()
         try:
             yield
@@ -137,11 +135,13 @@ class UnitOfWork:
 
         Its transaction starts deferred (``READ_ONLY``): on SQLite it reads a snapshot
         without taking the write lock, so long reads and writes go on side by side.
-        A damaged schema or a lost database raises ``StorageError``. A GUI read does
-        not wait for a background transaction that is running (an import's chunk):
-        reading a snapshot beside it is safe, and the window stays responsive.
+        A damaged schema or a lost database raises ``StorageError``. A GUI read takes
+        no turn: it neither waits for a background transaction that is running (an
+        import's chunk) nor holds the next one back, since a snapshot read and a write
+        never block each other. (A window polling the database every few milliseconds
+        used to keep an import from ever getting its turn.)
         """
-        turn = self._turns.background() if background else self._turns.foreground(wait=False)
+        turn = self._turns.background() if background else contextlib.nullcontext()
         with storage_errors_told(), turn, self._session_factory() as session:
             session.connection(execution_options={READ_ONLY: True})
             yield session

@@ -145,9 +145,20 @@ def test_line_histories_become_the_trees_they_were(db_url: str) -> None:
 
 
 _UPGRADE_CHILD = """
-import logging, sys
+import logging, sys, time
 from chatdesk.store.migrate import open_store
-logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
+
+class StandStillAtStepThree(logging.Handler):
+    # stands still inside the migration's transaction once step 2 is done: the kill
+    # lands there whatever the machine's speed
+    def emit(self, record):
+        message = record.getMessage()
+        print(message, flush=True)
+        if "(3 of 5)" in message:
+            time.sleep(600)
+
+logging.getLogger("chatdesk.migration.steps").addHandler(StandStillAtStepThree())
+logging.getLogger("chatdesk.migration.steps").setLevel(logging.INFO)
 open_store(sys.argv[1])
 """
 
@@ -157,7 +168,7 @@ def test_a_kill_in_the_middle_of_0007_leaves_0006_whole_and_the_next_start_upgra
 ) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
     _at_0006(url)
-    count = 100_000  # seconds of work after step 2: the kill lands inside it
+    count = 5_000
     _write(url, {1: [(1, "user", {}, None)]})
     engine = create_store_engine(url)
     with engine.begin() as connection:
@@ -181,7 +192,7 @@ def test_a_kill_in_the_middle_of_0007_leaves_0006_whole_and_the_next_start_upgra
     ) as child:
         assert child.stdout is not None
         seen = ""
-        while "(2 of 5)" not in seen:  # the messages are being copied and linked
+        while "(3 of 5)" not in seen:  # copied and linked, and standing still
             line = child.stdout.readline()
             assert line, "the upgrade ended before it could be stopped"
             seen += line
