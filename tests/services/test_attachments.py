@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from docx import Document
-from fpdf import FPDF
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 from sqlalchemy import event, func, select, update
@@ -30,20 +29,9 @@ from chatdesk.services.records import AttachmentRecord
 from chatdesk.store.base import utcnow
 from chatdesk.store.models import Attachment, AttachmentHold, MessageAttachment
 from chatdesk.vocabulary import AttachmentKind
+from tests.support import attached
 
-
-def _png(path: Path, size: tuple[int, int] = (4, 3), color: str = "red") -> Path:
-    Image.new("RGB", size, color).save(path, "PNG")
-    return path
-
-
-def _pdf(path: Path, text: str = "Hello, PDF") -> Path:
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("helvetica", size=12)
-    pdf.cell(text=text)
-    pdf.output(str(path))
-    return path
+_png, _pdf = attached.png, attached.pdf  # real files: one maker for every test
 
 
 def _encrypted_pdf(path: Path, source: Path) -> Path:
