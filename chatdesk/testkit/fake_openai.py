@@ -139,6 +139,7 @@ class FakeOpenAIServer:
         self.models = models or ["fake-model"]
         self.requests: list[RecordedRequest] = []
         self.release = threading.Event()  # set at shutdown: ends every stall
+        self.hurry = threading.Event()  # set by ``hurry_up``: no more delays between chunks
         self.request_arrived = threading.Condition(self._lock)
         self._httpd = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
@@ -152,6 +153,11 @@ class FakeOpenAIServer:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    def hurry_up(self) -> None:
+        """Send the rest of every delayed reply without its delays: a test that needed a
+        reply to stream slowly for a while need not wait for all of it."""
+        self.hurry.set()
 
     def set_script(self, script: list[Behaviour]) -> None:
         with self._lock:
@@ -322,7 +328,8 @@ class FakeOpenAIServer:
                     if b.mode == "drop" and index >= b.drop_after_chunks:
                         self._drop()
                         return
-                    if b.delay_s and index and server.release.wait(b.delay_s):
+                    delay = b.delay_s and index and not server.hurry.is_set()
+                    if delay and server.release.wait(b.delay_s):
                         return
                     self._sse(_chunk(model, piece))
                     record.chunks_sent += 1

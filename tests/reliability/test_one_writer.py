@@ -140,7 +140,7 @@ def test_a_second_client_on_the_same_database_leaves_a_live_reply_alone(
     database = tmp_path / "shared.db"
     text = f"Thought: I can answer.\nFinal Answer: {SLOW_ANSWER}"
     # ~150 chunks 0.15 s apart: the first reply streams for 20+ s, far longer than
-    # the second app takes to start and recover.
+    # the second app takes to start and recover; then the server hurries the rest.
     with running_server([reply(text, chunk_size=2, delay_s=0.15)]) as server:
         env = {
             **os.environ,
@@ -176,6 +176,7 @@ def test_a_second_client_on_the_same_database_leaves_a_live_reply_alone(
             assert recovered == "recovered 0"
             assert partial and SLOW_ANSWER.startswith(partial)  # still mid-reply
             _stop(second)
+            server.hurry_up()  # the rest of the answer need not take 20 s
 
             finished = first_output.wait_for("finished", 240)
             assert finished.endswith(" completed"), finished
@@ -252,6 +253,7 @@ def test_a_frozen_clients_run_is_taken_over_and_its_late_writes_refused(tmp_path
             assert HarnessOutput(second).wait_for("recovered", 120) == "recovered 1"
             _stop(second)
 
+            server.hurry_up()
             first.send_signal(signal.SIGCONT)  # it wakes up and streams on
             finished = first_output.wait_for("finished", 120)
             assert finished.endswith(" failed"), finished  # it stopped, told of the take-over

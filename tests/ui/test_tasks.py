@@ -205,3 +205,43 @@ def test_latest_call_answers_only_the_newest(qtbot: QtBot, tasks: Tasks) -> None
     call.cancel()
     _settle(qtbot, 200)
     assert answers == ["new"] and not call.is_running()
+
+
+def test_a_gui_first_job_waits_while_the_gui_takes_its_turn(qtbot: QtBot, tasks: Tasks) -> None:
+    """Beside a ``gui_first`` job the GUI's turn (posted calls, the lists' painting) runs
+    alone: the job, at its next check, waits off the GIL until the turn ends."""
+    from chatdesk.ui.tasks import YIELD_MAX_S, gui_first
+
+    steps: list[float] = []
+    started = threading.Event()
+
+    def work(control: TaskControl) -> None:
+        started.set()
+        while not control.stopping():  # each check is also a pace point
+            steps.append(time.perf_counter())
+            time.sleep(0.001)
+
+    task = tasks.start("test-pace", work, gui_first=True)
+    assert started.wait(5)
+    turn_s = YIELD_MAX_S / 2
+    with gui_first.turn():
+        began = time.perf_counter()
+        time.sleep(turn_s)  # the GUI busy (painting) for a while
+        ended = time.perf_counter()
+    qtbot.wait(20)
+    task.cancel()
+    with qtbot.waitSignal(task.ended, timeout=5000):
+        pass
+    during = [t for t in steps if began + 0.005 < t < ended]
+    assert len(during) <= 1, f"the job went on {len(during)} times during the GUI's turn"
+    assert any(t > ended for t in steps), "the job never went on after the turn"
+
+
+def test_a_turn_costs_nothing_without_a_gui_first_job(tasks: Tasks) -> None:
+    from chatdesk.ui.tasks import gui_first
+
+    control = TaskControl(threading.Event(), lambda _value: None)
+    with gui_first.turn():
+        began = time.perf_counter()
+        control.pace()  # nobody waits: there is no job to hold back
+        assert time.perf_counter() - began < 0.05

@@ -55,6 +55,7 @@ def import_work(
                 again=again,
                 on_progress=control.progress,
                 should_stop=control.stopping,
+                pace=control.pace,
             )
         except ImportCancelled:
             raise Cancelled from None
