@@ -11,7 +11,9 @@ of ``chatdesk.bench.trees`` (``open_branchy_thread_ms``, ``version_switch_ms``, 
 export imported in a window (``chatdesk.bench.foreign_imports``:
 ``foreign_import_messages_per_s``, ``_peak_rss_mb``, ``_gui_gap_ms``), and a 50 MB PDF
 turned into text and searched (``chatdesk.bench.documents``: ``documents_pages_per_s``,
-``documents_peak_rss_mb``, ``documents_query_ms_p95``, ...).
+``documents_peak_rss_mb``, ``documents_query_ms_p95``, ...), and a chat of 1,000 photos
+scrolled (``chatdesk.bench.thumbnails``: ``thumbnail_scroll_frame_ms_p99``,
+``thumbnail_gui_rss_mb``).
 The defaults are the issue's: 10,000 threads, 1,000,000 messages, one of 100,000.
 """
 
@@ -33,6 +35,7 @@ from chatdesk.bench.foreign_imports import bench_foreign_import
 from chatdesk.bench.history import HistorySize, build_history
 from chatdesk.bench.imports import bench_import
 from chatdesk.bench.probe import emit
+from chatdesk.bench.thumbnails import bench_thumbnails
 from chatdesk.bench.tools import bench_tools
 from chatdesk.bench.trees import bench_trees
 
@@ -58,6 +61,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--document-mb", type=float, default=50.0, help="size of the PDF to extract (0: skip)"
+    )
+    parser.add_argument(
+        "--images", type=int, default=1_000, help="photos in the chat scrolled (0: skip)"
     )
     parser.add_argument(
         "--chatgpt-messages",
@@ -147,6 +153,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_foreign_import(args.chatgpt_messages)
     if args.document_mb:
         bench_documents(args.document_mb)
+    if args.images:
+        bench_thumbnails(args.images)
     if own_dir:
         import shutil
 

@@ -47,9 +47,10 @@ from chatdesk.ui.bridge import ChangeSignals
 from chatdesk.ui.busy_retry import BusyRetry
 from chatdesk.ui.chat.attaching import LIMITS, Attaching, FileDrops
 from chatdesk.ui.chat.branch_actions import BranchActions
+from chatdesk.ui.chat.bubble_thumbnails import BubbleThumbnails
 from chatdesk.ui.chat.chat_actions import ChatActions
 from chatdesk.ui.chat.composer import Composer
-from chatdesk.ui.chat.image_viewer import AttachmentOpener, BubbleThumbnails
+from chatdesk.ui.chat.image_viewer import AttachmentOpener
 from chatdesk.ui.chat.markdown_render import is_openable_url
 from chatdesk.ui.chat.message_delegate import COLUMN_MAX, FILE_THUMB
 from chatdesk.ui.chat.message_model import MessageListModel

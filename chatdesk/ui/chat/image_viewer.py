@@ -44,7 +44,6 @@ from PySide6.QtWidgets import (
 from chatdesk.services.attachments import AttachmentService
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.records import AttachmentRecord
-from chatdesk.ui.chat.attaching import thumbnail
 from chatdesk.ui.notices import Notices
 from chatdesk.ui.tasks import Tasks, failure_reason
 from chatdesk.vocabulary import AttachmentKind
@@ -180,58 +179,6 @@ class ImageViewer(QDialog):
             self.zoom_label.setText(f"Not saved: {error.strerror or error}")
             return None
         return target
-
-
-class BubbleThumbnails(QObject):
-    """Small pictures of the images messages carry, decoded off the GUI thread on first
-    ask and kept for the last ``KEPT`` images (the delegate's ``Thumbnails``).
-
-    Signals:
-        ready: a picture came in (int attachment id): repaint.
-    """
-
-    ready = Signal(int)
-    KEPT = 300
-
-    def __init__(
-        self,
-        attachments: AttachmentService,
-        user_id: int,
-        tasks: Tasks,
-        side: int,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self._attachments = attachments
-        self._user_id = user_id
-        self._tasks = tasks
-        self._side = side
-        self._kept: dict[int, QImage | None] = {}  # None: asked, not (or never) ready
-
-    def cached(self, attachment_id: int) -> QImage | None:
-        """The picture kept for an attachment, without asking for one."""
-        return self._kept.get(attachment_id)
-
-    def thumbnail(self, record: AttachmentRecord) -> QImage | None:
-        """The picture of ``record`` if decoded; else None, and it is decoded."""
-        if record.id in self._kept:
-            return self._kept[record.id]
-        if len(self._kept) >= self.KEPT:
-            del self._kept[next(iter(self._kept))]
-        self._kept[record.id] = None
-        attachments, user_id, side = self._attachments, self._user_id, self._side
-        task = self._tasks.start(
-            "chatdesk-thumbnail",
-            lambda _control: thumbnail(attachments.path_of(user_id, record.id), side),
-        )
-        task.succeeded.connect(partial(self._on_read, record.id))
-        task.failed.connect(partial(_log_failure, f"thumbnail of {record.file_name}"))
-        return None
-
-    def _on_read(self, attachment_id: int, image: QImage | None) -> None:
-        if image is not None and attachment_id in self._kept:
-            self._kept[attachment_id] = image
-            self.ready.emit(attachment_id)
 
 
 class AttachmentOpener(QObject):

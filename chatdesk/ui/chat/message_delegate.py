@@ -566,9 +566,10 @@ class MessageDelegate(QStyledItemDelegate):
                 shown = picture.size().scaled(
                     int(side), int(side), Qt.AspectRatioMode.KeepAspectRatio
                 )
-                target = QRectF(
-                    rect.left() + 3 + (side - shown.width()) / 2,
-                    rect.top() + (rect.height() - shown.height()) / 2,
+                # whole pixels and the picture's own size: a plain copy, no scaling
+                target = QRect(
+                    round(rect.left() + 3 + (side - shown.width()) / 2),
+                    round(rect.top() + (rect.height() - shown.height()) / 2),
                     shown.width(),
                     shown.height(),
                 )
