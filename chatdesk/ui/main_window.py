@@ -52,6 +52,7 @@ from chatdesk.ui.chat.chat_actions import ChatActions
 from chatdesk.ui.chat.composer import Composer
 from chatdesk.ui.chat.image_viewer import AttachmentOpener
 from chatdesk.ui.chat.markdown_render import is_openable_url
+from chatdesk.ui.chat.math_images import MathImages
 from chatdesk.ui.chat.message_delegate import COLUMN_MAX, FILE_THUMB
 from chatdesk.ui.chat.message_model import MessageListModel
 from chatdesk.ui.chat.message_view import MessageListView
@@ -204,6 +205,8 @@ class MainWindow(QMainWindow):
             self.services.attachments, self.user_id, self.tasks, FILE_THUMB, self
         )
         self.message_view.delegate.thumbnails = self.bubble_thumbnails
+        self.formulas = MathImages(self.tasks, self)
+        self.message_view.delegate.math = self.formulas
         self.tool_approval = ToolApprovalPanel(self.chat_pane)
         self.tool_approval.setMaximumWidth(COLUMN_MAX)
         approval_row = QHBoxLayout()
@@ -392,6 +395,7 @@ class MainWindow(QMainWindow):
         self.composer.chips.remove_requested.connect(self.attaching.remove)
         self.message_view.attachment_clicked.connect(self.on_attachment_clicked)
         self.bubble_thumbnails.ready.connect(lambda _id: self.message_view.viewport().update())
+        self.formulas.ready.connect(self.message_view.delegate.on_formulas_ready)
         chips = self.composer.chip_model
         for signal in (chips.rowsInserted, chips.rowsRemoved, chips.modelReset, chips.dataChanged):
             signal.connect(self.on_chips_changed)

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import QAbstractItemView, QApplication
 from chatdesk.services.records import MessageRecord
 from chatdesk.ui.chat.bubble_parts import BubbleGeometry
 from chatdesk.ui.chat.code_scroll import WHEEL_STEP_PX, CodeBlock, CodeScroll, code_blocks_of
+from chatdesk.ui.chat.math_images import text_with_formulas
 from chatdesk.ui.chat.message_delegate import MessageDelegate
 from chatdesk.ui.chat.message_model import MessageRoles
 
@@ -55,6 +56,7 @@ AUTOSCROLL_MS = 30
 EDGE_STEP_MAX = 40
 """Most pixels the list (or a code block) moves per autoscroll tick while dragging."""
 INVISIBLE = str.maketrans({"\u200b": None})
+OBJECT = "\ufffc"  # what a picture (a formula) is in a document's plain text
 """Zero-width breaks ``display_text`` put in long runs: not part of the message."""
 
 
@@ -153,7 +155,7 @@ class BubbleSelection(QObject):
         cursor = self._cursor()
         if cursor is None or not cursor.hasSelection():
             return ""
-        return cursor.selection().toPlainText().translate(INVISIBLE)
+        return text_with_formulas(cursor.selection()).translate(INVISIBLE)
 
     def copy(self) -> bool:
         """Put the selection on the clipboard, as plain text and as the HTML fragment."""
@@ -162,8 +164,9 @@ class BubbleSelection(QObject):
             return False
         fragment = cursor.selection()
         mime = QMimeData()
-        mime.setText(fragment.toPlainText().translate(INVISIBLE))
-        mime.setHtml(fragment.toHtml().translate(INVISIBLE))
+        mime.setText(text_with_formulas(fragment).translate(INVISIBLE))
+        if OBJECT not in fragment.toPlainText():  # formulas' pictures go as their LaTeX only
+            mime.setHtml(fragment.toHtml().translate(INVISIBLE))
         QGuiApplication.clipboard().setMimeData(mime)
         return True
 

@@ -19,6 +19,13 @@ and padding; code lines never wrap (``code_scroll`` scrolls a wide block sideway
 cannot draw a border on one side of a block, so a quote is a two-cell table whose
 narrow first cell is the bar. A single line break in a reply is kept, as
 chat models write poems, addresses and steps that way.
+
+Math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``) is found by markdown-it (the
+dollar rules of mdit-py-plugins, which leave "$5 and $10" alone, and a bracket rule of
+our own). What it becomes is asked of the ``Formulas`` given (``ui/chat/math_images``):
+an ``<img>`` of a picture it made, added to the document as a resource by
+``build_document``, or, while none is ready or when the formula cannot be read, its
+LaTeX as inline code. Without one, formulas stay code.
 """
 
 from __future__ import annotations
@@ -27,12 +34,14 @@ import html
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
@@ -40,6 +49,7 @@ from pygments.util import ClassNotFound
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import (
     QFont,
+    QImage,
     QTextBlockFormat,
     QTextCursor,
     QTextDocument,
@@ -166,6 +176,58 @@ def _blockquote_close(
     return "</td></tr></table>\n"
 
 
+class Formulas(Protocol):
+    """What a document's formulas become (``ui/chat/math_images.BubbleFormulas``)."""
+
+    def html(self, latex: str, display: bool) -> str | None:
+        """The markup of the formula's picture, or None to show its LaTeX as code."""
+        ...
+
+
+_BRACKETS = {"(": ")", "[": "]"}
+
+
+def _bracket_math(state: StateInline, silent: bool) -> bool:
+    """``\\(…\\)`` inline and ``\\[…\\]`` displayed, anywhere in a paragraph
+    (before the escape rule, which would take the backslash)."""
+    src, pos = state.src, state.pos
+    if src[pos : pos + 1] != "\\" or src[pos + 1 : pos + 2] not in _BRACKETS:
+        return False
+    opener = src[pos + 1]
+    end = src.find("\\" + _BRACKETS[opener], pos + 2)
+    if end < 0 or not src[pos + 2 : end].strip():
+        return False
+    if not silent:
+        token = state.push("math_inline" if opener == "(" else "math_inline_double", "math", 0)
+        token.content = src[pos + 2 : end]
+        token.markup = "\\" + opener
+    state.pos = end + 2
+    return True
+
+
+def _math(display: bool) -> Any:
+    def render(
+        renderer: RendererHTML,
+        tokens: Sequence[Token],
+        idx: int,
+        options: OptionsDict,
+        env: EnvType,
+    ) -> str:
+        latex = tokens[idx].content.strip()
+        formulas: Formulas | None = env.get("formulas")
+        shown = formulas.html(latex, display) if formulas is not None else None
+        if shown is not None:
+            return shown
+        colors: Colors = env["colors"]
+        marks = "$$" if display else "$"
+        return (
+            f'<code style="background-color:{colors.inline_code_bg}; '
+            f'font-family:{MONO_FAMILIES};">{html.escape(marks + latex + marks)}</code>'
+        )
+
+    return render
+
+
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     md = MarkdownIt(
@@ -185,6 +247,13 @@ def _parser() -> MarkdownIt:
     md.add_render_rule("th_open", _th_open)
     md.add_render_rule("blockquote_open", _blockquote_open)
     md.add_render_rule("blockquote_close", _blockquote_close)
+    dollarmath_plugin(
+        md, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True
+    )
+    md.inline.ruler.before("escape", "math_brackets", _bracket_math)
+    md.add_render_rule("math_inline", _math(display=False))
+    md.add_render_rule("math_inline_double", _math(display=True))
+    md.add_render_rule("math_block", _math(display=True))
     return md
 
 
@@ -278,9 +347,10 @@ def _breakable(match: re.Match[str]) -> str:
     return "\u200b".join(run[i : i + LONG_RUN // 2] for i in range(0, len(run), LONG_RUN // 2))
 
 
-def render_markdown(text: str, colors: Colors) -> str:
-    """Markdown from a model to Qt rich text, with no raw HTML, images or unsafe links."""
-    return str(_parser().render(text, {"colors": colors})).strip()
+def render_markdown(text: str, colors: Colors, formulas: Formulas | None = None) -> str:
+    """Markdown from a model to Qt rich text, with no raw HTML, images or unsafe links
+    (formulas as ``formulas`` makes them, see the module doc)."""
+    return str(_parser().render(text, {"colors": colors, "formulas": formulas})).strip()
 
 
 def code_blocks(text: str) -> list[str]:
@@ -316,10 +386,18 @@ LIST_INDENT = 22
 
 
 def build_document(
-    html_text: str, font: QFont, width: float, link_color: str, parent: Any = None
+    html_text: str,
+    font: QFont,
+    width: float,
+    link_color: str,
+    parent: Any = None,
+    pictures: Sequence[tuple[str, QImage]] = (),
 ) -> SafeTextDocument:
-    """A laid-out, resource-proof document for one message at ``width`` pixels."""
+    """A laid-out, resource-proof document for one message at ``width`` pixels; its
+    only images are ``pictures`` (our own formulas, by the name the markup uses)."""
     doc = SafeTextDocument(parent)
+    for name, picture in pictures:
+        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), picture)
     doc.setUndoRedoEnabled(False)
     doc.setDocumentMargin(0)
     doc.setIndentWidth(LIST_INDENT)

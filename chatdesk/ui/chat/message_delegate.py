@@ -32,6 +32,7 @@ from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QColor,
     QFont,
+    QFontInfo,
     QFontMetrics,
     QMouseEvent,
     QPainter,
@@ -64,6 +65,8 @@ from chatdesk.ui.chat.markdown_render import (
     settled_text,
     worth_markdown,
 )
+from chatdesk.ui.chat.math_images import MATH_SCALE, BubbleFormulas, MathImages
+from chatdesk.ui.chat.math_render import FormulaLook
 from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.chat.message_notes import bubble_text, model_of
 from chatdesk.ui.chat.tool_line import tool_summary
@@ -168,6 +171,8 @@ class MessageDelegate(QStyledItemDelegate):
         self.text_layer: TextLayer | None = None  # paints selections, wide code
         self.action_bar: BarLayer | None = None  # hover bar and code blocks' Copy
         self.thumbnails: Thumbnails | None = None  # attached images' small pictures
+        self.math: MathImages | None = None  # formulas' pictures (None: shown as LaTeX)
+        self._math_waiting: set[int] = set()  # laid out while a formula was being drawn
         theme.changed.connect(self.on_theme_changed)
 
     # -- layout ----------------------------------------------------------------------
@@ -182,6 +187,7 @@ class MessageDelegate(QStyledItemDelegate):
         self._view.viewport().update()
 
     def clear_cache(self) -> None:
+        self._math_waiting.clear()
         self._cache.clear()
         self._sizes.clear()
         self._row_sizes.clear()
@@ -227,19 +233,46 @@ class MessageDelegate(QStyledItemDelegate):
             return entry
         shown = display_text(text if finished else settled_text(text))
         link = c.user_link if m.role is Role.USER else c.link
+        formulas = self._formulas(m, font)
         if not worth_markdown(shown):
             html_text = render_plain(shown)
         elif m.role is Role.USER:  # the person's Markdown too, inert as a reply's
-            html_text = render_markdown(shown, user_bubble_colors(c))
+            html_text = render_markdown(shown, user_bubble_colors(c), formulas)
         else:
-            html_text = render_markdown(shown, c)
-        doc = build_document(html_text, font, text_width, link)
+            html_text = render_markdown(shown, c, formulas)
+        pictures = formulas.pictures if formulas is not None else ()
+        doc = build_document(html_text, font, text_width, link, pictures=pictures)
+        if formulas is not None and formulas.waiting:
+            self._math_waiting.add(m.id)
+        else:
+            self._math_waiting.discard(m.id)
         entry = _Layout(key, doc, text_width)
         self._cache[m.id] = entry
         self._cache.move_to_end(m.id)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return entry
+
+    def _formulas(self, m: MessageRecord, font: QFont) -> BubbleFormulas | None:
+        """What ``m``'s formulas become: pictures in its text's colour and size."""
+        if self.math is None:
+            return None
+        color = self.colors.user_text if m.role is Role.USER else self.colors.text
+        size = QFontInfo(font).pixelSize()
+        ratio = self._view.devicePixelRatioF()
+        return BubbleFormulas(self.math, FormulaLook(color, size * MATH_SCALE, ratio))
+
+    def on_formulas_ready(self) -> None:
+        """Formula pictures came in: lay out again the bubbles that waited for them."""
+        waiting, self._math_waiting = self._math_waiting, set()
+        for message_id in waiting:
+            self._cache.pop(message_id, None)
+            self._sizes.pop(message_id, None)
+            self._row_sizes.pop(message_id, None)
+            self._parts.pop(message_id, None)
+        if waiting:
+            self._view.scheduleDelayedItemsLayout()
+            self._view.viewport().update()
 
     def status_line(self, index: Index) -> StatusLine:
         """The line under a bubble's text: its state or time, after ``‹ 2 / 3 ›`` when
