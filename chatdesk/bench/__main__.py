@@ -13,7 +13,8 @@ export imported in a window (``chatdesk.bench.foreign_imports``:
 turned into text and searched (``chatdesk.bench.documents``: ``documents_pages_per_s``,
 ``documents_peak_rss_mb``, ``documents_query_ms_p95``, ...), and a chat of 1,000 photos
 scrolled (``chatdesk.bench.thumbnails``: ``thumbnail_scroll_frame_ms_p99``,
-``thumbnail_gui_rss_mb``).
+``thumbnail_gui_rss_mb``), and a chat of 500 formulas opened (``chatdesk.bench.formulas``:
+``formula_open_thread_ms`` beside the same chat in words, ``formulas_shown_ms``).
 The defaults are the issue's: 10,000 threads, 1,000,000 messages, one of 100,000.
 """
 
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from chatdesk.bench.documents import bench_documents
 from chatdesk.bench.foreign_imports import bench_foreign_import
+from chatdesk.bench.formulas import bench_formulas
 from chatdesk.bench.history import HistorySize, build_history
 from chatdesk.bench.imports import bench_import
 from chatdesk.bench.probe import emit
@@ -64,6 +66,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--images", type=int, default=1_000, help="photos in the chat scrolled (0: skip)"
+    )
+    parser.add_argument(
+        "--formulas", type=int, default=500, help="formulas in the chat opened (0: skip)"
     )
     parser.add_argument(
         "--chatgpt-messages",
@@ -155,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_documents(args.document_mb)
     if args.images:
         bench_thumbnails(args.images)
+    if args.formulas:
+        bench_formulas(args.formulas)
     if own_dir:
         import shutil
 

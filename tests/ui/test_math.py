@@ -134,3 +134,15 @@ def test_a_reply_shows_its_formulas_drawn_off_the_gui_thread_and_a_copy_gives_la
     assert "\ufffc" not in copied
     assert not QGuiApplication.clipboard().mimeData().hasHtml()
     window.close()
+
+
+def test_the_math_renderer_is_not_loaded_at_start_up() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import chatdesk.app, chatdesk.ui.main_window, sys; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('ziamath', 'ziafont', 'latex2mathml')); assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
