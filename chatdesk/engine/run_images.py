@@ -159,8 +159,9 @@ class PreparedImages:
 
 def _load(image: ImageFile, max_bytes: int) -> _Loaded:
     label = f"“{image.name}”"
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(image.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(image.path, flags)  # a link or a pipe in its place never blocks
     except FileNotFoundError:
         raise ImageError(
             f"The attached image {label} is no longer in chatdesk's data folder, so it "
@@ -170,16 +171,19 @@ def _load(image: ImageFile, max_bytes: int) -> _Loaded:
         raise ImageError(
             f"The attached image {label} cannot be read ({error.strerror or error})."
         ) from None
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(file.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ImageError(f"The attached image {label} is not a regular file any more.")
         if info.st_size > max_bytes:
             raise ImageError(
-                f"The attached image {label} is larger than {max_bytes / 1_000_000:,.0f} MB, "
+                f"The attached image {label} is larger than {_size_text(max_bytes)}, "
                 "the most an image can be."
             )
-        data = file.read(max_bytes + 1)
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(max_bytes + 1)
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise ImageError(f"The attached image {label} grew past the limit while it was read.")
     if not _is_type(data, image.mime_type):
@@ -188,6 +192,10 @@ def _load(image: ImageFile, max_bytes: int) -> _Loaded:
         )
     encoded = base64.b64encode(data).decode("ascii")
     return _Loaded(image, f"data:{image.mime_type};base64,{encoded}")
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1_000_000:,.0f} MB" if size >= 1_000_000 else f"{size:,} bytes"
 
 
 def _is_type(data: bytes, mime: str) -> bool:
