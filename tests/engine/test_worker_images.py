@@ -278,3 +278,42 @@ def test_a_pdf_is_never_sent_as_an_image(tmp_path: Path) -> None:
     document = pdf(tmp_path / "report.pdf")
     with pytest.raises(ProtocolError, match="not an image type"):
         ImageFile.from_dict(image(document, "application/pdf").to_dict())
+
+
+def test_every_call_of_the_agent_carries_the_image_once(
+    client: WorkerClient, recorder: Recorder, qtbot: Any, data_dir: Path, tmp_path: Path
+) -> None:
+    """After a tool call the agent asks the model again: the image is still in its user
+    turn (once), or the model would answer about a picture it no longer sees."""
+    from tests.engine.conftest import scripted
+
+    folder = data_dir / "crews" / "looker"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "agents.yaml").write_text(
+        "helper:\n  role: Helper\n  goal: Help with {message}\n  backstory: Careful.\n"
+        "  tools: [chatdesk/calculator]\n",
+        encoding="utf-8",
+    )
+    (folder / "tasks.yaml").write_text(
+        "answer:\n  description: Answer {message}\n  expected_output: An answer\n  agent: helper\n",
+        encoding="utf-8",
+    )
+    photo = png(tmp_path / "photo.png")
+    script = (
+        {"tool_calls": [{"name": "calculator", "arguments": {"expression": "6 * 7"}}]},
+        {"echo": True},  # the second call answers with the prompt it received
+    )
+    request = run_request(
+        scripted(*script),
+        crew="looker",
+        message="How many squares?",
+        deadline_s=60.0,
+        images=RunImages(files=(image(photo),), vision="images"),
+    )
+    client.submit(request)
+    recorder.wait_terminal(qtbot, request.run_id, timeout_ms=60_000)
+
+    prompt = recorder.completed(request.run_id).text
+    uri = "data:image/png;base64," + base64.b64encode(photo.read_bytes()).decode()
+    assert prompt.count(uri) == 1
+    assert "42" in prompt  # the tool's result came before this second call

@@ -138,3 +138,36 @@ def test_a_model_that_cannot_see_is_told_and_the_reply_carries_a_note(
     )
     step = _shown_step(qtbot, chatdesk_app, question)
     assert "Sent:   as a note naming them: this model cannot see images" in describe_step(step)
+
+
+def test_the_images_step_reads_plainly_whatever_it_holds() -> None:
+    from datetime import UTC, datetime
+
+    from chatdesk.ui.trace.trace_text import event_label
+
+    def step(detail: dict[str, object]) -> ExecutionLogRecord:
+        return ExecutionLogRecord(
+            id=1,
+            execution_id=1,
+            seq=0,
+            created_at=datetime.now(UTC),
+            event="attachments_sent",
+            agent_role=None,
+            task_name=None,
+            detail=detail,
+        )
+
+    assert event_label("attachments_sent") == "Images to the model"
+    hostile = describe_step(
+        step(
+            {
+                "sent_as": "<b>telepathy</b>",
+                "images": [{"name": "a\nb.png", "mime": None, "bytes": "many"}, "junk", 3],
+            }
+        )
+    )
+    assert "Sent:   <b>telepathy</b>" in hostile
+    assert "    a b.png  ·  None  ·  size unknown" in hostile
+    assert "junk" not in hostile
+    empty = describe_step(step({"images": "none", "sent_as": "note"}))
+    assert "Images:\n    (none)" in empty
