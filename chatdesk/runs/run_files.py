@@ -80,9 +80,8 @@ def history_for(history: Sequence[MessageRecord], files: Files) -> tuple[ChatMes
         content = m.content
         if names:
             what = "image" if len(names) == 1 else "images"
-            content = (
-                f"{content}\n[The person attached: {', '.join(names)} ({what}, not shown again)]"
-            )
+            line = f"[The person attached: {', '.join(names)} ({what}, not shown again)]"
+            content = f"{content}\n{line}" if content else line
         if content:
             out.append(ChatMessage(role=m.role.value, content=content))  # type: ignore[arg-type]
     return tuple(out)

@@ -82,6 +82,7 @@ def test_the_questions_images_travel_as_stored_paths_and_earlier_ones_by_name(
     thread = services.threads.create(user)
     old = services.attachments.add(user, png(tmp_path / "old.png", color="green"))
     services.messages.send(user, thread.id, "earlier", triggers_execution=False, attachments=[old])
+    services.messages.send(user, thread.id, "", triggers_execution=False, attachments=[old])
     photo = services.attachments.add(user, png(tmp_path / "photo.png"))
     chart = services.attachments.add(user, png(tmp_path / "chart.png", size=(9, 9)))
     report = services.attachments.add(user, pdf(tmp_path / "report.pdf"))
@@ -101,7 +102,8 @@ def test_the_questions_images_travel_as_stored_paths_and_earlier_ones_by_name(
         assert Path(image.path).is_relative_to(tmp_path / "attachments")
     assert (images.vision, images.max_bytes) == ("auto", MAX_IMAGE_BYTES)
     assert [m.content for m in request.history] == [
-        "earlier\n[The person attached: old.png (image, not shown again)]"
+        "earlier\n[The person attached: old.png (image, not shown again)]",
+        "[The person attached: old.png (image, not shown again)]",
     ]
     assert "base64" not in str(request)
     assert sent.execution is not None
