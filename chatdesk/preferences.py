@@ -44,6 +44,10 @@ BASE_URL = Preference("model/baseUrl", str, "")
 TIMEOUT_S: Preference[float | None] = Preference("model/timeoutS", float, None)
 """A run's total deadline in seconds; unset (or not above zero) uses the default."""
 MAX_TOKENS: Preference[int | None] = Preference("model/maxTokens", int, None)
+VISION = Preference("model/vision", str, "auto")
+"""Whether the model in settings sees attached images: ``auto`` (what CrewAI says of the
+model), ``images`` (it does) or ``text`` (text only: it is told their names instead)."""
+VISION_CHOICES = ("auto", "images", "text")
 
 # -- chats ----------------------------------------------------------------------------
 DEFAULT_CREW = Preference("chat/defaultCrew", str, "assistant")

@@ -121,10 +121,11 @@ def _is_openai_based(llm_class: type) -> bool:
     return issubclass(llm_class, OpenAICompletion)
 
 
-def crew_inputs(request: RunRequest) -> dict[str, str]:
-    """The values for the placeholders of :data:`chatdesk.engine.crews.CREW_INPUTS`."""
+def crew_inputs(request: RunRequest, note: str = "") -> dict[str, str]:
+    """The values for the placeholders of :data:`chatdesk.engine.crews.CREW_INPUTS`;
+    ``note`` (what the model is told of images it cannot see) follows the message."""
     return {
-        "message": request.message,
+        "message": f"{request.message}\n\n{note}" if note else request.message,
         "history": format_history(request.history, request.history_budget_chars),
         "system_prompt": request.system_prompt.strip() or DEFAULT_SYSTEM_PROMPT,
         "date": _dt.date.today().isoformat(),

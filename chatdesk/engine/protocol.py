@@ -21,6 +21,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, ClassVar, Literal, TypeAlias
 
 from chatdesk.vocabulary import ApprovalDecision
@@ -49,6 +50,7 @@ class ErrorKind(StrEnum):
     CREW_CONFIG = "crew_config"  # unknown crew, broken YAML, bad placeholders
     MODEL_CONFIG = "model_config"  # the model settings cannot build an LLM
     DEADLINE = "deadline"  # the run's total time budget ran out
+    ATTACHMENT = "attachment"  # an attached file is gone, too big, or the model refused it
     WORKER_DIED = "worker_died"  # synthesised by the client: the process ended
 
 
@@ -71,6 +73,7 @@ class StepName(StrEnum):
     LLM_COMPLETED = "llm_completed"
     LLM_FAILED = "llm_failed"
     TOOL_CALL = "tool_call"  # chatdesk's own record of one call: arguments, result, approval
+    ATTACHMENTS_SENT = "attachments_sent"  # what the model got of the question's images
 
 
 # ---------------------------------------------------------------------------
@@ -260,6 +263,90 @@ class ToolAccess:
         )
 
 
+IMAGE_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+VISION_CHOICES = ("auto", "images", "text")
+"""How a model takes images: CrewAI's ``supports_multimodal()``, it sees them, it does not."""
+MAX_RUN_IMAGES = 10
+"""At most as many images as a message may carry (``services.attachment_types``)."""
+MAX_IMAGE_NAME_CHARS = 255
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """One image attached to the question: the stored copy the worker reads at run time."""
+
+    path: str  # absolute path of the stored copy in the data dir
+    mime_type: str  # one of IMAGE_MIME_TYPES
+    name: str  # what the person called it (one line)
+    size_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ImageFile:
+        where = "image"
+        d = _expect_mapping(data, where)
+        path = _req_str(d, "path", where)
+        if not (PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute()):
+            raise ProtocolError(f"{where}: 'path' must be an absolute path")
+        if "\0" in path:
+            raise ProtocolError(f"{where}: 'path' must not hold NUL")
+        mime = _req_str(d, "mime_type", where)
+        if mime not in IMAGE_MIME_TYPES:
+            raise ProtocolError(f"{where}: {mime[:40]!r} is not an image type chatdesk sends")
+        name = _req_str(d, "name", where)
+        if not name.strip() or len(name) > MAX_IMAGE_NAME_CHARS:
+            raise ProtocolError(f"{where}: 'name' must be 1 to {MAX_IMAGE_NAME_CHARS} characters")
+        if any(ch < " " or ch == "\x7f" for ch in name):
+            raise ProtocolError(f"{where}: 'name' must be one line without control characters")
+        size = _opt_int(d, "size_bytes", where)
+        if size is None or size < 0:
+            raise ProtocolError(f"{where}: 'size_bytes' must be a non-negative integer")
+        return cls(path=path, mime_type=mime, name=name, size_bytes=size)
+
+
+@dataclass(frozen=True)
+class RunImages:
+    """The question's images and how this run's model takes them.
+
+    ``vision`` is one of :data:`VISION_CHOICES` (the person's setting for the model);
+    ``max_bytes`` is the per-image limit the worker enforces again when it reads.
+    """
+
+    files: tuple[ImageFile, ...] = ()
+    vision: str = "auto"
+    max_bytes: int = 20_000_000
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": [image.to_dict() for image in self.files],
+            "vision": self.vision,
+            "max_bytes": self.max_bytes,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RunImages:
+        where = "images"
+        d = _expect_mapping(data, where)
+        files_raw = d.get("files", [])
+        if not isinstance(files_raw, list):
+            raise ProtocolError(f"{where}: 'files' must be a list")
+        if len(files_raw) > MAX_RUN_IMAGES:
+            raise ProtocolError(f"{where}: at most {MAX_RUN_IMAGES} images")
+        vision = d.get("vision", "auto")
+        if vision not in VISION_CHOICES:
+            raise ProtocolError(f"{where}: 'vision' must be one of {', '.join(VISION_CHOICES)}")
+        max_bytes = _opt_int(d, "max_bytes", where)
+        if max_bytes is not None and max_bytes <= 0:
+            raise ProtocolError(f"{where}: 'max_bytes' must be positive")
+        return cls(
+            files=tuple(ImageFile.from_dict(item) for item in files_raw),
+            vision=vision,
+            max_bytes=20_000_000 if max_bytes is None else max_bytes,
+        )
+
+
 # ---------------------------------------------------------------------------
 # Requests (GUI -> worker)
 # ---------------------------------------------------------------------------
@@ -279,6 +366,7 @@ class RunRequest:
     deadline_s: float = 300.0
     history_budget_chars: int = 12_000
     tools: ToolAccess = ToolAccess()
+    images: RunImages = RunImages()
 
 
 @dataclass(frozen=True)
@@ -532,7 +620,7 @@ def to_dict(message: Request | Event) -> dict[str, Any]:
     data: dict[str, Any] = {"type": message.TYPE}
     for f in fields(message):
         value = getattr(message, f.name)
-        if isinstance(value, ModelConfig | ToolAccess):
+        if isinstance(value, ModelConfig | ToolAccess | RunImages):
             value = value.to_dict()
         elif f.name == "history":
             value = [{"role": m.role, "content": m.content} for m in value]
@@ -600,6 +688,7 @@ def decode_request(line: bytes | str) -> Request:
             deadline_s=300.0 if deadline is None else deadline,
             history_budget_chars=12_000 if budget is None else budget,
             tools=ToolAccess.from_dict(data["tools"]) if data.get("tools") else ToolAccess(),
+            images=RunImages.from_dict(data["images"]) if data.get("images") else RunImages(),
         )
         if request.deadline_s <= 0:
             raise ProtocolError(f"{where}: 'deadline_s' must be positive")

@@ -18,6 +18,7 @@ its stream is stalled (see :mod:`chatdesk.engine.cancel_signal`).
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import threading
 import time
@@ -55,6 +56,7 @@ from chatdesk.engine.protocol import (
     StepName,
     ToolsEvent,
 )
+from chatdesk.engine.run_images import ImageError, PreparedImages
 from chatdesk.engine.run_tools import RunTools
 from chatdesk.engine.tool_servers import ServerPool
 from chatdesk.redact import StreamRedactor
@@ -102,6 +104,7 @@ class RunState:
         self.deadline_timer: threading.Timer | None = None
         self.deadline_at = time.monotonic() + request.deadline_s
         self.tools: RunTools | None = None
+        self.images: PreparedImages | None = None  # the question's images, once read
         self.deadline_credit_s = 0.0  # approval waits already added to the deadline
 
     @property
@@ -203,6 +206,21 @@ class RunState:
                 tokens=tokens,
                 detail=detail,
                 emission_seq=emission,
+            ),
+        )
+
+    def images_step(self, images: PreparedImages) -> None:
+        """Record what the model gets of the question's images (Run details)."""
+        stamp = _dt.datetime.now(_dt.UTC).isoformat()
+        detail = images.step_detail()
+        self.outbox.run_event(
+            self.run_id,
+            lambda seq: StepEvent(
+                run_id=self.run_id,
+                seq=seq,
+                event=StepName.ATTACHMENTS_SENT.value,
+                timestamp=stamp,
+                detail=detail,
             ),
         )
 
@@ -344,12 +362,16 @@ class Engine:
         try:
             spec = self._crews.get(crew_search_path(self.data_dir)).get(request.crew)
             llm = build_llm(request.model, state.cancel_event, state.deadline_at)
+            images = PreparedImages.prepare(request.images, llm)
             tools = self._run_tools(state, spec)
             crew = build_crew(spec, llm, tools.for_agent if tools is not None else None)
             state.final_task_id = str(crew.tasks[-1].id)
             if state.cancel_event.is_set():
                 return
-            output = crew.kickoff(inputs=crew_inputs(request))
+            if request.images.files:
+                state.images = images
+                state.images_step(images)
+            output = crew.kickoff(inputs=crew_inputs(request, images.prompt_note()))
             crewai_event_bus.flush(timeout=FLUSH_TIMEOUT_S)
             usage = getattr(output, "token_usage", None)
             text = str(getattr(output, "raw", output) or "")
@@ -369,10 +391,14 @@ class Engine:
             state.fail(Failure(ErrorKind.CREW_CONFIG, f"The crew cannot run: {exc}", repr(exc)))
         except ModelConfigError as exc:
             state.fail(Failure(ErrorKind.MODEL_CONFIG, str(exc), repr(exc.__cause__ or exc)))
+        except ImageError as exc:
+            state.fail(exc.failure())
         except BaseException as exc:  # everything a crew can raise ends up on the bubble
             crewai_event_bus.flush(timeout=FLUSH_TIMEOUT_S)
             if not state.finished:
                 failure = describe_failure(exc, request.model)
+                if state.images is not None:
+                    failure = state.images.explain(exc, failure)
                 log.info("run %s failed: %s (%s)", request.run_id, failure.kind, failure.detail)
                 state.fail(failure)
         finally:
@@ -454,6 +480,13 @@ class Engine:
                 raise HookAborted("the run was stopped", source="chatdesk")
 
         register(InterceptionPoint.PRE_MODEL_CALL, refuse_when_stopped)
+
+        def add_images(context: Any) -> None:
+            state = self.current_run()
+            if state is not None and state.images is not None:
+                state.images.add_to(context.messages, context.llm)
+
+        register(InterceptionPoint.PRE_MODEL_CALL, add_images)
 
         def gate_tool_call(context: Any) -> None:
             state = self.current_run()

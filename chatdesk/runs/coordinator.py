@@ -45,7 +45,6 @@ from sqlalchemy.exc import StatementError
 from chatdesk.engine.protocol import (
     ApprovalEvent,
     CancelledEvent,
-    ChatMessage,
     ChunkEvent,
     CompletedEvent,
     Event,
@@ -56,7 +55,9 @@ from chatdesk.engine.protocol import (
     StepEvent,
     ToolAccess,
 )
+from chatdesk.runs import run_files
 from chatdesk.runs.model_choice import ModelResolver
+from chatdesk.runs.model_settings import read_model_settings
 from chatdesk.services import Services
 from chatdesk.services.errors import StorageError, StorageFault
 from chatdesk.services.events import Change, ChangeKind, Entity
@@ -64,7 +65,7 @@ from chatdesk.services.executions import LogEntry, Tokens, ToolCallSummary
 from chatdesk.services.leases import RENEW_EVERY_S, LeaseLostError
 from chatdesk.services.messages import MAX_CONTENT_CHARS
 from chatdesk.services.patience import patiently_async
-from chatdesk.vocabulary import ApprovalDecision, ExecutionStatus, Role, ToolRule
+from chatdesk.vocabulary import ApprovalDecision, ExecutionStatus, ToolRule
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ class _Run:
     approval_since: float | None = None  # time.monotonic() the question was asked
     waited_s: float = 0.0  # time spent waiting for the person (not the run's)
     tool_calls: list[ToolCallSummary] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the model could not be given
 
 
 class Coordinator(QObject):
@@ -155,6 +157,7 @@ class Coordinator(QObject):
         deadline_s: float = DEFAULT_DEADLINE_S,
         max_reply_chars: int = MAX_CONTENT_CHARS,
         tool_access: ToolAccessFor | None = None,
+        read_settings: run_files.SettingsReader = read_model_settings,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -162,6 +165,7 @@ class Coordinator(QObject):
         self._transport = transport
         self._resolve_model = resolve_model
         self._tool_access = tool_access
+        self._read_settings = read_settings  # the model settings (its vision choice)
         self._deadline_s = deadline_s
         self._slots = asyncio.Semaphore(max_concurrent)
         self._thread_locks: dict[int, asyncio.Lock] = {}
@@ -316,11 +320,8 @@ class Coordinator(QObject):
             return
         run.run_id = f"{run.execution_id}-{uuid.uuid4().hex[:8]}"
         self._by_run_id[run.run_id] = run
-        history = tuple(
-            ChatMessage(role=m.role.value, content=m.content)  # type: ignore[arg-type]
-            for m in start.history
-            if m.role in (Role.USER, Role.ASSISTANT) and m.content
-        )
+        files = run_files.files_of(services, run.user_id, start)
+        history = run_files.history_for(start.history, files)
         tools = (
             self._tool_access(run.user_id, run.thread_id)
             if self._tool_access is not None
@@ -336,6 +337,9 @@ class Coordinator(QObject):
                 system_prompt=start.system_prompt or "",
                 deadline_s=self._deadline_s,
                 tools=tools,
+                images=run_files.images_for(
+                    services, files, start, model.model, self._read_settings()
+                ),
             )
         )
         deadline = time.monotonic() + self._deadline_s + self.grace_s
@@ -377,6 +381,8 @@ class Coordinator(QObject):
             detail["at"] = event.timestamp
             if event.event == "tool_call":
                 run.tool_calls.append(_tool_summary(event.detail))
+            if (note := run_files.note_of(event)) is not None:
+                run.notes.append(note)
             run.pending_logs.append(
                 LogEntry(event.event, event.agent_role, event.task_name, detail)
             )
@@ -504,6 +510,7 @@ class Coordinator(QObject):
                 model=model,
                 tokens=tokens,
                 tool_calls=run.tool_calls,
+                notes=run.notes,
             )
         except LeaseLostError:
             self._lose(run)

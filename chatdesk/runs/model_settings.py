@@ -45,7 +45,8 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def read_model_settings(path: Path | None = None) -> dict[str, Any]:
-    """``provider``, ``model``, ``base_url`` (empty when unset), ``timeout_s``, ``max_tokens``.
+    """``provider``, ``model``, ``base_url`` (empty when unset), ``timeout_s``, ``max_tokens``,
+    ``vision`` (one of ``preferences.VISION_CHOICES``; ``auto`` when unset or unknown).
 
     What :func:`chatdesk.runs.model_choice.make_model_resolver` reads, afresh at every
     call: the settings dialog may have changed the file since.
@@ -57,7 +58,13 @@ def read_model_settings(path: Path | None = None) -> dict[str, Any]:
         "base_url": _text(values.get(pref.BASE_URL.name)),
         "timeout_s": _positive(values.get(pref.TIMEOUT_S.name), float),
         "max_tokens": _positive(values.get(pref.MAX_TOKENS.name), int),
+        "vision": _choice(values.get(pref.VISION.name), pref.VISION_CHOICES, pref.VISION.default),
     }
+
+
+def _choice(value: str | None, choices: tuple[str, ...], default: str) -> str:
+    text = _text(value).lower()
+    return text if text in choices else default
 
 
 def _text(value: str | None) -> str:

@@ -28,7 +28,7 @@ from chatdesk.services.errors import NotFoundError, ServiceError, ValidationErro
 from chatdesk.services.records import AttachmentRecord
 from chatdesk.services.unit_of_work import UnitOfWork, after_commit, owned_message
 from chatdesk.store.base import utcnow
-from chatdesk.store.models import Attachment, AttachmentHold
+from chatdesk.store.models import Attachment, AttachmentHold, Message
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,30 @@ class AttachmentService:
         with self._uow.read() as session:
             owned_message(session, user_id, message_id)
             return links.for_messages(session, [message_id]).get(message_id, ())
+
+    def for_messages(
+        self, user_id: int, message_ids: Collection[int]
+    ) -> dict[int, tuple[AttachmentRecord, ...]]:
+        """The files of each of the user's messages among ``message_ids`` (a run's
+        question and history, read at once; others' messages are left out)."""
+        with self._uow.read() as session:
+            wanted = sorted(set(message_ids))
+            owned = [
+                message_id
+                for start in range(0, len(wanted), _CHECK_CHUNK)
+                for message_id in session.scalars(
+                    select(Message.id).where(
+                        Message.id.in_(wanted[start : start + _CHECK_CHUNK]),
+                        Message.user_id == user_id,
+                    )
+                )
+            ]
+            return links.for_messages(session, owned)
+
+    def stored_path(self, record: AttachmentRecord) -> Path:
+        """Where the stored copy of a file the caller already read is (not checked: a
+        worker reading it later says itself when it is gone)."""
+        return self.files.path(record.sha256)
 
     def path_of(self, user_id: int, attachment_id: int) -> Path:
         """The stored file of an attachment the user holds or has sent (read it there;

@@ -82,6 +82,7 @@ class Tokens:
 
 
 TOOLS_KEY = "tools"
+NOTES_KEY = "notes"
 MAX_TOOL_SUMMARIES = 50
 
 
@@ -307,13 +308,15 @@ class ExecutionService:
         model: str | None = None,
         tokens: Tokens | None = None,
         tool_calls: Sequence[ToolCallSummary] = (),
+        notes: Sequence[str] = (),
     ) -> ExecutionRecord:
         """End a run: the execution, its trigger and its reply move together.
 
         ``text`` is the reply's final (or, on failure and cancel, partial) text; when
         None the text saved so far is kept. ``tool_calls`` (the run's calls, in order)
         are kept on the reply as its ``tools`` metadata: the bubble shows them without
-        reading the run's steps.
+        reading the run's steps. ``notes`` (what the model could not be given, such as
+        images a text-only model never saw) join the reply's ``notes``, drawn under it.
         """
         status = ExecutionStatus(status)
         if status not in _MESSAGE_END:
@@ -341,6 +344,10 @@ class ExecutionService:
                     **(reply.meta or {}),
                     TOOLS_KEY: [call.as_dict() for call in tool_calls[:MAX_TOOL_SUMMARIES]],
                 }
+            if reply is not None and notes:
+                meta = reply.meta or {}
+                kept = [n for n in meta.get(NOTES_KEY, []) if isinstance(n, str)]
+                reply.meta = {**meta, NOTES_KEY: [*kept, *(n for n in notes if n not in kept)]}
             changes.extend(self._end_messages(session, execution, status, text, error, reply))
             session.flush()
             record = ExecutionRecord.of(execution)

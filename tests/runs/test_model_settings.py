@@ -82,8 +82,28 @@ def test_values_that_are_not_one_text_read_as_unset(tmp_path: Path) -> None:
     assert (read["model"], read["base_url"]) == ("", "")
 
 
+@pytest.mark.parametrize(
+    ("saved", "vision"),
+    [("images", "images"), ("text", "text"), (" Text ", "text"), ("maybe", "auto"), (None, "auto")],
+)
+def test_the_vision_choice_reads_as_one_of_three(
+    tmp_path: Path, saved: str | None, vision: str
+) -> None:
+    path = tmp_path / SETTINGS_FILE_NAME
+    _write(path, {"model/model": "openai/gpt-4o", **({"model/vision": saved} if saved else {})})
+
+    assert read_model_settings(path)["vision"] == vision
+
+
 def test_no_file_or_a_garbled_one_means_no_settings(tmp_path: Path) -> None:
-    empty = {"provider": "", "model": "", "base_url": "", "timeout_s": None, "max_tokens": None}
+    empty = {
+        "provider": "",
+        "model": "",
+        "base_url": "",
+        "timeout_s": None,
+        "max_tokens": None,
+        "vision": "auto",
+    }
     assert read_model_settings(tmp_path / "missing.ini") == empty
     garbled = tmp_path / SETTINGS_FILE_NAME
     garbled.write_bytes(b"\xff\xfe[model\nmodel\n=\n\x00\x00\n[model]\nmodel=\xffok\n")

@@ -30,6 +30,14 @@ APPROVAL_WORDS = {
 }
 """Detail keys that already have a column (and a line of their own in the detail pane)."""
 ACRONYMS = {"llm": "LLM"}
+EVENT_LABELS = {"attachments_sent": "Images to the model"}
+"""Steps of chatdesk's own whose name does not read well word by word."""
+SENT_AS_WORDS = {
+    "image parts": "as images: the model saw them",
+    "note": "as a note naming them: this model cannot see images",
+}
+ATTACHMENTS_KEYS = frozenset({"images", "sent_as"})
+"""What an ``attachments_sent`` step's own section shows."""
 
 
 def step_time(step: ExecutionLogRecord) -> datetime:
@@ -53,6 +61,8 @@ def clock(moment: datetime) -> str:
 
 def event_label(event: str) -> str:
     """``llm_completed`` -> ``LLM completed``."""
+    if event in EVENT_LABELS:
+        return EVENT_LABELS[event]
     words = [w for w in event.split("_") if w]
     if not words:
         return event
@@ -123,6 +133,21 @@ def _tool_call_lines(detail: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _attachments_lines(detail: dict[str, Any]) -> list[str]:
+    sent_as = str(detail.get("sent_as") or "—")
+    lines = ["", f"Sent:   {SENT_AS_WORDS.get(sent_as, sent_as)}", "", "Images:"]
+    images = detail.get("images")
+    for image in images if isinstance(images, list) else []:
+        if isinstance(image, dict):
+            size = image.get("bytes")
+            bytes_text = f"{size:,} bytes" if isinstance(size, int) else "size unknown"
+            name, mime = one_line(str(image.get("name"))), one_line(str(image.get("mime")))
+            lines.append(f"    {name}  ·  {mime}  ·  {bytes_text}")
+    if lines[-1] == "Images:":
+        lines.append("    (none)")
+    return lines
+
+
 def _block(value: object) -> str:
     text = value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
     if not text:
@@ -175,6 +200,9 @@ def describe_step(step: ExecutionLogRecord) -> str:
     if step.event == "tool_call":
         lines += _tool_call_lines(step.detail)
         hidden = hidden | TOOL_CALL_KEYS
+    elif step.event == "attachments_sent":
+        lines += _attachments_lines(step.detail)
+        hidden = hidden | ATTACHMENTS_KEYS
     rest = {k: v for k, v in step.detail.items() if k not in hidden}
     if rest:
         lines.append("")
