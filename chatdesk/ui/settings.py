@@ -160,6 +160,16 @@ class UiSettings(QObject):
         self.set_value(pref.BASE_URL, value)
 
     @property
+    def vision(self) -> str:
+        """Whether the model sees attached images: one of ``pref.VISION_CHOICES``."""
+        value = self.value(pref.VISION)
+        return value if value in pref.VISION_CHOICES else pref.VISION.default
+
+    @vision.setter
+    def vision(self, value: str) -> None:
+        self.set_value(pref.VISION, value if value in pref.VISION_CHOICES else None)
+
+    @property
     def default_crew(self) -> str:
         """The crew new chats start with."""
         return self.value(pref.DEFAULT_CREW)

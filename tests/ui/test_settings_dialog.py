@@ -82,6 +82,8 @@ def test_saved_settings_come_back_in_the_dialog_and_in_model_settings(
     assert dialog.objectName() == "settingsDialog"
     _fill(qtbot, dialog, provider="openai", model="gpt-4o-mini", base_url="https://api.example/v1")
     assert dialog.model_preview.text() == "Replies will use openai/gpt-4o-mini."
+    assert dialog.vision_combo.currentData() == "auto"
+    dialog.vision_combo.setCurrentIndex(dialog.vision_combo.findData("text"))
     dialog.crew_combo.setCurrentIndex(dialog.crew_combo.findData("research-writer"))
     dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("dark"))
     dialog.font_spin.setValue(15)
@@ -95,7 +97,7 @@ def test_saved_settings_come_back_in_the_dialog_and_in_model_settings(
         "base_url": "https://api.example/v1",
         "timeout_s": None,
         "max_tokens": None,
-        "vision": "auto",  # not in the dialog yet: what CrewAI says of the model
+        "vision": "text",  # told the names of attached images, not sent them
     }
     again = UiSettings()
     assert (again.default_crew, again.theme, again.font_size) == (
@@ -107,6 +109,7 @@ def test_saved_settings_come_back_in_the_dialog_and_in_model_settings(
     assert reopened.provider_combo.currentData() == "openai"
     assert reopened.model_combo.currentText() == "gpt-4o-mini"
     assert reopened.base_url_edit.text() == "https://api.example/v1"
+    assert reopened.vision_combo.currentData() == "text"
     assert reopened.crew_combo.currentData() == "research-writer"
     assert reopened.theme_combo.currentData() == "dark"
     assert reopened.font_spin.value() == 15
@@ -232,6 +235,7 @@ def test_fields_have_names_and_a_sensible_tab_order(
         dialog.base_url_edit,
         dialog.api_key_edit,
         dialog.forget_key_button,
+        dialog.vision_combo,
         dialog.crew_combo,
         dialog.theme_combo,
         dialog.font_spin,

@@ -59,6 +59,11 @@ from chatdesk.ui.theme import ThemeMode
 
 log = logging.getLogger(__name__)
 
+VISION_LABELS = (
+    ("auto", "As the provider says of the model"),
+    ("images", "Sees images"),
+    ("text", "Text only (told the file names)"),
+)
 THEME_LABELS = (
     (ThemeMode.SYSTEM, "Follow system"),
     (ThemeMode.LIGHT, "Light"),
@@ -186,6 +191,16 @@ class SettingsDialog(QDialog):
         )
         self.local_servers_label.setVisible(False)
 
+        self.vision_combo = QComboBox(self)
+        self.vision_combo.setObjectName("visionCombo")
+        self.vision_combo.setAccessibleName("Attached images")
+        for value, label in VISION_LABELS:
+            self.vision_combo.addItem(label, value)
+        self.vision_combo.setToolTip(
+            "Whether this model is sent the images you attach. A text-only model is told "
+            "their names instead, and its reply says so."
+        )
+
         self.crew_combo = QComboBox(self)
         self.crew_combo.setObjectName("defaultCrewCombo")
         self.crew_combo.setAccessibleName("Default crew")
@@ -253,6 +268,7 @@ class SettingsDialog(QDialog):
         key_label.setBuddy(self.api_key_edit)
         form.addRow(key_label, key_row)
         form.addRow("", self.api_key_message)
+        form.addRow("&Images", self.vision_combo)
         form.addRow(_section("Chats", self))
         form.addRow("Default &crew", self.crew_combo)
         form.addRow("Tools", self.mcp_button)
@@ -275,6 +291,7 @@ class SettingsDialog(QDialog):
             self.base_url_edit,
             self.api_key_edit,
             self.forget_key_button,
+            self.vision_combo,
             self.crew_combo,
             self.mcp_button,
             self.theme_combo,
@@ -314,6 +331,7 @@ class SettingsDialog(QDialog):
         self._fill_provider_fields(choice)
         self.model_combo.setEditText(choice.model_name(s.model))
         self.base_url_edit.setText(s.base_url)
+        self._select_data(self.vision_combo, s.vision)
         self._select_data(self.crew_combo, s.default_crew)
         self._select_data(self.theme_combo, s.theme.value)
         size = s.font_size
@@ -562,6 +580,7 @@ class SettingsDialog(QDialog):
         s.provider = choice.id
         s.model = self.model_string()
         s.base_url = base_url
+        s.vision = str(self.vision_combo.currentData())
         crew = self.crew_combo.currentData()
         if isinstance(crew, str):
             s.default_crew = crew
