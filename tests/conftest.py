@@ -12,6 +12,7 @@ import pytest
 
 from chatdesk.services import Services
 from chatdesk.store.migrate import Store, open_store
+from tests.support.head_databases import store_at_head
 from tests.support.processes import describe, kill_all, live_descendants
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -79,9 +80,30 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     server.drop_database(name)  # type: ignore[attr-defined]
 
 
+@pytest.fixture(scope="session")
+def sqlite_at_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once a session. A test's store starts as a copy of
+    it: running every migration costs ~0.2 s a test, hundreds of times (the migrations
+    have tests of their own, on empty and older databases)."""
+    path = tmp_path_factory.mktemp("head") / "chatdesk.db"
+    open_store(f"sqlite:///{path}").close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_at_head(postgres_server: object | None) -> str | None:
+    """A PostgreSQL database migrated to head once a session, the template of a test's."""
+    if postgres_server is None:
+        return None
+    name = f"head_{uuid.uuid4().hex[:12]}"
+    open_store(postgres_server.create_database(name)).close()  # type: ignore[attr-defined]
+    return name
+
+
 @pytest.fixture
-def store(db_url: str, tmp_path: Path) -> Iterator[Store]:
-    """An open store at head on each database kind."""
+def store(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """An open store at head on each database kind (a copy of the session's)."""
+    store_at_head(db_url, request)
     opened = open_store(db_url, backup_dir=tmp_path / "backups")
     yield opened
     opened.close()

@@ -558,13 +558,14 @@ class PostgresServer:
         """SQLAlchemy URL of database ``name`` on this server (which need not exist)."""
         return self._url_for(name)
 
-    def create_database(self, name: str | None = None) -> str:
-        """Create an empty database (from template0) and return its SQLAlchemy URL.
+    def create_database(self, name: str | None = None, template: str = "template0") -> str:
+        """Create a database (empty, from template0, unless ``template`` names another
+        database of this server, nobody connected to it) and return its SQLAlchemy URL.
 
         Without ``name`` a unique one is chosen, which matters on a shared server.
         """
         name = name or f"chatdesk_test_{uuid.uuid4().hex[:12]}"
-        self._create(name)
+        self._create(name, template)
         return self._url_for(name)
 
     def drop_database(self, name: str) -> None:
@@ -622,14 +623,14 @@ class PostgresServer:
         with psycopg.connect(autocommit=True, **kwargs) as conn:
             yield conn
 
-    def _create(self, name: str) -> None:
+    def _create(self, name: str, template: str = "template0") -> None:
         from psycopg import sql
 
         self._check_running()
         with self._admin() as conn:
             conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
-                    sql.Identifier(name)
+                sql.SQL("CREATE DATABASE {} TEMPLATE {} ENCODING 'UTF8'").format(
+                    sql.Identifier(name), sql.Identifier(template)
                 )
             )
         with self._lock:

@@ -24,6 +24,7 @@ from chatdesk.store.migrate import Store, open_store
 from chatdesk.store.models import Message, Thread
 from chatdesk.ui.main_window import MainWindow
 from chatdesk.vocabulary import MessageStatus, Role
+from tests.support.head_databases import store_at_head
 
 OFFSCREEN_NOISE = (
     r"This plugin does not support (propagateSizeHints\(\)|raise\(\)|grabbing the keyboard)"
@@ -46,8 +47,10 @@ def _pointer_away() -> Iterator[None]:
 
 
 @pytest.fixture
-def ui_store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+def ui_store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    store_at_head(url, request)  # a copy of the session's database at head
+    store = open_store(url)
     yield store
     store.close()
 
