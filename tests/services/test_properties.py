@@ -9,8 +9,11 @@ random sends, answers, regenerations, edits, version flips and branch deletes.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import itertools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -35,6 +38,15 @@ from chatdesk.vocabulary import ExecutionStatus, MessageStatus, Role
 texts = st.text(min_size=0, max_size=40)
 
 
+@functools.cache
+def _at_head() -> Path:
+    """An empty database at head, migrated once for all the examples."""
+    folder = Path(tempfile.mkdtemp(prefix="chatdesk-properties-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    open_store(f"sqlite:///{folder / 'head.db'}").close()
+    return folder / "head.db"
+
+
 class ServiceMachine(RuleBasedStateMachine):
     threads = Bundle("threads")
     messages = Bundle("messages")
@@ -42,7 +54,9 @@ class ServiceMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self._dir = tempfile.TemporaryDirectory()
-        self.store = open_store(f"sqlite:///{Path(self._dir.name) / 'p.db'}")
+        path = Path(self._dir.name) / "p.db"
+        shutil.copyfile(_at_head(), path)  # every example starts from the same empty store
+        self.store = open_store(f"sqlite:///{path}")
         self.services = Services(self.store)
         self.users = [self.services.users.ensure("ada"), self.services.users.ensure("bob")]
         self.expected: dict[int, set[int]] = {}  # thread id -> message ids
