@@ -64,3 +64,11 @@ def full_time(moment: datetime | None) -> str:
     if moment is None:
         return "—"
     return local(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def long_time(moment: datetime | None) -> str:
+    """A moment as a person reads it in a tooltip: "Sunday 6 December 2026, 23:14:05"."""
+    if moment is None:
+        return "—"
+    shown = local(moment)
+    return f"{shown:%A} {shown.day} {shown:%B %Y, %H:%M:%S}"

@@ -165,6 +165,12 @@ class ChatActions(QObject):
         self.export_all_action = act("Export &all chats…", self.export_all.open_dialog)
         self.regenerate_action = act("&Regenerate reply", self.regenerate, "Ctrl+Shift+R")
         self.copy_reply_action = act("&Copy last reply", self.copy_last_reply, "Ctrl+Shift+C")
+        self.previous_mine_action = act(
+            "Previous message of &mine", lambda: self.jump_to_mine(-1), "Alt+Up"
+        )
+        self.next_mine_action = act(
+            "Next message of m&ine", lambda: self.jump_to_mine(1), "Alt+Down"
+        )
         self.next_thread_action = act(
             "&Next chat", lambda: self.switch_thread(1), "Ctrl+Tab", "Ctrl+PgDown"
         )
@@ -186,6 +192,12 @@ class ChatActions(QObject):
         self._add_import_panel()
         self._add_to_menus()
         self._connect_signals()
+
+    def jump_to_mine(self, step: int) -> None:
+        """Show the person's previous or next message in the open chat (Alt+Up/Down)."""
+        if not self.window.message_view.jump_to_mine(step):
+            where = "above" if step < 0 else "below"
+            self.notices.info(f"No message of yours {where}.")
 
     def export_actions(self) -> tuple[QAction, QAction, QAction]:
         return self.export_markdown_action, self.export_versions_action, self.export_json_action
@@ -212,6 +224,8 @@ class ChatActions(QObject):
             chat_menu.addSeparator()
             chat_menu.addAction(self.regenerate_action)
             chat_menu.addAction(self.copy_reply_action)
+            chat_menu.addAction(self.previous_mine_action)
+            chat_menu.addAction(self.next_mine_action)
             chat_menu.addSeparator()
             chat_menu.addAction(self.next_thread_action)
             chat_menu.addAction(self.previous_thread_action)
@@ -227,6 +241,7 @@ class ChatActions(QObject):
         self.import_panel.cancel_clicked.connect(self.cancel_import)
         w.message_view.regenerate_requested.connect(self.regenerate)
         w.message_view.edit_requested.connect(self.edit_and_resend)
+        w.message_view.quote_requested.connect(w.composer.insert_quote)
         w.message_view.bubble_editor.submitted.connect(self.send_edit)
         model = w.message_model
         model.activity_changed.connect(self.update_actions)

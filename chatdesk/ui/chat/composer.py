@@ -257,6 +257,17 @@ class Composer(QWidget):
             self._quiet = False
         self.set_waiting(None)
 
+    def insert_quote(self, quote: str) -> None:
+        """Put a quote where the cursor is, on lines of its own, and write after it (an
+        edit like typing: it is saved as the draft, and Undo takes it back)."""
+        cursor = self.edit.textCursor()
+        before = self.text()[: cursor.position()]
+        if before and not before.endswith("\n"):
+            quote = "\n" + quote
+        cursor.insertText(quote)
+        self.edit.setTextCursor(cursor)
+        self.edit.setFocus()
+
     def set_busy(self, busy: bool) -> None:
         """Show Stop while the open thread has a reply pending or streaming."""
         self.stop_button.setVisible(busy)

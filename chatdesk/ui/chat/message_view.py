@@ -13,9 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    QPointF,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QGuiApplication, QHelpEvent, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QToolTip, QWidget
 
 from chatdesk.services.records import MessageRecord
 from chatdesk.ui.chat.action_bar import ActionBar, BarCommand, rerun_of
@@ -23,8 +32,10 @@ from chatdesk.ui.chat.bubble_editor import BubbleEditor
 from chatdesk.ui.chat.bubble_selection import BubbleSelection
 from chatdesk.ui.chat.message_delegate import MessageDelegate
 from chatdesk.ui.chat.message_model import MessageListModel, MessageRoles
+from chatdesk.ui.chat.message_moves import next_of_mine, quoted
 from chatdesk.ui.chat.version_switcher import VersionSwitcher
 from chatdesk.ui.theme import ThemeManager
+from chatdesk.ui.time_format import long_time
 from chatdesk.vocabulary import ACTIVE_MESSAGE_STATUSES, MessageStatus, Role
 
 ANIMATION_MS = 400
@@ -34,6 +45,8 @@ FLASH_STEP_MS = 40
 # At most one read-ahead step this often: each takes a millisecond or two, and several
 # in one frame (or one in the frame that pages) would make that frame late.
 WARM_STEP_MS = 8
+JUMP_PAGES = 20
+"""Pages read looking up for the person's previous message before giving up."""
 
 
 class MessageListView(QListView):
@@ -51,6 +64,7 @@ class MessageListView(QListView):
         origin_requested: a branched chat's "Branched from …" was clicked (the original
             chat's id, the message's id there).
         details_requested: the tools line of this reply was clicked: show its run (int).
+        quote_requested: Quote in reply was chosen: this text, quoted, goes to the composer.
     """
 
     link_activated = Signal(str)
@@ -63,6 +77,7 @@ class MessageListView(QListView):
     delete_requested = Signal(int)
     origin_requested = Signal(int, int)
     details_requested = Signal(int)
+    quote_requested = Signal(str)
 
     def __init__(
         self, model: MessageListModel, theme: ThemeManager, parent: QWidget | None = None
@@ -319,6 +334,62 @@ class MessageListView(QListView):
         if text:
             QGuiApplication.clipboard().setText(text)
 
+    def quote_message(self, message_id: int) -> None:
+        """Quote the selected part of ``message_id`` (all of it without a selection)."""
+        row = self._model.row_of(message_id)
+        if row is None:
+            return
+        part = (
+            self.text_selection.selected_text()
+            if self.text_selection.has_selection(message_id)
+            else ""
+        )
+        whole = str(self._model.index(row).data(MessageRoles.Content) or "")
+        text = part or whole
+        if text.strip():
+            self.quote_requested.emit(quoted(text))
+
+    def jump_to_mine(self, step: int) -> bool:
+        """Reveal the person's previous (``step`` -1) or next (+1) message from the
+        current one; older pages are read when none is left above. False: none."""
+        current = self.currentIndex()
+        start = current.row() if current.isValid() else self._model.rowCount()
+        for _page in range(JUMP_PAGES):
+            found = next_of_mine(
+                self._model.rowCount(),
+                lambda row: self._model.index(row).data(MessageRoles.Record),
+                start,
+                step,
+            )
+            if found is not None:
+                record = self._model.index(found).data(MessageRoles.Record)
+                return self.reveal_message(record.id)
+            if step > 0 or not self._model.has_older:
+                return False
+            start += self.load_older()  # rows came in above: the same message is lower
+        return False
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            return self._show_time(event)
+        return super().viewportEvent(event)
+
+    def _show_time(self, event: QHelpEvent) -> bool:
+        """Over a bubble, its full date and time (the status line shows only the time)."""
+        index = self.indexAt(event.pos())
+        record = index.data(MessageRoles.Record) if index.isValid() else None
+        geo = (
+            self._delegate.geometry(self.visualRect(index), index, self.font())
+            if record is not None
+            else None
+        )
+        if record is None or geo is None or not geo.bubble.contains(QPointF(event.pos())):
+            QToolTip.hideText()
+            event.ignore()
+            return True
+        QToolTip.showText(event.globalPos(), long_time(record.created_at), self.viewport())
+        return True
+
     def make_current(self, index: QModelIndex) -> None:
         """Make ``index`` the current row without scrolling: Qt would scroll a reply
         taller than the view to its top, away from the button or menu just used."""
@@ -358,6 +429,8 @@ class MessageListView(QListView):
             copy_code = menu.addAction("Copy code")
             copy_code.triggered.connect(lambda: QGuiApplication.clipboard().setText(code))
         menu.addAction("Copy text").triggered.connect(self.copy_selected)
+        quote = menu.addAction("Quote in reply")
+        quote.triggered.connect(lambda: self.quote_message(record.id))
         if record.role is Role.USER:
             menu.addSeparator()
             edit = menu.addAction(BarCommand.EDIT.value)
