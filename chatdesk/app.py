@@ -62,6 +62,7 @@ class ChatdeskApp:
     ) -> None:
         from chatdesk.config import attachments_dir
         from chatdesk.engine.client import WorkerClient
+        from chatdesk.runs.chat_titles import ChatTitles
         from chatdesk.runs.coordinator import DEFAULT_DEADLINE_S, Coordinator
         from chatdesk.runs.tool_access import ToolAccessSource
         from chatdesk.services import Services
@@ -83,14 +84,16 @@ class ChatdeskApp:
             self.worker.start()
         self.window: MainWindow = MainWindow(self.services, self.user_id)
         self.tool_access = ToolAccessSource(data_dir, self.services.tool_rules.rules)
+        resolver = resolve_model or _settings_resolver()
         self.coordinator: Coordinator = Coordinator(
             self.services,
             self.worker,
-            resolve_model or _settings_resolver(),
+            resolver,
             max_concurrent=max_concurrent,
             deadline_s=deadline_s or DEFAULT_DEADLINE_S,
             tool_access=self.tool_access.for_thread,
         )
+        self.titles = ChatTitles(self.services, self.user_id, self.worker, resolver, self.window)
         self._closed = False
         self._heap_frozen = False
         self._connect_signals()
@@ -98,6 +101,8 @@ class ChatdeskApp:
     def _connect_signals(self) -> None:
         # worker -> coordinator -> window
         self.worker.event_received.connect(self.coordinator.on_worker_event)
+        self.worker.event_received.connect(self.titles.on_worker_event)
+        self.coordinator.run_finished.connect(self.titles.on_run_finished)
         # streamed text: held by the coordinator, shown by the message list
         messages = self.window.message_model
         messages.read_live_text_from(self.coordinator.live_text)
@@ -179,6 +184,7 @@ class ChatdeskApp:
         self.coordinator.shutdown()
         self.window.shutdown()
         self.worker.event_received.disconnect(self.coordinator.on_worker_event)
+        self.worker.event_received.disconnect(self.titles.on_worker_event)
         if self._owns_worker:
             self.worker.shutdown(wait_ms=QUIT_WORKER_WAIT_MS)
         self.store.close()

@@ -53,6 +53,8 @@ from chatdesk.engine.protocol import (
     RunEvent,
     RunRequest,
     ShutdownRequest,
+    TitleEvent,
+    TitleRequest,
     ToolAccess,
     ToolsEvent,
     WarmToolsRequest,
@@ -119,7 +121,8 @@ class _Generation:
 class WorkerClient(QObject):
     """Runs crews in a worker process; one Qt signal per protocol event.
 
-    ``event_received`` carries run events (:data:`chatdesk.engine.protocol.RunEvent`);
+    ``event_received`` carries run events (:data:`chatdesk.engine.protocol.RunEvent`) and
+    the answers to ``ask_title`` (a :class:`~chatdesk.engine.protocol.TitleEvent`);
     ``worker_ready`` a :class:`~chatdesk.engine.protocol.ReadyEvent`; ``worker_died`` a
     human-readable reason (a new worker is already on its way when it is emitted);
     ``tools_listed`` a :class:`~chatdesk.engine.protocol.ToolsEvent` after a warm-up.
@@ -227,6 +230,14 @@ class WorkerClient(QObject):
         timer.timeout.connect(_weak_slot(self, "_cancel_overdue", run_id))
         timer.start(self._cancel_grace_ms)
         run.cancel_timer = timer
+
+    def ask_title(self, request: TitleRequest) -> bool:
+        """Ask the ready worker for a chat's title (a ``TitleEvent`` follows on
+        ``event_received``); False when it is not ready (a title is not worth a start)."""
+        if not self.is_ready:
+            return False
+        self._write(request)
+        return True
 
     def warm_tools(self, tools: ToolAccess) -> None:
         """Have the worker start these MCP servers now (ignored unless it is ready)."""
@@ -373,6 +384,9 @@ class WorkerClient(QObject):
             return
         if isinstance(event, ToolsEvent):
             self.tools_listed.emit(event)
+            return
+        if isinstance(event, TitleEvent):
+            self.event_received.emit(event)  # belongs to no run
             return
         if isinstance(event, ReadyEvent):
             gen.ready = True

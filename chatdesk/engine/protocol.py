@@ -370,6 +370,18 @@ class RunRequest:
 
 
 @dataclass(frozen=True)
+class TitleRequest:
+    """Ask the model for a short title of a chat from its first exchange: one small
+    call beside the runs, answered by a :class:`TitleEvent` with the same id."""
+
+    TYPE: ClassVar[str] = "title"
+    request_id: str
+    model: ModelConfig
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
 class ApprovalReply:
     """The person's answer to an :class:`ApprovalEvent` (``decision``: an
     :class:`ApprovalDecision` value)."""
@@ -413,7 +425,13 @@ class ShutdownRequest:
 
 
 Request: TypeAlias = (
-    RunRequest | ApprovalReply | WarmToolsRequest | CancelRequest | PingRequest | ShutdownRequest
+    RunRequest
+    | TitleRequest
+    | ApprovalReply
+    | WarmToolsRequest
+    | CancelRequest
+    | PingRequest
+    | ShutdownRequest
 )
 
 
@@ -447,6 +465,17 @@ class ToolsEvent:
 class PongEvent:
     TYPE: ClassVar[str] = "pong"
     nonce: int = 0
+
+
+@dataclass(frozen=True)
+class TitleEvent:
+    """The model's title for a :class:`TitleRequest` (``title`` as it wrote it), or why
+    there is none (``error``)."""
+
+    TYPE: ClassVar[str] = "title"
+    request_id: str
+    title: str = ""
+    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -554,6 +583,7 @@ Event: TypeAlias = (
     ReadyEvent
     | PongEvent
     | ToolsEvent
+    | TitleEvent
     | StatusEvent
     | ChunkEvent
     | ResetEvent
@@ -580,6 +610,7 @@ _REQUEST_TYPES: dict[str, type[Any]] = {
     c.TYPE: c
     for c in (
         RunRequest,
+        TitleRequest,
         ApprovalReply,
         WarmToolsRequest,
         CancelRequest,
@@ -593,6 +624,7 @@ _EVENT_TYPES: dict[str, type[Any]] = {
         ReadyEvent,
         PongEvent,
         ToolsEvent,
+        TitleEvent,
         StatusEvent,
         ChunkEvent,
         ResetEvent,
@@ -695,6 +727,13 @@ def decode_request(line: bytes | str) -> Request:
         if request.history_budget_chars < 0:
             raise ProtocolError(f"{where}: 'history_budget_chars' must not be negative")
         return request
+    if kind == "title":
+        return TitleRequest(
+            request_id=_request_id(data, where),
+            model=ModelConfig.from_dict(data.get("model")),
+            question=_req_str(data, "question", where),
+            answer=_req_str(data, "answer", where),
+        )
     if kind == "approval_reply":
         decision = _req_str(data, "decision", where)
         if decision not in ApprovalDecision._value2member_map_:
@@ -740,6 +779,12 @@ def decode_event(line: bytes | str) -> Event:
         ):
             raise ProtocolError(f"{where}: 'servers' must map names to lists of tool names")
         return ToolsEvent(servers=servers, errors=_str_map(data, "errors", where))
+    if kind == "title":
+        return TitleEvent(
+            request_id=_request_id(data, where),
+            title=_opt_str(data, "title", where) or "",
+            error=_opt_str(data, "error", where) or "",
+        )
     run_id = _run_id(data, where)
     seq = _opt_int(data, "seq", where)
     if seq is None or seq < 0:
@@ -883,6 +928,13 @@ def _run_id(d: Mapping[str, Any], where: str) -> str:
     value = _req_str(d, "run_id", where)
     if not value:
         raise ProtocolError(f"{where}: 'run_id' must not be empty")
+    return value
+
+
+def _request_id(d: Mapping[str, Any], where: str) -> str:
+    value = _req_str(d, "request_id", where)
+    if not value:
+        raise ProtocolError(f"{where}: 'request_id' must not be empty")
     return value
 
 

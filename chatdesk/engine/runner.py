@@ -54,12 +54,15 @@ from chatdesk.engine.protocol import (
     StatusEvent,
     StepEvent,
     StepName,
+    TitleEvent,
+    TitleRequest,
     ToolsEvent,
 )
 from chatdesk.engine.run_images import ImageError, PreparedImages
 from chatdesk.engine.run_tools import RunTools
+from chatdesk.engine.titles import clean_title, title_messages, title_model
 from chatdesk.engine.tool_servers import ServerPool
-from chatdesk.redact import StreamRedactor
+from chatdesk.redact import StreamRedactor, redact
 
 log = logging.getLogger("chatdesk.engine.runner")
 
@@ -311,6 +314,25 @@ class Engine:
         # Written even for a run we do not know (it may have raced its own end):
         # the outbox drops it if the run already ended.
         self.outbox.run_event(run_id, lambda seq: CancelledEvent(run_id=run_id, seq=seq))
+
+    def title(self, request: TitleRequest) -> None:
+        """Ask the model for a chat's title on a thread of its own (``engine/titles.py``);
+        the answer, or why there is none, goes out as a ``TitleEvent``."""
+
+        def ask() -> None:
+            model = title_model(request.model)
+            try:
+                llm = build_llm(model, CancelSignal(), time.monotonic() + model.timeout_s)
+                answer = llm.call(title_messages(request.question, request.answer))
+                title = clean_title(redact(str(answer)))  # a provider may echo the key
+                event = TitleEvent(request_id=request.request_id, title=title)
+            except Exception as exc:  # a title is a nicety: say why there is none, no more
+                failure = describe_failure(exc, model)
+                log.info("title %s failed: %s", request.request_id, failure.detail)
+                event = TitleEvent(request_id=request.request_id, error=redact(failure.message))
+            self.outbox.send(event)
+
+        threading.Thread(target=ask, name="chat-title", daemon=True).start()
 
     def warm(self, servers: tuple[Any, ...]) -> None:
         """Start MCP servers in the background (see WarmToolsRequest)."""

@@ -41,6 +41,7 @@ from chatdesk.engine.protocol import (
     Request,
     RunRequest,
     ShutdownRequest,
+    TitleRequest,
     ToolAccess,
     WarmToolsRequest,
     decode_request,
@@ -227,6 +228,10 @@ def main() -> int:
             register_url(request.model.base_url)
             _register_tool_secrets(request.tools)
             engine.start(request)
+        elif isinstance(request, TitleRequest):
+            register_secret(request.model.api_key)
+            register_url(request.model.base_url)
+            engine.title(request)
         elif isinstance(request, WarmToolsRequest):
             _register_tool_secrets(request.tools)
             engine.warm(request.tools.servers)

@@ -21,6 +21,8 @@ MAX_TITLE_CHARS = 200
 MAX_SYSTEM_PROMPT_CHARS = 20_000
 DEFAULT_TITLE = "New chat"
 AUTO_TITLE_CHARS = 60
+MAX_MODEL_TITLE_CHARS = 60
+"""A title the model writes is cut like a first line (it is asked for six words)."""
 
 
 class _Unset(Enum):
@@ -191,6 +193,22 @@ class ThreadService:
             record = ThreadRecord.of(thread)
             if fields:
                 changes.append(_change(ChangeKind.UPDATED, record, fields))
+        return record
+
+    def retitle(self, user_id: int, thread_id: int, was: str, title: str) -> ThreadRecord | None:
+        """Title the thread ``title`` if it is still titled ``was`` (a title written by
+        the model must not overwrite one the person gave meanwhile); None when not."""
+        title = title_from_text(title, MAX_MODEL_TITLE_CHARS)
+        if title == DEFAULT_TITLE:
+            return None
+        with self._uow.write() as (session, changes):
+            thread = owned_thread(session, user_id, thread_id)
+            if thread.title != was or thread.title == title:
+                return None
+            thread.title = title
+            session.flush()
+            record = ThreadRecord.of(thread)
+            changes.append(_change(ChangeKind.UPDATED, record, {"title": title}))
         return record
 
     def delete(self, user_id: int, thread_id: int) -> None:
