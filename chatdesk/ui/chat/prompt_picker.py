@@ -39,6 +39,15 @@ MAX_QUERY_CHARS = 60
 PREVIEW_CHARS = 300
 _TRIGGER = re.compile(r"[ \t]*/([^\n/]*)")
 """The line up to the cursor: blanks, a ``/`` and the query (no second ``/``: a path)."""
+STYLE = """
+#promptPicker { border: 1px solid palette(mid); border-radius: 10px; background: palette(base); }
+#promptPickerList { background: transparent; border: none; outline: 0; }
+#promptPickerList::item { padding: 5px 8px; border-radius: 6px; }
+#promptPickerList::item:selected { background: palette(highlight); color: palette(highlighted-text); }
+#promptPickerPreview { padding: 2px 8px 0 8px; }
+#promptPickerHint { padding: 0 8px; }
+"""
+"""Its own small sheet, in the palette's colours, so it follows the theme."""
 _KEYS = {
     Qt.Key.Key_Up,
     Qt.Key.Key_Down,
@@ -114,8 +123,8 @@ class PromptPicker(QFrame):
         self.setObjectName("promptPicker")
         self.setAccessibleName("Saved prompts")
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAutoFillBackground(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet(STYLE)
         self._prompts = prompts
         self._user_id = user_id
         self._edit = edit
@@ -144,9 +153,12 @@ class PromptPicker(QFrame):
         self.hint.setObjectName("promptPickerHint")
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.hint.setEnabled(False)
+        small = self.hint.font()
+        small.setPointSizeF(small.pointSizeF() * 0.9)
+        self.hint.setFont(small)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(4)
+        layout.setContentsMargins(6, 6, 6, 8)
+        layout.setSpacing(6)
         layout.addWidget(self.list)
         layout.addWidget(self.preview)
         layout.addWidget(self.hint)
@@ -178,7 +190,8 @@ class PromptPicker(QFrame):
             return
         trigger = None
         cursor = self._edit.textCursor()
-        if not cursor.hasSelection() and not self._edit.isReadOnly():
+        typing = self._edit.hasFocus() and not self._edit.isReadOnly()
+        if typing and not cursor.hasSelection():
             trigger = _trigger_at(cursor)
         if trigger is None or trigger.slash != self._dismissed:
             self._dismissed = None

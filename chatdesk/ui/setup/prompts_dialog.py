@@ -98,6 +98,7 @@ class PromptsDialog(QDialog):
         self.list = QListWidget(self)
         self.list.setObjectName("promptList")
         self.list.setAccessibleName("Saved prompts")
+        self.list.setStyleSheet("#promptList::item { padding: 4px 6px; }")
         self.empty = QLabel("No saved prompts yet.\nAdd one with New, or Import a file.", self)
         self.empty.setObjectName("promptListEmpty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
