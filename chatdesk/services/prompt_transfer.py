@@ -83,6 +83,8 @@ def parse_prompts(data: bytes) -> list[tuple[str, str]]:
         ) from None
     except RecursionError:
         raise PromptFileError("", "the JSON is nested too deeply") from None
+    except ValueError as error:  # an integer of thousands of digits
+        raise PromptFileError("", f"not JSON chatdesk can read ({error})") from None
     return _checked(document)
 
 

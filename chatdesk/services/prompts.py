@@ -111,10 +111,7 @@ class PromptService:
                 raise ValidationError(f"You can keep at most {MAX_PROMPTS:,} prompts.")
             row = Prompt(user_id=user_id, name=name, text=text)
             session.add(row)
-            try:
-                session.flush()
-            except IntegrityError:  # another client took the name meanwhile
-                raise ValidationError(f"A prompt named “{name}” exists already.") from None
+            _flush(session, _taken_elsewhere(name))
             record = PromptRecord.of(row)
             changes.append(_change(ChangeKind.CREATED, record, {"name": name}))
         return record
@@ -142,7 +139,7 @@ class PromptService:
                 _check_free(_names(session, user_id), new_name)
             for key, value in fields.items():
                 setattr(row, key, value)
-            session.flush()
+            _flush(session, _taken_elsewhere(row.name))
             record = PromptRecord.of(row)
             if fields:
                 changes.append(_change(ChangeKind.UPDATED, record, fields))
@@ -183,7 +180,7 @@ class PromptService:
                 rows.append(Prompt(user_id=user_id, name=name, text=text))
                 added.append(name)
             session.add_all(rows)
-            session.flush()
+            _flush(session, "Prompts of these names were just added elsewhere; import again.")
             for row in rows:
                 changes.append(
                     _change(ChangeKind.CREATED, PromptRecord.of(row), {"name": row.name})
@@ -196,6 +193,19 @@ def _owned(session: Session, user_id: int, prompt_id: int) -> Prompt:
     if row is None or row.user_id != user_id:
         raise NotFoundError("That prompt no longer exists.")
     return row
+
+
+def _flush(session: Session, clash: str) -> None:
+    """Flush; a name another client took meanwhile (the unique key) is said as ``clash``,
+    not a crash."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ValidationError(clash) from None
+
+
+def _taken_elsewhere(name: str) -> str:
+    return f"A prompt named “{name}” was just added elsewhere; choose another name."
 
 
 def _names(session: Session, user_id: int) -> dict[str, str]:

@@ -54,6 +54,7 @@ def _doc(prompts: object, **top: object) -> bytes:
         (b'{"a": "\xff\xfe"}', r"line 1 \(byte 8\): not UTF-8 text"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b"[]", "the file: expected an object, found a list"),
+        (b'{"version": ' + b"9" * 5000 + b"}", "not JSON chatdesk can read"),
         (b'{"format": "chatgpt"}', 'format: expected "chatdesk-prompts"'),
         (_doc([], version=2), "version: expected 1, found 2"),
         (_doc([], version=True), "version: expected 1, found true"),

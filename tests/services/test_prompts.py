@@ -121,3 +121,18 @@ def test_import_adds_skips_and_refuses_in_one_transaction(services: Services) ->
         "New": "new {{x}}",
     }
     assert [c.kind for c in heard.changes] == [ChangeKind.CREATED]
+
+
+def test_a_name_taken_by_another_client_meanwhile_is_refused_in_words(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unique key catches what the check could not see (another client's commit
+    between the check and the insert): a message, and nothing half-stored."""
+    me = services.users.ensure()
+    services.prompts.create(me, "Summary", "first")
+    monkeypatch.setattr("chatdesk.services.prompts._names", lambda *_: {})
+    with pytest.raises(ValidationError, match="“Summary” was just added elsewhere"):
+        services.prompts.create(me, "Summary", "second")
+    with pytest.raises(ValidationError, match="import again"):
+        services.prompts.import_prompts(me, [("Other", "x"), ("Summary", "y")])
+    assert [(p.name, p.text) for p in services.prompts.list(me)] == [("Summary", "first")]

@@ -75,8 +75,11 @@ def test_escape_closes_and_leaves_the_text_until_the_slash_is_typed_again(
     qtbot: QtBot, window: MainWindow
 ) -> None:
     edit, picker = window.composer.edit, _picker(window)
+    window.stop_action.setEnabled(True)  # as while a reply streams: Esc would stop it
     qtbot.keyClicks(edit, "/sum")
-    qtbot.keyClick(edit, Qt.Key.Key_Escape)
+    with qtbot.assertNotEmitted(window.stop_action.triggered):
+        qtbot.keyClick(edit, Qt.Key.Key_Escape)
+    window.stop_action.setEnabled(False)
     assert not picker.isVisible()
     assert edit.toPlainText() == "/sum"
     qtbot.keyClicks(edit, "m")
@@ -167,5 +170,8 @@ def test_no_prompts_yet_says_where_to_add_them(
     edit, picker = window.composer.edit, _picker(window)
     qtbot.keyClicks(edit, "/")
     assert picker.isVisible() and "Chat › Prompts…" in picker.hint.text()
+    qtbot.keyClick(edit, Qt.Key.Key_Tab)  # only a hint: Tab moves on as ever
+    assert not edit.hasFocus()
+    edit.setFocus()
     qtbot.keyClicks(edit, "x")
     assert not picker.isVisible()

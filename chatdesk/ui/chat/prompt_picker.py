@@ -43,7 +43,9 @@ STYLE = """
 #promptPicker { border: 1px solid palette(mid); border-radius: 10px; background: palette(base); }
 #promptPickerList { background: transparent; border: none; outline: 0; }
 #promptPickerList::item { padding: 5px 8px; border-radius: 6px; }
-#promptPickerList::item:selected { background: palette(highlight); color: palette(highlighted-text); }
+#promptPickerList::item:selected {
+    background: palette(highlight); color: palette(highlighted-text);
+}
 #promptPickerPreview { padding: 2px 8px 0 8px; }
 #promptPickerHint { padding: 0 8px; }
 """
@@ -286,8 +288,8 @@ class PromptPicker(QFrame):
         if not isinstance(event, QKeyEvent) or event.key() not in _KEYS:
             return False
         plain = not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-        if not plain:
-            return False
+        if not plain or (not self._shown and event.key() != Qt.Key.Key_Escape):
+            return False  # only a hint shows: Enter sends, Tab moves on, as ever
         if event.type() == QEvent.Type.ShortcutOverride:
             event.accept()  # ours while the list shows (Esc must not stop a reply)
             return True
