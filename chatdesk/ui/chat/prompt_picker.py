@@ -192,7 +192,8 @@ class PromptPicker(QFrame):
             return
         trigger = None
         cursor = self._edit.textCursor()
-        typing = self._edit.hasFocus() and not self._edit.isReadOnly()
+        focused = self._edit.window().focusWidget() is self._edit
+        typing = focused and not self._edit.isReadOnly()
         if typing and not cursor.hasSelection():
             trigger = _trigger_at(cursor)
         if trigger is None or trigger.slash != self._dismissed:
