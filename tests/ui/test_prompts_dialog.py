@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMessageBox, QPushButton
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
@@ -136,3 +137,48 @@ def test_a_broken_file_imports_nothing_and_names_the_place(
         "Nothing imported from broken.json: prompts[1].text: expected text, found a number"
     )
     assert _names(ui_services, me) == {}
+
+
+def _answer_next_question(button: QMessageBox.StandardButton) -> list[str]:
+    """Press ``button`` on the next modal question as soon as it shows; its text is kept."""
+    asked: list[str] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(10, answer)
+            return
+        asked.append(box.text())
+        box.button(button).click()
+
+    QTimer.singleShot(0, answer)
+    return asked
+
+
+@pytest.mark.parametrize(
+    ("answer", "stays_on", "stored"),
+    [
+        (QMessageBox.StandardButton.Save, "Beta", "changed"),
+        (QMessageBox.StandardButton.Discard, "Beta", "alpha"),
+        (QMessageBox.StandardButton.Cancel, "Alpha", "alpha"),
+    ],
+)
+def test_leaving_unsaved_changes_asks_first(
+    dialog: PromptsDialog,
+    ui_services: Services,
+    me: int,
+    answer: QMessageBox.StandardButton,
+    stays_on: str,
+    stored: str,
+) -> None:
+    ui_services.prompts.create(me, "Alpha", "alpha")
+    ui_services.prompts.create(me, "Beta", "beta")
+    dialog.reload()
+    dialog.select("Alpha")
+    dialog.text.setPlainText("changed")
+    asked = _answer_next_question(answer)
+    dialog.select("Beta")
+    assert asked == ["Save the changes to this prompt first?"]
+    assert dialog.list.currentItem().text() == stays_on
+    assert dialog.name.text() == stays_on
+    assert _names(ui_services, me)["Alpha"] == stored

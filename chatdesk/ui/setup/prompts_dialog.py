@@ -90,6 +90,7 @@ class PromptsDialog(QDialog):
         self._current: PromptRecord | None = None
         self._editing_new = False
         self._switching = False
+        self._fills = 0
 
         self.filter = QLineEdit(self)
         self.filter.setObjectName("promptFilter")
@@ -238,6 +239,7 @@ class PromptsDialog(QDialog):
         self._fill_list(select_id)
 
     def _fill_list(self, select_id: int | None) -> None:
+        self._fills += 1
         self._switching = True
         try:
             self.list.clear()
@@ -266,14 +268,17 @@ class PromptsDialog(QDialog):
     ) -> None:
         if self._switching:
             return
+        target = current.data(ID_ROLE) if current is not None else None
+        fills = self._fills
         if not self._may_leave():
             if previous is not None:
                 self._switching = True
                 self.list.setCurrentItem(previous)
                 self._switching = False
             return
-        prompt_id = current.data(ID_ROLE) if current is not None else None
-        self._show(next((r for r in self._records if r.id == prompt_id), None))
+        if self._fills != fills:  # a save on the way rebuilt the list: choose again
+            self._fill_list(target)
+        self._show(next((r for r in self._records if r.id == target), None))
 
     def select(self, name: str) -> None:
         """Choose the prompt listed as ``name`` (for tests and scripts)."""
