@@ -175,3 +175,16 @@ def test_no_prompts_yet_says_where_to_add_them(
     edit.setFocus()
     qtbot.keyClicks(edit, "x")
     assert not picker.isVisible()
+
+
+def test_the_preview_is_one_line_of_visible_text(
+    qtbot: QtBot, make_window: Callable[[], MainWindow], ui_services: Services, me: int
+) -> None:
+    ui_services.prompts.create(me, "Odd", "first\u202e line\n\n  second\tline  " + "x" * 400)
+    window = make_window()
+    picker = _picker(window)
+    qtbot.keyClicks(window.composer.edit, "/odd")
+    preview = picker.preview.text()
+    assert preview.startswith("first line ⏎ second line xxx")
+    assert "\u202e" not in preview and "\n" not in preview
+    assert len(preview) == 300 and preview.endswith("…")

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.prompt_text import variables
 from chatdesk.services.prompts import PromptRecord, PromptService
+from chatdesk.services.threads import sanitise_title
 from chatdesk.ui.chat.prompt_variables import PromptVariablesDialog
 
 MAX_ROWS = 7
@@ -99,7 +100,8 @@ def ranked(prompts: list[PromptRecord], query: str) -> list[PromptRecord]:
 
 
 def _preview(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    """The text on one line of visible characters (no bidi overrides), cut short."""
+    lines = [shown for line in text.splitlines() if (shown := sanitise_title(line))]
     shown = " ⏎ ".join(lines)
     return shown if len(shown) <= PREVIEW_CHARS else shown[: PREVIEW_CHARS - 1] + "…"
 
