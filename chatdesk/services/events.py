@@ -40,6 +40,8 @@ class Entity(StrEnum):
     MESSAGE = "message"
     EXECUTION = "execution"
     EXECUTION_LOG = "execution_log"
+    PROMPT = "prompt"
+    """A saved prompt (``services.prompts``): its ``thread_id`` is 0, it belongs to no chat."""
 
 
 @dataclass(frozen=True)

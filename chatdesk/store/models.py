@@ -301,3 +301,22 @@ class AttachmentHold(Base):
         ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[datetime] = _created_at()
+
+
+class Prompt(Base):
+    """A saved prompt of one person: a name they pick it by and the text it inserts.
+
+    The text may hold variables (``{{name}}``, ``{{name|default}}``) that are filled when
+    it is inserted. Names are unique per person (the services also refuse names that
+    differ only in case); deleted with the person.
+    """
+
+    __tablename__ = "prompts"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(ExactText())
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()

@@ -56,6 +56,7 @@ from chatdesk.ui.chat.math_images import MathImages
 from chatdesk.ui.chat.message_delegate import COLUMN_MAX, FILE_THUMB
 from chatdesk.ui.chat.message_model import MessageListModel
 from chatdesk.ui.chat.message_view import MessageListView
+from chatdesk.ui.chat.prompt_picker import PromptPicker
 from chatdesk.ui.chat.tool_approval import ToolApprovalPanel
 from chatdesk.ui.notices import Notices
 from chatdesk.ui.scaled_font import keep_scaled, set_text_size
@@ -63,6 +64,7 @@ from chatdesk.ui.search.search_panel import SearchKeys, SearchPanel
 from chatdesk.ui.search.search_worker import SearchRunner
 from chatdesk.ui.settings import UiSettings, configured_model
 from chatdesk.ui.setup.local_probe import LocalServerProbe
+from chatdesk.ui.setup.prompts_dialog import PromptsDialog
 from chatdesk.ui.setup.provider_setup import ProviderSetupCard
 from chatdesk.ui.setup.settings_dialog import SettingsDialog
 from chatdesk.ui.tasks import Tasks
@@ -189,6 +191,9 @@ class MainWindow(QMainWindow):
         self.composer = Composer(self.chat_pane)
         self.composer.setMaximumWidth(COLUMN_MAX)
         self.composer.attach_button.setToolTip(f"Attach files. {LIMITS}")
+        self.prompt_picker = PromptPicker(
+            self.services.prompts, self.user_id, self.composer.edit, self.chat_pane, self.composer
+        )
         self.attaching = Attaching(
             self.services.attachments,
             self.user_id,
@@ -295,6 +300,7 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action("&Quit", self.close, "Ctrl+Q")
         self.settings_action = self._action("Se&ttings…", self.on_open_settings, "Ctrl+,")
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.prompts_action = self._action("&Prompts…", self.on_open_prompts)
         self.details_action = self.execution_panel.toggleViewAction()
         self.details_action.setText("Run &details")
         self.details_action.setShortcut(QKeySequence("Ctrl+I"))
@@ -328,6 +334,8 @@ class MainWindow(QMainWindow):
         chat_menu = bar.addMenu("&Chat")
         chat_menu.addAction(self.send_action)
         chat_menu.addAction(self.stop_action)
+        chat_menu.addSeparator()
+        chat_menu.addAction(self.prompts_action)
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.search_action)
         view_menu.addAction(self.details_action)
@@ -864,6 +872,13 @@ class MainWindow(QMainWindow):
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         dialog.saved.connect(self.on_settings_saved)
+        dialog.open()
+        return dialog
+
+    def on_open_prompts(self) -> PromptsDialog:
+        """Open the prompt library (window-modal; returns it for tests and scripts)."""
+        dialog = PromptsDialog(self.services.prompts, self.user_id, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         dialog.open()
         return dialog
 

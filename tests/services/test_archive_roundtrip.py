@@ -37,6 +37,8 @@ TABLES = {
 """What a chat is made of (``users`` is who imports: the acting user). Holds are
 pending state and never travel: both sides have none once every file is sent, so an
 import that left its staging holds behind fails the comparison."""
+NOT_A_CHAT = {"prompts": "the person's prompt library, exported on its own (Prompts…)"}
+"""Tables that are no part of any chat, so no chat archive carries them."""
 LEFT_OUT = {
     ("threads", "user_id"): "the chats belong to whoever imports them",
     ("messages", "user_id"): "the chats belong to whoever imports them",
@@ -147,7 +149,7 @@ def _canonical(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the chat tables, ids replaced by a key that names the row by what it
     holds (the same in both databases), every other column as stored."""
     tables = {t.name: t for t in Base.metadata.sorted_tables}
-    assert set(tables) == TABLES | {"users"}, "a new table: export it too"
+    assert set(tables) == TABLES | {"users"} | set(NOT_A_CHAT), "a new table: export it too"
     with store.engine.connect() as connection:
         rows = {name: list(connection.execute(select(tables[name])).mappings()) for name in TABLES}
     keys: dict[tuple[str, int], Any] = {}
