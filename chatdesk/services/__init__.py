@@ -13,6 +13,7 @@ from chatdesk.services.conversation import ConversationService
 from chatdesk.services.events import ChangeBus
 from chatdesk.services.executions import ExecutionService
 from chatdesk.services.importing import ImportService
+from chatdesk.services.knowledge import KnowledgeService
 from chatdesk.services.messages import MessageService
 from chatdesk.services.prompts import PromptService
 from chatdesk.services.run_owner import RunOwner, this_process
@@ -41,6 +42,7 @@ class Services:
         self.users = UserService(uow)
         self.attachments = AttachmentService(uow, AttachmentFiles(self.attachments_dir))
         self.threads = ThreadService(uow, self.attachments)
+        self.knowledge = KnowledgeService(uow, self.attachments)
         self.tool_rules = ToolRuleService(uow)
         self.prompts = PromptService(uow)
         self.messages = MessageService(uow, self.attachments)

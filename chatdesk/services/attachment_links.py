@@ -2,8 +2,9 @@
 
 Functions over a caller's transaction, shared by the services that send, copy and
 delete messages. An attachment is usable by a person who holds it (they added it and
-have not sent it yet) or whose message links it; anybody else is refused, whatever id
-they name. An attachment is unused once no link and no hold remains: its row goes in
+have not sent it yet), whose message links it or whose chat keeps it as knowledge;
+anybody else is refused, whatever id they name. An attachment is unused once no link,
+no knowledge and no hold remains: its row goes in
 the transaction that removed the last one, and its file after that commits.
 """
 
@@ -21,7 +22,14 @@ from chatdesk.services.errors import NotFoundError, PermissionDeniedError, Valid
 from chatdesk.services.records import AttachmentRecord
 from chatdesk.services.threads import sanitise_title
 from chatdesk.store.base import utcnow
-from chatdesk.store.models import Attachment, AttachmentHold, Message, MessageAttachment
+from chatdesk.store.models import (
+    Attachment,
+    AttachmentHold,
+    Message,
+    MessageAttachment,
+    Thread,
+    ThreadKnowledge,
+)
 
 MAX_FILE_NAME_CHARS = 255
 GONE = "An attached file is no longer available; attach it again."
@@ -73,7 +81,16 @@ def usable(session: Session, user_id: int, ids: Collection[int]) -> dict[int, At
                 .where(Message.user_id == user_id, _in(MessageAttachment.attachment_id, rest))
             )
         )
-        if rest - linked:
+        rest -= linked
+    if rest:
+        known = set(
+            session.scalars(
+                select(ThreadKnowledge.attachment_id)
+                .join(Thread, Thread.id == ThreadKnowledge.thread_id)
+                .where(Thread.user_id == user_id, _in(ThreadKnowledge.attachment_id, rest))
+            )
+        )
+        if rest - known:
             raise PermissionDeniedError("That attachment belongs to another user.")
     return rows
 
@@ -203,6 +220,7 @@ def delete_unused(session: Session, ids: Collection[int] | None = None) -> list[
     unused = select(Attachment.id, Attachment.sha256).where(
         ~exists().where(MessageAttachment.attachment_id == Attachment.id),
         ~exists().where(AttachmentHold.attachment_id == Attachment.id),
+        ~exists().where(ThreadKnowledge.attachment_id == Attachment.id),
     )
     queries = (
         [unused]

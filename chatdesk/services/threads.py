@@ -12,7 +12,7 @@ from chatdesk.services.errors import ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.records import ThreadRecord
 from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
-from chatdesk.store.models import Message, Thread
+from chatdesk.store.models import Message, Thread, ThreadKnowledge
 
 if TYPE_CHECKING:
     from chatdesk.services.attachments import AttachmentService
@@ -218,6 +218,13 @@ class ThreadService:
             thread = owned_thread(session, user_id, thread_id)
             record = ThreadRecord.of(thread)
             attached = self._attachments.linked_by(session, Message.thread_id == thread.id)
+            attached |= set(
+                session.scalars(
+                    select(ThreadKnowledge.attachment_id).where(
+                        ThreadKnowledge.thread_id == thread.id
+                    )
+                )
+            )
             session.delete(thread)
             session.flush()
             self._attachments.free_unused(session, attached)

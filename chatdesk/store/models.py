@@ -284,6 +284,26 @@ class MessageAttachment(Base):
     file_name: Mapped[str] = mapped_column(String(255))
 
 
+class ThreadKnowledge(Base):
+    """A document a chat keeps as knowledge: used for every reply of the chat, not only
+    for the message it came with.
+
+    Deleted with its thread (a cascade); like a message's link, it keeps its attachment
+    from being freed while it lasts.
+    """
+
+    __tablename__ = "thread_knowledge"
+
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True
+    )
+    attachment_id: Mapped[int] = mapped_column(
+        ForeignKey("attachments.id"), primary_key=True, index=True
+    )
+    file_name: Mapped[str] = mapped_column(String(255))
+    added_at: Mapped[datetime] = _created_at()
+
+
 class AttachmentHold(Base):
     """A person holds an attachment no message of theirs links yet: one they added and
     have not sent (or whose message they deleted, while Undo is offered).
