@@ -72,6 +72,8 @@ class ChatTitles(QObject):
     def _ask(self, execution_id: int) -> None:
         services, user = self._services, self._user_id
         execution = services.executions.get(user, execution_id)
+        if not execution.model or execution.model.startswith("scripted"):
+            return  # asking the resolver would take the next scripted reply
         thread = services.threads.get(user, execution.thread_id)
         page = services.messages.list(user, thread.id, limit=3)
         if len(page.messages) != 2:

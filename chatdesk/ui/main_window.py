@@ -297,6 +297,9 @@ class MainWindow(QMainWindow):
         )
         self.undo_action = self._action("&Undo delete", self.on_undo, QKeySequence.StandardKey.Undo)
         self.undo_action.setEnabled(False)
+        self.knowledge_action = self._action(
+            "&Knowledge of this chat…", lambda: self.header.knowledge_button.open_dialog()
+        )
         self.quit_action = self._action("&Quit", self.close, "Ctrl+Q")
         self.settings_action = self._action("Se&ttings…", self.on_open_settings, "Ctrl+,")
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
@@ -334,6 +337,7 @@ class MainWindow(QMainWindow):
         chat_menu = bar.addMenu("&Chat")
         chat_menu.addAction(self.send_action)
         chat_menu.addAction(self.stop_action)
+        chat_menu.addAction(self.knowledge_action)
         chat_menu.addSeparator()
         chat_menu.addAction(self.prompts_action)
         view_menu = bar.addMenu("&View")

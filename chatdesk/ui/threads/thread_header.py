@@ -43,6 +43,7 @@ from chatdesk.ui.scaled_font import keep_scaled
 from chatdesk.ui.settings import UiSettings, configured_model
 from chatdesk.ui.setup.provider_choices import guess_provider, provider_choice
 from chatdesk.ui.tasks import LatestCall, Tasks
+from chatdesk.ui.threads.knowledge_button import KnowledgeButton
 from chatdesk.ui.threads.tool_menu import ToolMenuButton
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,8 @@ class ThreadHeader(QFrame):
         self._servers: list[LocalServer] = []
         self._listing: ModelListing | None = None
         self._listed_at = 0.0  # time.monotonic() of the last answer, 0 for none
-        self.model_lister = LatestCall("chatdesk-model-list", tasks or Tasks(self), self)
+        self._tasks = tasks or Tasks(self)
+        self.model_lister = LatestCall("chatdesk-model-list", self._tasks, self)
         self.model_lister.succeeded.connect(self.on_models_listed)
         self.model_lister.failed.connect(self.on_models_not_listed)
         settings.changed.connect(self.on_setting_changed)
@@ -197,10 +199,13 @@ class ThreadHeader(QFrame):
         self.tools_button = ToolMenuButton(services, user_id, self)
         self.tools_button.error.connect(self.error)
         layout.addWidget(self.tools_button)
+        self.knowledge_button = KnowledgeButton(services, user_id, self._tasks, self)
+        layout.addWidget(self.knowledge_button)
 
         QWidget.setTabOrder(self.crew_combo, self.model_combo)
         QWidget.setTabOrder(self.model_combo, self.prompt_button)
         QWidget.setTabOrder(self.prompt_button, self.tools_button)
+        QWidget.setTabOrder(self.tools_button, self.knowledge_button)
         self.crew_combo.activated.connect(self.on_crew_activated)
         self.model_combo.activated.connect(self.on_model_activated)
         self.model_combo.popup_opening.connect(self.on_model_popup_opening)
@@ -221,6 +226,7 @@ class ThreadHeader(QFrame):
         """How much narrower the compact form is than the full one."""
         spacing = self._row.spacing()
         captions = sum(label.sizeHint().width() + spacing for label in self._captions)
+        captions += self.knowledge_button.sizeHint().width() + spacing  # in the Chat menu then
         metrics = self.prompt_button.fontMetrics()
         prompt = metrics.horizontalAdvance(PROMPT_TEXT) - metrics.horizontalAdvance(
             COMPACT_PROMPT_TEXT
@@ -243,6 +249,7 @@ class ThreadHeader(QFrame):
         self._compact = compact
         for label in self._captions:
             label.setVisible(not compact)
+        self.knowledge_button.setVisible(not compact)
         self._prompt_label()
         self.title_label.keep_width = COMPACT_TITLE_MIN_WIDTH if compact else TITLE_MIN_WIDTH
         self.title_label.updateGeometry()
@@ -290,6 +297,7 @@ class ThreadHeader(QFrame):
         """Show ``record`` (None hides the bar: there is nothing to describe)."""
         self._record = record
         self.tools_button.set_thread(record.id if record else None)
+        self.knowledge_button.set_thread(record.id if record else None)
         self.setVisible(record is not None)
         self.title_label.setText(record.title if record else "")
         self._fill_crews()
