@@ -34,6 +34,7 @@ from chatdesk.services.prompt_text import variables
 from chatdesk.services.prompts import PromptRecord, PromptService
 from chatdesk.services.threads import sanitise_title
 from chatdesk.ui.chat.prompt_variables import PromptVariablesDialog
+from chatdesk.ui.scaled_font import keep_scaled
 
 MAX_ROWS = 7
 MAX_QUERY_CHARS = 60
@@ -157,9 +158,7 @@ class PromptPicker(QFrame):
         self.hint.setObjectName("promptPickerHint")
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.hint.setEnabled(False)
-        small = self.hint.font()
-        small.setPointSizeF(small.pointSizeF() * 0.9)
-        self.hint.setFont(small)
+        keep_scaled(self.hint, -1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 8)
         layout.setSpacing(6)
