@@ -37,6 +37,8 @@ from chatdesk.ui.chat.prompt_variables import PromptVariablesDialog
 from chatdesk.ui.scaled_font import keep_scaled
 
 MAX_ROWS = 7
+MAX_SHOWN = 100
+"""The best matches listed (a library of 2,000 narrows as one types)."""
 MAX_QUERY_CHARS = 60
 PREVIEW_CHARS = 300
 _TRIGGER = re.compile(r"[ \t]*/([^\n/]*)")
@@ -141,6 +143,7 @@ class PromptPicker(QFrame):
         self._dismissed: int | None = None  # the ``/`` Escape closed the list for
         self._asking: PromptVariablesDialog | None = None
         self._inserting = False
+        self._error: str | None = None
 
         self.list = QListWidget(self)
         self.list.setObjectName("promptPickerList")
@@ -208,14 +211,16 @@ class PromptPicker(QFrame):
         self._show_matches(trigger.query)
 
     def _load(self) -> list[PromptRecord]:
+        self._error = None
         try:
             return self._prompts.list(self._user_id)
-        except ServiceError:  # a busy or broken store: no list, the text stays text
+        except ServiceError as error:  # a busy or broken store: said, the text stays text
+            self._error = f"The saved prompts cannot be read now: {error}"
             return []
 
     def _show_matches(self, query: str) -> None:
         loaded = self._loaded or []
-        self._shown = ranked(loaded, query)
+        self._shown = ranked(loaded, query)[:MAX_SHOWN]
         if not self._shown and (loaded or query):
             self._hide_only()  # nothing to offer: the person is writing text
             return
@@ -230,7 +235,7 @@ class PromptPicker(QFrame):
         else:
             self.list.setVisible(False)
             self.preview.setText("")
-            self.hint.setText("No saved prompts yet: add some with Chat › Prompts…")
+            self.hint.setText(self._error or "No saved prompts yet: add some with Chat › Prompts…")
         self.preview.setVisible(bool(self._shown))
         self._place()
         self.show()
