@@ -206,3 +206,17 @@ def test_a_store_that_cannot_be_read_is_said_and_the_text_stays(
     )
     qtbot.keyClicks(edit, "s")
     assert not picker.isVisible() and edit.toPlainText() == "/s"
+
+
+def test_a_draft_changed_while_the_form_was_open_is_not_cut(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    edit = window.composer.edit
+    qtbot.keyClicks(edit, "/transl")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    dialog = window.findChild(PromptVariablesDialog, "promptVariables")
+    assert dialog is not None
+    window.composer.set_text("a whole new draft")  # e.g. restored by a script meanwhile
+    with qtbot.waitSignal(dialog.finished):
+        dialog.accept()
+    assert edit.toPlainText() == "a whole new draftTranslate into French: "

@@ -350,11 +350,14 @@ class PromptPicker(QFrame):
         self._edit.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _replace(self, start: int, end: int, text: str) -> None:
-        """``text`` in place of the document's [start, end), as one undo step."""
+        """``text`` in place of the document's [start, end) (the ``/query``), as one undo
+        step; at the cursor instead if the draft changed meanwhile (it is never cut)."""
         length = self._edit.document().characterCount() - 1
         cursor = self._edit.textCursor()
         cursor.setPosition(min(start, length))
         cursor.setPosition(min(end, length), QTextCursor.MoveMode.KeepAnchor)
+        if not cursor.selectedText().startswith("/"):
+            cursor = self._edit.textCursor()
         self._dismissed = None
         self._inserting = True
         try:
