@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
+from chatdesk.services.errors import StorageError, StorageFault
 from chatdesk.ui.chat.prompt_picker import PromptPicker, find_trigger
 from chatdesk.ui.chat.prompt_variables import PromptVariablesDialog
 from chatdesk.ui.main_window import MainWindow
@@ -188,3 +189,34 @@ def test_the_preview_is_one_line_of_visible_text(
     assert preview.startswith("first line ⏎ second line xxx")
     assert "\u202e" not in preview and "\n" not in preview
     assert len(preview) == 300 and preview.endswith("…")
+
+
+def test_a_store_that_cannot_be_read_is_said_and_the_text_stays(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(_user_id: int) -> list[object]:
+        raise StorageError(StorageFault.BUSY, "The database is busy; try again in a moment.")
+
+    monkeypatch.setattr(window.services.prompts, "list", busy)
+    edit, picker = window.composer.edit, _picker(window)
+    qtbot.keyClicks(edit, "/")
+    assert picker.isVisible()
+    assert picker.hint.text() == (
+        "The saved prompts cannot be read now: The database is busy; try again in a moment."
+    )
+    qtbot.keyClicks(edit, "s")
+    assert not picker.isVisible() and edit.toPlainText() == "/s"
+
+
+def test_a_draft_changed_while_the_form_was_open_is_not_cut(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    edit = window.composer.edit
+    qtbot.keyClicks(edit, "/transl")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    dialog = window.findChild(PromptVariablesDialog, "promptVariables")
+    assert dialog is not None
+    window.composer.set_text("a whole new draft")  # e.g. restored by a script meanwhile
+    with qtbot.waitSignal(dialog.finished):
+        dialog.accept()
+    assert edit.toPlainText() == "a whole new draftTranslate into French: "

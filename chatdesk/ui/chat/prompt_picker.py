@@ -34,8 +34,11 @@ from chatdesk.services.prompt_text import variables
 from chatdesk.services.prompts import PromptRecord, PromptService
 from chatdesk.services.threads import sanitise_title
 from chatdesk.ui.chat.prompt_variables import PromptVariablesDialog
+from chatdesk.ui.scaled_font import keep_scaled
 
 MAX_ROWS = 7
+MAX_SHOWN = 100
+"""The best matches listed (a library of 2,000 narrows as one types)."""
 MAX_QUERY_CHARS = 60
 PREVIEW_CHARS = 300
 _TRIGGER = re.compile(r"[ \t]*/([^\n/]*)")
@@ -140,6 +143,7 @@ class PromptPicker(QFrame):
         self._dismissed: int | None = None  # the ``/`` Escape closed the list for
         self._asking: PromptVariablesDialog | None = None
         self._inserting = False
+        self._error: str | None = None
 
         self.list = QListWidget(self)
         self.list.setObjectName("promptPickerList")
@@ -157,9 +161,7 @@ class PromptPicker(QFrame):
         self.hint.setObjectName("promptPickerHint")
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.hint.setEnabled(False)
-        small = self.hint.font()
-        small.setPointSizeF(small.pointSizeF() * 0.9)
-        self.hint.setFont(small)
+        keep_scaled(self.hint, -1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 8)
         layout.setSpacing(6)
@@ -209,14 +211,16 @@ class PromptPicker(QFrame):
         self._show_matches(trigger.query)
 
     def _load(self) -> list[PromptRecord]:
+        self._error = None
         try:
             return self._prompts.list(self._user_id)
-        except ServiceError:  # a busy or broken store: no list, the text stays text
+        except ServiceError as error:  # a busy or broken store: said, the text stays text
+            self._error = f"The saved prompts cannot be read now: {error}"
             return []
 
     def _show_matches(self, query: str) -> None:
         loaded = self._loaded or []
-        self._shown = ranked(loaded, query)
+        self._shown = ranked(loaded, query)[:MAX_SHOWN]
         if not self._shown and (loaded or query):
             self._hide_only()  # nothing to offer: the person is writing text
             return
@@ -231,7 +235,7 @@ class PromptPicker(QFrame):
         else:
             self.list.setVisible(False)
             self.preview.setText("")
-            self.hint.setText("No saved prompts yet: add some with Chat › Prompts…")
+            self.hint.setText(self._error or "No saved prompts yet: add some with Chat › Prompts…")
         self.preview.setVisible(bool(self._shown))
         self._place()
         self.show()
@@ -346,11 +350,14 @@ class PromptPicker(QFrame):
         self._edit.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _replace(self, start: int, end: int, text: str) -> None:
-        """``text`` in place of the document's [start, end), as one undo step."""
+        """``text`` in place of the document's [start, end) (the ``/query``), as one undo
+        step; at the cursor instead if the draft changed meanwhile (it is never cut)."""
         length = self._edit.document().characterCount() - 1
         cursor = self._edit.textCursor()
         cursor.setPosition(min(start, length))
         cursor.setPosition(min(end, length), QTextCursor.MoveMode.KeepAnchor)
+        if not cursor.selectedText().startswith("/"):
+            cursor = self._edit.textCursor()
         self._dismissed = None
         self._inserting = True
         try:
