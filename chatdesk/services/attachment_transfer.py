@@ -29,7 +29,7 @@ from chatdesk.services.attachment_links import clean_file_name
 from chatdesk.services.attachment_types import MAX_FILE_BYTES, MAX_FILES_PER_MESSAGE
 from chatdesk.services.attachments import Carried
 from chatdesk.services.errors import ValidationError
-from chatdesk.store.models import Attachment, Message, MessageAttachment
+from chatdesk.store.models import Attachment, Message, MessageAttachment, ThreadKnowledge
 from chatdesk.vocabulary import AttachmentKind
 
 MEMBER_DIR = "attachments"
@@ -103,7 +103,8 @@ def shown_by_message(session: Session, thread_id: int) -> dict[int, list[tuple[s
 
 
 def carried_by(session: Session, thread_id: int) -> list[Carried]:
-    """Every attachment the thread's messages carry, once each, by digest."""
+    """Every attachment the thread's messages carry or it keeps as knowledge, once each,
+    by digest."""
     query = (
         select(Attachment)
         .where(
@@ -111,6 +112,9 @@ def carried_by(session: Session, thread_id: int) -> list[Carried]:
                 select(MessageAttachment.attachment_id)
                 .join(Message, Message.id == MessageAttachment.message_id)
                 .where(Message.thread_id == thread_id)
+            )
+            | Attachment.id.in_(
+                select(ThreadKnowledge.attachment_id).where(ThreadKnowledge.thread_id == thread_id)
             )
         )
         .order_by(Attachment.sha256)

@@ -3,8 +3,10 @@
 The ``"thread"`` object of an export carries, besides its title, crew, model and prompt:
 ``pinned``, ``draft`` (what was typed and not sent), ``updated_at`` (its last activity,
 which orders the chat list) and ``tool_rules`` (the tools this chat switched off or
-allowed without asking: ``[{"tool", "rule", "created_at"}]``). Older chatdesks ignore
-them; a file without them imports as an unpinned chat with no draft and no rules.
+allowed without asking: ``[{"tool", "rule", "created_at"}]``) and ``knowledge`` (the
+documents the chat keeps for every reply: ``[{"sha256", "file_name", "added_at"}]``,
+their files carried like the messages' attachments). Older chatdesks ignore them; a
+file without them imports as an unpinned chat with no draft, rules or knowledge.
 
 A one-chat import is new activity and sorts on top (``updated_at`` is the import's
 time); an archive import puts each chat's ``updated_at`` back (``archive.py``).
@@ -13,6 +15,7 @@ time); an archive import puts each chat's ``updated_at`` back (``archive.py``).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,10 +24,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from chatdesk.redact import redact_known
+from chatdesk.services.attachment_links import clean_file_name
+from chatdesk.services.attachment_transfer import checked_digest
 from chatdesk.services.errors import ValidationError
+from chatdesk.services.knowledge import MAX_KNOWLEDGE_FILES
 from chatdesk.services.messages import MAX_CONTENT_CHARS
 from chatdesk.services.unit_of_work import UnitOfWork
-from chatdesk.store.models import Thread, ThreadToolRule
+from chatdesk.store.models import Attachment, Thread, ThreadKnowledge, ThreadToolRule
 from chatdesk.vocabulary import ToolRule
 
 MAX_TOOL_RULES = 10_000
@@ -44,6 +50,8 @@ class ChatExtras:
     draft: str = ""
     updated_at: datetime | None = None
     tool_rules: tuple[tuple[str, ToolRule, datetime | None], ...] = ()
+    knowledge: tuple[tuple[str, str, datetime | None], ...] = ()
+    """The chat's documents: digest, name, when added."""
 
 
 NONE = ChatExtras()
@@ -57,7 +65,17 @@ def exported(session: Session, thread: Thread) -> dict[str, Any]:
         .where(ThreadToolRule.thread_id == thread.id)
         .order_by(ThreadToolRule.id)
     )
+    kept = session.execute(
+        select(Attachment.sha256, ThreadKnowledge.file_name, ThreadKnowledge.added_at)
+        .join(Attachment, Attachment.id == ThreadKnowledge.attachment_id)
+        .where(ThreadKnowledge.thread_id == thread.id)
+        .order_by(ThreadKnowledge.added_at, Attachment.sha256)
+    )
     return {
+        "knowledge": [
+            {"sha256": digest, "file_name": name, "added_at": _stamp(added)}
+            for digest, name, added in kept
+        ],
         "pinned": thread.pinned,
         "draft": redact_known(thread.draft or ""),
         "updated_at": _stamp(thread.updated_at),
@@ -85,7 +103,34 @@ def checked(thread: dict[str, Any]) -> ChatExtras:
         draft=draft or "",
         updated_at=_moment(thread.get("updated_at"), "thread.updated_at"),
         tool_rules=_rules(thread.get("tool_rules")),
+        knowledge=_knowledge(thread.get("knowledge")),
     )
+
+
+def _knowledge(value: object) -> tuple[tuple[str, str, datetime | None], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ExtrasError("thread.knowledge: expected a list.")
+    if len(value) > MAX_KNOWLEDGE_FILES:
+        raise ExtrasError(f"thread.knowledge: at most {MAX_KNOWLEDGE_FILES} documents.")
+    kept: dict[str, tuple[str, str, datetime | None]] = {}
+    for n, item in enumerate(value):
+        where = f"thread.knowledge[{n}]"
+        if not isinstance(item, dict):
+            raise ExtrasError(f"{where}: expected an object.")
+        try:
+            digest = checked_digest(item.get("sha256"), f"{where}.sha256")
+        except ValidationError as error:
+            raise ExtrasError(str(error)) from None
+        name = item.get("file_name")
+        if not isinstance(name, str) or not name.strip() or _NOT_STORABLE.search(name):
+            raise ExtrasError(f"{where}.file_name: expected a file name.")
+        if digest in kept:
+            raise ExtrasError(f"{where}: the document {digest[:12]}… comes twice.")
+        added = _moment(item.get("added_at"), f"{where}.added_at")
+        kept[digest] = (digest, clean_file_name(name), added)
+    return tuple(kept.values())
 
 
 def _rules(value: object) -> tuple[tuple[str, ToolRule, datetime | None], ...]:
@@ -129,6 +174,23 @@ def stage_rules(uow: UnitOfWork, thread_id: int, extras: ChatExtras) -> None:
                 {"thread_id": thread_id, "tool": tool, "rule": rule}
                 | ({"created_at": created} if created is not None else {})
                 for tool, rule, created in extras.tool_rules
+            ],
+        )
+
+
+def stage_knowledge(
+    uow: UnitOfWork, thread_id: int, extras: ChatExtras, attachment_ids: Mapping[str, int]
+) -> None:
+    """Write a staged thread's documents (their files restored already, by digest)."""
+    if not extras.knowledge:
+        return
+    with uow.write(background=True) as (session, _changes):
+        session.execute(
+            insert(ThreadKnowledge),
+            [
+                {"thread_id": thread_id, "attachment_id": attachment_ids[digest], "file_name": name}
+                | ({"added_at": added} if added is not None else {})
+                for digest, name, added in extras.knowledge
             ],
         )
 

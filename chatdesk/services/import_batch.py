@@ -39,7 +39,7 @@ from chatdesk.services.run_owner import RunOwner
 from chatdesk.services.threads import MAX_TITLE_CHARS
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store.base import utcnow
-from chatdesk.store.models import Execution, Message, Thread, ThreadToolRule, User
+from chatdesk.store.models import Execution, Message, Thread, ThreadKnowledge, ThreadToolRule, User
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +350,7 @@ def _move(session: Session, staging_id: int, staged: int, user_id: int) -> Threa
         .values(thread_id=thread.id, user_id=user_id, updated_at=Message.updated_at),
         execution_options=plain,  # a move, not an edit: updated_at stays as imported
     )
-    for table in (Execution, ThreadToolRule):
+    for table in (Execution, ThreadToolRule, ThreadKnowledge):
         session.execute(
             update(table).where(table.thread_id == staged).values(thread_id=thread.id),
             execution_options=plain,

@@ -660,6 +660,7 @@ class TransferService:
         missing = sorted(plan.attachments - batch.attachment_ids.keys())
         if missing:
             raise TransferError(f"A message carries the file {missing[0]}, which the file lacks.")
+        chat_extras.stage_knowledge(self._uow, staged, thread.extras, batch.attachment_ids)
         leaf = self._stage_rows(batch, staged, checked, steps)
         with self._uow.write(background=True) as (session, _changes):
             batch.set_leaf(session, staged, leaf)
@@ -1139,7 +1140,7 @@ class _Check:
             counts["executions"],
             counts["messages"],
             imported_from,
-            frozenset(self._files),
+            frozenset(self._files) | {digest for digest, *_ in self._thread.extras.knowledge},
             tuple(self._carried.values()),
         )
 

@@ -33,6 +33,7 @@ TABLES = {
     "attachments",
     "message_attachments",
     "attachment_holds",
+    "thread_knowledge",
 }
 """What a chat is made of (``users`` is who imports: the acting user). Holds are
 pending state and never travel: both sides have none once every file is sent, so an
@@ -114,6 +115,8 @@ def _history(services: Services, me: int, files: Path) -> None:
     services.threads.update(me, main.id, pinned=True, draft="half-typed 日本語 🎉")
     services.tool_rules.set_rule(me, main.id, "parrot", ToolRule.DISABLED, True)
     services.tool_rules.set_rule(me, main.id, "time/now", ToolRule.APPROVED, True)
+    guide = services.attachments.add(me, _text(files / "guide.txt", "Trams run until 23:00.\n"))
+    services.knowledge.add(me, main.id, [guide, plan])  # one kept only here, one also sent
 
     again_photo = services.attachments.add(me, attached.png(files / "same.png", (40, 30), "blue"))
     for title in ("New chat", "New chat", "../../etc/passwd", "CON"):  # alike and hostile names
@@ -238,9 +241,10 @@ def test_an_archive_gives_back_the_same_history_row_for_row(
     original, copy = _canonical(services.store), _canonical(restored.store)
     for table in sorted(TABLES):
         assert copy[table] == original[table], table
-    assert len(original["attachments"]) == 3 and len(original["message_attachments"]) == 4
+    assert len(original["attachments"]) == 4 and len(original["message_attachments"]) == 4
+    assert len(original["thread_knowledge"]) == 2  # the chat's documents came back too
     assert _stored_bytes(restored) == _stored_bytes(services)
-    assert len(_stored_bytes(services)) == 3
+    assert len(_stored_bytes(services)) == 4
 
 
 def test_the_comparison_sees_a_dropped_column(

@@ -123,3 +123,24 @@ def test_0011_adds_thread_knowledge_and_down_drops_only_it(db_url: str, tmp_path
         assert "thread_knowledge" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_a_one_chat_json_carries_its_knowledge_and_brings_it_back(
+    services: Services, user_id: int, tmp_path: Path
+) -> None:
+    thread = services.threads.create(user_id, "Carried")
+    services.messages.send(user_id, thread.id, "see the guide", triggers_execution=False)
+    guide = _doc(services, user_id, tmp_path / "in", "guide.txt", "Trams run until 23:00.\n")
+    services.knowledge.add(user_id, thread.id, [guide])
+    services.transfer.export_json(user_id, thread.id, tmp_path / "chat.json")
+
+    elsewhere = open_store(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        other = Services(elsewhere, attachments_dir=tmp_path / "other-files")
+        me = other.users.ensure()
+        result = other.transfer.import_file(me, tmp_path / "chat.json")
+        kept = other.knowledge.list(me, result.thread.id)
+        assert [f.file_name for f in kept] == ["guide.txt"]
+        assert other.attachments.path_of(me, kept[0].id).read_text() == "Trams run until 23:00.\n"
+    finally:
+        elsewhere.close()
