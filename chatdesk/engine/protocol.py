@@ -71,6 +71,7 @@ class StepName(StrEnum):
     LLM_COMPLETED = "llm_completed"
     LLM_FAILED = "llm_failed"
     TOOL_CALL = "tool_call"  # chatdesk's own record of one call: arguments, result, approval
+    DOCUMENTS_USED = "documents_used"  # the attached documents' places the model was shown
 
 
 # ---------------------------------------------------------------------------
@@ -267,7 +268,12 @@ class ToolAccess:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """Start a crew run. ``history`` is the thread before ``message`` (oldest first)."""
+    """Start a crew run. ``history`` is the thread before ``message`` (oldest first).
+
+    ``documents`` is what the model is told of the documents attached to ``message``:
+    passages, each under its citation mark (``[report.pdf, page 4]``), built GUI-side
+    (``runs/run_documents.py``); empty when there are none.
+    """
 
     TYPE: ClassVar[str] = "run"
     run_id: str
@@ -279,6 +285,11 @@ class RunRequest:
     deadline_s: float = 300.0
     history_budget_chars: int = 12_000
     tools: ToolAccess = ToolAccess()
+    documents: str = ""
+
+
+MAX_DOCUMENTS_CHARS = 1_000_000
+"""A ``documents`` text longer is refused: chatdesk builds a few tens of thousands."""
 
 
 @dataclass(frozen=True)
@@ -600,7 +611,12 @@ def decode_request(line: bytes | str) -> Request:
             deadline_s=300.0 if deadline is None else deadline,
             history_budget_chars=12_000 if budget is None else budget,
             tools=ToolAccess.from_dict(data["tools"]) if data.get("tools") else ToolAccess(),
+            documents=_opt_str(data, "documents", where) or "",
         )
+        if len(request.documents) > MAX_DOCUMENTS_CHARS:
+            raise ProtocolError(
+                f"{where}: 'documents' is over {MAX_DOCUMENTS_CHARS:,} characters"
+            )
         if request.deadline_s <= 0:
             raise ProtocolError(f"{where}: 'deadline_s' must be positive")
         if request.history_budget_chars < 0:

@@ -57,6 +57,7 @@ from chatdesk.engine.protocol import (
     ToolAccess,
 )
 from chatdesk.runs.model_choice import ModelResolver
+from chatdesk.runs.run_documents import documents_for_run
 from chatdesk.services import Services
 from chatdesk.services.errors import StorageError, StorageFault
 from chatdesk.services.events import Change, ChangeKind, Entity
@@ -321,6 +322,11 @@ class Coordinator(QObject):
             for m in start.history
             if m.role in (Role.USER, Role.ASSISTANT) and m.content
         )
+        documents = await documents_for_run(services, run.user_id, start.trigger, run.reply_id)
+        if run.finished:
+            return
+        if documents.step is not None:
+            run.pending_logs.append(documents.step)
         tools = (
             self._tool_access(run.user_id, run.thread_id)
             if self._tool_access is not None
@@ -336,6 +342,7 @@ class Coordinator(QObject):
                 system_prompt=start.system_prompt or "",
                 deadline_s=self._deadline_s,
                 tools=tools,
+                documents=documents.text,
             )
         )
         deadline = time.monotonic() + self._deadline_s + self.grace_s
