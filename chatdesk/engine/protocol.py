@@ -614,9 +614,7 @@ def decode_request(line: bytes | str) -> Request:
             documents=_opt_str(data, "documents", where) or "",
         )
         if len(request.documents) > MAX_DOCUMENTS_CHARS:
-            raise ProtocolError(
-                f"{where}: 'documents' is over {MAX_DOCUMENTS_CHARS:,} characters"
-            )
+            raise ProtocolError(f"{where}: 'documents' is over {MAX_DOCUMENTS_CHARS:,} characters")
         if request.deadline_s <= 0:
             raise ProtocolError(f"{where}: 'deadline_s' must be positive")
         if request.history_budget_chars < 0:

@@ -23,7 +23,6 @@ from chatdesk.services.records import AttachmentRecord, MessageRecord
 from tests.support import attached
 
 
-
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     """SQLite only: nothing here depends on the database kind (the services' own tests
@@ -57,7 +56,8 @@ def _stored(services: Services, user_id: int, record: AttachmentRecord) -> Path:
 def test_a_document_is_extracted_once_and_kept_private(
     services: Services, user_id: int, tmp_path: Path
 ) -> None:
-    record = services.attachments.add(user_id, _long_pdf(tmp_path / "report.pdf", pages=3, special=2))
+    pdf = _long_pdf(tmp_path / "report.pdf", pages=3, special=2)
+    record = services.attachments.add(user_id, pdf)
     texts = services.document_texts
     path = _stored(services, user_id, record)
     first = texts.document(record.sha256, path, "pdf", "report.pdf")
@@ -146,9 +146,8 @@ def test_a_stored_copy_gone_becomes_a_note_and_the_rest_still_goes(
     kept.write_text("The kept file says hello.\n")
     gone = attached.pdf(tmp_path / "gone.pdf", "never seen")
     message = _send(services, user_id, "hello?", kept, gone)
-    gone_record = next(
-        f for f in services.attachments.for_message(user_id, message.id) if f.file_name == "gone.pdf"
-    )
+    files = services.attachments.for_message(user_id, message.id)
+    gone_record = next(f for f in files if f.file_name == "gone.pdf")
     os.unlink(_stored(services, user_id, gone_record))
     found = read_documents(services, user_id, message)
     assert "The kept file says hello." in found.text and "never seen" not in found.text
