@@ -194,6 +194,7 @@ class MainWindow(QMainWindow):
             self.notices,
             self.composer.chip_model,
             self,
+            texts=self.services.document_texts,
         )
         self.message_drops = FileDrops(self.message_view.viewport())
         self.opener = AttachmentOpener(
