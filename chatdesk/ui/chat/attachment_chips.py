@@ -6,9 +6,10 @@ thread, ``attaching.py``), then ``ready``, or ``failed`` (red, the reason as its
 tooltip). A document (PDF, DOCX, text) is ``reading`` between the two while its text
 is extracted, with its progress; it can be sent meanwhile. A document whose text
 cannot be read (scanned, damaged) is still ``ready``, but the chip says in amber that
-the model will not see it, the reason as its tooltip (``reason``). The model names its roles ``fileName``, ``mimeType``, ``sizeBytes`` and
-``state`` so tests address them by name; the view is ``attachmentChips`` and shows only
-while it holds a chip.
+the model will not see it, the reason as its tooltip (``reason``). The model names
+its roles ``fileName``, ``mimeType``, ``sizeBytes``, ``state`` (and ``reason``,
+``progress``) so tests address them by name; the view is ``attachmentChips`` and
+shows only while it holds a chip.
 """
 
 from __future__ import annotations
