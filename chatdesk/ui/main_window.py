@@ -48,6 +48,7 @@ from chatdesk.ui.busy_retry import BusyRetry
 from chatdesk.ui.chat.attaching import LIMITS, Attaching, FileDrops
 from chatdesk.ui.chat.branch_actions import BranchActions
 from chatdesk.ui.chat.chat_actions import ChatActions
+from chatdesk.ui.chat.citations import CitationOpener, citations_of
 from chatdesk.ui.chat.composer import Composer
 from chatdesk.ui.chat.image_viewer import AttachmentOpener, BubbleThumbnails
 from chatdesk.ui.chat.markdown_render import is_openable_url
@@ -198,6 +199,9 @@ class MainWindow(QMainWindow):
         )
         self.message_drops = FileDrops(self.message_view.viewport())
         self.opener = AttachmentOpener(
+            self.services.attachments, self.user_id, self.tasks, self.notices, self
+        )
+        self.citation_opener = CitationOpener(
             self.services.attachments, self.user_id, self.tasks, self.notices, self
         )
         self.bubble_thumbnails = BubbleThumbnails(
@@ -391,6 +395,7 @@ class MainWindow(QMainWindow):
         self.message_drops.urls_dropped.connect(self.attaching.add_urls)
         self.composer.chips.remove_requested.connect(self.attaching.remove)
         self.message_view.attachment_clicked.connect(self.on_attachment_clicked)
+        self.message_view.citation_clicked.connect(self.on_citation_clicked)
         self.bubble_thumbnails.ready.connect(lambda _id: self.message_view.viewport().update())
         chips = self.composer.chip_model
         for signal in (chips.rowsInserted, chips.rowsRemoved, chips.modelReset, chips.dataChanged):
@@ -747,6 +752,26 @@ class MainWindow(QMainWindow):
             if record.id == attachment_id:
                 self.opener.open(record)
                 return
+
+    def on_citation_clicked(self, message_id: int, number: int) -> None:
+        """Open the document a reply cites at its place: only a file of the question the
+        reply answers (its metadata may come from an imported file)."""
+        row = self.message_model.row_of(message_id)
+        if row is None:
+            return
+        reply = self.message_model.record(row)
+        links = citations_of(reply.metadata)
+        if not 0 <= number < len(links) or reply.parent_id is None:
+            return
+        try:
+            files = self.services.attachments.for_message(self.user_id, reply.parent_id)
+        except ServiceError as error:
+            self.notices.error(f"{links[number].name} cannot be opened: {error}")
+            return
+        if any(record.id == links[number].attachment for record in files):
+            self.citation_opener.open(links[number])
+        else:
+            self.notices.error(f"{links[number].name} is not a file of this question.")
 
     def on_chips_changed(self, *_args: object) -> None:
         self.composer.set_file_count(self.composer.chip_model.counted())
