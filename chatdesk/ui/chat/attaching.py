@@ -10,12 +10,18 @@ failed file.
 A document (PDF, DOCX, text) is then read into text by a second task
 (``services.document_texts``, which keeps the text for the run): the chip is
 ``reading`` with its progress, and can be sent meanwhile (the run waits for the same
-reading rather than starting another). A document whose text cannot be read (scanned,
-damaged, over the limits) stays attached, its chip saying in amber that the model
-will not see it: the person may still want the file in the chat (a scan to keep, a
-file to open from there), and the reply will say the same; refusing it would make
-them choose between the two. More files than a message may carry are refused before anything is
-copied, with the limit named.
+reading rather than starting another). The reading runs ``gui_first`` (``ui/tasks.py``):
+pypdf is pure Python, and beside it the window's 10 ms timer was up to 130 ms late
+while a 48 MB PDF was read; with the GIL handed back sooner and no automatic
+collections meanwhile, 20 ms (``python -m chatdesk.bench.documents``).
+
+A document whose text cannot be read (scanned, damaged, over the limits) stays
+attached, its chip saying in amber that the model will not see it: the person may
+still want the file in the chat (a scan to keep, a file to open from there), and the
+reply will say the same; refusing it would make them choose between the two.
+
+More files than a message may carry are refused before anything is copied, with the
+limit named.
 
 Chips belong to the chat they were added in, like its draft: switching chats parks
 them and shows the other chat's (``switch``); chips added with no chat open go along
@@ -193,7 +199,7 @@ class Attaching(QObject):
     def _start_reading(self, key: int, record: AttachmentRecord, texts: DocumentTexts) -> None:
         """Extract the document's text on a task of its own (after the add's ended)."""
         work = partial(_read_document, self._attachments, self._user_id, texts, record)
-        task = self._tasks.start("chatdesk-read-document", work)
+        task = self._tasks.start("chatdesk-read-document", work, gui_first=True)
         task.progressed.connect(partial(self._on_read_progress, key))
         task.succeeded.connect(partial(self._on_read, key, ""))
         task.failed.connect(partial(self._on_read_failed, key, record.file_name))
