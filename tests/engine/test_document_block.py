@@ -36,7 +36,8 @@ def test_documents_round_trip_and_default_to_none() -> None:
     assert decode_request(encode(_request())) == _request()
     bare = json.loads(encode(_request()))
     del bare["documents"]
-    assert decode_request(json.dumps(bare)).documents == ""
+    decoded = decode_request(json.dumps(bare))
+    assert isinstance(decoded, RunRequest) and decoded.documents == ""
 
 
 @pytest.mark.parametrize("value", [42, ["a"], {"a": 1}, "x" * (MAX_DOCUMENTS_CHARS + 1)])

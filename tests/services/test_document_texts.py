@@ -122,7 +122,7 @@ def test_a_small_text_goes_in_whole_with_its_citation(
     (citation,) = found.citations
     assert citation["name"] == "notes.md" and citation["label"] == "notes.md, whole document"
     assert found.step is not None and found.step.event == "documents_used"
-    assert found.step.detail["citations"][0]["whole"] is True  # type: ignore[index]
+    assert found.step.detail["citations"][0]["whole"] is True
 
 
 def test_a_long_pdf_sends_only_the_best_pages(

@@ -214,7 +214,7 @@ def test_a_long_pdf_read_at_attach_is_not_read_again_and_its_citation_opens_with
     assert texts.extractions == 1 and kept.stat().st_mtime_ns == written
 
     catcher = UrlCatcher()
-    QDesktopServices.setUrlHandler("file", catcher, "open")
+    QDesktopServices.setUrlHandler("file", catcher, "open")  # type: ignore[arg-type]
     try:
         desk.click_citation(row, number)
         desk.qtbot.waitUntil(lambda: bool(catcher.urls))
