@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chatdesk.engine.protocol import StepName
@@ -57,8 +59,10 @@ def read_documents(
     user_id: int,
     trigger: MessageRecord,
     budget_chars: int = DOCUMENTS_BUDGET_CHARS,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunDocuments:
-    """The context of ``trigger``'s documents (blocking: call it off the GUI thread)."""
+    """The context of ``trigger``'s documents (blocking: call it off the GUI thread);
+    ``should_stop`` is asked between pages (a run stopped while a PDF is read)."""
     files = [
         file
         for file in services.attachments.for_message(user_id, trigger.id)
@@ -73,7 +77,9 @@ def read_documents(
         try:
             path = services.attachments.path_of(user_id, file.id)
             documents.append(
-                services.document_texts.document(file.sha256, path, file.kind.value, file.file_name)
+                services.document_texts.document(
+                    file.sha256, path, file.kind.value, file.file_name, should_stop=should_stop
+                )
             )
             read.append(file)
         except DocumentError as error:
@@ -105,8 +111,14 @@ async def documents_for_run(
     A failure here is a bug or a database that does not answer: the run goes on without
     documents and the reply says so, rather than failing the person's question.
     """
+    stop = threading.Event()
     try:
-        found = await asyncio.to_thread(read_documents, services, user_id, trigger)
+        found = await asyncio.to_thread(
+            read_documents, services, user_id, trigger, should_stop=stop.is_set
+        )
+    except asyncio.CancelledError:  # Stop: the thread stops at its next page
+        stop.set()
+        raise
     except Exception as error:
         log.exception("could not read the documents of message %s", trigger.id)
         found = RunDocuments(notes=(f"The attached documents could not be read: {error}",))

@@ -153,3 +153,16 @@ def test_a_stored_copy_gone_becomes_a_note_and_the_rest_still_goes(
     assert "The kept file says hello." in found.text and "never seen" not in found.text
     (note,) = found.notes
     assert note.startswith("The model did not see gone.pdf")
+
+
+def test_a_run_stopped_while_reading_keeps_nothing_half_read(
+    services: Services, user_id: int, tmp_path: Path
+) -> None:
+    pdf = _long_pdf(tmp_path / "minutes.pdf", pages=5, special=2)
+    message = _send(services, user_id, "anything?", pdf)
+    found = read_documents(services, user_id, message, should_stop=lambda: True)
+    assert found.text == "" and found.notes == (
+        "The model did not see minutes.pdf: Reading minutes.pdf was cancelled.",
+    )
+    (record,) = services.attachments.for_message(user_id, message.id)
+    assert not services.document_texts.path(record.sha256).exists()  # read again next time
