@@ -10,6 +10,7 @@ else it shows follows the change bus through ``ChangeSignals``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Hashable
 
@@ -755,7 +756,8 @@ class MainWindow(QMainWindow):
 
     def on_citation_clicked(self, message_id: int, number: int) -> None:
         """Open the document a reply cites at its place: only a file of the question the
-        reply answers (its metadata may come from an imported file)."""
+        reply answers, by id and name (its metadata may come from an imported file,
+        whose files got new ids: then by name alone, when one file has it)."""
         row = self.message_model.row_of(message_id)
         if row is None:
             return
@@ -768,10 +770,14 @@ class MainWindow(QMainWindow):
         except ServiceError as error:
             self.notices.error(f"{links[number].name} cannot be opened: {error}")
             return
-        if any(record.id == links[number].attachment for record in files):
-            self.citation_opener.open(links[number])
+        link = links[number]
+        named = [record for record in files if record.file_name == link.name]
+        if any(record.id == link.attachment for record in named):
+            self.citation_opener.open(link)
+        elif len(named) == 1:  # a chat imported elsewhere: its files have new ids
+            self.citation_opener.open(dataclasses.replace(link, attachment=named[0].id))
         else:
-            self.notices.error(f"{links[number].name} is not a file of this question.")
+            self.notices.error(f"{link.name} is not a file of this question.")
 
     def on_chips_changed(self, *_args: object) -> None:
         self.composer.set_file_count(self.composer.chip_model.counted())

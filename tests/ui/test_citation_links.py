@@ -116,3 +116,48 @@ def test_run_details_lists_the_places_the_model_was_shown() -> None:
     assert "    report.pdf, page 4\n    notes.md, whole document" in text
     assert "Not read:\n    The model did not see gone.pdf: missing" in text
     assert "citations:" not in text  # its own section, not the raw JSON
+
+
+def test_a_citation_from_an_imported_chat_finds_its_file_by_name(
+    qtbot: QtBot,
+    make_window: Callable[[], MainWindow],
+    ui_services: Services,
+    me: int,
+    tmp_path: Path,
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("".join(f"line {n}\n" for n in range(1, 61)))
+    mine = ui_services.attachments.add(me, notes)
+    sent = ui_services.conversation.send(
+        me, Outgoing("what is on line 40?", None, attachments=[mine])
+    )
+    assert sent.execution is not None
+    thread_id = sent.message.thread_id
+    ui_services.messages.set_status(me, sent.message.id, MessageStatus.PROCESSING)
+    reply = ui_services.messages.add_reply(me, thread_id, sent.execution.id, "Line 40.")
+    ui_services.messages.set_status(me, reply.id, MessageStatus.COMPLETED)
+    ui_services.messages.set_status(me, sent.message.id, MessageStatus.COMPLETED)
+    citation = {
+        "attachment": mine.id + 1000,
+        "name": "notes.txt",
+        "label": "notes.txt, lines 38–42",
+        "unit": "line",
+        "first": 38,
+        "last": 42,
+    }
+    ui_services.reply_notes.add(me, reply.id, citations=[citation])
+    window = make_window()
+    window.sidebar.select_thread(thread_id)
+    view = window.message_view
+    index = view.model().index(view.model().rowCount() - 1, 0)
+    geo = view.delegate.geometry(view.visualRect(index), index, view.font())
+
+    with qtbot.waitSignal(window.citation_opener.viewer_opened) as opened:
+        qtbot.mouseClick(
+            view.viewport(), Qt.MouseButton.LeftButton, pos=geo.citations[0].center().toPoint()
+        )
+
+    viewer = opened.args[0]
+    assert viewer.selected_lines() == (38, 42)
+    assert viewer.editor.textCursor().selectedText().startswith("line 38")
+    viewer.close()
