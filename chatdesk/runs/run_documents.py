@@ -14,6 +14,13 @@ and, for a document that could not be read (its stored copy gone, damaged), a no
 both kept on the reply (``services.reply_notes``). A document that cannot be read
 never stops the run: the model answers from the rest, and the reply says what it did
 not see.
+
+Only the question's own documents are read: those of earlier messages are not sent
+again (their passages were for that question; the history carries what was said
+about them). A document read here for the first time (attached by an import, or its
+kept text swept) is extracted on this thread without the window's ``gui_first``
+settings (``ui/tasks.py`` is a layer above): the window then answers a little later
+while it is read, as it does beside any busy thread.
 """
 
 from __future__ import annotations
