@@ -37,6 +37,7 @@ from chatdesk.services.documents.context import Citation, build_context
 from chatdesk.services.documents.model import Document, DocumentError
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.executions import LogEntry
+from chatdesk.services.leases import LeaseLostError
 from chatdesk.services.records import AttachmentRecord, MessageRecord
 from chatdesk.vocabulary import AttachmentKind
 
@@ -130,9 +131,14 @@ async def documents_for_run(
         log.exception("could not read the documents of message %s", trigger.id)
         found = RunDocuments(notes=(f"The attached documents could not be read: {error}",))
     if found.citations or found.notes:
-        services.reply_notes.add(
-            user_id, reply_id, notes=found.notes, citations=list(found.citations)
-        )
+        try:
+            services.reply_notes.add(
+                user_id, reply_id, notes=found.notes, citations=list(found.citations)
+            )
+        except LeaseLostError:
+            raise  # another client has this run: the coordinator stops here
+        except ServiceError:  # a busy disk: the answer matters more than its footnotes
+            log.warning("could not keep the citations of reply %s", reply_id, exc_info=True)
     return found
 
 
