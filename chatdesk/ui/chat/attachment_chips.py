@@ -248,7 +248,10 @@ class ChipDelegate(QStyledItemDelegate):
             painter.drawImage(target, thumb)
             left += THUMB + _PAD
         close = self.close_rect(rect)
-        text_rect = QRect(left, rect.top() + 2, close.left() - left - _PAD, rect.height() - 4)
+        reading = index.data(ChipRoles.State) == ChipState.READING.value
+        text_rect = QRect(  # above the progress bar while reading
+            left, rect.top() + 2, close.left() - left - _PAD, rect.height() - (8 if reading else 4)
+        )
         font = option.font
         metrics = option.fontMetrics
         name = metrics.elidedText(
@@ -275,8 +278,8 @@ class ChipDelegate(QStyledItemDelegate):
         )
         bottom = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom
         painter.drawText(text_rect, int(bottom), detail)
-        if state == ChipState.READING.value:  # a thin bar along the bottom edge
-            bar = QRect(rect.left() + 6, rect.bottom() - 3, rect.width() - 12, 2)
+        if reading:  # a thin bar along the bottom edge
+            bar = QRect(rect.left() + 6, rect.bottom() - 4, rect.width() - 12, 2)
             painter.fillRect(bar, palette.mid())
             bar.setWidth(int(bar.width() * min(max(progress, 0.0), 1.0)))
             painter.fillRect(bar, palette.highlight())
