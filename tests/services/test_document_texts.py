@@ -166,3 +166,23 @@ def test_a_run_stopped_while_reading_keeps_nothing_half_read(
     )
     (record,) = services.attachments.for_message(user_id, message.id)
     assert not services.document_texts.path(record.sha256).exists()  # read again next time
+
+
+def test_a_word_document_is_cited_by_paragraph(
+    services: Services, user_id: int, tmp_path: Path
+) -> None:
+    from docx import Document as WordDocument
+
+    word = WordDocument()
+    word.add_heading("Minutes", level=1)
+    for n in range(1, 200):
+        word.add_paragraph(f"Paragraph {n}. " + FILLER)
+    word.add_paragraph("The gantry crane warranty expires on 4 March 2031.")
+    path = tmp_path / "minutes.docx"
+    word.save(str(path))
+    message = _send(services, user_id, "When does the crane warranty expire?", path)
+    found = read_documents(services, user_id, message, budget_chars=4_000)
+    assert "4 March 2031" in found.text and '(under "Minutes")' in found.text
+    best = found.citations[-1]
+    assert best["unit"] == "paragraph" and str(best["label"]).startswith("minutes.docx, paragraph")
+    assert isinstance(best["last"], int) and best["last"] == 201
