@@ -5,7 +5,7 @@ trigger message are read (from ``services.document_texts``: the attach flow usua
 extracted them already) and turned into one context with
 ``services.documents.context.build_context``: whole when they fit
 ``DOCUMENTS_BUDGET_CHARS``, else the chunks that best answer the question. This runs
-on a worker thread (``asyncio.to_thread``): a 50 MB PDF whose text is not cached yet
+on a thread of its own (``off_the_loop``): a 50 MB PDF whose text is not cached yet
 takes seconds.
 
 What it produces: the text for ``RunRequest.documents``; a ``documents_used`` step
@@ -26,10 +26,13 @@ while it is read, as it does beside any busy thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from chatdesk.engine.protocol import StepName
 from chatdesk.services import Services
@@ -42,6 +45,7 @@ from chatdesk.services.records import AttachmentRecord, MessageRecord
 from chatdesk.vocabulary import AttachmentKind
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DOCUMENTS_BUDGET_CHARS = 16_000
 """About 4,000 tokens of passages, beside the history's 12,000 characters
@@ -121,8 +125,8 @@ async def documents_for_run(
     """
     stop = threading.Event()
     try:
-        found = await asyncio.to_thread(
-            read_documents, services, user_id, trigger, should_stop=stop.is_set
+        found = await off_the_loop(
+            partial(read_documents, services, user_id, trigger, should_stop=stop.is_set)
         )
     except asyncio.CancelledError:  # Stop: the thread stops at its next page
         stop.set()
@@ -140,6 +144,37 @@ async def documents_for_run(
         except ServiceError:  # a busy disk: the answer matters more than its footnotes
             log.warning("could not keep the citations of reply %s", reply_id, exc_info=True)
     return found
+
+
+async def off_the_loop(work: Callable[[], T]) -> T:
+    """``work()`` on a daemon thread of its own, awaited on the loop.
+
+    Not ``asyncio.to_thread``: on the qasync loop its default executor is a pool of
+    QThreads, and a QThread still alive when the app exits aborts the process (a
+    SIGTERM mid-reply then ended chatdesk with SIGABRT instead of exit code 0). A
+    daemon thread never holds the exit; a result that comes after a cancel is dropped.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():  # cancelled meanwhile
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            outcome: tuple[T | None, BaseException | None] = (work(), None)
+        except BaseException as error:
+            outcome = (None, error)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=run, name="chatdesk-run-documents", daemon=True).start()
+    return await future
 
 
 def _step_citation(citation: Citation, files: list[AttachmentRecord]) -> dict[str, object]:
