@@ -131,3 +131,27 @@ def test_stop_while_a_document_is_read_submits_nothing(
     assert finished.args == [sent.execution.id, ExecutionStatus.CANCELLED.value]
     qtbot.wait(100)
     assert transport.requests == []
+
+
+def test_off_the_loop_returns_raises_and_drops_a_late_result() -> None:
+    from chatdesk.runs.run_documents import off_the_loop
+
+    release = threading.Event()
+
+    def fail() -> int:
+        raise ValueError("broken page")
+
+    async def scenario() -> tuple[int, str, bool]:
+        value = await off_the_loop(lambda: 42)
+        try:
+            await off_the_loop(fail)
+        except ValueError as error:
+            message = str(error)
+        late = asyncio.ensure_future(off_the_loop(lambda: release.wait(5)))
+        await asyncio.sleep(0)
+        late.cancel()
+        release.set()
+        await asyncio.sleep(0.05)  # the thread's result arrives for nobody
+        return value, message, late.cancelled()
+
+    assert asyncio.run(scenario()) == (42, "broken page", True)
