@@ -30,7 +30,7 @@ from chatdesk.config import data_dir, database_url
 from chatdesk.engine.client import WorkerClient
 from chatdesk.engine.document_block import DOCUMENTS_BEGIN, DOCUMENTS_END
 from chatdesk.store.migrate import open_store
-from chatdesk.testing import OFFSCREEN_NOISE, attach_files
+from chatdesk.testing import OFFSCREEN_NOISE, attach_files, chips
 from chatdesk.testkit.fake_openai import FakeOpenAIServer, reply, running_server
 from chatdesk.ui.chat.citations import DocumentViewer
 from chatdesk.ui.chat.message_model import MessageRoles
@@ -248,3 +248,21 @@ def test_a_document_gone_from_the_data_dir_gives_a_note_and_the_answer_still_com
     assert len(notes) == 1 and notes[0].startswith("The model did not see report.pdf")
     assert DOCUMENTS_BEGIN not in desk.prompt() and "bollards" not in desk.prompt()
     assert index.data(MessageRoles.Citations) == []
+
+
+def test_a_document_sent_while_it_is_read_is_read_once_and_reaches_the_model(
+    desk: Desk, tmp_path: Path
+) -> None:
+    pages = [f"Page {n}. " + FILLER * 30 for n in range(1, 301)]
+    pages[150] = "Page 151. " + SPECIAL
+    pdf = attached.pdf_pages(tmp_path / "thick.pdf", pages)
+    window = desk.app.window
+    attach_files(desk.qtbot, window, pdf, wait=False)
+    desk.qtbot.waitUntil(lambda: chips(window)[0]["state"] == "reading", timeout=RUN_TIMEOUT_MS)
+    texts = desk.app.services.document_texts
+    assert not list(texts.root.rglob("*.json"))  # its text is not kept yet
+
+    desk.ask("When does the crane warranty expire?")  # sent while the chip reads
+
+    assert texts.extractions == 1  # the run waited for the chip's reading
+    assert SPECIAL in " ".join(desk.prompt().split())
