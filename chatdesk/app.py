@@ -147,9 +147,12 @@ class ChatdeskApp:
                 "import-recovery", lambda _control: self.services.imports.recover(), gui_first=True
             )
         # attachments nobody sent within the hour, and files a crash left without a row
-        self.window.tasks.start(
-            "attachment-sweep", lambda _control: self.services.attachments.sweep()
-        )
+        self.window.tasks.start("attachment-sweep", lambda _control: self._sweep_attachments())
+
+    def _sweep_attachments(self) -> None:
+        """On a task: the sweep, then the texts of documents no longer stored."""
+        self.services.attachments.sweep()
+        self.services.document_texts.sweep(set(self.services.attachments.files.stored()))
 
     def _freeze_startup_heap(self) -> None:
         """Keep what start-up built out of Python's full garbage collections.

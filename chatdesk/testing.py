@@ -311,7 +311,7 @@ ATTACH_TIMEOUT_MS = 20_000
 
 def chips(window: MainWindow, fields: tuple[str, ...] = CHIP_FIELDS) -> list[dict[str, Any]]:
     """The files above the composer (``attachmentChips``) as ``{role name: value}`` dicts;
-    ``state`` is ``adding``, ``ready`` or ``failed``."""
+    ``state`` is ``adding``, ``reading`` (a document's text), ``ready`` or ``failed``."""
     from PySide6.QtWidgets import QListView
 
     view = window.findChild(QListView, "attachmentChips")
@@ -327,9 +327,10 @@ def chips(window: MainWindow, fields: tuple[str, ...] = CHIP_FIELDS) -> list[dic
 def wait_for_chips(
     qtbot: Any, window: MainWindow, timeout_ms: int = ATTACH_TIMEOUT_MS
 ) -> list[dict[str, Any]]:
-    """Wait until no chip is still ``adding``; returns the chips."""
+    """Wait until no chip is still ``adding`` or ``reading``; returns the chips."""
     qtbot.waitUntil(
-        lambda: all(chip["state"] != "adding" for chip in chips(window)), timeout=timeout_ms
+        lambda: all(chip["state"] not in ("adding", "reading") for chip in chips(window)),
+        timeout=timeout_ms,
     )
     return chips(window)
 

@@ -21,6 +21,7 @@ from crewai.llms.hooks.base import BaseInterceptor
 from chatdesk.engine.cancel_signal import CancelSignal
 from chatdesk.engine.crewai_tuning import without_replay_log
 from chatdesk.engine.crews import AgentSpec, CrewSpec
+from chatdesk.engine.document_block import with_documents
 from chatdesk.engine.history import format_history
 from chatdesk.engine.http_guard import RunGuard
 from chatdesk.engine.protocol import ModelConfig, RunRequest
@@ -125,7 +126,9 @@ def crew_inputs(request: RunRequest, note: str = "") -> dict[str, str]:
     """The values for the placeholders of :data:`chatdesk.engine.crews.CREW_INPUTS`;
     ``note`` (what the model is told of images it cannot see) follows the message."""
     return {
-        "message": f"{request.message}\n\n{note}" if note else request.message,
+        "message": with_documents(
+            f"{request.message}\n\n{note}" if note else request.message, request.documents
+        ),
         "history": format_history(request.history, request.history_budget_chars),
         "system_prompt": request.system_prompt.strip() or DEFAULT_SYSTEM_PROMPT,
         "date": _dt.date.today().isoformat(),

@@ -74,6 +74,7 @@ class StepName(StrEnum):
     LLM_FAILED = "llm_failed"
     TOOL_CALL = "tool_call"  # chatdesk's own record of one call: arguments, result, approval
     ATTACHMENTS_SENT = "attachments_sent"  # what the model got of the question's images
+    DOCUMENTS_USED = "documents_used"  # the attached documents' places the model was shown
 
 
 # ---------------------------------------------------------------------------
@@ -354,7 +355,12 @@ class RunImages:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """Start a crew run. ``history`` is the thread before ``message`` (oldest first)."""
+    """Start a crew run. ``history`` is the thread before ``message`` (oldest first).
+
+    ``documents`` is what the model is told of the documents attached to ``message``:
+    passages, each under its citation mark (``[report.pdf, page 4]``), built GUI-side
+    (``runs/run_documents.py``); empty when there are none.
+    """
 
     TYPE: ClassVar[str] = "run"
     run_id: str
@@ -367,6 +373,11 @@ class RunRequest:
     history_budget_chars: int = 12_000
     tools: ToolAccess = ToolAccess()
     images: RunImages = RunImages()
+    documents: str = ""
+
+
+MAX_DOCUMENTS_CHARS = 1_000_000
+"""A ``documents`` text longer is refused: chatdesk builds a few tens of thousands."""
 
 
 @dataclass(frozen=True)
@@ -721,7 +732,10 @@ def decode_request(line: bytes | str) -> Request:
             history_budget_chars=12_000 if budget is None else budget,
             tools=ToolAccess.from_dict(data["tools"]) if data.get("tools") else ToolAccess(),
             images=RunImages.from_dict(data["images"]) if data.get("images") else RunImages(),
+            documents=_opt_str(data, "documents", where) or "",
         )
+        if len(request.documents) > MAX_DOCUMENTS_CHARS:
+            raise ProtocolError(f"{where}: 'documents' is over {MAX_DOCUMENTS_CHARS:,} characters")
         if request.deadline_s <= 0:
             raise ProtocolError(f"{where}: 'deadline_s' must be positive")
         if request.history_budget_chars < 0:

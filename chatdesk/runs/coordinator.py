@@ -58,6 +58,7 @@ from chatdesk.engine.protocol import (
 from chatdesk.runs import run_files
 from chatdesk.runs.model_choice import ModelResolver
 from chatdesk.runs.model_settings import read_model_settings
+from chatdesk.runs.run_documents import documents_for_run
 from chatdesk.services import Services
 from chatdesk.services.errors import StorageError, StorageFault
 from chatdesk.services.events import Change, ChangeKind, Entity
@@ -322,6 +323,11 @@ class Coordinator(QObject):
         self._by_run_id[run.run_id] = run
         files = run_files.files_of(services, run.user_id, start)
         history = run_files.history_for(start.history, files)
+        documents = await documents_for_run(services, run.user_id, start.trigger, run.reply_id)
+        if run.finished:
+            return
+        if documents.step is not None:
+            run.pending_logs.append(documents.step)
         tools = (
             self._tool_access(run.user_id, run.thread_id)
             if self._tool_access is not None
@@ -340,6 +346,7 @@ class Coordinator(QObject):
                 images=run_files.images_for(
                     services, files, start, model.model, self._read_settings()
                 ),
+                documents=documents.text,
             )
         )
         deadline = time.monotonic() + self._deadline_s + self.grace_s

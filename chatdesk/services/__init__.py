@@ -10,12 +10,15 @@ from chatdesk.services.attachment_files import AttachmentFiles
 from chatdesk.services.attachments import AttachmentService
 from chatdesk.services.branches import BranchService
 from chatdesk.services.conversation import ConversationService
+from chatdesk.services.document_texts import DIR_NAME as DOCUMENT_TEXTS_DIR
+from chatdesk.services.document_texts import DocumentTexts
 from chatdesk.services.events import ChangeBus
 from chatdesk.services.executions import ExecutionService
 from chatdesk.services.importing import ImportService
 from chatdesk.services.knowledge import KnowledgeService
 from chatdesk.services.messages import MessageService
 from chatdesk.services.prompts import PromptService
+from chatdesk.services.reply_notes import ReplyNotes
 from chatdesk.services.run_owner import RunOwner, this_process
 from chatdesk.services.search import SearchService
 from chatdesk.services.threads import ThreadService
@@ -41,6 +44,7 @@ class Services:
         uow = UnitOfWork(self.store.session_factory, self.bus, self.owner)
         self.users = UserService(uow)
         self.attachments = AttachmentService(uow, AttachmentFiles(self.attachments_dir))
+        self.document_texts = DocumentTexts(self.attachments_dir.parent / DOCUMENT_TEXTS_DIR)
         self.threads = ThreadService(uow, self.attachments)
         self.knowledge = KnowledgeService(uow, self.attachments)
         self.tool_rules = ToolRuleService(uow)
@@ -48,6 +52,7 @@ class Services:
         self.messages = MessageService(uow, self.attachments)
         self.branches = BranchService(uow)
         self.executions = ExecutionService(uow)
+        self.reply_notes = ReplyNotes(uow)
         self.search = SearchService(uow)
         self.transfer = TransferService(uow, self.attachments)
         self.imports = ImportService(uow, self.transfer)

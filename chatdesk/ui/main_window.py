@@ -10,6 +10,7 @@ else it shows follows the change bus through ``ChangeSignals``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Hashable
 
@@ -49,6 +50,7 @@ from chatdesk.ui.chat.attaching import LIMITS, Attaching, FileDrops
 from chatdesk.ui.chat.branch_actions import BranchActions
 from chatdesk.ui.chat.bubble_thumbnails import BubbleThumbnails
 from chatdesk.ui.chat.chat_actions import ChatActions
+from chatdesk.ui.chat.citations import CitationOpener, citations_of
 from chatdesk.ui.chat.composer import Composer
 from chatdesk.ui.chat.image_viewer import AttachmentOpener
 from chatdesk.ui.chat.markdown_render import is_openable_url
@@ -201,9 +203,13 @@ class MainWindow(QMainWindow):
             self.notices,
             self.composer.chip_model,
             self,
+            texts=self.services.document_texts,
         )
         self.message_drops = FileDrops(self.message_view.viewport())
         self.opener = AttachmentOpener(
+            self.services.attachments, self.user_id, self.tasks, self.notices, self
+        )
+        self.citation_opener = CitationOpener(
             self.services.attachments, self.user_id, self.tasks, self.notices, self
         )
         self.bubble_thumbnails = BubbleThumbnails(
@@ -406,6 +412,7 @@ class MainWindow(QMainWindow):
         self.message_drops.urls_dropped.connect(self.attaching.add_urls)
         self.composer.chips.remove_requested.connect(self.attaching.remove)
         self.message_view.attachment_clicked.connect(self.on_attachment_clicked)
+        self.message_view.citation_clicked.connect(self.on_citation_clicked)
         self.bubble_thumbnails.ready.connect(lambda _id: self.message_view.viewport().update())
         self.formulas.ready.connect(self.message_view.delegate.on_formulas_ready)
         chips = self.composer.chip_model
@@ -763,6 +770,33 @@ class MainWindow(QMainWindow):
             if record.id == attachment_id:
                 self.opener.open(record)
                 return
+
+    def on_citation_clicked(self, message_id: int, number: int) -> None:
+        """Open the document a reply cites at its place: only a file of the question the
+        reply answers or of the chat's knowledge, by id and name (its metadata may come
+        from an imported file, whose files got new ids: then by name alone, when one
+        file has it)."""
+        row = self.message_model.row_of(message_id)
+        if row is None:
+            return
+        reply = self.message_model.record(row)
+        links = citations_of(reply.metadata)
+        if not 0 <= number < len(links) or reply.parent_id is None:
+            return
+        try:
+            files = self.services.attachments.for_message(self.user_id, reply.parent_id)
+            files += self.services.knowledge.list(self.user_id, reply.thread_id)
+        except ServiceError as error:
+            self.notices.error(f"{links[number].name} cannot be opened: {error}")
+            return
+        link = links[number]
+        named = [record for record in files if record.file_name == link.name]
+        if any(record.id == link.attachment for record in named):
+            self.citation_opener.open(link)
+        elif len(named) == 1:  # a chat imported elsewhere: its files have new ids
+            self.citation_opener.open(dataclasses.replace(link, attachment=named[0].id))
+        else:
+            self.notices.error(f"{link.name} is not a file of this question or chat.")
 
     def on_chips_changed(self, *_args: object) -> None:
         self.composer.set_file_count(self.composer.chip_model.counted())

@@ -20,3 +20,14 @@ def pdf(path: Path, text: str = "Hello, PDF") -> Path:
     document.cell(text=text)
     document.output(str(path))
     return path
+
+
+def pdf_pages(path: Path, pages: list[str]) -> Path:
+    """A PDF with one page per text of ``pages`` (wrapped to the page)."""
+    document = FPDF()
+    document.set_font("helvetica", size=11)
+    for text in pages:
+        document.add_page()
+        document.multi_cell(0, 5, text)
+    document.output(str(path))
+    return path

@@ -23,6 +23,7 @@ from chatdesk.services import Services
 from chatdesk.services.records import AttachmentRecord
 from chatdesk.services.threads import title_from_text
 from chatdesk.store.migrate import Store
+from chatdesk.ui.chat.citations import DocumentViewer
 from chatdesk.ui.chat.image_viewer import ImageViewer
 from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.main_window import EMPTY_THREAD_HINT, NO_THREAD_HINT, MainWindow
@@ -80,7 +81,11 @@ def test_every_object_name_the_readme_promises_exists(
     record = AttachmentRecord(1, "a.png", "image/png", 1, AttachmentKind.IMAGE, "0" * 64)
     viewer = ImageViewer(image, record, tmp_path / "a.png", window)
     found |= {w.objectName() for w in viewer.findChildren(QObject)} | {viewer.objectName()}
+    text_viewer = DocumentViewer("a.txt", "one\ntwo", 1, 1, window)
+    found |= {w.objectName() for w in text_viewer.findChildren(QObject)}
+    found |= {text_viewer.objectName()}
     assert promised - found == set()
+    text_viewer.deleteLater()
     viewer.deleteLater()
     dialog.deleteLater()
     tools.deleteLater()

@@ -28,12 +28,15 @@ def extract(
     *,
     on_progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
+    name: str | None = None,
 ) -> Document:
     """The text of the file at ``path``, read as ``kind`` (``pdf``, ``docx`` or ``text``).
 
     ``on_progress(done, total)`` counts pages for a PDF, blocks for a DOCX, and goes
     0 then 1 for a text file; ``should_stop()`` is asked between them, and a true
     answer ends the extraction with a ``DocumentError`` of problem ``CANCELLED``.
+    ``name`` is what the person calls the file (a stored copy is named by its hash):
+    the document and every error message carry it.
     """
-    reading = Reading(path.name, on_progress, should_stop)
+    reading = Reading(name or path.name, on_progress, should_stop)
     return _READERS[Kind(kind)](path, reading)

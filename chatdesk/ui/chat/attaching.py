@@ -5,8 +5,23 @@ Each file becomes a chip at once (``adding``) and is copied in by
 thread); an image's thumbnail is decoded there too, at chip size (``QImageReader`` with
 a scaled size: the full image is never decoded). The chip turns ``ready``, or
 ``failed`` with the reason as its tooltip and as a notice; nothing is stored for a
-failed file. More files than a message may carry are refused before anything is
-copied, with the limit named.
+failed file.
+
+A document (PDF, DOCX, text) is then read into text by a second task
+(``services.document_texts``, which keeps the text for the run): the chip is
+``reading`` with its progress, and can be sent meanwhile (the run waits for the same
+reading rather than starting another). The reading runs ``gui_first`` (``ui/tasks.py``):
+pypdf is pure Python, and beside it the window's 10 ms timer was up to 130 ms late
+while a 48 MB PDF was read; with the GIL handed back sooner and no automatic
+collections meanwhile, 20 ms (``python -m chatdesk.bench.documents``).
+
+A document whose text cannot be read (scanned, damaged, over the limits) stays
+attached, its chip saying in amber that the model will not see it: the person may
+still want the file in the chat (a scan to keep, a file to open from there), and the
+reply will say the same; refusing it would make them choose between the two.
+
+More files than a message may carry are refused before anything is copied, with the
+limit named.
 
 Chips belong to the chat they were added in, like its draft: switching chats parks
 them and shows the other chat's (``switch``); chips added with no chat open go along
@@ -43,10 +58,12 @@ from chatdesk.services.attachment_types import (
     megabytes,
 )
 from chatdesk.services.attachments import AttachmentService
+from chatdesk.services.document_texts import DocumentTexts
+from chatdesk.services.documents.model import DocumentError
 from chatdesk.services.records import AttachmentRecord
 from chatdesk.ui.chat.attachment_chips import THUMB, AttachmentChipModel, Chip, ChipState
 from chatdesk.ui.notices import Notices
-from chatdesk.ui.tasks import Task, Tasks, failure_reason
+from chatdesk.ui.tasks import Task, TaskControl, Tasks, failure_reason
 from chatdesk.vocabulary import AttachmentKind
 
 log = logging.getLogger(__name__)
@@ -58,6 +75,7 @@ LIMITS = (
 )
 """The limits as the Attach button's tooltip states them."""
 PASTED_NAME = "pasted image.png"
+DOCUMENT_KINDS = frozenset({AttachmentKind.PDF, AttachmentKind.DOCX, AttachmentKind.TEXT})
 
 
 def thumbnail(path: Path, side: int = THUMB) -> QImage | None:
@@ -89,9 +107,12 @@ class Attaching(QObject):
         notices: Notices,
         model: AttachmentChipModel,
         parent: QObject | None = None,
+        *,
+        texts: DocumentTexts | None = None,
     ) -> None:
         super().__init__(parent)
         self._attachments = attachments
+        self._texts = texts
         self._user_id = user_id
         self._tasks = tasks
         self._notices = notices
@@ -169,6 +190,47 @@ class Attaching(QObject):
                 size_bytes=record.size_bytes,
                 thumbnail=image,
             )
+        if self._texts is not None and record.kind in DOCUMENT_KINDS:
+            self._set_reading(key, 0.0)
+            self._start_reading(key, record, self._texts)
+
+    # -- reading a document's text ---------------------------------------------------
+
+    def _start_reading(self, key: int, record: AttachmentRecord, texts: DocumentTexts) -> None:
+        """Extract the document's text on a task of its own (after the add's ended)."""
+        work = partial(_read_document, self._attachments, self._user_id, texts, record)
+        task = self._tasks.start("chatdesk-read-document", work, gui_first=True)
+        task.progressed.connect(partial(self._on_read_progress, key))
+        task.succeeded.connect(partial(self._on_read, key, ""))
+        task.failed.connect(partial(self._on_read_failed, key, record.file_name))
+        task.ended.connect(partial(self._on_ended, key))
+        self._running[key] = task
+
+    def _on_read_progress(self, key: int, share: object) -> None:
+        if isinstance(share, float):
+            self._set_reading(key, share)
+
+    def _set_reading(self, key: int, share: float) -> None:
+        if self.model.chip(key) is not None:
+            self.model.set_reading(key, share)
+        else:
+            self._update_parked(key, state=ChipState.READING, progress=share)
+
+    def _on_read(self, key: int, warning: str, _result: object = None) -> None:
+        if self.model.chip(key) is not None:
+            self.model.set_read(key, warning)
+        else:
+            self._update_parked(key, state=ChipState.READY, progress=1.0, reason=warning)
+
+    def _on_read_failed(self, key: int, name: str, error: BaseException) -> None:
+        """Attached all the same; the chip (and a notice) says the model will not see it."""
+        if isinstance(error, DocumentError):
+            reason = error.message
+        else:
+            reason = failure_reason(error, f"reading {name}")
+        warning = f"The model will not see {name}: {reason}"
+        self._on_read(key, warning)
+        self._notices.error(warning)
 
     def _on_failed(self, key: int, name: str, error: BaseException) -> None:
         reason = failure_reason(error, f"attaching {name}")
@@ -201,6 +263,8 @@ class Attaching(QObject):
         self.model.restore(shown + waiting)
 
     def _on_ended(self, key: int) -> None:
+        if key in self._running and self._running[key].is_running():
+            return  # the add ended and its document's reading has started
         self._running.pop(key, None)
         if not self._running:
             self.settled.emit()
@@ -213,11 +277,7 @@ class Attaching(QObject):
 
     def ready(self) -> list[AttachmentRecord]:
         """The files ready to go with the message, in order."""
-        return [
-            chip.record
-            for chip in self.model.chips()
-            if chip.state is ChipState.READY and chip.record is not None
-        ]
+        return [chip.record for chip in self.model.sendable() if chip.record is not None]
 
     def remove(self, key: int) -> None:
         """Take a chip away (its file, held for a while, is freed by the sweep)."""
@@ -264,6 +324,38 @@ def _add_file(
     attachments: AttachmentService, user_id: int, path: Path
 ) -> tuple[AttachmentRecord, QImage | None]:
     return _with_thumbnail(attachments, user_id, attachments.add(user_id, path))
+
+
+PROGRESS_STEPS = 100
+"""Progress reports per document at most (one a percent): a page is not worth a post."""
+
+
+def _read_document(
+    attachments: AttachmentService,
+    user_id: int,
+    texts: DocumentTexts,
+    record: AttachmentRecord,
+    control: TaskControl,
+) -> None:
+    """Extract (or find kept) the text of ``record``; reports its share read (float)."""
+    shown = -1
+
+    def progress(done: int, total: int) -> None:
+        nonlocal shown
+        step = done * PROGRESS_STEPS // total if total else PROGRESS_STEPS
+        if step != shown:
+            shown = step
+            control.progress(step / PROGRESS_STEPS)
+
+    path = attachments.path_of(user_id, record.id)
+    texts.document(
+        record.sha256,
+        path,
+        record.kind.value,
+        record.file_name,
+        on_progress=progress,
+        should_stop=control.stopping,
+    )
 
 
 def _add_image(

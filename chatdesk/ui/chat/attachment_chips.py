@@ -3,9 +3,13 @@
 Each chip is one file: its name (elided), its size, a small thumbnail for an image and
 an × that removes it. A chip is ``adding`` while its file is copied in (off the GUI
 thread, ``attaching.py``), then ``ready``, or ``failed`` (red, the reason as its
-tooltip). The model names its roles ``fileName``, ``mimeType``, ``sizeBytes`` and
-``state`` so tests address them by name; the view is ``attachmentChips`` and shows only
-while it holds a chip.
+tooltip). A document (PDF, DOCX, text) is ``reading`` between the two while its text
+is extracted, with its progress; it can be sent meanwhile. A document whose text
+cannot be read (scanned, damaged) is still ``ready``, but the chip says in amber that
+the model will not see it, the reason as its tooltip (``reason``). The model names
+its roles ``fileName``, ``mimeType``, ``sizeBytes``, ``state`` (and ``reason``,
+``progress``) so tests address them by name; the view is ``attachmentChips`` and
+shows only while it holds a chip.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ CHIP_WIDTH = 190
 THUMB = 32
 """The side of a chip's thumbnail, in pixels (images are decoded at this size)."""
 _CLOSE = 16
+WARNING_COLOR = "#b7791f"
+"""Amber: the file is attached, but something about it needs the person's eye."""
 _PAD = 4
 
 
@@ -50,6 +56,7 @@ class ChipState(StrEnum):
     """Where a chip's file is."""
 
     ADDING = "adding"
+    READING = "reading"
     READY = "ready"
     FAILED = "failed"
 
@@ -66,6 +73,7 @@ class Chip:
     reason: str = ""
     record: AttachmentRecord | None = None
     thumbnail: QImage | None = None
+    progress: float = 0.0  # while reading: the share read, 0 to 1
 
 
 class ChipRoles(Roles):
@@ -78,6 +86,7 @@ class ChipRoles(Roles):
     Reason = auto()
     Thumbnail = auto()
     Key = auto()
+    Progress = auto()
 
 
 def size_label(size: int) -> str:
@@ -105,7 +114,7 @@ class AttachmentChipModel(ListModel[Chip]):
         if role in (Qt.ItemDataRole.DisplayRole, ChipRoles.FileName):
             return chip.file_name
         if role == Qt.ItemDataRole.ToolTipRole:
-            if chip.state is ChipState.FAILED:
+            if chip.reason:
                 return chip.reason
             return f"{chip.file_name} ({size_label(chip.size_bytes)})"
         if role == Qt.ItemDataRole.AccessibleTextRole:
@@ -122,6 +131,8 @@ class AttachmentChipModel(ListModel[Chip]):
             return chip.thumbnail
         if role == ChipRoles.Key:
             return chip.key
+        if role == ChipRoles.Progress:
+            return chip.progress
         return None
 
     # -- changing --------------------------------------------------------------------
@@ -143,6 +154,14 @@ class AttachmentChipModel(ListModel[Chip]):
             size_bytes=record.size_bytes,
             thumbnail=thumbnail,
         )
+
+    def set_reading(self, key: int, progress: float) -> None:
+        """The chip's document is being read: ``progress`` of it so far (0 to 1)."""
+        self._update(key, state=ChipState.READING, progress=progress)
+
+    def set_read(self, key: int, warning: str = "") -> None:
+        """The document was read; ``warning``: why the model will not see it."""
+        self._update(key, state=ChipState.READY, progress=1.0, reason=warning)
 
     def set_failed(self, key: int, reason: str) -> None:
         self._update(key, state=ChipState.FAILED, reason=reason)
@@ -179,6 +198,14 @@ class AttachmentChipModel(ListModel[Chip]):
         row = self.row_of(key)
         return self._rows[row] if row is not None else None
 
+    def sendable(self) -> list[Chip]:
+        """The chips whose file is stored (ready, or its text still being read)."""
+        return [
+            chip
+            for chip in self._rows
+            if chip.state in (ChipState.READY, ChipState.READING) and chip.record is not None
+        ]
+
     def counted(self) -> int:
         """The chips that would go with the message (adding or ready, not failed)."""
         return sum(1 for chip in self._rows if chip.state is not ChipState.FAILED)
@@ -205,6 +232,7 @@ class ChipDelegate(QStyledItemDelegate):
         rect: QRect = option.rect.adjusted(2, 2, -2, -2)
         palette = option.palette
         failed = index.data(ChipRoles.State) == ChipState.FAILED.value
+        warned = not failed and bool(index.data(ChipRoles.Reason))
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         border = QColor("#d03030") if failed else palette.mid().color()
@@ -220,7 +248,10 @@ class ChipDelegate(QStyledItemDelegate):
             painter.drawImage(target, thumb)
             left += THUMB + _PAD
         close = self.close_rect(rect)
-        text_rect = QRect(left, rect.top() + 2, close.left() - left - _PAD, rect.height() - 4)
+        reading = index.data(ChipRoles.State) == ChipState.READING.value
+        text_rect = QRect(  # above the progress bar while reading
+            left, rect.top() + 2, close.left() - left - _PAD, rect.height() - (8 if reading else 4)
+        )
         font = option.font
         metrics = option.fontMetrics
         name = metrics.elidedText(
@@ -228,17 +259,30 @@ class ChipDelegate(QStyledItemDelegate):
         )
         state = index.data(ChipRoles.State)
         size = int(index.data(ChipRoles.SizeBytes) or 0)
+        progress = float(index.data(ChipRoles.Progress) or 0.0)
         detail = {
             ChipState.ADDING.value: "adding…",
+            ChipState.READING.value: f"reading… {progress:.0%}",
             ChipState.FAILED.value: "not attached",
-        }.get(state, size_label(size))
+        }.get(state, "the model cannot read it" if warned else size_label(size))
         painter.setFont(font)
         painter.setPen(palette.text().color())
         top = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
         painter.drawText(text_rect, int(top), name)
-        painter.setPen(QColor("#d03030") if failed else palette.placeholderText().color())
+        painter.setPen(
+            QColor("#d03030")
+            if failed
+            else QColor(WARNING_COLOR)
+            if warned
+            else palette.placeholderText().color()
+        )
         bottom = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom
         painter.drawText(text_rect, int(bottom), detail)
+        if reading:  # a thin bar along the bottom edge
+            bar = QRect(rect.left() + 6, rect.bottom() - 4, rect.width() - 12, 2)
+            painter.fillRect(bar, palette.mid())
+            bar.setWidth(int(bar.width() * min(max(progress, 0.0), 1.0)))
+            painter.fillRect(bar, palette.highlight())
         painter.setPen(QPen(palette.text().color(), 1.4))
         inner = close.adjusted(4, 4, -4, -4)
         painter.drawLine(inner.topLeft(), inner.bottomRight())

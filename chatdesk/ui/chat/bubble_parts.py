@@ -31,6 +31,8 @@ class BubbleGeometry:
     retry: QRectF | None
     files: tuple[QRectF, ...] = ()
     """One chip per attached file, in the message's order, between text and status."""
+    citations: tuple[QRectF, ...] = ()
+    """One link per document place the reply was shown, below the files."""
 
 
 def status_font(font: QFont) -> QFont:

@@ -55,6 +55,7 @@ from chatdesk.ui.chat.bubble_parts import (
     Thumbnails,
     status_font,
 )
+from chatdesk.ui.chat.citations import CitationLink, citations_of
 from chatdesk.ui.chat.markdown_render import (
     SafeTextDocument,
     build_document,
@@ -91,6 +92,8 @@ FILE_W = 180
 FILE_GAP = 6
 FILE_THUMB = 36
 """The side of an attached image's picture in its bubble chip."""
+CITE_GAP = 10
+"""Room between two citation links on a line."""
 
 
 @dataclass
@@ -144,6 +147,7 @@ class MessageDelegate(QStyledItemDelegate):
     link_activated = Signal(str)
     retry_clicked = Signal(int)
     attachment_clicked = Signal(int, int)
+    citation_clicked = Signal(int, int)
     tools_clicked = Signal(int)
     version_clicked = Signal(int, int)
     origin_clicked = Signal(int, int)
@@ -428,11 +432,15 @@ class MessageDelegate(QStyledItemDelegate):
         per_row = max(1, int((text_width + FILE_GAP) // (file_w + FILE_GAP)))
         files_w = min(files, per_row) * (file_w + FILE_GAP) - FILE_GAP if files else 0.0
         files_h = -(-files // per_row) * (file_h + FILE_GAP) - FILE_GAP if files else 0.0
-        inner_w = max(doc_w, status_w, files_w, 24)
+        cites = _citation_places(self.citations(m), sfm, text_width)
+        cites_w = max((x + w for x, _row, w in cites), default=0.0)
+        cites_h = (max(row for _x, row, _w in cites) + 1) * sfm.height() if cites else 0.0
+        inner_w = max(doc_w, status_w, files_w, cites_w, 24)
         bubble_w = inner_w + 2 * PAD_X
         status_h = sfm.height()
         text_h = doc_h + GAP if text_size is not None else 0
-        inner_h = text_h + (files_h + GAP if files else 0) + status_h
+        inner_h = text_h + (files_h + GAP if files else 0) + (cites_h + GAP if cites else 0)
+        inner_h += status_h
         bubble_h = inner_h + 2 * PAD_Y
         top = option_rect.top() + ROW_SPACING
         left = col_x + col - bubble_w if m.role is Role.USER else col_x
@@ -452,7 +460,17 @@ class MessageDelegate(QStyledItemDelegate):
             )
             for n in range(files)
         )
-        return BubbleGeometry(bubble, text, status_rect, retry, chips)
+        cites_top = top + PAD_Y + text_h + (files_h + GAP if files else 0)
+        links = tuple(
+            QRectF(left + PAD_X + x, cites_top + row * sfm.height(), w, sfm.height())
+            for x, row, w in cites
+        )
+        return BubbleGeometry(bubble, text, status_rect, retry, chips, links)
+
+    @staticmethod
+    def citations(m: MessageRecord) -> tuple[CitationLink, ...]:
+        """The document places a reply was shown (links under it); none for others."""
+        return citations_of(m.metadata) if m.role is Role.ASSISTANT else ()
 
     def status_span(self, option_rect: QRect, index: Index, font: QFont) -> tuple[float, float]:
         """Left and right x of the status line's ink (its text, and Retry if shown)."""
@@ -547,6 +565,8 @@ class MessageDelegate(QStyledItemDelegate):
 
         if geo.files:
             self._paint_files(painter, m, geo.files, option.font, user)
+        if geo.citations:
+            self._paint_citations(painter, m, geo.citations, option.font)
         status = parts.status
         painter.setFont(self._status_font(option.font))
         painter.setPen(QColor(status.color))
@@ -616,6 +636,22 @@ class MessageDelegate(QStyledItemDelegate):
             painter.drawText(inner, int(middle | Qt.AlignmentFlag.AlignLeft), name)
             painter.setPen(QColor(c.user_muted if user else c.muted))
             painter.drawText(inner, int(middle | Qt.AlignmentFlag.AlignRight), size)
+
+    def _paint_citations(
+        self, painter: QPainter, m: MessageRecord, rects: tuple[QRectF, ...], font: QFont
+    ) -> None:
+        """Each place the reply was shown, as a small link (plain text: names are
+        hostile, ``drawText`` never reads markup)."""
+        small = QFont(self._status_font(font))
+        small.setUnderline(True)
+        metrics = QFontMetrics(small)
+        painter.setFont(small)
+        painter.setPen(QColor(self.colors.link))
+        for link, rect in zip(self.citations(m), rects, strict=True):
+            label = metrics.elidedText(link.label, Qt.TextElideMode.ElideMiddle, int(rect.width()))
+            painter.drawText(
+                rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextDontClip), label
+            )
 
     def _paint_parts(self, option: QStyleOptionViewItem, index: Index, m: MessageRecord) -> _Parts:
         """Geometry and status text of a bubble at y = 0; kept for completed messages,
@@ -710,11 +746,18 @@ class MessageDelegate(QStyledItemDelegate):
         on_tools = on_status and status.tools
         on_origin = on_status and status.origin
         on_file = next((n for n, rect in enumerate(geo.files) if rect.contains(pos)), None)
+        on_cite = next((n for n, rect in enumerate(geo.citations) if rect.contains(pos)), None)
         kind = event.type()
         if kind == QEvent.Type.MouseMove:
             cursor = (
                 Qt.CursorShape.PointingHandCursor
-                if anchor or on_retry or on_tools or on_origin or step or on_file is not None
+                if anchor
+                or on_retry
+                or on_tools
+                or on_origin
+                or step
+                or on_file is not None
+                or on_cite is not None
                 else Qt.CursorShape.IBeamCursor
                 if geo.text.contains(pos)
                 else Qt.CursorShape.ArrowCursor
@@ -735,6 +778,8 @@ class MessageDelegate(QStyledItemDelegate):
                 if step
                 else f"\0file{on_file}"
                 if on_file is not None
+                else f"\0cite{on_cite}"
+                if on_cite is not None
                 else None
             )
             return bool(step)  # a click on an arrow is not a click on the row
@@ -762,11 +807,29 @@ class MessageDelegate(QStyledItemDelegate):
             if on_file is not None and pressed == f"\0file{on_file}":
                 self.attachment_clicked.emit(m.id, m.attachments[on_file].id)
                 return True
+            if on_cite is not None and pressed == f"\0cite{on_cite}":
+                self.citation_clicked.emit(m.id, on_cite)
+                return True
         return False
 
     def _on_status_ink(self, option_rect: QRect, index: Index, font: QFont, pos: QPointF) -> bool:
         left, right = self.status_span(option_rect, index, font)
         return left - 2 <= pos.x() <= right + 2
+
+
+def _citation_places(
+    links: tuple[CitationLink, ...], metrics: QFontMetrics, width: float
+) -> list[tuple[float, int, float]]:
+    """Where each link goes: (x, line, width), flowing left to right and wrapping."""
+    places: list[tuple[float, int, float]] = []
+    x, row = 0.0, 0
+    for link in links:
+        w = min(float(metrics.horizontalAdvance(link.label) + 2), width)
+        if x > 0 and x + w > width:
+            x, row = 0.0, row + 1
+        places.append((x, row, w))
+        x += w + CITE_GAP
+    return places
 
 
 VERSION_GAP = "   "
@@ -805,6 +868,7 @@ def _moved(geo: BubbleGeometry, dy: float) -> BubbleGeometry:
         geo.status.translated(0, dy),
         geo.retry.translated(0, dy) if geo.retry is not None else None,
         tuple(rect.translated(0, dy) for rect in geo.files),
+        tuple(rect.translated(0, dy) for rect in geo.citations),
     )
 
 

@@ -34,6 +34,7 @@ from chatdesk.services.errors import NotFoundError, ServiceError
 from chatdesk.services.events import Change, ChangeKind
 from chatdesk.services.messages import MessagePage
 from chatdesk.services.records import ExecutionRecord, MessageRecord
+from chatdesk.ui.chat.citations import citations_of
 from chatdesk.ui.list_model import ListModel, Roles, changed_roles
 from chatdesk.vocabulary import (
     ACTIVE_MESSAGE_STATUSES,
@@ -67,6 +68,7 @@ class MessageRoles(Roles):
     VersionIndex = auto()
     VersionCount = auto()
     Attachments = auto()
+    Citations = auto()
 
 
 FLIP_ROWS = PAGE_SIZE
@@ -91,7 +93,7 @@ _FIELD_ROLES: dict[str, tuple[int, ...]] = {
     "content": (MessageRoles.Content, Qt.ItemDataRole.DisplayRole),
     "status": (MessageRoles.Status, MessageRoles.CanRetry, MessageRoles.RetryTarget),
     "execution_id": (MessageRoles.ExecutionId, MessageRoles.CanRetry, MessageRoles.RetryTarget),
-    "metadata": (MessageRoles.Error,),
+    "metadata": (MessageRoles.Error, MessageRoles.Citations),
 }
 
 
@@ -208,6 +210,8 @@ class MessageListModel(ListModel[MessageRecord]):
             return m.version.count if m.version else 1
         if role == MessageRoles.Attachments:
             return attachment_rows(m)
+        if role == MessageRoles.Citations:
+            return [link.as_role() for link in citations_of(m.metadata)]
         return None
 
     def error_of(self, m: MessageRecord) -> str | None:
@@ -524,7 +528,7 @@ class MessageListModel(ListModel[MessageRecord]):
         if old.execution_id != record.execution_id:
             roles.update(_FIELD_ROLES["execution_id"])
         if old.metadata != record.metadata or old.status != record.status:
-            roles.add(MessageRoles.Error)
+            roles.update((MessageRoles.Error, MessageRoles.Citations))
         roles.add(MessageRoles.Record)
         self._emit_changed(row, roles)
         if old.status != record.status or old.execution_id != record.execution_id:

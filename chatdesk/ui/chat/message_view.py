@@ -55,6 +55,8 @@ class MessageListView(QListView):
     Signals:
         link_activated: a link was clicked (str URL, not yet vetted).
         attachment_clicked: a file chip in a bubble was clicked (message id, attachment id).
+        citation_clicked: a citation link under a reply was clicked (message id, its
+            index among the reply's citations).
         retry_requested: Retry was clicked; the user message to send again (int).
         current_message_changed: the selected message (int id, 0 for none).
         regenerate_requested: Regenerate was chosen; the user message to answer again (int).
@@ -69,6 +71,7 @@ class MessageListView(QListView):
 
     link_activated = Signal(str)
     attachment_clicked = Signal(int, int)
+    citation_clicked = Signal(int, int)
     retry_requested = Signal(int)
     current_message_changed = Signal(int)
     regenerate_requested = Signal(int)
@@ -142,6 +145,7 @@ class MessageListView(QListView):
         # delegate
         self._delegate.link_activated.connect(self.link_activated)
         self._delegate.attachment_clicked.connect(self.attachment_clicked)
+        self._delegate.citation_clicked.connect(self.citation_clicked)
         self._delegate.retry_clicked.connect(self.retry_requested)
         self._delegate.tools_clicked.connect(self.details_requested)
         self._delegate.origin_clicked.connect(self.origin_requested)

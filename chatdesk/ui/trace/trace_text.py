@@ -21,6 +21,8 @@ TOOL_CALL_KEYS = frozenset(
     {"server", "tool", "arguments", "result", "result_chars", "error", "approval", "duration_ms"}
 )
 """What a ``tool_call`` step's own section shows (the rest is listed as usual)."""
+DOCUMENTS_KEYS = frozenset({"citations", "attachments", "chars", "budget_chars", "not_read"})
+"""What a ``documents_used`` step's own section shows."""
 APPROVAL_WORDS = {
     "auto": "ran without asking (built in, or the server's autoApprove)",
     "once": "you allowed it once",
@@ -148,6 +150,28 @@ def _attachments_lines(detail: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _documents_lines(detail: dict[str, Any]) -> list[str]:
+    """The attached documents' places the model was shown, one a line."""
+    chars, budget = detail.get("chars"), detail.get("budget_chars")
+    size = (
+        f" ({chars:,} of {budget:,} characters)"
+        if isinstance(chars, int) and isinstance(budget, int)
+        else ""
+    )
+    lines = ["", f"Shown to the model{size}:"]
+    citations = detail.get("citations")
+    shown = [c for c in citations if isinstance(c, dict)] if isinstance(citations, list) else []
+    for citation in shown:
+        label = one_line(str(citation.get("label") or citation.get("name") or "?"))
+        lines.append(f"    {label}")
+    if not shown:
+        lines.append("    (nothing)")
+    not_read = detail.get("not_read")
+    if isinstance(not_read, list) and not_read:
+        lines += ["", "Not read:", *(f"    {one_line(str(note))}" for note in not_read)]
+    return lines
+
+
 def _block(value: object) -> str:
     text = value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
     if not text:
@@ -203,6 +227,9 @@ def describe_step(step: ExecutionLogRecord) -> str:
     elif step.event == "attachments_sent":
         lines += _attachments_lines(step.detail)
         hidden = hidden | ATTACHMENTS_KEYS
+    elif step.event == "documents_used":
+        lines += _documents_lines(step.detail)
+        hidden = hidden | DOCUMENTS_KEYS
     rest = {k: v for k, v in step.detail.items() if k not in hidden}
     if rest:
         lines.append("")
