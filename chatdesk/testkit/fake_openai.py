@@ -129,6 +129,15 @@ class RecordedRequest:
     chunks_sent: int = 0  # SSE events written (a drop or a client gone stops the count)
     finished: threading.Event = field(default_factory=threading.Event)
 
+    @property
+    def is_title(self) -> bool:
+        """Whether this is chatdesk asking for a chat's title (its system message)."""
+        from chatdesk.engine.titles import INSTRUCTION
+
+        messages = (self.body or {}).get("messages")
+        first = messages[0] if isinstance(messages, list) and messages else None
+        return isinstance(first, dict) and first.get("content") == INSTRUCTION
+
 
 class FakeOpenAIServer:
     """The server plus its script and request log; use :func:`running_server`."""
@@ -166,6 +175,12 @@ class FakeOpenAIServer:
     def chat_requests(self) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def run_requests(self) -> list[RecordedRequest]:
+        """The chat requests of runs: without chatdesk's title calls (one after a chat's
+        first reply, see ``chatdesk.engine.titles``), which a test of a run's requests
+        would otherwise count whenever the title call came in time."""
+        return [request for request in self.chat_requests() if not request.is_title]
 
     def wait_for_requests(self, count: int, timeout: float = 10.0) -> bool:
         """Block until ``count`` chat requests arrived (for tests)."""

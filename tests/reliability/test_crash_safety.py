@@ -55,7 +55,7 @@ def _wait_for_request(
 ) -> None:
     """Until the app's worker has asked the model server (the stream is about to start)."""
     deadline = time.monotonic() + timeout_s
-    while len(server.chat_requests()) <= before:
+    while len(server.run_requests()) <= before:
         if child.poll() is not None or time.monotonic() > deadline:
             raise AssertionError("the app never asked the model server")
         time.sleep(0.02)
@@ -82,7 +82,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
             "CHATDESK_LLM_API_KEY": "test-key",
         }
         for kill in range(KILLS):
-            requests_before = len(server.chat_requests())
+            requests_before = len(server.run_requests())
             child = subprocess.Popen(
                 [sys.executable, "-m", "tests.support.app_harness", str(data)],
                 preexec_fn=die_with_parent(),
@@ -110,7 +110,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
                     committed.add(int(value))
                 elif word == "worker":
                     worker_pid = int(value)
-            if len(server.chat_requests()) > requests_before:
+            if len(server.run_requests()) > requests_before:
                 mid_stream_kills += 1
             if worker_pid is not None:
                 assert _process_gone(worker_pid, 10), f"kill {kill}: the worker outlived the app"

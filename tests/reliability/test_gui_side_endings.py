@@ -94,7 +94,7 @@ def _hung_up_after_s(provider: FaultyProvider, ended_at: list[float]) -> float:
     The GUI's event loop keeps running meanwhile, as it does for a person: a blocking
     wait would leave the worker's events unread and its pipe full.
     """
-    (served,) = provider.server.chat_requests()
+    (served,) = provider.server.run_requests()
     provider.qtbot.waitUntil(served.finished.is_set, timeout=10_000)
     assert ended_at, "the GUI never told the worker to stop"
     assert served.client_disconnected and served.disconnected_at is not None

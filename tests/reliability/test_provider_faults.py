@@ -100,7 +100,7 @@ class FaultyProvider:
     def run(self, script: list[Behaviour], message: str = "Hello?") -> Outcome:
         """Send ``message`` with the server following ``script``; wait for the end."""
         self.server.set_script(script)
-        before = len(self.server.chat_requests())
+        before = len(self.server.run_requests())
         started = time.monotonic()
         self.send(message)
         ticks = GuiLagMonitor()  # from the moment the message is sent to the run's end
@@ -117,7 +117,7 @@ class FaultyProvider:
             content=reply_row["content"],
             error=reply_row["error"],
             elapsed_s=elapsed,
-            requests=len(self.server.chat_requests()) - before,
+            requests=len(self.server.run_requests()) - before,
             app_lag_ms=ticks.app_lag_ms,
             lag=ticks.describe(),
         )

@@ -141,7 +141,7 @@ def test_sigterm_mid_reply_exits_in_two_seconds_keeping_the_text(
     assert exited_in < QUIT_LIMIT_S, f"quit took {exited_in:.2f} s"
     assert _process_gone(worker_pid, 0.5), "the worker outlived the app"
     partial = _check_kept(database, before)
-    (served,) = slow_server.chat_requests()
+    (served,) = slow_server.run_requests()
     assert served.finished.wait(5) and served.client_disconnected
     print(
         f"\nSIGTERM: app and worker gone in {exited_in:.2f} s; reply kept "

@@ -95,7 +95,8 @@ def test_a_reply_shows_its_citations_and_opens_only_its_question_files(
     )
 
     (notice,) = told  # other.pdf is a file of another question: not opened
-    assert notice[1] is NoticeKind.ERROR and notice[0].endswith("is not a file of this question.")
+    assert notice[1] is NoticeKind.ERROR
+    assert notice[0].endswith("is not a file of this question or chat.")
 
 
 def test_run_details_lists_the_places_the_model_was_shown() -> None:

@@ -85,7 +85,7 @@ class Desk:
 
     def prompt(self) -> str:
         """The user turn of the last request the model server saw."""
-        body = self.server.chat_requests()[-1].body or {}
+        body = self.server.run_requests()[-1].body or {}
         turns = [m for m in body.get("messages", []) if m.get("role") == "user"]
         content = turns[-1]["content"]
         return content if isinstance(content, str) else str(content)

@@ -108,7 +108,7 @@ def test_a_vision_model_receives_the_png_and_run_details_say_so(
     assert answer.status is MessageStatus.COMPLETED, answer.content
     assert answer.content == "A small red picture."
     assert "notes" not in answer.metadata
-    (request,) = fake_server.chat_requests()
+    (request,) = fake_server.run_requests()
     assert request.body is not None
     (turn,) = [m for m in request.body["messages"] if m["role"] == "user"]
     urls = [p["image_url"]["url"] for p in turn["content"] if p.get("type") == "image_url"]
