@@ -52,12 +52,8 @@ class ImportService:
         again: bool = False,
         on_progress: ProgressCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
-        pace: Callable[[], None] | None = None,
     ) -> ImportSummary:
         """Import ``path`` (its format found from its content unless ``source`` says).
-
-        ``pace`` is called between short stretches of work where nothing can be
-        cancelled any more (the window's turn: ``ui/tasks.py``).
 
         Raises ``TransferError`` naming the place of a problem, ``ImportCancelled``
         when stopped, ``AlreadyImportedError`` when every chat is here already (unless
@@ -92,7 +88,7 @@ class ImportService:
                 archive.executions,
                 [Skipped(title, reason) for title, reason in archive.skipped],
             )
-        steps = ImportSteps(on_progress, should_stop, pace)
+        steps = ImportSteps(on_progress, should_stop)
         summary = ImportSummary(export.source)
         read = 0
 

@@ -191,14 +191,10 @@ class ImportSteps:
     """
 
     def __init__(
-        self,
-        on_progress: ProgressCallback | None,
-        should_stop: Callable[[], bool] | None,
-        pace: Callable[[], None] | None = None,
+        self, on_progress: ProgressCallback | None, should_stop: Callable[[], bool] | None
     ) -> None:
         self._on_progress = on_progress
         self._should_stop = should_stop
-        self._pace = pace
         self._stage: ImportStage | None = None
         self._next = 0
 
@@ -208,10 +204,7 @@ class ImportSteps:
         self.report(stage, done, total)
 
     def report(self, stage: ImportStage, done: int, total: int) -> None:
-        """Report without the cancel check (for the clean-up after a cancel, and the
-        publishing, which can no longer be cancelled); the window gets its turn first."""
-        if self._pace is not None:
-            self._pace()
+        """Report without the cancel check (for the clean-up after a cancel)."""
         if self._on_progress is None:
             return
         if stage is not self._stage or done >= self._next or done >= total:

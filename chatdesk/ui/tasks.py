@@ -27,14 +27,6 @@ on a 100,000-message import):
   wants the GIL back waits one interval, and the GUI gives it up at every Qt or SQLite
   call, so switching to another chat (~100 such calls) took 0.5-1 s beside a busy
   worker instead of 30 ms.
-
-Even half a millisecond a call adds up: painting a screenful of new chats makes a few
-hundred Qt calls, and beside a busy import that took 50-70 ms. So the GUI also takes
-*turns*: while it handles posted calls (the bus's changes, task outcomes) and while the
-lists lay out and paint (``gui_turn``), a ``gui_first`` job that reaches one of its
-frequent checks (``TaskControl.stopping``, ``check`` or ``pace``) waits, off the GIL,
-until the turn ends (at most ``YIELD_MAX_S``, so a busy window slows a job down but
-never stops it). Outside a ``gui_first`` job a turn costs nothing.
 """
 
 from __future__ import annotations
@@ -59,8 +51,6 @@ log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 5.0
 """How long closing the window waits, in all, for its tasks to finish or clean up."""
 SWITCH_INTERVAL_S = 0.0005
-YIELD_MAX_S = 0.1
-"""The longest a ``gui_first`` job waits for one turn of the GUI to end."""
 
 
 class Cancelled(Exception):
@@ -77,8 +67,7 @@ class GuiThreadCalls(QObject):
         self._posted.connect(self._run, Qt.ConnectionType.QueuedConnection)
 
     def _run(self, call: Callable[[], None]) -> None:
-        with gui_first.turn():
-            call()
+        call()
 
     def post(self, call: Callable[[], None]) -> None:
         self._posted.emit(call)
@@ -102,20 +91,13 @@ class TaskControl:
         self._report = report
 
     def stopping(self) -> bool:
-        """The task was asked to stop (``Task.cancel`` or ``close``). Asked often, so it
-        is also where the work lets the GUI take its turn (``pace``)."""
-        gui_first.pace()
+        """The task was asked to stop (``Task.cancel`` or ``close``)."""
         return self._stop.is_set()
 
     def check(self) -> None:
-        """Raise ``Cancelled`` if the task was asked to stop (after ``pace``)."""
-        gui_first.pace()
+        """Raise ``Cancelled`` if the task was asked to stop."""
         if self._stop.is_set():
             raise Cancelled
-
-    def pace(self) -> None:
-        """Wait while the GUI takes its turn (only beside a ``gui_first`` job)."""
-        gui_first.pace()
 
     def progress(self, value: object) -> None:
         """Report how far the work got: ``Task.progressed`` on the GUI thread."""
@@ -329,30 +311,6 @@ class _GuiFirst:
         self._lock = threading.Lock()
         self._jobs = 0
         self._saved: tuple[bool, float] = (True, 0.005)
-        self._gui_free = threading.Event()  # cleared while the GUI takes a turn
-        self._gui_free.set()
-        self._turns = 0  # nesting depth, touched by the GUI thread only
-
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        """The GUI thread's turn: ``gui_first`` jobs wait in ``pace`` until it ends."""
-        if self._jobs == 0 and self._turns == 0:
-            yield  # nobody to hold back: a plain call
-            return
-        self._turns += 1
-        if self._turns == 1:
-            self._gui_free.clear()
-        try:
-            yield
-        finally:
-            self._turns -= 1
-            if self._turns == 0:
-                self._gui_free.set()
-
-    def pace(self) -> None:
-        """From a job's thread: wait (off the GIL) while the GUI takes its turn."""
-        if not self._gui_free.is_set():
-            self._gui_free.wait(YIELD_MAX_S)
 
     @contextmanager
     def __call__(self) -> Iterator[None]:

@@ -24,10 +24,9 @@ from PySide6.QtCore import (
     QSize,
     Qt,
     QTimer,
-    QTimerEvent,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
@@ -45,7 +44,6 @@ from PySide6.QtWidgets import (
 
 from chatdesk.ui.list_model import Index
 from chatdesk.ui.scaled_font import scaled
-from chatdesk.ui.tasks import gui_first
 from chatdesk.ui.theme import ThemeManager
 from chatdesk.ui.threads.thread_model import ThreadListModel, ThreadRoles
 
@@ -257,18 +255,6 @@ class ThreadListView(QListView):
     def on_layout_may_change(self, *_args: object) -> None:
         """Rows moved: the group headers (and so row heights) around them may change."""
         self.scheduleDelayedItemsLayout()
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        with gui_first.turn():  # an import beside it waits (``ui/tasks.py``)
-            super().paintEvent(event)
-
-    def doItemsLayout(self) -> None:
-        with gui_first.turn():
-            super().doItemsLayout()
-
-    def timerEvent(self, event: QTimerEvent) -> None:
-        with gui_first.turn():  # the batched layout's next batch
-            super().timerEvent(event)
 
     def dataChanged(
         self,

@@ -55,7 +55,6 @@ def import_work(
                 again=again,
                 on_progress=control.progress,
                 should_stop=control.stopping,
-                pace=control.pace,
             )
         except ImportCancelled:
             raise Cancelled from None
