@@ -65,22 +65,11 @@ def build_chats(data_dir: Path, formulas: int) -> tuple[int, int]:
 
 
 def _child(data_dir: Path, with_math: int, plain: int) -> None:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
     from chatdesk.bench.probe import PaintWatcher, wait_until
-    from chatdesk.services import Services
-    from chatdesk.store.migrate import open_store
-    from chatdesk.ui.main_window import MainWindow
+    from chatdesk.bench.window import open_window
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(app, QApplication)
-    store = open_store(f"sqlite:///{data_dir / 'chatdesk.db'}")
-    services = Services(store, attachments_dir=data_dir / "attachments")
-    window = MainWindow(services, services.users.ensure())
-    window.resize(1000, 800)
-    window.show()
-    wait_until(app, lambda: window.isVisible())
+    bench = open_window(data_dir)
+    app, window = bench.app, bench.window
     view = window.message_view
     watcher = PaintWatcher(view.viewport())
     drawn: list[float] = []
@@ -113,8 +102,7 @@ def _child(data_dir: Path, with_math: int, plain: int) -> None:
         "plain_ms": statistics.median(times[plain]),
         "shown_ms": shown_ms,
     }
-    window.close()
-    store.close()
+    bench.close()
     print(json.dumps(report))
 
 

@@ -80,22 +80,11 @@ def build_chat(data_dir: Path, photos: list[Path]) -> int:
 
 def _child(data_dir: Path, thread_id: int) -> None:
     """Runs in the child: the window on the chat, the scroll; prints one JSON line."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
     from chatdesk.bench.probe import wait_until
-    from chatdesk.services import Services
-    from chatdesk.store.migrate import open_store
-    from chatdesk.ui.main_window import MainWindow
+    from chatdesk.bench.window import open_window
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(app, QApplication)
-    store = open_store(f"sqlite:///{data_dir / 'chatdesk.db'}")
-    services = Services(store, attachments_dir=data_dir / "attachments")
-    window = MainWindow(services, services.users.ensure())
-    window.resize(1000, 800)
-    window.show()
-    wait_until(app, lambda: window.isVisible())
+    bench = open_window(data_dir)
+    app, window = bench.app, bench.window
     window.on_thread_selected(thread_id)
     view = window.message_view
     model = view.model()
@@ -131,8 +120,7 @@ def _child(data_dir: Path, thread_id: int) -> None:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "top_message_id": top_message_id(),
     }
-    window.close()
-    store.close()
+    bench.close()
     print(json.dumps(report))
 
 
