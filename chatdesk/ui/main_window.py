@@ -413,7 +413,7 @@ class MainWindow(QMainWindow):
         self.composer.chips.remove_requested.connect(self.attaching.remove)
         self.message_view.attachment_clicked.connect(self.on_attachment_clicked)
         self.message_view.citation_clicked.connect(self.on_citation_clicked)
-        self.bubble_thumbnails.ready.connect(lambda _id: self.message_view.viewport().update())
+        self.bubble_thumbnails.ready.connect(self.message_view.update_attachment)
         self.formulas.ready.connect(self.message_view.delegate.on_formulas_ready)
         chips = self.composer.chip_model
         for signal in (chips.rowsInserted, chips.rowsRemoved, chips.modelReset, chips.dataChanged):

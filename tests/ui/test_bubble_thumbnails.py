@@ -4,16 +4,18 @@ newest ask first, asks scrolled past dropped, kept across a long scroll."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QEvent, QObject, QRect
+from PySide6.QtGui import QImage, QPaintEvent
 from pytestqt.qtbot import QtBot
 
 from chatdesk.services import Services
 from chatdesk.services.records import AttachmentRecord
 from chatdesk.ui.chat.bubble_thumbnails import PENDING_MAX, BubbleThumbnails
+from chatdesk.ui.main_window import MainWindow
 from chatdesk.ui.tasks import Tasks
 from tests.support.attached import png
 
@@ -90,3 +92,53 @@ def test_a_picture_kept_is_not_decoded_again_and_a_lost_file_is_not_retried(
     assert thumbnails.thumbnail(lost) is None  # not asked again on every paint
     qtbot.wait(100)
     assert came == [first.id] and not tasks.running()
+
+
+class PaintedRects(QObject):
+    """The regions the viewport was asked to paint, once a picture has come in."""
+
+    def __init__(self, thumbnails: BubbleThumbnails) -> None:
+        super().__init__()
+        self.rects: list[QRect] = []
+        self.armed = False
+        self.awaited: int | None = None
+        thumbnails.ready.connect(self._arm)
+
+    def _arm(self, attachment_id: int) -> None:
+        self.armed = self.armed or attachment_id == self.awaited
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if self.armed and isinstance(event, QPaintEvent):
+            self.rects.append(event.rect())
+        return False
+
+
+def test_a_picture_that_comes_in_repaints_its_bubble_only(
+    qtbot: QtBot,
+    make_window: Callable[[], MainWindow],
+    ui_services: Services,
+    me: int,
+    tmp_path: Path,
+) -> None:
+    thread = ui_services.threads.create(me, "Photos")
+    for n in range(6):  # other bubbles on screen, which need no repaint
+        ui_services.messages.send(me, thread.id, f"words {n}", triggers_execution=False)
+    window = make_window()
+    window.resize(1000, 700)
+    view = window.message_view
+    painted = PaintedRects(window.bubble_thumbnails)
+    view.viewport().installEventFilter(painted)
+    window.sidebar.select_thread(thread.id)
+    view.grab()  # laid out and painted: the chat is settled
+    photo = ui_services.attachments.add(me, png(tmp_path / "sea.png", (640, 480), "#1e78c8"))
+    painted.awaited = photo.id
+    sent = ui_services.messages.send(
+        me, thread.id, "the sea", triggers_execution=False, attachments=[photo]
+    )
+    qtbot.waitUntil(lambda: bool(painted.rects), timeout=5000)
+    row = window.message_model.row_of(sent.message.id)
+    assert row is not None
+    bubble = view.visualRect(window.message_model.index(row))
+    assert all(bubble.contains(rect) for rect in painted.rects), (bubble, painted.rects)
+    assert window.bubble_thumbnails.cached(photo.id) is not None
+    window.close()

@@ -338,6 +338,21 @@ class MessageListView(QListView):
         if text:
             QGuiApplication.clipboard().setText(text)
 
+    def update_attachment(self, attachment_id: int) -> None:
+        """Repaint only the bubbles on screen that show this file (its picture came in):
+        a whole-viewport repaint per picture made a chat of photos scroll slower."""
+        rect = self.viewport().rect()
+        first = self.indexAt(rect.topLeft())
+        last = self.indexAt(rect.bottomLeft())
+        if not first.isValid():
+            return
+        end = last.row() if last.isValid() else self._model.rowCount() - 1
+        for row in range(first.row(), end + 1):
+            index = self._model.index(row)
+            record = index.data(MessageRoles.Record)
+            if record is not None and any(f.id == attachment_id for f in record.attachments):
+                self.viewport().update(self.visualRect(index))
+
     def quote_message(self, message_id: int) -> None:
         """Quote the selected part of ``message_id`` (all of it without a selection)."""
         row = self._model.row_of(message_id)
