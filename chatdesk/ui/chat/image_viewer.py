@@ -139,6 +139,11 @@ class ImageViewer(QDialog):
         if isinstance(event, QWheelEvent) and watched is self.area.viewport():
             self.wheelEvent(event)
             return True
+        resized = event.type() == QEvent.Type.Resize and watched is self.area.viewport()
+        if resized and self._fitted:
+            # the room the image has: the window's own resize comes before its layout
+            # has sized the viewport (fitted then, a photo showed at 5%)
+            self.fit()
         return super().eventFilter(watched, event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
@@ -151,11 +156,6 @@ class ImageViewer(QDialog):
             self.fit()
         else:
             super().keyPressEvent(event)
-
-    def resizeEvent(self, event: object) -> None:
-        super().resizeEvent(event)  # type: ignore[arg-type]
-        if self._fitted:
-            self.fit()
 
     # -- copy and save ---------------------------------------------------------------
 
