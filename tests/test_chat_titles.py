@@ -152,3 +152,15 @@ def test_title_messages_cross_the_pipe_intact() -> None:
     assert decode_request(encode(request)) == request
     event = TitleEvent("t1", title="Trip", error="")
     assert decode_event(encode(event)) == event
+
+
+def test_a_title_that_echoes_the_key_never_shows_it(
+    qtbot: QtBot, chatdesk_app: ChatdeskApp, model_server: FakeOpenAIServer
+) -> None:
+    key = "sk-test-key-0123456789abcdef"  # what model_server gives the app
+    model_server.set_script([reply(ANSWER), reply(f"Paris with {key}")])
+    app = chatdesk_app
+    _send(qtbot, app, QUESTION)
+    qtbot.waitUntil(lambda: _replies_done(app, 1), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: _title(app) != FIRST_LINE, timeout=RUN_TIMEOUT_MS)
+    assert _title(app).startswith("Paris with") and key not in _title(app)
