@@ -190,7 +190,7 @@ def test_the_context_menu_copies_the_selection_and_the_cursor_is_an_i_beam(
     assert next(iter(actions)) == "Copy"
     actions["Copy"].trigger()
     assert QGuiApplication.clipboard().text() == "jumps over"
-    actions["Copy text"].trigger()
+    actions["Copy as Markdown"].trigger()
     assert QGuiApplication.clipboard().text() == SENTENCE
     menu.deleteLater()
 

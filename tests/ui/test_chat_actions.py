@@ -294,8 +294,13 @@ def test_copy_last_reply_and_copy_code(
     above = (geo.text.topLeft() + box.topLeft()).toPoint() - QPoint(0, 8)
     menu = _bubble_menu(window, reply.id, above)
     assert "Copy code" not in [a.text() for a in menu.actions()]
-    _trigger(menu, "Copy text")
+    _trigger(menu, "Copy as Markdown")
     assert clipboard.text() == REPLY_WITH_CODE
+    # as it reads: the fence marks are gone, the code and the words stay
+    _trigger(_bubble_menu(window, reply.id, above), "Copy as plain text")
+    plain = clipboard.text()
+    assert "```python" not in plain and CODE in plain
+    assert plain.startswith("Here you go:\n") and plain.endswith("And ```` a fence run.")
 
 
 def test_ctrl_tab_and_ctrl_page_keys_move_through_the_list(

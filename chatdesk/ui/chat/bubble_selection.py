@@ -157,6 +157,16 @@ class BubbleSelection(QObject):
             return ""
         return text_with_formulas(cursor.selection()).translate(INVISIBLE)
 
+    def plain_text_of(self, message_id: int) -> str | None:
+        """A whole bubble as it reads on screen: Markdown marks gone, formulas as their
+        LaTeX (None when the bubble has not been laid out: it is not on screen)."""
+        doc = self._document(message_id)
+        if doc is None:
+            return None
+        cursor = QTextCursor(doc)
+        cursor.select(QTextCursor.SelectionType.Document)
+        return text_with_formulas(cursor.selection()).translate(INVISIBLE)
+
     def copy(self) -> bool:
         """Put the selection on the clipboard, as plain text and as the HTML fragment."""
         cursor = self._cursor()

@@ -338,6 +338,17 @@ class MessageListView(QListView):
         if text:
             QGuiApplication.clipboard().setText(text)
 
+    def copy_plain_text(self, message_id: int) -> None:
+        """Copy a bubble as it reads (no Markdown marks); its source if it is not laid out."""
+        text = self.text_selection.plain_text_of(message_id)
+        if text is None:
+            row = self._model.row_of(message_id)
+            if row is None:
+                return
+            text = str(self._model.index(row).data(MessageRoles.Content) or "")
+        if text:
+            QGuiApplication.clipboard().setText(text)
+
     def update_attachment(self, attachment_id: int) -> None:
         """Repaint only the bubbles on screen that show this file (its picture came in):
         a whole-viewport repaint per picture made a chat of photos scroll slower."""
@@ -447,7 +458,9 @@ class MessageListView(QListView):
         if code is not None:
             copy_code = menu.addAction("Copy code")
             copy_code.triggered.connect(lambda: QGuiApplication.clipboard().setText(code))
-        menu.addAction("Copy text").triggered.connect(self.copy_selected)
+        menu.addAction("Copy as Markdown").triggered.connect(self.copy_selected)
+        as_plain = menu.addAction("Copy as plain text")
+        as_plain.triggered.connect(lambda: self.copy_plain_text(record.id))
         quote = menu.addAction("Quote in reply")
         quote.triggered.connect(lambda: self.quote_message(record.id))
         if record.role is Role.USER:
