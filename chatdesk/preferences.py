@@ -48,6 +48,9 @@ VISION = Preference("model/vision", str, "auto")
 """Whether the model in settings sees attached images: ``auto`` (what CrewAI says of the
 model), ``images`` (it does) or ``text`` (text only: it is told their names instead)."""
 VISION_CHOICES = ("auto", "images", "text")
+MODEL_TITLES = Preference("model/titles", int, 1)
+"""1: after a chat's first reply the model writes its title (one small request); 0: the
+chat keeps the first line of its first message (for people who pay per request)."""
 
 # -- chats ----------------------------------------------------------------------------
 DEFAULT_CREW = Preference("chat/defaultCrew", str, "assistant")

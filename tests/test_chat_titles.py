@@ -119,6 +119,17 @@ def test_a_title_the_person_gave_meanwhile_wins_and_a_failed_call_changes_nothin
     qtbot.wait(500)
     assert _title(app) == FIRST_LINE
 
+    # Settings › "The model names new chats" off: no title request at all
+    app.window.settings.model_titles = False
+    assert app.window.settings.sync()
+    app.window.on_new_thread()
+    model_server.set_script([reply(ANSWER), reply("Never Asked")])
+    _send(qtbot, app, QUESTION)
+    qtbot.waitUntil(lambda: _replies_done(app, 1), timeout=RUN_TIMEOUT_MS)
+    qtbot.wait(1_500)  # a title request would have reached the server by now
+    assert len(model_server.chat_requests()) == 5
+    assert _title(app) == FIRST_LINE
+
 
 def test_the_scripted_model_gets_no_title_call(
     qtbot: QtBot, chatdesk_app: ChatdeskApp, scripted_llm: ScriptedLLM

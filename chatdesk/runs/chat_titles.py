@@ -6,14 +6,17 @@ completes, and the chat still has the title its first message gave it, the worke
 asked for a short title (``engine/titles.py``: one small call beside the runs, off
 the reply's path). The title is written only if the chat still has that first-line
 title then (the person may have renamed it meanwhile: theirs wins). Skipped when no
-model is set and for the scripted model (its replies are a test's script). A failed
-title call changes nothing and tells nobody: the first-line title stays.
+model is set, when Settings says the model does not write titles (one request more per
+chat costs money on some providers), and for the scripted model (its replies are a
+test's script). A failed title call changes nothing and tells nobody: the first-line
+title stays.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +24,7 @@ from PySide6.QtCore import QObject
 
 from chatdesk.engine.protocol import Event, TitleEvent, TitleRequest
 from chatdesk.runs.model_choice import ModelResolver
+from chatdesk.runs.model_settings import read_model_settings
 from chatdesk.services import Services
 from chatdesk.services.errors import ServiceError
 from chatdesk.services.threads import DEFAULT_TITLE, title_from_text
@@ -52,12 +56,15 @@ class ChatTitles(QObject):
         worker: TitleTransport,
         resolve_model: ModelResolver,
         parent: QObject | None = None,
+        *,
+        wanted: Callable[[], bool] = lambda: bool(read_model_settings()["titles"]),
     ) -> None:
         super().__init__(parent)
         self._services = services
         self._user_id = user_id
         self._worker = worker
         self._resolve_model = resolve_model
+        self._wanted = wanted
         self._asked: dict[str, _Asked] = {}
 
     def on_run_finished(self, execution_id: int, status: str) -> None:
@@ -74,6 +81,8 @@ class ChatTitles(QObject):
         execution = services.executions.get(user, execution_id)
         if not execution.model or execution.model.startswith("scripted"):
             return  # asking the resolver would take the next scripted reply
+        if not self._wanted():
+            return
         thread = services.threads.get(user, execution.thread_id)
         page = services.messages.list(user, thread.id, limit=3)
         if len(page.messages) != 2:

@@ -46,7 +46,8 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 
 def read_model_settings(path: Path | None = None) -> dict[str, Any]:
     """``provider``, ``model``, ``base_url`` (empty when unset), ``timeout_s``, ``max_tokens``,
-    ``vision`` (one of ``preferences.VISION_CHOICES``; ``auto`` when unset or unknown).
+    ``vision`` (one of ``preferences.VISION_CHOICES``; ``auto`` when unset or unknown),
+    ``titles`` (whether the model writes new chats' titles; on when unset).
 
     What :func:`chatdesk.runs.model_choice.make_model_resolver` reads, afresh at every
     call: the settings dialog may have changed the file since.
@@ -59,7 +60,16 @@ def read_model_settings(path: Path | None = None) -> dict[str, Any]:
         "timeout_s": _positive(values.get(pref.TIMEOUT_S.name), float),
         "max_tokens": _positive(values.get(pref.MAX_TOKENS.name), int),
         "vision": _choice(values.get(pref.VISION.name), pref.VISION_CHOICES, pref.VISION.default),
+        "titles": _flag(values.get(pref.MODEL_TITLES.name), pref.MODEL_TITLES.default),
     }
+
+
+def _flag(value: str | None, default: int) -> bool:
+    """An int switch as QSettings writes it; anything but a number is the default."""
+    try:
+        return int(_text(value)) != 0
+    except ValueError:
+        return bool(default)
 
 
 def _choice(value: str | None, choices: tuple[str, ...], default: str) -> str:

@@ -170,6 +170,15 @@ class UiSettings(QObject):
         self.set_value(pref.VISION, value if value in pref.VISION_CHOICES else None)
 
     @property
+    def model_titles(self) -> bool:
+        """Whether the model writes a new chat's title after its first reply."""
+        return bool(self.value(pref.MODEL_TITLES))
+
+    @model_titles.setter
+    def model_titles(self, value: bool) -> None:
+        self.set_value(pref.MODEL_TITLES, None if value else 0)
+
+    @property
     def default_crew(self) -> str:
         """The crew new chats start with."""
         return self.value(pref.DEFAULT_CREW)

@@ -103,6 +103,7 @@ def test_no_file_or_a_garbled_one_means_no_settings(tmp_path: Path) -> None:
         "timeout_s": None,
         "max_tokens": None,
         "vision": "auto",
+        "titles": True,
     }
     assert read_model_settings(tmp_path / "missing.ini") == empty
     garbled = tmp_path / SETTINGS_FILE_NAME
@@ -123,3 +124,14 @@ def test_the_reader_loads_no_qt() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("written", "titles"), [("0", False), ("1", True), ("off", True), ("", True), (" 0 ", False)]
+)
+def test_titles_by_the_model_are_on_unless_switched_off(
+    tmp_path: Path, written: str, titles: bool
+) -> None:
+    path = tmp_path / SETTINGS_FILE_NAME
+    path.write_text(f"[model]\ntitles={written}\n", encoding="utf-8")
+    assert read_model_settings(path)["titles"] is titles

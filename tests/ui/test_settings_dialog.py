@@ -87,6 +87,8 @@ def test_saved_settings_come_back_in_the_dialog_and_in_model_settings(
     dialog.crew_combo.setCurrentIndex(dialog.crew_combo.findData("research-writer"))
     dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("dark"))
     dialog.font_spin.setValue(15)
+    assert dialog.titles_check.isChecked()  # on until the person turns it off
+    dialog.titles_check.setChecked(False)
     with qtbot.waitSignal(dialog.saved):
         _save(qtbot, dialog)
     assert not dialog.isVisible()
@@ -98,6 +100,7 @@ def test_saved_settings_come_back_in_the_dialog_and_in_model_settings(
         "timeout_s": None,
         "max_tokens": None,
         "vision": "text",  # told the names of attached images, not sent them
+        "titles": False,
     }
     again = UiSettings()
     assert (again.default_crew, again.theme, again.font_size) == (
@@ -113,6 +116,7 @@ def test_saved_settings_come_back_in_the_dialog_and_in_model_settings(
     assert reopened.crew_combo.currentData() == "research-writer"
     assert reopened.theme_combo.currentData() == "dark"
     assert reopened.font_spin.value() == 15
+    assert not reopened.titles_check.isChecked()
 
 
 def test_the_apps_resolver_uses_the_saved_settings_and_key(
@@ -237,6 +241,7 @@ def test_fields_have_names_and_a_sensible_tab_order(
         dialog.forget_key_button,
         dialog.vision_combo,
         dialog.crew_combo,
+        dialog.titles_check,
         dialog.theme_combo,
         dialog.font_spin,
     ]

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -201,6 +202,14 @@ class SettingsDialog(QDialog):
             "their names instead, and its reply says so."
         )
 
+        self.titles_check = QCheckBox("The model names new chats after their first reply", self)
+        self.titles_check.setObjectName("modelTitlesCheck")
+        self.titles_check.setAccessibleName("The model names new chats")
+        self.titles_check.setToolTip(
+            "One short request more per chat. Off: a chat keeps the first line of its first "
+            "message as its title."
+        )
+
         self.crew_combo = QComboBox(self)
         self.crew_combo.setObjectName("defaultCrewCombo")
         self.crew_combo.setAccessibleName("Default crew")
@@ -271,6 +280,7 @@ class SettingsDialog(QDialog):
         form.addRow("&Images", self.vision_combo)
         form.addRow(_section("Chats", self))
         form.addRow("Default &crew", self.crew_combo)
+        form.addRow("Titles", self.titles_check)
         form.addRow("Tools", self.mcp_button)
         form.addRow(_section("Appearance", self))
         form.addRow("&Theme", self.theme_combo)
@@ -293,6 +303,7 @@ class SettingsDialog(QDialog):
             self.forget_key_button,
             self.vision_combo,
             self.crew_combo,
+            self.titles_check,
             self.mcp_button,
             self.theme_combo,
             self.font_spin,
@@ -333,6 +344,7 @@ class SettingsDialog(QDialog):
         self.base_url_edit.setText(s.base_url)
         self._select_data(self.vision_combo, s.vision)
         self._select_data(self.crew_combo, s.default_crew)
+        self.titles_check.setChecked(s.model_titles)
         self._select_data(self.theme_combo, s.theme.value)
         size = s.font_size
         self.font_spin.setValue(size if size else self.font_spin.minimum())
@@ -584,6 +596,7 @@ class SettingsDialog(QDialog):
         crew = self.crew_combo.currentData()
         if isinstance(crew, str):
             s.default_crew = crew
+        s.model_titles = self.titles_check.isChecked()
         s.theme = ThemeMode(str(self.theme_combo.currentData()))
         size = self.font_spin.value()
         s.font_size = 0 if size == self.font_spin.minimum() else size
