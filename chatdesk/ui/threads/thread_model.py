@@ -33,7 +33,7 @@ from chatdesk.services.records import MessageRecord, ThreadRecord
 from chatdesk.services.threads import title_matches
 from chatdesk.ui.chat.plain_text import strip_markup
 from chatdesk.ui.list_model import ROOT, ROW_FLAGS, Index, ListModel, Roles, changed_roles
-from chatdesk.ui.time_format import PINNED, date_group, now_local, short_time
+from chatdesk.ui.time_format import PINNED, date_group, local_today, now_local, short_time
 
 PREVIEW_CHARS = 140
 PAGE_SIZE = 200  # rows per read: several screens, a few milliseconds
@@ -247,9 +247,9 @@ class ThreadListModel(ListModel[ThreadRecord]):
 
     def starts_group(self, row: int) -> bool:
         """Whether ``row`` is the first of its date group (so shows the group's header)."""
-        today = date.today()
+        today = local_today()
         if self._starts is None or self._starts[0] != today:
-            groups = [self._labels(t)[0] for t in self._rows]
+            groups = [self._labels(t, today)[0] for t in self._rows]
             starts = [n == 0 or groups[n] != groups[n - 1] for n in range(len(groups))]
             self._starts = (today, starts)
         flags = self._starts[1]
@@ -262,10 +262,10 @@ class ThreadListModel(ListModel[ThreadRecord]):
         if not roles or ThreadRoles.Group in roles:
             self._starts = None
 
-    def _labels(self, t: ThreadRecord) -> tuple[str, str]:
+    def _labels(self, t: ThreadRecord, today: date | None = None) -> tuple[str, str]:
         """Date group and time text, kept per record and day: every re-layout of the
         list asks each row for its group (row heights depend on group headers)."""
-        today = date.today()
+        today = today or local_today()
         cached = self._label_cache.get(t.id)
         if cached is not None and cached[0] is t and cached[1] == today:
             return cached[2], cached[3]
