@@ -80,12 +80,12 @@ def test_each_chats_settings_arrive_as_set_and_unset_ones_stay_away(
         for chat in (tuned, plain, no_effort):
             sent = services.messages.send(user, chat, f"Tell me, {chat}?")
             assert sent.execution is not None
-            qtbot.waitUntil(
-                lambda e=sent.execution.id: (
-                    services.executions.get(user, e).status is ExecutionStatus.COMPLETED
-                ),
-                timeout=30_000,
-            )
+            execution = sent.execution.id
+
+            def done(execution: int = execution) -> bool:
+                return services.executions.get(user, execution).status is ExecutionStatus.COMPLETED
+
+            qtbot.waitUntil(done, timeout=30_000)
     finally:
         client.event_received.disconnect(coordinator.on_worker_event)
         coordinator.shutdown()

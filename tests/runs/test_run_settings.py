@@ -32,6 +32,9 @@ class FakeTransport:
     def cancel(self, run_id: str) -> None:
         pass
 
+    def answer(self, run_id: str, call_id: str, decision: str) -> None:
+        pass
+
 
 def _crew(data_dir: Path, name: str, crew_yaml: str) -> Path:
     folder = data_dir / "crews" / name
