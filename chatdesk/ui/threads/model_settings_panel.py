@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -55,7 +56,8 @@ _Spin = TypeVar("_Spin", QDoubleSpinBox, QSpinBox)
 
 BUTTON_TEXT = "Model settings"
 DEFAULT_TEXT = "Default"
-PANEL_WIDTH = 380
+NOTE = "Unset values follow the crew, then the provider."
+PANEL_WIDTH = 400
 # Spin boxes hold one step below each range for "Default" (Qt's special value text).
 TEMPERATURE_STEP, TOP_P_STEP = 0.1, 0.05
 MAX_TOKENS_STEP, CONTEXT_STEP = 256, 1000
@@ -125,13 +127,14 @@ class ModelSettingsPanel(QFrame):
         self.effort = QComboBox(self)
         self.effort.setObjectName("reasoningEffortCombo")
         self.effort.setAccessibleName("Reasoning effort")
+        self.effort.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.effort.addItem(DEFAULT_TEXT, None)
         for level in REASONING_EFFORTS:
             self.effort.addItem(level.capitalize(), level)
 
         self.form = QFormLayout()
         self.form.setHorizontalSpacing(12)
-        self.form.setVerticalSpacing(8)
+        self.form.setVerticalSpacing(10)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.resets: dict[str, QToolButton] = {}
         for name, label, box in (
@@ -145,7 +148,6 @@ class ModelSettingsPanel(QFrame):
         self.note = QLabel(self)
         self.note.setWordWrap(True)
         self.note.setProperty("muted", True)
-        self.note.setText("Unset values follow the crew, then the provider.")
         self.failure = QLabel(self)
         self.failure.setObjectName("modelSettingsError")
         self.failure.setWordWrap(True)
@@ -253,6 +255,9 @@ class ModelSettingsPanel(QFrame):
             default_text(crew.context_tokens, "crew")
             if crew.context_tokens
             else default_text(DEFAULT_CONTEXT_TOKENS),
+        )
+        self.note.setText(
+            NOTE if sampling else f"{NOTE} {model} takes no temperature or top-p: not sent."
         )
         for box in (self.temperature, self.top_p):
             box.setEnabled(sampling)
