@@ -111,6 +111,18 @@ def test_a_locked_database_shows_the_usual_error_and_loses_nothing(
     assert services.chat_model_settings.get(user_id, chat) == ModelParams(temperature=0.7)
 
 
+def test_a_value_broken_by_hand_in_the_database_reads_as_the_default(
+    services: Services, user_id: int
+) -> None:
+    thread = services.threads.create(user_id, "Broken")
+    with services.store.session_factory() as session, session.begin():
+        session.execute(
+            text("UPDATE threads SET model_settings = :v WHERE id = :id"),
+            {"v": '{"temperature": "hot", "top_p": 7}', "id": thread.id},
+        )
+    assert services.chat_model_settings.get(user_id, thread.id) == ModelParams()
+
+
 def test_a_branch_keeps_the_chats_settings(services: Services, user_id: int) -> None:
     chat = services.threads.create(user_id, "a").id
     sent = services.messages.send(user_id, chat, "hello", triggers_execution=False)

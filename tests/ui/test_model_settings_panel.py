@@ -65,6 +65,7 @@ def test_values_are_set_by_keyboard_saved_per_chat_and_reset(
         temperature=0.7, top_p=0.9, max_tokens=256, context_tokens=1500, reasoning_effort="low"
     )
     assert ui_services.chat_model_settings.get(me, plain.id) == ModelParams()
+    assert button.text() == "Model settings ✓" and "top-p 0.9" in button.toolTip()
 
     reset = panel.findChild(QToolButton, "reset_max_tokens")
     assert reset is not None and reset.isEnabled()
@@ -78,6 +79,9 @@ def test_values_are_set_by_keyboard_saved_per_chat_and_reset(
     window.model_settings_action.trigger()  # the Chat menu's way in
     qtbot.waitUntil(panel.isVisible)
     assert temperature.text() == "Default" and not effort.isVisible()
+    assert button.text() == "Model settings"
+    ui_services.chat_model_settings.set(me, plain.id, ModelParams(top_p=0.5))  # elsewhere
+    assert top_p.value() == 0.5 and button.text() == "Model settings ✓"
     panel.close()
 
 

@@ -12,6 +12,7 @@ next change. The panel is a popup: Escape or a click outside closes it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import replace
 from typing import TypeVar
@@ -57,6 +58,13 @@ _Spin = TypeVar("_Spin", QDoubleSpinBox, QSpinBox)
 BUTTON_TEXT = "Model settings"
 DEFAULT_TEXT = "Default"
 NOTE = "Unset values follow the crew, then the provider."
+LABELS = {
+    "temperature": "temperature",
+    "top_p": "top-p",
+    "max_tokens": "max output tokens",
+    "context_tokens": "context budget",
+    "reasoning_effort": "reasoning effort",
+}
 PANEL_WIDTH = 400
 # Spin boxes hold one step below each range for "Default" (Qt's special value text).
 TEMPERATURE_STEP, TOP_P_STEP = 0.1, 0.05
@@ -88,9 +96,11 @@ class ModelSettingsPanel(QFrame):
 
     Signals:
         error: a change could not be saved (str, for the person).
+        saved: the chat's settings were stored (the ``ModelParams`` now stored).
     """
 
     error = Signal(str)
+    saved = Signal(object)
 
     def __init__(
         self, services: Services, user_id: int, settings: UiSettings, parent: QWidget | None = None
@@ -217,12 +227,19 @@ class ModelSettingsPanel(QFrame):
         return env or own.strip() or self._settings.model
 
     def follow(self, record: ThreadRecord | None) -> None:
-        """Belong to ``record`` from now on; its settings are read when the panel opens."""
+        """Belong to ``record`` from now on; its settings are read when the panel opens
+        (what another chat could not save is not shown for this one)."""
+        if record is None or self._record is None or record.id != self._record.id:
+            self.failure.hide()
         self._record = record
 
     def set_thread(self, record: ThreadRecord | None) -> None:
-        """Show ``record``'s settings (read again: they may have changed elsewhere)."""
+        """Show ``record``'s settings (read again: they may have changed elsewhere);
+        what could not be saved stays on screen while the same chat is shown."""
+        same = record is not None and self._record is not None and record.id == self._record.id
         self._record = record
+        if same and not self.failure.isHidden():
+            return
         self.failure.hide()
         params = ModelParams()
         if record is not None:
@@ -323,6 +340,7 @@ class ModelSettingsPanel(QFrame):
             return False
         self.failure.hide()
         self._show(saved)
+        self.saved.emit(saved)
         return True
 
     def _fail(self, error: ServiceError) -> None:
@@ -332,8 +350,8 @@ class ModelSettingsPanel(QFrame):
 
 
 class ModelSettingsButton(QToolButton):
-    """``modelSettingsButton``: opens the chat's :class:`ModelSettingsPanel` below it,
-    with a dot when the chat has values of its own."""
+    """``modelSettingsButton``: opens the chat's :class:`ModelSettingsPanel` below it;
+    "Model settings ✓" when the chat has values of its own."""
 
     def __init__(
         self, services: Services, user_id: int, settings: UiSettings, parent: QWidget | None = None
@@ -345,6 +363,7 @@ class ModelSettingsButton(QToolButton):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setText(BUTTON_TEXT)
         self.panel = ModelSettingsPanel(services, user_id, settings, self)
+        self.panel.saved.connect(self._show_state)
         self.clicked.connect(self.open_panel)
         self._services = services
         self._user_id = user_id
@@ -357,6 +376,22 @@ class ModelSettingsButton(QToolButton):
             self.panel.set_thread(record)  # read again: changed here or elsewhere
         else:
             self.panel.follow(record)
+        params = ModelParams()
+        if record is not None:
+            with contextlib.suppress(ServiceError):  # no tick; the panel says why when opened
+                params = self._services.chat_model_settings.get(self._user_id, record.id)
+        self._show_state(params)
+
+    def _show_state(self, params: ModelParams) -> None:
+        own = not params.is_empty
+        self.setText(f"{BUTTON_TEXT} ✓" if own else BUTTON_TEXT)
+        self.setProperty("active", own)
+        self.setToolTip(
+            "This chat's own: "
+            + ", ".join(f"{LABELS[key]} {value}" for key, value in params.to_dict().items())
+            if own
+            else "Temperature, top-p, output and context limits of this chat"
+        )
 
     def open_panel(self) -> None:
         """Open the panel under the button, or under the header while the button is
