@@ -7,7 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFrame, QLabel, QSpinBox, QToolButton
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDoubleSpinBox,
+    QFrame,
+    QLabel,
+    QSpinBox,
+    QToolButton,
+)
 from pytestqt.qtbot import QtBot
 
 from chatdesk.model_params import ModelParams
@@ -54,6 +62,12 @@ def test_values_are_set_by_keyboard_saved_per_chat_and_reset(
     assert effort.isVisible() and effort.currentText() == "Default"
 
     _type(qtbot, temperature, "0.7")
+    reset_temperature = panel.findChild(QToolButton, "reset_temperature")
+    temperature.setFocus()
+    qtbot.keyClick(temperature, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is reset_temperature  # Tab: the box's Reset, then on
+    qtbot.keyClick(reset_temperature, Qt.Key.Key_Tab)
+    assert top_p.hasFocus()
     _type(qtbot, top_p, "0.9")
     max_tokens.setFocus()
     qtbot.keyClick(max_tokens, Qt.Key.Key_Up)  # one step from Default

@@ -147,6 +147,7 @@ class ModelSettingsPanel(QFrame):
         self.form.setVerticalSpacing(10)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.resets: dict[str, QToolButton] = {}
+        previous: QWidget | None = None
         for name, label, box in (
             ("temperature", "&Temperature", self.temperature),
             ("top_p", "Top-&p", self.top_p),
@@ -155,6 +156,10 @@ class ModelSettingsPanel(QFrame):
             ("reasoning_effort", "&Reasoning effort", self.effort),
         ):
             self.form.addRow(label, self._with_reset(name, box))
+            if previous is not None:  # Tab: each box, then its Reset, then the next box
+                QWidget.setTabOrder(previous, box)
+            QWidget.setTabOrder(box, self.resets[name])
+            previous = self.resets[name]
         self.note = QLabel(self)
         self.note.setWordWrap(True)
         self.note.setProperty("muted", True)
