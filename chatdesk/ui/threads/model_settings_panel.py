@@ -279,7 +279,9 @@ class ModelSettingsPanel(QFrame):
             else default_text(DEFAULT_CONTEXT_TOKENS),
         )
         self.note.setText(
-            NOTE if sampling else f"{NOTE} {model} takes no temperature or top-p: not sent."
+            NOTE
+            if sampling
+            else f"{NOTE} {model.rsplit('/', 1)[-1]} takes no temperature or top-p: not sent."
         )
         for box in (self.temperature, self.top_p):
             box.setEnabled(sampling)
