@@ -26,6 +26,7 @@ from chatdesk.engine.history import format_history
 from chatdesk.engine.http_guard import RunGuard
 from chatdesk.engine.protocol import ModelConfig, RunRequest
 from chatdesk.engine.scripted_llm import ScriptedLLM
+from chatdesk.model_params import provider_values
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful, knowledgeable assistant."
 # An agent loops (think → act → observe) at most this often unless its YAML says otherwise.
@@ -71,10 +72,8 @@ def build_llm(model: ModelConfig, cancel_event: CancelSignal, deadline: float | 
         kwargs["base_url"] = model.base_url
     if model.api_key:
         kwargs["api_key"] = model.api_key
-    if model.max_tokens is not None:
-        kwargs["max_tokens"] = model.max_tokens
-    if model.temperature is not None:
-        kwargs["temperature"] = model.temperature
+    # The chat's settings, only those this model's provider takes (see model_params).
+    kwargs.update(provider_values(model.model, model.params))
     if model.base_url and "api_key" not in kwargs and model.model.startswith("openai/"):
         kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers want *some* key
     llm_class = _provider_class(kwargs)

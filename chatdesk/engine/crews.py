@@ -13,7 +13,9 @@ data dir with the same name overrides a default.
 
 Layout of a crew folder::
 
-    crew.yaml     optional: title, description
+    crew.yaml     optional: title, description, llm (the crew's default model settings:
+                  temperature, top_p, max_tokens, context_tokens, reasoning_effort;
+                  a chat's own value overrides each, see chatdesk.model_params)
     agents.yaml   <agent key>: {role, goal, backstory, max_iter?, tools?}
     tasks.yaml    <task key>: {description, expected_output, agent}   (run in file order)
 
@@ -32,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from chatdesk.model_params import NO_PARAMS, ModelParamError, ModelParams
 
 # The placeholders chatdesk fills for every run (see chatdesk.engine.crew_builder).
 CREW_INPUTS: dict[str, str] = {
@@ -101,6 +105,8 @@ class CrewSpec:
     directory: Path
     builtin: bool = False
     warnings: tuple[str, ...] = ()
+    model_defaults: ModelParams = NO_PARAMS
+    """The ``llm:`` of ``crew.yaml``: what a chat of this crew uses unless it says."""
 
     def agent(self, key: str) -> AgentSpec:
         for spec in self.agents:
@@ -294,7 +300,13 @@ def load_crew(directory: Path, *, builtin: bool = False) -> CrewSpec:
     if not _NAME.match(name):
         raise CrewDefinitionError(f"invalid crew folder name {name!r}", directory)
     warnings: list[str] = []
-    meta, _ = _load_mapping(directory / "crew.yaml", required=False)
+    meta, meta_lines = _load_mapping(directory / "crew.yaml", required=False)
+    try:
+        model_defaults = ModelParams.from_dict(meta.get("llm"), "llm")
+    except ModelParamError as error:
+        raise CrewDefinitionError(
+            str(error), directory / "crew.yaml", meta_lines.get("llm")
+        ) from None
     agents_path = directory / "agents.yaml"
     tasks_path = directory / "tasks.yaml"
     agents_raw, agent_lines = _load_mapping(agents_path, required=True)
@@ -354,6 +366,7 @@ def load_crew(directory: Path, *, builtin: bool = False) -> CrewSpec:
         directory=directory,
         builtin=builtin,
         warnings=tuple(warnings),
+        model_defaults=model_defaults,
     )
 
 

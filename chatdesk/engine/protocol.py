@@ -24,6 +24,12 @@ from enum import StrEnum
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, ClassVar, Literal, TypeAlias
 
+from chatdesk.model_params import (
+    CHARS_PER_TOKEN,
+    CONTEXT_TOKENS_RANGE,
+    ModelParamError,
+    ModelParams,
+)
 from chatdesk.vocabulary import ApprovalDecision
 
 PROTOCOL_VERSION = 1
@@ -100,6 +106,11 @@ class ModelConfig:
     ``max_retries`` bounds the HTTP client's own retries; CrewAI's task-level and
     rate-limit retries are switched off by the worker so a failure costs at most
     ``max_retries + 1`` requests.
+
+    ``temperature``, ``top_p``, ``max_tokens`` and ``reasoning_effort`` are the chat's
+    model settings (None: the provider's default, nothing sent), checked against
+    :mod:`chatdesk.model_params` when made, so a hostile value never reaches a provider;
+    the worker sends each only to a model that takes it.
     """
 
     model: str
@@ -110,6 +121,24 @@ class ModelConfig:
     temperature: float | None = None
     max_retries: int = 1
     script: tuple[Any, ...] | None = None
+    top_p: float | None = None
+    reasoning_effort: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            _ = self.params
+        except ModelParamError as error:
+            raise ProtocolError(f"model config: {error}") from None
+
+    @property
+    def params(self) -> ModelParams:
+        """The model settings this config carries (checked)."""
+        return ModelParams(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            reasoning_effort=self.reasoning_effort,
+        )
 
     @property
     def is_scripted(self) -> bool:
@@ -140,6 +169,8 @@ class ModelConfig:
             temperature=_opt_number(d, "temperature", "model config"),
             max_retries=1 if max_retries is None else max_retries,
             script=tuple(script) if script is not None else None,
+            top_p=_opt_number(d, "top_p", "model config"),
+            reasoning_effort=_opt_str(d, "reasoning_effort", "model config"),
         )
         if cfg.timeout_s <= 0:
             raise ProtocolError("model config: 'timeout_s' must be positive")
@@ -375,6 +406,9 @@ class RunRequest:
     images: RunImages = RunImages()
     documents: str = ""
 
+
+MAX_HISTORY_BUDGET_CHARS = CONTEXT_TOKENS_RANGE[1] * CHARS_PER_TOKEN
+"""The largest history budget a run may ask for (the largest context budget's)."""
 
 MAX_DOCUMENTS_CHARS = 1_000_000
 """A ``documents`` text longer is refused: chatdesk builds a few tens of thousands."""
@@ -738,8 +772,10 @@ def decode_request(line: bytes | str) -> Request:
             raise ProtocolError(f"{where}: 'documents' is over {MAX_DOCUMENTS_CHARS:,} characters")
         if request.deadline_s <= 0:
             raise ProtocolError(f"{where}: 'deadline_s' must be positive")
-        if request.history_budget_chars < 0:
-            raise ProtocolError(f"{where}: 'history_budget_chars' must not be negative")
+        if not 0 <= request.history_budget_chars <= MAX_HISTORY_BUDGET_CHARS:
+            raise ProtocolError(
+                f"{where}: 'history_budget_chars' must be 0 to {MAX_HISTORY_BUDGET_CHARS:,}"
+            )
         return request
     if kind == "title":
         return TitleRequest(

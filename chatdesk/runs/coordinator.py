@@ -55,7 +55,7 @@ from chatdesk.engine.protocol import (
     StepEvent,
     ToolAccess,
 )
-from chatdesk.runs import run_files
+from chatdesk.runs import run_files, run_settings
 from chatdesk.runs.model_choice import ModelResolver
 from chatdesk.runs.model_settings import read_model_settings
 from chatdesk.runs.run_documents import documents_for_run
@@ -321,6 +321,10 @@ class Coordinator(QObject):
             return
         run.run_id = f"{run.execution_id}-{uuid.uuid4().hex[:8]}"
         self._by_run_id[run.run_id] = run
+        params = run_settings.effective_params(
+            services, run.user_id, run.thread_id, start.execution.crew
+        )
+        model = run_settings.with_params(model, params)
         files = run_files.files_of(services, run.user_id, start)
         history = run_files.history_for(start.history, files)
         documents = await documents_for_run(services, run.user_id, start.trigger, run.reply_id)
@@ -342,6 +346,7 @@ class Coordinator(QObject):
                 history=history,
                 system_prompt=start.system_prompt or "",
                 deadline_s=self._deadline_s,
+                history_budget_chars=run_settings.history_budget_chars(params),
                 tools=tools,
                 images=run_files.images_for(
                     services, files, start, model.model, self._read_settings()

@@ -9,6 +9,7 @@ from chatdesk import config
 from chatdesk.services.attachment_files import AttachmentFiles
 from chatdesk.services.attachments import AttachmentService
 from chatdesk.services.branches import BranchService
+from chatdesk.services.chat_model_settings import ChatModelSettingsService
 from chatdesk.services.conversation import ConversationService
 from chatdesk.services.document_texts import DIR_NAME as DOCUMENT_TEXTS_DIR
 from chatdesk.services.document_texts import DocumentTexts
@@ -48,6 +49,7 @@ class Services:
         self.threads = ThreadService(uow, self.attachments)
         self.knowledge = KnowledgeService(uow, self.attachments)
         self.tool_rules = ToolRuleService(uow)
+        self.chat_model_settings = ChatModelSettingsService(uow)
         self.prompts = PromptService(uow)
         self.messages = MessageService(uow, self.attachments)
         self.branches = BranchService(uow)

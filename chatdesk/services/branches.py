@@ -53,6 +53,7 @@ class BranchService:
                 crew=original.crew,
                 model=original.model,
                 system_prompt=original.system_prompt,
+                model_settings=original.model_settings,
                 created_at=now,
                 updated_at=now,
             )

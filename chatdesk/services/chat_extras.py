@@ -3,10 +3,13 @@
 The ``"thread"`` object of an export carries, besides its title, crew, model and prompt:
 ``pinned``, ``draft`` (what was typed and not sent), ``updated_at`` (its last activity,
 which orders the chat list) and ``tool_rules`` (the tools this chat switched off or
-allowed without asking: ``[{"tool", "rule", "created_at"}]``) and ``knowledge`` (the
+allowed without asking: ``[{"tool", "rule", "created_at"}]``), ``knowledge`` (the
 documents the chat keeps for every reply: ``[{"sha256", "file_name", "added_at"}]``,
-their files carried like the messages' attachments). Older chatdesks ignore them; a
-file without them imports as an unpinned chat with no draft, rules or knowledge.
+their files carried like the messages' attachments) and ``model_settings`` (the
+chat's own temperature, top_p, max_tokens, context_tokens, reasoning_effort: the set
+ones only, checked by ``chatdesk.model_params``). Older chatdesks ignore them; a
+file without them imports as an unpinned chat with no draft, rules, knowledge or
+settings of its own.
 
 A one-chat import is new activity and sorts on top (``updated_at`` is the import's
 time); an archive import puts each chat's ``updated_at`` back (``archive.py``).
@@ -23,9 +26,11 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from chatdesk.model_params import NO_PARAMS, ModelParamError, ModelParams
 from chatdesk.redact import redact_known
 from chatdesk.services.attachment_links import clean_file_name
 from chatdesk.services.attachment_transfer import checked_digest
+from chatdesk.services.chat_model_settings import of_thread
 from chatdesk.services.errors import ValidationError
 from chatdesk.services.knowledge import MAX_KNOWLEDGE_FILES
 from chatdesk.services.messages import MAX_CONTENT_CHARS
@@ -52,6 +57,7 @@ class ChatExtras:
     tool_rules: tuple[tuple[str, ToolRule, datetime | None], ...] = ()
     knowledge: tuple[tuple[str, str, datetime | None], ...] = ()
     """The chat's documents: digest, name, when added."""
+    model_settings: ModelParams = NO_PARAMS
 
 
 NONE = ChatExtras()
@@ -76,6 +82,7 @@ def exported(session: Session, thread: Thread) -> dict[str, Any]:
             {"sha256": digest, "file_name": name, "added_at": _stamp(added)}
             for digest, name, added in kept
         ],
+        "model_settings": of_thread(thread).to_dict(),
         "pinned": thread.pinned,
         "draft": redact_known(thread.draft or ""),
         "updated_at": _stamp(thread.updated_at),
@@ -104,7 +111,15 @@ def checked(thread: dict[str, Any]) -> ChatExtras:
         updated_at=_moment(thread.get("updated_at"), "thread.updated_at"),
         tool_rules=_rules(thread.get("tool_rules")),
         knowledge=_knowledge(thread.get("knowledge")),
+        model_settings=_model_settings(thread.get("model_settings")),
     )
+
+
+def _model_settings(value: object) -> ModelParams:
+    try:
+        return ModelParams.from_dict(value, "thread.model_settings")
+    except ModelParamError as error:
+        raise ExtrasError(str(error)) from None
 
 
 def _knowledge(value: object) -> tuple[tuple[str, str, datetime | None], ...]:

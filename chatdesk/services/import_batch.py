@@ -338,6 +338,7 @@ def _move(session: Session, staging_id: int, staged: int, user_id: int) -> Threa
         system_prompt=source.system_prompt,
         pinned=source.pinned,
         draft=source.draft,
+        model_settings=source.model_settings,
         imported_from=source.imported_from,
         created_at=source.created_at,
         updated_at=source.updated_at,

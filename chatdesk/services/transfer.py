@@ -62,7 +62,13 @@ from sqlalchemy.orm import Session
 
 from chatdesk.private_files import write_atomically
 from chatdesk.redact import redact, redact_data, redact_known
-from chatdesk.services import archive, attachment_transfer, chat_extras, trace_transfer
+from chatdesk.services import (
+    archive,
+    attachment_transfer,
+    chat_extras,
+    chat_model_settings,
+    trace_transfer,
+)
 from chatdesk.services import message_tree as tree
 from chatdesk.services.archive import ArchiveProgressCallback, ChatChoice, ExportResult
 from chatdesk.services.attachments import AttachmentService, Carried
@@ -645,6 +651,7 @@ class TransferService:
                 "imported_from": plan.imported_from,
                 "pinned": thread.extras.pinned,
                 "draft": thread.extras.draft,
+                "model_settings": chat_model_settings.stored(thread.extras.model_settings),
                 "created_at": thread.created_at or now,
                 "updated_at": now,
             }

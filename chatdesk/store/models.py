@@ -103,6 +103,8 @@ class Thread(Base):
     """The last message of the path shown (and told to the model); NULL when empty."""
     imported_from: Mapped[str | None] = mapped_column(String(300))
     """The conversation this chat was imported from (``chatgpt:<id>``); NULL if made here."""
+    model_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    """The chat's model settings (``chatdesk.model_params``, set values only); NULL: none."""
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=CURRENT_TIMESTAMP

@@ -306,6 +306,11 @@ class MainWindow(QMainWindow):
         self.knowledge_action = self._action(
             "&Knowledge of this chat…", lambda: self.header.knowledge_button.open_dialog()
         )
+        self.model_settings_action = self._action(
+            "&Model settings of this chat…",
+            lambda: self.header.model_settings_button.open_panel(),
+            "Ctrl+Shift+M",
+        )
         self.quit_action = self._action("&Quit", self.close, "Ctrl+Q")
         self.settings_action = self._action("Se&ttings…", self.on_open_settings, "Ctrl+,")
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
@@ -344,6 +349,7 @@ class MainWindow(QMainWindow):
         chat_menu.addAction(self.send_action)
         chat_menu.addAction(self.stop_action)
         chat_menu.addAction(self.knowledge_action)
+        chat_menu.addAction(self.model_settings_action)
         chat_menu.addSeparator()
         chat_menu.addAction(self.prompts_action)
         view_menu = bar.addMenu("&View")

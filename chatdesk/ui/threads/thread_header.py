@@ -44,6 +44,7 @@ from chatdesk.ui.settings import UiSettings, configured_model
 from chatdesk.ui.setup.provider_choices import guess_provider, provider_choice
 from chatdesk.ui.tasks import LatestCall, Tasks
 from chatdesk.ui.threads.knowledge_button import KnowledgeButton
+from chatdesk.ui.threads.model_settings_panel import ModelSettingsButton
 from chatdesk.ui.threads.tool_menu import ToolMenuButton
 
 log = logging.getLogger(__name__)
@@ -201,11 +202,15 @@ class ThreadHeader(QFrame):
         layout.addWidget(self.tools_button)
         self.knowledge_button = KnowledgeButton(services, user_id, self._tasks, self)
         layout.addWidget(self.knowledge_button)
+        self.model_settings_button = ModelSettingsButton(services, user_id, settings, self)
+        self.model_settings_button.panel.error.connect(self.error)
+        layout.addWidget(self.model_settings_button)
 
         QWidget.setTabOrder(self.crew_combo, self.model_combo)
         QWidget.setTabOrder(self.model_combo, self.prompt_button)
         QWidget.setTabOrder(self.prompt_button, self.tools_button)
         QWidget.setTabOrder(self.tools_button, self.knowledge_button)
+        QWidget.setTabOrder(self.knowledge_button, self.model_settings_button)
         self.crew_combo.activated.connect(self.on_crew_activated)
         self.model_combo.activated.connect(self.on_model_activated)
         self.model_combo.popup_opening.connect(self.on_model_popup_opening)
@@ -227,6 +232,7 @@ class ThreadHeader(QFrame):
         spacing = self._row.spacing()
         captions = sum(label.sizeHint().width() + spacing for label in self._captions)
         captions += self.knowledge_button.sizeHint().width() + spacing  # in the Chat menu then
+        captions += self.model_settings_button.sizeHint().width() + spacing  # and this too
         metrics = self.prompt_button.fontMetrics()
         prompt = metrics.horizontalAdvance(PROMPT_TEXT) - metrics.horizontalAdvance(
             COMPACT_PROMPT_TEXT
@@ -250,6 +256,7 @@ class ThreadHeader(QFrame):
         for label in self._captions:
             label.setVisible(not compact)
         self.knowledge_button.setVisible(not compact)
+        self.model_settings_button.setVisible(not compact)
         self._prompt_label()
         self.title_label.keep_width = COMPACT_TITLE_MIN_WIDTH if compact else TITLE_MIN_WIDTH
         self.title_label.updateGeometry()
@@ -298,6 +305,7 @@ class ThreadHeader(QFrame):
         self._record = record
         self.tools_button.set_thread(record.id if record else None)
         self.knowledge_button.set_thread(record.id if record else None)
+        self.model_settings_button.set_thread(record)
         self.setVisible(record is not None)
         self.title_label.setText(record.title if record else "")
         self._fill_crews()
