@@ -141,6 +141,8 @@ def server_errors_explained(url: str | URL) -> Iterator[None]:
     try:
         yield
     except DBAPIError as error:
+        if make_url(url).get_backend_name() != "postgresql":
+            raise
         explained = explain(error, url)
         if explained is None:
             raise
