@@ -95,3 +95,50 @@ def test_clients_starting_together_migrate_once(empty_db: str, tmp_path: Path) -
         engine.dispose()
     assert versions == [(HEAD_REVISION,)]
     assert users == 1
+
+
+def test_a_client_waiting_for_the_lock_says_so_and_can_stop(empty_db: str) -> None:
+    """While another client holds the lock, the upgrade window hears why it waits; Stop
+    ends the wait with nothing changed."""
+    import threading
+
+    from chatdesk.store import migration_lock
+    from chatdesk.store.errors import UpgradeCancelled
+    from chatdesk.store.migrate import open_store
+    from chatdesk.store.upgrade_progress import UpgradeMonitor, UpgradeStep
+
+    holder = create_engine(empty_db)
+    heard = threading.Event()
+    steps: list[str] = []
+
+    def report(step: UpgradeStep) -> None:
+        steps.append(step.text)
+        if "Waiting for another chatdesk" in step.text:
+            heard.set()
+
+    monitor = UpgradeMonitor(report)
+    outcome: list[BaseException] = []
+
+    def start_up() -> None:
+        try:
+            open_store(empty_db, monitor=monitor).close()
+        except BaseException as error:  # handed to the test's thread
+            outcome.append(error)
+
+    try:
+        with holder.connect() as connection:
+            migration_lock.take(connection)
+            waiter = threading.Thread(target=start_up)
+            waiter.start()
+            assert heard.wait(60), steps
+            monitor.request_stop()
+            waiter.join(60)
+            migration_lock.release(connection)
+        assert len(outcome) == 1 and isinstance(outcome[0], UpgradeCancelled)
+        with holder.connect() as connection:
+            tables = connection.execute(
+                text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            ).scalar()
+        assert tables == 0
+    finally:
+        holder.dispose()
