@@ -102,6 +102,14 @@ def explain(error: BaseException, url: str | URL) -> ServerAccessError | None:
             f"administrator to create it (docs/TEAM.md), or correct its name in {URL_SETTING}.",
             AccessProblem.NO_DATABASE,
         )
+    if "no pg_hba.conf entry" in text:
+        return ServerAccessError(
+            f'The database server at {where} has no rule letting the login "{login}" in '
+            f"from this computer{' without encryption' if 'no encryption' in text else ''}. "
+            f"If the server requires TLS, add sslmode=require to {URL_SETTING}; otherwise "
+            "ask the administrator to allow this login (pg_hba.conf).",
+            AccessProblem.TLS_REQUIRED if "no encryption" in text else AccessProblem.REFUSED,
+        )
     if sqlstate in ("28P01", "28000") or _is_bad_login(text):
         if "no encryption" in text:
             return _tls_required(where)

@@ -185,3 +185,14 @@ def test_asking_tls_of_a_server_without_it_is_told(server: Any, head_db: str) ->
 
 def test_a_bug_is_not_dressed_up_as_a_refusal() -> None:
     assert explain(ValueError("something else"), "postgresql+psycopg://u@h/d") is None
+
+
+def test_no_rule_for_an_unencrypted_login_suggests_tls_or_the_administrator() -> None:
+    """Told apart by wording (no server: the suite's trusts every local login)."""
+    refused = psycopg.OperationalError(
+        'connection failed: connection to server at "10.0.0.5", port 5432 failed: FATAL:  '
+        'no pg_hba.conf entry for host "10.0.0.9", user "ada", database "chat", no encryption'
+    )
+    error = explain(refused, "postgresql+psycopg://ada:pw@10.0.0.5/chat")
+    assert error is not None and error.problem is AccessProblem.TLS_REQUIRED
+    assert "sslmode=require" in str(error) and "pg_hba.conf" in str(error)
