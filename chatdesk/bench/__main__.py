@@ -106,8 +106,13 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(
                 "--database-url must name a PostgreSQL database (postgresql+psycopg://…)"
             )
+        from chatdesk.store.errors import StoreError
+
         env = _child_env(directory, args.database_url)
-        bench_server(args.database_url, size, directory, args.startup_runs, env)
+        try:
+            bench_server(args.database_url, size, directory, args.startup_runs, env)
+        except StoreError as error:  # the server refused: its sentence, no traceback
+            raise SystemExit(f"chatdesk.bench: {error}") from None
         if own_dir:
             import shutil
 
