@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from chatdesk.services import Services
 from chatdesk.services.search import tsquery
-from chatdesk.services.search_postgres import is_dense
+from chatdesk.services.search_postgres import index_query, is_dense
 from chatdesk.store.migrate import Store, open_store
 
 pytestmark = pytest.mark.postgres
@@ -127,3 +127,19 @@ def test_search_on_a_never_analysed_table_takes_the_index(
     finally:
         store.close()
         postgres_server.drop_database(name)  # type: ignore[attr-defined]
+
+
+def test_a_rare_word_beside_a_common_prefix_asks_the_index_for_the_rare_one(
+    analysed: tuple[Services, int, list[int]],
+) -> None:
+    """GIN would gather every message starting "comm" first; it is asked for 'rare'
+    alone and the three it gives are checked against the whole query."""
+    services, user_id, ids = analysed
+    with services.store.session_factory() as session:
+        assert index_query(session, tsquery("rare comm")) == "'rare'"
+        assert index_query(session, tsquery("rare nowh")) == tsquery("rare nowh")
+        assert index_query(session, tsquery("comm")) == tsquery("comm")
+    both = services.search.search(user_id, "rare comm")
+    assert [h.message_id for h in both] == [ids[290], ids[150]]
+    assert [h.message_id for h in services.search.search(user_id, "rare oth")] == [ids[5]]
+    assert services.search.search(user_id, "nowhere comm") == []
