@@ -147,3 +147,30 @@ def test_a_command_refuses_unless_told_to_go_without_a_backup(
     with writable_services() as (_services, user_id):
         assert user_id > 0
     assert _revision(old_db) == HEAD_REVISION
+
+
+def test_stop_during_the_dump_ends_it_and_changes_nothing(
+    old_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatdesk.store.errors import UpgradeCancelled
+    from chatdesk.store.upgrade_progress import UpgradeMonitor, UpgradeStep
+
+    sleep = shutil.which("sleep")
+    assert sleep is not None
+    _fake_pg_dump(
+        tmp_path / "bin",
+        f'case "$1" in --version) echo "pg_dump (PostgreSQL) 99";; *) exec {sleep} 60;; esac',
+    )
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monitor: UpgradeMonitor
+
+    def report(step: UpgradeStep) -> None:
+        if step.text == "Backing up with pg_dump":
+            monitor.request_stop()  # as the window's Stop would, while pg_dump runs
+
+    monitor = UpgradeMonitor(report)
+    backups = tmp_path / "backups"
+    with pytest.raises(UpgradeCancelled):
+        open_store(old_db, backup_dir=backups, monitor=monitor)
+    assert not any(backups.iterdir())
+    assert _revision(old_db) == OLD
