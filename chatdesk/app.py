@@ -218,7 +218,9 @@ def _explain(title: str, message: str) -> None:
     tell(title, message)
 
 
-def _open_store_or_explain(url: str, backups: Path) -> Store | None:
+def _open_store_or_explain(
+    url: str, backups: Path, *, without_backup: bool = False
+) -> Store | None:
     """Open the database; on failure say why and what to do, offering a repair when safe.
 
     Upgrading an existing database runs off the GUI thread behind a progress window
@@ -229,19 +231,28 @@ def _open_store_or_explain(url: str, backups: Path) -> Store | None:
     """
     from chatdesk.store.connection import sqlite_path
     from chatdesk.store.errors import (
+        BackupUnavailableError,
         DamagedDatabaseError,
         DamagedSchemaError,
         StoreError,
         UpgradeCancelled,
     )
     from chatdesk.store.migrate import open_store, upgrade_needed
+    from chatdesk.store.server_access import ServerAccessError
 
     try:
         if upgrade_needed(url):
             from chatdesk.ui.setup.upgrade_window import open_store_showing_progress
 
-            return open_store_showing_progress(url, backups)
-        return open_store(url, backup_dir=backups)
+            return open_store_showing_progress(url, backups, without_backup=without_backup)
+        return open_store(url, backup_dir=backups, without_backup=without_backup)
+    except ServerAccessError as error:
+        _explain(error.title, str(error))
+        return None
+    except BackupUnavailableError as error:
+        if without_backup or not _upgrade_without_backup_if_agreed(error):
+            return None
+        return _open_store_or_explain(url, backups, without_backup=True)
     except UpgradeCancelled as error:
         log.warning("quitting during the database upgrade: %s", error)
         return None
@@ -256,6 +267,19 @@ def _open_store_or_explain(url: str, backups: Path) -> Store | None:
     except StoreError as error:
         _explain("chatdesk cannot open its database", str(error))
         return None
+
+
+def _upgrade_without_backup_if_agreed(error: Exception) -> bool:
+    """Ask before upgrading a server's database that could not be backed up."""
+    from chatdesk.ui.setup.startup_dialogs import ask
+
+    log.warning("%s Asking whether to upgrade without a backup.", error)
+    question = (
+        f"{error}\n\nchatdesk must upgrade the database before it can open it. Upgrade "
+        "it without a backup? (Quit, and the administrator can back it up first; "
+        "nothing was changed.)"
+    )
+    return ask("No backup before the upgrade", question, "Upgrade without a backup")
 
 
 def _rebuild_if_agreed(url: str, backups: Path, error: DamagedSchemaError) -> bool:

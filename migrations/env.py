@@ -2,7 +2,9 @@
 
 The connection comes from, in order: one handed over by the app
 (``config.attributes["connection"]``), ``CHATDESK_DATABASE_URL``, the app's default
-database. On SQLite, foreign keys are switched off around the migration (batch mode
+database. On PostgreSQL the migrations run under the migration lock
+(``chatdesk.store.migration_lock``), whether the app or ``alembic upgrade head`` runs
+them. On SQLite, foreign keys are switched off around the migration (batch mode
 rebuilds tables, which enforced keys would trip over) and ``PRAGMA foreign_key_check``
 must come back empty before the single migration transaction commits.
 """
@@ -14,6 +16,7 @@ from sqlalchemy import Connection
 
 from chatdesk.config import database_url
 from chatdesk.store.connection import create_store_engine
+from chatdesk.store.migration_lock import take_in_transaction
 from chatdesk.store.models import Base
 
 config = context.config
@@ -58,6 +61,8 @@ def _run_on(connection: Connection) -> None:
         _set_sqlite_foreign_keys(connection, False)
     try:
         _configure(connection=connection)
+        # PostgreSQL: one migrating client at a time; a second waits, then finds head.
+        take_in_transaction(connection)
         with context.begin_transaction():
             context.run_migrations()
             if sqlite:

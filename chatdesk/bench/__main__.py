@@ -16,6 +16,9 @@ scrolled (``chatdesk.bench.thumbnails``: ``thumbnail_scroll_frame_ms_p99``,
 ``thumbnail_gui_rss_mb``), and a chat of 500 formulas opened (``chatdesk.bench.formulas``:
 ``formula_open_thread_ms`` beside the same chat in words, ``formulas_shown_ms``).
 The defaults are the issue's: 10,000 threads, 1,000,000 messages, one of 100,000.
+``search_no_match_ms_p95`` times words no message holds (on PostgreSQL these once
+walked the whole history). ``--database-url postgresql+psycopg://…`` takes the
+database's figures on that server instead (``chatdesk.bench.server``).
 """
 
 from __future__ import annotations
@@ -23,28 +26,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from chatdesk.bench.documents import bench_documents
+from chatdesk.bench.figures import no_match_ms_p95, search_ms_p95, startup_s
 from chatdesk.bench.foreign_imports import bench_foreign_import
 from chatdesk.bench.formulas import bench_formulas
 from chatdesk.bench.history import HistorySize, build_history
 from chatdesk.bench.imports import bench_import
 from chatdesk.bench.probe import emit
+from chatdesk.bench.server import bench_server, is_server_url
 from chatdesk.bench.thumbnails import bench_thumbnails
 from chatdesk.bench.tools import bench_tools
 from chatdesk.bench.trees import bench_trees
-
-SEARCH_WORDS = (
-    "python lisbon regex error train hotel cache stream token agent garden budget "
-    "review coffee castle window query index model river"
-).split()
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -53,6 +51,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--big-thread", type=int, default=100_000)
     parser.add_argument("--data-dir", type=Path, help="reuse or keep the history here")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server's database (postgresql+psycopg://...): the history goes "
+        "there and only the database's figures are taken (chatdesk.bench.server)",
+    )
     parser.add_argument("--startup-runs", type=int, default=5)
     parser.add_argument(
         "--import-messages", type=int, default=100_000, help="export to import (0: skip)"
@@ -79,45 +82,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _child_env(directory: Path) -> dict[str, str]:
+def _child_env(directory: Path, database_url: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"CHATDESK_DATA_DIR": str(directory), "QT_QPA_PLATFORM": "offscreen"})
     env.pop("CHATDESK_DATABASE_URL", None)
+    if database_url is not None:
+        env["CHATDESK_DATABASE_URL"] = database_url
     return env
 
 
 def _startup_s(directory: Path) -> float:
-    command = [sys.executable, "-m", "chatdesk.bench.probe", "startup"]
-    started = time.perf_counter()
-    with subprocess.Popen(
-        command, env=_child_env(directory), stdout=subprocess.PIPE, text=True
-    ) as child:
-        assert child.stdout is not None
-        for line in child.stdout:
-            if line.strip() == "painted":
-                elapsed = time.perf_counter() - started
-                break
-        else:
-            raise RuntimeError("the app never painted its thread list")
-        child.wait(timeout=30)
-    return elapsed
-
-
-def _search_ms_p95(url: str, user_id: int) -> float:
-    from chatdesk.services import Services
-    from chatdesk.store.migrate import open_store
-
-    services = Services(open_store(url))
-    rng = random.Random(3)
-    times = []
-    for index in range(20):
-        words = rng.sample(SEARCH_WORDS, 1 + index % 2)
-        started = time.perf_counter()
-        services.search.search(user_id, " ".join(words))
-        times.append((time.perf_counter() - started) * 1000)
-    services.store.close()
-    times.sort()
-    return times[18]
+    return startup_s(_child_env(directory))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -125,16 +100,34 @@ def main(argv: list[str] | None = None) -> None:
     own_dir = args.data_dir is None
     directory = args.data_dir or Path(tempfile.mkdtemp(prefix="chatdesk-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
+    size = HistorySize(args.threads, args.messages, args.big_thread)
+    if args.database_url is not None:
+        if not is_server_url(args.database_url):
+            raise SystemExit(
+                "--database-url must name a PostgreSQL database (postgresql+psycopg://…)"
+            )
+        from chatdesk.store.errors import StoreError
+
+        env = _child_env(directory, args.database_url)
+        try:
+            bench_server(args.database_url, size, directory, args.startup_runs, env)
+        except StoreError as error:  # the server refused: its sentence, no traceback
+            raise SystemExit(f"chatdesk.bench: {error}") from None
+        if own_dir:
+            import shutil
+
+            shutil.rmtree(directory, ignore_errors=True)
+        return
     database = directory / "chatdesk.db"
     url = f"sqlite:///{database}"
-    size = HistorySize(args.threads, args.messages, args.big_thread)
     if not database.exists():
         built = build_history(url, size)
         emit("build_s", built.seconds, "s", messages=size.messages, threads=size.threads)
     emit("db_mb", database.stat().st_size / 1e6, "MB")
     startups = [_startup_s(directory) for _ in range(args.startup_runs)]
     emit("startup_s", statistics.median(startups), "s", runs=len(startups), max=max(startups))
-    emit("search_ms_p95", _search_ms_p95(url, user_id=1), "ms", queries=20)
+    emit("search_ms_p95", search_ms_p95(url, user_id=1), "ms", queries=20)
+    emit("search_no_match_ms_p95", no_match_ms_p95(url, user_id=1), "ms", queries=20)
     session = subprocess.run(
         [sys.executable, "-m", "chatdesk.bench.probe", "session", "1"],
         env=_child_env(directory),

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, text, update
 
 from chatdesk.store.migrate import Store, open_store
 from chatdesk.store.models import Thread, User
@@ -142,4 +142,17 @@ def _fill(store: Store, size: HistorySize, rng: random.Random, started: float) -
             .values(current_leaf_id=bindparam("leaf")),
             leaves,
         )
+        if connection.dialect.name == "postgresql":
+            # Ids were given here: move the sequence past them, so the app's own
+            # inserts (the session bench sends messages) get fresh ones.
+            connection.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('messages', 'id'), max(id)) FROM messages"
+                )
+            )
+    if store.engine.dialect.name == "postgresql":
+        # What autovacuum does on a live server soon after a bulk load: statistics the
+        # planner (and the search's plan choice) needs.
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE")
     return BuiltHistory(user_id, big_thread_id, time.perf_counter() - started)

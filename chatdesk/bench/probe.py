@@ -96,6 +96,35 @@ def probe_startup() -> None:
 # -- session ------------------------------------------------------------------------
 
 
+def probe_open(big_thread_id: int) -> None:
+    """Only the open-thread figure (the server bench: the rest is not the database's)."""
+    from chatdesk.app import ChatdeskApp
+    from chatdesk.config import data_dir, database_url
+    from chatdesk.store.migrate import open_store
+
+    app = QApplication(sys.argv[:1])
+    directory = data_dir()
+    chat = ChatdeskApp(open_store(database_url(directory)), directory, start_worker_now=False)
+    chat.show()
+    view = chat.window.findChild(QAbstractItemView, "messageList")
+    assert view is not None
+    watcher = PaintWatcher(view.viewport())
+    wait_until(app, lambda: chat.window.isVisible())
+    app.processEvents()
+    times = []
+    for _ in range(5):
+        chat.window.on_thread_selected(0)
+        app.processEvents()
+        watcher.reset()
+        started = time.perf_counter()
+        chat.window.on_thread_selected(big_thread_id)
+        wait_until(app, lambda: watcher.painted_at is not None)
+        assert watcher.painted_at is not None
+        times.append((watcher.painted_at - started) * 1000)
+    emit("open_thread_ms", statistics.median(times), "ms", runs=len(times), max=max(times))
+    chat.close()
+
+
 def probe_session(big_thread_id: int) -> None:
     import asyncio
 
@@ -321,8 +350,10 @@ def main() -> None:
         probe_startup()
     elif mode == "session":
         probe_session(int(sys.argv[2]))
+    elif mode == "open":
+        probe_open(int(sys.argv[2]))
     else:
-        raise SystemExit("usage: python -m chatdesk.bench.probe startup|session BIG_THREAD_ID")
+        raise SystemExit("usage: python -m chatdesk.bench.probe startup|session|open BIG_THREAD_ID")
 
 
 if __name__ == "__main__":

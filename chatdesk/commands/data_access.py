@@ -25,6 +25,16 @@ class DataAccessError(Exception):
         self.exit_code = exit_code
 
 
+def _without_backup_agreed() -> bool:
+    """``CHATDESK_UPGRADE_WITHOUT_BACKUP=1``: upgrade a server's database that could not
+    be backed up (no pg_dump here); without it such an upgrade is refused."""
+    import os
+
+    from chatdesk.store.pg_backup import WITHOUT_BACKUP_ENV
+
+    return os.environ.get(WITHOUT_BACKUP_ENV, "").strip().lower() in ("1", "yes", "true")
+
+
 @contextmanager
 def writable_services() -> Iterator[tuple[Services, int]]:
     """The services over the person's database (created or upgraded if need be) and
@@ -41,7 +51,7 @@ def writable_services() -> Iterator[tuple[Services, int]]:
     from chatdesk.file_checks import find_file_problem
     from chatdesk.services.errors import ServiceError
     from chatdesk.store.connection import sqlite_path
-    from chatdesk.store.errors import StoreError
+    from chatdesk.store.errors import BackupUnavailableError, StoreError
     from chatdesk.store.migrate import open_store, upgrade_needed
 
     directory = data_dir(create=False)
@@ -67,7 +77,13 @@ def writable_services() -> Iterator[tuple[Services, int]]:
         try:
             if upgrade_needed(url):  # long on a big history: say so before it starts
                 print("Upgrading the chat history first (a backup is kept)…", file=sys.stderr)
-            store = open_store(url, backups_dir(directory))
+            store = open_store(url, backups_dir(directory), without_backup=_without_backup_agreed())
+        except BackupUnavailableError as error:
+            raise DataAccessError(
+                f"{error} Nothing was changed; back the database up yourself, then set "
+                "CHATDESK_UPGRADE_WITHOUT_BACKUP=1 to upgrade it without one.",
+                REFUSED,
+            ) from None
         except StoreError as error:
             raise DataAccessError(str(error)) from None
         try:

@@ -1,10 +1,12 @@
 """Full-text search across every message of a user, newest matches first.
 
 SQLite uses the FTS5 index the migrations keep in sync; PostgreSQL its GIN-indexed
-``tsvector``. What a person types is turned into a safe query (each word quoted, the
-last one matching as a prefix), never passed through as query syntax. A last word of
-one character is matched as a whole word: as a prefix it would match almost every
-message and take FTS5 hundreds of milliseconds on a large history.
+``tsvector``, by a plan chosen per query (``search_postgres.py``: the planner alone
+walked the whole history for a word that matched nothing).
+What a person types is turned into a safe query (each word quoted, the last one
+matching as a prefix), never passed through as query syntax. A last word of one
+character is matched as a whole word: as a prefix it would match almost every message
+and take FTS5 hundreds of milliseconds on a large history.
 
 Results page by keyset (``before_id``), newest first. The window searches from a
 worker thread; its reads begin deferred (``UnitOfWork.read``), so a search in flight
@@ -14,19 +16,18 @@ never holds up the GUI thread's writes.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import text
 
 from chatdesk.services.errors import ValidationError
+from chatdesk.services.search_postgres import PostgresSearch
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store.base import UTCDateTime
 from chatdesk.vocabulary import Role
-
-if TYPE_CHECKING:
-    pass
 
 HIGHLIGHT_START = "\x02"
 HIGHLIGHT_END = "\x03"
@@ -86,20 +87,7 @@ _SQLITE = text(
     """
 )
 
-_POSTGRES = text(
-    f"""
-    SELECT m.id, m.thread_id, t.title, m.role, m.created_at,
-           ts_headline('simple', left(m.content, 20000), to_tsquery('simple', :query),
-                       'StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords=24,
-                        MinWords=8, MaxFragments=1, FragmentDelimiter=…')
-    FROM messages AS m
-    JOIN threads AS t ON t.id = m.thread_id
-    WHERE to_tsvector('simple', m.content) @@ to_tsquery('simple', :query)
-      AND m.user_id = :user_id AND m.id < :before_id
-    ORDER BY m.id DESC
-    LIMIT :limit
-    """
-)
+_POSTGRES = PostgresSearch(HIGHLIGHT_START, HIGHLIGHT_END)
 
 
 _NO_BOUND = 2**62
@@ -131,22 +119,23 @@ class SearchService:
         with self._uow.read() as session:
             dialect = session.get_bind().dialect.name
             if dialect == "sqlite":
-                statement, compiled = _SQLITE, fts5_query(query)
+                compiled = fts5_query(query)
             elif dialect == "postgresql":
-                statement, compiled = _POSTGRES, tsquery(query)
+                compiled = tsquery(query)
             else:
                 raise ValidationError(f"Search is not available on {dialect}.")
             if not compiled:
                 return []
-            rows = session.execute(
-                statement,
-                {
-                    "query": compiled,
-                    "user_id": user_id,
-                    "limit": limit,
-                    "before_id": before_id if before_id is not None else _NO_BOUND,
-                },
-            ).all()
+            params = {
+                "query": compiled,
+                "user_id": user_id,
+                "limit": limit,
+                "before_id": before_id if before_id is not None else _NO_BOUND,
+            }
+            if dialect == "sqlite":
+                rows: Sequence[Any] = session.execute(_SQLITE, params).all()
+            else:
+                rows = _POSTGRES.rows(session, params)
             stamp = UTCDateTime()
             dialect_obj = session.get_bind().dialect
         return [_hit(row, stamp, dialect_obj) for row in rows]

@@ -16,6 +16,8 @@ from pathlib import Path
 from chatdesk.store.connection import create_private_file
 
 BACKUP_GLOB = "chatdesk-*.db"
+DUMP_GLOB = "chatdesk-*.dump"
+"""PostgreSQL backups (``pg_backup.py``): same names, same pruning, never restored here."""
 PARTIAL_SUFFIX = ".partial"
 KEEP_BACKUPS = 5
 # With a progress callback, copy this many pages per step (16 MB at SQLite's 4 KB pages).
@@ -23,6 +25,12 @@ PROGRESS_STEP_PAGES = 4096
 
 BackupProgress = Callable[[int, int], None]
 """Called with (bytes copied, bytes in all) after each step; raising stops the copy."""
+
+
+def backup_name(backup_dir: Path, label: str, suffix: str = ".db") -> Path:
+    """``chatdesk-<utc time>-<label><suffix>`` in ``backup_dir``: names sort by time."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return backup_dir / f"chatdesk-{stamp}-{label}{suffix}"
 
 
 def backup_sqlite(
@@ -38,8 +46,7 @@ def backup_sqlite(
     keeps only the ``keep`` newest backups. If the copy fails or ``progress`` raises,
     the partial file is deleted and the error propagates.
     """
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    target = backup_dir / f"chatdesk-{stamp}-{label}.db"
+    target = backup_name(backup_dir, label)
     partial = target.with_name(target.name + PARTIAL_SUFFIX)
     create_private_file(partial)
     try:
@@ -59,10 +66,11 @@ def list_backups(backup_dir: Path) -> list[Path]:
 
 def prune_backups(backup_dir: Path, keep: int = KEEP_BACKUPS) -> None:
     """Delete all but the ``keep`` newest backups, and copies a kill cut short."""
-    for old in list_backups(backup_dir)[keep:]:
-        old.unlink(missing_ok=True)
-    for cut_short in backup_dir.glob(BACKUP_GLOB + PARTIAL_SUFFIX):
-        cut_short.unlink(missing_ok=True)
+    for pattern in (BACKUP_GLOB, DUMP_GLOB):
+        for old in sorted(backup_dir.glob(pattern), reverse=True)[keep:]:
+            old.unlink(missing_ok=True)
+        for cut_short in backup_dir.glob(pattern + PARTIAL_SUFFIX):
+            cut_short.unlink(missing_ok=True)
 
 
 def restore_backup(database: Path, backup: Path) -> Path:

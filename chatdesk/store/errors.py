@@ -56,3 +56,8 @@ class ForeignWalError(StoreError):
     def __init__(self, message: str, wal: str) -> None:
         super().__init__(message)
         self.wal = wal
+
+
+class BackupUnavailableError(StoreError):
+    """No backup could be made before an upgrade (no ``pg_dump``, one too old, or it
+    failed); nothing was changed. The app asks whether to upgrade without one."""

@@ -16,28 +16,43 @@ moment: SQLite commits the one migration transaction whole or not at all, so a s
 from __future__ import annotations
 
 import importlib
+import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatdesk.store.backup import backup_sqlite
 from chatdesk.store.connection import create_session_factory, create_store_engine, sqlite_path
 from chatdesk.store.errors import (
+    BackupUnavailableError,
     DamagedDatabaseError,
     DamagedSchemaError,
     DatabaseTooNewError,
     ForeignWalError,
     MigrationFailedError,
     NotAChatdeskDatabaseError,
+    StoreError,
     UpgradeCancelled,
+)
+from chatdesk.store.grants import (
+    foreign_owner,
+    login_and_schema,
+    schema_grants_missing,
+    table_grants_missing,
 )
 from chatdesk.store.schema import HEAD_REVISION
 from chatdesk.store.schema_check import SchemaDamage, find_postgres_damage, find_sqlite_damage
+from chatdesk.store.server_access import (
+    AccessProblem,
+    ServerAccessError,
+    missing_grant_error,
+    server_errors_explained,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -46,6 +61,7 @@ if TYPE_CHECKING:
     from chatdesk.store.upgrade_progress import UpgradeMonitor
 
 VERSION_TABLE = "alembic_version"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -162,19 +178,60 @@ def _refuse_if_wal_is_foreign(path: Path, wal: Path) -> None:
 
 
 def inspect_engine(engine: Engine) -> DatabaseState:
-    """Read the revision through an engine (servers such as PostgreSQL)."""
-    with engine.connect() as connection:
-        tables = set(inspect(connection).get_table_names())
-        revision = None
-        if VERSION_TABLE in tables:
-            revision = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
-        damage = None
-        if revision == HEAD_REVISION and connection.dialect.name == "postgresql":
-            damage = find_postgres_damage(connection)
+    """Read the revision through an engine (servers such as PostgreSQL).
+
+    On PostgreSQL a server's refusal becomes a ``ServerAccessError`` naming it, and so
+    does a grant this login lacks for what opening the database will do.
+    """
+    with server_errors_explained(engine.url), engine.connect() as connection:
+        state = inspect_connection(connection)
         connection.rollback()
+    return state
+
+
+def inspect_connection(connection: Connection) -> DatabaseState:
+    """``inspect_engine`` on a connection the caller holds (under the migration lock)."""
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        login, schema = login_and_schema(connection)
+        missing = schema_grants_missing(connection, schema, creating=False)
+        if missing:
+            raise missing_grant_error(login, missing)
+    tables = set(inspect(connection).get_table_names())
+    revision = None
+    if VERSION_TABLE in tables:
+        if postgres:
+            _refuse_missing_grants(connection, login, schema)
+        revision = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    elif postgres and not tables:
+        missing = schema_grants_missing(connection, schema, creating=True)
+        if missing:
+            raise missing_grant_error(login, missing)
+    damage = None
+    if revision == HEAD_REVISION and postgres:
+        damage = find_postgres_damage(connection)
     return DatabaseState(
         revision=revision, has_tables=bool(tables - {VERSION_TABLE}), damage=damage
     )
+
+
+def _refuse_missing_grants(connection: Connection, login: str, schema: str) -> None:
+    """Name what this login lacks to use the tables, or to upgrade them (their owner)."""
+    missing = table_grants_missing(connection, schema)
+    if missing:
+        raise missing_grant_error(login, missing)
+    revision = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    if revision == HEAD_REVISION or revision not in known_revisions():
+        return
+    owner = foreign_owner(connection, schema)
+    if owner is not None:
+        raise ServerAccessError(
+            f'The database needs an upgrade, which only the owner of its tables ("{owner}") '
+            f'may run; the login "{login}" is not that role. Ask the administrator to run '
+            '"alembic upgrade head" as it (docs/TEAM.md); chatdesk changed nothing.',
+            AccessProblem.MISSING_GRANT,
+            (f"ownership of the tables (role {owner})",),
+        )
 
 
 def _check_state(state: DatabaseState, where: str) -> bool:
@@ -226,6 +283,27 @@ def upgrade_needed(url: str) -> bool:
     return _check_state(state, str(path or "The database")) and state.revision is not None
 
 
+def _migrate(
+    connection: Connection,
+    revision: str = "head",
+    monitor: UpgradeMonitor | None = None,
+    pending: Sequence[str] = (),
+) -> None:
+    """Run the pending migrations on ``connection``, in its one transaction, and commit."""
+    from alembic import command
+
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    if monitor is None:
+        command.upgrade(config, revision)
+    else:
+        from chatdesk.store.upgrade_progress import watching_migrations
+
+        with watching_migrations(connection, monitor, pending):
+            command.upgrade(config, revision)
+    connection.commit()
+
+
 def upgrade(
     engine: Engine,
     revision: str = "head",
@@ -237,20 +315,9 @@ def upgrade(
     With a ``monitor``, each of the ``pending`` revisions is reported as it starts, and
     a stop rolls the transaction back.
     """
-    from alembic import command
-
-    config = alembic_config()
     try:
         with engine.connect() as connection:
-            config.attributes["connection"] = connection
-            if monitor is None:
-                command.upgrade(config, revision)
-            else:
-                from chatdesk.store.upgrade_progress import watching_migrations
-
-                with watching_migrations(connection, monitor, pending):
-                    command.upgrade(config, revision)
-            connection.commit()
+            _migrate(connection, revision, monitor, pending)
     finally:
         # Migration connections had their pragmas toggled: never hand them out again.
         engine.dispose()
@@ -272,12 +339,21 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def open_store(
-    url: str, backup_dir: Path | None = None, monitor: UpgradeMonitor | None = None
+    url: str,
+    backup_dir: Path | None = None,
+    monitor: UpgradeMonitor | None = None,
+    *,
+    without_backup: bool = False,
 ) -> Store:
     """Open the database at ``url``, creating or upgrading it as needed.
 
     ``monitor`` hears each step and may stop the upgrade: then ``UpgradeCancelled`` is
     raised and the database is as it was (a backup already made is kept).
+
+    On PostgreSQL an existing database is backed up with ``pg_dump`` before an upgrade;
+    when none can be made, ``BackupUnavailableError`` is raised (nothing changed) unless
+    ``without_backup`` says the person agreed to go on without one. Creating and
+    upgrading happen under the migration lock (``migration_lock.py``).
     """
     path = sqlite_path(url)
     backup: Path | None = None
@@ -285,25 +361,18 @@ def open_store(
         from chatdesk.store.upgrade_progress import Stage, UpgradeStep
 
         monitor.report(UpgradeStep(Stage.CHECKING, "Checking your chat history"))
-    if path is not None:
-        state = inspect_sqlite_file(path)
-        needs_upgrade = _check_state(state, str(path))
-        if needs_upgrade and state.revision is not None and backup_dir is not None:
-            backup = backup_sqlite(
-                path,
-                backup_dir,
-                label=f"before-{HEAD_REVISION}",
-                progress=monitor.on_backup_progress if monitor is not None else None,
-            )
-        engine = create_store_engine(url)
-    else:
-        engine = create_store_engine(url)
-        state = inspect_engine(engine)
-        try:
-            needs_upgrade = _check_state(state, "The database")
-        except Exception:
-            engine.dispose()
-            raise
+    if path is None:
+        return _open_server_store(url, backup_dir, monitor, without_backup)
+    state = inspect_sqlite_file(path)
+    needs_upgrade = _check_state(state, str(path))
+    if needs_upgrade and state.revision is not None and backup_dir is not None:
+        backup = backup_sqlite(
+            path,
+            backup_dir,
+            label=f"before-{HEAD_REVISION}",
+            progress=monitor.on_backup_progress if monitor is not None else None,
+        )
+    engine = create_store_engine(url)
     if needs_upgrade:
         try:
             if monitor is None:
@@ -313,15 +382,80 @@ def open_store(
                 upgrade(engine, monitor=monitor, pending=pending_revisions(state.revision))
         except Exception as error:
             engine.dispose()
-            if monitor is not None and monitor.stop_requested:
-                raise UpgradeCancelled(
-                    "The upgrade was stopped and rolled back; the database is as it was."
-                    + (f" A backup was kept at {backup}." if backup else "")
-                ) from error
-            raise MigrationFailedError(
-                f"Upgrading the database failed and was rolled back: {error}"
-                + (f" A backup was kept at {backup}." if backup else "")
-            ) from error
+            raise _upgrade_failure(error, monitor, backup) from error
     return Store(
         engine=engine, session_factory=create_session_factory(engine), url=url, backup=backup
     )
+
+
+def _upgrade_failure(
+    error: Exception, monitor: UpgradeMonitor | None, backup: Path | None
+) -> StoreError:
+    kept = f" A backup was kept at {backup}." if backup else ""
+    if isinstance(error, StoreError) and not isinstance(error, UpgradeCancelled):
+        return error
+    if monitor is not None and monitor.stop_requested:
+        return UpgradeCancelled(
+            "The upgrade was stopped and rolled back; the database is as it was." + kept
+        )
+    return MigrationFailedError(
+        f"Upgrading the database failed and was rolled back: {error}" + kept
+    )
+
+
+def _open_server_store(
+    url: str, backup_dir: Path | None, monitor: UpgradeMonitor | None, without_backup: bool
+) -> Store:
+    """``open_store`` on a server: check, then (under the lock) look again, back up, migrate."""
+    engine = create_store_engine(url)
+    backup: Path | None = None
+    try:
+        state = inspect_engine(engine)
+        if _check_state(state, "The database"):
+            backup = _upgrade_server(engine, backup_dir, monitor, without_backup)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(
+        engine=engine, session_factory=create_session_factory(engine), url=url, backup=backup
+    )
+
+
+def _upgrade_server(
+    engine: Engine, backup_dir: Path | None, monitor: UpgradeMonitor | None, without_backup: bool
+) -> Path | None:
+    """Create or upgrade under the migration lock; another client may have done it first."""
+    from chatdesk.store import migration_lock
+
+    backup: Path | None = None
+    with server_errors_explained(engine.url), engine.connect() as connection:
+        migration_lock.take(connection, monitor)
+        try:
+            state = inspect_connection(connection)
+            connection.rollback()
+            if not _check_state(state, "The database"):
+                return None  # another client migrated while this one waited
+            if state.revision is not None and backup_dir is not None:
+                backup = _backup_server(engine, backup_dir, monitor, without_backup)
+            if monitor is not None:
+                monitor.check()
+            _migrate(connection, "head", monitor, pending_revisions(state.revision))
+        except Exception as error:
+            raise _upgrade_failure(error, monitor, backup) from error
+        finally:
+            migration_lock.release(connection)
+    return backup
+
+
+def _backup_server(
+    engine: Engine, backup_dir: Path, monitor: UpgradeMonitor | None, without_backup: bool
+) -> Path | None:
+    from chatdesk.store.pg_backup import backup_postgres
+
+    try:
+        return backup_postgres(engine, backup_dir, f"before-{HEAD_REVISION}", monitor)
+    except BackupUnavailableError as error:
+        if not without_backup:
+            raise
+        log.warning("upgrading without a backup, as agreed: %s", error)
+        return None

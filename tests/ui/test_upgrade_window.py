@@ -117,9 +117,9 @@ def progress_path(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = upgrade_window.open_store_showing_progress
 
-    def counting(url: str, backups: Path) -> Store:
+    def counting(url: str, backups: Path, *, without_backup: bool = False) -> Store:
         calls.append(url)
-        return real(url, backups)
+        return real(url, backups, without_backup=without_backup)
 
     monkeypatch.setattr(upgrade_window, "open_store_showing_progress", counting)
     return calls

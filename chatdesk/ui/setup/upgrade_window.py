@@ -225,7 +225,7 @@ class UpgradeWindow(QWidget):
         box.open()
 
 
-def open_store_showing_progress(url: str, backups: Path) -> Store:
+def open_store_showing_progress(url: str, backups: Path, *, without_backup: bool = False) -> Store:
     """``open_store`` off the GUI thread, with the upgrade window shown while it runs.
 
     Returns the open store or raises what ``open_store`` raised; ``UpgradeCancelled``
@@ -235,7 +235,7 @@ def open_store_showing_progress(url: str, backups: Path) -> Store:
     window = UpgradeWindow()
 
     def upgrade(_control: TaskControl) -> Store:
-        return open_store(url, backup_dir=backups, monitor=monitor)
+        return open_store(url, backup_dir=backups, monitor=monitor, without_backup=without_backup)
 
     task = Task("chatdesk-upgrade", upgrade)
     monitor = UpgradeMonitor(task.control.progress)  # reports from the task's thread
