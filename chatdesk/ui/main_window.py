@@ -87,6 +87,11 @@ CHAT_BESIDE_DETAILS = 460
 
 log = logging.getLogger(__name__)
 APP_TITLE = "chatdesk"
+SYNC_OFFLINE = "Offline — other desktops' changes will show once reconnected"
+SYNC_OFFLINE_TIP = (
+    "The connection that hears the other desktops sharing this database was lost; "
+    "chatdesk is reconnecting and will then show what changed meanwhile."
+)
 NO_THREAD_HINT = "Start a conversation — press Ctrl+N or just type below"
 EMPTY_THREAD_HINT = "No messages yet — type below to start"
 
@@ -183,6 +188,12 @@ class MainWindow(QMainWindow):
             self.services, self.user_id, self.settings, self.chat_pane, tasks=self.tasks
         )
         self.header.set_crews(list_crews(data_dir()))
+        self.sync_status = QLabel(SYNC_OFFLINE, self.chat_pane)
+        self.sync_status.setObjectName("syncStatus")
+        self.sync_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.sync_status.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.sync_status.setToolTip(SYNC_OFFLINE_TIP)
+        self.sync_status.hide()
         self.toast = Toast(self.message_stack)
         self.notices = Notices(self.toast, self)
         self.toast.space_needed.connect(self.message_view.reserve_bottom)
@@ -234,6 +245,7 @@ class MainWindow(QMainWindow):
         pane_layout.setContentsMargins(0, 0, 0, 0)
         pane_layout.setSpacing(0)
         pane_layout.addWidget(self.header)
+        pane_layout.addWidget(self.sync_status)
         pane_layout.addWidget(self.message_stack, 1)
         pane_layout.addLayout(approval_row)
         pane_layout.addLayout(composer_row)
@@ -441,6 +453,11 @@ class MainWindow(QMainWindow):
             ids = self.thread_model.thread_ids()
             if ids:
                 self.sidebar.select_thread(ids[0])
+
+    def set_sync_online(self, online: bool) -> None:
+        """Whether this desktop hears the others on a shared database: a quiet line under
+        the chat's header while it does not (it reconnects by itself)."""
+        self.sync_status.setVisible(not online)
 
     def set_engine_starting(self, starting: bool) -> None:
         """Whether the crew worker is (re)starting: replies waiting for it say so."""

@@ -1,0 +1,299 @@
+"""Live on every desktop: other clients' changes become this client's ``Change`` events.
+
+On PostgreSQL every commit announces its changes (``services.announce``). ``LiveSync``
+hears them on a dedicated connection (``store.listen``), drops its own, reads the rows
+again by id (one query per entity and batch, on a reader session) and publishes the
+same changes the writer published, marked with the writer's ``origin``, on the bus, which
+hands them to the GUI thread. A deleted row is published DELETED without a record.
+
+When the connection is lost the window is told (``on_state``); once it is back, every
+thread, message and run that changed since the last moment this client was surely
+listening (the database's clock, less ``CLOCK_SLACK``: rows carry their writer's clock)
+is read again and published with ``origin = RESYNC``.
+
+A stop request addressed to this client becomes a ``STOP_REQUESTED`` change, which the
+coordinator owning the run acts on. On SQLite nothing of this runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from chatdesk.services import attachment_links
+from chatdesk.services.announce import CHANNEL, Announced, StopRequest, decode, send_stop
+from chatdesk.services.errors import NotFoundError
+from chatdesk.services.events import RESYNC, Change, ChangeBus, ChangeKind, Entity
+from chatdesk.services.leases import LIVE
+from chatdesk.services.records import (
+    ExecutionLogRecord,
+    ExecutionRecord,
+    MessageRecord,
+    ThreadRecord,
+)
+from chatdesk.services.run_owner import RunOwner, this_process
+from chatdesk.services.unit_of_work import UnitOfWork
+from chatdesk.store.listen import Listener
+from chatdesk.store.migrate import Store
+from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
+
+log = logging.getLogger(__name__)
+
+CLOCK_SLACK = timedelta(seconds=30)
+"""Rows carry the clock of the client that wrote them: read a little further back."""
+RESYNC_LIMIT = 5000
+"""At most this many rows of each kind are read again after a reconnect."""
+
+StateListener = Callable[[bool], None]
+
+
+class LiveSync:
+    """Hears the other clients of a shared PostgreSQL database (see the module doc)."""
+
+    def __init__(self, store: Store, bus: ChangeBus, owner: RunOwner | None = None) -> None:
+        self._uow = UnitOfWork(store.session_factory, bus, owner or this_process())
+        self._bus = bus
+        self._url = store.engine.url
+        self.enabled = store.engine.dialect.name == "postgresql"
+        self._listener: Listener | None = None
+        self._state_listeners: list[StateListener] = []
+        self._lock = threading.Lock()
+        self._heard_until: datetime | None = None  # database time, all heard before it
+        self.online: bool | None = None
+        """None before the first connection; then whether this client hears the others."""
+
+    @property
+    def client_id(self) -> str:
+        return self._uow.client_id
+
+    @property
+    def listener(self) -> Listener | None:
+        return self._listener
+
+    def on_state(self, listener: StateListener) -> None:
+        """Call ``listener(online)`` (on the listening thread) whenever that changes."""
+        self._state_listeners.append(listener)
+
+    def start(self) -> None:
+        """Start listening (PostgreSQL only; a no-op on SQLite)."""
+        if not self.enabled or self._listener is not None:
+            return
+        self._listener = Listener(
+            self._url,
+            CHANNEL,
+            on_batch=self._on_batch,
+            on_state=self._on_state,
+            on_alive=self._on_alive,
+            name=f"chatdesk-listen-{self.client_id}",
+        )
+        self._listener.start()
+
+    def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
+
+    # -- stop requests -------------------------------------------------------------------
+
+    def request_stop(self, user_id: int, execution_id: int) -> bool:
+        """Ask the client running this run to stop it; False when no live client owns it
+        (it has ended, or this is SQLite, where every run is this client's)."""
+        if not self.enabled:
+            return False
+        with self._uow.write() as (session, _changes):
+            row = session.execute(
+                select(Execution.status, Execution.owner, Execution.thread_id, Thread.user_id)
+                .join(Thread, Thread.id == Execution.thread_id)
+                .where(Execution.id == execution_id)
+            ).one_or_none()
+            if row is None or row.user_id != user_id:
+                raise NotFoundError(f"Run {execution_id} does not exist.")
+            if row.status not in LIVE or row.owner is None:
+                return False
+            request = StopRequest(execution_id, row.thread_id, user_id, row.owner)
+            send_stop(session, self.client_id, request)
+        return True
+
+    # -- the listening thread ------------------------------------------------------------
+
+    def _on_state(self, online: bool) -> None:
+        if online and self.online is False:  # back after a loss: read what was missed
+            self._resync()
+        if online != self.online:
+            self.online = online
+            for listener in list(self._state_listeners):
+                try:
+                    listener(online)
+                except Exception:
+                    log.exception("a sync state listener failed")
+
+    def _on_alive(self, now: datetime) -> None:
+        with self._lock:
+            self._heard_until = now
+
+    def _on_batch(self, payloads: Sequence[str]) -> None:
+        announced: list[tuple[str, Announced]] = []
+        for payload in payloads:
+            try:
+                announcement = decode(payload)
+            except ValueError as error:
+                log.warning(
+                    "ignored a notification on %s that chatdesk did not send (%s): %.200r",
+                    CHANNEL,
+                    error,
+                    payload,
+                )
+                continue
+            if announcement.sender == self.client_id:
+                continue
+            if announcement.stop is not None:
+                self._stop_requested(announcement.sender, announcement.stop)
+            announced.extend((announcement.sender, change) for change in announcement.changes)
+        if announced:
+            self._publish(announced)
+
+    def _stop_requested(self, sender: str, request: StopRequest) -> None:
+        if request.owner != str(self._uow.owner):
+            return
+        self._bus.publish(
+            [
+                Change(
+                    ChangeKind.STOP_REQUESTED,
+                    Entity.EXECUTION,
+                    request.execution_id,
+                    request.thread_id,
+                    request.user_id,
+                    origin=sender,
+                )
+            ]
+        )
+
+    def _publish(self, announced: Sequence[tuple[str, Announced]]) -> None:
+        """Read the announced rows again and publish them, in the order announced."""
+        wanted: dict[Entity, set[int]] = {}
+        for _sender, change in announced:
+            if change.kind is not ChangeKind.DELETED:
+                wanted.setdefault(change.entity, set()).add(change.id)
+        try:
+            with self._uow.read(background=False) as session:
+                records = _read(session, wanted)
+        except Exception:  # a lost server or a bad row: the listener goes on regardless
+            log.exception("could not read what another desktop changed")
+            return
+        changes = []
+        for sender, change in announced:
+            record = records.get((change.entity, change.id))
+            if change.kind is not ChangeKind.DELETED and record is None:
+                continue  # gone meanwhile: its deletion is on its way
+            changes.append(_change(change.kind, change, record, sender))
+        self._bus.publish(changes)
+
+    def _resync(self) -> None:
+        """Publish every row changed since this client last surely heard everything."""
+        with self._lock:
+            since = self._heard_until
+        if since is None:
+            return
+        since -= CLOCK_SLACK
+        try:
+            with self._uow.read() as session:
+                changes = list(_changed_since(session, since))
+        except Exception:
+            log.exception("could not read what changed while offline")
+            return
+        log.info("back online: %d changes read again", len(changes))
+        self._bus.publish(changes)
+
+
+def _read(session: Session, wanted: dict[Entity, set[int]]) -> dict[tuple[Entity, int], Any]:
+    """Each wanted row as a record, one query per entity (and one for messages' files)."""
+    found: dict[tuple[Entity, int], Any] = {}
+    if ids := wanted.get(Entity.THREAD):
+        for thread in session.scalars(select(Thread).where(Thread.id.in_(ids))):
+            found[Entity.THREAD, thread.id] = ThreadRecord.of(thread)
+    if ids := wanted.get(Entity.MESSAGE):
+        for record in _messages(
+            session, session.scalars(select(Message).where(Message.id.in_(ids)))
+        ):
+            found[Entity.MESSAGE, record.id] = record
+    if ids := wanted.get(Entity.EXECUTION):
+        for execution in session.scalars(select(Execution).where(Execution.id.in_(ids))):
+            found[Entity.EXECUTION, execution.id] = ExecutionRecord.of(execution)
+    if ids := wanted.get(Entity.EXECUTION_LOG):
+        for row in session.scalars(select(ExecutionLog).where(ExecutionLog.id.in_(ids))):
+            found[Entity.EXECUTION_LOG, row.id] = ExecutionLogRecord.of(row)
+    return found
+
+
+def _messages(session: Session, rows: Iterable[Message]) -> list[MessageRecord]:
+    messages = list(rows)
+    files = attachment_links.for_messages(session, [m.id for m in messages])
+    return [MessageRecord.of(m, attachments=files.get(m.id, ())) for m in messages]
+
+
+def _change(kind: ChangeKind, change: Announced, record: Any, origin: str) -> Change:
+    fields: dict[str, Any] = {}
+    if isinstance(record, ThreadRecord):
+        fields = _thread_fields(record)
+    elif isinstance(record, ExecutionLogRecord):
+        fields = {"execution_id": record.execution_id, "seq": record.seq}
+    return Change(
+        kind, change.entity, change.id, change.thread_id, change.user_id, fields, record, origin
+    )
+
+
+def _changed_since(session: Session, since: datetime) -> Iterable[Change]:
+    """Threads, then messages, then runs changed after ``since``: CREATED when they are
+    newer than that, else UPDATED."""
+    threads = session.scalars(
+        select(Thread).where(Thread.updated_at > since).order_by(Thread.id).limit(RESYNC_LIMIT)
+    )
+    for thread in threads:
+        record = ThreadRecord.of(thread)
+        yield _resynced(Entity.THREAD, record.id, record.user_id, record, record.created_at > since)
+    messages = session.scalars(
+        select(Message).where(Message.updated_at > since).order_by(Message.id).limit(RESYNC_LIMIT)
+    )
+    for message in _messages(session, messages):
+        created = message.created_at > since
+        yield _resynced(Entity.MESSAGE, message.thread_id, message.user_id, message, created)
+    executions = session.execute(
+        select(Execution, Thread.user_id)
+        .join(Thread, Thread.id == Execution.thread_id)
+        .where(
+            or_(
+                Execution.created_at > since,
+                Execution.started_at > since,
+                Execution.finished_at > since,
+            )
+        )
+        .order_by(Execution.id)
+        .limit(RESYNC_LIMIT)
+    )
+    for execution, user_id in executions:
+        run = ExecutionRecord.of(execution)
+        yield _resynced(Entity.EXECUTION, run.thread_id, user_id, run, False)
+
+
+def _resynced(entity: Entity, thread_id: int, user_id: int, record: Any, created: bool) -> Change:
+    kind = ChangeKind.CREATED if created else ChangeKind.UPDATED
+    fields: dict[str, Any] = {}
+    if isinstance(record, ThreadRecord):
+        fields = _thread_fields(record)
+    return Change(kind, entity, record.id, thread_id, user_id, fields, record, RESYNC)
+
+
+def _thread_fields(record: ThreadRecord) -> dict[str, Any]:
+    """What may have changed (the writer's exact fields are not announced): the path's
+    end and the title, so the open chat and the search look again."""
+    return {
+        "updated_at": record.updated_at,
+        "current_leaf_id": record.current_leaf_id,
+        "title": record.title,
+    }
