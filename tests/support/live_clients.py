@@ -45,6 +45,12 @@ class Heard:
                     raise AssertionError(f"not heard within {timeout_s} s: {self.changes!r}")
                 self._cond.wait(left)
 
+    def has(self, found: Callable[[Change], bool]) -> bool:
+        """Whether a change ``found`` accepts was heard (for ``qtbot.waitUntil`` when
+        the bus delivers on the GUI thread, which ``wait_for`` would block)."""
+        with self._cond:
+            return any(found(change) for change in self.changes)
+
     def clear(self) -> None:
         with self._cond:
             self.changes.clear()
