@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from chatdesk.services import attachment_links
@@ -56,10 +57,18 @@ StateListener = Callable[[bool], None]
 class LiveSync:
     """Hears the other clients of a shared PostgreSQL database (see the module doc)."""
 
-    def __init__(self, store: Store, bus: ChangeBus, owner: RunOwner | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bus: ChangeBus,
+        owner: RunOwner | None = None,
+        *,
+        listen_url: URL | None = None,
+    ) -> None:
         self._uow = UnitOfWork(store.session_factory, bus, owner or this_process())
         self._bus = bus
-        self._url = store.engine.url
+        self._url = listen_url or store.engine.url
+        """Where the listening connection goes: the store's server unless told."""
         self.enabled = store.engine.dialect.name == "postgresql"
         self._listener: Listener | None = None
         self._state_listeners: list[StateListener] = []

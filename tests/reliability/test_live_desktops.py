@@ -107,8 +107,9 @@ def test_a_reply_on_a_streams_on_b_and_stop_on_b_ends_it_in_as_worker(
             _wait_for_line(seen, lambda line: line.startswith(f"message {question} user"), 60)
             streaming = _wait_for_line(  # some of the reply, saved on A, shows on B
                 seen,
-                lambda line: line.split()[2:4] == ["assistant", "processing"]
-                and int(line.split()[4]) > 0,
+                lambda line: (
+                    line.split()[2:4] == ["assistant", "processing"] and int(line.split()[4]) > 0
+                ),
                 240,
             )
             reply_id = int(streaming.split()[1])

@@ -88,9 +88,11 @@ def _run_on_a(qtbot: QtBot, a: Desktop, b: Desktop) -> tuple[int, int, int, str]
     execution_id = sent.execution.id
     qtbot.waitUntil(
         lambda: b.client.heard.has(
-            lambda c: c.entity is Entity.EXECUTION
-            and c.id == execution_id
-            and c.kind is ChangeKind.CREATED
+            lambda c: (
+                c.entity is Entity.EXECUTION
+                and c.id == execution_id
+                and c.kind is ChangeKind.CREATED
+            )
         ),
         timeout=5000,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,8 +17,9 @@ from sqlalchemy import func, select, text
 from chatdesk.services import Services
 from chatdesk.services.announce import CHANNEL, MAX_PAYLOAD_BYTES, decode, encode
 from chatdesk.services.events import RESYNC, Change, ChangeKind, Entity
+from chatdesk.services.executions import LogEntry
 from chatdesk.services.live_sync import LiveSync
-from chatdesk.services.records import MessageRecord, ThreadRecord
+from chatdesk.services.records import ExecutionLogRecord, MessageRecord, ThreadRecord
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store import listen
 from chatdesk.store.migrate import Store
@@ -126,6 +128,45 @@ def test_a_streaming_reply_and_its_run_follow_on_b(a: Client, b: Client) -> None
         )
 
     b.heard.wait_for(ended)
+
+
+def test_run_steps_follow_on_b_for_its_run_details(a: Client, b: Client) -> None:
+    user = a.services.users.ensure()
+    thread = a.services.threads.create(user, title="Steps")
+    sent = a.services.messages.send(user, thread.id, "Plan it")
+    assert sent.execution is not None
+    a.services.executions.start(user, sent.execution.id)
+    steps = a.services.executions.append_logs(
+        user, sent.execution.id, [LogEntry("crew_started"), LogEntry("task_started", "Planner")]
+    )
+    for step in steps:
+        change = b.heard.wait_for(_from(a, Entity.EXECUTION_LOG, ChangeKind.CREATED, step.id))
+        assert isinstance(change.record, ExecutionLogRecord)
+        assert change.record == step
+        assert change.fields == {"execution_id": sent.execution.id, "seq": step.seq}
+
+
+def test_an_unreachable_server_is_offline_and_stops_promptly(tmp_path: Path, pg_url: str) -> None:
+    """The listener of a client whose server went away says so and keeps trying,
+    quietly; closing the app does not wait for it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    with live_client(pg_url, tmp_path / "c", listen=False) as client:
+        url = client.services.store.engine.url.set(port=closed_port)
+        live = LiveSync(client.services.store, client.services.bus, listen_url=url)
+        states: list[bool] = []
+        live.on_state(states.append)
+        live.start()
+        deadline = time.monotonic() + 10
+        while not states:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert states == [False] and live.online is False
+        started = time.monotonic()
+        live.stop()
+        assert time.monotonic() - started < 5
+        assert live.listener is None
 
 
 def test_a_chat_deleted_on_b_is_deleted_on_a_without_a_record(a: Client, b: Client) -> None:

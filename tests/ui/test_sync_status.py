@@ -56,9 +56,7 @@ def test_another_desktops_chat_appears_and_a_lost_connection_is_said(
             user = other.services.users.ensure()
             assert user == app.user_id  # one person, two desktops
             thread = other.services.threads.create(user, title="Made on the laptop")
-            qtbot.waitUntil(
-                lambda: thread.id in app.window.thread_model.thread_ids(), timeout=5000
-            )
+            qtbot.waitUntil(lambda: thread.id in app.window.thread_model.thread_ids(), timeout=5000)
             monkeypatch.setattr(listen, "BACKOFF_S", (1.0,))
             listener = app.live.listener
             assert listener is not None and listener.backend_pid is not None
@@ -70,8 +68,10 @@ def test_another_desktops_chat_appears_and_a_lost_connection_is_said(
             qtbot.waitUntil(lambda: not status.isVisible(), timeout=15000)
             model = app.window.thread_model
             qtbot.waitUntil(
-                lambda: model.index(model.thread_ids().index(thread.id)).data(ThreadRoles.Title)
-                == renamed.title,
+                lambda: (
+                    model.index(model.thread_ids().index(thread.id)).data(ThreadRoles.Title)
+                    == renamed.title
+                ),
                 timeout=5000,
             )
     finally:
