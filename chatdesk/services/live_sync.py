@@ -31,7 +31,8 @@ from chatdesk.services import attachment_links
 from chatdesk.services.announce import CHANNEL, Announced, StopRequest, decode, send_stop
 from chatdesk.services.errors import NotFoundError
 from chatdesk.services.events import RESYNC, Change, ChangeBus, ChangeKind, Entity
-from chatdesk.services.leases import LIVE
+from chatdesk.services.executions import ExecutionService
+from chatdesk.services.leases import LIVE, database_now, orphaned, take_over
 from chatdesk.services.records import (
     ExecutionLogRecord,
     ExecutionRecord,
@@ -43,6 +44,7 @@ from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store.listen import Listener
 from chatdesk.store.migrate import Store
 from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
+from chatdesk.vocabulary import ExecutionStatus
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ class LiveSync:
     ) -> None:
         self._uow = UnitOfWork(store.session_factory, bus, owner or this_process())
         self._bus = bus
+        self._executions = ExecutionService(self._uow)
         self._url = listen_url or store.engine.url
         """Where the listening connection goes: the store's server unless told."""
         self.enabled = store.engine.dialect.name == "postgresql"
@@ -111,22 +114,37 @@ class LiveSync:
     # -- stop requests -------------------------------------------------------------------
 
     def request_stop(self, user_id: int, execution_id: int) -> bool:
-        """Ask the client running this run to stop it; False when no live client owns it
-        (it has ended, or this is SQLite, where every run is this client's)."""
+        """Ask the client running this run to stop it; False when nothing is to stop
+        (the run has ended, or this is SQLite, where every run is this client's).
+
+        A run whose owner is gone (crashed, or frozen past its lease) has nobody to ask:
+        this client takes it over and ends it as cancelled, its text kept.
+        """
         if not self.enabled:
             return False
+        me = self._uow.owner
         with self._uow.write() as (session, _changes):
-            row = session.execute(
-                select(Execution.status, Execution.owner, Execution.thread_id, Thread.user_id)
+            found = session.execute(
+                select(Execution, Thread.user_id)
                 .join(Thread, Thread.id == Execution.thread_id)
                 .where(Execution.id == execution_id)
             ).one_or_none()
-            if row is None or row.user_id != user_id:
+            if found is None or found.user_id != user_id:
                 raise NotFoundError(f"Run {execution_id} does not exist.")
-            if row.status not in LIVE or row.owner is None:
+            execution: Execution = found[0]
+            if execution.status not in LIVE:
                 return False
-            request = StopRequest(execution_id, row.thread_id, user_id, row.owner)
-            send_stop(session, self.client_id, request)
+            if execution.owner != str(me) and orphaned(execution, database_now(session), me):
+                taken = take_over(session, execution, me)
+            else:
+                taken = False
+                request = StopRequest(
+                    execution_id, execution.thread_id, user_id, str(execution.owner)
+                )
+                send_stop(session, self.client_id, request)
+        if taken:
+            log.info("run %s had no live owner: ended here", execution_id)
+            self._executions.finish(user_id, execution_id, ExecutionStatus.CANCELLED)
         return True
 
     # -- the listening thread ------------------------------------------------------------

@@ -285,6 +285,37 @@ def test_stop_pressed_on_b_is_heard_by_the_owner_only(a: Client, b: Client) -> N
     assert not [c for c in b.heard.changes if c.kind is ChangeKind.STOP_REQUESTED]
 
 
+def test_stop_on_a_run_whose_owner_is_gone_ends_it_here_with_its_text(
+    a: Client, b: Client
+) -> None:
+    user = a.services.users.ensure()
+    thread = a.services.threads.create(user, title="Crashed")
+    sent = a.services.messages.send(user, thread.id, "Go on")
+    assert sent.execution is not None
+    run = a.services.executions.start(user, sent.execution.id)
+    a.services.executions.save_text(user, run.reply.id, "Half an ans")
+    with _store(a).engine.begin() as connection:  # A froze past its lease
+        connection.execute(
+            text("UPDATE executions SET lease_expires_at = now() - interval '1 minute'")
+        )
+    assert b.live.request_stop(user, sent.execution.id) is True
+    ended = b.services.executions.get(user, sent.execution.id)
+    assert ended.status is ExecutionStatus.CANCELLED
+    reply = b.services.messages.list(user, thread.id).messages[-1]
+    assert reply.content == "Half an ans"
+    assert not [c for c in a.heard.changes if c.kind is ChangeKind.STOP_REQUESTED]
+
+    def cancelled(change: Change) -> bool:
+        record = change.record
+        return (
+            change.entity is Entity.EXECUTION
+            and change.origin == b.live.client_id
+            and getattr(record, "status", None) is ExecutionStatus.CANCELLED
+        )
+
+    a.heard.wait_for(cancelled)  # and A's window shows the end
+
+
 def test_on_sqlite_nothing_listens_or_announces(tmp_path: Path) -> None:
     from chatdesk.store.migrate import open_store
 
