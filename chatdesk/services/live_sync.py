@@ -9,7 +9,9 @@ hands them to the GUI thread. A deleted row is published DELETED without a recor
 When the connection is lost the window is told (``on_state``); once it is back, every
 thread, message and run that changed since the last moment this client was surely
 listening (the database's clock, less ``CLOCK_SLACK``: rows carry their writer's clock)
-is read again and published with ``origin = RESYNC``.
+is read again and published with ``origin = RESYNC``, and so is the deletion of every
+thread known before (listed at each connect, then followed on the bus) that is gone.
+(Messages deleted meanwhile inside a chat that is still there are not found this way.)
 
 A stop request addressed to this client becomes a ``STOP_REQUESTED`` change, which the
 coordinator owning the run acts on. On SQLite nothing of this runs.
@@ -77,6 +79,8 @@ class LiveSync:
         self._state_listeners: list[StateListener] = []
         self._lock = threading.Lock()
         self._heard_until: datetime | None = None  # database time, all heard before it
+        self._threads: dict[int, int] | None = None  # every thread's user, as last known
+        self._unsubscribe: Callable[[], None] | None = None
         self.online: bool | None = None
         """None before the first connection; then whether this client hears the others."""
 
@@ -96,6 +100,7 @@ class LiveSync:
         """Start listening (PostgreSQL only; a no-op on SQLite)."""
         if not self.enabled or self._listener is not None:
             return
+        self._unsubscribe = self._bus.subscribe(self)
         self._listener = Listener(
             self._url,
             CHANNEL,
@@ -110,6 +115,21 @@ class LiveSync:
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.stop()
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            unsubscribe()
+
+    def on_change(self, change: Change) -> None:
+        """Bus listener: keeps the threads known, to tell which went while offline."""
+        if change.entity is not Entity.THREAD:
+            return
+        with self._lock:
+            if self._threads is None:
+                return
+            if change.kind is ChangeKind.DELETED:
+                self._threads.pop(change.id, None)
+            else:
+                self._threads[change.id] = change.user_id
 
     # -- stop requests -------------------------------------------------------------------
 
@@ -150,8 +170,12 @@ class LiveSync:
     # -- the listening thread ------------------------------------------------------------
 
     def _on_state(self, online: bool) -> None:
-        if online and self.online is False:  # back after a loss: read what was missed
-            self._resync()
+        if online:
+            threads = self._thread_users()
+            if self.online is False:  # back after a loss: read what was missed
+                self._resync(threads)
+            with self._lock:
+                self._threads = threads
         if online != self.online:
             self.online = online
             for listener in list(self._state_listeners):
@@ -221,10 +245,22 @@ class LiveSync:
             changes.append(_change(change.kind, change, record, sender))
         self._bus.publish(changes)
 
-    def _resync(self) -> None:
-        """Publish every row changed since this client last surely heard everything."""
+    def _thread_users(self) -> dict[int, int] | None:
+        """Every thread's user now (None when it cannot be read)."""
+        try:
+            with self._uow.read() as session:
+                rows = session.execute(select(Thread.id, Thread.user_id))
+                return {thread_id: user_id for thread_id, user_id in rows}
+        except Exception:
+            log.exception("could not list the threads")
+            return None
+
+    def _resync(self, threads: dict[int, int] | None) -> None:
+        """Publish every row changed since this client last surely heard everything, and
+        the threads deleted meanwhile (DELETED, as if heard)."""
         with self._lock:
             since = self._heard_until
+            known = dict(self._threads) if self._threads is not None else None
         if since is None:
             return
         since -= CLOCK_SLACK
@@ -234,6 +270,12 @@ class LiveSync:
         except Exception:
             log.exception("could not read what changed while offline")
             return
+        if known is not None and threads is not None:
+            changes += [
+                Change(ChangeKind.DELETED, Entity.THREAD, id_, id_, user, origin=RESYNC)
+                for id_, user in sorted(known.items())
+                if id_ not in threads
+            ]
         log.info("back online: %d changes read again", len(changes))
         self._bus.publish(changes)
 

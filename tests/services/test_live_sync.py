@@ -183,7 +183,8 @@ def test_a_killed_listener_reconnects_and_reads_what_it_missed(
 ) -> None:
     user = a.services.users.ensure()
     thread = a.services.threads.create(user, title="Before")
-    b.heard.wait_for(_from(a, Entity.THREAD, ChangeKind.CREATED, thread.id))
+    doomed = a.services.threads.create(user, title="Deleted while B is away")
+    b.heard.wait_for(_from(a, Entity.THREAD, ChangeKind.CREATED, doomed.id))
     states: list[bool] = []
     b.live.on_state(states.append)
     monkeypatch.setattr(listen, "BACKOFF_S", (1.5,))  # offline long enough to write meanwhile
@@ -199,6 +200,7 @@ def test_a_killed_listener_reconnects_and_reads_what_it_missed(
         user, thread.id, "said while B was away", triggers_execution=False
     )
     a.services.threads.rename(user, thread.id, "Renamed meanwhile")
+    a.services.threads.delete(user, doomed.id)
     change = b.heard.wait_for(
         lambda c: c.entity is Entity.MESSAGE and c.id == missed.message.id, 15.0
     )
@@ -208,6 +210,13 @@ def test_a_killed_listener_reconnects_and_reads_what_it_missed(
         lambda c: c.entity is Entity.THREAD and c.origin == RESYNC and c.id == thread.id
     )
     assert renamed.record.title == "Renamed meanwhile"
+    gone = b.heard.wait_for(lambda c: c.kind is ChangeKind.DELETED and c.id == doomed.id)
+    assert (gone.entity, gone.origin, gone.user_id, gone.record) == (
+        Entity.THREAD,
+        RESYNC,
+        user,
+        None,
+    )
     assert states == [False, True]
     after = a.services.messages.send(user, thread.id, "and live again", triggers_execution=False)
     b.heard.wait_for(_from(a, Entity.MESSAGE, ChangeKind.CREATED, after.message.id))
@@ -285,9 +294,7 @@ def test_stop_pressed_on_b_is_heard_by_the_owner_only(a: Client, b: Client) -> N
     assert not [c for c in b.heard.changes if c.kind is ChangeKind.STOP_REQUESTED]
 
 
-def test_stop_on_a_run_whose_owner_is_gone_ends_it_here_with_its_text(
-    a: Client, b: Client
-) -> None:
+def test_stop_on_a_run_whose_owner_is_gone_ends_it_here_with_its_text(a: Client, b: Client) -> None:
     user = a.services.users.ensure()
     thread = a.services.threads.create(user, title="Crashed")
     sent = a.services.messages.send(user, thread.id, "Go on")
