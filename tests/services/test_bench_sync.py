@@ -19,7 +19,7 @@ def test_the_bench_prints_sync_latency_for_a_given_server(
     name = f"bench_{uuid.uuid4().hex[:12]}"
     url = postgres_server.create_database(name)  # type: ignore[attr-defined]
     try:
-        bench_sync_latency(url, samples=20)
+        bench_sync_latency(url, samples=20, window=False)
     finally:
         postgres_server.drop_database(name)  # type: ignore[attr-defined]
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

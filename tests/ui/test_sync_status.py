@@ -88,3 +88,13 @@ def test_on_sqlite_nothing_listens_and_nothing_is_said(
         assert isinstance(status, QLabel) and not status.isVisible()
     finally:
         app.close()
+
+
+@pytest.mark.postgres
+def test_the_bench_times_a_write_until_another_window_shows_it(
+    qtbot: QtBot, pg_url: str, tmp_path: Path
+) -> None:
+    from chatdesk.bench.sync_latency import measure_window
+
+    latencies = measure_window(pg_url, 3, tmp_path)
+    assert len(latencies) == 3 and all(ms > 0 for ms in latencies)
