@@ -83,21 +83,19 @@ class Listener:
             except psycopg.Error as error:
                 if self._stop.is_set():
                     break
-                if online:
-                    log.warning("lost the connection that hears other desktops: %s", error)
-                    online = False
-                    self._on_state(False)
-                elif failures == 0:
-                    log.warning("cannot hear other desktops yet: %s", error)
-                    self._on_state(False)
-                pause = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
-                failures += 1
-                self._stop.wait(pause)
+                if online or failures == 0:
+                    log.warning("cannot hear the other desktops: %s", error)
             except Exception:  # a bug in a callback must not end live updates for good
                 log.exception("the listener failed; starting again")
-                self._stop.wait(BACKOFF_S[-1])
             finally:
                 self.backend_pid = None
+            if self._stop.is_set():
+                break
+            if online or failures == 0:  # what it missed is read again once back
+                online = False
+                self._on_state(False)
+            self._stop.wait(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
+            failures += 1
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         connection = psycopg.connect(
