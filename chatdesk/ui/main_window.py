@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QDesktopServices,
     QKeySequence,
+    QPalette,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -193,6 +194,8 @@ class MainWindow(QMainWindow):
         self.sync_status.setTextFormat(Qt.TextFormat.PlainText)
         self.sync_status.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.sync_status.setToolTip(SYNC_OFFLINE_TIP)
+        self.sync_status.setContentsMargins(12, 4, 12, 4)
+        self.sync_status.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # quiet
         self.sync_status.hide()
         self.toast = Toast(self.message_stack)
         self.notices = Notices(self.toast, self)
