@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
         self.sync_status.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.sync_status.setToolTip(SYNC_OFFLINE_TIP)
         self.sync_status.setContentsMargins(12, 4, 12, 4)
+        self.sync_status.setWordWrap(True)  # a narrow window stays narrow while it shows
         self.sync_status.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # quiet
         self.sync_status.hide()
         self.toast = Toast(self.message_stack)

@@ -98,3 +98,20 @@ def test_the_bench_times_a_write_until_another_window_shows_it(
 
     latencies = measure_window(pg_url, 3, tmp_path)
     assert len(latencies) == 3 and all(ms > 0 for ms in latencies)
+
+
+def test_the_offline_line_keeps_a_narrow_window_narrow(
+    qtbot: QtBot, tmp_path: Path, chatdesk_loop: asyncio.AbstractEventLoop
+) -> None:
+    app = _app(qtbot, f"sqlite:///{tmp_path / 'one.db'}", tmp_path / "data")
+    try:
+        window = app.window
+        before = window.minimumSizeHint().width()
+        window.set_sync_online(False)
+        assert window.sync_status.isVisible()
+        assert window.minimumSizeHint().width() <= before
+        assert window.sync_status.minimumSizeHint().width() < 200  # it wraps
+        window.set_sync_online(True)
+        assert not window.sync_status.isVisible()
+    finally:
+        app.close()
