@@ -226,23 +226,25 @@ class LiveSync:
         )
 
     def _publish(self, announced: Sequence[tuple[str, Announced]]) -> None:
-        """Read the announced rows again and publish them, in the order announced."""
+        """Read the announced rows again and publish them, in the order announced. A
+        deletion counts only when the row is indeed gone."""
         wanted: dict[Entity, set[int]] = {}
         for _sender, change in announced:
-            if change.kind is not ChangeKind.DELETED:
-                wanted.setdefault(change.entity, set()).add(change.id)
+            wanted.setdefault(change.entity, set()).add(change.id)
         try:
             with self._uow.read(background=False) as session:
-                records = _read(session, wanted)
+                found = _read(session, wanted)
         except Exception:  # a lost server or a bad row: the listener goes on regardless
             log.exception("could not read what another desktop changed")
             return
         changes = []
         for sender, change in announced:
-            record = records.get((change.entity, change.id))
-            if change.kind is not ChangeKind.DELETED and record is None:
-                continue  # gone meanwhile: its deletion is on its way
-            changes.append(_change(change.kind, change, record, sender))
+            row = found.get((change.entity, change.id))
+            if change.kind is ChangeKind.DELETED:
+                if row is None:
+                    changes.append(_deleted(change, sender))
+            elif row is not None:  # else gone meanwhile: its deletion is on its way
+                changes.append(_change(change.kind, change.entity, *row, sender))
         self._bus.publish(changes)
 
     def _thread_users(self) -> dict[int, int] | None:
@@ -280,23 +282,39 @@ class LiveSync:
         self._bus.publish(changes)
 
 
-def _read(session: Session, wanted: dict[Entity, set[int]]) -> dict[tuple[Entity, int], Any]:
-    """Each wanted row as a record, one query per entity (and one for messages' files)."""
-    found: dict[tuple[Entity, int], Any] = {}
+Found = dict[tuple[Entity, int], tuple[Any, int, int]]
+"""Each row read again: its record, thread id and user id (the row's, never the
+announcement's: a forged one can then at most cause a read)."""
+
+
+def _read(session: Session, wanted: dict[Entity, set[int]]) -> Found:
+    """Each wanted row, one query per entity (and one for messages' files)."""
+    found: Found = {}
     if ids := wanted.get(Entity.THREAD):
         for thread in session.scalars(select(Thread).where(Thread.id.in_(ids))):
-            found[Entity.THREAD, thread.id] = ThreadRecord.of(thread)
+            found[Entity.THREAD, thread.id] = (ThreadRecord.of(thread), thread.id, thread.user_id)
     if ids := wanted.get(Entity.MESSAGE):
-        for record in _messages(
-            session, session.scalars(select(Message).where(Message.id.in_(ids)))
-        ):
-            found[Entity.MESSAGE, record.id] = record
+        rows = session.scalars(select(Message).where(Message.id.in_(ids)))
+        for record in _messages(session, rows):
+            found[Entity.MESSAGE, record.id] = (record, record.thread_id, record.user_id)
     if ids := wanted.get(Entity.EXECUTION):
-        for execution in session.scalars(select(Execution).where(Execution.id.in_(ids))):
-            found[Entity.EXECUTION, execution.id] = ExecutionRecord.of(execution)
+        runs = session.execute(
+            select(Execution, Thread.user_id)
+            .join(Thread, Thread.id == Execution.thread_id)
+            .where(Execution.id.in_(ids))
+        )
+        for execution, user_id in runs:
+            run = ExecutionRecord.of(execution)
+            found[Entity.EXECUTION, execution.id] = (run, execution.thread_id, user_id)
     if ids := wanted.get(Entity.EXECUTION_LOG):
-        for row in session.scalars(select(ExecutionLog).where(ExecutionLog.id.in_(ids))):
-            found[Entity.EXECUTION_LOG, row.id] = ExecutionLogRecord.of(row)
+        steps = session.execute(
+            select(ExecutionLog, Execution.thread_id, Thread.user_id)
+            .join(Execution, Execution.id == ExecutionLog.execution_id)
+            .join(Thread, Thread.id == Execution.thread_id)
+            .where(ExecutionLog.id.in_(ids))
+        )
+        for step, thread_id, user_id in steps:
+            found[Entity.EXECUTION_LOG, step.id] = (ExecutionLogRecord.of(step), thread_id, user_id)
     return found
 
 
@@ -306,14 +324,25 @@ def _messages(session: Session, rows: Iterable[Message]) -> list[MessageRecord]:
     return [MessageRecord.of(m, attachments=files.get(m.id, ())) for m in messages]
 
 
-def _change(kind: ChangeKind, change: Announced, record: Any, origin: str) -> Change:
+def _change(
+    kind: ChangeKind, entity: Entity, record: Any, thread_id: int, user_id: int, origin: str
+) -> Change:
     fields: dict[str, Any] = {}
     if isinstance(record, ThreadRecord):
         fields = _thread_fields(record)
     elif isinstance(record, ExecutionLogRecord):
         fields = {"execution_id": record.execution_id, "seq": record.seq}
+    return Change(kind, entity, record.id, thread_id, user_id, fields, record, origin)
+
+
+def _deleted(change: Announced, origin: str) -> Change:
     return Change(
-        kind, change.entity, change.id, change.thread_id, change.user_id, fields, record, origin
+        ChangeKind.DELETED,
+        change.entity,
+        change.id,
+        change.thread_id,
+        change.user_id,
+        origin=origin,
     )
 
 

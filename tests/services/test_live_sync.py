@@ -260,6 +260,27 @@ def test_an_announcement_for_rows_it_cannot_see_publishes_nothing(a: Client, b: 
     assert not [c for c in b.heard.changes if c.id == 987654]
 
 
+def test_a_forged_announcement_cannot_misplace_or_delete_a_row(a: Client, b: Client) -> None:
+    """The ids announced only say what to read again: the thread and user published are
+    the row's, and a deletion counts only when the row is gone."""
+    user = a.services.users.ensure()
+    thread = a.services.threads.create(user, title="Real")
+    sent = a.services.messages.send(user, thread.id, "mine", triggers_execution=False)
+    lies = [
+        ["m", "u", sent.message.id, 999, 999],  # another chat and person
+        ["t", "d", thread.id, thread.id, user],  # a deletion that did not happen
+    ]
+    payload = json.dumps({"v": 1, "from": "liar", "x": lies})
+    with _store(a).engine.begin() as connection:
+        connection.execute(select(func.pg_notify(CHANNEL, payload)))
+    marker = a.services.threads.create(user, title="marker")
+    b.heard.wait_for(_from(a, Entity.THREAD, ChangeKind.CREATED, marker.id))
+    heard = [c for c in b.heard.changes if c.origin == "liar"]
+    assert [(c.kind, c.entity, c.id, c.thread_id, c.user_id) for c in heard] == [
+        (ChangeKind.UPDATED, Entity.MESSAGE, sent.message.id, thread.id, user)
+    ]
+
+
 def test_a_big_transaction_is_announced_in_payloads_postgres_accepts(a: Client, b: Client) -> None:
     user = a.services.users.ensure()
     thread = a.services.threads.create(user, title="Many")
