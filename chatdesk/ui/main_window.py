@@ -582,8 +582,12 @@ class MainWindow(QMainWindow):
         self.thread_opened.emit(new or 0)
 
     def on_thread_changed(self, change: Change) -> None:
-        if change.id == self._thread_id and change.kind is not ChangeKind.DELETED:
+        if change.id != self._thread_id:
+            return
+        if change.kind is not ChangeKind.DELETED:
             self._update_title()
+        else:  # deleted on another desktop while open here: show what the list shows now
+            self.on_thread_selected(self.sidebar.current_thread_id() or 0)
 
     def on_new_thread(self) -> None:
         """Open a fresh chat; an already empty "New chat" is reused rather than piled up."""

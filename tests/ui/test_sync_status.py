@@ -78,6 +78,38 @@ def test_another_desktops_chat_appears_and_a_lost_connection_is_said(
         app.close()
 
 
+@pytest.mark.postgres
+def test_the_open_chat_deleted_on_another_desktop_leaves_the_window_cleanly(
+    qtbot: QtBot, pg_url: str, tmp_path: Path, chatdesk_loop: asyncio.AbstractEventLoop
+) -> None:
+    app = _app(qtbot, pg_url, tmp_path / "data")
+    try:
+        qtbot.waitUntil(lambda: app.live.online is True, timeout=10000)
+        with live_client(pg_url, tmp_path / "other", listen=False) as other:
+            user = other.services.users.ensure()
+            keep = other.services.threads.create(user, title="Kept")
+            doomed = other.services.threads.create(user, title="Doomed")
+            other.services.messages.send(user, doomed.id, "bye", triggers_execution=False)
+            window = app.window
+            qtbot.waitUntil(lambda: doomed.id in window.thread_model.thread_ids(), timeout=5000)
+            window.sidebar.select_thread(doomed.id)  # as a click does
+            qtbot.waitUntil(lambda: window.message_model.rowCount() == 1, timeout=5000)
+            other.services.threads.delete(user, doomed.id)
+            qtbot.waitUntil(lambda: window.thread_model.thread_ids() == [keep.id], timeout=5000)
+            qtbot.waitUntil(lambda: window.current_thread_id == keep.id, timeout=5000)
+            assert window.message_model.rowCount() == 0  # the kept chat is empty
+            lone = other.services.threads.create(user, title="Opened from elsewhere")
+            other.services.messages.send(user, lone.id, "hi", triggers_execution=False)
+            qtbot.waitUntil(lambda: lone.id in window.thread_model.thread_ids(), timeout=5000)
+            window.on_thread_selected(lone.id)  # open, as search does, the list not moved
+            qtbot.waitUntil(lambda: window.message_model.rowCount() == 1, timeout=5000)
+            other.services.threads.delete(user, lone.id)
+            qtbot.waitUntil(lambda: window.current_thread_id != lone.id, timeout=5000)
+            assert window.message_model.rowCount() == 0
+    finally:
+        app.close()
+
+
 def test_on_sqlite_nothing_listens_and_nothing_is_said(
     qtbot: QtBot, tmp_path: Path, chatdesk_loop: asyncio.AbstractEventLoop
 ) -> None:
