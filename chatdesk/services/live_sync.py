@@ -6,7 +6,8 @@ again by id (one query per entity and batch, on a reader session) and publishes 
 same changes the writer published, marked with the writer's ``origin``, on the bus, which
 hands them to the GUI thread. A deleted row is published DELETED without a record.
 
-When the connection is lost the window is told (``on_state``); once it is back, every
+When the connection is lost the window is told (``on_state``); once it is back (and at
+the first connection, for what changed since ``start``, while the window read), every
 thread, message and run that changed since the last moment this client was surely
 listening (the database's clock, less ``CLOCK_SLACK``: rows carry their writer's clock)
 is read again and published with ``origin = RESYNC``, and so is the deletion of every
@@ -100,6 +101,11 @@ class LiveSync:
         """Start listening (PostgreSQL only; a no-op on SQLite)."""
         if not self.enabled or self._listener is not None:
             return
+        try:  # what changes before the first LISTEN is read again once it listens
+            with self._uow.read() as session:
+                self._heard_until = database_now(session)
+        except Exception:
+            log.exception("could not read the database's clock")
         self._unsubscribe = self._bus.subscribe(self)
         self._listener = Listener(
             self._url,
@@ -172,7 +178,7 @@ class LiveSync:
     def _on_state(self, online: bool) -> None:
         if online:
             threads = self._thread_users()
-            if self.online is False:  # back after a loss: read what was missed
+            if self.online is not True:  # listening (again): read what was missed
                 self._resync(threads)
             with self._lock:
                 self._threads = threads

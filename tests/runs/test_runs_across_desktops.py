@@ -86,6 +86,7 @@ def _run_on_a(qtbot: QtBot, a: Desktop, b: Desktop) -> tuple[int, int, int, str]
     run_id = a.transport.requests[0].run_id
     a.coordinator.on_worker_event(ChunkEvent(run_id, 0, "Once upon"))
     execution_id = sent.execution.id
+    qtbot.waitUntil(lambda: a.coordinator.live_text_for(execution_id) == "Once upon")
     qtbot.waitUntil(
         lambda: b.client.heard.has(
             lambda c: (

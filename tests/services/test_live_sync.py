@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -220,6 +221,32 @@ def test_a_killed_listener_reconnects_and_reads_what_it_missed(
     assert states == [False, True]
     after = a.services.messages.send(user, thread.id, "and live again", triggers_execution=False)
     b.heard.wait_for(_from(a, Entity.MESSAGE, ChangeKind.CREATED, after.message.id))
+
+
+def test_what_changed_before_the_first_listen_is_read_once_listening(
+    a: Client, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window reads its lists, then starts listening: a change in between (the
+    connection is slow to open) is not lost."""
+    may_connect = threading.Event()
+    connect = listen.Listener._connect
+
+    def slow_connect(self: listen.Listener) -> object:
+        may_connect.wait(10)
+        return connect(self)
+
+    monkeypatch.setattr(listen.Listener, "_connect", slow_connect)
+    user = a.services.users.ensure()
+    thread = a.services.threads.create(user, title="Early")
+    with live_client(pg_url, tmp_path / "late") as late:
+        sent = a.services.messages.send(
+            user, thread.id, "before B listens", triggers_execution=False
+        )
+        may_connect.set()
+        change = late.heard.wait_for(
+            lambda c: c.id == sent.message.id and c.entity is Entity.MESSAGE
+        )
+        assert change.origin == RESYNC and change.kind is ChangeKind.CREATED
 
 
 def test_foreign_notifications_on_the_channel_are_ignored_with_a_log_line(
