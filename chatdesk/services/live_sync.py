@@ -22,39 +22,34 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session
 
-from chatdesk.services import attachment_links
 from chatdesk.services.announce import CHANNEL, Announced, StopRequest, decode, send_stop
 from chatdesk.services.errors import NotFoundError
 from chatdesk.services.events import RESYNC, Change, ChangeBus, ChangeKind, Entity
 from chatdesk.services.executions import ExecutionService
 from chatdesk.services.leases import LIVE, database_now, orphaned, take_over
-from chatdesk.services.records import (
-    ExecutionLogRecord,
-    ExecutionRecord,
-    MessageRecord,
-    ThreadRecord,
-)
 from chatdesk.services.run_owner import RunOwner, this_process
+from chatdesk.services.sync_reads import (
+    announced_change,
+    changed_since,
+    deleted_change,
+    read_again,
+)
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store.listen import Listener
 from chatdesk.store.migrate import Store
-from chatdesk.store.models import Execution, ExecutionLog, Message, Thread
+from chatdesk.store.models import Execution, Thread
 from chatdesk.vocabulary import ExecutionStatus
 
 log = logging.getLogger(__name__)
 
 CLOCK_SLACK = timedelta(seconds=30)
 """Rows carry the clock of the client that wrote them: read a little further back."""
-RESYNC_LIMIT = 5000
-"""At most this many rows of each kind are read again after a reconnect."""
 
 StateListener = Callable[[bool], None]
 
@@ -239,7 +234,7 @@ class LiveSync:
             wanted.setdefault(change.entity, set()).add(change.id)
         try:
             with self._uow.read(background=False) as session:
-                found = _read(session, wanted)
+                found = read_again(session, wanted)
         except Exception:  # a lost server or a bad row: the listener goes on regardless
             log.exception("could not read what another desktop changed")
             return
@@ -248,9 +243,9 @@ class LiveSync:
             row = found.get((change.entity, change.id))
             if change.kind is ChangeKind.DELETED:
                 if row is None:
-                    changes.append(_deleted(change, sender))
+                    changes.append(deleted_change(change, sender))
             elif row is not None:  # else gone meanwhile: its deletion is on its way
-                changes.append(_change(change.kind, change.entity, *row, sender))
+                changes.append(announced_change(change.kind, change.entity, *row, sender))
         self._bus.publish(changes)
 
     def _thread_users(self) -> dict[int, int] | None:
@@ -274,7 +269,7 @@ class LiveSync:
         since -= CLOCK_SLACK
         try:
             with self._uow.read() as session:
-                changes = list(_changed_since(session, since))
+                changes = list(changed_since(session, since))
         except Exception:
             log.exception("could not read what changed while offline")
             return
@@ -286,118 +281,3 @@ class LiveSync:
             ]
         log.info("back online: %d changes read again", len(changes))
         self._bus.publish(changes)
-
-
-Found = dict[tuple[Entity, int], tuple[Any, int, int]]
-"""Each row read again: its record, thread id and user id (the row's, never the
-announcement's: a forged one can then at most cause a read)."""
-
-
-def _read(session: Session, wanted: dict[Entity, set[int]]) -> Found:
-    """Each wanted row, one query per entity (and one for messages' files)."""
-    found: Found = {}
-    if ids := wanted.get(Entity.THREAD):
-        for thread in session.scalars(select(Thread).where(Thread.id.in_(ids))):
-            found[Entity.THREAD, thread.id] = (ThreadRecord.of(thread), thread.id, thread.user_id)
-    if ids := wanted.get(Entity.MESSAGE):
-        rows = session.scalars(select(Message).where(Message.id.in_(ids)))
-        for record in _messages(session, rows):
-            found[Entity.MESSAGE, record.id] = (record, record.thread_id, record.user_id)
-    if ids := wanted.get(Entity.EXECUTION):
-        runs = session.execute(
-            select(Execution, Thread.user_id)
-            .join(Thread, Thread.id == Execution.thread_id)
-            .where(Execution.id.in_(ids))
-        )
-        for execution, user_id in runs:
-            run = ExecutionRecord.of(execution)
-            found[Entity.EXECUTION, execution.id] = (run, execution.thread_id, user_id)
-    if ids := wanted.get(Entity.EXECUTION_LOG):
-        steps = session.execute(
-            select(ExecutionLog, Execution.thread_id, Thread.user_id)
-            .join(Execution, Execution.id == ExecutionLog.execution_id)
-            .join(Thread, Thread.id == Execution.thread_id)
-            .where(ExecutionLog.id.in_(ids))
-        )
-        for step, thread_id, user_id in steps:
-            found[Entity.EXECUTION_LOG, step.id] = (ExecutionLogRecord.of(step), thread_id, user_id)
-    return found
-
-
-def _messages(session: Session, rows: Iterable[Message]) -> list[MessageRecord]:
-    messages = list(rows)
-    files = attachment_links.for_messages(session, [m.id for m in messages])
-    return [MessageRecord.of(m, attachments=files.get(m.id, ())) for m in messages]
-
-
-def _change(
-    kind: ChangeKind, entity: Entity, record: Any, thread_id: int, user_id: int, origin: str
-) -> Change:
-    fields: dict[str, Any] = {}
-    if isinstance(record, ThreadRecord):
-        fields = _thread_fields(record)
-    elif isinstance(record, ExecutionLogRecord):
-        fields = {"execution_id": record.execution_id, "seq": record.seq}
-    return Change(kind, entity, record.id, thread_id, user_id, fields, record, origin)
-
-
-def _deleted(change: Announced, origin: str) -> Change:
-    return Change(
-        ChangeKind.DELETED,
-        change.entity,
-        change.id,
-        change.thread_id,
-        change.user_id,
-        origin=origin,
-    )
-
-
-def _changed_since(session: Session, since: datetime) -> Iterable[Change]:
-    """Threads, then messages, then runs changed after ``since``: CREATED when they are
-    newer than that, else UPDATED."""
-    threads = session.scalars(
-        select(Thread).where(Thread.updated_at > since).order_by(Thread.id).limit(RESYNC_LIMIT)
-    )
-    for thread in threads:
-        record = ThreadRecord.of(thread)
-        yield _resynced(Entity.THREAD, record.id, record.user_id, record, record.created_at > since)
-    messages = session.scalars(
-        select(Message).where(Message.updated_at > since).order_by(Message.id).limit(RESYNC_LIMIT)
-    )
-    for message in _messages(session, messages):
-        created = message.created_at > since
-        yield _resynced(Entity.MESSAGE, message.thread_id, message.user_id, message, created)
-    executions = session.execute(
-        select(Execution, Thread.user_id)
-        .join(Thread, Thread.id == Execution.thread_id)
-        .where(
-            or_(
-                Execution.created_at > since,
-                Execution.started_at > since,
-                Execution.finished_at > since,
-            )
-        )
-        .order_by(Execution.id)
-        .limit(RESYNC_LIMIT)
-    )
-    for execution, user_id in executions:
-        run = ExecutionRecord.of(execution)
-        yield _resynced(Entity.EXECUTION, run.thread_id, user_id, run, False)
-
-
-def _resynced(entity: Entity, thread_id: int, user_id: int, record: Any, created: bool) -> Change:
-    kind = ChangeKind.CREATED if created else ChangeKind.UPDATED
-    fields: dict[str, Any] = {}
-    if isinstance(record, ThreadRecord):
-        fields = _thread_fields(record)
-    return Change(kind, entity, record.id, thread_id, user_id, fields, record, RESYNC)
-
-
-def _thread_fields(record: ThreadRecord) -> dict[str, Any]:
-    """What may have changed (the writer's exact fields are not announced): the path's
-    end and the title, so the open chat and the search look again."""
-    return {
-        "updated_at": record.updated_at,
-        "current_leaf_id": record.current_leaf_id,
-        "title": record.title,
-    }
