@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chatdesk.runs.coordinator import Coordinator
     from chatdesk.runs.model_choice import ModelResolver
     from chatdesk.services import Services
+    from chatdesk.services.live_sync import LiveSync
     from chatdesk.single_instance import SingleInstance
     from chatdesk.store.errors import DamagedDatabaseError, DamagedSchemaError
     from chatdesk.store.migrate import Store
@@ -47,6 +48,7 @@ class ChatdeskApp:
         coordinator: turns executions into worker runs and store writes; every run ends
             within ``deadline_s`` (five minutes unless told otherwise).
         recovered: runs a previous crash left unfinished, marked failed at start-up.
+        live: on a shared PostgreSQL, hears the other desktops' changes.
     """
 
     def __init__(
@@ -94,9 +96,24 @@ class ChatdeskApp:
             tool_access=self.tool_access.for_thread,
         )
         self.titles = ChatTitles(self.services, self.user_id, self.worker, resolver, self.window)
+        self.live = self._live_sync()
         self._closed = False
         self._heap_frozen = False
         self._connect_signals()
+
+    def _live_sync(self) -> LiveSync:
+        """On a shared PostgreSQL: the other desktops' changes, live (a no-op on SQLite)."""
+        from chatdesk.services.live_sync import LiveSync
+        from chatdesk.ui.bridge import SyncState
+
+        live = LiveSync(self.store, self.services.bus, self.services.owner)
+        state = SyncState(self.window)
+        state.online_changed.connect(self.window.set_sync_online)
+        live.on_state(state.report)
+        user_id = self.user_id
+        self.coordinator.stop_elsewhere_with(lambda run: live.request_stop(user_id, run))
+        live.start()
+        return live
 
     def _connect_signals(self) -> None:
         # worker -> coordinator -> window
@@ -184,6 +201,7 @@ class ChatdeskApp:
         if self._closed:
             return
         self._closed = True
+        self.live.stop()
         self.coordinator.shutdown()
         self.window.shutdown()
         self.worker.event_received.disconnect(self.coordinator.on_worker_event)

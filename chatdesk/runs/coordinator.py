@@ -177,6 +177,7 @@ class Coordinator(QObject):
         self._frame_scheduled = False
         self._last_frame = 0.0
         self._renewing: asyncio.Task[None] | None = None
+        self._ask_owner: Callable[[int], object] | None = None
         self.grace_s = 5.0
         """Extra wait past the worker's own deadline before the run is failed here."""
         self.max_reply_chars = max_reply_chars
@@ -235,9 +236,21 @@ class Coordinator(QObject):
         self._transport.answer(run.run_id, call_id, decision.value)
         self.approval_changed.emit(run.thread_id)
 
+    def stop_elsewhere_with(self, ask_owner: Callable[[int], object]) -> None:
+        """How Stop reaches a run another client runs on a shared database (its owner
+        gets the request through NOTIFY and cancels it in its worker)."""
+        self._ask_owner = ask_owner
+
     def cancel(self, execution_id: int) -> None:
-        """Stop a run now: it ends cancelled with the text it has; the worker is told."""
+        """Stop a run now: it ends cancelled with the text it has; the worker is told.
+        A run this client does not hold is asked of its owner (``stop_elsewhere_with``)."""
         run = self._runs.get(execution_id)
+        if run is None and self._ask_owner is not None:
+            try:
+                self._ask_owner(execution_id)
+            except Exception:  # the run ended or the database is away: nothing to stop
+                log.warning("could not ask another desktop to stop run %s", execution_id)
+            return
         if run is None or run.finished:
             return
         self._release(run, ExecutionStatus.CANCELLED)
@@ -261,9 +274,16 @@ class Coordinator(QObject):
     # -- inputs -----------------------------------------------------------------------
 
     def on_change(self, change: Change) -> None:
-        """Change-bus listener: a new pending execution is a run to start."""
+        """Change-bus listener: a new pending execution of this client is a run to start;
+        a deleted thread ends its runs, and so does Stop pressed on another desktop."""
         if change.entity is Entity.EXECUTION and change.kind is ChangeKind.CREATED:
-            self._schedule(change.id, change.user_id, change.thread_id)
+            if change.origin is None:  # another desktop's run is that desktop's to run
+                self._schedule(change.id, change.user_id, change.thread_id)
+        elif change.kind is ChangeKind.STOP_REQUESTED:
+            run = self._runs.get(change.id)
+            if run is not None and run.user_id == change.user_id:
+                log.info("run %s stopped from another desktop", change.id)
+                self.cancel(change.id)
         elif change.entity is Entity.THREAD and change.kind is ChangeKind.DELETED:
             for run in list(self._runs.values()):
                 if run.thread_id == change.id:

@@ -31,6 +31,9 @@ class ChangeKind(StrEnum):
     UPDATED = "updated"
     STATUS_CHANGED = "status_changed"
     DELETED = "deleted"
+    STOP_REQUESTED = "stop_requested"
+    """Another client asked this run's owner to stop it (``Entity.EXECUTION``, no record:
+    nothing changed yet; the owner's coordinator ends the run, which is the change)."""
 
 
 class Entity(StrEnum):
@@ -56,6 +59,10 @@ class Change:
         user_id: the owner.
         fields: the changed values (for status changes also ``old_status``).
         record: the row as it is after the change (None for deletions).
+        origin: None for this client's own change; for one another client made on a
+            shared database (heard through ``services.live_sync``), that client's id, or
+            ``RESYNC`` for a row read again after the connection came back. Only the
+            maker of a change acts on it (a run is started by the client that created it).
     """
 
     kind: ChangeKind
@@ -65,6 +72,11 @@ class Change:
     user_id: int
     fields: Mapping[str, Any] = field(default_factory=dict)
     record: Any = None
+    origin: str | None = None
+
+
+RESYNC = "resync"
+"""``Change.origin`` of a row read again after a lost connection came back."""
 
 
 class ChangeListener(Protocol):

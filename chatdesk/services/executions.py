@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from chatdesk.redact import redact, redact_data, redact_known
 from chatdesk.services import message_tree as tree
+from chatdesk.services.announce import note
 from chatdesk.services.errors import NotFoundError, PermissionDeniedError, ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
 from chatdesk.services.leases import LIVE, claim, database_now, hold, orphaned, renew, take_over
@@ -287,6 +288,11 @@ class ExecutionService:
             if reply.execution_id is not None:
                 hold(session, reply.execution_id, self._uow.owner)
             reply.content = content
+            # other desktops follow the reply at this cadence (this one shows it live)
+            note(
+                session,
+                Change(ChangeKind.UPDATED, Entity.MESSAGE, reply.id, reply.thread_id, user_id),
+            )
 
     def renew_leases(self, execution_ids: Collection[int]) -> set[int]:
         """Keep this client's claim on runs it holds; the ids another client took over.

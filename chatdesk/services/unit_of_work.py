@@ -22,6 +22,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from chatdesk.services.announce import announce
 from chatdesk.services.errors import NotFoundError, PermissionDeniedError
 from chatdesk.services.events import Change, ChangeBus
 from chatdesk.services.run_owner import RunOwner, this_process
@@ -100,6 +101,8 @@ class UnitOfWork:
         self.bus = bus
         self.owner = owner or this_process()
         """The client these sessions write for: it owns the runs it creates and starts."""
+        self.client_id = self.owner.token
+        """How this client signs what it announces to others (``services.announce``)."""
 
     @contextmanager
     def write(self, *, background: bool = False) -> Iterator[tuple[Session, list[Change]]]:
@@ -108,7 +111,8 @@ class UnitOfWork:
         ``background``: a worker's transaction, which waits for the GUI's (module doc)
         and for another connection's lock as long as the store allows; a foreground one
         waits for that lock ``FOREGROUND_BUSY_TIMEOUT_MS`` at most. A locked database, a
-        full disk and the like raise ``StorageError``, the transaction rolled back.
+        full disk and the like raise ``StorageError``, the transaction rolled back. On
+        PostgreSQL the changes are also announced to the other clients, by the commit.
         """
         changes: list[Change] = []
         with (
@@ -125,6 +129,7 @@ class UnitOfWork:
                         f"SET LOCAL lock_timeout = {FOREGROUND_BUSY_TIMEOUT_MS}"
                     )
             yield session, changes
+            announce(session, self.client_id, changes)  # delivered by the commit, or never
         for action in session.info.pop(AFTER_COMMIT, ()):
             action()
         self.bus.publish(changes)

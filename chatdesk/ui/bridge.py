@@ -14,7 +14,7 @@ from collections.abc import Callable
 import shiboken6
 from PySide6.QtCore import QObject, Signal
 
-from chatdesk.services.events import Change, ChangeBus, Entity
+from chatdesk.services.events import Change, ChangeBus, ChangeKind, Entity
 from chatdesk.ui.tasks import gui_thread_calls
 
 
@@ -65,6 +65,8 @@ class ChangeSignals(QObject):
         """Called by the bus after a commit; re-emits the change as Qt signals."""
         if self._user_id is not None and change.user_id != self._user_id:
             return
+        if change.kind is ChangeKind.STOP_REQUESTED:
+            return  # for the coordinator that runs it; nothing changed yet
         if change.entity is Entity.THREAD:
             self.thread_changed.emit(change)
         elif change.entity is Entity.MESSAGE:
@@ -77,3 +79,26 @@ class ChangeSignals(QObject):
     def close(self) -> None:
         """Stop listening to the bus (safe to call twice)."""
         self._relay.close()
+
+
+class SyncState(QObject):
+    """Whether this client hears the other desktops of a shared database, on the GUI
+    thread (the listener reports from its own thread).
+
+    Signals:
+        online_changed(bool): the connection that hears the others was lost or is back.
+    """
+
+    online_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._post = gui_thread_calls().post
+
+    def report(self, online: bool) -> None:
+        """Callable from any thread."""
+        self._post(lambda: self._emit(online))
+
+    def _emit(self, online: bool) -> None:
+        if shiboken6.isValid(self):
+            self.online_changed.emit(online)

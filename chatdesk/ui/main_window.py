@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QDesktopServices,
     QKeySequence,
+    QPalette,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -87,6 +88,11 @@ CHAT_BESIDE_DETAILS = 460
 
 log = logging.getLogger(__name__)
 APP_TITLE = "chatdesk"
+SYNC_OFFLINE = "Offline — other desktops' changes will show once reconnected"
+SYNC_OFFLINE_TIP = (
+    "The connection that hears the other desktops sharing this database was lost; "
+    "chatdesk is reconnecting and will then show what changed meanwhile."
+)
 NO_THREAD_HINT = "Start a conversation — press Ctrl+N or just type below"
 EMPTY_THREAD_HINT = "No messages yet — type below to start"
 
@@ -183,6 +189,15 @@ class MainWindow(QMainWindow):
             self.services, self.user_id, self.settings, self.chat_pane, tasks=self.tasks
         )
         self.header.set_crews(list_crews(data_dir()))
+        self.sync_status = QLabel(SYNC_OFFLINE, self.chat_pane)
+        self.sync_status.setObjectName("syncStatus")
+        self.sync_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.sync_status.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.sync_status.setToolTip(SYNC_OFFLINE_TIP)
+        self.sync_status.setContentsMargins(12, 4, 12, 4)
+        self.sync_status.setWordWrap(True)  # a narrow window stays narrow while it shows
+        self.sync_status.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # quiet
+        self.sync_status.hide()
         self.toast = Toast(self.message_stack)
         self.notices = Notices(self.toast, self)
         self.toast.space_needed.connect(self.message_view.reserve_bottom)
@@ -234,6 +249,7 @@ class MainWindow(QMainWindow):
         pane_layout.setContentsMargins(0, 0, 0, 0)
         pane_layout.setSpacing(0)
         pane_layout.addWidget(self.header)
+        pane_layout.addWidget(self.sync_status)
         pane_layout.addWidget(self.message_stack, 1)
         pane_layout.addLayout(approval_row)
         pane_layout.addLayout(composer_row)
@@ -448,6 +464,11 @@ class MainWindow(QMainWindow):
             if ids:
                 self.sidebar.select_thread(ids[0])
 
+    def set_sync_online(self, online: bool) -> None:
+        """Whether this desktop hears the others on a shared database: a quiet line under
+        the chat's header while it does not (it reconnects by itself)."""
+        self.sync_status.setVisible(not online)
+
     def set_engine_starting(self, starting: bool) -> None:
         """Whether the crew worker is (re)starting: replies waiting for it say so."""
         delegate = self.message_view.delegate
@@ -567,8 +588,12 @@ class MainWindow(QMainWindow):
         self.thread_opened.emit(new or 0)
 
     def on_thread_changed(self, change: Change) -> None:
-        if change.id == self._thread_id and change.kind is not ChangeKind.DELETED:
+        if change.id != self._thread_id:
+            return
+        if change.kind is not ChangeKind.DELETED:
             self._update_title()
+        else:  # deleted on another desktop while open here: show what the list shows now
+            self.on_thread_selected(self.sidebar.current_thread_id() or 0)
 
     def on_new_thread(self) -> None:
         """Open a fresh chat; an already empty "New chat" is reused rather than piled up."""
