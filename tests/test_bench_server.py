@@ -37,7 +37,9 @@ def bench_db(postgres_server: object | None) -> Iterator[str]:
     server.drop_database(name)
 
 
-def _bench(url: str, tmp_path: Path, startups: int = 1) -> subprocess.CompletedProcess[str]:
+def _bench(
+    url: str, tmp_path: Path, startups: int = 1, sync_samples: int = 0
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATDESK_")}
     env["QT_QPA_PLATFORM"] = "offscreen"
     return subprocess.run(
@@ -55,6 +57,8 @@ def _bench(url: str, tmp_path: Path, startups: int = 1) -> subprocess.CompletedP
             "60",
             "--startup-runs",
             str(startups),
+            "--sync-samples",
+            str(sync_samples),
             "--data-dir",
             str(tmp_path / "data"),
         ],
@@ -67,10 +71,11 @@ def _bench(url: str, tmp_path: Path, startups: int = 1) -> subprocess.CompletedP
 
 
 def test_the_bench_takes_the_servers_figures(bench_db: str, tmp_path: Path) -> None:
-    done = _bench(bench_db, tmp_path)
+    done = _bench(bench_db, tmp_path, sync_samples=3)
     assert done.returncode == 0, done.stderr[-3000:]
     figures = {json.loads(line)["metric"]: json.loads(line) for line in done.stdout.splitlines()}
-    assert FIGURES | {"build_s"} <= figures.keys()
+    assert FIGURES | {"build_s", "sync_latency_ms", "sync_window_ms"} <= figures.keys()
+    assert figures["sync_latency_ms"]["samples"] == 3
     assert figures["build_s"]["messages"] == 120
     assert all(figures[name]["value"] >= 0 for name in FIGURES)
     again = _bench(bench_db, tmp_path, startups=0)

@@ -18,7 +18,8 @@ scrolled (``chatdesk.bench.thumbnails``: ``thumbnail_scroll_frame_ms_p99``,
 The defaults are the issue's: 10,000 threads, 1,000,000 messages, one of 100,000.
 ``search_no_match_ms_p95`` times words no message holds (on PostgreSQL these once
 walked the whole history). ``--database-url postgresql+psycopg://…`` takes the
-database's figures on that server instead (``chatdesk.bench.server``).
+database's figures on that server instead (``chatdesk.bench.server``), then two
+clients' ``sync_latency_ms`` and ``sync_window_ms`` (``chatdesk.bench.sync_latency``).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "there and only the database's figures are taken (chatdesk.bench.server)",
     )
     parser.add_argument("--startup-runs", type=int, default=5)
+    parser.add_argument(
+        "--sync-samples", type=int, default=200, help="writes timed across two clients (0: skip)"
+    )
     parser.add_argument(
         "--import-messages", type=int, default=100_000, help="export to import (0: skip)"
     )
@@ -111,6 +115,10 @@ def main(argv: list[str] | None = None) -> None:
         env = _child_env(directory, args.database_url)
         try:
             bench_server(args.database_url, size, directory, args.startup_runs, env)
+            if args.sync_samples > 0:  # two clients on one server
+                from chatdesk.bench.sync_latency import bench_sync_latency
+
+                bench_sync_latency(args.database_url, args.sync_samples)
         except StoreError as error:  # the server refused: its sentence, no traceback
             raise SystemExit(f"chatdesk.bench: {error}") from None
         if own_dir:
