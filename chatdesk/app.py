@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 from chatdesk import __version__
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QTimer
+
     from chatdesk.engine.client import WorkerClient
     from chatdesk.runs.coordinator import Coordinator
     from chatdesk.runs.model_choice import ModelResolver
@@ -97,6 +99,7 @@ class ChatdeskApp:
         )
         self.titles = ChatTitles(self.services, self.user_id, self.worker, resolver, self.window)
         self.live = self._live_sync()
+        self._sweep = self._expired_runs_sweep()
         self._closed = False
         self._heap_frozen = False
         self._connect_signals()
@@ -114,6 +117,29 @@ class ChatdeskApp:
         self.coordinator.stop_elsewhere_with(lambda run: live.request_stop(user_id, run))
         live.start()
         return live
+
+    def _expired_runs_sweep(self) -> QTimer:
+        """Every ``SWEEP_EVERY_S``: runs another desktop left behind (it crashed or froze
+        past its lease) are ended here, their text kept, instead of showing "processing"
+        until somebody restarts."""
+        from PySide6.QtCore import QTimer
+
+        from chatdesk.services.leases import SWEEP_EVERY_S
+
+        def sweep() -> None:
+            try:
+                recovered = self.services.executions.recover_expired()
+            except Exception:  # a busy or unreachable database: the next round tries again
+                log.warning("could not look for runs other desktops left", exc_info=True)
+                return
+            if recovered:
+                log.info("ended %d run(s) another desktop left behind", recovered)
+
+        timer = QTimer(self.window)
+        timer.setInterval(int(SWEEP_EVERY_S * 1000))
+        timer.timeout.connect(sweep)
+        timer.start()
+        return timer
 
     def _connect_signals(self) -> None:
         # worker -> coordinator -> window
@@ -201,6 +227,7 @@ class ChatdeskApp:
         if self._closed:
             return
         self._closed = True
+        self._sweep.stop()
         self.live.stop()
         self.coordinator.shutdown()
         self.window.shutdown()

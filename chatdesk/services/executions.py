@@ -25,7 +25,15 @@ from chatdesk.services import message_tree as tree
 from chatdesk.services.announce import note
 from chatdesk.services.errors import NotFoundError, PermissionDeniedError, ValidationError
 from chatdesk.services.events import Change, ChangeKind, Entity
-from chatdesk.services.leases import LIVE, claim, database_now, hold, orphaned, renew, take_over
+from chatdesk.services.leases import (
+    LIVE,
+    claim,
+    database_now,
+    hold,
+    orphaned,
+    renew,
+    take_over,
+)
 from chatdesk.services.messages import (
     EARLIER_RUNS_KEY,
     clean_content,
@@ -400,6 +408,31 @@ class ExecutionService:
         database keeps its runs. Called once at start-up, before this client starts a
         run; returns how many were recovered.
         """
+        return self._recover(others_only=False)
+
+    def recover_expired(self) -> int:
+        """Fail the runs of other clients that are gone or whose lease ran out (a desktop
+        that crashed or froze), keeping their partial text; never this client's own.
+
+        Called every ``SWEEP_EVERY_S`` while the app runs, so a reply another desktop
+        left behind does not stay "processing" until somebody restarts. Reads first and
+        writes only when there is such a run: the sweep of a quiet database writes
+        nothing. Returns how many were recovered.
+        """
+        owner = self._uow.owner
+        with self._uow.read() as session:
+            now = database_now(session)
+            others = session.scalars(
+                select(Execution).where(
+                    Execution.status.in_(LIVE), Execution.owner != str(owner)
+                )  # a run with no owner is older than owners: start-up recovers it
+            ).all()
+            stale = any(orphaned(execution, now, owner) for execution in others)
+        if not stale:
+            return 0
+        return self._recover(others_only=True)
+
+    def _recover(self, *, others_only: bool) -> int:
         owner = self._uow.owner
         with self._uow.write() as (session, changes):
             now = database_now(session)
@@ -409,7 +442,9 @@ class ExecutionService:
             stuck = [
                 execution
                 for execution in live
-                if orphaned(execution, now, owner) and take_over(session, execution, owner)
+                if not (others_only and execution.owner in (None, str(owner)))
+                and orphaned(execution, now, owner)
+                and take_over(session, execution, owner)
             ]
             for execution in stuck:
                 execution.status = ExecutionStatus.FAILED

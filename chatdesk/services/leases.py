@@ -30,6 +30,8 @@ LEASE_S = 60.0
 """How long a claim lasts unless renewed: a client frozen this long loses its runs."""
 RENEW_EVERY_S = 15.0
 """How often a client renews the leases of runs that write nothing meanwhile."""
+SWEEP_EVERY_S = 30.0
+"""How often a running client looks for other clients' runs whose lease ran out."""
 LIVE = ACTIVE_EXECUTION_STATUSES
 
 

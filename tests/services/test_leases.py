@@ -211,3 +211,25 @@ def test_an_owner_is_gone_only_when_provably_so() -> None:
 def _started(pid: int) -> str:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return stat[stat.rfind(")") + 2 :].split()[19]
+
+
+def test_the_sweep_ends_only_other_desktops_runs_whose_lease_ran_out(store: Store) -> None:
+    frozen = Services(store, owner=_desktop("desk-frozen"))
+    _user, frozen_run, frozen_reply = _running(frozen, "the frozen desktop's words")
+    alive = Services(store, owner=_desktop("desk-alive"))
+    _user, alive_run, _reply = _running(alive)
+    here = Services(store, owner=_desktop("desk-here"))
+    _user, own_run, _reply = _running(here)
+    assert here.executions.recover_expired() == 0  # every lease is fresh: nothing written
+    _expire(store, frozen_run)
+    _expire(store, own_run)  # this client's own run is never swept from under it
+    assert here.executions.recover_expired() == 1
+    assert _execution(store, frozen_run).status is ExecutionStatus.FAILED
+    reply = here.messages.get(_user, frozen_reply)
+    assert reply.content == "the frozen desktop's words"
+    assert reply.metadata.get("interrupted") and reply.metadata["error"] == INTERRUPTED_ERROR
+    assert _execution(store, alive_run).status is ExecutionStatus.RUNNING
+    assert _execution(store, own_run).status is ExecutionStatus.RUNNING
+    with pytest.raises(LeaseLostError):  # the frozen desktop wakes up: its writes are refused
+        frozen.executions.save_text(_user, frozen_reply, "more words")
+    assert here.executions.recover_expired() == 0
