@@ -64,9 +64,7 @@ def upgrade() -> None:
     schema = op.get_bind().exec_driver_sql("SELECT quote_ident(current_schema())").scalar()
     s = str(schema)
     _adopt_local_user()
-    op.execute(
-        "ALTER TABLE users ADD COLUMN login varchar(200) NOT NULL DEFAULT current_user"
-    )
+    op.execute("ALTER TABLE users ADD COLUMN login varchar(200) NOT NULL DEFAULT current_user")
     op.execute(f"UPDATE users SET login = name WHERE name NOT LIKE '{STAGING_PREFIX}%'")
     op.execute(
         "UPDATE users s SET login = p.name FROM users p "
