@@ -1,0 +1,126 @@
+"""The policies keep the indexes working: the thread list and a page of a long chat, read
+by a person through the services on ~20k threads and ~40k messages, use index scans
+(the InitPlan of ``chatdesk_user_ids()`` runs once per query, not once per row).
+
+Run with ``-s`` to see the plans and their times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, event, text
+
+from chatdesk.services import Services
+from chatdesk.store.migrate import Store, open_store
+from tests.support.team_logins import Team
+
+pytestmark = pytest.mark.postgres
+
+THREADS = 20_000  # half each person's
+CHAIN = 20_000  # messages of Alice's long chat, one after another
+
+
+@dataclasses.dataclass
+class Filled:
+    store: Store
+    services: Services
+    user: int
+    long_thread: int
+
+
+def _fill(team: Team) -> None:
+    """As the owner (not subject to the policies): two people, their chats, a long one."""
+    owner = create_engine(team.owner_url)
+    with owner.begin() as connection:
+
+        def run(sql: str) -> None:
+            connection.execute(text(sql))
+
+        run(f"INSERT INTO users (id, name, login) VALUES (1, '{team.alice}', '{team.alice}')")
+        run(f"INSERT INTO users (id, name, login) VALUES (2, '{team.bob}', '{team.bob}')")
+        run(
+            "INSERT INTO threads (id, user_id, title, updated_at) "
+            "SELECT g, 1 + g % 2, 'chat ' || g, now() - g * interval '1 minute' "
+            f"FROM generate_series(1, {THREADS}) g"
+        )
+        run(
+            "INSERT INTO messages (id, thread_id, user_id, role, content, status, metadata, "
+            "parent_id) SELECT g, 2, 1, 'user', 'words of message ' || g, 'completed', '{}', "
+            f"NULLIF(g - 1, 0) FROM generate_series(1, {CHAIN}) g"
+        )
+        run(
+            "INSERT INTO messages (id, thread_id, user_id, role, content, status, metadata) "
+            f"SELECT {CHAIN} + g, g, 1 + g % 2, 'user', 'hello ' || g, 'completed', '{{}}' "
+            f"FROM generate_series(1, {THREADS}) g WHERE g <> 2"
+        )
+        run(f"UPDATE threads SET current_leaf_id = {CHAIN} WHERE id = 2")
+        run(f"UPDATE threads SET current_leaf_id = {CHAIN} + id WHERE id <> 2")
+        for table in ("users", "threads", "messages"):
+            run(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100000)")
+    with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("ANALYZE")
+    owner.dispose()
+
+
+@pytest.fixture(scope="module")
+def filled(team: Team, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
+    _fill(team)
+    store = open_store(team.url(team.alice))
+    files: Path = tmp_path_factory.mktemp("plans")
+    services = Services(store, attachments_dir=files / "attachments")
+    try:
+        yield Filled(store, services, services.users.ensure(), 2)
+    finally:
+        store.close()
+
+
+def _plans_of(filled: Filled, read: Any) -> list[str]:
+    """EXPLAIN ANALYZE of every SELECT ``read()`` sends, run again as the same login."""
+    sent: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            sent.append((statement, parameters))
+
+    engine = filled.store.engine
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        read()
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    plans = []
+    with engine.connect() as connection:
+        for statement, parameters in sent:
+            rows = connection.exec_driver_sql(
+                "EXPLAIN (ANALYZE, COSTS OFF) " + statement, parameters
+            ).all()
+            plans.append(f"{statement}\n" + "\n".join(row[0] for row in rows))
+    return plans
+
+
+def _no_full_scans(plans: list[str]) -> None:
+    for plan in plans:
+        print("\n" + plan)
+        for table in ("threads", "messages"):
+            assert f"Seq Scan on {table}" not in plan, plan
+
+
+def test_the_thread_list_reads_an_index(filled: Filled) -> None:
+    def read() -> None:
+        page = filled.services.threads.list(filled.user, limit=50)
+        assert len(page) == 50 and all(t.user_id == filled.user for t in page)
+
+    _no_full_scans(_plans_of(filled, read))
+
+
+def test_a_page_of_a_long_chat_reads_an_index(filled: Filled) -> None:
+    def read() -> None:
+        page = filled.services.messages.list(filled.user, filled.long_thread, limit=50)
+        assert len(page.messages) == 50
+
+    _no_full_scans(_plans_of(filled, read))
