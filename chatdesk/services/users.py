@@ -16,6 +16,12 @@ from chatdesk.store.models import User
 
 DEFAULT_USER_NAME = "local"
 
+_GUARD = text(
+    "SELECT r.rolsuper, r.rolbypassrls, pg_has_role(current_user, c.relowner, 'USAGE') "
+    "FROM pg_roles r, pg_class c "
+    "WHERE r.rolname = current_user AND c.oid = to_regclass('threads')"
+)
+
 
 def person_name(session: Session) -> str:
     """The name of the person using this connection: the login on PostgreSQL."""
@@ -34,6 +40,26 @@ class UserService:
         """The person's name: ``local`` on SQLite, the database login on PostgreSQL."""
         with self._uow.read() as session:
             return person_name(session)
+
+    def privacy_skipped(self) -> str | None:
+        """Why row-level security does not apply to this login (None: it applies, or
+        SQLite, one person's file). The table owner and superusers see every person's
+        rows: the administrator's login, never a person's (``docs/TEAM.md``)."""
+        with self._uow.read() as session:
+            if session.get_bind().dialect.name != "postgresql":
+                return None
+            found = session.execute(_GUARD).first()
+            login = person_name(session)
+        if found is None:
+            return None
+        superuser, bypasses, owns = found
+        if superuser:
+            return f"{login} is a superuser"
+        if bypasses:
+            return f"{login} has BYPASSRLS"
+        if owns:
+            return f"{login} owns the tables"
+        return None
 
     def find(self, name: str | None = None) -> int | None:
         """The id of the user called ``name`` (None: the person), if any (writes nothing)."""

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from chatdesk.services import Services
+from chatdesk.services.errors import NotFoundError, PermissionDeniedError
 from chatdesk.services.run_owner import RunOwner
 from chatdesk.store.migrate import Store, open_store
 from chatdesk.store.models import Execution, User
@@ -158,3 +159,25 @@ def test_a_file_both_attached_stays_while_either_keeps_it(people: dict[str, Pers
             session.scalar(text("SELECT count(*) FROM attachments WHERE id = :id"), {"id": b_photo})
             == 0
         )
+
+
+def test_a_write_for_another_person_is_refused_with_a_sentence(people: dict[str, Person]) -> None:
+    """The services never aim at another's rows; if one did (a stale id, tampering), the
+    database's refusal reaches the person as a sentence, not a traceback."""
+    a, b = people["a"], people["b"]
+    with pytest.raises(PermissionDeniedError, match="refused to write a chat that is not yours"):
+        b.services.threads.create(a.user, "Planted in Alice's list")
+    mine = a.services.threads.create(a.user, "Alice only")
+    with pytest.raises(NotFoundError):  # invisible: as if it did not exist
+        b.services.messages.send(b.user, mine.id, "hello?", triggers_execution=False)
+    assert "Planted in Alice's list" not in {t.title for t in a.services.threads.list(a.user)}
+
+
+def test_the_app_says_when_privacy_does_not_apply(team: Team, people: dict[str, Person]) -> None:
+    assert people["a"].services.users.privacy_skipped() is None
+    owner = open_store(team.owner_url)
+    try:
+        told = Services(owner, attachments_dir=people["a"].files).users.privacy_skipped()
+    finally:
+        owner.close()
+    assert told is not None and "superuser" in told
