@@ -17,6 +17,12 @@ the database itself keep each person's rows from the others, even for hand-writt
   the login's when the id is one of its ids (``(SELECT chatdesk_user_ids())``, an
   InitPlan computed once per query, so the indexes on ``user_id`` still serve); the rows
   hanging off a thread, a run or a message are the login's when that parent is visible.
+- ``chatdesk_search_ids(query, person, before, limit)``: a person's matching message ids,
+  newest first. The policy on ``messages`` is evaluated before any condition that is not
+  LEAKPROOF, and ``@@`` is not, so a person's own search could never use the GIN index
+  (every search read all their messages). The function runs as the owner (no policy:
+  the index serves) and checks the person is the session's login itself; the search's
+  outer query still reads the rows under the policy.
 - ``attachments`` (content-addressed, shared by SHA-256) stay readable and insertable by
   everyone (size, type and digest only: names live in the per-person link tables); a row
   can be deleted only when nobody's link, hold or knowledge keeps it
@@ -116,6 +122,22 @@ def _functions(s: str) -> None:
         "WHERE login = current_user $$"
     )
     op.execute(
+        f"CREATE FUNCTION {s}.chatdesk_search_ids(wanted tsquery, person integer, "
+        "before_id bigint, max_rows integer) RETURNS SETOF integer "
+        "LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 20 "
+        f"SET search_path = pg_catalog, {s}, pg_temp AS $$ BEGIN "
+        "IF NOT EXISTS (SELECT 1 FROM users u WHERE u.id = person AND u.login = session_user) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = session_user "
+        "AND (r.rolsuper OR r.rolbypassrls "
+        "OR pg_has_role(session_user, (SELECT c.relowner FROM pg_class c "
+        "WHERE c.oid = 'messages'::regclass), 'USAGE'))) "
+        "THEN RETURN; END IF; "
+        "RETURN QUERY EXECUTE 'SELECT m.id FROM messages m "
+        "WHERE to_tsvector(''simple'', m.content) @@ $1 AND m.user_id = $2 AND m.id < $3 "
+        "ORDER BY m.id DESC LIMIT $4' USING wanted, person, before_id, max_rows; "
+        "END $$"
+    )
+    op.execute(
         f"CREATE FUNCTION {s}.chatdesk_attachment_unused(attachment integer) "
         "RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER "
         f"SET search_path = pg_catalog, {s}, pg_temp "
@@ -136,6 +158,7 @@ def downgrade() -> None:
     for suffix in ("read", "add", "free"):
         op.execute(f"DROP POLICY {POLICY}_{suffix} ON attachments")
     op.execute("ALTER TABLE attachments DISABLE ROW LEVEL SECURITY")
+    op.execute("DROP FUNCTION chatdesk_search_ids(tsquery, integer, bigint, integer)")
     op.execute("DROP FUNCTION chatdesk_attachment_unused(integer)")
     op.execute("DROP FUNCTION chatdesk_user_ids()")
     op.execute("DROP FUNCTION chatdesk_user_id()")

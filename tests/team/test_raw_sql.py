@@ -227,3 +227,19 @@ def test_every_table_of_the_schema_has_row_security(bob: Connection) -> None:
     ).all()
     unguarded = {name for name, guarded in rows if not guarded}
     assert unguarded == {"alembic_version"}
+
+
+def test_the_search_function_finds_only_the_callers_own(
+    bob: Connection, alice: Rows, team: Team
+) -> None:
+    """``chatdesk_search_ids`` runs as the owner (so the GIN index serves): asked for
+    Alice's id by Bob it finds nothing; asked by Alice, her message."""
+    search = (
+        "SELECT count(*) FROM "
+        "chatdesk_search_ids(to_tsquery('simple', 'secret'), :user, 2147483647, 50)"
+    )
+    assert _count(bob, search, user=alice.user) == 0
+    engine = team.engine(team.alice)
+    with engine.connect() as connection:
+        assert _count(connection, search, user=alice.user) == 1
+    engine.dispose()
