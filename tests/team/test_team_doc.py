@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatdesk.store.models import Base
+from chatdesk.store.base import Base
 from chatdesk.store.team_grants import TABLE_GRANTS, person_grants
 
 TEAM_DOC = Path(__file__).resolve().parents[2] / "docs" / "TEAM.md"
