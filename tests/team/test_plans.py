@@ -1,5 +1,6 @@
-"""The policies keep the indexes working: the thread list and a page of a long chat, read
-by a person through the services on ~20k threads and ~40k messages, use index scans
+"""The policies keep the indexes working: the thread list, its previews, a page of a long
+chat and a page of a run's steps, read by a person through the services on ~20k threads,
+~40k messages and ~25k steps, use index scans
 (the InitPlan of ``chatdesk_user_ids()`` runs once per query, not once per row).
 
 Run with ``-s`` to see the plans and their times.
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.postgres
 
 THREADS = 20_000  # half each person's
 CHAIN = 20_000  # messages of Alice's long chat, one after another
+STEPS = 5_000  # steps of the run of Alice's long chat
 
 
 @dataclasses.dataclass
@@ -58,9 +60,21 @@ def _fill(team: Team) -> None:
             f"SELECT {CHAIN} + g, g, 1 + g % 2, 'user', 'hello ' || g, 'completed', '{{}}' "
             f"FROM generate_series(1, {THREADS}) g WHERE g <> 2"
         )
+        run(
+            "INSERT INTO executions (id, thread_id, crew, status) "
+            f"SELECT g, g, 'assistant', 'completed' FROM generate_series(1, {THREADS}) g"
+        )
+        run(
+            "INSERT INTO execution_logs (execution_id, seq, event, detail) "
+            f"SELECT 2, g, 'step', '{{}}' FROM generate_series(1, {STEPS}) g"
+        )
+        run(
+            "INSERT INTO execution_logs (execution_id, seq, event, detail) "
+            f"SELECT g, 1, 'step', '{{}}' FROM generate_series(1, {THREADS}) g WHERE g <> 2"
+        )
         run(f"UPDATE threads SET current_leaf_id = {CHAIN} WHERE id = 2")
         run(f"UPDATE threads SET current_leaf_id = {CHAIN} + id WHERE id <> 2")
-        for table in ("users", "threads", "messages"):
+        for table in ("users", "threads", "messages", "executions", "execution_logs"):
             run(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100000)")
     with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("ANALYZE")
@@ -106,7 +120,7 @@ def _plans_of(filled: Filled, read: Any) -> list[str]:
 def _no_full_scans(plans: list[str]) -> None:
     for plan in plans:
         print("\n" + plan)
-        for table in ("threads", "messages"):
+        for table in ("threads", "messages", "executions", "execution_logs"):
             assert f"Seq Scan on {table}" not in plan, plan
 
 
@@ -122,5 +136,23 @@ def test_a_page_of_a_long_chat_reads_an_index(filled: Filled) -> None:
     def read() -> None:
         page = filled.services.messages.list(filled.user, filled.long_thread, limit=50)
         assert len(page.messages) == 50
+
+    _no_full_scans(_plans_of(filled, read))
+
+
+def test_a_page_of_a_runs_steps_reads_an_index(filled: Filled) -> None:
+    """Steps are a person's through their run's chat: two policies deep, still indexed."""
+
+    def read() -> None:
+        steps = filled.services.executions.logs(filled.user, 2, after_seq=2_000, limit=100)
+        assert len(steps) == 100
+
+    _no_full_scans(_plans_of(filled, read))
+
+
+def test_the_thread_lists_previews_read_an_index(filled: Filled) -> None:
+    def read() -> None:
+        ids = [t.id for t in filled.services.threads.list(filled.user, limit=50)]
+        assert len(filled.services.messages.previews(filled.user, ids)) == 50
 
     _no_full_scans(_plans_of(filled, read))
