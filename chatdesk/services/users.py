@@ -8,6 +8,7 @@ keys every row on it, so the name chatdesk uses must be the login's, not a setti
 from __future__ import annotations
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chatdesk.services.errors import ValidationError
@@ -76,8 +77,15 @@ class UserService:
             found = session.scalar(select(User.id).where(User.name == wanted))
         if found is not None:
             return found
-        with self._uow.write() as (session, _changes):
-            user = User(name=wanted)
-            session.add(user)
-            session.flush()
-            return user.id
+        try:
+            with self._uow.write() as (session, _changes):
+                user = User(name=wanted)
+                session.add(user)
+                session.flush()
+                return user.id
+        except IntegrityError:  # a second desktop of the person made it meanwhile
+            with self._uow.read() as session:
+                made = session.scalar(select(User.id).where(User.name == wanted))
+            if made is None:
+                raise
+            return made
