@@ -24,6 +24,7 @@ from tests.support.team_logins import Team
 pytestmark = pytest.mark.postgres
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 
 
 @dataclasses.dataclass
@@ -181,3 +182,15 @@ def test_the_app_says_when_privacy_does_not_apply(team: Team, people: dict[str, 
     finally:
         owner.close()
     assert told is not None and "superuser" in told
+
+
+def test_another_apps_export_imported_as_bob_lands_as_bobs(people: dict[str, Person]) -> None:
+    """The foreign importer takes message ids ahead from the sequence (``USAGE`` is enough)
+    and stages under Bob's hidden user: Alice sees none of it, at any point."""
+    a, b = people["a"], people["b"]
+    alice_before = {t.id for t in a.services.threads.list(a.user)}
+    summary = b.services.imports.import_path(b.user, FIXTURES / "claude-conversations.json")
+    assert summary.chats and all(t.user_id == b.user for t in summary.chats)
+    listed = {t.id for t in b.services.threads.list(b.user)}
+    assert {t.id for t in summary.chats} <= listed
+    assert {t.id for t in a.services.threads.list(a.user)} == alice_before
