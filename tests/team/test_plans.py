@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 
 from chatdesk.services import Services
 from chatdesk.store.migrate import Store, open_store
@@ -156,3 +157,66 @@ def test_the_thread_lists_previews_read_an_index(filled: Filled) -> None:
         assert len(filled.services.messages.previews(filled.user, ids)) == 50
 
     _no_full_scans(_plans_of(filled, read))
+
+
+SEARCH = "SELECT * FROM chatdesk_search_ids(to_tsquery('simple', :q), :person, :before, :n)"
+PLAIN = (
+    "SELECT id FROM messages WHERE to_tsvector('simple', content) @@ to_tsquery('simple', :q) "
+    "AND user_id = :person AND id < :before ORDER BY id DESC LIMIT :n"
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "before"),
+    [
+        ("nothingmatchesthis:*", 2**31 - 1),  # nothing
+        ("'19999'", 2**31 - 1),  # one message
+        ("'hello' & '4'", 2**31 - 1),  # a few
+        ("'hello':*", 2**31 - 1),  # thousands: the newest-first path
+        ("'words':*", 10_000),  # thousands, a later page
+    ],
+)
+def test_search_finds_what_a_plain_query_finds(
+    filled: Filled, team: Team, query: str, before: int
+) -> None:
+    """Both of ``chatdesk_search_ids``' ways (all matches from the GIN index, or the
+    newest messages first) answer what the plain query answers, as the owner sees it."""
+    params = {"q": query, "person": filled.user, "before": before, "n": 20}
+    owner = create_engine(team.owner_url)
+    with owner.connect() as connection:
+        expected = connection.execute(text(PLAIN), params).scalars().all()
+    owner.dispose()
+    with filled.store.engine.connect() as connection:
+        assert connection.execute(text(SEARCH), params).scalars().all() == expected
+
+
+def test_a_search_matching_nothing_asks_the_gin_index(filled: Filled, team: Team) -> None:
+    """Seen through ``auto_explain`` (the owner may load it): the function's probe is a
+    bitmap scan of the full-text index, not a walk through the person's messages."""
+    owner = create_engine(team.owner_url)
+    notices: list[str] = []
+    try:
+        with owner.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            raw.add_notice_handler(lambda notice: notices.append(notice.message_primary or ""))
+            try:
+                connection.execute(text("LOAD 'auto_explain'"))
+            except DBAPIError:
+                pytest.skip("auto_explain is not installed on this server")
+            for setting in (
+                "auto_explain.log_min_duration = 0",
+                "auto_explain.log_nested_statements = on",
+                "auto_explain.log_level = notice",
+            ):
+                connection.execute(text(f"SET {setting}"))
+            found = connection.execute(
+                text(SEARCH),
+                {"q": "nothingmatchesthis:*", "person": filled.user, "before": 2**31 - 1, "n": 20},
+            )
+            assert found.all() == []
+            connection.rollback()
+    finally:
+        owner.dispose()
+    assert any("Bitmap Index Scan on ix_messages_content_search" in plan for plan in notices)
+    assert not any("Seq Scan on messages" in plan for plan in notices), notices
