@@ -65,8 +65,9 @@ BY_PARENT = {
 
 POLICY = "chatdesk_person"
 
-SEARCH_PROBE = 200
-"""Matches the search first asks the GIN index for: fewer, and they are all of them."""
+SEARCH_PROBE = 5000
+"""Matches the search first asks the GIN index for: fewer, and they are all of them
+(fetched and sorted in milliseconds); more, and the newest messages hold enough."""
 
 SEARCH_FUNCTION = f"""
 CREATE FUNCTION {{s}}.chatdesk_search_ids(
