@@ -78,6 +78,9 @@ class ChatdeskApp:
         # before the window shows, a lock another program holds is waited out
         self.recovered = patiently(self.services.executions.recover_interrupted)
         self.user_id = patiently(self.services.users.ensure)
+        skipped = patiently(self.services.users.privacy_skipped)
+        if skipped is not None:  # the administrator's or one person's database
+            log.info("row-level security does not apply: %s; it sees every person's rows", skipped)
         self._owns_worker = worker is None
         self.worker: WorkerClient = worker or WorkerClient(
             data_dir=data_dir, extra_env=_worker_log_env()

@@ -27,7 +27,15 @@ target_metadata = Base.metadata
 SEARCH_OBJECTS_PREFIXES = ("messages_fts", "ix_messages_content_search")
 
 
-def _include_name(name: str | None, type_: str, _parent_names: object) -> bool:
+# Row-level security's column and index (migration 0013, PostgreSQL only): the policies
+# use them, the models do not (``users.login`` fills itself with ``current_user``).
+PRIVACY_OBJECTS = {("column", "users", "login"), ("index", "users", "ix_users_login")}
+
+
+def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    table = parent_names.get("table_name") if isinstance(parent_names, dict) else None
+    if (type_, table, name) in PRIVACY_OBJECTS:
+        return False
     return not (name and name.startswith(SEARCH_OBJECTS_PREFIXES))
 
 

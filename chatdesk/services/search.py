@@ -1,8 +1,10 @@
 """Full-text search across every message of a user, newest matches first.
 
 SQLite uses the FTS5 index the migrations keep in sync; PostgreSQL its GIN-indexed
-``tsvector``, by a plan chosen per query (``search_postgres.py``: the planner alone
-walked the whole history for a word that matched nothing).
+``tsvector`` through ``chatdesk_search_ids`` (migration 0013), which asks the index
+alone first and walks the newest messages only for a common word: the planner alone
+walked the whole history for a word that matched nothing, and under row-level security
+no plan outside such a function may use the index at all.
 What a person types is turned into a safe query (each word quoted, the last one
 matching as a prefix), never passed through as query syntax. A last word of one
 character is matched as a whole word: as a prefix it would match almost every message
@@ -24,7 +26,6 @@ from typing import Any
 from sqlalchemy import text
 
 from chatdesk.services.errors import ValidationError
-from chatdesk.services.search_postgres import PostgresSearch
 from chatdesk.services.unit_of_work import UnitOfWork
 from chatdesk.store.base import UTCDateTime
 from chatdesk.vocabulary import Role
@@ -87,7 +88,23 @@ _SQLITE = text(
     """
 )
 
-_POSTGRES = PostgresSearch(HIGHLIGHT_START, HIGHLIGHT_END)
+_POSTGRES = text(
+    f"""
+    SELECT m.id, m.thread_id, t.title, m.role, m.created_at,
+           ts_headline('simple', left(m.content, 20000), to_tsquery('simple', :query),
+                       'StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords=24,
+                        MinWords=8, MaxFragments=1, FragmentDelimiter=…')
+    FROM chatdesk_search_ids(to_tsquery('simple', :query), :user_id, :before_id, :limit)
+         AS found(id)
+    JOIN messages AS m ON m.id = found.id
+    JOIN threads AS t ON t.id = m.thread_id
+    WHERE m.user_id = :user_id
+    ORDER BY m.id DESC
+    """
+)
+"""Matches found by ``chatdesk_search_ids`` (migration 0013: under row-level security
+the GIN index serves only a function that runs as the tables' owner), then read under
+the person's policies like any row."""
 
 
 _NO_BOUND = 2**62
@@ -132,10 +149,8 @@ class SearchService:
                 "limit": limit,
                 "before_id": before_id if before_id is not None else _NO_BOUND,
             }
-            if dialect == "sqlite":
-                rows: Sequence[Any] = session.execute(_SQLITE, params).all()
-            else:
-                rows = _POSTGRES.rows(session, params)
+            statement = _SQLITE if dialect == "sqlite" else _POSTGRES
+            rows: Sequence[Any] = session.execute(statement, params).all()
             stamp = UTCDateTime()
             dialect_obj = session.get_bind().dialect
         return [_hit(row, stamp, dialect_obj) for row in rows]

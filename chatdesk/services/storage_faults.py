@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from sqlalchemy.exc import DBAPIError
 
 from chatdesk.services.errors import StorageError, StorageFault
+from chatdesk.services.privacy_faults import privacy_refusal
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,10 @@ def storage_errors_told() -> Iterator[None]:
     try:
         yield
     except DBAPIError as error:
+        refused = privacy_refusal(error)
+        if refused is not None:
+            log.warning("database refused by row-level security: %s", error.orig)
+            raise refused from error
         told = storage_error(error)
         if told is None:
             raise

@@ -6,4 +6,4 @@ Start-up compares the database's revision with ``HEAD_REVISION`` and only loads 
 
 from __future__ import annotations
 
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
