@@ -1,0 +1,285 @@
+"""The chat header's usage: the chat's tokens and cost, and its context meter.
+
+Why read on events, not per token: the totals and the history size are read when a
+chat opens and when something that moves them is committed (a run ends, a message
+comes or goes, the path or the model changes), a short moment later so a burst of
+changes costs one read; a reply's streamed text (saved about once a second) never
+triggers one. Both reads are bounded (``services.usage``) and made off the GUI thread
+(a chat of 10,000 runs sums in ~20 ms); the newest answer counts.
+
+The meter is a short bar: the next run's history as a share of what it may take
+(``runs.usage_costs.ContextFill``); amber from ``WARN_AT`` of it, red once older
+messages are left out. Its tooltip says the numbers in words.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+
+from chatdesk.config import data_dir
+from chatdesk.preferences import MODEL_KEYS
+from chatdesk.runs.usage_costs import (
+    CHARS_PER_TOKEN,
+    WARN_AT,
+    ChatTotals,
+    ContextFill,
+    Fill,
+    Pricing,
+)
+from chatdesk.services import Services
+from chatdesk.services.errors import ServiceError
+from chatdesk.services.events import Change, ChangeKind
+from chatdesk.services.records import ExecutionRecord, MessageRecord, ThreadRecord
+from chatdesk.services.usage import HistorySize, ModelTotals
+from chatdesk.ui.bridge import ChangeSignals
+from chatdesk.ui.chat.usage_line import cost_text, tokens_text
+from chatdesk.ui.settings import UiSettings
+from chatdesk.ui.tasks import LatestCall, Tasks
+from chatdesk.vocabulary import ACTIVE_MESSAGE_STATUSES, ExecutionStatus
+
+log = logging.getLogger(__name__)
+
+REFRESH_MS = 60
+"""How long after a change the numbers are read again (a burst of changes: one read)."""
+BAR_W, BAR_H = 44, 6
+WARNING_COLOR = "#d97706"
+TRIMMED_COLOR = "#dc2626"
+_ENDED = frozenset({ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What one read found for a chat."""
+
+    thread_id: int
+    totals: list[ModelTotals]
+    history: HistorySize
+
+
+class ContextBar(QWidget):
+    """The meter itself: a rounded track filled to the history's share."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("contextMeter")
+        self.fraction = 0.0
+        self.state = Fill.OK
+        self.setFixedSize(BAR_W, BAR_H + 6)
+
+    def sizeHint(self) -> QSize:
+        return QSize(BAR_W, BAR_H + 6)
+
+    def show_fill(self, fraction: float, state: Fill) -> None:
+        self.fraction, self.state = max(0.0, min(fraction, 1.0)), state
+        self.update()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        track = QRectF(0.5, (self.height() - BAR_H) / 2, self.width() - 1.0, BAR_H)
+        palette = self.palette()
+        muted = QColor(palette.color(palette.ColorRole.WindowText))
+        muted.setAlphaF(0.18)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(muted)
+        painter.drawRoundedRect(track, BAR_H / 2, BAR_H / 2)
+        if self.state is Fill.TRIMMED:
+            color = QColor(TRIMMED_COLOR)
+        elif self.state is Fill.WARNING:
+            color = QColor(WARNING_COLOR)
+        else:
+            color = palette.color(palette.ColorRole.Highlight)
+        filled = track.adjusted(0, 0, -(track.width() * (1.0 - self.fraction)), 0)
+        if self.fraction > 0:
+            filled.setWidth(max(filled.width(), BAR_H))  # a sliver still reads as some
+            painter.setBrush(color)
+            painter.drawRoundedRect(filled, BAR_H / 2, BAR_H / 2)
+
+
+class ChatUsageMeter(QWidget):
+    """Tokens · cost · context meter of the open chat (objectName ``chatUsage``).
+
+    Signals:
+        problem: the price file could not be used (a sentence for the person, once).
+    """
+
+    problem = Signal(str)
+
+    def __init__(
+        self,
+        services: Services,
+        user_id: int,
+        settings: UiSettings,
+        parent: QWidget | None = None,
+        *,
+        tasks: Tasks | None = None,
+        pricing: Pricing | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatUsage")
+        self.setAccessibleName("Tokens, cost and context of this chat")
+        self._services = services
+        self._user_id = user_id
+        self.pricing = pricing or Pricing(data_dir(create=False))
+        self._record: ThreadRecord | None = None
+        self._told: str | None = None
+        self.totals = ChatTotals()
+        self.fill: ContextFill | None = None
+        self.label = QLabel(self)
+        self.label.setObjectName("chatUsageTotal")
+        self.label.setProperty("muted", True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.bar = ContextBar(self)
+        layout = self._row = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._reader = LatestCall("chatdesk-chat-usage", tasks or Tasks(self), self)
+        self._reader.succeeded.connect(self.on_read)
+        self._reader.failed.connect(self.on_not_read)
+        self._changes = ChangeSignals(services.bus, user_id, self)
+        self._changes.execution_changed.connect(self.on_execution_changed)
+        self._changes.message_changed.connect(self.on_message_changed)
+        settings.changed.connect(self.on_setting_changed)
+        self._show()
+
+    def set_compact(self, compact: bool) -> None:
+        """A narrow header keeps the meter only (the words stay in its tooltip)."""
+        self.label.setVisible(not compact)
+
+    def compact_savings(self) -> int:
+        """How much narrower the compact form is."""
+        return self.label.sizeHint().width() + self._row.spacing()
+
+    @property
+    def state(self) -> Fill:
+        """The meter's state (``Fill.OK`` while nothing is known)."""
+        return self.fill.state if self.fill is not None else Fill.OK
+
+    def set_thread(self, record: ThreadRecord | None) -> None:
+        """Follow ``record`` (the header's chat); its numbers come a moment later."""
+        changed = record is None or self._record is None or record.id != self._record.id
+        self._record = record
+        if changed:
+            self.totals, self.fill = ChatTotals(), None
+            self._show()
+        if record is not None:
+            self._timer.start()
+
+    # -- changes -----------------------------------------------------------------------
+
+    def on_execution_changed(self, change: Change) -> None:
+        record = change.record
+        if self._mine(change) and isinstance(record, ExecutionRecord) and record.status in _ENDED:
+            self._timer.start()
+
+    def on_message_changed(self, change: Change) -> None:
+        if not self._mine(change):
+            return
+        record = change.record
+        if change.kind is ChangeKind.UPDATED and isinstance(record, MessageRecord):
+            if record.status in ACTIVE_MESSAGE_STATUSES:
+                return  # a reply being written: its end is a run's end
+            if "content" not in change.fields:
+                return
+        self._timer.start()
+
+    def on_setting_changed(self, key: str) -> None:
+        if key in MODEL_KEYS and self._record is not None:
+            self._timer.start()  # another default model: another window
+
+    def _mine(self, change: Change) -> bool:
+        return self._record is not None and change.thread_id == self._record.id
+
+    # -- reading -----------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read the chat's totals and history size (in the background) and show them."""
+        self._timer.stop()
+        if self._record is None:
+            return
+        usage, user_id, thread_id = self._services.usage, self._user_id, self._record.id
+
+        def read() -> _Read:
+            totals = usage.totals(user_id, thread_id)
+            return _Read(thread_id, totals, usage.history_size(user_id, thread_id))
+
+        self._reader.call(read)
+
+    def is_reading(self) -> bool:
+        """A read is due or out (tests wait for its end)."""
+        return self._timer.isActive() or self._reader.is_running()
+
+    def on_not_read(self, error: BaseException) -> None:
+        if not isinstance(error, ServiceError):  # busy or gone: the next change reads again
+            log.error("chat usage not read", exc_info=error)
+        else:
+            log.info("chat usage not read: %s", error)
+
+    def on_read(self, read: _Read) -> None:
+        record = self._record
+        if record is None or read.thread_id != record.id:
+            return  # another chat is shown now
+        self.totals = self.pricing.totals(read.totals)
+        self.fill = self.pricing.context_fill(record, read.history)
+        problem = self.pricing.table().problem
+        if problem and problem != self._told:
+            self.problem.emit(problem)
+        self._told = problem
+        self._show()
+
+    def _show(self) -> None:
+        totals, fill = self.totals, self.fill
+        self.label.setText(self.total_text())
+        self.bar.setVisible(fill is not None)
+        if fill is not None:
+            self.bar.show_fill(fill.fraction, fill.state)
+        tip = [self._totals_tip(totals)]
+        if fill is not None:
+            tip.append(self._fill_tip(fill))
+        self.setToolTip("\n\n".join(tip))
+        self.setAccessibleDescription(" ".join(tip))
+
+    def total_text(self) -> str:
+        """``12.3k tokens · $0.04`` (no cost when none is known)."""
+        totals = self.totals
+        words = f"{tokens_text(totals.tokens)} tokens"
+        if totals.cost > 0 or (totals.tokens and not totals.unpriced):
+            words += f" · {cost_text(totals.cost)}"
+        return words
+
+    @staticmethod
+    def _totals_tip(totals: ChatTotals) -> str:
+        if not totals.tokens:
+            return "No tokens used in this chat yet."
+        line = f"This chat: {totals.tokens_in:,} tokens in, {totals.tokens_out:,} out"
+        if totals.unpriced == totals.tokens:
+            return f"{line}; the model's price is unknown (see prices.json)."
+        line += f", {cost_text(totals.cost)}"
+        if totals.unpriced:
+            line += f" (and {totals.unpriced:,} tokens of models of unknown price)"
+        return line + "."
+
+    @staticmethod
+    def _fill_tip(fill: ContextFill) -> str:
+        words = (
+            f"Next reply's history: about {fill.tokens:,} of {fill.limit_tokens:,} tokens "
+            f"({fill.fraction:.0%}; {CHARS_PER_TOKEN} characters a token)"
+        )
+        if fill.window_tokens:
+            words += f", in a {fill.window_tokens:,}-token context window"
+        if fill.state is Fill.TRIMMED:
+            return words + ". Older messages are left out."
+        if fill.state is Fill.WARNING:
+            return words + f". Past {WARN_AT:.0%}: older messages will soon be left out."
+        return words + "."
