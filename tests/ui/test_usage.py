@@ -131,6 +131,11 @@ def test_replies_carry_their_run_s_tokens_and_cost_read_with_the_page(
     assert (meter.totals.tokens_in, meter.totals.tokens_out) == (3534, 176)
     assert meter.totals.unpriced == 2100
     assert meter.label.text() == "3,710 tokens · $0.0002"
+    assert meter.label.forms == ("3,710 tokens · $0.0002", "3,710 · $0.0002", "$0.0002")
+    window.resize(1400, 700)  # room for the whole words beside the meter
+    qtbot.waitUntil(lambda: meter.label.shown_text() == "3,710 tokens · $0.0002")
+    window.resize(700, 700)  # short of room: a shorter form, or none, never a cut number
+    qtbot.waitUntil(lambda: meter.label.shown_text() in ("3,710 · $0.0002", "$0.0002", ""))
     assert "2,100 tokens of models of unknown price" in meter.toolTip()
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from chatdesk.config import data_dir
 from chatdesk.preferences import MODEL_KEYS
@@ -49,6 +49,8 @@ REFRESH_MS = 60
 BAR_W, BAR_H = 44, 6
 WARNING_COLOR = "#d97706"
 TRIMMED_COLOR = "#dc2626"
+FULL_TEMPLATE = "999.9k tokens · $0.0001"
+"""The widest words the label shows, whose room it asks for (its layout stays put)."""
 _ENDED = frozenset({ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 
 
@@ -59,6 +61,46 @@ class _Read:
     thread_id: int
     totals: list[ModelTotals]
     history: HistorySize
+
+
+class UsageLabel(QLabel):
+    """The words beside the meter: as wide as ``FULL_TEMPLATE`` when there is room, and
+    when the header is short of it, the longest of its ``forms`` that fits (the shortest
+    at least): numbers are never cut in the middle. ``text()`` is the full form."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.forms: tuple[str, ...] = ()
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def set_forms(self, *forms: str) -> None:
+        """The words from the longest form to the shortest."""
+        if forms != self.forms:
+            self.forms = forms
+            self.setText(forms[0] if forms else "")
+            self.updateGeometry()
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        width = self.fontMetrics().horizontalAdvance(FULL_TEMPLATE) + 4
+        return QSize(max(width, hint.width()), hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        """Room for the shortest form at least (``$0.04``): the pickers give way first."""
+        shortest = self.fontMetrics().horizontalAdvance(self.forms[-1]) + 4 if self.forms else 0
+        return QSize(shortest, super().minimumSizeHint().height())
+
+    def shown_text(self) -> str:
+        """The form that fits the label's width now ("" when none does)."""
+        room = self.contentsRect().width()
+        metrics = self.fontMetrics()
+        return next((f for f in self.forms if metrics.horizontalAdvance(f) <= room), "")
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        align = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
+        painter.drawText(self.contentsRect(), int(align), self.shown_text())
 
 
 class ContextBar(QWidget):
@@ -130,7 +172,7 @@ class ChatUsageMeter(QWidget):
         self._told: str | None = None
         self.totals = ChatTotals()
         self.fill: ContextFill | None = None
-        self.label = QLabel(self)
+        self.label = UsageLabel(self)
         self.label.setObjectName("chatUsageTotal")
         self.label.setProperty("muted", True)
         self.label.setTextFormat(Qt.TextFormat.PlainText)
@@ -152,14 +194,6 @@ class ChatUsageMeter(QWidget):
         self._changes.message_changed.connect(self.on_message_changed)
         settings.changed.connect(self.on_setting_changed)
         self._show()
-
-    def set_compact(self, compact: bool) -> None:
-        """A narrow header keeps the meter only (the words stay in its tooltip)."""
-        self.label.setVisible(not compact)
-
-    def compact_savings(self) -> int:
-        """How much narrower the compact form is."""
-        return self.label.sizeHint().width() + self._row.spacing()
 
     @property
     def state(self) -> Fill:
@@ -240,7 +274,7 @@ class ChatUsageMeter(QWidget):
 
     def _show(self) -> None:
         totals, fill = self.totals, self.fill
-        self.label.setText(self.total_text())
+        self.label.set_forms(*self.total_forms())
         self.bar.setVisible(fill is not None)
         if fill is not None:
             self.bar.show_fill(fill.fraction, fill.state)
@@ -250,13 +284,15 @@ class ChatUsageMeter(QWidget):
         self.setToolTip("\n\n".join(tip))
         self.setAccessibleDescription(" ".join(tip))
 
-    def total_text(self) -> str:
-        """``12.3k tokens · $0.04`` (no cost when none is known)."""
+    def total_forms(self) -> tuple[str, ...]:
+        """``12.3k tokens · $0.04``, then shorter: ``12.3k · $0.04``, ``$0.04`` (no
+        cost when none is known: ``12.3k tokens``, ``12.3k``)."""
         totals = self.totals
-        words = f"{tokens_text(totals.tokens)} tokens"
+        tokens = tokens_text(totals.tokens)
         if totals.cost > 0 or (totals.tokens and not totals.unpriced):
-            words += f" · {cost_text(totals.cost)}"
-        return words
+            cost = cost_text(totals.cost)
+            return (f"{tokens} tokens · {cost}", f"{tokens} · {cost}", cost)
+        return (f"{tokens} tokens", tokens)
 
     @staticmethod
     def _totals_tip(totals: ChatTotals) -> str:
