@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 FILE_NAME = "prices.json"
 MAX_FILE_BYTES = 1_000_000
 MAX_ENTRIES = 5_000
+MAX_PATTERN_CHARS = 200
 PER_TOKENS = 1_000_000
 """Prices are per this many tokens."""
 LOCAL_PROVIDERS = frozenset(
@@ -160,6 +161,8 @@ def _price(row: Any, where: str) -> Price:
     pattern = row.get("pattern")
     if not isinstance(pattern, str) or not pattern.strip():
         raise ValueError(f'{where} needs a "pattern" (text such as "gpt-4o*")')
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise ValueError(f"{where}: the pattern is longer than {MAX_PATTERN_CHARS} characters")
     return Price(
         pattern=pattern.strip().lower(),
         input=_dollars(row.get("input"), f"{where}: input"),

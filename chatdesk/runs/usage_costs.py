@@ -149,6 +149,10 @@ class Pricing:
                 self._settings = {}
         return self._settings
 
+    def forget_settings(self) -> None:
+        """Read the model settings afresh next time (Settings just changed them)."""
+        self._read_at = None
+
     def base_url_for(self, model: str) -> str | None:
         """Where ``model`` is served, if chatdesk knows (module doc)."""
         env_model = os.environ.get(ENV_MODEL, "").strip()

@@ -104,6 +104,7 @@ def test_the_person_s_file_wins_and_adds_models(tmp_path: Path) -> None:
         ('{"models": [{"pattern": "x", "input": "cheap"}]}', "model 1: input must be a number"),
         ('{"models": [{"pattern": "x", "context": 0}]}', "model 1: context must be a whole"),
         ('{"models": [{"pattern": "x", "output": NaN}]}', "model 1: output must be a number"),
+        ('{"models": [{"pattern": "' + "*a" * 101 + '"}]}', "model 1: the pattern is longer"),
     ],
 )
 def test_a_broken_file_says_what_is_wrong_and_the_shipped_prices_stay(
@@ -211,3 +212,12 @@ def test_the_meter_uses_the_next_run_s_model_window(tmp_path: Path) -> None:
     pricing = _pricing(tmp_path, {"model": "openai/gpt-4o-mini"})
     fill = pricing.context_fill(None, HistorySize(chars=400, messages=2))
     assert (fill.window_tokens, fill.budget_chars, fill.tokens) == (128_000, 12_000, 100)
+
+
+def test_settings_are_read_again_once_they_changed(tmp_path: Path) -> None:
+    settings = {"model": "openai/qwen2.5", "base_url": "https://api.example.com/v1"}
+    pricing = _pricing(tmp_path, settings)
+    assert pricing.cost("openai/qwen2.5", 1000, 1000) is None  # remote, unknown price
+    settings["base_url"] = "http://127.0.0.1:1234/v1"  # LM Studio chosen in Settings
+    pricing.forget_settings()
+    assert pricing.cost("openai/qwen2.5", 1000, 1000) == 0.0

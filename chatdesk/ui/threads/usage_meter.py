@@ -229,8 +229,10 @@ class ChatUsageMeter(QWidget):
         self._timer.start()
 
     def on_setting_changed(self, key: str) -> None:
-        if key in MODEL_KEYS and self._record is not None:
-            self._timer.start()  # another default model: another window
+        if key in MODEL_KEYS:  # another default model: another window, perhaps local
+            self.pricing.forget_settings()
+            if self._record is not None:
+                self._timer.start()
 
     def _mine(self, change: Change) -> bool:
         return self._record is not None and change.thread_id == self._record.id
