@@ -560,7 +560,7 @@ def _records(session: Session, thread_id: int, rows: Sequence[Message]) -> list[
             row,
             found.get(row.id),
             files.get(row.id, ()),
-            runs.get(row.execution_id) if row.execution_id is not None else None,
+            runs.get(row.execution_id) if row.role == Role.ASSISTANT and row.execution_id else None,
         )
         for row in rows
     ]

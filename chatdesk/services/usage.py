@@ -20,6 +20,7 @@ from chatdesk.services import message_tree as tree
 from chatdesk.services.records import RunTokens
 from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
 from chatdesk.store.models import Execution, Message
+from chatdesk.vocabulary import MessageStatus
 
 HISTORY_LIMIT = 200
 """Messages a run is given at most (``ExecutionService.start``'s ``history_limit``)."""
@@ -85,7 +86,8 @@ class UsageService:
     def history_size(
         self, user_id: int, thread_id: int, *, limit: int = HISTORY_LIMIT
     ) -> HistorySize:
-        """What the path shown, up to its end, weighs as the next run's history."""
+        """What the path shown, up to its end, weighs as the next run's history (its
+        completed messages, as ``ExecutionService.start`` hands them to a run)."""
         with self._uow.read() as session:
             thread = owned_thread(session, user_id, thread_id)
             leaf = tree.current_leaf(session, thread)
@@ -94,7 +96,7 @@ class UsageService:
             ids = tree.ids_up(session, thread.id, leaf, limit)
             rows = session.execute(
                 select(Message.role, func.length(func.trim(Message.content))).where(
-                    Message.id.in_(ids)
+                    Message.id.in_(ids), Message.status == MessageStatus.COMPLETED
                 )
             ).all()
         sizes = [_LABELS.get(role, len(role) + 2) + n for role, n in rows if n]
