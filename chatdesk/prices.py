@@ -206,10 +206,14 @@ def _read(path: Path) -> str:
 def load_prices(data_dir: Path | None) -> PriceTable:
     """The override in ``data_dir`` (if any) before the shipped table; never raises for
     a broken override (see ``PriceTable.problem``)."""
-    shipped = parse_prices(shipped_path().read_text(encoding="utf-8"), "the shipped prices")
+    broken: str | None = None
+    try:
+        shipped = parse_prices(_read(shipped_path()), "the shipped prices")
+    except (OSError, ValueError) as error:  # a damaged installation: no prices, no crash
+        shipped, broken = (), f"Prices: the shipped price table cannot be read ({error})."
     override = data_dir / FILE_NAME if data_dir is not None else None
     if override is None or not override.exists():
-        return PriceTable(shipped)
+        return PriceTable(shipped, problem=broken)
     try:
         own = parse_prices(_read(override), str(override))
     except (OSError, ValueError) as error:

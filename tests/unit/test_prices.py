@@ -221,3 +221,13 @@ def test_settings_are_read_again_once_they_changed(tmp_path: Path) -> None:
     settings["base_url"] = "http://127.0.0.1:1234/v1"  # LM Studio chosen in Settings
     pricing.forget_settings()
     assert pricing.cost("openai/qwen2.5", 1000, 1000) == 0.0
+
+
+def test_a_damaged_installation_has_no_prices_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chatdesk.prices.shipped_path", lambda: tmp_path / "missing.json")
+    table = load_prices(tmp_path)
+    assert table.prices == () and "shipped price table cannot be read" in str(table.problem)
+    assert table.cost("openai/gpt-4o", 10, 10) is None
+    assert table.cost("ollama/llama3.2", 10, 10) == 0.0
