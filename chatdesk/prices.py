@@ -221,7 +221,7 @@ def load_prices(data_dir: Path | None) -> PriceTable:
         return PriceTable(
             shipped, problem=f"Prices: {reason}. The shipped prices are used until it is fixed."
         )
-    return PriceTable(own + shipped)
+    return PriceTable(own + shipped, problem=broken)
 
 
 class PriceBook:
