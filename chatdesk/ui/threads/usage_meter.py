@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 REFRESH_MS = 60
 """How long after a change the numbers are read again (a burst of changes: one read)."""
+OPEN_DELAY_MS = 250
+"""How long after a chat opens its numbers are read: after its first page is painted."""
 BAR_W, BAR_H = 44, 6
 WARNING_COLOR = "#d97706"
 TRIMMED_COLOR = "#dc2626"
@@ -184,7 +186,6 @@ class ChatUsageMeter(QWidget):
         layout.addWidget(self.bar)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
         self._reader = LatestCall("chatdesk-chat-usage", tasks or Tasks(self), self)
         self._reader.succeeded.connect(self.on_read)
@@ -207,15 +208,15 @@ class ChatUsageMeter(QWidget):
         if changed:
             self.totals, self.fill = ChatTotals(), None
             self._show()
-        if record is not None:
-            self._timer.start()
+        if record is not None:  # a chat just opened paints its messages first
+            self._timer.start(OPEN_DELAY_MS if changed else REFRESH_MS)
 
     # -- changes -----------------------------------------------------------------------
 
     def on_execution_changed(self, change: Change) -> None:
         record = change.record
         if self._mine(change) and isinstance(record, ExecutionRecord) and record.status in _ENDED:
-            self._timer.start()
+            self._timer.start(REFRESH_MS)
 
     def on_message_changed(self, change: Change) -> None:
         if not self._mine(change):
@@ -226,13 +227,13 @@ class ChatUsageMeter(QWidget):
                 return  # a reply being written: its end is a run's end
             if "content" not in change.fields:
                 return
-        self._timer.start()
+        self._timer.start(REFRESH_MS)
 
     def on_setting_changed(self, key: str) -> None:
         if key in MODEL_KEYS:  # another default model: another window, perhaps local
             self.pricing.forget_settings()
             if self._record is not None:
-                self._timer.start()
+                self._timer.start(REFRESH_MS)
 
     def _mine(self, change: Change) -> bool:
         return self._record is not None and change.thread_id == self._record.id
