@@ -278,9 +278,8 @@ class ChatUsageMeter(QWidget):
     def _show(self) -> None:
         totals, fill = self.totals, self.fill
         self.label.set_forms(*self.total_forms())
-        self.bar.setVisible(fill is not None)
-        if fill is not None:
-            self.bar.show_fill(fill.fraction, fill.state)
+        # empty while unknown, never hidden: the header's layout does not move
+        self.bar.show_fill(fill.fraction if fill else 0.0, fill.state if fill else Fill.OK)
         tip = [self._totals_tip(totals)]
         if fill is not None:
             tip.append(self._fill_tip(fill))
