@@ -134,8 +134,12 @@ def test_replies_carry_their_run_s_tokens_and_cost_read_with_the_page(
     assert meter.label.forms == ("3,710 tokens · $0.0002", "3,710 · $0.0002", "$0.0002")
     window.resize(1400, 700)  # room for the whole words beside the meter
     qtbot.waitUntil(lambda: meter.label.shown_text() == "3,710 tokens · $0.0002")
-    window.resize(700, 700)  # short of room: a shorter form, or none, never a cut number
-    qtbot.waitUntil(lambda: meter.label.shown_text() in ("3,710 · $0.0002", "$0.0002", ""))
+    window.resize(1150, 700)  # short of room: a shorter form, never a cut number
+    qtbot.waitUntil(lambda: meter.label.shown_text() in ("3,710 · $0.0002", "$0.0002"))
+    window.resize(700, 700)  # a narrow header: the meter alone, the numbers in its tooltip
+    qtbot.waitUntil(lambda: window.header.compact and not meter.label.isVisible())
+    assert meter.bar.isVisible() and meter.bar.width() < 44
+    assert "3,534 tokens in, 176 out" in meter.toolTip()
     assert "2,100 tokens of models of unknown price" in meter.toolTip()
 
 

@@ -232,6 +232,7 @@ class ThreadHeader(QFrame):
         spacing = self._row.spacing()
         captions = sum(label.sizeHint().width() + spacing for label in self._captions)
         captions += self.knowledge_button.sizeHint().width() + spacing  # in the Chat menu then
+        captions += self.usage_meter.compact_savings()
         metrics = self.prompt_button.fontMetrics()
         prompt = metrics.horizontalAdvance(PROMPT_TEXT) - metrics.horizontalAdvance(
             COMPACT_PROMPT_TEXT
@@ -255,6 +256,7 @@ class ThreadHeader(QFrame):
         for label in self._captions:
             label.setVisible(not compact)
         self.knowledge_button.setVisible(not compact)
+        self.usage_meter.set_compact(compact)
         self._prompt_label()
         self.title_label.keep_width = COMPACT_TITLE_MIN_WIDTH if compact else TITLE_MIN_WIDTH
         self.title_label.updateGeometry()

@@ -49,6 +49,8 @@ REFRESH_MS = 60
 OPEN_DELAY_MS = 250
 """How long after a chat opens its numbers are read: after its first page is painted."""
 BAR_W, BAR_H = 44, 6
+COMPACT_BAR_W = 28
+"""The meter's width in a narrow header, where it stands alone (words in its tooltip)."""
 WARNING_COLOR = "#d97706"
 TRIMMED_COLOR = "#dc2626"
 FULL_TEMPLATE = "999.9k tokens · $0.0001"
@@ -116,7 +118,7 @@ class ContextBar(QWidget):
         self.setFixedSize(BAR_W, BAR_H + 6)
 
     def sizeHint(self) -> QSize:
-        return QSize(BAR_W, BAR_H + 6)
+        return QSize(self.width(), BAR_H + 6)
 
     def show_fill(self, fraction: float, state: Fill) -> None:
         self.fraction, self.state = max(0.0, min(fraction, 1.0)), state
@@ -195,6 +197,15 @@ class ChatUsageMeter(QWidget):
         self._changes.message_changed.connect(self.on_message_changed)
         settings.changed.connect(self.on_setting_changed)
         self._show()
+
+    def set_compact(self, compact: bool) -> None:
+        """A narrow header keeps a shorter meter alone; the numbers stay in its tooltip."""
+        self.label.setVisible(not compact)
+        self.bar.setFixedWidth(COMPACT_BAR_W if compact else BAR_W)
+
+    def compact_savings(self) -> int:
+        """How much narrower the compact form is (asked while the full one shows)."""
+        return self.label.minimumSizeHint().width() + self._row.spacing() + BAR_W - COMPACT_BAR_W
 
     @property
     def state(self) -> Fill:
