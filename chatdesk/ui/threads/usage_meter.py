@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QHideEvent, QPainter, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from chatdesk.config import data_dir
@@ -254,8 +254,8 @@ class ChatUsageMeter(QWidget):
     def refresh(self) -> None:
         """Read the chat's totals and history size (in the background) and show them."""
         self._timer.stop()
-        if self._record is None:
-            return
+        if self._record is None or not self.isVisible():
+            return  # a closed window reads nothing (its tasks are closed, its store may be)
         usage, user_id, thread_id = self._services.usage, self._user_id, self._record.id
 
         def read() -> _Read:
@@ -263,6 +263,17 @@ class ChatUsageMeter(QWidget):
             return _Read(thread_id, totals, usage.history_size(user_id, thread_id))
 
         self._reader.call(read)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        """Hidden (the window closing, no chat shown): no read is due any more."""
+        self._timer.stop()
+        self._reader.cancel()
+        super().hideEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if self._record is not None and not self._timer.isActive():
+            self._timer.start(REFRESH_MS)  # what changed while hidden
+        super().showEvent(event)
 
     def is_reading(self) -> bool:
         """A read is due or out (tests wait for its end)."""
