@@ -62,3 +62,4 @@ def test_the_wheel_holds_every_package_and_the_bench(tmp_path: Path) -> None:
     ):
         assert module in names
     assert "chatdesk/example.py" not in names  # examples stay in the repository
+    assert "chatdesk/resources/prices.json" in names  # the price table is data

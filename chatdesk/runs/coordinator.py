@@ -35,7 +35,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -126,6 +126,7 @@ class _Run:
     waited_s: float = 0.0  # time spent waiting for the person (not the run's)
     tool_calls: list[ToolCallSummary] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the model could not be given
+    spent: tuple[int, int] | None = None  # tokens in and out the model calls reported
 
 
 class Coordinator(QObject):
@@ -410,6 +411,7 @@ class Coordinator(QObject):
             detail = dict(event.detail)
             if event.tokens:
                 detail["tokens"] = dict(event.tokens)
+                _add_spent(run, event.tokens)
             detail["at"] = event.timestamp
             if event.event == "tool_call":
                 run.tool_calls.append(_tool_summary(event.detail))
@@ -531,6 +533,8 @@ class Coordinator(QObject):
         if run.finished:
             return
         run.finished = True
+        if tokens is None and run.spent is not None:  # a failed or stopped run's calls cost too
+            tokens = Tokens(run.spent[0], run.spent[1], sum(run.spent))
         try:
             self._flush_logs(run)
             self._services.executions.finish(
@@ -636,6 +640,18 @@ class Coordinator(QObject):
             text = self.live_text(message_id)
             if text is not None:
                 self.reply_text_changed.emit(message_id, text)
+
+
+def _add_spent(run: _Run, tokens: Mapping[str, int]) -> None:
+    """Count a model call's reported tokens (crew totals, which carry no split, are not
+    calls): what a run that fails or is stopped records as its usage."""
+    if "prompt_tokens" not in tokens and "completion_tokens" not in tokens:
+        return
+    spent_in, spent_out = run.spent or (0, 0)
+    run.spent = (
+        spent_in + max(tokens.get("prompt_tokens", 0), 0),
+        spent_out + max(tokens.get("completion_tokens", 0), 0),
+    )
 
 
 def _tool_summary(detail: dict[str, object]) -> ToolCallSummary:

@@ -26,6 +26,7 @@ from chatdesk.services.threads import ThreadService
 from chatdesk.services.tool_rules import ToolRuleService
 from chatdesk.services.transfer import TransferService
 from chatdesk.services.unit_of_work import UnitOfWork
+from chatdesk.services.usage import UsageService
 from chatdesk.services.users import UserService
 from chatdesk.store.migrate import Store
 
@@ -54,6 +55,7 @@ class Services:
         self.messages = MessageService(uow, self.attachments)
         self.branches = BranchService(uow)
         self.executions = ExecutionService(uow)
+        self.usage = UsageService(uow)
         self.reply_notes = ReplyNotes(uow)
         self.search = SearchService(uow)
         self.transfer = TransferService(uow, self.attachments)

@@ -28,6 +28,7 @@ from chatdesk.services.records import AttachmentRecord, ExecutionRecord, Message
 from chatdesk.services.run_owner import RunOwner
 from chatdesk.services.transitions import MESSAGE_TRANSITIONS, RERUN_FROM, check_transition
 from chatdesk.services.unit_of_work import UnitOfWork, owned_message, owned_thread
+from chatdesk.services.usage import run_tokens
 from chatdesk.store.base import utcnow
 from chatdesk.store.models import Execution, Message, Thread
 from chatdesk.vocabulary import ACTIVE_EXECUTION_STATUSES, ExecutionStatus, MessageStatus, Role
@@ -553,7 +554,16 @@ def _records(session: Session, thread_id: int, rows: Sequence[Message]) -> list[
     (read for all rows at once)."""
     found = tree.versions(session, thread_id, rows)
     files = links.for_messages(session, [row.id for row in rows])
-    return [MessageRecord.of(row, found.get(row.id), files.get(row.id, ())) for row in rows]
+    runs = run_tokens(session, [row.execution_id for row in rows if row.role == Role.ASSISTANT])
+    return [
+        MessageRecord.of(
+            row,
+            found.get(row.id),
+            files.get(row.id, ()),
+            runs.get(row.execution_id) if row.role == Role.ASSISTANT and row.execution_id else None,
+        )
+        for row in rows
+    ]
 
 
 def content_with_files(content: str, role: Role, has_files: bool) -> str:

@@ -82,6 +82,16 @@ class AttachmentRecord:
 
 
 @dataclass(frozen=True)
+class RunTokens:
+    """What a reply's run reported using: its model and its tokens in and out (None:
+    not reported, such as a run still going)."""
+
+    model: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+@dataclass(frozen=True)
 class MessageRecord:
     id: int
     thread_id: int
@@ -99,6 +109,8 @@ class MessageRecord:
     """Its place among its siblings, when the reader asked (pages do); None: not read."""
     attachments: tuple[AttachmentRecord, ...] = ()
     """Its files in order (pages, ``get`` and ``send`` read them; other records: none)."""
+    run_tokens: RunTokens | None = None
+    """A reply's run's tokens, read with pages and ``get`` (other records: None)."""
 
     @classmethod
     def of(
@@ -106,6 +118,7 @@ class MessageRecord:
         row: Message,
         version: Version | None = None,
         attachments: tuple[AttachmentRecord, ...] = (),
+        run_tokens: RunTokens | None = None,
     ) -> MessageRecord:
         return cls(
             id=row.id,
@@ -122,6 +135,7 @@ class MessageRecord:
             parent_id=row.parent_id,
             version=version,
             attachments=attachments,
+            run_tokens=run_tokens,
         )
 
 

@@ -71,6 +71,7 @@ from chatdesk.ui.chat.math_render import FormulaLook
 from chatdesk.ui.chat.message_model import MessageRoles
 from chatdesk.ui.chat.message_notes import bubble_text, model_of
 from chatdesk.ui.chat.tool_line import tool_summary
+from chatdesk.ui.chat.usage_line import usage_text
 from chatdesk.ui.list_model import Index
 from chatdesk.ui.theme import Colors, ThemeManager, user_bubble_colors
 from chatdesk.ui.time_format import message_time
@@ -348,14 +349,17 @@ class MessageDelegate(QStyledItemDelegate):
             color = c.user_muted if m.role is Role.USER else c.error
             return StatusLine(error, color, retry, error)
         used = tool_summary(m.metadata) if m.role is Role.ASSISTANT else ""
+        spent = usage_text(index.data(MessageRoles.Usage))
         if m.status is MessageStatus.CANCELLED:
-            text = f"{used} · Stopped" if used else "Stopped"
+            text = " · ".join(part for part in (used, "Stopped", spent) if part)
             return StatusLine(text, muted, retry, text, tools=bool(used))
         t = message_time(m.created_at)
         if used:
             t = f"{used} · {t}"
         elif m.role is Role.ASSISTANT and (model := model_of(m.metadata)):
             t = f"{model} · {t}"  # a reply imported from another app names its model
+        if spent:  # the run's tokens and cost, after the time
+            t = f"{t} · {spent}"
         return StatusLine(t, muted, False, t, tools=bool(used))
 
     def _text_size(

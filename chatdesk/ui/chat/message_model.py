@@ -8,7 +8,8 @@ live end; new messages arriving meanwhile are left to that paging. It follows th
 change bus: a new message is one
 ``beginInsertRows``, an edit or status change is one ``dataChanged`` naming only the
 roles that changed. Execution changes seen on the bus are kept so that bubbles can show
-their run's error.
+their run's error, and a reply's ``usage`` (its run's tokens and cost, ``runs.usage_costs``)
+comes with its page (``MessageRecord.run_tokens``) and follows its run's end on the bus.
 
 A reply being written shows its streamed text, which is newer than the database's (saved
 about once a second). The model keeps no copy of it: it reads it, while the reply is
@@ -29,6 +30,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from chatdesk.config import data_dir
+from chatdesk.runs.usage_costs import Pricing, ReplyUsage, tokens_of
 from chatdesk.services import Services, rerun_rules
 from chatdesk.services.errors import NotFoundError, ServiceError
 from chatdesk.services.events import Change, ChangeKind
@@ -69,6 +72,7 @@ class MessageRoles(Roles):
     VersionCount = auto()
     Attachments = auto()
     Citations = auto()
+    Usage = auto()
 
 
 FLIP_ROWS = PAGE_SIZE
@@ -142,6 +146,7 @@ class MessageListModel(ListModel[MessageRecord]):
         self._ahead: dict[bool, tuple[int, MessagePage]] = {}
         self.page_size = PAGE_SIZE
         self.max_rows = MAX_ROWS
+        self._pricing: Pricing | None = None
 
     # -- reading ---------------------------------------------------------------------
 
@@ -212,7 +217,26 @@ class MessageListModel(ListModel[MessageRecord]):
             return attachment_rows(m)
         if role == MessageRoles.Citations:
             return [link.as_role() for link in citations_of(m.metadata)]
+        if role == MessageRoles.Usage:
+            return self.usage_of(m)
         return None
+
+    @property
+    def pricing(self) -> Pricing:
+        """The prices the ``usage`` role uses (the data directory's, read on first use)."""
+        if self._pricing is None:
+            self._pricing = Pricing(data_dir(create=False))
+        return self._pricing
+
+    @pricing.setter
+    def pricing(self, pricing: Pricing) -> None:
+        self._pricing = pricing
+
+    def usage_of(self, m: MessageRecord) -> ReplyUsage | None:
+        """A reply's tokens in and out and cost (None: not a reply, or no tokens known)."""
+        if m.role is not Role.ASSISTANT or m.execution_id is None:
+            return None
+        return self.pricing.reply_usage(m.run_tokens)
 
     def error_of(self, m: MessageRecord) -> str | None:
         """The reason a message failed: its own metadata, else its execution's error."""
@@ -484,9 +508,22 @@ class MessageListModel(ListModel[MessageRecord]):
         self._executions[change.id] = change.record
         if self._thread_id is None or change.thread_id != self._thread_id:
             return
+        self._follow_tokens(change.record)
         self._emit_for_execution(
             change.id, (MessageRoles.ExecutionStatus, MessageRoles.Error, MessageRoles.CanRetry)
         )
+
+    def _follow_tokens(self, execution: ExecutionRecord) -> None:
+        """A run's tokens changed (it ended): its reply's record carries them now (a new
+        record, so the bubble's kept layout is measured again)."""
+        tokens = tokens_of(execution)
+        if tokens.prompt_tokens is None and tokens.completion_tokens is None:
+            return  # not reported (yet): what the page read stays
+        for row, m in enumerate(self._rows):
+            mine = m.execution_id == execution.id and m.role is Role.ASSISTANT
+            if mine and m.run_tokens != tokens:
+                self._set_row(row, dataclasses.replace(m, run_tokens=tokens))
+                self._emit_changed(row, (MessageRoles.Usage, MessageRoles.Record))
 
     def _insert(self, record: MessageRecord) -> None:
         """A new message of the open thread: appended when it continues the path shown;
@@ -518,6 +555,8 @@ class MessageListModel(ListModel[MessageRecord]):
         old = self._rows[row]
         if record.version is None:  # a change says nothing of siblings: keep what is known
             record = dataclasses.replace(record, version=old.version)
+        if record.run_tokens is None and old.run_tokens is not None:  # nor of run tokens
+            record = dataclasses.replace(record, run_tokens=old.run_tokens)
         self._set_row(row, record)
         roles = changed_roles(fields, _FIELD_ROLES)
         if not roles:  # unknown fields: compare what can be seen
@@ -529,7 +568,7 @@ class MessageListModel(ListModel[MessageRecord]):
             roles.update(_FIELD_ROLES["execution_id"])
         if old.metadata != record.metadata or old.status != record.status:
             roles.update((MessageRoles.Error, MessageRoles.Citations))
-        roles.add(MessageRoles.Record)
+        roles.update((MessageRoles.Record, MessageRoles.Usage))
         self._emit_changed(row, roles)
         if old.status != record.status or old.execution_id != record.execution_id:
             for execution_id in {old.execution_id, record.execution_id} - {None}:

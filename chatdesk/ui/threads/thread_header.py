@@ -46,6 +46,7 @@ from chatdesk.ui.tasks import LatestCall, Tasks
 from chatdesk.ui.threads.knowledge_button import KnowledgeButton
 from chatdesk.ui.threads.model_settings_panel import ModelSettingsButton
 from chatdesk.ui.threads.tool_menu import ToolMenuButton
+from chatdesk.ui.threads.usage_meter import ChatUsageMeter
 
 log = logging.getLogger(__name__)
 
@@ -180,10 +181,14 @@ class ThreadHeader(QFrame):
         self.prompt_button.setToolTip("The system prompt of this chat")
         self.prompt_button.setCursor(Qt.CursorShape.PointingHandCursor)
 
+        self.usage_meter = ChatUsageMeter(services, user_id, settings, self, tasks=self._tasks)
+        self.usage_meter.problem.connect(self.error)
+
         layout = self._row = QHBoxLayout(self)
         layout.setContentsMargins(20, 8, 14, 8)
         layout.setSpacing(8)
         layout.addWidget(self.title_label, 1)
+        layout.addWidget(self.usage_meter)
         layout.addSpacing(8)
         self._captions = (
             self._caption("Crew", self.crew_combo),
@@ -233,6 +238,7 @@ class ThreadHeader(QFrame):
         captions = sum(label.sizeHint().width() + spacing for label in self._captions)
         captions += self.knowledge_button.sizeHint().width() + spacing  # in the Chat menu then
         captions += self.model_settings_button.sizeHint().width() + spacing  # and this too
+        captions += self.usage_meter.compact_savings()
         metrics = self.prompt_button.fontMetrics()
         prompt = metrics.horizontalAdvance(PROMPT_TEXT) - metrics.horizontalAdvance(
             COMPACT_PROMPT_TEXT
@@ -257,6 +263,7 @@ class ThreadHeader(QFrame):
             label.setVisible(not compact)
         self.knowledge_button.setVisible(not compact)
         self.model_settings_button.setVisible(not compact)
+        self.usage_meter.set_compact(compact)
         self._prompt_label()
         self.title_label.keep_width = COMPACT_TITLE_MIN_WIDTH if compact else TITLE_MIN_WIDTH
         self.title_label.updateGeometry()
@@ -306,6 +313,7 @@ class ThreadHeader(QFrame):
         self.tools_button.set_thread(record.id if record else None)
         self.knowledge_button.set_thread(record.id if record else None)
         self.model_settings_button.set_thread(record)
+        self.usage_meter.set_thread(record)
         self.setVisible(record is not None)
         self.title_label.setText(record.title if record else "")
         self._fill_crews()
