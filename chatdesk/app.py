@@ -230,6 +230,7 @@ class ChatdeskApp:
         if self._closed:
             return
         self._closed = True
+        self.window.hide()  # a window still shown would paint from the closed store
         self._sweep.stop()
         self.live.stop()
         self.coordinator.shutdown()

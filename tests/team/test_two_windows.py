@@ -46,3 +46,6 @@ def test_each_window_lists_only_its_persons_chats(
     finally:
         for app in apps.values():
             app.close()
+            # hidden with its store closed: a later paint would read the closed store
+            # (a new connection nobody closes)
+            assert not app.window.isVisible()
