@@ -167,6 +167,28 @@ def takes_sampling(model: str) -> bool:
     return not (_route(model) in _OPENAI_ROUTES and _openai_reasoning(model))
 
 
+_PROVIDER_SAMPLING: Final[dict[str, tuple[float | None, float | None]]] = {
+    "openai": (1.0, 1.0),
+    "azure": (1.0, 1.0),
+    "anthropic": (1.0, None),
+    "gemini": (1.0, 0.95),
+    "mistral": (0.7, 1.0),
+    "ollama": (0.8, 0.9),
+}
+"""(temperature, top-p) a provider uses when none is sent, as its API reference gives
+them (Ollama: its Modelfile defaults); None where it documents none."""
+
+
+def provider_default(model: str, name: str) -> float | None:
+    """What ``model``'s provider uses for ``temperature`` or ``top_p`` when chatdesk
+    sends none (shown beside "Default"); None when unknown or not sent at all."""
+    route = _route(model) or "openai"
+    pair = _PROVIDER_SAMPLING.get(route)
+    if pair is None or not takes_sampling(model):
+        return None
+    return pair[0] if name == "temperature" else pair[1] if name == "top_p" else None
+
+
 def provider_values(model: str, params: ModelParams) -> dict[str, Any]:
     """The LLM settings ``model``'s provider accepts, from ``params`` (unset ones absent).
 

@@ -19,6 +19,7 @@ from chatdesk.engine.protocol import (
 from chatdesk.model_params import (
     ModelParams,
     has_reasoning_effort,
+    provider_default,
     provider_values,
     takes_sampling,
 )
@@ -127,3 +128,23 @@ def test_each_provider_gets_only_what_it_takes() -> None:
         "max_tokens": 50,
     }
     assert provider_values("ollama/llama3.2", ModelParams()) == {}  # nothing unset is sent
+
+
+@pytest.mark.parametrize(
+    ("model", "name", "default"),
+    [
+        ("openai/gpt-4o", "temperature", 1.0),
+        ("gpt-4o-mini", "top_p", 1.0),
+        ("anthropic/claude-sonnet-4", "temperature", 1.0),
+        ("anthropic/claude-sonnet-4", "top_p", None),  # documents none
+        ("gemini/gemini-2.5-flash", "top_p", 0.95),
+        ("ollama/llama3.2", "temperature", 0.8),
+        ("openai/o3-mini", "temperature", None),  # takes none at all
+        ("someserver/model", "temperature", None),  # unknown provider
+        ("openai/gpt-4o", "max_tokens", None),
+    ],
+)
+def test_the_providers_default_is_known_where_it_documents_one(
+    model: str, name: str, default: float | None
+) -> None:
+    assert provider_default(model, name) == default

@@ -58,7 +58,8 @@ def test_values_are_set_by_keyboard_saved_per_chat_and_reset(
     effort = panel.findChild(QComboBox, "reasoningEffortCombo")
     assert temperature and top_p and max_tokens and context and effort
     qtbot.waitUntil(temperature.hasFocus)  # the keyboard starts in the panel
-    assert context.text() == "Default (3,000)" and temperature.text() == "Default"
+    assert context.text() == "Default (3,000)" and temperature.text() == "Default (1, openai)"
+    assert top_p.text() == "Default (1, openai)"  # what the provider uses when none is sent
     assert effort.isVisible() and effort.currentText() == "Default"
 
     _type(qtbot, temperature, "0.7")
@@ -92,7 +93,7 @@ def test_values_are_set_by_keyboard_saved_per_chat_and_reset(
     window.sidebar.select_thread(plain.id)  # gpt-4o: no reasoning effort to offer
     window.model_settings_action.trigger()  # the Chat menu's way in
     qtbot.waitUntil(panel.isVisible)
-    assert temperature.text() == "Default" and not effort.isVisible()
+    assert temperature.text() == "Default (1, openai)" and not effort.isVisible()
     assert button.text() == "Model settings"
     ui_services.chat_model_settings.set(me, plain.id, ModelParams(top_p=0.5))  # elsewhere
     assert top_p.value() == 0.5 and button.text() == "Model settings ✓"

@@ -44,6 +44,7 @@ from chatdesk.model_params import (
     TOP_P_RANGE,
     ModelParams,
     has_reasoning_effort,
+    provider_default,
     takes_sampling,
 )
 from chatdesk.runs.providers import ENV_MODEL
@@ -69,6 +70,11 @@ PANEL_WIDTH = 400
 # Spin boxes hold one step below each range for "Default" (Qt's special value text).
 TEMPERATURE_STEP, TOP_P_STEP = 0.1, 0.05
 MAX_TOKENS_STEP, CONTEXT_STEP = 256, 1000
+
+
+def _route_name(model: str) -> str:
+    """The provider a model string names ("openai/gpt-4o" → "openai")."""
+    return model.split("/", 1)[0] if "/" in model else "openai"
 
 
 def default_text(value: float | int | None, source: str = "") -> str:
@@ -258,11 +264,18 @@ class ModelSettingsPanel(QFrame):
         crew = crew_defaults(self._record.crew) if self._record else ModelParams()
         model = self.model()
         sampling = takes_sampling(model)
-        for double, number, crew_number in (
-            (self.temperature, params.temperature, crew.temperature),
-            (self.top_p, params.top_p, crew.top_p),
+        provider = _route_name(model)
+        for name, double, number, crew_number in (
+            ("temperature", self.temperature, params.temperature, crew.temperature),
+            ("top_p", self.top_p, params.top_p, crew.top_p),
         ):
-            _put(double, number, default_text(crew_number, "crew"))
+            _put(
+                double,
+                number,
+                default_text(crew_number, "crew")
+                if crew_number is not None
+                else default_text(provider_default(model, name), provider),
+            )
         global_max = self._settings.value(pref.MAX_TOKENS)
         _put(
             self.max_tokens,
