@@ -112,6 +112,22 @@ def test_a_narrow_chat_drops_the_captions_and_keeps_title_and_pickers_readable(
     assert shown.geometry().right() < header.crew_combo.geometry().left()
 
 
+def test_in_a_narrow_header_the_pickers_elide_before_the_title_does(
+    qtbot: QtBot, make_window: MakeWindow, ui_services: Services, me: int
+) -> None:
+    thread = ui_services.threads.create(
+        me, "Weekend in Lisbon with the family", model="openai/gpt-4o-mini-2024-07-18"
+    )
+    window = make_window()
+    window.sidebar.select_thread(thread.id)
+    window.resize(860, 650)
+    header = window.header
+    qtbot.waitUntil(lambda: header.compact)
+    qtbot.wait(50)
+    assert header.title_label.width() >= 100  # "Weekend in L…", not "Week…"
+    assert header.model_combo.width() < header.model_combo.sizeHint().width()  # elided
+
+
 def test_a_long_unbroken_line_stays_inside_the_chat_column(
     make_window: MakeWindow, ui_services: Services, me: int
 ) -> None:

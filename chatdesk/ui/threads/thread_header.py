@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 OTHER_MODEL = "\0other"
 COMBO_MAX_WIDTH = 230
+COMPACT_COMBO_MAX_WIDTH = 140
+"""In a narrow header the combos elide their text so the chat's title keeps some room."""
 LISTING_TTL_S = 300.0
 """How long the default server's model list is trusted before the picker asks again."""
 COMBO_MIN_WIDTH = 96
@@ -264,6 +266,8 @@ class ThreadHeader(QFrame):
         self.knowledge_button.setVisible(not compact)
         self.model_settings_button.setVisible(not compact)
         self.usage_meter.set_compact(compact)
+        for combo in (self.crew_combo, self.model_combo):
+            combo.setMaximumWidth(COMPACT_COMBO_MAX_WIDTH if compact else COMBO_MAX_WIDTH)
         self._prompt_label()
         self.title_label.keep_width = COMPACT_TITLE_MIN_WIDTH if compact else TITLE_MIN_WIDTH
         self.title_label.updateGeometry()
