@@ -70,12 +70,12 @@ def _bench(
     )
 
 
+@pytest.mark.timeout(300)  # two bench runs, each starting real processes, on a busy machine
 def test_the_bench_takes_the_servers_figures(bench_db: str, tmp_path: Path) -> None:
-    done = _bench(bench_db, tmp_path, sync_samples=3)
+    done = _bench(bench_db, tmp_path)  # the sync figures: tests/services/test_bench_sync.py
     assert done.returncode == 0, done.stderr[-3000:]
     figures = {json.loads(line)["metric"]: json.loads(line) for line in done.stdout.splitlines()}
-    assert FIGURES | {"build_s", "sync_latency_ms", "sync_window_ms"} <= figures.keys()
-    assert figures["sync_latency_ms"]["samples"] == 3
+    assert FIGURES | {"build_s"} <= figures.keys()
     assert figures["build_s"]["messages"] == 120
     assert all(figures[name]["value"] >= 0 for name in FIGURES)
     again = _bench(bench_db, tmp_path, startups=0)

@@ -75,7 +75,14 @@ def _fill(store: Store, size: HistorySize, rng: random.Random, started: float) -
     messages_table = User.metadata.tables["messages"]
     base = datetime(2024, 1, 1, tzinfo=UTC)
     with store.engine.begin() as connection:
-        inserted = connection.execute(insert(User).values(name="local")).inserted_primary_key
+        # the app's person: "local" on SQLite, the login on PostgreSQL (else the app
+        # would start as a new, empty user and never list this history)
+        person = (
+            "local"
+            if connection.dialect.name == "sqlite"
+            else str(connection.execute(text("SELECT current_user")).scalar_one())
+        )
+        inserted = connection.execute(insert(User).values(name=person)).inserted_primary_key
         assert inserted is not None
         user_id = inserted[0]
         connection.execute(
