@@ -103,6 +103,11 @@ class ChatdeskApp:
         self.titles = ChatTitles(self.services, self.user_id, self.worker, resolver, self.window)
         self.live = self._live_sync()
         self._sweep = self._expired_runs_sweep()
+        from chatdesk.ui.gui_gc import GuiThreadCollector
+
+        # Qt objects in garbage cycles die on the GUI thread, never on the listener's
+        self._collector = GuiThreadCollector(self.window)
+        self._collector.start()
         self._closed = False
         self._heap_frozen = False
         self._connect_signals()
@@ -242,6 +247,7 @@ class ChatdeskApp:
         self.store.close()
         if self._heap_frozen:  # collectable again (tests build many apps in one process)
             gc.unfreeze()
+        self._collector.stop()
 
 
 def _worker_log_env() -> dict[str, str]:

@@ -18,6 +18,29 @@ from tests.support.processes import describe, kill_all, live_descendants
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _garbage_on_the_gui_thread(qapp: object) -> Iterator[None]:
+    """Collections only on the main thread, as in the app (``chatdesk.ui.gui_gc``): a
+    Qt object of an earlier test, collected on a listener or task thread, warned
+    ("Timers cannot be stopped from another thread") or crashed a later test."""
+    from chatdesk.ui.gui_gc import GuiThreadCollector
+
+    collector = GuiThreadCollector()
+    collector.start()
+    yield
+    collector.stop()
+
+
+@pytest.fixture(autouse=True)
+def _collect_between_tests() -> Iterator[None]:
+    """What is due is collected after each test, on the main thread (a test that never
+    spins the Qt loop would otherwise leave its garbage to pile up)."""
+    yield
+    from chatdesk.ui.gui_gc import collect_due
+
+    collect_due()
+
+
 @pytest.fixture(autouse=True)
 def _no_stray_processes() -> Iterator[None]:
     """A test that leaves a process running fails, and the process is killed."""
