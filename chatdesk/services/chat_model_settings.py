@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from chatdesk.model_params import ModelParamError, ModelParams
 from chatdesk.services.errors import ValidationError
-from chatdesk.services.events import Change, ChangeKind, Entity
-from chatdesk.services.records import ThreadRecord
+from chatdesk.services.threads import thread_updated
 from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
 from chatdesk.store.models import Thread
 
@@ -60,15 +59,5 @@ class ChatModelSettingsService:
                 return params
             thread.model_settings = stored(params)
             session.flush()
-            changes.append(
-                Change(
-                    ChangeKind.UPDATED,
-                    Entity.THREAD,
-                    thread.id,
-                    thread.id,
-                    thread.user_id,
-                    fields={"model_settings": params.to_dict()},
-                    record=ThreadRecord.of(thread),
-                )
-            )
+            changes.append(thread_updated(thread, {"model_settings": params.to_dict()}))
         return params

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select
 
@@ -258,3 +258,16 @@ def _clean_system_prompt(prompt: str | None) -> str | None:
 
 def _change(kind: ChangeKind, record: ThreadRecord, fields: dict[str, object]) -> Change:
     return Change(kind, Entity.THREAD, record.id, record.id, record.user_id, fields, record)
+
+
+def thread_updated(thread: Thread, fields: dict[str, Any]) -> Change:
+    """The Change a write to one of a chat's own settings publishes (its record after)."""
+    return Change(
+        ChangeKind.UPDATED,
+        Entity.THREAD,
+        thread.id,
+        thread.id,
+        thread.user_id,
+        fields=fields,
+        record=ThreadRecord.of(thread),
+    )

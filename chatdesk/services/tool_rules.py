@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 
 from chatdesk.services.errors import ValidationError
-from chatdesk.services.events import Change, ChangeKind, Entity
-from chatdesk.services.records import ThreadRecord
+from chatdesk.services.threads import thread_updated
 from chatdesk.services.unit_of_work import UnitOfWork, owned_thread
 from chatdesk.store.models import ThreadToolRule
 from chatdesk.vocabulary import ToolRule
@@ -76,13 +75,5 @@ class ToolRuleService:
                 session.execute(delete(ThreadToolRule).where(ThreadToolRule.id == existing))
             session.flush()
             changes.append(
-                Change(
-                    ChangeKind.UPDATED,
-                    Entity.THREAD,
-                    thread.id,
-                    thread.id,
-                    thread.user_id,
-                    fields={"tool_rules": {"tool": ref, "rule": rule.value, "on": on}},
-                    record=ThreadRecord.of(thread),
-                )
+                thread_updated(thread, {"tool_rules": {"tool": ref, "rule": rule.value, "on": on}})
             )
